@@ -1,0 +1,166 @@
+//! Credentials on requests: a static `Authorization` header, or OAuth2 client-credentials
+//! tokens cached until shortly before they expire.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderValue;
+use reqwest::Method;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::{Body, HttpError, PollSession, Request};
+use crate::config::{AuthConfig, OAuth2Config, Secret};
+
+/// Used when a token response says nothing of its lifetime.
+const ASSUMED_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+pub(super) enum Authorizer {
+    None,
+    Static(HeaderValue),
+    OAuth2(TokenCache),
+}
+
+impl Authorizer {
+    pub(super) fn new(config: &AuthConfig) -> Self {
+        match config {
+            AuthConfig::None => Authorizer::None,
+            AuthConfig::Static { scheme, credentials } => header_value(scheme, credentials)
+                .map(Authorizer::Static)
+                .unwrap_or(Authorizer::None),
+            AuthConfig::OAuth2(config) => Authorizer::OAuth2(TokenCache { config: config.clone(), token: Mutex::new(None) }),
+        }
+    }
+
+    pub(super) async fn header(&self, session: &PollSession<'_>) -> Result<Option<HeaderValue>, HttpError> {
+        match self {
+            Authorizer::None => Ok(None),
+            Authorizer::Static(value) => Ok(Some(value.clone())),
+            Authorizer::OAuth2(cache) => cache.header(session).await.map(Some),
+        }
+    }
+
+    pub(super) fn can_refresh(&self) -> bool {
+        matches!(self, Authorizer::OAuth2(_))
+    }
+
+    pub(super) async fn invalidate(&self) {
+        if let Authorizer::OAuth2(cache) = self {
+            *cache.token.lock().await = None;
+        }
+    }
+}
+
+/// A header value that `Debug` prints as `Sensitive`, never as the token.
+fn header_value(scheme: &str, credentials: &Secret) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("{scheme} {}", credentials.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+pub(super) struct TokenCache {
+    config: OAuth2Config,
+    /// A tokio mutex: it is held across the token request, so concurrent requests of one
+    /// source wait for one refresh instead of each fetching a token.
+    token: Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    header: HeaderValue,
+    refresh_at: Instant,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Secret,
+    /// Seconds; some servers send it as a string.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    /// RFC 3339, as Qlik sends it.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+impl TokenCache {
+    async fn header(&self, session: &PollSession<'_>) -> Result<HeaderValue, HttpError> {
+        let mut token = self.token.lock().await;
+        if let Some(cached) = token.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+            return Ok(cached.header.clone());
+        }
+        let fresh = self.fetch(session).await?;
+        let header = fresh.header.clone();
+        *token = Some(fresh);
+        Ok(header)
+    }
+
+    async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
+        let requested_at = Instant::now();
+        let request = self.request();
+        let token_error = |detail: String| HttpError::Token { token_url: self.config.token_url.to_string(), detail };
+        // Boxed: the token request goes through the same retrying send, which may ask for a token.
+        let response = Box::pin(session.send_with(&request, false)).await.map_err(|e| token_error(e.to_string()))?;
+        let parsed: TokenResponse = response.json().map_err(|e| token_error(e.to_string()))?;
+        let lifetime = lifetime(&parsed, Utc::now());
+        let header = header_value("Bearer", &parsed.access_token)
+            .ok_or_else(|| token_error("the access token is not a valid header value".into()))?;
+        let margin = MAX_REFRESH_MARGIN.min(lifetime / 5);
+        tracing::debug!(token_url = %self.config.token_url, lifetime_s = lifetime.as_secs(), "got an access token");
+        Ok(CachedToken { header, refresh_at: requested_at + lifetime.saturating_sub(margin) })
+    }
+
+    fn request(&self) -> Request {
+        let mut fields = vec![
+            ("grant_type".to_string(), Secret::new("client_credentials")),
+            ("client_id".to_string(), Secret::new(self.config.client_id.clone())),
+            ("client_secret".to_string(), self.config.client_secret.clone()),
+        ];
+        if !self.config.scopes.is_empty() {
+            fields.push(("scope".to_string(), Secret::new(self.config.scopes.join(" "))));
+        }
+        for (key, value) in &self.config.endpoint_params {
+            fields.push((key.clone(), Secret::new(value.clone())));
+        }
+        Request { method: Method::POST, url: self.config.token_url.clone(), body: Body::Form(fields) }
+    }
+}
+
+fn lifetime(response: &TokenResponse, now: DateTime<Utc>) -> Duration {
+    let from_expires_in = response.expires_in.as_ref().and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    let from_expires_at = response
+        .expires_at
+        .as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|at| (at.with_timezone(&Utc) - now).num_milliseconds() as f64 / 1000.0);
+    // When both are given, trust the shorter: a token refreshed early costs one request,
+    // one used late fails a poll.
+    let seconds = match (from_expires_in, from_expires_at) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(ASSUMED_TOKEN_LIFETIME.as_secs_f64()),
+    };
+    Duration::from_secs_f64(seconds.clamp(0.0, 366.0 * 86400.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(expires_in: Option<serde_json::Value>, expires_at: Option<&str>) -> TokenResponse {
+        TokenResponse { access_token: Secret::new("t"), expires_in, expires_at: expires_at.map(str::to_string) }
+    }
+
+    #[test]
+    fn token_lifetime_comes_from_expires_in_or_expires_at() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(lifetime(&response(Some(3599.into()), None), now), Duration::from_secs(3599));
+        assert_eq!(lifetime(&response(Some("300".into()), None), now), Duration::from_secs(300));
+        assert_eq!(lifetime(&response(None, Some("2026-11-22T16:00:00Z")), now), Duration::from_secs(21600));
+        assert_eq!(lifetime(&response(Some(21600.into()), Some("2026-11-22T10:05:00Z")), now), Duration::from_secs(300));
+        assert_eq!(lifetime(&response(None, None), now), ASSUMED_TOKEN_LIFETIME);
+    }
+}

@@ -1,0 +1,64 @@
+//! Errors of the HTTP layer. Each one says what failed and what to do, and has a `reason()`
+//! that doubles as the `consumption_source_errors_total{reason}` label value.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{request}: no answer within {after:?}; raise request_timeout if the vendor is this slow")]
+    Timeout { request: String, after: Duration },
+    #[error("{request}: connection failed ({detail}); check base_url and that this host can reach the vendor")]
+    Connection { request: String, detail: String },
+    #[error("{request}: HTTP {status}{detail}; {hint}", hint = status_hint(*status))]
+    Status { request: String, status: StatusCode, detail: String },
+    #[error("{request}: throttled by the vendor (HTTP {status}) and the wait it asks for ({wait:?}) does not fit in the poll timeout; raise poll_timeout or the interval")]
+    Throttled { request: String, status: StatusCode, wait: Duration },
+    #[error("{request}: the response is larger than max_response_bytes ({limit} bytes); raise it if the vendor really sends this much")]
+    TooLarge { request: String, limit: u64 },
+    #[error("{request}: unexpected response: {detail}")]
+    Decode { request: String, detail: String },
+    #[error("refusing to follow a link to {link}: credentials are only sent to {expected}")]
+    ForeignLink { link: String, expected: String },
+    #[error("pagination loop: the vendor sent the link {link} twice; stopping instead of polling forever")]
+    PaginationLoop { link: String },
+    #[error("more than max_pages ({max}) pages; raise max_pages if the tenant is really this large")]
+    TooManyPages { max: u32 },
+    #[error("getting a token from {token_url} failed: {detail}; check client_id, the client secret and scopes")]
+    Token { token_url: String, detail: String },
+}
+
+impl HttpError {
+    /// A short, stable label value for `consumption_source_errors_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            HttpError::Timeout { .. } => "timeout",
+            HttpError::Connection { .. } => "connection",
+            HttpError::Status { status, .. } => match status.as_u16() {
+                401 => "unauthorized",
+                403 => "forbidden",
+                404 => "not_found",
+                400..=499 => "client_error",
+                _ => "server_error",
+            },
+            HttpError::Throttled { .. } => "throttled",
+            HttpError::TooLarge { .. } => "too_large",
+            HttpError::Decode { .. } => "invalid_response",
+            HttpError::ForeignLink { .. } => "foreign_link",
+            HttpError::PaginationLoop { .. } => "pagination_loop",
+            HttpError::TooManyPages { .. } => "too_many_pages",
+            HttpError::Token { .. } => "token",
+        }
+    }
+}
+
+fn status_hint(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "check the credentials (expired or revoked key or secret?)",
+        403 => "the credentials lack a permission or role this API needs",
+        404 => "check base_url and the IDs in the config",
+        400..=499 => "the vendor refused the request; check this source's settings",
+        _ => "the vendor failed; it is retried on the next poll",
+    }
+}

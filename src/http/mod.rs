@@ -1,0 +1,378 @@
+//! The one HTTP layer every source uses: authorisation (static or OAuth2 with a token cache),
+//! retries with backoff, `Retry-After`, a response size limit, same-host pagination links, and
+//! the per-source request counters. Sources never build a `reqwest` request themselves.
+
+mod auth;
+mod error;
+mod retry;
+mod stats;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+pub use error::HttpError;
+pub use retry::retry_after;
+pub use stats::SourceStats;
+
+use crate::config::{RequestLimits, Secret, SourceConfig};
+use auth::Authorizer;
+
+/// At most this many throttled answers are waited out within one request.
+const MAX_THROTTLE_WAITS: u32 = 10;
+
+/// Turns a vendor's error body into one line for the user (e.g. Qlik's `errors[].title`).
+pub type ErrorDetailFn = fn(&[u8]) -> Option<String>;
+
+/// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
+pub fn build_reqwest_client() -> reqwest::Result<reqwest::Client> {
+    // Several rustls providers may be linked in; choose one explicitly (a second install is a no-op).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("consumption_exporter/", env!("CARGO_PKG_VERSION")))
+        .redirect(same_host_redirects())
+        .build()
+}
+
+/// Redirects are followed only on the host that was asked, so credentials never travel elsewhere.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(origin_of);
+        if attempt.previous().len() > 5 || first.as_ref() != Some(&origin_of(attempt.url())) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// A request a source wants sent.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Empty,
+    Json(serde_json::Value),
+    /// Form fields; values are secrets because token requests carry the client secret.
+    Form(Vec<(String, Secret)>),
+}
+
+impl Request {
+    pub fn get(url: Url) -> Self {
+        Request { method: Method::GET, url, body: Body::Empty }
+    }
+
+    pub fn post_json(url: Url, body: serde_json::Value) -> Self {
+        Request { method: Method::POST, url, body: Body::Json(body) }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+}
+
+/// A successful (2xx) response with its whole body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    request: String,
+}
+
+impl Response {
+    /// Decodes the body as JSON. Unknown fields are the decoder's business (they are ignored by
+    /// default); a body that is not JSON, or not the expected shape, is an error naming where.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+        let content_type = self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !content_type.is_empty() && !content_type.contains("json") {
+            return Err(self.decode_error(format!("expected JSON, got Content-Type {content_type:?}")));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(format!("invalid JSON: {e}")))
+    }
+
+    pub fn decode_error(&self, detail: String) -> HttpError {
+        HttpError::Decode { request: self.request.clone(), detail }
+    }
+}
+
+/// The HTTP client of one source.
+pub struct HttpClient {
+    http: reqwest::Client,
+    base_url: Url,
+    limits: RequestLimits,
+    auth: Authorizer,
+    stats: Arc<SourceStats>,
+    error_detail: ErrorDetailFn,
+}
+
+impl HttpClient {
+    pub fn new(http: reqwest::Client, config: &SourceConfig, stats: Arc<SourceStats>) -> Self {
+        HttpClient {
+            http,
+            base_url: config.base_url.clone(),
+            limits: config.limits,
+            auth: Authorizer::new(&config.auth),
+            stats,
+            error_detail: config.source.error_detail(),
+        }
+    }
+
+    /// Starts one poll: requests made through the session share its deadline and page count.
+    pub fn session(&self, deadline: Instant) -> PollSession<'_> {
+        PollSession { client: self, deadline, pages: AtomicU32::new(0), seen_links: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn stats(&self) -> &Arc<SourceStats> {
+        &self.stats
+    }
+
+    /// One exchange, without retries: send, count, read the body within the size limit.
+    async fn exchange(
+        &self,
+        request: &Request,
+        authorization: Option<&HeaderValue>,
+        timeout: Duration,
+    ) -> Result<RawResponse, HttpError> {
+        let mut builder = self
+            .http
+            .request(request.method.clone(), request.url.clone())
+            .timeout(timeout)
+            .header(ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            builder = builder.header(AUTHORIZATION, value.clone());
+        }
+        builder = match &request.body {
+            Body::Empty => builder,
+            Body::Json(value) => builder.json(value),
+            Body::Form(fields) => {
+                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+                builder.form(&fields)
+            }
+        };
+        let response = builder.send().await.map_err(|e| transport_error(request, e, timeout))?;
+        self.stats.count_response(response.status().as_u16());
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.read_limited(request, response, timeout).await?;
+        Ok(RawResponse { status, headers, body })
+    }
+
+    async fn read_limited(
+        &self,
+        request: &Request,
+        mut response: reqwest::Response,
+        timeout: Duration,
+    ) -> Result<Bytes, HttpError> {
+        let limit = self.limits.max_response_bytes;
+        let too_large = || HttpError::TooLarge { request: request.describe(), limit };
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(request, e, timeout))? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    fn status_error(&self, request: &Request, response: &RawResponse) -> HttpError {
+        let detail = (self.error_detail)(&response.body)
+            .or_else(|| body_excerpt(&response.body))
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        HttpError::Status { request: request.describe(), status: response.status, detail }
+    }
+}
+
+struct RawResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) -> HttpError {
+    if error.is_timeout() {
+        return HttpError::Timeout { request: request.describe(), after: timeout };
+    }
+    // reqwest's Display names only the outer layer; the cause says what really happened.
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    HttpError::Connection { request: request.describe(), detail }
+}
+
+/// The first line of a non-JSON-described error body, short enough for a log line.
+fn body_excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(200).collect())
+}
+
+/// The requests of one poll of one source.
+pub struct PollSession<'a> {
+    client: &'a HttpClient,
+    deadline: Instant,
+    pages: AtomicU32,
+    seen_links: Mutex<HashSet<String>>,
+}
+
+enum Next {
+    Return(Result<Response, HttpError>),
+    Wait(Duration, HttpError),
+    RefreshToken,
+}
+
+impl PollSession<'_> {
+    /// The configured base URL with `path` (absolute, e.g. `/api/v1/x`) on it.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.client.base_url.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{prefix}{path}"));
+        url
+    }
+
+    /// Sends `request` with the source's credentials, retrying as the vendor and limits allow.
+    pub async fn send(&self, request: &Request) -> Result<Response, HttpError> {
+        self.send_with(request, true).await
+    }
+
+    async fn send_with(&self, request: &Request, authorized: bool) -> Result<Response, HttpError> {
+        let mut failures = 0;
+        let mut throttles = 0;
+        let mut refreshed = false;
+        loop {
+            let authorization = if authorized { self.client.auth.header(self).await? } else { None };
+            let result = self.client.exchange(request, authorization.as_ref(), self.request_timeout()).await;
+            let next = self.next_step(request, result, &mut failures, &mut throttles, authorized && !refreshed);
+            match next {
+                Next::Return(result) => return result,
+                Next::RefreshToken => {
+                    refreshed = true;
+                    self.client.auth.invalidate().await;
+                }
+                Next::Wait(wait, error) => {
+                    if Instant::now() + wait >= self.deadline {
+                        return Err(error);
+                    }
+                    tracing::debug!(request = %request.describe(), wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn next_step(
+        &self,
+        request: &Request,
+        result: Result<RawResponse, HttpError>,
+        failures: &mut u32,
+        throttles: &mut u32,
+        may_refresh: bool,
+    ) -> Next {
+        let max_retries = self.client.limits.max_retries;
+        let response = match result {
+            Ok(response) => response,
+            Err(error @ (HttpError::Timeout { .. } | HttpError::Connection { .. })) if *failures < max_retries => {
+                *failures += 1;
+                return Next::Wait(retry::backoff(*failures - 1), error);
+            }
+            Err(error) => return Next::Return(Err(error)),
+        };
+        let status = response.status;
+        if status.is_success() {
+            let RawResponse { status, headers, body } = response;
+            return Next::Return(Ok(Response { status, headers, body, request: request.describe() }));
+        }
+        if status == StatusCode::UNAUTHORIZED && may_refresh && self.client.auth.can_refresh() {
+            return Next::RefreshToken;
+        }
+        let asked_wait = retry_after(&response.headers, SystemTime::now());
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::SERVICE_UNAVAILABLE && asked_wait.is_some());
+        if throttled {
+            self.client.stats.count_throttled();
+            *throttles += 1;
+            let wait = asked_wait.unwrap_or_else(|| retry::backoff(*throttles - 1));
+            let error = HttpError::Throttled { request: request.describe(), status, wait };
+            if *throttles > MAX_THROTTLE_WAITS {
+                return Next::Return(Err(error));
+            }
+            return Next::Wait(wait, error);
+        }
+        let error = self.client.status_error(request, &response);
+        if status.is_server_error() && *failures < max_retries {
+            *failures += 1;
+            return Next::Wait(retry::backoff(*failures - 1), error);
+        }
+        Next::Return(Err(error))
+    }
+
+    fn request_timeout(&self) -> Duration {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        self.client.limits.request_timeout.min(remaining).max(Duration::from_millis(1))
+    }
+
+    /// Accepts the next page's URL: counts pages against `max_pages` and refuses a link seen
+    /// before in this poll, so a vendor that loops cannot keep a poll running forever.
+    pub fn next_page(&self, url: &Url) -> Result<(), HttpError> {
+        let pages = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        let max = self.client.limits.max_pages;
+        if pages > max {
+            return Err(HttpError::TooManyPages { max });
+        }
+        let mut seen = self.seen_links.lock().unwrap_or_else(|e| e.into_inner());
+        if !seen.insert(url.as_str().to_string()) {
+            return Err(HttpError::PaginationLoop { link: url.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Resolves a pagination link (absolute or relative to the base URL) and refuses it unless
+    /// it points at the configured host: the credentials must never be sent anywhere else.
+    pub fn same_host_link(&self, link: &str) -> Result<Url, HttpError> {
+        let base = &self.client.base_url;
+        let url = base.join(link).map_err(|e| HttpError::Decode {
+            request: format!("pagination link {link:?}"),
+            detail: format!("not a URL: {e}"),
+        })?;
+        if origin_of(&url) != origin_of(base) {
+            return Err(HttpError::ForeignLink { link: origin_of(&url), expected: origin_of(base) });
+        }
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_body_is_cut_to_its_first_line() {
+        assert_eq!(body_excerpt(b"\n  Bad gateway \nmore"), Some("Bad gateway".to_string()));
+        assert_eq!(body_excerpt(b"  "), None);
+    }
+}

@@ -1,0 +1,69 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use consumption_exporter::cli::{init_logging, Cli, Command};
+use consumption_exporter::clock::SystemClock;
+use consumption_exporter::{app, config, demo};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_level, cli.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("consumption_exporter: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.clone().unwrap_or(Command::Serve) {
+        Command::Check => Ok(match config::load(&cli.config_file) {
+            Ok(config) => {
+                println!("{}: OK, {} sources", cli.config_file.display(), config.sources.len());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        }),
+        Command::Once => {
+            let config = config::load(&cli.config_file)?;
+            let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
+            print!("{}", String::from_utf8_lossy(&body));
+            Ok(if all_succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Serve => {
+            let config = config::load(&cli.config_file)?;
+            let listener = demo::bind(&cli.listen_address).await?;
+            tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
+            app::run(config, listener, Arc::new(SystemClock), shutdown_on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { seed } => {
+            demo::run(&cli.listen_address, seed, shutdown_on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Cancelled on SIGINT or SIGTERM.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

@@ -1,0 +1,110 @@
+//! One task per source: poll on the source's interval (with jitter), within its poll timeout,
+//! never two polls of one source at once; publish a complete snapshot or keep the last good one
+//! until `max_age`. The poller, not the source, times polls and counts failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::SourceConfig;
+use crate::http::HttpClient;
+use crate::snapshot::Snapshot;
+use crate::sources::PollError;
+use crate::store::Store;
+
+/// A source with everything it needs to poll.
+pub struct Poller {
+    pub slot: usize,
+    pub config: SourceConfig,
+    pub client: HttpClient,
+    pub store: Arc<Store>,
+    pub clock: SharedClock,
+}
+
+impl Poller {
+    /// Polls until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut snapshot_expires: Option<Instant> = None;
+        loop {
+            let succeeded = tokio::select! {
+                outcome = self.poll_once() => outcome,
+                _ = shutdown.cancelled() => return,
+            };
+            if succeeded {
+                snapshot_expires = Some(Instant::now() + self.config.schedule.max_age);
+            }
+            let next_poll = Instant::now() + jittered(self.config.schedule.interval);
+            if !self.wait_for_next_poll(next_poll, &mut snapshot_expires, &shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps until `next_poll`, dropping the snapshot on the way if it passes `max_age`.
+    /// Returns false on shutdown.
+    async fn wait_for_next_poll(
+        &self,
+        next_poll: Instant,
+        snapshot_expires: &mut Option<Instant>,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        loop {
+            let expiry = snapshot_expires.filter(|at| *at < next_poll);
+            let wake = expiry.unwrap_or(next_poll);
+            tokio::select! {
+                _ = sleep_until(wake) => {}
+                _ = shutdown.cancelled() => return false,
+            }
+            match expiry {
+                Some(_) => {
+                    tracing::warn!(source = %self.config.name, vendor = self.config.vendor, max_age = ?self.config.schedule.max_age, "data passed max_age without a successful poll; no longer serving it");
+                    self.store.expire_snapshot(self.slot);
+                    *snapshot_expires = None;
+                }
+                None => return true,
+            }
+        }
+    }
+
+    /// One poll, published to the store. Returns whether it succeeded.
+    pub async fn poll_once(&self) -> bool {
+        let started = Instant::now();
+        let result = self.poll().await;
+        let duration = started.elapsed();
+        let source = &self.config.name;
+        let vendor = self.config.vendor;
+        match result {
+            Ok(snapshot) => {
+                tracing::info!(source = %source, vendor, series = snapshot.series_count(), duration_ms = duration.as_millis() as u64, "poll succeeded");
+                let now = self.clock.now().timestamp_millis() as f64 / 1000.0;
+                self.store.record_success(self.slot, snapshot, duration, now);
+                true
+            }
+            Err(error) => {
+                let message = format!("source {source} ({vendor}): poll failed: {error}");
+                tracing::warn!(source = %source, vendor, reason = error.reason(), error = %error, "poll failed");
+                self.client.stats().count_error(error.reason());
+                self.store.record_failure(self.slot, message, duration);
+                false
+            }
+        }
+    }
+
+    async fn poll(&self) -> Result<Snapshot, PollError> {
+        let timeout = self.config.schedule.poll_timeout;
+        let session = self.client.session(Instant::now() + timeout);
+        match tokio::time::timeout(timeout, self.config.source.poll(&session, self.clock.as_ref())).await {
+            Ok(result) => result,
+            Err(_) => Err(PollError::Timeout(timeout)),
+        }
+    }
+}
+
+/// The interval ±10%, so that sources started together do not poll their vendors in step.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::rng().random_range(0.9..=1.1))
+}

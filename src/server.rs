@@ -1,0 +1,173 @@
+//! The HTTP server on hyper: `/metrics` (the rendered exposition, gzip when asked), the landing
+//! page, `/-/healthy` and `/-/ready`. Handlers only read the store; they never poll or render.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+/// A client that has not sent its request headers by then is dropped, so slow or idle
+/// connections cannot pile up.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown`, then lets open requests finish for a few seconds.
+pub async fn serve(listener: TcpListener, store: Arc<Store>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: pause rather than spin or exit.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let store = store.clone();
+        let service = service_fn(move |request| {
+            let store = store.clone();
+            async move { Ok::<_, Infallible>(route(&store, &request)) }
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the shutdown grace period"),
+    }
+    Ok(())
+}
+
+fn route(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    match (request.method(), request.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/metrics") => metrics(store, request),
+        (&Method::GET | &Method::HEAD, "/") => landing_page(store),
+        (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy\n".into()),
+        (&Method::GET | &Method::HEAD, "/-/ready") => ready(store),
+        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n".into()),
+        _ => text(StatusCode::NOT_FOUND, "Not found\n".into()),
+    }
+}
+
+fn metrics(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let rendered = store.rendered();
+    let wants_gzip = request
+        .headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(accepts_gzip);
+    let body = if wants_gzip { rendered.gzipped().clone() } else { rendered.body.clone() };
+    let mut response = Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(crate::render::CONTENT_TYPE));
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if wants_gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+/// True when an Accept-Encoding value lists gzip with a non-zero quality.
+fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        coding.eq_ignore_ascii_case("gzip") && quality > 0.0
+    })
+}
+
+fn ready(store: &Store) -> Response<Full<Bytes>> {
+    if store.ready() {
+        return text(StatusCode::OK, "Ready\n".into());
+    }
+    let waiting: Vec<&str> =
+        store.slots().iter().filter(|s| s.state().up.is_none()).map(|s| s.name.as_str()).collect();
+    text(StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: waiting for the first poll of {}\n", waiting.join(", ")))
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+fn landing_page(store: &Store) -> Response<Full<Bytes>> {
+    let mut rows = String::new();
+    for slot in store.slots() {
+        let state = slot.state();
+        let status = match state.up {
+            None => "waiting for first poll",
+            Some(true) => "up",
+            Some(false) => "down",
+        };
+        let last_success = state
+            .last_success_unix
+            .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0))
+            .map_or("never".to_string(), |t| t.to_rfc3339());
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&slot.name),
+            slot.vendor,
+            status,
+            last_success,
+            state.snapshot.as_ref().map_or(0, |s| s.series_count()),
+            escape(state.last_error.as_deref().unwrap_or("")),
+        ));
+    }
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>consumption_exporter</title></head><body>\n\
+         <h1>consumption_exporter {version}</h1>\n<p><a href=\"/metrics\">Metrics</a> · <a href=\"/-/ready\">Ready</a> · <a href=\"/-/healthy\">Healthy</a></p>\n\
+         <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>vendor</th><th>state</th><th>last success</th><th>series</th><th>last error</th></tr>\n{rows}</table>\n</body></html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    let mut response = Response::new(Full::new(Bytes::from(page)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_served_only_when_accepted() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.8"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

@@ -1,0 +1,156 @@
+//! Vendor simulators: real HTTP servers on loopback that behave like the vendors' APIs (auth,
+//! paging, throttling, errors in the vendor's shape, faults on request, data from a seed at any
+//! size). They serve the tests, the benchmarks and `consumption_exporter demo`.
+//!
+//! A simulator shares no code with its source (no wire types, no parsing): each is written from
+//! the vendor's documentation on its own, so a misreading of the API cannot hide in both.
+
+pub mod qlik;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A simulator serving on loopback; it stops when dropped.
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl RunningSimulator {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Serves `router` on `127.0.0.1:port` (0 picks a free port).
+pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulator> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move {
+        let result = axum::serve(listener, router).with_graceful_shutdown(stopped.cancelled_owned()).await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "simulator stopped");
+        }
+    });
+    Ok(RunningSimulator { addr, stop })
+}
+
+/// Something to go wrong with a response, on request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// This status, with the vendor's error body.
+    Status(u16),
+    /// A throttling answer (429) with this `Retry-After` value (seconds or an HTTP date).
+    Throttle { retry_after: String },
+    /// Wait this long, then answer normally (a hung or slow vendor).
+    Delay(Duration),
+    /// 200 with a body that is not JSON.
+    MalformedJson,
+    /// 200 with JSON cut off half-way.
+    TruncatedJson,
+    /// 200 with an HTML page, as a proxy's login page would be.
+    WrongContentType,
+}
+
+/// Which requests a fault applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// The next data requests, whatever their page.
+    Next,
+    /// Requests for this 1-based page number.
+    Page(u32),
+    /// Token requests.
+    Token,
+}
+
+#[derive(Debug)]
+struct Rule {
+    when: When,
+    fault: Fault,
+    remaining: usize,
+}
+
+/// Faults queued by a test or the demo, consumed as matching requests arrive.
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: Mutex<VecDeque<Rule>>,
+}
+
+impl Faults {
+    /// Injects `fault` into the next `times` requests that match `when`.
+    pub fn inject(&self, when: When, fault: Fault, times: usize) {
+        lock(&self.rules).push_back(Rule { when, fault, remaining: times });
+    }
+
+    pub fn clear(&self) {
+        lock(&self.rules).clear();
+    }
+
+    /// The fault for a request, if one is queued for it.
+    pub fn take(&self, page: Option<u32>) -> Option<Fault> {
+        let mut rules = lock(&self.rules);
+        let position = rules.iter().position(|rule| match rule.when {
+            When::Next => page.is_some(),
+            When::Page(n) => page == Some(n),
+            When::Token => page.is_none(),
+        })?;
+        let rule = &mut rules[position];
+        let fault = rule.fault.clone();
+        rule.remaining -= 1;
+        if rule.remaining == 0 {
+            rules.remove(position);
+        }
+        Some(fault)
+    }
+}
+
+/// Applies a fault that replaces the response, or returns `None` to answer normally (after a
+/// delay, for `Fault::Delay`). `error_body` renders the vendor's error shape for a status.
+pub async fn apply_fault(fault: Option<Fault>, error_body: impl Fn(StatusCode) -> String) -> Option<Response> {
+    let json = |status: StatusCode, body: String| {
+        (status, [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+    };
+    match fault? {
+        Fault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(json(status, error_body(status)))
+        }
+        Fault::Throttle { retry_after } => {
+            let mut response = json(StatusCode::TOO_MANY_REQUESTS, error_body(StatusCode::TOO_MANY_REQUESTS));
+            if let Ok(value) = HeaderValue::from_str(&retry_after) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+            Some(response)
+        }
+        Fault::Delay(duration) => {
+            tokio::time::sleep(duration).await;
+            None
+        }
+        Fault::MalformedJson => Some(json(StatusCode::OK, "this is not json".into())),
+        Fault::TruncatedJson => Some(json(StatusCode::OK, r#"{"data":[{"unit":"rel"#.into())),
+        Fault::WrongContentType => Some(
+            (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html")], "<html><body>Sign in</body></html>").into_response(),
+        ),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

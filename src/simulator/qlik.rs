@@ -1,0 +1,491 @@
+//! A Qlik Cloud tenant: `POST /oauth/token` (OAuth M2M) and
+//! `GET /api/v1/consumption/executions` with API-key or token auth, `limit` (1–200, default 20),
+//! an opaque `page` cursor in `links.next`, `periodsToInclude`, a small SCIM `filter` subset,
+//! Qlik's 429 with `Retry-After`, and errors as `{errors:[{code,title,detail}],traceId}`.
+//! Written from qlik.dev's consumption reference, not from the exporter's source.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use super::{apply_fault, Faults, RunningSimulator};
+
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 200;
+
+/// How `links.next` names the next page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextLinkStyle {
+    /// `href` on this host and a `token`, as Qlik documents.
+    HrefAndToken,
+    /// Only an `href`, relative to the host.
+    RelativeHrefOnly,
+    /// Only an `href` naming another host (as the spec's own example does: `localhost:8787`).
+    ForeignHrefOnly,
+}
+
+/// Settings of one simulated tenant.
+#[derive(Clone, Debug)]
+pub struct QlikTenant {
+    pub api_key: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_lifetime: Duration,
+    /// At most this many data requests per minute; more get a 429 with `Retry-After`.
+    pub requests_per_minute: Option<u32>,
+    pub next_link_style: NextLinkStyle,
+    /// The simulated "today" (UTC), which decides current and previous periods.
+    pub today: NaiveDate,
+}
+
+impl Default for QlikTenant {
+    fn default() -> Self {
+        QlikTenant {
+            api_key: "qlik-sim-api-key".into(),
+            client_id: "qlik-sim-client".into(),
+            client_secret: "qlik-sim-secret".into(),
+            token_lifetime: Duration::from_secs(21600),
+            requests_per_minute: None,
+            next_link_style: NextLinkStyle::HrefAndToken,
+            today: Utc::now().date_naive(),
+        }
+    }
+}
+
+/// One request the simulator received, for tests to inspect.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+}
+
+/// A running Qlik tenant simulator and its controls.
+#[derive(Clone)]
+pub struct QlikSimulator {
+    state: Arc<State_>,
+}
+
+struct State_ {
+    tenant: QlikTenant,
+    records: RwLock<Vec<Value>>,
+    tenant_flags: RwLock<(bool, bool)>,
+    tokens: Mutex<HashSet<String>>,
+    token_counter: AtomicU64,
+    faults: Faults,
+    received: Mutex<Vec<Received>>,
+    window: Mutex<(Instant, u32)>,
+}
+
+impl QlikSimulator {
+    /// A tenant serving `records` (Qlik execution records as JSON objects).
+    pub fn new(tenant: QlikTenant, records: Vec<Value>) -> Self {
+        let flags = tenant_flags(&records);
+        QlikSimulator {
+            state: Arc::new(State_ {
+                tenant,
+                records: RwLock::new(records),
+                tenant_flags: RwLock::new(flags),
+                tokens: Mutex::default(),
+                token_counter: AtomicU64::new(0),
+                faults: Faults::default(),
+                received: Mutex::default(),
+                window: Mutex::new((Instant::now(), 0)),
+            }),
+        }
+    }
+
+    /// Serves on `127.0.0.1:port` (0: any free port).
+    pub async fn start(&self, port: u16) -> std::io::Result<RunningSimulator> {
+        let router = Router::new()
+            .route("/oauth/token", post(token))
+            .route("/api/v1/consumption/executions", get(executions))
+            .with_state(self.state.clone());
+        super::serve(router, port).await
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    pub fn records(&self) -> Vec<Value> {
+        read(&self.state.records).clone()
+    }
+
+    /// Replaces the data, e.g. to push a capacity into overage mid-test.
+    pub fn set_records(&self, records: Vec<Value>) {
+        *write(&self.state.tenant_flags) = tenant_flags(&records);
+        *write(&self.state.records) = records;
+    }
+
+    /// Requests received so far (token requests included).
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.state.received).clone()
+    }
+
+    /// How many token requests succeeded.
+    pub fn tokens_issued(&self) -> u64 {
+        self.state.token_counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Tenant-level flags as Qlik reports them: any current record in overage / close to it.
+fn tenant_flags(records: &[Value]) -> (bool, bool) {
+    let any = |key: &str| records.iter().any(|r| r[key].as_bool() == Some(true));
+    (any("overage"), any("closeToOverage"))
+}
+
+fn qlik_error(status: StatusCode, detail: &str) -> String {
+    json!({
+        "errors": [{"code": format!("HTTP-{}", status.as_u16()), "title": status.canonical_reason().unwrap_or("Error"), "detail": detail}],
+        "traceId": "5ce1c5b5d1f0a0b7",
+    })
+    .to_string()
+}
+
+fn error_response(status: StatusCode, detail: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], qlik_error(status, detail)).into_response()
+}
+
+async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: String) -> Response {
+    record(&state, "/oauth/token", "", &headers);
+    if let Some(response) = apply_fault(state.faults.take(None), |s| qlik_error(s, "simulated fault")).await {
+        return response;
+    }
+    // Qlik accepts the token request as JSON or as a form.
+    let fields: Vec<(String, String)> = match serde_json::from_str::<serde_json::Map<String, Value>>(&body) {
+        Ok(map) => map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect(),
+        Err(_) => url::form_urlencoded::parse(body.as_bytes()).into_owned().collect(),
+    };
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if field("grant_type") != Some("client_credentials") {
+        return error_response(StatusCode::BAD_REQUEST, "unsupported grant_type");
+    }
+    let tenant = &state.tenant;
+    if field("client_id") != Some(tenant.client_id.as_str()) || field("client_secret") != Some(tenant.client_secret.as_str()) {
+        return error_response(StatusCode::UNAUTHORIZED, "invalid client credentials");
+    }
+    let n = state.token_counter.fetch_add(1, Ordering::Relaxed) + 1;
+    let access_token = format!("qlik-sim-token-{n}-{}", rand::rng().random::<u32>());
+    lock(&state.tokens).insert(access_token.clone());
+    let lifetime = tenant.token_lifetime.as_secs();
+    let expires_at = Utc::now() + chrono::Duration::seconds(lifetime as i64);
+    Json(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "scope": "admin_classic",
+        "expires_in": lifetime,
+        "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }))
+    .into_response()
+}
+
+fn record(state: &State_, path: &str, query: &str, headers: &HeaderMap) {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    lock(&state.received).push(Received { path: path.into(), query: query.into(), authorization });
+}
+
+/// The parsed query of an executions request.
+struct Query {
+    limit: usize,
+    offset: usize,
+    periods: Vec<String>,
+    filter: Vec<(String, String)>,
+}
+
+fn parse_query(raw: &str) -> Result<Query, String> {
+    let mut query = Query { limit: DEFAULT_LIMIT, offset: 0, periods: Vec::new(), filter: Vec::new() };
+    for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                query.limit = value.parse().map_err(|_| format!("limit {value:?} is not an integer"))?;
+                if !(1..=MAX_LIMIT).contains(&query.limit) {
+                    return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
+                }
+            }
+            "page" => query.offset = decode_cursor(&value).ok_or("invalid page cursor")?,
+            // Both `periodsToInclude=current&periodsToInclude=previous` and `current,previous`.
+            "periodsToInclude" => query.periods.extend(value.split(',').map(str::to_string)),
+            "filter" => query.filter = parse_filter(&value)?,
+            "sort" | "offset" | "actionToBlock" => {}
+            other => return Err(format!("unknown query parameter {other:?}")),
+        }
+    }
+    if let Some(bad) = query.periods.iter().find(|p| !matches!(p.as_str(), "current" | "previous")) {
+        return Err(format!("periodsToInclude {bad:?} is not current or previous"));
+    }
+    Ok(query)
+}
+
+/// The SCIM subset the simulator understands: `field eq "value"` clauses joined by `or`.
+fn parse_filter(filter: &str) -> Result<Vec<(String, String)>, String> {
+    filter
+        .split(" or ")
+        .map(|clause| {
+            let mut parts = clause.trim().splitn(3, ' ');
+            let (Some(field), Some("eq"), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!("unsupported filter clause {clause:?}"));
+            };
+            let value = value.trim().trim_matches('"');
+            Ok((field.to_ascii_lowercase(), value.to_string()))
+        })
+        .collect()
+}
+
+fn matches_filter(record: &Value, filter: &[(String, String)]) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|(field, wanted)| {
+            let key = match field.as_str() {
+                "resourcetype" => "resourceType",
+                "resourceaction" => "resourceAction",
+                "periodtype" => "periodType",
+                "userid" => "userId",
+                "unit" => "unit",
+                _ => return false,
+            };
+            record[key].as_str() == Some(wanted.as_str())
+        })
+}
+
+fn encode_cursor(offset: usize) -> String {
+    format!("c{:x}", offset * 7 + 3)
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let raw = usize::from_str_radix(cursor.strip_prefix('c')?, 16).ok()?;
+    (raw >= 3 && (raw - 3) % 7 == 0).then(|| (raw - 3) / 7)
+}
+
+fn period_of(record: &Value, today: NaiveDate) -> &'static str {
+    let end = record["periodEnd"].as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    match end {
+        Some(end) if end < today => "previous",
+        _ => "current",
+    }
+}
+
+/// Counts a data request against the per-minute limit; returns the seconds to wait if over it.
+fn over_rate_limit(state: &State_) -> Option<u64> {
+    let limit = state.tenant.requests_per_minute?;
+    let mut window = lock(&state.window);
+    if window.0.elapsed() >= Duration::from_secs(60) {
+        *window = (Instant::now(), 0);
+    }
+    window.1 += 1;
+    (window.1 > limit).then(|| 60u64.saturating_sub(window.0.elapsed().as_secs()).max(1))
+}
+
+async fn executions(State(state): State<Arc<State_>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let raw = raw.unwrap_or_default();
+    record(&state, "/api/v1/consumption/executions", &raw, &headers);
+    if !authorised(&state, &headers) {
+        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
+    }
+    let query = match parse_query(&raw) {
+        Ok(query) => query,
+        Err(detail) => return error_response(StatusCode::BAD_REQUEST, &detail),
+    };
+    let page = (query.offset / query.limit) as u32 + 1;
+    if let Some(response) = apply_fault(state.faults.take(Some(page)), |s| qlik_error(s, "simulated fault")).await {
+        return response;
+    }
+    if let Some(wait) = over_rate_limit(&state) {
+        let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, &format!("You need to wait {wait} seconds until limit is lifted."));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return response;
+    }
+    Json(page_body(&state, &query, &raw)).into_response()
+}
+
+fn authorised(state: &State_, headers: &HeaderMap) -> bool {
+    let Some(token) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    token == state.tenant.api_key || lock(&state.tokens).contains(token)
+}
+
+fn page_body(state: &State_, query: &Query, raw: &str) -> Value {
+    let today = state.tenant.today;
+    let records = read(&state.records);
+    let selected: Vec<&Value> = records
+        .iter()
+        .filter(|r| query.periods.is_empty() || query.periods.iter().any(|p| p == period_of(r, today)))
+        .filter(|r| matches_filter(r, &query.filter))
+        .collect();
+    let data: Vec<&Value> = selected.iter().skip(query.offset).take(query.limit).copied().collect();
+    let next_offset = query.offset + data.len();
+    let base_query: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(k, _)| k != "page").collect();
+    let mut links = json!({"self": {"href": format!("/api/v1/consumption/executions?{raw}")}});
+    if next_offset < selected.len() {
+        links["next"] = next_link(state.tenant.next_link_style, &base_query, &encode_cursor(next_offset));
+    }
+    let (overage, close) = *read(&state.tenant_flags);
+    json!({
+        "totalCount": selected.len(),
+        "currentPageCount": data.len(),
+        "data": data,
+        "links": links,
+        "overage": overage,
+        "closeToOverage": close,
+        "globalUsageAvailable": true,
+    })
+}
+
+fn next_link(style: NextLinkStyle, base_query: &[(String, String)], cursor: &str) -> Value {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(base_query);
+    query.append_pair("page", cursor);
+    let path = format!("/api/v1/consumption/executions?{}", query.finish());
+    match style {
+        NextLinkStyle::HrefAndToken => json!({"href": path, "type": "next", "token": cursor}),
+        NextLinkStyle::RelativeHrefOnly => json!({"href": path, "type": "next"}),
+        NextLinkStyle::ForeignHrefOnly => json!({"href": format!("http://localhost:8787{path}"), "type": "next"}),
+    }
+}
+
+/// Generated tenant data: per user and for the tenant as a whole, each resource kind in day,
+/// month and year periods, current and previous, with some records in overage, blocked or
+/// close to overage. The same seed gives the same records.
+pub fn generate_records(seed: u64, users: usize, today: NaiveDate) -> Vec<Value> {
+    const KINDS: [(&str, &str, &str, f64); 5] = [
+        ("app", "reload", "reloads", 400.0),
+        ("app", "scheduledReload", "reloads", 300.0),
+        ("automations", "executed", "runs", 1000.0),
+        ("app", "report.generated", "reports", 150.0),
+        ("data.volume.consumption", "aggregation", "GB", 50.0),
+    ];
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut records = Vec::new();
+    for user in 0..=users {
+        let user_id = if user == 0 { String::new() } else { format!("user-{user:05}") };
+        for (resource_type, action, unit, monthly_limit) in KINDS {
+            for period_type in ["day", "month", "year"] {
+                for previous in [false, true] {
+                    let (start, end) = period_bounds(period_type, today, previous);
+                    let limit = match period_type {
+                        "day" => (monthly_limit / 30.0).ceil(),
+                        "month" => monthly_limit,
+                        _ => monthly_limit * 12.0,
+                    };
+                    let updated = end.min(today);
+                    let record = generated_record(&mut rng, &user_id, (resource_type, action, unit), period_type, (start, end), limit);
+                    records.push(with_update_time(record, updated));
+                }
+            }
+        }
+    }
+    records
+}
+
+fn generated_record(
+    rng: &mut StdRng,
+    user_id: &str,
+    (resource_type, action, unit): (&str, &str, &str),
+    period_type: &str,
+    (start, end): (NaiveDate, NaiveDate),
+    limit: f64,
+) -> Value {
+    let local = (rng.random_range(0.0..1.25) * limit).round();
+    let overage = local > limit;
+    let close = !overage && local >= 0.8 * limit;
+    let scope = if user_id.is_empty() { json!(["tenant", "resourceType"]) } else { json!(["user", "resourceType"]) };
+    json!({
+        "unit": unit,
+        "scope": scope,
+        "userId": user_id,
+        "tenantId": "sim-tenant",
+        "resourceType": resource_type,
+        "resourceAction": action,
+        "resourceId": format!("res-{:08x}", rng.random::<u32>()),
+        "periodType": period_type,
+        "periodStart": start.format("%Y-%m-%d").to_string(),
+        "periodEnd": end.format("%Y-%m-%d").to_string(),
+        "localUsage": local,
+        "globalUsage": local + (rng.random_range(0.0..0.1) * limit).round(),
+        "capacityLimit": limit,
+        "guardrailLimit": (limit * 1.5).round(),
+        "overage": overage,
+        "closeToOverage": close,
+        "blocked": overage && rng.random_bool(0.3),
+        "customerFacing": true,
+        "taskName": format!("{resource_type}_{action}"),
+        "consumptionReportId": format!("01sim{:016x}", rng.random::<u64>()),
+    })
+}
+
+fn with_update_time(mut record: Value, day: NaiveDate) -> Value {
+    record["updateTime"] = json!(format!("{}T06:00:00Z", day.format("%Y-%m-%d")));
+    record
+}
+
+/// First and last day of the day, month or year period that holds `today` (or the one before).
+fn period_bounds(period_type: &str, today: NaiveDate, previous: bool) -> (NaiveDate, NaiveDate) {
+    match period_type {
+        "day" => {
+            let day = if previous { today.pred_opt().unwrap_or(today) } else { today };
+            (day, day)
+        }
+        "month" => {
+            let first = today.with_day(1).unwrap_or(today);
+            let start = if previous { first.checked_sub_months(Months::new(1)).unwrap_or(first) } else { first };
+            let end = start.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(start);
+            (start, end)
+        }
+        _ => {
+            let year = if previous { today.year() - 1 } else { today.year() };
+            let start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+            let end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today);
+            (start, end)
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        for offset in [0, 200, 123_456] {
+            assert_eq!(decode_cursor(&encode_cursor(offset)), Some(offset));
+        }
+        assert_eq!(decode_cursor("c1"), None);
+        assert_eq!(decode_cursor("nope"), None);
+    }
+
+    #[test]
+    fn generated_data_is_reproducible_and_has_every_state() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let a = generate_records(7, 40, today);
+        assert_eq!(a, generate_records(7, 40, today));
+        assert_eq!(a.len(), 41 * 5 * 3 * 2);
+        for flag in ["overage", "blocked", "closeToOverage"] {
+            assert!(a.iter().any(|r| r[flag] == true), "{flag}");
+        }
+        assert!(a.iter().any(|r| period_of(r, today) == "previous"));
+    }
+}

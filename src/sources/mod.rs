@@ -1,0 +1,85 @@
+//! The vendors. Each file holds one [`SourceType`] (how its config keys are read) and one
+//! [`Source`] (how a poll turns the vendor's pages into a [`Snapshot`]). [`TYPES`] is the one
+//! list of them: adding a vendor is a new file and one line there.
+//!
+//! A source never measures itself: the poller times it, counts its errors and sets `up`.
+
+pub mod qlik;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::clock::Clock;
+use crate::config::FieldError;
+use crate::http::{ErrorDetailFn, HttpError, PollSession};
+use crate::snapshot::Snapshot;
+
+/// Every vendor type the config accepts.
+pub static TYPES: &[&dyn SourceType] = &[&qlik::QlikType];
+
+pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {
+    TYPES.iter().copied().find(|t| t.name() == name)
+}
+
+pub fn type_names() -> Vec<&'static str> {
+    TYPES.iter().map(|t| t.name()).collect()
+}
+
+/// A vendor's config: its `type` name, its defaults, and how its own keys become a [`Source`].
+pub trait SourceType: Sync {
+    fn name(&self) -> &'static str;
+
+    /// The vendor's public API host, where one exists for every customer.
+    fn default_base_url(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The token endpoint to use when `oauth2.token_url` is not set.
+    fn default_token_url(&self, _base_url: &Url) -> Option<Url> {
+        None
+    }
+
+    /// Builds the source from the entry's keys other than the shared ones. Errors carry paths
+    /// relative to the entry.
+    fn build(&self, settings: serde_yaml::Value, base_url: &Url) -> Result<Arc<dyn Source>, Vec<FieldError>>;
+}
+
+/// One configured vendor endpoint.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// One complete poll: every page, folded into one snapshot, or an error.
+    async fn poll(&self, session: &PollSession<'_>, clock: &dyn Clock) -> Result<Snapshot, PollError>;
+
+    /// Reads the vendor's error body shape into one line for the user.
+    fn error_detail(&self) -> ErrorDetailFn {
+        |_| None
+    }
+}
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("page {page}: {source}")]
+    Page { page: u32, source: HttpError },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("the poll did not finish within poll_timeout ({0:?}); raise poll_timeout or narrow the query")]
+    Timeout(Duration),
+}
+
+impl PollError {
+    pub fn on_page(page: u32) -> impl Fn(HttpError) -> PollError {
+        move |source| PollError::Page { page, source }
+    }
+
+    /// The `consumption_source_errors_total{reason}` label value.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PollError::Page { source, .. } | PollError::Http(source) => source.reason(),
+            PollError::Timeout(_) => "poll_timeout",
+        }
+    }
+}
