@@ -270,7 +270,8 @@ impl Decoder<'_> {
             Ok(raw) => raw,
             Err(e) => {
                 let position = e.location().map(|l| Position { line: l.line(), column: l.column() });
-                self.errors.push(ConfigError { position, path: String::new(), message: e.to_string() });
+                let message = strip_serde_yaml_location(&e.to_string());
+                self.errors.push(ConfigError { position, path: String::new(), message });
                 return None;
             }
         };
@@ -500,7 +501,12 @@ impl Decoder<'_> {
 }
 
 fn vendor_message(source_type: &dyn SourceType, message: String) -> String {
-    format!("{} source: {message}", source_type.name())
+    let also = if message.starts_with("unknown field") {
+        format!(", or one that every source has: {}", COMMON_KEYS.join(", "))
+    } else {
+        String::new()
+    };
+    format!("{} source: {message}{also}", source_type.name())
 }
 
 fn join_path(prefix: &str, path: &str) -> String {
@@ -523,7 +529,9 @@ pub fn decode_settings<T: DeserializeOwned>(value: Value) -> Result<T, FieldErro
         let message = e.into_inner().to_string();
         // serde names an unknown key only in the message; point the path at the key itself.
         if let Some(key) = unknown_field_name(&message) {
-            path = join_path(&path, key);
+            if !path.ends_with(key) {
+                path = join_path(&path, key);
+            }
         }
         FieldError { path, message: strip_serde_yaml_location(&message) }
     })
@@ -534,9 +542,19 @@ fn unknown_field_name(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// serde_yaml appends " at line L column C" (sometimes mid-message); the position is printed
+/// apart, so drop it from the text.
 fn strip_serde_yaml_location(message: &str) -> String {
-    // Values decoded from a `Value` carry no location; drop serde_yaml's empty suffix if any.
-    message.trim_end_matches(" at line 0 column 0").to_string()
+    let Some(at) = message.find(" at line ") else { return message.to_string() };
+    let rest = &message[at + " at line ".len()..];
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let line_len = digits(rest);
+    let Some(after_column) = rest[line_len..].strip_prefix(" column ") else { return message.to_string() };
+    let column_len = digits(after_column);
+    if line_len == 0 || column_len == 0 {
+        return message.to_string();
+    }
+    format!("{}{}", &message[..at], &after_column[column_len..])
 }
 
 /// Replaces `${NAME}` in every string with the environment variable `NAME`.
@@ -592,6 +610,15 @@ mod tests {
         std::env::set_var("CONSUMPTION_EXPORTER_TEST_VAR", "value");
         assert_eq!(expand_string("a-${CONSUMPTION_EXPORTER_TEST_VAR}-$b").as_deref(), Ok("a-value-$b"));
         assert_eq!(expand_string("${CONSUMPTION_EXPORTER_UNSET_VAR}"), Err("CONSUMPTION_EXPORTER_UNSET_VAR".into()));
+    }
+
+    #[test]
+    fn serde_yaml_positions_are_cut_from_messages() {
+        assert_eq!(
+            strip_serde_yaml_location("did not find expected node content at line 4 column 1, while parsing a flow node"),
+            "did not find expected node content, while parsing a flow node"
+        );
+        assert_eq!(strip_serde_yaml_location("unknown field `x` at line 1"), "unknown field `x` at line 1");
     }
 
     #[test]

@@ -86,7 +86,15 @@ impl Walker {
             if *expecting_key {
                 *expecting_key = false;
                 let full = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
-                self.by_path.insert(full, Position { line: mark.line(), column: mark.col() + 1 });
+                let position = Position { line: mark.line(), column: mark.col() + 1 };
+                // A block mapping's start is reported at its first `:`; the first key is where
+                // a reader sees the mapping begin.
+                if let Some(start) = self.by_path.get_mut(path.as_str()) {
+                    if (start.line, start.column) > (position.line, position.column) {
+                        *start = position;
+                    }
+                }
+                self.by_path.insert(full, position);
                 *pending_key = Some(key.to_string());
                 return true;
             }

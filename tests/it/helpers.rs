@@ -1,0 +1,170 @@
+//! Shared test plumbing: an exporter on a random loopback port with pollers the test drives,
+//! scraping, and reading samples out of an exposition.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use consumption_exporter::app;
+use consumption_exporter::clock::{FixedClock, SharedClock};
+use consumption_exporter::config::{self, Config};
+use consumption_exporter::poller::Poller;
+use consumption_exporter::server;
+use consumption_exporter::store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The simulated "now" of the tests: 2026-11-22 10:00 UTC.
+pub fn test_now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+pub fn test_today() -> NaiveDate {
+    test_now().date_naive()
+}
+
+pub fn test_clock() -> SharedClock {
+    Arc::new(FixedClock::new(test_now()))
+}
+
+pub fn parse_config(yaml: &str) -> Config {
+    config::parse(yaml, "test.yml", Path::new(".")).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))
+}
+
+/// An exporter whose polls the test triggers one by one, serving /metrics on loopback.
+pub struct TestExporter {
+    pub addr: SocketAddr,
+    pub store: Arc<Store>,
+    pollers: Vec<Poller>,
+    stop: CancellationToken,
+}
+
+impl TestExporter {
+    pub async fn start(yaml: &str) -> Self {
+        let (store, pollers) = app::pollers(&parse_config(yaml), test_clock()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(server::serve(listener, store.clone(), stop.clone()));
+        TestExporter { addr, store, pollers, stop }
+    }
+
+    /// Runs one poll of source `i`; returns whether it succeeded.
+    pub async fn poll(&self, i: usize) -> bool {
+        self.pollers[i].poll_once().await
+    }
+
+    pub async fn scrape(&self) -> Exposition {
+        Exposition::parse(&get(&format!("http://{}/metrics", self.addr)).await)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TestExporter {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The whole exporter (pollers on their intervals) on a random port, for timing behaviour.
+pub struct RunningExporter {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl RunningExporter {
+    pub async fn start(yaml: &str) -> Self {
+        let config = parse_config(yaml);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(app::run(config, listener, test_clock(), stop.clone()));
+        RunningExporter { addr, stop }
+    }
+
+    pub async fn scrape(&self) -> Exposition {
+        Exposition::parse(&get(&format!("http://{}/metrics", self.addr)).await)
+    }
+
+    /// Scrapes until `condition` holds, for at most `limit`; panics with the last scrape if not.
+    pub async fn scrape_until(&self, limit: Duration, condition: impl Fn(&Exposition) -> bool) -> Exposition {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let exposition = self.scrape().await;
+            if condition(&exposition) {
+                return exposition;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("condition not met within {limit:?}; last scrape:\n{}", exposition.text);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for RunningExporter {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub async fn get(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+/// A parsed text exposition: samples by name and sorted label pairs.
+pub struct Exposition {
+    pub text: String,
+    samples: BTreeMap<(String, Vec<(String, String)>), f64>,
+}
+
+impl Exposition {
+    pub fn parse(text: &str) -> Self {
+        let mut samples = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
+                None => (series, Vec::new()),
+            };
+            samples.insert((name.to_string(), labels), value);
+        }
+        Exposition { text: text.to_string(), samples }
+    }
+
+    /// The value of the series with exactly these labels.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut key: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        key.sort();
+        self.samples.get(&(name.to_string(), key)).copied()
+    }
+
+    /// How many series of this family there are.
+    pub fn count(&self, name: &str) -> usize {
+        self.samples.keys().filter(|(n, _)| n == name).count()
+    }
+}
+
+fn parse_labels(text: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut rest = text;
+    while let Some((name, after)) = rest.split_once("=\"") {
+        let end = after.find('"').unwrap_or_else(|| panic!("unterminated label in {text:?}"));
+        labels.push((name.trim_start_matches(',').to_string(), after[..end].to_string()));
+        rest = &after[end + 1..];
+    }
+    labels.sort();
+    labels
+}
+
+/// A Qlik source entry for a simulator at `url`, authenticated with the simulator's API key.
+pub fn qlik_source(name: &str, url: &str, extra: &str) -> String {
+    format!("  - name: {name}\n    type: qlik\n    base_url: {url}\n    authorization:\n      credentials: qlik-sim-api-key\n{extra}")
+}

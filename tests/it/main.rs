@@ -1,0 +1,5 @@
+mod cli;
+mod config;
+mod exposition;
+mod helpers;
+mod qlik;
