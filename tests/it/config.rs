@@ -1,0 +1,124 @@
+//! The config file: what is accepted, and the exact message (with line and column) for each
+//! thing that is not.
+
+use std::path::Path;
+use std::time::Duration;
+
+use consumption_exporter::config::{self, AuthConfig};
+
+fn errors_of(yaml: &str) -> String {
+    match config::parse(yaml, "exporter.yml", Path::new(".")) {
+        Ok(_) => panic!("config was accepted:\n{yaml}"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+const GOOD_SOURCE: &str = "  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n";
+
+#[test]
+fn each_bad_config_is_refused_with_its_line_column_and_reason() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "global:\n  poll_interval: 10q\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
+            "exporter.yml:2:3: global.poll_interval: invalid value: string \"10q\", expected a duration",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_sise: 100\n",
+            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, authorization, oauth2",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: not a url\n    authorization:\n      credentials: k\n",
+            "exporter.yml:4:5: sources[0].base_url: relative URL without a base: \"not a url\"",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlick\n",
+            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n",
+            "exporter.yml:2:5: sources[0]: missing credentials: set `authorization` (a static token) or `oauth2` (client credentials)",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    authorization:\n      credentials: k\n",
+            "exporter.yml:2:5: sources[0]: missing `base_url`: qlik has no default host",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_size: 500\n",
+            "exporter.yml:7:5: sources[0].page_size: qlik source: must be 1 to 200 (Qlik's limit)",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      client_secret: ${CONSUMPTION_EXPORTER_TEST_UNSET}\n",
+            "exporter.yml:7:7: sources[0].oauth2.client_secret: environment variable CONSUMPTION_EXPORTER_TEST_UNSET is not set",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      clientsecret: s\n",
+            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `client_id`, `client_secret`, `client_secret_file`, `scopes`, `endpoint_params`",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    periods_to_include: [current, future]\n",
+            "exporter.yml:7:35: sources[0].periods_to_include[1]: qlik source: unknown variant `future`, expected `current` or `previous`",
+        ),
+        ("sources:\n  - name: acme\n    type: qlik\n  - [\n", "exporter.yml:5:1: did not find expected node content, while parsing a flow node"),
+        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected `global` or `sources`"),
+        ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(errors_of(yaml), *expected, "for config:\n{yaml}");
+    }
+}
+
+#[test]
+fn every_cross_field_problem_is_reported_not_just_the_first() {
+    let yaml = format!(
+        "sources:\n{GOOD_SOURCE}{GOOD_SOURCE}  - name: short\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    interval: 1h\n    max_age: 10m\n"
+    );
+    assert_eq!(
+        errors_of(&yaml),
+        "exporter.yml:18:5: sources[2].max_age: max_age is shorter than the poll interval: data would vanish between two good polls\n\
+         exporter.yml:7:5: sources[1].name: duplicate source name \"acme\": names must be unique (they are the `source` label)"
+    );
+}
+
+#[test]
+fn global_keys_apply_to_every_source_and_a_source_can_override_them() {
+    let yaml = format!(
+        "global:\n  poll_interval: 1h\n  request_timeout: 10s\n  max_retries: 5\nsources:\n{GOOD_SOURCE}  - name: fast\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    interval: 5m\n    request_timeout: 2s\n"
+    );
+    let config = config::parse(&yaml, "exporter.yml", Path::new(".")).unwrap();
+    let (acme, fast) = (&config.sources[0], &config.sources[1]);
+    assert_eq!(acme.schedule.interval, Duration::from_secs(3600));
+    assert_eq!(acme.schedule.max_age, Duration::from_secs(3 * 3600), "max_age defaults to 3 intervals");
+    assert_eq!(acme.limits.request_timeout, Duration::from_secs(10));
+    assert_eq!(acme.limits.max_retries, 5);
+    assert_eq!(fast.schedule.interval, Duration::from_secs(300));
+    assert_eq!(fast.schedule.max_age, Duration::from_secs(900));
+    assert_eq!(fast.limits.request_timeout, Duration::from_secs(2));
+    assert_eq!(fast.limits.max_retries, 5);
+    assert_eq!(fast.schedule.poll_timeout, Duration::from_secs(300), "the documented default");
+}
+
+#[test]
+fn secrets_come_from_files_relative_to_the_config_and_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("qlik.key"), "key-from-file\n").unwrap();
+    std::env::set_var("CONSUMPTION_EXPORTER_TEST_SECRET", "secret-from-env");
+    let yaml = "sources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    authorization:\n      credentials_file: qlik.key\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      client_secret: ${CONSUMPTION_EXPORTER_TEST_SECRET}\n";
+    std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
+    let config = config::load(&dir.path().join("exporter.yml")).unwrap();
+    let AuthConfig::Static { scheme, credentials } = &config.sources[0].auth else { panic!("static auth expected") };
+    assert_eq!((scheme.as_str(), credentials.expose()), ("Bearer", "key-from-file"));
+    let AuthConfig::OAuth2(oauth) = &config.sources[1].auth else { panic!("oauth2 expected") };
+    assert_eq!(oauth.client_secret.expose(), "secret-from-env");
+    assert_eq!(oauth.token_url.as_str(), "https://b.eu.qlikcloud.com/oauth/token", "Qlik's token endpoint is on the tenant");
+    assert!(!format!("{:?}", config.sources[1].auth).contains("secret-from-env"));
+}
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    std::env::set_var("QLIK_API_KEY", "example");
+    std::env::set_var("QLIK_CLIENT_SECRET", "example");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("exporter.yml");
+    if let Err(errors) = config::load(&path) {
+        panic!("exporter.yml is invalid:\n{errors}");
+    }
+}
