@@ -17,8 +17,11 @@ use crate::store::{SourceSlot, Store};
 /// Builds the store and one poller per configured source.
 pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store>, Vec<Poller>)> {
     let http = build_reqwest_client().context("building the HTTP client")?;
-    let slots: Vec<Arc<SourceSlot>> =
-        config.sources.iter().map(|s| Arc::new(SourceSlot::new(s.name.clone(), s.vendor))).collect();
+    let slots: Vec<Arc<SourceSlot>> = config
+        .sources
+        .iter()
+        .map(|s| Arc::new(SourceSlot::new(s.name.clone(), s.vendor)))
+        .collect();
     let store = Store::new(slots.clone());
     let pollers = config
         .sources
@@ -37,7 +40,12 @@ pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store
 }
 
 /// Serves `config` on `listener` until `shutdown` is cancelled.
-pub async fn run(config: Config, listener: TcpListener, clock: SharedClock, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let (store, pollers) = pollers(&config, clock)?;
     let mut tasks = JoinSet::new();
     for poller in pollers {

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::DEFAULT_LISTEN_ADDRESS;
 
 #[derive(Parser, Debug)]
-#[command(name = "consumption_exporter", version, about = "Prometheus exporter for SaaS licensing and consumption APIs")]
+#[command(
+    name = "consumption_exporter",
+    version,
+    about = "Prometheus exporter for SaaS licensing and consumption APIs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -75,7 +79,19 @@ pub fn init_logging(level: LogLevel, format: LogFormat) {
         .with_target("consumption_exporter", level);
     let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Logfmt => registry.with(tracing_logfmt::builder().layer().with_writer(std::io::stderr)).init(),
-        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).init(),
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_logfmt::builder()
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
     }
 }

@@ -23,7 +23,11 @@ pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// Starts the simulators and serves the exporter on `listen_address` until `shutdown`.
-pub async fn run(listen_address: &str, seed: u64, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    listen_address: &str,
+    seed: u64,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let (config_text, _simulators) = start_simulators(seed).await?;
     let config = config::parse(&config_text, "demo config", Path::new("."))
         .map_err(|e| anyhow::anyhow!("the demo's own config is invalid (a bug): {e}"))?;
@@ -40,9 +44,18 @@ pub async fn run(listen_address: &str, seed: u64, shutdown: CancellationToken) -
 /// Starts one simulator per demo tenant; returns the config for them and the running servers.
 pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningSimulator>)> {
     let today = Utc::now().date_naive();
-    let eu_tenant = QlikTenant { today, ..QlikTenant::default() };
+    let eu_tenant = QlikTenant {
+        today,
+        ..QlikTenant::default()
+    };
     let eu = QlikSimulator::new(eu_tenant.clone(), generate_records(seed, 25, today));
-    let us = QlikSimulator::new(QlikTenant { today, ..QlikTenant::default() }, generate_records(seed + 1, 10, today));
+    let us = QlikSimulator::new(
+        QlikTenant {
+            today,
+            ..QlikTenant::default()
+        },
+        generate_records(seed + 1, 10, today),
+    );
     let eu_running = eu.start(0).await.context("starting the Qlik simulator")?;
     let us_running = us.start(0).await.context("starting the Qlik simulator")?;
     let config = format!(

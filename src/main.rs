@@ -24,7 +24,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Check => Ok(match config::load(&cli.config_file) {
             Ok(config) => {
-                println!("{}: OK, {} sources", cli.config_file.display(), config.sources.len());
+                println!(
+                    "{}: OK, {} sources",
+                    cli.config_file.display(),
+                    config.sources.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(errors) => {
@@ -36,13 +40,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(&cli.config_file)?;
             let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
             print!("{}", String::from_utf8_lossy(&body));
-            Ok(if all_succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if all_succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Serve => {
             let config = config::load(&cli.config_file)?;
             let listener = demo::bind(&cli.listen_address).await?;
             tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
-            app::run(config, listener, Arc::new(SystemClock), shutdown_on_signal()).await?;
+            app::run(
+                config,
+                listener,
+                Arc::new(SystemClock),
+                shutdown_on_signal(),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { seed } => {
@@ -57,7 +71,8 @@ fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}

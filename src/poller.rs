@@ -38,7 +38,10 @@ impl Poller {
                 snapshot_expires = Some(Instant::now() + self.config.schedule.max_age);
             }
             let next_poll = Instant::now() + jittered(self.config.schedule.interval);
-            if !self.wait_for_next_poll(next_poll, &mut snapshot_expires, &shutdown).await {
+            if !self
+                .wait_for_next_poll(next_poll, &mut snapshot_expires, &shutdown)
+                .await
+            {
                 return;
             }
         }
@@ -81,7 +84,8 @@ impl Poller {
             Ok(snapshot) => {
                 tracing::info!(source = %source, vendor, series = snapshot.series_count(), duration_ms = duration.as_millis() as u64, "poll succeeded");
                 let now = self.clock.now().timestamp_millis() as f64 / 1000.0;
-                self.store.record_success(self.slot, snapshot, duration, now);
+                self.store
+                    .record_success(self.slot, snapshot, duration, now);
                 true
             }
             Err(error) => {
@@ -97,7 +101,12 @@ impl Poller {
     async fn poll(&self) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout);
-        match tokio::time::timeout(timeout, self.config.source.poll(&session, self.clock.as_ref())).await {
+        match tokio::time::timeout(
+            timeout,
+            self.config.source.poll(&session, self.clock.as_ref()),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(PollError::Timeout(timeout)),
         }

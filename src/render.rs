@@ -23,7 +23,10 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(body: Bytes) -> Self {
-        Rendered { body, gzip: OnceLock::new() }
+        Rendered {
+            body,
+            gzip: OnceLock::new(),
+        }
     }
 
     pub fn gzipped(&self) -> &Bytes {
@@ -34,7 +37,10 @@ impl Rendered {
 fn gzip(body: &[u8]) -> Bytes {
     use flate2::write::GzEncoder;
     use std::io::Write;
-    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 8), flate2::Compression::fast());
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(body.len() / 8),
+        flate2::Compression::fast(),
+    );
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(body);
     Bytes::from(encoder.finish().unwrap_or_default())
@@ -65,7 +71,9 @@ impl Families {
         gauge.set_value(value);
         let mut metric = Metric::from_label(labels);
         metric.set_gauge(gauge);
-        self.family(name, help, MetricType::GAUGE).mut_metric().push(metric);
+        self.family(name, help, MetricType::GAUGE)
+            .mut_metric()
+            .push(metric);
     }
 
     fn counter(&mut self, name: &'static str, help: &str, labels: Vec<LabelPair>, value: f64) {
@@ -73,7 +81,9 @@ impl Families {
         counter.set_value(value);
         let mut metric = Metric::from_label(labels);
         metric.set_counter(counter);
-        self.family(name, help, MetricType::COUNTER).mut_metric().push(metric);
+        self.family(name, help, MetricType::COUNTER)
+            .mut_metric()
+            .push(metric);
     }
 }
 
@@ -110,7 +120,13 @@ fn add_vendor_families(families: &mut Families, source: &str, snapshot: &Snapsho
         for (values, value) in &family.samples {
             let mut labels = Vec::with_capacity(values.len() + 1);
             labels.push(label("source", source));
-            labels.extend(family.label_names.iter().zip(values).map(|(n, v)| label(n, v)));
+            labels.extend(
+                family
+                    .label_names
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| label(n, v)),
+            );
             families.gauge(family.desc.name, family.desc.help, labels, *value);
         }
     }
@@ -132,16 +148,36 @@ fn add_health(families: &mut Families, slot: &SourceSlot, state: &SourceState) {
         labels
     };
     if let Some(up) = state.up {
-        families.gauge("consumption_source_up", "1 if the last poll of the source succeeded, else 0.", ids(), if up { 1.0 } else { 0.0 });
+        families.gauge(
+            "consumption_source_up",
+            "1 if the last poll of the source succeeded, else 0.",
+            ids(),
+            if up { 1.0 } else { 0.0 },
+        );
     }
     if let Some(at) = state.last_success_unix {
-        families.gauge("consumption_source_last_success_timestamp_seconds", "When the last successful poll of the source ended (Unix seconds).", ids(), at);
+        families.gauge(
+            "consumption_source_last_success_timestamp_seconds",
+            "When the last successful poll of the source ended (Unix seconds).",
+            ids(),
+            at,
+        );
     }
     if let Some(duration) = state.last_duration {
-        families.gauge("consumption_source_poll_duration_seconds", "How long the last poll of the source took.", ids(), duration.as_secs_f64());
+        families.gauge(
+            "consumption_source_poll_duration_seconds",
+            "How long the last poll of the source took.",
+            ids(),
+            duration.as_secs_f64(),
+        );
     }
     let series = state.snapshot.as_ref().map_or(0, |s| s.series_count());
-    families.gauge("consumption_source_series", "Vendor series the source serves now (0 once its data passed max_age).", ids(), series as f64);
+    families.gauge(
+        "consumption_source_series",
+        "Vendor series the source serves now (0 once its data passed max_age).",
+        ids(),
+        series as f64,
+    );
     if let Some(updated) = state.snapshot.as_ref().and_then(|s| s.data_updated) {
         families.gauge(
             "consumption_source_data_updated_timestamp_seconds",
@@ -151,10 +187,20 @@ fn add_health(families: &mut Families, slot: &SourceSlot, state: &SourceState) {
         );
     }
     for (code, count) in slot.stats.requests() {
-        families.counter("consumption_source_requests_total", "HTTP requests to the vendor, by response status code.", with("code", &code.to_string()), count as f64);
+        families.counter(
+            "consumption_source_requests_total",
+            "HTTP requests to the vendor, by response status code.",
+            with("code", &code.to_string()),
+            count as f64,
+        );
     }
     for (reason, count) in slot.stats.errors() {
-        families.counter("consumption_source_errors_total", "Failed polls of the source, by reason.", with("reason", reason), count as f64);
+        families.counter(
+            "consumption_source_errors_total",
+            "Failed polls of the source, by reason.",
+            with("reason", reason),
+            count as f64,
+        );
     }
     families.counter(
         "consumption_source_throttled_total",
@@ -168,7 +214,10 @@ fn add_build_info(families: &mut Families) {
     families.gauge(
         "consumption_exporter_build_info",
         "A constant 1, labelled with the exporter's version and source revision.",
-        vec![label("version", env!("CARGO_PKG_VERSION")), label("revision", crate::REVISION)],
+        vec![
+            label("version", env!("CARGO_PKG_VERSION")),
+            label("revision", crate::REVISION),
+        ],
         1.0,
     );
 }

@@ -25,10 +25,16 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves until `shutdown`, then lets open requests finish for a few seconds.
-pub async fn serve(listener: TcpListener, store: Arc<Store>, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    store: Arc<Store>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -68,7 +74,10 @@ fn route(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET | &Method::HEAD, "/") => landing_page(store),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy\n".into()),
         (&Method::GET | &Method::HEAD, "/-/ready") => ready(store),
-        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n".into()),
+        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed\n".into(),
+        ),
         _ => text(StatusCode::NOT_FOUND, "Not found\n".into()),
     }
 }
@@ -81,10 +90,17 @@ fn metrics(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
-    let body = if wants_gzip { rendered.gzipped().clone() } else { rendered.body.clone() };
+    let body = if wants_gzip {
+        rendered.gzipped().clone()
+    } else {
+        rendered.body.clone()
+    };
     let mut response = Response::new(Full::new(body));
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(crate::render::CONTENT_TYPE));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::render::CONTENT_TYPE),
+    );
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if wants_gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -109,15 +125,28 @@ fn ready(store: &Store) -> Response<Full<Bytes>> {
     if store.ready() {
         return text(StatusCode::OK, "Ready\n".into());
     }
-    let waiting: Vec<&str> =
-        store.slots().iter().filter(|s| s.state().up.is_none()).map(|s| s.name.as_str()).collect();
-    text(StatusCode::SERVICE_UNAVAILABLE, format!("Not ready: waiting for the first poll of {}\n", waiting.join(", ")))
+    let waiting: Vec<&str> = store
+        .slots()
+        .iter()
+        .filter(|s| s.state().up.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "Not ready: waiting for the first poll of {}\n",
+            waiting.join(", ")
+        ),
+    )
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -151,12 +180,18 @@ fn landing_page(store: &Store) -> Response<Full<Bytes>> {
         version = env!("CARGO_PKG_VERSION"),
     );
     let mut response = Response::new(Full::new(Bytes::from(page)));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -33,7 +33,12 @@ pub struct FamilySamples {
 impl FamilySamples {
     /// Adds `value` to the series with `label_values`, combining with what is there.
     pub fn observe(&mut self, label_values: &[&str], value: f64) {
-        debug_assert_eq!(label_values.len(), self.label_names.len(), "{}", self.desc.name);
+        debug_assert_eq!(
+            label_values.len(),
+            self.label_names.len(),
+            "{}",
+            self.desc.name
+        );
         let key: Vec<String> = label_values.iter().map(|v| (*v).to_owned()).collect();
         let combine = self.combine;
         self.samples
@@ -84,8 +89,18 @@ impl SnapshotBuilder {
     }
 
     /// Declares a family. Families keep their declaration order in the output.
-    pub fn family(&mut self, desc: &'static FamilyDesc, label_names: Vec<&'static str>, combine: Combine) -> FamilyId {
-        self.snapshot.families.push(FamilySamples { desc, label_names, samples: BTreeMap::new(), combine });
+    pub fn family(
+        &mut self,
+        desc: &'static FamilyDesc,
+        label_names: Vec<&'static str>,
+        combine: Combine,
+    ) -> FamilyId {
+        self.snapshot.families.push(FamilySamples {
+            desc,
+            label_names,
+            samples: BTreeMap::new(),
+            combine,
+        });
         FamilyId(self.snapshot.families.len() - 1)
     }
 
@@ -112,7 +127,10 @@ impl SnapshotBuilder {
 mod tests {
     use super::*;
 
-    static USAGE: FamilyDesc = FamilyDesc { name: "consumption_test_usage", help: "test" };
+    static USAGE: FamilyDesc = FamilyDesc {
+        name: "consumption_test_usage",
+        help: "test",
+    };
 
     #[test]
     fn samples_on_one_label_set_sum_or_take_the_maximum() {

@@ -34,7 +34,12 @@ pub struct SourceSlot {
 
 impl SourceSlot {
     pub fn new(name: String, vendor: &'static str) -> Self {
-        SourceSlot { name, vendor, stats: Arc::default(), state: Mutex::default() }
+        SourceSlot {
+            name,
+            vendor,
+            stats: Arc::default(),
+            state: Mutex::default(),
+        }
     }
 
     pub fn state(&self) -> SourceState {
@@ -52,7 +57,11 @@ pub struct Store {
 
 impl Store {
     pub fn new(slots: Vec<Arc<SourceSlot>>) -> Arc<Self> {
-        let store = Arc::new(Store { slots, rendered: RwLock::new(Arc::default()), render_lock: Mutex::new(()) });
+        let store = Arc::new(Store {
+            slots,
+            rendered: RwLock::new(Arc::default()),
+            render_lock: Mutex::new(()),
+        });
         store.rerender();
         store
     }
@@ -63,7 +72,10 @@ impl Store {
 
     /// The current exposition; cheap, for every scrape.
     pub fn rendered(&self) -> Arc<Rendered> {
-        self.rendered.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.rendered
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Ready once every source has finished its first poll, successful or not.
@@ -71,7 +83,13 @@ impl Store {
         self.slots.iter().all(|s| lock(&s.state).up.is_some())
     }
 
-    pub fn record_success(&self, slot: usize, snapshot: Snapshot, duration: Duration, now_unix: f64) {
+    pub fn record_success(
+        &self,
+        slot: usize,
+        snapshot: Snapshot,
+        duration: Duration,
+        now_unix: f64,
+    ) {
         self.update(slot, |state| {
             state.snapshot = Some(Arc::new(snapshot));
             state.up = Some(true);
@@ -104,12 +122,15 @@ impl Store {
     /// Renders the exposition from every source's current state and publishes it.
     pub fn rerender(&self) {
         let _serial = lock(&self.render_lock);
-        let views: Vec<(Arc<SourceSlot>, SourceState)> = self.slots.iter().map(|s| (s.clone(), s.state())).collect();
+        let views: Vec<(Arc<SourceSlot>, SourceState)> =
+            self.slots.iter().map(|s| (s.clone(), s.state())).collect();
         let rendered = render::render(&views);
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -69,7 +69,10 @@ pub struct RequestLimits {
 pub enum AuthConfig {
     None,
     /// `Authorization: <scheme> <credentials>`, e.g. a Qlik API key.
-    Static { scheme: String, credentials: Secret },
+    Static {
+        scheme: String,
+        credentials: Secret,
+    },
     OAuth2(OAuth2Config),
 }
 
@@ -129,7 +132,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into() }
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -152,11 +158,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// Validates config `text`; `file` names it in errors, `base_dir` anchors relative `*_file` paths.
 pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let index = PositionIndex::build(text);
-    let mut decoder = Decoder { index: &index, base_dir, errors: Vec::new() };
+    let mut decoder = Decoder {
+        index: &index,
+        base_dir,
+        errors: Vec::new(),
+    };
     let config = decoder.decode(text);
     match config {
         Some(config) if decoder.errors.is_empty() => Ok(config),
-        _ => Err(ConfigErrors { file: file.to_string(), errors: decoder.errors }),
+        _ => Err(ConfigErrors {
+            file: file.to_string(),
+            errors: decoder.errors,
+        }),
     }
 }
 
@@ -262,22 +275,36 @@ impl Decoder<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let position = self.index.find(&path);
-        self.errors.push(ConfigError { position, path, message: message.into() });
+        self.errors.push(ConfigError {
+            position,
+            path,
+            message: message.into(),
+        });
     }
 
     fn decode(&mut self, text: &str) -> Option<Config> {
         let raw: RawFile = match serde_yaml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                let position = e.location().map(|l| Position { line: l.line(), column: l.column() });
+                let position = e.location().map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                });
                 let message = strip_serde_yaml_location(&e.to_string());
-                self.errors.push(ConfigError { position, path: String::new(), message });
+                self.errors.push(ConfigError {
+                    position,
+                    path: String::new(),
+                    message,
+                });
                 return None;
             }
         };
         let global = self.decode_global(raw.global);
         if raw.sources.is_empty() {
-            self.error("sources", "no sources are configured: add at least one entry under `sources`");
+            self.error(
+                "sources",
+                "no sources are configured: add at least one entry under `sources`",
+            );
         }
         let mut sources = Vec::new();
         for (i, entry) in raw.sources.into_iter().enumerate() {
@@ -290,7 +317,9 @@ impl Decoder<'_> {
     }
 
     fn decode_global(&mut self, value: Option<Value>) -> RawGlobal {
-        let Some(value) = value else { return RawGlobal::default() };
+        let Some(value) = value else {
+            return RawGlobal::default();
+        };
         self.decode_value("global", value).unwrap_or_default()
     }
 
@@ -316,19 +345,40 @@ impl Decoder<'_> {
         ok.then_some(value)
     }
 
-    fn decode_source(&mut self, i: usize, entry: Value, global: &RawGlobal) -> Option<SourceConfig> {
+    fn decode_source(
+        &mut self,
+        i: usize,
+        entry: Value,
+        global: &RawGlobal,
+    ) -> Option<SourceConfig> {
         let prefix = format!("sources[{i}]");
         let Value::Mapping(mut mapping) = entry else {
-            self.error(prefix, "a source must be a mapping with at least `name` and `type`");
+            self.error(
+                prefix,
+                "a source must be a mapping with at least `name` and `type`",
+            );
             return None;
         };
-        let Some(kind) = mapping.get("type").and_then(Value::as_str).map(str::to_owned) else {
-            self.error(prefix, format!("missing `type`: one of {}", sources::type_names().join(", ")));
+        let Some(kind) = mapping
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            self.error(
+                prefix,
+                format!(
+                    "missing `type`: one of {}",
+                    sources::type_names().join(", ")
+                ),
+            );
             return None;
         };
         let Some(source_type) = sources::find_type(&kind) else {
             let known = sources::type_names().join(", ");
-            self.error(format!("{prefix}.type"), format!("unknown source type {kind:?}: one of {known}"));
+            self.error(
+                format!("{prefix}.type"),
+                format!("unknown source type {kind:?}: one of {known}"),
+            );
             return None;
         };
         let mut common = serde_yaml::Mapping::new();
@@ -351,28 +401,55 @@ impl Decoder<'_> {
         global: &RawGlobal,
     ) -> Option<SourceConfig> {
         let base_url = self.base_url(prefix, source_type, common.base_url)?;
-        let auth = self.auth(prefix, source_type, &base_url, common.authorization, common.oauth2);
+        let auth = self.auth(
+            prefix,
+            source_type,
+            &base_url,
+            common.authorization,
+            common.oauth2,
+        );
         let source = match source_type.build(vendor_settings, &base_url) {
             Ok(source) => Some(source),
             Err(errors) => {
                 for e in errors {
-                    self.error(join_path(prefix, &e.path), vendor_message(source_type, e.message));
+                    self.error(
+                        join_path(prefix, &e.path),
+                        vendor_message(source_type, e.message),
+                    );
                 }
                 None
             }
         };
-        let interval = common.interval.or(global.poll_interval).unwrap_or(DEFAULT_POLL_INTERVAL);
+        let interval = common
+            .interval
+            .or(global.poll_interval)
+            .unwrap_or(DEFAULT_POLL_INTERVAL);
         let schedule = Schedule {
             interval,
-            poll_timeout: common.poll_timeout.or(global.poll_timeout).unwrap_or(DEFAULT_POLL_TIMEOUT),
+            poll_timeout: common
+                .poll_timeout
+                .or(global.poll_timeout)
+                .unwrap_or(DEFAULT_POLL_TIMEOUT),
             max_age: common.max_age.or(global.max_age).unwrap_or(interval * 3),
         };
         self.check_schedule(prefix, &schedule);
         let limits = RequestLimits {
-            request_timeout: common.request_timeout.or(global.request_timeout).unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-            max_response_bytes: common.max_response_bytes.or(global.max_response_bytes).unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-            max_retries: common.max_retries.or(global.max_retries).unwrap_or(DEFAULT_MAX_RETRIES),
-            max_pages: common.max_pages.or(global.max_pages).unwrap_or(DEFAULT_MAX_PAGES),
+            request_timeout: common
+                .request_timeout
+                .or(global.request_timeout)
+                .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            max_response_bytes: common
+                .max_response_bytes
+                .or(global.max_response_bytes)
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            max_retries: common
+                .max_retries
+                .or(global.max_retries)
+                .unwrap_or(DEFAULT_MAX_RETRIES),
+            max_pages: common
+                .max_pages
+                .or(global.max_pages)
+                .unwrap_or(DEFAULT_MAX_PAGES),
         };
         if common.name.trim().is_empty() {
             self.error(format!("{prefix}.name"), "a source name must not be empty");
@@ -388,19 +465,33 @@ impl Decoder<'_> {
         })
     }
 
-    fn base_url(&mut self, prefix: &str, source_type: &dyn SourceType, configured: Option<Url>) -> Option<Url> {
+    fn base_url(
+        &mut self,
+        prefix: &str,
+        source_type: &dyn SourceType,
+        configured: Option<Url>,
+    ) -> Option<Url> {
         let url = match configured {
             Some(url) => url,
             None => match source_type.default_base_url() {
                 Some(default) => Url::parse(default).ok()?,
                 None => {
-                    self.error(prefix, format!("missing `base_url`: {} has no default host", source_type.name()));
+                    self.error(
+                        prefix,
+                        format!(
+                            "missing `base_url`: {} has no default host",
+                            source_type.name()
+                        ),
+                    );
                     return None;
                 }
             },
         };
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            self.error(format!("{prefix}.base_url"), format!("{url} is not an http(s) URL with a host"));
+            self.error(
+                format!("{prefix}.base_url"),
+                format!("{url} is not an http(s) URL with a host"),
+            );
             return None;
         }
         Some(url)
@@ -416,7 +507,10 @@ impl Decoder<'_> {
     ) -> Option<AuthConfig> {
         match (authorization, oauth2) {
             (Some(_), Some(_)) => {
-                self.error(format!("{prefix}.oauth2"), "set either `authorization` or `oauth2`, not both");
+                self.error(
+                    format!("{prefix}.oauth2"),
+                    "set either `authorization` or `oauth2`, not both",
+                );
                 None
             }
             (Some(a), None) => self.static_auth(&format!("{prefix}.authorization"), a),
@@ -429,15 +523,38 @@ impl Decoder<'_> {
     }
 
     fn static_auth(&mut self, path: &str, raw: RawAuthorization) -> Option<AuthConfig> {
-        let credentials = self.secret(path, "credentials", raw.credentials, raw.credentials_file)?;
-        Some(AuthConfig::Static { scheme: raw.scheme.unwrap_or_else(|| "Bearer".into()), credentials })
+        let credentials =
+            self.secret(path, "credentials", raw.credentials, raw.credentials_file)?;
+        Some(AuthConfig::Static {
+            scheme: raw.scheme.unwrap_or_else(|| "Bearer".into()),
+            credentials,
+        })
     }
 
-    fn oauth2(&mut self, path: &str, source_type: &dyn SourceType, base_url: &Url, raw: RawOAuth2) -> Option<AuthConfig> {
-        let client_secret = self.secret(path, "client_secret", raw.client_secret, raw.client_secret_file);
-        let token_url = raw.token_url.or_else(|| source_type.default_token_url(base_url));
+    fn oauth2(
+        &mut self,
+        path: &str,
+        source_type: &dyn SourceType,
+        base_url: &Url,
+        raw: RawOAuth2,
+    ) -> Option<AuthConfig> {
+        let client_secret = self.secret(
+            path,
+            "client_secret",
+            raw.client_secret,
+            raw.client_secret_file,
+        );
+        let token_url = raw
+            .token_url
+            .or_else(|| source_type.default_token_url(base_url));
         let Some(token_url) = token_url else {
-            self.error(path, format!("missing `token_url`: {} has no default token endpoint", source_type.name()));
+            self.error(
+                path,
+                format!(
+                    "missing `token_url`: {} has no default token endpoint",
+                    source_type.name()
+                ),
+            );
             return None;
         };
         Some(AuthConfig::OAuth2(OAuth2Config {
@@ -450,10 +567,19 @@ impl Decoder<'_> {
     }
 
     /// A secret given inline (`key`) or in a file (`key_file`), exactly one of the two.
-    fn secret(&mut self, path: &str, key: &str, inline: Option<String>, file: Option<PathBuf>) -> Option<Secret> {
+    fn secret(
+        &mut self,
+        path: &str,
+        key: &str,
+        inline: Option<String>,
+        file: Option<PathBuf>,
+    ) -> Option<Secret> {
         match (inline, file) {
             (Some(_), Some(_)) => {
-                self.error(format!("{path}.{key}_file"), format!("set either `{key}` or `{key}_file`, not both"));
+                self.error(
+                    format!("{path}.{key}_file"),
+                    format!("set either `{key}` or `{key}_file`, not both"),
+                );
                 None
             }
             (Some(value), None) => Some(Secret::new(value)),
@@ -462,7 +588,10 @@ impl Decoder<'_> {
                 match std::fs::read_to_string(&full) {
                     Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
                     Err(e) => {
-                        self.error(format!("{path}.{key}_file"), format!("cannot read {}: {e}", full.display()));
+                        self.error(
+                            format!("{path}.{key}_file"),
+                            format!("cannot read {}: {e}", full.display()),
+                        );
                         None
                     }
                 }
@@ -476,10 +605,16 @@ impl Decoder<'_> {
 
     fn check_schedule(&mut self, prefix: &str, schedule: &Schedule) {
         if schedule.interval.is_zero() {
-            self.error(format!("{prefix}.interval"), "the poll interval must be longer than zero");
+            self.error(
+                format!("{prefix}.interval"),
+                "the poll interval must be longer than zero",
+            );
         }
         if schedule.poll_timeout.is_zero() {
-            self.error(format!("{prefix}.poll_timeout"), "the poll timeout must be longer than zero");
+            self.error(
+                format!("{prefix}.poll_timeout"),
+                "the poll timeout must be longer than zero",
+            );
         }
         if schedule.max_age < schedule.interval {
             self.error(
@@ -533,7 +668,10 @@ pub fn decode_settings<T: DeserializeOwned>(value: Value) -> Result<T, FieldErro
                 path = join_path(&path, key);
             }
         }
-        FieldError { path, message: strip_serde_yaml_location(&message) }
+        FieldError {
+            path,
+            message: strip_serde_yaml_location(&message),
+        }
     })
 }
 
@@ -545,11 +683,15 @@ fn unknown_field_name(message: &str) -> Option<&str> {
 /// serde_yaml appends " at line L column C" (sometimes mid-message); the position is printed
 /// apart, so drop it from the text.
 fn strip_serde_yaml_location(message: &str) -> String {
-    let Some(at) = message.find(" at line ") else { return message.to_string() };
+    let Some(at) = message.find(" at line ") else {
+        return message.to_string();
+    };
     let rest = &message[at + " at line ".len()..];
     let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     let line_len = digits(rest);
-    let Some(after_column) = rest[line_len..].strip_prefix(" column ") else { return message.to_string() };
+    let Some(after_column) = rest[line_len..].strip_prefix(" column ") else {
+        return message.to_string();
+    };
     let column_len = digits(after_column);
     if line_len == 0 || column_len == 0 {
         return message.to_string();
@@ -564,7 +706,10 @@ fn expand_env_in(value: Value, path: &str, failures: &mut Vec<(String, String)>)
         Value::String(s) => match expand_string(&s) {
             Ok(expanded) => Value::String(expanded),
             Err(name) => {
-                failures.push((path.to_string(), format!("environment variable {name} is not set")));
+                failures.push((
+                    path.to_string(),
+                    format!("environment variable {name} is not set"),
+                ));
                 Value::String(s)
             }
         },
@@ -591,7 +736,9 @@ fn expand_string(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
-        let Some(len) = rest[start + 2..].find('}') else { break };
+        let Some(len) = rest[start + 2..].find('}') else {
+            break;
+        };
         let name = &rest[start + 2..start + 2 + len];
         out.push_str(&rest[..start]);
         out.push_str(&std::env::var(name).map_err(|_| name.to_string())?);
@@ -608,22 +755,36 @@ mod tests {
     #[test]
     fn env_references_are_expanded_and_plain_dollars_kept() {
         std::env::set_var("CONSUMPTION_EXPORTER_TEST_VAR", "value");
-        assert_eq!(expand_string("a-${CONSUMPTION_EXPORTER_TEST_VAR}-$b").as_deref(), Ok("a-value-$b"));
-        assert_eq!(expand_string("${CONSUMPTION_EXPORTER_UNSET_VAR}"), Err("CONSUMPTION_EXPORTER_UNSET_VAR".into()));
+        assert_eq!(
+            expand_string("a-${CONSUMPTION_EXPORTER_TEST_VAR}-$b").as_deref(),
+            Ok("a-value-$b")
+        );
+        assert_eq!(
+            expand_string("${CONSUMPTION_EXPORTER_UNSET_VAR}"),
+            Err("CONSUMPTION_EXPORTER_UNSET_VAR".into())
+        );
     }
 
     #[test]
     fn serde_yaml_positions_are_cut_from_messages() {
         assert_eq!(
-            strip_serde_yaml_location("did not find expected node content at line 4 column 1, while parsing a flow node"),
+            strip_serde_yaml_location(
+                "did not find expected node content at line 4 column 1, while parsing a flow node"
+            ),
             "did not find expected node content, while parsing a flow node"
         );
-        assert_eq!(strip_serde_yaml_location("unknown field `x` at line 1"), "unknown field `x` at line 1");
+        assert_eq!(
+            strip_serde_yaml_location("unknown field `x` at line 1"),
+            "unknown field `x` at line 1"
+        );
     }
 
     #[test]
     fn paths_join_like_serde_path_to_error() {
-        assert_eq!(join_path("sources[0]", "oauth2.client_id"), "sources[0].oauth2.client_id");
+        assert_eq!(
+            join_path("sources[0]", "oauth2.client_id"),
+            "sources[0].oauth2.client_id"
+        );
         assert_eq!(join_path("sources[0]", "[1]"), "sources[0][1]");
         assert_eq!(join_path("", "global"), "global");
     }

@@ -46,8 +46,15 @@ impl PositionIndex {
 }
 
 enum Frame {
-    Mapping { path: String, pending_key: Option<String>, expecting_key: bool },
-    Sequence { path: String, next_index: usize },
+    Mapping {
+        path: String,
+        pending_key: Option<String>,
+        expecting_key: bool,
+    },
+    Sequence {
+        path: String,
+        next_index: usize,
+    },
 }
 
 #[derive(Default)]
@@ -71,10 +78,18 @@ impl Walker {
                 self.by_path.insert(child.clone(), position);
                 child
             }
-            Some(Frame::Mapping { path, pending_key, expecting_key }) => {
+            Some(Frame::Mapping {
+                path,
+                pending_key,
+                expecting_key,
+            }) => {
                 *expecting_key = true;
                 let key = pending_key.take()?;
-                if path.is_empty() { key } else { format!("{path}.{key}") }
+                if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                }
             }
         };
         Some(path)
@@ -82,11 +97,23 @@ impl Walker {
 
     /// A scalar in key position: remember it and where it is.
     fn take_key(&mut self, key: &str, mark: Marker) -> bool {
-        if let Some(Frame::Mapping { path, pending_key, expecting_key }) = self.stack.last_mut() {
+        if let Some(Frame::Mapping {
+            path,
+            pending_key,
+            expecting_key,
+        }) = self.stack.last_mut()
+        {
             if *expecting_key {
                 *expecting_key = false;
-                let full = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
-                let position = Position { line: mark.line(), column: mark.col() + 1 };
+                let full = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let position = Position {
+                    line: mark.line(),
+                    column: mark.col() + 1,
+                };
                 // A block mapping's start is reported at its first `:`; the first key is where
                 // a reader sees the mapping begin.
                 if let Some(start) = self.by_path.get_mut(path.as_str()) {
@@ -106,18 +133,24 @@ impl Walker {
 impl MarkedEventReceiver for Walker {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
-            Event::Scalar(value, ..) => {
-                if !self.take_key(&value, mark) {
-                    self.enter_node(mark);
-                }
+            Event::Scalar(value, ..) if self.take_key(&value, mark) => {}
+            Event::Scalar(..) => {
+                self.enter_node(mark);
             }
             Event::MappingStart(..) => {
                 let path = self.enter_node(mark).unwrap_or_default();
-                self.stack.push(Frame::Mapping { path, pending_key: None, expecting_key: true });
+                self.stack.push(Frame::Mapping {
+                    path,
+                    pending_key: None,
+                    expecting_key: true,
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.enter_node(mark).unwrap_or_default();
-                self.stack.push(Frame::Sequence { path, next_index: 0 });
+                self.stack.push(Frame::Sequence {
+                    path,
+                    next_index: 0,
+                });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
@@ -138,11 +171,26 @@ mod tests {
     fn keys_and_items_are_found_by_path() {
         let text = "global:\n  poll_interval: 1m\nsources:\n  - name: a\n    type: qlik\n  - name: b\n    oauth2:\n      client_id: x\n";
         let index = PositionIndex::build(text);
-        assert_eq!(index.find("global.poll_interval"), Some(Position { line: 2, column: 3 }));
-        assert_eq!(index.find("sources[1]"), Some(Position { line: 6, column: 5 }));
-        assert_eq!(index.find("sources[1].name"), Some(Position { line: 6, column: 5 }));
-        assert_eq!(index.find("sources[1].oauth2.client_id"), Some(Position { line: 8, column: 7 }));
+        assert_eq!(
+            index.find("global.poll_interval"),
+            Some(Position { line: 2, column: 3 })
+        );
+        assert_eq!(
+            index.find("sources[1]"),
+            Some(Position { line: 6, column: 5 })
+        );
+        assert_eq!(
+            index.find("sources[1].name"),
+            Some(Position { line: 6, column: 5 })
+        );
+        assert_eq!(
+            index.find("sources[1].oauth2.client_id"),
+            Some(Position { line: 8, column: 7 })
+        );
         // An unknown deeper path falls back to its nearest known parent.
-        assert_eq!(index.find("sources[0].type.nope"), Some(Position { line: 5, column: 5 }));
+        assert_eq!(
+            index.find("sources[0].type.nope"),
+            Some(Position { line: 5, column: 5 })
+        );
     }
 }

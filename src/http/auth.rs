@@ -20,21 +20,30 @@ const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub(super) enum Authorizer {
     None,
     Static(HeaderValue),
-    OAuth2(TokenCache),
+    OAuth2(Box<TokenCache>),
 }
 
 impl Authorizer {
     pub(super) fn new(config: &AuthConfig) -> Self {
         match config {
             AuthConfig::None => Authorizer::None,
-            AuthConfig::Static { scheme, credentials } => header_value(scheme, credentials)
+            AuthConfig::Static {
+                scheme,
+                credentials,
+            } => header_value(scheme, credentials)
                 .map(Authorizer::Static)
                 .unwrap_or(Authorizer::None),
-            AuthConfig::OAuth2(config) => Authorizer::OAuth2(TokenCache { config: config.clone(), token: Mutex::new(None) }),
+            AuthConfig::OAuth2(config) => Authorizer::OAuth2(Box::new(TokenCache {
+                config: config.clone(),
+                token: Mutex::new(None),
+            })),
         }
     }
 
-    pub(super) async fn header(&self, session: &PollSession<'_>) -> Result<Option<HeaderValue>, HttpError> {
+    pub(super) async fn header(
+        &self,
+        session: &PollSession<'_>,
+    ) -> Result<Option<HeaderValue>, HttpError> {
         match self {
             Authorizer::None => Ok(None),
             Authorizer::Static(value) => Ok(Some(value.clone())),
@@ -98,31 +107,52 @@ impl TokenCache {
     async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
         let requested_at = Instant::now();
         let request = self.request();
-        let token_error = |detail: String| HttpError::Token { token_url: self.config.token_url.to_string(), detail };
+        let token_error = |detail: String| HttpError::Token {
+            token_url: self.config.token_url.to_string(),
+            detail,
+        };
         // Boxed: the token request goes through the same retrying send, which may ask for a token.
-        let response = Box::pin(session.send_with(&request, false)).await.map_err(|e| token_error(e.to_string()))?;
+        let response = Box::pin(session.send_with(&request, false))
+            .await
+            .map_err(|e| token_error(e.to_string()))?;
         let parsed: TokenResponse = response.json().map_err(|e| token_error(e.to_string()))?;
         let lifetime = lifetime(&parsed, Utc::now());
         let header = header_value("Bearer", &parsed.access_token)
             .ok_or_else(|| token_error("the access token is not a valid header value".into()))?;
         let margin = MAX_REFRESH_MARGIN.min(lifetime / 5);
         tracing::debug!(token_url = %self.config.token_url, lifetime_s = lifetime.as_secs(), "got an access token");
-        Ok(CachedToken { header, refresh_at: requested_at + lifetime.saturating_sub(margin) })
+        Ok(CachedToken {
+            header,
+            refresh_at: requested_at + lifetime.saturating_sub(margin),
+        })
     }
 
     fn request(&self) -> Request {
         let mut fields = vec![
             ("grant_type".to_string(), Secret::new("client_credentials")),
-            ("client_id".to_string(), Secret::new(self.config.client_id.clone())),
-            ("client_secret".to_string(), self.config.client_secret.clone()),
+            (
+                "client_id".to_string(),
+                Secret::new(self.config.client_id.clone()),
+            ),
+            (
+                "client_secret".to_string(),
+                self.config.client_secret.clone(),
+            ),
         ];
         if !self.config.scopes.is_empty() {
-            fields.push(("scope".to_string(), Secret::new(self.config.scopes.join(" "))));
+            fields.push((
+                "scope".to_string(),
+                Secret::new(self.config.scopes.join(" ")),
+            ));
         }
         for (key, value) in &self.config.endpoint_params {
             fields.push((key.clone(), Secret::new(value.clone())));
         }
-        Request { method: Method::POST, url: self.config.token_url.clone(), body: Body::Form(fields) }
+        Request {
+            method: Method::POST,
+            url: self.config.token_url.clone(),
+            body: Body::Form(fields),
+        }
     }
 }
 
@@ -151,16 +181,37 @@ mod tests {
     use super::*;
 
     fn response(expires_in: Option<serde_json::Value>, expires_at: Option<&str>) -> TokenResponse {
-        TokenResponse { access_token: Secret::new("t"), expires_in, expires_at: expires_at.map(str::to_string) }
+        TokenResponse {
+            access_token: Secret::new("t"),
+            expires_in,
+            expires_at: expires_at.map(str::to_string),
+        }
     }
 
     #[test]
     fn token_lifetime_comes_from_expires_in_or_expires_at() {
-        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(lifetime(&response(Some(3599.into()), None), now), Duration::from_secs(3599));
-        assert_eq!(lifetime(&response(Some("300".into()), None), now), Duration::from_secs(300));
-        assert_eq!(lifetime(&response(None, Some("2026-11-22T16:00:00Z")), now), Duration::from_secs(21600));
-        assert_eq!(lifetime(&response(Some(21600.into()), Some("2026-11-22T10:05:00Z")), now), Duration::from_secs(300));
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            lifetime(&response(Some(3599.into()), None), now),
+            Duration::from_secs(3599)
+        );
+        assert_eq!(
+            lifetime(&response(Some("300".into()), None), now),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            lifetime(&response(None, Some("2026-11-22T16:00:00Z")), now),
+            Duration::from_secs(21600)
+        );
+        assert_eq!(
+            lifetime(
+                &response(Some(21600.into()), Some("2026-11-22T10:05:00Z")),
+                now
+            ),
+            Duration::from_secs(300)
+        );
         assert_eq!(lifetime(&response(None, None), now), ASSUMED_TOKEN_LIFETIME);
     }
 }

@@ -7,14 +7,24 @@ use reqwest::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{request}: no answer within {after:?}; raise request_timeout if the vendor is this slow")]
+    #[error(
+        "{request}: no answer within {after:?}; raise request_timeout if the vendor is this slow"
+    )]
     Timeout { request: String, after: Duration },
     #[error("{request}: connection failed ({detail}); check base_url and that this host can reach the vendor")]
     Connection { request: String, detail: String },
     #[error("{request}: HTTP {status}{detail}; {hint}", hint = status_hint(*status))]
-    Status { request: String, status: StatusCode, detail: String },
+    Status {
+        request: String,
+        status: StatusCode,
+        detail: String,
+    },
     #[error("{request}: throttled by the vendor (HTTP {status}) and the wait it asks for ({wait:?}) does not fit in the poll timeout; raise poll_timeout or the interval")]
-    Throttled { request: String, status: StatusCode, wait: Duration },
+    Throttled {
+        request: String,
+        status: StatusCode,
+        wait: Duration,
+    },
     #[error("{request}: the response is larger than max_response_bytes ({limit} bytes); raise it if the vendor really sends this much")]
     TooLarge { request: String, limit: u64 },
     #[error("{request}: unexpected response: {detail}")]
@@ -23,7 +33,9 @@ pub enum HttpError {
     ForeignLink { link: String, expected: String },
     #[error("pagination loop: the vendor sent the link {link} twice; stopping instead of polling forever")]
     PaginationLoop { link: String },
-    #[error("more than max_pages ({max}) pages; raise max_pages if the tenant is really this large")]
+    #[error(
+        "more than max_pages ({max}) pages; raise max_pages if the tenant is really this large"
+    )]
     TooManyPages { max: u32 },
     #[error("getting a token from {token_url} failed: {detail}; check client_id, the client secret and scopes")]
     Token { token_url: String, detail: String },

@@ -76,11 +76,19 @@ pub enum Body {
 
 impl Request {
     pub fn get(url: Url) -> Self {
-        Request { method: Method::GET, url, body: Body::Empty }
+        Request {
+            method: Method::GET,
+            url,
+            body: Body::Empty,
+        }
     }
 
     pub fn post_json(url: Url, body: serde_json::Value) -> Self {
-        Request { method: Method::POST, url, body: Body::Json(body) }
+        Request {
+            method: Method::POST,
+            url,
+            body: Body::Json(body),
+        }
     }
 
     fn describe(&self) -> String {
@@ -101,15 +109,25 @@ impl Response {
     /// Decodes the body as JSON. Unknown fields are the decoder's business (they are ignored by
     /// default); a body that is not JSON, or not the expected shape, is an error naming where.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
-        let content_type = self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = self
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !content_type.is_empty() && !content_type.contains("json") {
-            return Err(self.decode_error(format!("expected JSON, got Content-Type {content_type:?}")));
+            return Err(
+                self.decode_error(format!("expected JSON, got Content-Type {content_type:?}"))
+            );
         }
-        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(format!("invalid JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| self.decode_error(format!("invalid JSON: {e}")))
     }
 
     pub fn decode_error(&self, detail: String) -> HttpError {
-        HttpError::Decode { request: self.request.clone(), detail }
+        HttpError::Decode {
+            request: self.request.clone(),
+            detail,
+        }
     }
 }
 
@@ -137,7 +155,12 @@ impl HttpClient {
 
     /// Starts one poll: requests made through the session share its deadline and page count.
     pub fn session(&self, deadline: Instant) -> PollSession<'_> {
-        PollSession { client: self, deadline, pages: AtomicU32::new(0), seen_links: Mutex::new(HashSet::new()) }
+        PollSession {
+            client: self,
+            deadline,
+            pages: AtomicU32::new(0),
+            seen_links: Mutex::new(HashSet::new()),
+        }
     }
 
     pub fn stats(&self) -> &Arc<SourceStats> {
@@ -163,16 +186,26 @@ impl HttpClient {
             Body::Empty => builder,
             Body::Json(value) => builder.json(value),
             Body::Form(fields) => {
-                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+                let fields: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.expose()))
+                    .collect();
                 builder.form(&fields)
             }
         };
-        let response = builder.send().await.map_err(|e| transport_error(request, e, timeout))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(request, e, timeout))?;
         self.stats.count_response(response.status().as_u16());
         let status = response.status();
         let headers = response.headers().clone();
         let body = self.read_limited(request, response, timeout).await?;
-        Ok(RawResponse { status, headers, body })
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     async fn read_limited(
@@ -182,12 +215,19 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<Bytes, HttpError> {
         let limit = self.limits.max_response_bytes;
-        let too_large = || HttpError::TooLarge { request: request.describe(), limit };
+        let too_large = || HttpError::TooLarge {
+            request: request.describe(),
+            limit,
+        };
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(too_large());
         }
         let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(request, e, timeout))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(request, e, timeout))?
+        {
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }
@@ -201,7 +241,11 @@ impl HttpClient {
             .or_else(|| body_excerpt(&response.body))
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        HttpError::Status { request: request.describe(), status: response.status, detail }
+        HttpError::Status {
+            request: request.describe(),
+            status: response.status,
+            detail,
+        }
     }
 }
 
@@ -213,7 +257,10 @@ struct RawResponse {
 
 fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) -> HttpError {
     if error.is_timeout() {
-        return HttpError::Timeout { request: request.describe(), after: timeout };
+        return HttpError::Timeout {
+            request: request.describe(),
+            after: timeout,
+        };
     }
     // reqwest's Display names only the outer layer; the cause says what really happened.
     let mut detail = error.to_string();
@@ -222,7 +269,10 @@ fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) 
         detail = format!("{detail}: {cause}");
         source = cause.source();
     }
-    HttpError::Connection { request: request.describe(), detail }
+    HttpError::Connection {
+        request: request.describe(),
+        detail,
+    }
 }
 
 /// The first line of a non-JSON-described error body, short enough for a log line.
@@ -265,9 +315,22 @@ impl PollSession<'_> {
         let mut throttles = 0;
         let mut refreshed = false;
         loop {
-            let authorization = if authorized { self.client.auth.header(self).await? } else { None };
-            let result = self.client.exchange(request, authorization.as_ref(), self.request_timeout()).await;
-            let next = self.next_step(request, result, &mut failures, &mut throttles, authorized && !refreshed);
+            let authorization = if authorized {
+                self.client.auth.header(self).await?
+            } else {
+                None
+            };
+            let result = self
+                .client
+                .exchange(request, authorization.as_ref(), self.request_timeout())
+                .await;
+            let next = self.next_step(
+                request,
+                result,
+                &mut failures,
+                &mut throttles,
+                authorized && !refreshed,
+            );
             match next {
                 Next::Return(result) => return result,
                 Next::RefreshToken => {
@@ -296,7 +359,9 @@ impl PollSession<'_> {
         let max_retries = self.client.limits.max_retries;
         let response = match result {
             Ok(response) => response,
-            Err(error @ (HttpError::Timeout { .. } | HttpError::Connection { .. })) if *failures < max_retries => {
+            Err(error @ (HttpError::Timeout { .. } | HttpError::Connection { .. }))
+                if *failures < max_retries =>
+            {
                 *failures += 1;
                 return Next::Wait(retry::backoff(*failures - 1), error);
             }
@@ -304,8 +369,17 @@ impl PollSession<'_> {
         };
         let status = response.status;
         if status.is_success() {
-            let RawResponse { status, headers, body } = response;
-            return Next::Return(Ok(Response { status, headers, body, request: request.describe() }));
+            let RawResponse {
+                status,
+                headers,
+                body,
+            } = response;
+            return Next::Return(Ok(Response {
+                status,
+                headers,
+                body,
+                request: request.describe(),
+            }));
         }
         if status == StatusCode::UNAUTHORIZED && may_refresh && self.client.auth.can_refresh() {
             return Next::RefreshToken;
@@ -317,7 +391,11 @@ impl PollSession<'_> {
             self.client.stats.count_throttled();
             *throttles += 1;
             let wait = asked_wait.unwrap_or_else(|| retry::backoff(*throttles - 1));
-            let error = HttpError::Throttled { request: request.describe(), status, wait };
+            let error = HttpError::Throttled {
+                request: request.describe(),
+                status,
+                wait,
+            };
             if *throttles > MAX_THROTTLE_WAITS {
                 return Next::Return(Err(error));
             }
@@ -333,7 +411,11 @@ impl PollSession<'_> {
 
     fn request_timeout(&self) -> Duration {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
-        self.client.limits.request_timeout.min(remaining).max(Duration::from_millis(1))
+        self.client
+            .limits
+            .request_timeout
+            .min(remaining)
+            .max(Duration::from_millis(1))
     }
 
     /// Accepts the next page's URL: counts pages against `max_pages` and refuses a link seen
@@ -346,7 +428,9 @@ impl PollSession<'_> {
         }
         let mut seen = self.seen_links.lock().unwrap_or_else(|e| e.into_inner());
         if !seen.insert(url.as_str().to_string()) {
-            return Err(HttpError::PaginationLoop { link: url.to_string() });
+            return Err(HttpError::PaginationLoop {
+                link: url.to_string(),
+            });
         }
         Ok(())
     }
@@ -360,7 +444,10 @@ impl PollSession<'_> {
             detail: format!("not a URL: {e}"),
         })?;
         if origin_of(&url) != origin_of(base) {
-            return Err(HttpError::ForeignLink { link: origin_of(&url), expected: origin_of(base) });
+            return Err(HttpError::ForeignLink {
+                link: origin_of(&url),
+                expected: origin_of(base),
+            });
         }
         Ok(url)
     }
@@ -372,7 +459,10 @@ mod tests {
 
     #[test]
     fn an_error_body_is_cut_to_its_first_line() {
-        assert_eq!(body_excerpt(b"\n  Bad gateway \nmore"), Some("Bad gateway".to_string()));
+        assert_eq!(
+            body_excerpt(b"\n  Bad gateway \nmore"),
+            Some("Bad gateway".to_string())
+        );
         assert_eq!(body_excerpt(b"  "), None);
     }
 }

@@ -12,7 +12,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The wait before retry number `attempt` (0-based): a random time up to `base × 2^attempt`,
 /// capped, so that many exporters retrying one vendor do not retry in step.
 pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE.saturating_mul(2u32.saturating_pow(attempt)).min(BACKOFF_CAP);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(attempt))
+        .min(BACKOFF_CAP);
     let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     Duration::from_millis(rand::rng().random_range(millis / 2..=millis))
 }
@@ -41,9 +43,18 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
         let now = httpdate::parse_http_date("Sun, 22 Nov 2026 10:00:00 GMT").unwrap();
-        assert_eq!(retry_after(&headers("13"), now), Some(Duration::from_secs(13)));
-        assert_eq!(retry_after(&headers("Sun, 22 Nov 2026 10:00:42 GMT"), now), Some(Duration::from_secs(42)));
-        assert_eq!(retry_after(&headers("Sun, 22 Nov 2026 09:00:00 GMT"), now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&headers("13"), now),
+            Some(Duration::from_secs(13))
+        );
+        assert_eq!(
+            retry_after(&headers("Sun, 22 Nov 2026 10:00:42 GMT"), now),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(
+            retry_after(&headers("Sun, 22 Nov 2026 09:00:00 GMT"), now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after(&headers("soon"), now), None);
     }
 
@@ -52,7 +63,9 @@ mod tests {
         for attempt in 0..20 {
             let wait = backoff(attempt);
             assert!(wait <= BACKOFF_CAP, "attempt {attempt}: {wait:?}");
-            assert!(wait >= (BACKOFF_BASE * 2u32.saturating_pow(attempt.min(6))).min(BACKOFF_CAP) / 2);
+            assert!(
+                wait >= (BACKOFF_BASE * 2u32.saturating_pow(attempt.min(6))).min(BACKOFF_CAP) / 2
+            );
         }
     }
 }

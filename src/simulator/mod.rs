@@ -44,7 +44,9 @@ pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulato
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
-        let result = axum::serve(listener, router).with_graceful_shutdown(stopped.cancelled_owned()).await;
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped.cancelled_owned())
+            .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "simulator stopped");
         }
@@ -96,7 +98,11 @@ pub struct Faults {
 impl Faults {
     /// Injects `fault` into the next `times` requests that match `when`.
     pub fn inject(&self, when: When, fault: Fault, times: usize) {
-        lock(&self.rules).push_back(Rule { when, fault, remaining: times });
+        lock(&self.rules).push_back(Rule {
+            when,
+            fault,
+            remaining: times,
+        });
     }
 
     pub fn clear(&self) {
@@ -123,9 +129,20 @@ impl Faults {
 
 /// Applies a fault that replaces the response, or returns `None` to answer normally (after a
 /// delay, for `Fault::Delay`). `error_body` renders the vendor's error shape for a status.
-pub async fn apply_fault(fault: Option<Fault>, error_body: impl Fn(StatusCode) -> String) -> Option<Response> {
+pub async fn apply_fault(
+    fault: Option<Fault>,
+    error_body: impl Fn(StatusCode) -> String,
+) -> Option<Response> {
     let json = |status: StatusCode, body: String| {
-        (status, [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+        (
+            status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
     };
     match fault? {
         Fault::Status(code) => {
@@ -133,9 +150,14 @@ pub async fn apply_fault(fault: Option<Fault>, error_body: impl Fn(StatusCode) -
             Some(json(status, error_body(status)))
         }
         Fault::Throttle { retry_after } => {
-            let mut response = json(StatusCode::TOO_MANY_REQUESTS, error_body(StatusCode::TOO_MANY_REQUESTS));
+            let mut response = json(
+                StatusCode::TOO_MANY_REQUESTS,
+                error_body(StatusCode::TOO_MANY_REQUESTS),
+            );
             if let Ok(value) = HeaderValue::from_str(&retry_after) {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
             }
             Some(response)
         }
@@ -146,11 +168,18 @@ pub async fn apply_fault(fault: Option<Fault>, error_body: impl Fn(StatusCode) -
         Fault::MalformedJson => Some(json(StatusCode::OK, "this is not json".into())),
         Fault::TruncatedJson => Some(json(StatusCode::OK, r#"{"data":[{"unit":"rel"#.into())),
         Fault::WrongContentType => Some(
-            (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html")], "<html><body>Sign in</body></html>").into_response(),
+            (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html><body>Sign in</body></html>",
+            )
+                .into_response(),
         ),
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

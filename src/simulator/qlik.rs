@@ -155,25 +155,47 @@ fn qlik_error(status: StatusCode, detail: &str) -> String {
 }
 
 fn error_response(status: StatusCode, detail: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], qlik_error(status, detail)).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        qlik_error(status, detail),
+    )
+        .into_response()
 }
 
 async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: String) -> Response {
     record(&state, "/oauth/token", "", &headers);
-    if let Some(response) = apply_fault(state.faults.take(None), |s| qlik_error(s, "simulated fault")).await {
+    if let Some(response) = apply_fault(state.faults.take(None), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+    {
         return response;
     }
     // Qlik accepts the token request as JSON or as a form.
-    let fields: Vec<(String, String)> = match serde_json::from_str::<serde_json::Map<String, Value>>(&body) {
-        Ok(map) => map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect(),
-        Err(_) => url::form_urlencoded::parse(body.as_bytes()).into_owned().collect(),
+    let fields: Vec<(String, String)> =
+        match serde_json::from_str::<serde_json::Map<String, Value>>(&body) {
+            Ok(map) => map
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect(),
+            Err(_) => url::form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect(),
+        };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     };
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     if field("grant_type") != Some("client_credentials") {
         return error_response(StatusCode::BAD_REQUEST, "unsupported grant_type");
     }
     let tenant = &state.tenant;
-    if field("client_id") != Some(tenant.client_id.as_str()) || field("client_secret") != Some(tenant.client_secret.as_str()) {
+    if field("client_id") != Some(tenant.client_id.as_str())
+        || field("client_secret") != Some(tenant.client_secret.as_str())
+    {
         return error_response(StatusCode::UNAUTHORIZED, "invalid client credentials");
     }
     let n = state.token_counter.fetch_add(1, Ordering::Relaxed) + 1;
@@ -192,8 +214,15 @@ async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: Strin
 }
 
 fn record(state: &State_, path: &str, query: &str, headers: &HeaderMap) {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-    lock(&state.received).push(Received { path: path.into(), query: query.into(), authorization });
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    lock(&state.received).push(Received {
+        path: path.into(),
+        query: query.into(),
+        authorization,
+    });
 }
 
 /// The parsed query of an executions request.
@@ -205,11 +234,18 @@ struct Query {
 }
 
 fn parse_query(raw: &str) -> Result<Query, String> {
-    let mut query = Query { limit: DEFAULT_LIMIT, offset: 0, periods: Vec::new(), filter: Vec::new() };
+    let mut query = Query {
+        limit: DEFAULT_LIMIT,
+        offset: 0,
+        periods: Vec::new(),
+        filter: Vec::new(),
+    };
     for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
         match key.as_ref() {
             "limit" => {
-                query.limit = value.parse().map_err(|_| format!("limit {value:?} is not an integer"))?;
+                query.limit = value
+                    .parse()
+                    .map_err(|_| format!("limit {value:?} is not an integer"))?;
                 if !(1..=MAX_LIMIT).contains(&query.limit) {
                     return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
                 }
@@ -222,8 +258,14 @@ fn parse_query(raw: &str) -> Result<Query, String> {
             other => return Err(format!("unknown query parameter {other:?}")),
         }
     }
-    if let Some(bad) = query.periods.iter().find(|p| !matches!(p.as_str(), "current" | "previous")) {
-        return Err(format!("periodsToInclude {bad:?} is not current or previous"));
+    if let Some(bad) = query
+        .periods
+        .iter()
+        .find(|p| !matches!(p.as_str(), "current" | "previous"))
+    {
+        return Err(format!(
+            "periodsToInclude {bad:?} is not current or previous"
+        ));
     }
     Ok(query)
 }
@@ -234,7 +276,8 @@ fn parse_filter(filter: &str) -> Result<Vec<(String, String)>, String> {
         .split(" or ")
         .map(|clause| {
             let mut parts = clause.trim().splitn(3, ' ');
-            let (Some(field), Some("eq"), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(field), Some("eq"), Some(value)) = (parts.next(), parts.next(), parts.next())
+            else {
                 return Err(format!("unsupported filter clause {clause:?}"));
             };
             let value = value.trim().trim_matches('"');
@@ -268,7 +311,9 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 fn period_of(record: &Value, today: NaiveDate) -> &'static str {
-    let end = record["periodEnd"].as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let end = record["periodEnd"]
+        .as_str()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     match end {
         Some(end) if end < today => "previous",
         _ => "current",
@@ -286,7 +331,11 @@ fn over_rate_limit(state: &State_) -> Option<u64> {
     (window.1 > limit).then(|| 60u64.saturating_sub(window.0.elapsed().as_secs()).max(1))
 }
 
-async fn executions(State(state): State<Arc<State_>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn executions(
+    State(state): State<Arc<State_>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let raw = raw.unwrap_or_default();
     record(&state, "/api/v1/consumption/executions", &raw, &headers);
     if !authorised(&state, &headers) {
@@ -297,19 +346,32 @@ async fn executions(State(state): State<Arc<State_>>, headers: HeaderMap, RawQue
         Err(detail) => return error_response(StatusCode::BAD_REQUEST, &detail),
     };
     let page = (query.offset / query.limit) as u32 + 1;
-    if let Some(response) = apply_fault(state.faults.take(Some(page)), |s| qlik_error(s, "simulated fault")).await {
+    if let Some(response) = apply_fault(state.faults.take(Some(page)), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+    {
         return response;
     }
     if let Some(wait) = over_rate_limit(&state) {
-        let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, &format!("You need to wait {wait} seconds until limit is lifted."));
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        let mut response = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("You need to wait {wait} seconds until limit is lifted."),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
     Json(page_body(&state, &query, &raw)).into_response()
 }
 
 fn authorised(state: &State_, headers: &HeaderMap) -> bool {
-    let Some(token) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
         return false;
     };
     token == state.tenant.api_key || lock(&state.tokens).contains(token)
@@ -320,16 +382,29 @@ fn page_body(state: &State_, query: &Query, raw: &str) -> Value {
     let records = read(&state.records);
     let selected: Vec<&Value> = records
         .iter()
-        .filter(|r| query.periods.is_empty() || query.periods.iter().any(|p| p == period_of(r, today)))
+        .filter(|r| {
+            query.periods.is_empty() || query.periods.iter().any(|p| p == period_of(r, today))
+        })
         .filter(|r| matches_filter(r, &query.filter))
         .collect();
-    let data: Vec<&Value> = selected.iter().skip(query.offset).take(query.limit).copied().collect();
+    let data: Vec<&Value> = selected
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .copied()
+        .collect();
     let next_offset = query.offset + data.len();
-    let base_query: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(k, _)| k != "page").collect();
+    let base_query: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "page")
+        .collect();
     let mut links = json!({"self": {"href": format!("/api/v1/consumption/executions?{raw}")}});
     if next_offset < selected.len() {
-        links["next"] = next_link(state.tenant.next_link_style, &base_query, &encode_cursor(next_offset));
+        links["next"] = next_link(
+            state.tenant.next_link_style,
+            &base_query,
+            &encode_cursor(next_offset),
+        );
     }
     let (overage, close) = *read(&state.tenant_flags);
     json!({
@@ -351,7 +426,9 @@ fn next_link(style: NextLinkStyle, base_query: &[(String, String)], cursor: &str
     match style {
         NextLinkStyle::HrefAndToken => json!({"href": path, "type": "next", "token": cursor}),
         NextLinkStyle::RelativeHrefOnly => json!({"href": path, "type": "next"}),
-        NextLinkStyle::ForeignHrefOnly => json!({"href": format!("http://localhost:8787{path}"), "type": "next"}),
+        NextLinkStyle::ForeignHrefOnly => {
+            json!({"href": format!("http://localhost:8787{path}"), "type": "next"})
+        }
     }
 }
 
@@ -369,7 +446,11 @@ pub fn generate_records(seed: u64, users: usize, today: NaiveDate) -> Vec<Value>
     let mut rng = StdRng::seed_from_u64(seed);
     let mut records = Vec::new();
     for user in 0..=users {
-        let user_id = if user == 0 { String::new() } else { format!("user-{user:05}") };
+        let user_id = if user == 0 {
+            String::new()
+        } else {
+            format!("user-{user:05}")
+        };
         for (resource_type, action, unit, monthly_limit) in KINDS {
             for period_type in ["day", "month", "year"] {
                 for previous in [false, true] {
@@ -380,7 +461,14 @@ pub fn generate_records(seed: u64, users: usize, today: NaiveDate) -> Vec<Value>
                         _ => monthly_limit * 12.0,
                     };
                     let updated = end.min(today);
-                    let record = generated_record(&mut rng, &user_id, (resource_type, action, unit), period_type, (start, end), limit);
+                    let record = generated_record(
+                        &mut rng,
+                        &user_id,
+                        (resource_type, action, unit),
+                        period_type,
+                        (start, end),
+                        limit,
+                    );
                     records.push(with_update_time(record, updated));
                 }
             }
@@ -400,7 +488,11 @@ fn generated_record(
     let local = (rng.random_range(0.0..1.25) * limit).round();
     let overage = local > limit;
     let close = !overage && local >= 0.8 * limit;
-    let scope = if user_id.is_empty() { json!(["tenant", "resourceType"]) } else { json!(["user", "resourceType"]) };
+    let scope = if user_id.is_empty() {
+        json!(["tenant", "resourceType"])
+    } else {
+        json!(["user", "resourceType"])
+    };
     json!({
         "unit": unit,
         "scope": scope,
@@ -434,17 +526,32 @@ fn with_update_time(mut record: Value, day: NaiveDate) -> Value {
 fn period_bounds(period_type: &str, today: NaiveDate, previous: bool) -> (NaiveDate, NaiveDate) {
     match period_type {
         "day" => {
-            let day = if previous { today.pred_opt().unwrap_or(today) } else { today };
+            let day = if previous {
+                today.pred_opt().unwrap_or(today)
+            } else {
+                today
+            };
             (day, day)
         }
         "month" => {
             let first = today.with_day(1).unwrap_or(today);
-            let start = if previous { first.checked_sub_months(Months::new(1)).unwrap_or(first) } else { first };
-            let end = start.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(start);
+            let start = if previous {
+                first.checked_sub_months(Months::new(1)).unwrap_or(first)
+            } else {
+                first
+            };
+            let end = start
+                .checked_add_months(Months::new(1))
+                .and_then(|d| d.pred_opt())
+                .unwrap_or(start);
             (start, end)
         }
         _ => {
-            let year = if previous { today.year() - 1 } else { today.year() };
+            let year = if previous {
+                today.year() - 1
+            } else {
+                today.year()
+            };
             let start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
             let end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today);
             (start, end)
@@ -453,7 +560,9 @@ fn period_bounds(period_type: &str, today: NaiveDate, previous: bool) -> (NaiveD
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -461,7 +570,8 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

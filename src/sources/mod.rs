@@ -44,14 +44,22 @@ pub trait SourceType: Sync {
 
     /// Builds the source from the entry's keys other than the shared ones. Errors carry paths
     /// relative to the entry.
-    fn build(&self, settings: serde_yaml::Value, base_url: &Url) -> Result<Arc<dyn Source>, Vec<FieldError>>;
+    fn build(
+        &self,
+        settings: serde_yaml::Value,
+        base_url: &Url,
+    ) -> Result<Arc<dyn Source>, Vec<FieldError>>;
 }
 
 /// One configured vendor endpoint.
 #[async_trait]
 pub trait Source: Send + Sync {
     /// One complete poll: every page, folded into one snapshot, or an error.
-    async fn poll(&self, session: &PollSession<'_>, clock: &dyn Clock) -> Result<Snapshot, PollError>;
+    async fn poll(
+        &self,
+        session: &PollSession<'_>,
+        clock: &dyn Clock,
+    ) -> Result<Snapshot, PollError>;
 
     /// Reads the vendor's error body shape into one line for the user.
     fn error_detail(&self) -> ErrorDetailFn {

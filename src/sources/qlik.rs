@@ -128,7 +128,12 @@ fn default_periods() -> Vec<PeriodToInclude> {
 }
 
 fn default_labels() -> Vec<Label> {
-    vec![Label::ResourceType, Label::ResourceAction, Label::PeriodType, Label::Unit]
+    vec![
+        Label::ResourceType,
+        Label::ResourceAction,
+        Label::PeriodType,
+        Label::Unit,
+    ]
 }
 
 impl SourceType for QlikType {
@@ -141,11 +146,18 @@ impl SourceType for QlikType {
         base_url.join("/oauth/token").ok()
     }
 
-    fn build(&self, settings: serde_yaml::Value, _base_url: &Url) -> Result<Arc<dyn Source>, Vec<FieldError>> {
+    fn build(
+        &self,
+        settings: serde_yaml::Value,
+        _base_url: &Url,
+    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         let settings: QlikSettings = decode_settings(settings).map_err(|e| vec![e])?;
         let page_size = settings.page_size.unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(vec![FieldError::new("page_size", format!("must be 1 to {MAX_PAGE_SIZE} (Qlik's limit)"))]);
+            return Err(vec![FieldError::new(
+                "page_size",
+                format!("must be 1 to {MAX_PAGE_SIZE} (Qlik's limit)"),
+            )]);
         }
         let mut labels = settings.labels;
         let count = labels.len();
@@ -217,14 +229,21 @@ struct Link {
 
 #[async_trait]
 impl Source for Qlik {
-    async fn poll(&self, session: &PollSession<'_>, clock: &dyn Clock) -> Result<Snapshot, PollError> {
+    async fn poll(
+        &self,
+        session: &PollSession<'_>,
+        clock: &dyn Clock,
+    ) -> Result<Snapshot, PollError> {
         let first = self.first_page_url(session);
         let mut folder = Folder::new(&self.labels, clock.now());
         let mut url = first.clone();
         let mut page = 1;
         loop {
             session.next_page(&url).map_err(PollError::on_page(page))?;
-            let response = session.send(&Request::get(url.clone())).await.map_err(PollError::on_page(page))?;
+            let response = session
+                .send(&Request::get(url.clone()))
+                .await
+                .map_err(PollError::on_page(page))?;
             let body: ExecutionsPage = response.json().map_err(PollError::on_page(page))?;
             folder.fold_page(&body);
             match next_page_url(&body, &first, session).map_err(PollError::on_page(page))? {
@@ -267,18 +286,28 @@ impl Qlik {
 
 /// The next page: the first page's query with `page=<token>` when Qlik gives a token, else the
 /// path and query of `href` on the tenant host (never `href`'s own host).
-fn next_page_url(body: &ExecutionsPage, first: &Url, session: &PollSession<'_>) -> Result<Option<Url>, crate::http::HttpError> {
-    let Some(next) = body.links.as_ref().and_then(|l| l.next.as_ref()) else { return Ok(None) };
+fn next_page_url(
+    body: &ExecutionsPage,
+    first: &Url,
+    session: &PollSession<'_>,
+) -> Result<Option<Url>, crate::http::HttpError> {
+    let Some(next) = body.links.as_ref().and_then(|l| l.next.as_ref()) else {
+        return Ok(None);
+    };
     if let Some(token) = next.token.as_deref().filter(|t| !t.is_empty()) {
         let mut url = first.clone();
         url.query_pairs_mut().append_pair("page", token);
         return Ok(Some(url));
     }
-    let Some(href) = next.href.as_deref().filter(|h| !h.is_empty()) else { return Ok(None) };
-    let parsed = first.join(href).map_err(|e| crate::http::HttpError::Decode {
-        request: format!("links.next.href {href:?}"),
-        detail: format!("not a URL: {e}"),
-    })?;
+    let Some(href) = next.href.as_deref().filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = first
+        .join(href)
+        .map_err(|e| crate::http::HttpError::Decode {
+            request: format!("links.next.href {href:?}"),
+            detail: format!("not a URL: {e}"),
+        })?;
     let mut url = session.url(parsed.path());
     url.set_query(parsed.query());
     Ok(Some(url))
@@ -321,7 +350,14 @@ impl<'a> Folder<'a> {
             close: family(&CLOSE_TO_OVERAGE, Combine::Max),
             period_end: family(&PERIOD_END, Combine::Max),
         };
-        Folder { labels, now, builder, families, tenant_overage: false, tenant_close_to_overage: false }
+        Folder {
+            labels,
+            now,
+            builder,
+            families,
+            tenant_overage: false,
+            tenant_close_to_overage: false,
+        }
     }
 
     fn fold_page(&mut self, page: &ExecutionsPage) {
@@ -347,7 +383,11 @@ impl<'a> Folder<'a> {
             (f.capacity, record.capacity_limit),
             (f.guardrail, record.guardrail_limit),
         ];
-        let flags = [(f.overage, record.overage), (f.blocked, record.blocked), (f.close, record.close_to_overage)];
+        let flags = [
+            (f.overage, record.overage),
+            (f.blocked, record.blocked),
+            (f.close, record.close_to_overage),
+        ];
         let period_end_family = f.period_end;
         for (family, value) in sums {
             if let Some(value) = value {
@@ -355,12 +395,21 @@ impl<'a> Folder<'a> {
             }
         }
         for (family, flag) in flags {
-            self.builder.observe(family, &values, if flag.unwrap_or(false) { 1.0 } else { 0.0 });
+            self.builder.observe(
+                family,
+                &values,
+                if flag.unwrap_or(false) { 1.0 } else { 0.0 },
+            );
         }
         if let Some(end) = period_end {
-            self.builder.observe(period_end_family, &values, end.timestamp() as f64);
+            self.builder
+                .observe(period_end_family, &values, end.timestamp() as f64);
         }
-        if let Some(updated) = record.update_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+        if let Some(updated) = record
+            .update_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        {
             self.builder.data_updated(updated.timestamp() as f64);
         }
     }
@@ -368,9 +417,13 @@ impl<'a> Folder<'a> {
     fn finish(mut self) -> Snapshot {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         let overage = self.builder.family(&TENANT_OVERAGE, vec![], Combine::Max);
-        self.builder.observe(overage, &[], flag(self.tenant_overage));
-        let close = self.builder.family(&TENANT_CLOSE_TO_OVERAGE, vec![], Combine::Max);
-        self.builder.observe(close, &[], flag(self.tenant_close_to_overage));
+        self.builder
+            .observe(overage, &[], flag(self.tenant_overage));
+        let close = self
+            .builder
+            .family(&TENANT_CLOSE_TO_OVERAGE, vec![], Combine::Max);
+        self.builder
+            .observe(close, &[], flag(self.tenant_close_to_overage));
         self.builder.finish()
     }
 }
@@ -381,7 +434,9 @@ fn period_end_instant(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return date.succ_opt()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[derive(Deserialize)]
@@ -407,7 +462,11 @@ fn describe_qlik_error(body: &[u8]) -> Option<String> {
         .errors
         .iter()
         .map(|e| {
-            let head = [e.code.as_deref(), e.title.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let head = [e.code.as_deref(), e.title.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
             match e.detail.as_deref().or(e.details.as_deref()) {
                 Some(detail) => format!("{head} ({detail})"),
                 None => head,
@@ -428,7 +487,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn sample(snapshot: &Snapshot, family: &str, labels: &[&str]) -> Option<f64> {
@@ -458,27 +519,79 @@ mod tests {
         let snapshot = folder.finish();
         let current = ["app", "reload", "month", "reloads", "current"];
         let previous = ["app", "reload", "month", "reloads", "previous"];
-        assert_eq!(sample(&snapshot, "consumption_qlik_local_usage", &current), Some(25.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_global_usage", &current), Some(30.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_capacity_limit", &current), Some(100.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_guardrail_limit", &current), Some(20.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_overage", &current), Some(1.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_close_to_overage", &current), Some(1.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_blocked", &current), Some(0.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_blocked", &previous), Some(1.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_local_usage", &previous), Some(7.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_global_usage", &previous), None);
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_local_usage", &current),
+            Some(25.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_global_usage", &current),
+            Some(30.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_capacity_limit", &current),
+            Some(100.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_guardrail_limit", &current),
+            Some(20.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_overage", &current),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_close_to_overage", &current),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_blocked", &current),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_blocked", &previous),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_local_usage", &previous),
+            Some(7.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_global_usage", &previous),
+            None
+        );
         let end = at("2026-12-01T00:00:00Z").timestamp() as f64;
-        assert_eq!(sample(&snapshot, "consumption_qlik_period_end_timestamp_seconds", &current), Some(end));
-        assert_eq!(sample(&snapshot, "consumption_qlik_tenant_overage", &[]), Some(1.0));
-        assert_eq!(sample(&snapshot, "consumption_qlik_tenant_close_to_overage", &[]), Some(0.0));
-        assert_eq!(snapshot.data_updated, Some(at("2026-11-22T09:30:00Z").timestamp() as f64));
+        assert_eq!(
+            sample(
+                &snapshot,
+                "consumption_qlik_period_end_timestamp_seconds",
+                &current
+            ),
+            Some(end)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_tenant_overage", &[]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&snapshot, "consumption_qlik_tenant_close_to_overage", &[]),
+            Some(0.0)
+        );
+        assert_eq!(
+            snapshot.data_updated,
+            Some(at("2026-11-22T09:30:00Z").timestamp() as f64)
+        );
     }
 
     #[test]
     fn a_period_ends_at_the_midnight_after_its_last_day() {
-        assert_eq!(period_end_instant("2026-11-30"), Some(at("2026-12-01T00:00:00Z")));
-        assert_eq!(period_end_instant("2026-11-30T12:00:00Z"), Some(at("2026-11-30T12:00:00Z")));
+        assert_eq!(
+            period_end_instant("2026-11-30"),
+            Some(at("2026-12-01T00:00:00Z"))
+        );
+        assert_eq!(
+            period_end_instant("2026-11-30T12:00:00Z"),
+            Some(at("2026-11-30T12:00:00Z"))
+        );
         assert_eq!(period_end_instant("someday"), None);
     }
 
@@ -490,7 +603,10 @@ mod tests {
             Some("HTTP-429 API rate limit reached. (You need to wait 13 seconds until limit is lifted.); [traceId 7975401f3954aa47]")
         );
         let spec_example = br#"{"errors":[{"code":"HTTP-123","title":"short error message","details":"detailed error message"}]}"#;
-        assert_eq!(describe_qlik_error(spec_example).as_deref(), Some("HTTP-123 short error message (detailed error message)"));
+        assert_eq!(
+            describe_qlik_error(spec_example).as_deref(),
+            Some("HTTP-123 short error message (detailed error message)")
+        );
         assert_eq!(describe_qlik_error(b"<html>"), None);
     }
 }

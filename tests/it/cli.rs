@@ -21,44 +21,103 @@ fn write_config(dir: &tempfile::TempDir, yaml: &str) -> String {
 fn check_prints_the_line_and_column_of_a_typo_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorisation:\n      credentials: k\n");
-    let output = exporter().args(["check", "--config.file", &path]).output().unwrap();
+    let output = exporter()
+        .args(["check", "--config.file", &path])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("{path}:5:5: sources[0].authorisation: qlik source: unknown field `authorisation`")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{path}:5:5: sources[0].authorisation: qlik source: unknown field `authorisation`"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn check_accepts_a_good_config() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&dir, &format!("sources:\n{}", qlik_source("acme", "https://acme.eu.qlikcloud.com", "")));
-    let output = exporter().args(["check", "--config.file", &path]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{path}: OK, 1 sources\n"));
+    let path = write_config(
+        &dir,
+        &format!(
+            "sources:\n{}",
+            qlik_source("acme", "https://acme.eu.qlikcloud.com", "")
+        ),
+    );
+    let output = exporter()
+        .args(["check", "--config.file", &path])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{path}: OK, 1 sources\n")
+    );
 }
 
 #[tokio::test]
 async fn once_prints_the_exposition_and_fails_when_a_source_fails() {
-    let tenant = QlikTenant { today: test_today(), ..QlikTenant::default() };
+    let tenant = QlikTenant {
+        today: test_today(),
+        ..QlikTenant::default()
+    };
     let good = QlikSimulator::new(tenant.clone(), generate_records(3, 2, test_today()));
     let bad = QlikSimulator::new(tenant, generate_records(4, 2, test_today()));
-    bad.faults().inject(When::Next, Fault::Status(404), usize::MAX);
+    bad.faults()
+        .inject(When::Next, Fault::Status(404), usize::MAX);
     let (good_running, bad_running) = (good.start(0).await.unwrap(), bad.start(0).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
 
-    let path = write_config(&dir, &format!("sources:\n{}", qlik_source("good", &good_running.url(), "")));
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter")).args(["once", "--config.file", &path]).output().await.unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let path = write_config(
+        &dir,
+        &format!("sources:\n{}", qlik_source("good", &good_running.url(), "")),
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["once", "--config.file", &path])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"), "{stdout}");
+    assert!(
+        stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("consumption_qlik_local_usage{source=\"good\""));
 
-    let both = format!("sources:\n{}{}", qlik_source("good", &good_running.url(), ""), qlik_source("bad", &bad_running.url(), "    max_retries: 0\n"));
+    let both = format!(
+        "sources:\n{}{}",
+        qlik_source("good", &good_running.url(), ""),
+        qlik_source("bad", &bad_running.url(), "    max_retries: 0\n")
+    );
     let path = write_config(&dir, &both);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter")).args(["once", "--config.file", &path]).output().await.unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["once", "--config.file", &path])
+        .output()
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("consumption_source_up{source=\"bad\",vendor=\"qlik\"} 0"), "{stdout}");
-    assert!(stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"), "one failing source leaves the other alone");
+    assert!(
+        stdout.contains("consumption_source_up{source=\"bad\",vendor=\"qlik\"} 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"),
+        "one failing source leaves the other alone"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("poll failed") && stderr.contains("source=bad"), "{stderr}");
+    assert!(
+        stderr.contains("poll failed") && stderr.contains("source=bad"),
+        "{stderr}"
+    );
 }

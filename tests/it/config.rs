@@ -87,14 +87,22 @@ fn global_keys_apply_to_every_source_and_a_source_can_override_them() {
     let config = config::parse(&yaml, "exporter.yml", Path::new(".")).unwrap();
     let (acme, fast) = (&config.sources[0], &config.sources[1]);
     assert_eq!(acme.schedule.interval, Duration::from_secs(3600));
-    assert_eq!(acme.schedule.max_age, Duration::from_secs(3 * 3600), "max_age defaults to 3 intervals");
+    assert_eq!(
+        acme.schedule.max_age,
+        Duration::from_secs(3 * 3600),
+        "max_age defaults to 3 intervals"
+    );
     assert_eq!(acme.limits.request_timeout, Duration::from_secs(10));
     assert_eq!(acme.limits.max_retries, 5);
     assert_eq!(fast.schedule.interval, Duration::from_secs(300));
     assert_eq!(fast.schedule.max_age, Duration::from_secs(900));
     assert_eq!(fast.limits.request_timeout, Duration::from_secs(2));
     assert_eq!(fast.limits.max_retries, 5);
-    assert_eq!(fast.schedule.poll_timeout, Duration::from_secs(300), "the documented default");
+    assert_eq!(
+        fast.schedule.poll_timeout,
+        Duration::from_secs(300),
+        "the documented default"
+    );
 }
 
 #[test]
@@ -105,11 +113,26 @@ fn secrets_come_from_files_relative_to_the_config_and_from_the_environment() {
     let yaml = "sources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    authorization:\n      credentials_file: qlik.key\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      client_secret: ${CONSUMPTION_EXPORTER_TEST_SECRET}\n";
     std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
     let config = config::load(&dir.path().join("exporter.yml")).unwrap();
-    let AuthConfig::Static { scheme, credentials } = &config.sources[0].auth else { panic!("static auth expected") };
-    assert_eq!((scheme.as_str(), credentials.expose()), ("Bearer", "key-from-file"));
-    let AuthConfig::OAuth2(oauth) = &config.sources[1].auth else { panic!("oauth2 expected") };
+    let AuthConfig::Static {
+        scheme,
+        credentials,
+    } = &config.sources[0].auth
+    else {
+        panic!("static auth expected")
+    };
+    assert_eq!(
+        (scheme.as_str(), credentials.expose()),
+        ("Bearer", "key-from-file")
+    );
+    let AuthConfig::OAuth2(oauth) = &config.sources[1].auth else {
+        panic!("oauth2 expected")
+    };
     assert_eq!(oauth.client_secret.expose(), "secret-from-env");
-    assert_eq!(oauth.token_url.as_str(), "https://b.eu.qlikcloud.com/oauth/token", "Qlik's token endpoint is on the tenant");
+    assert_eq!(
+        oauth.token_url.as_str(),
+        "https://b.eu.qlikcloud.com/oauth/token",
+        "Qlik's token endpoint is on the tenant"
+    );
     assert!(!format!("{:?}", config.sources[1].auth).contains("secret-from-env"));
 }
 

@@ -8,14 +8,30 @@ use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, Qli
 
 use crate::helpers::{qlik_source, test_today, TestExporter};
 
-async fn two_qlik_tenants() -> (TestExporter, Vec<consumption_exporter::simulator::RunningSimulator>) {
-    let tenant = QlikTenant { today: test_today(), ..QlikTenant::default() };
-    let eu = QlikSimulator::new(tenant.clone(), generate_records(1, 8, test_today())).start(0).await.unwrap();
-    let us = QlikSimulator::new(tenant, generate_records(2, 3, test_today())).start(0).await.unwrap();
+async fn two_qlik_tenants() -> (
+    TestExporter,
+    Vec<consumption_exporter::simulator::RunningSimulator>,
+) {
+    let tenant = QlikTenant {
+        today: test_today(),
+        ..QlikTenant::default()
+    };
+    let eu = QlikSimulator::new(tenant.clone(), generate_records(1, 8, test_today()))
+        .start(0)
+        .await
+        .unwrap();
+    let us = QlikSimulator::new(tenant, generate_records(2, 3, test_today()))
+        .start(0)
+        .await
+        .unwrap();
     let yaml = format!(
         "sources:\n{}{}",
         qlik_source("acme-eu", &eu.url(), ""),
-        qlik_source("acme-us", &us.url(), "    labels: [resource_type, user_id]\n")
+        qlik_source(
+            "acme-us",
+            &us.url(),
+            "    labels: [resource_type, user_id]\n"
+        )
     );
     let exporter = TestExporter::start(&yaml).await;
     assert!(exporter.poll(0).await);
@@ -25,7 +41,10 @@ async fn two_qlik_tenants() -> (TestExporter, Vec<consumption_exporter::simulato
 
 /// promtool from Debian's `prometheus` package; its absence fails the test with what to install.
 fn promtool() -> &'static str {
-    let found = Command::new("promtool").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(found, "promtool is not installed: run `apt-get install prometheus` (or ./scripts/test.sh, which does)");
     "promtool"
 }
@@ -42,19 +61,43 @@ async fn promtool_check_metrics_is_clean_for_two_qlik_sources() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    let complaints = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success() && complaints.trim().is_empty(), "promtool check metrics:\n{complaints}");
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && complaints.trim().is_empty(),
+        "promtool check metrics:\n{complaints}"
+    );
 }
 
 #[tokio::test]
 async fn families_from_several_sources_share_one_help_and_type_line() {
     let (exporter, _simulators) = two_qlik_tenants().await;
     let text = exporter.scrape().await.text;
-    for family in ["consumption_qlik_local_usage", "consumption_source_up", "consumption_source_requests_total"] {
-        assert_eq!(text.matches(&format!("# TYPE {family} ")).count(), 1, "{family}");
-        assert_eq!(text.matches(&format!("# HELP {family} ")).count(), 1, "{family}");
+    for family in [
+        "consumption_qlik_local_usage",
+        "consumption_source_up",
+        "consumption_source_requests_total",
+    ] {
+        assert_eq!(
+            text.matches(&format!("# TYPE {family} ")).count(),
+            1,
+            "{family}"
+        );
+        assert_eq!(
+            text.matches(&format!("# HELP {family} ")).count(),
+            1,
+            "{family}"
+        );
     }
     assert!(text.contains("# TYPE consumption_source_requests_total counter"));
     assert!(text.contains("consumption_qlik_local_usage{source=\"acme-us\",resource_type=\"app\",user_id=\"user-00001\",period=\"current\"}"));
@@ -65,36 +108,68 @@ async fn metrics_are_served_as_text_exposition_and_as_gzip_when_asked() {
     let (exporter, _simulators) = two_qlik_tenants().await;
     let client = reqwest::Client::new();
     let plain = client.get(exporter.url("/metrics")).send().await.unwrap();
-    assert_eq!(plain.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        plain.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     assert!(plain.headers().get("content-encoding").is_none());
     let plain = plain.bytes().await.unwrap();
 
-    let zipped = client.get(exporter.url("/metrics")).header("Accept-Encoding", "gzip").send().await.unwrap();
+    let zipped = client
+        .get(exporter.url("/metrics"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
     let zipped = zipped.bytes().await.unwrap();
-    assert!(zipped.len() * 4 < plain.len(), "gzip should shrink the body: {} vs {}", zipped.len(), plain.len());
+    assert!(
+        zipped.len() * 4 < plain.len(),
+        "gzip should shrink the body: {} vs {}",
+        zipped.len(),
+        plain.len()
+    );
     let mut unzipped = Vec::new();
-    flate2::read::GzDecoder::new(&zipped[..]).read_to_end(&mut unzipped).unwrap();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
     assert_eq!(unzipped, plain);
 }
 
 #[tokio::test]
 async fn health_and_readiness_endpoints_answer_as_prometheus_tooling_expects() {
-    let simulator = QlikSimulator::new(QlikTenant { today: test_today(), ..QlikTenant::default() }, generate_records(1, 1, test_today()));
+    let simulator = QlikSimulator::new(
+        QlikTenant {
+            today: test_today(),
+            ..QlikTenant::default()
+        },
+        generate_records(1, 1, test_today()),
+    );
     let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), ""))).await;
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "")
+    ))
+    .await;
     let status = |path: &'static str| {
         let url = exporter.url(path);
         async move { reqwest::get(url).await.unwrap().status().as_u16() }
     };
     assert_eq!(status("/-/healthy").await, 200);
-    assert_eq!(status("/-/ready").await, 503, "not ready before the first poll");
+    assert_eq!(
+        status("/-/ready").await,
+        503,
+        "not ready before the first poll"
+    );
     assert!(exporter.poll(0).await);
     assert_eq!(status("/-/ready").await, 200);
     assert_eq!(status("/nope").await, 404);
     let landing = crate::helpers::get(&exporter.url("/")).await;
     assert!(landing.contains("acme") && landing.contains("qlik") && landing.contains("up"));
-    assert!(!landing.contains("qlik-sim-api-key"), "the landing page shows a secret");
+    assert!(
+        !landing.contains("qlik-sim-api-key"),
+        "the landing page shows a secret"
+    );
 }
 
 #[tokio::test]
@@ -107,9 +182,13 @@ async fn the_exposition_matches_the_golden_file() {
         .lines()
         .map(|line| {
             if line.starts_with("consumption_source_poll_duration_seconds{") {
-                format!("{} <duration>", line.rsplit_once(' ').map_or(line, |(series, _)| series))
+                format!(
+                    "{} <duration>",
+                    line.rsplit_once(' ').map_or(line, |(series, _)| series)
+                )
             } else if line.starts_with("consumption_exporter_build_info{") {
-                "consumption_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1".to_string()
+                "consumption_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1"
+                    .to_string()
             } else {
                 line.to_string()
             }

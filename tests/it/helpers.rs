@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The simulated "now" of the tests: 2026-11-22 10:00 UTC.
 pub fn test_now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub fn test_today() -> NaiveDate {
@@ -31,7 +33,8 @@ pub fn test_clock() -> SharedClock {
 }
 
 pub fn parse_config(yaml: &str) -> Config {
-    config::parse(yaml, "test.yml", Path::new(".")).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))
+    config::parse(yaml, "test.yml", Path::new("."))
+        .unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))
 }
 
 /// An exporter whose polls the test triggers one by one, serving /metrics on loopback.
@@ -49,7 +52,12 @@ impl TestExporter {
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         tokio::spawn(server::serve(listener, store.clone(), stop.clone()));
-        TestExporter { addr, store, pollers, stop }
+        TestExporter {
+            addr,
+            store,
+            pollers,
+            stop,
+        }
     }
 
     /// Runs one poll of source `i`; returns whether it succeeded.
@@ -93,7 +101,11 @@ impl RunningExporter {
     }
 
     /// Scrapes until `condition` holds, for at most `limit`; panics with the last scrape if not.
-    pub async fn scrape_until(&self, limit: Duration, condition: impl Fn(&Exposition) -> bool) -> Exposition {
+    pub async fn scrape_until(
+        &self,
+        limit: Duration,
+        condition: impl Fn(&Exposition) -> bool,
+    ) -> Exposition {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let exposition = self.scrape().await;
@@ -101,7 +113,10 @@ impl RunningExporter {
                 return exposition;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("condition not met within {limit:?}; last scrape:\n{}", exposition.text);
+                panic!(
+                    "condition not met within {limit:?}; last scrape:\n{}",
+                    exposition.text
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -127,21 +142,34 @@ pub struct Exposition {
 impl Exposition {
     pub fn parse(text: &str) -> Self {
         let mut samples = BTreeMap::new();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
-            let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}"));
             let (name, labels) = match series.split_once('{') {
                 Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
                 None => (series, Vec::new()),
             };
             samples.insert((name.to_string(), labels), value);
         }
-        Exposition { text: text.to_string(), samples }
+        Exposition {
+            text: text.to_string(),
+            samples,
+        }
     }
 
     /// The value of the series with exactly these labels.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut key: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut key: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         key.sort();
         self.samples.get(&(name.to_string(), key)).copied()
     }
@@ -156,8 +184,13 @@ fn parse_labels(text: &str) -> Vec<(String, String)> {
     let mut labels = Vec::new();
     let mut rest = text;
     while let Some((name, after)) = rest.split_once("=\"") {
-        let end = after.find('"').unwrap_or_else(|| panic!("unterminated label in {text:?}"));
-        labels.push((name.trim_start_matches(',').to_string(), after[..end].to_string()));
+        let end = after
+            .find('"')
+            .unwrap_or_else(|| panic!("unterminated label in {text:?}"));
+        labels.push((
+            name.trim_start_matches(',').to_string(),
+            after[..end].to_string(),
+        ));
         rest = &after[end + 1..];
     }
     labels.sort();

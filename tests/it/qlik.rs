@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use consumption_exporter::simulator::qlik::{generate_records, NextLinkStyle, QlikSimulator, QlikTenant};
+use consumption_exporter::simulator::qlik::{
+    generate_records, NextLinkStyle, QlikSimulator, QlikTenant,
+};
 use consumption_exporter::simulator::{Fault, When};
 use serde_json::{json, Value};
 
@@ -23,31 +25,70 @@ fn record(kind: (&str, &str, &str, &str), period: (&str, &str), user: &str, usag
     r
 }
 
-const RELOAD: (&str, &str, &str, &str) = ("app", "reload", "month", "reloads");
-const AUTOMATION: (&str, &str, &str, &str) = ("automations", "executed", "day", "runs");
-const VOLUME: (&str, &str, &str, &str) = ("data.volume.consumption", "aggregation", "year", "GB");
+/// Resource type, action, period type, unit.
+type Kind = (&'static str, &'static str, &'static str, &'static str);
+
+const RELOAD: Kind = ("app", "reload", "month", "reloads");
+const AUTOMATION: Kind = ("automations", "executed", "day", "runs");
+const VOLUME: Kind = ("data.volume.consumption", "aggregation", "year", "GB");
 
 /// Six records whose sums are worked out by hand in the tests below (today is 2026-11-22).
 fn fixture_records() -> Vec<Value> {
     vec![
-        record(RELOAD, ("2026-11-01", "2026-11-30"), "u1", json!({"localUsage": 120, "globalUsage": 130, "capacityLimit": 500, "guardrailLimit": 750, "overage": false, "updateTime": "2026-11-22T06:00:00Z"})),
-        record(RELOAD, ("2026-11-01", "2026-11-30"), "u2", json!({"localUsage": 380, "globalUsage": 400, "capacityLimit": 500, "guardrailLimit": 750, "closeToOverage": true, "updateTime": "2026-11-22T07:30:00Z"})),
-        record(RELOAD, ("2026-10-01", "2026-10-31"), "u1", json!({"localUsage": 610, "globalUsage": 640, "capacityLimit": 500, "guardrailLimit": 750, "overage": true, "blocked": true, "updateTime": "2026-11-01T00:10:00Z"})),
-        record(AUTOMATION, ("2026-11-22", "2026-11-22"), "", json!({"localUsage": 12, "globalUsage": 12, "capacityLimit": 40, "guardrailLimit": 60})),
-        record(AUTOMATION, ("2026-11-21", "2026-11-21"), "", json!({"localUsage": 45, "globalUsage": 45, "capacityLimit": 40, "guardrailLimit": 60, "overage": true})),
-        record(VOLUME, ("2026-01-01", "2026-12-31"), "", json!({"localUsage": 20.5, "globalUsage": 21.25, "capacityLimit": 50})),
+        record(
+            RELOAD,
+            ("2026-11-01", "2026-11-30"),
+            "u1",
+            json!({"localUsage": 120, "globalUsage": 130, "capacityLimit": 500, "guardrailLimit": 750, "overage": false, "updateTime": "2026-11-22T06:00:00Z"}),
+        ),
+        record(
+            RELOAD,
+            ("2026-11-01", "2026-11-30"),
+            "u2",
+            json!({"localUsage": 380, "globalUsage": 400, "capacityLimit": 500, "guardrailLimit": 750, "closeToOverage": true, "updateTime": "2026-11-22T07:30:00Z"}),
+        ),
+        record(
+            RELOAD,
+            ("2026-10-01", "2026-10-31"),
+            "u1",
+            json!({"localUsage": 610, "globalUsage": 640, "capacityLimit": 500, "guardrailLimit": 750, "overage": true, "blocked": true, "updateTime": "2026-11-01T00:10:00Z"}),
+        ),
+        record(
+            AUTOMATION,
+            ("2026-11-22", "2026-11-22"),
+            "",
+            json!({"localUsage": 12, "globalUsage": 12, "capacityLimit": 40, "guardrailLimit": 60}),
+        ),
+        record(
+            AUTOMATION,
+            ("2026-11-21", "2026-11-21"),
+            "",
+            json!({"localUsage": 45, "globalUsage": 45, "capacityLimit": 40, "guardrailLimit": 60, "overage": true}),
+        ),
+        record(
+            VOLUME,
+            ("2026-01-01", "2026-12-31"),
+            "",
+            json!({"localUsage": 20.5, "globalUsage": 21.25, "capacityLimit": 50}),
+        ),
     ]
 }
 
 fn tenant() -> QlikTenant {
-    QlikTenant { today: test_today(), ..QlikTenant::default() }
+    QlikTenant {
+        today: test_today(),
+        ..QlikTenant::default()
+    }
 }
 
 fn midnight(y: i32, m: u32, d: u32) -> f64 {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap().timestamp() as f64
 }
 
-fn labels<'a>(kind: (&'a str, &'a str, &'a str, &'a str), period: &'a str) -> Vec<(&'a str, &'a str)> {
+fn labels<'a>(
+    kind: (&'a str, &'a str, &'a str, &'a str),
+    period: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("source", "acme"),
         ("resource_type", kind.0),
@@ -62,60 +103,145 @@ fn labels<'a>(kind: (&'a str, &'a str, &'a str, &'a str), period: &'a str) -> Ve
 async fn every_qlik_family_has_the_exact_values_of_the_records_across_pages() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), "    page_size: 2\n"))).await;
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "    page_size: 2\n")
+    ))
+    .await;
     assert!(exporter.poll(0).await);
     let m = exporter.scrape().await;
 
-    let expected: [(&str, (&str, &str, &str, &str), &str, f64); 33] = [
+    let expected: [(&str, Kind, &str, f64); 32] = [
         ("consumption_qlik_local_usage", RELOAD, "current", 500.0),
         ("consumption_qlik_global_usage", RELOAD, "current", 530.0),
         ("consumption_qlik_capacity_limit", RELOAD, "current", 1000.0),
-        ("consumption_qlik_guardrail_limit", RELOAD, "current", 1500.0),
+        (
+            "consumption_qlik_guardrail_limit",
+            RELOAD,
+            "current",
+            1500.0,
+        ),
         ("consumption_qlik_overage", RELOAD, "current", 0.0),
         ("consumption_qlik_blocked", RELOAD, "current", 0.0),
         ("consumption_qlik_close_to_overage", RELOAD, "current", 1.0),
-        ("consumption_qlik_period_end_timestamp_seconds", RELOAD, "current", midnight(2026, 12, 1)),
+        (
+            "consumption_qlik_period_end_timestamp_seconds",
+            RELOAD,
+            "current",
+            midnight(2026, 12, 1),
+        ),
         ("consumption_qlik_local_usage", RELOAD, "previous", 610.0),
         ("consumption_qlik_global_usage", RELOAD, "previous", 640.0),
         ("consumption_qlik_capacity_limit", RELOAD, "previous", 500.0),
-        ("consumption_qlik_guardrail_limit", RELOAD, "previous", 750.0),
+        (
+            "consumption_qlik_guardrail_limit",
+            RELOAD,
+            "previous",
+            750.0,
+        ),
         ("consumption_qlik_overage", RELOAD, "previous", 1.0),
         ("consumption_qlik_blocked", RELOAD, "previous", 1.0),
         ("consumption_qlik_close_to_overage", RELOAD, "previous", 0.0),
-        ("consumption_qlik_period_end_timestamp_seconds", RELOAD, "previous", midnight(2026, 11, 1)),
+        (
+            "consumption_qlik_period_end_timestamp_seconds",
+            RELOAD,
+            "previous",
+            midnight(2026, 11, 1),
+        ),
         ("consumption_qlik_local_usage", AUTOMATION, "current", 12.0),
-        ("consumption_qlik_capacity_limit", AUTOMATION, "current", 40.0),
+        (
+            "consumption_qlik_capacity_limit",
+            AUTOMATION,
+            "current",
+            40.0,
+        ),
         ("consumption_qlik_overage", AUTOMATION, "current", 0.0),
-        ("consumption_qlik_period_end_timestamp_seconds", AUTOMATION, "current", midnight(2026, 11, 23)),
+        (
+            "consumption_qlik_period_end_timestamp_seconds",
+            AUTOMATION,
+            "current",
+            midnight(2026, 11, 23),
+        ),
         ("consumption_qlik_local_usage", AUTOMATION, "previous", 45.0),
-        ("consumption_qlik_global_usage", AUTOMATION, "previous", 45.0),
-        ("consumption_qlik_guardrail_limit", AUTOMATION, "previous", 60.0),
+        (
+            "consumption_qlik_global_usage",
+            AUTOMATION,
+            "previous",
+            45.0,
+        ),
+        (
+            "consumption_qlik_guardrail_limit",
+            AUTOMATION,
+            "previous",
+            60.0,
+        ),
         ("consumption_qlik_overage", AUTOMATION, "previous", 1.0),
-        ("consumption_qlik_period_end_timestamp_seconds", AUTOMATION, "previous", midnight(2026, 11, 22)),
+        (
+            "consumption_qlik_period_end_timestamp_seconds",
+            AUTOMATION,
+            "previous",
+            midnight(2026, 11, 22),
+        ),
         ("consumption_qlik_local_usage", VOLUME, "current", 20.5),
         ("consumption_qlik_global_usage", VOLUME, "current", 21.25),
         ("consumption_qlik_capacity_limit", VOLUME, "current", 50.0),
         ("consumption_qlik_overage", VOLUME, "current", 0.0),
         ("consumption_qlik_blocked", VOLUME, "current", 0.0),
         ("consumption_qlik_close_to_overage", VOLUME, "current", 0.0),
-        ("consumption_qlik_period_end_timestamp_seconds", VOLUME, "current", midnight(2027, 1, 1)),
-        ("consumption_qlik_guardrail_limit", RELOAD, "current", 1500.0),
+        (
+            "consumption_qlik_period_end_timestamp_seconds",
+            VOLUME,
+            "current",
+            midnight(2027, 1, 1),
+        ),
     ];
     for (family, kind, period, value) in expected {
-        assert_eq!(m.get(family, &labels(kind, period)), Some(value), "{family} {kind:?} {period}\n{}", m.text);
+        assert_eq!(
+            m.get(family, &labels(kind, period)),
+            Some(value),
+            "{family} {kind:?} {period}\n{}",
+            m.text
+        );
     }
     // A record without guardrailLimit adds no guardrail series.
-    assert_eq!(m.get("consumption_qlik_guardrail_limit", &labels(VOLUME, "current")), None);
-    assert_eq!(m.get("consumption_qlik_tenant_overage", &[("source", "acme")]), Some(1.0));
-    assert_eq!(m.get("consumption_qlik_tenant_close_to_overage", &[("source", "acme")]), Some(1.0));
+    assert_eq!(
+        m.get(
+            "consumption_qlik_guardrail_limit",
+            &labels(VOLUME, "current")
+        ),
+        None
+    );
+    assert_eq!(
+        m.get("consumption_qlik_tenant_overage", &[("source", "acme")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "consumption_qlik_tenant_close_to_overage",
+            &[("source", "acme")]
+        ),
+        Some(1.0)
+    );
     let health = [("source", "acme"), ("vendor", "qlik")];
     assert_eq!(m.get("consumption_source_up", &health), Some(1.0));
-    let updated = Utc.with_ymd_and_hms(2026, 11, 22, 7, 30, 0).unwrap().timestamp() as f64;
-    assert_eq!(m.get("consumption_source_data_updated_timestamp_seconds", &health), Some(updated));
+    let updated = Utc
+        .with_ymd_and_hms(2026, 11, 22, 7, 30, 0)
+        .unwrap()
+        .timestamp() as f64;
+    assert_eq!(
+        m.get("consumption_source_data_updated_timestamp_seconds", &health),
+        Some(updated)
+    );
     // 5 label sets × 8 families, less the missing guardrail, plus the 2 tenant flags.
     assert_eq!(m.get("consumption_source_series", &health), Some(41.0));
     // Three pages of two records each.
-    assert_eq!(m.get("consumption_source_requests_total", &[("source", "acme"), ("vendor", "qlik"), ("code", "200")]), Some(3.0));
+    assert_eq!(
+        m.get(
+            "consumption_source_requests_total",
+            &[("source", "acme"), ("vendor", "qlik"), ("code", "200")]
+        ),
+        Some(3.0)
+    );
 }
 
 #[tokio::test]
@@ -123,11 +249,23 @@ async fn opt_in_labels_split_series_by_user() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
     let extra = "    labels: [resource_type, user_id]\n";
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), extra))).await;
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), extra)
+    ))
+    .await;
     assert!(exporter.poll(0).await);
     let m = exporter.scrape().await;
     let local = |resource_type, user, period| {
-        m.get("consumption_qlik_local_usage", &[("source", "acme"), ("resource_type", resource_type), ("user_id", user), ("period", period)])
+        m.get(
+            "consumption_qlik_local_usage",
+            &[
+                ("source", "acme"),
+                ("resource_type", resource_type),
+                ("user_id", user),
+                ("period", period),
+            ],
+        )
     };
     assert_eq!(local("app", "u1", "current"), Some(120.0));
     assert_eq!(local("app", "u2", "current"), Some(380.0));
@@ -158,21 +296,51 @@ async fn paging_reads_every_page_whether_the_link_is_a_token_a_relative_or_a_for
     let records = generate_records(11, 60, test_today());
     let expected = expected_local_usage(&records, test_today());
     let pages = records.len().div_ceil(200);
-    assert!(pages >= 9, "the data set should span many pages, has {pages}");
-    for style in [NextLinkStyle::HrefAndToken, NextLinkStyle::RelativeHrefOnly, NextLinkStyle::ForeignHrefOnly] {
-        let simulator = QlikSimulator::new(QlikTenant { next_link_style: style, ..tenant() }, records.clone());
+    assert!(
+        pages >= 9,
+        "the data set should span many pages, has {pages}"
+    );
+    for style in [
+        NextLinkStyle::HrefAndToken,
+        NextLinkStyle::RelativeHrefOnly,
+        NextLinkStyle::ForeignHrefOnly,
+    ] {
+        let simulator = QlikSimulator::new(
+            QlikTenant {
+                next_link_style: style,
+                ..tenant()
+            },
+            records.clone(),
+        );
         let running = simulator.start(0).await.unwrap();
-        let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), ""))).await;
+        let exporter = TestExporter::start(&format!(
+            "sources:\n{}",
+            qlik_source("acme", &running.url(), "")
+        ))
+        .await;
         assert!(exporter.poll(0).await, "{style:?}");
         let m = exporter.scrape().await;
         for (key, sum) in &expected {
             let labels = labels((&key[0], &key[1], &key[2], &key[3]), &key[4]);
-            assert_eq!(m.get("consumption_qlik_local_usage", &labels), Some(*sum), "{style:?} {key:?}");
+            assert_eq!(
+                m.get("consumption_qlik_local_usage", &labels),
+                Some(*sum),
+                "{style:?} {key:?}"
+            );
         }
-        let data_requests: Vec<_> = simulator.received().into_iter().filter(|r| r.path.ends_with("/executions")).collect();
+        let data_requests: Vec<_> = simulator
+            .received()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/executions"))
+            .collect();
         assert_eq!(data_requests.len(), pages, "{style:?}");
-        assert!(data_requests.iter().all(|r| r.query.contains("limit=200")), "{style:?}");
-        assert!(data_requests[0].query.contains("periodsToInclude=current&periodsToInclude=previous"));
+        assert!(
+            data_requests.iter().all(|r| r.query.contains("limit=200")),
+            "{style:?}"
+        );
+        assert!(data_requests[0]
+            .query
+            .contains("periodsToInclude=current&periodsToInclude=previous"));
     }
 }
 
@@ -180,16 +348,41 @@ async fn paging_reads_every_page_whether_the_link_is_a_token_a_relative_or_a_for
 async fn a_throttled_page_is_waited_out_as_retry_after_asks() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
-    simulator.faults().inject(When::Page(2), Fault::Throttle { retry_after: "1".into() }, 1);
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), "    page_size: 2\n"))).await;
+    simulator.faults().inject(
+        When::Page(2),
+        Fault::Throttle {
+            retry_after: "1".into(),
+        },
+        1,
+    );
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "    page_size: 2\n")
+    ))
+    .await;
     let started = std::time::Instant::now();
     assert!(exporter.poll(0).await);
-    assert!(started.elapsed() >= Duration::from_secs(1), "the Retry-After wait was skipped");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the Retry-After wait was skipped"
+    );
     let m = exporter.scrape().await;
     let health = [("source", "acme"), ("vendor", "qlik")];
-    assert_eq!(m.get("consumption_source_throttled_total", &health), Some(1.0));
-    assert_eq!(m.get("consumption_source_requests_total", &[("source", "acme"), ("vendor", "qlik"), ("code", "429")]), Some(1.0));
-    assert_eq!(m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")), Some(500.0));
+    assert_eq!(
+        m.get("consumption_source_throttled_total", &health),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "consumption_source_requests_total",
+            &[("source", "acme"), ("vendor", "qlik"), ("code", "429")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")),
+        Some(500.0)
+    );
 }
 
 #[tokio::test]
@@ -197,27 +390,55 @@ async fn a_poll_failing_on_its_last_page_publishes_nothing_and_keeps_the_previou
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
     let extra = "    page_size: 2\n    max_retries: 1\n";
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), extra))).await;
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), extra)
+    ))
+    .await;
     assert!(exporter.poll(0).await);
 
     // New data whose first pages would change the sums, and a last page that keeps failing.
     let mut changed = fixture_records();
     changed[0]["localUsage"] = json!(9999);
     simulator.set_records(changed);
-    simulator.faults().inject(When::Page(3), Fault::Status(500), 2);
+    simulator
+        .faults()
+        .inject(When::Page(3), Fault::Status(500), 2);
     assert!(!exporter.poll(0).await);
 
     let m = exporter.scrape().await;
     let health = [("source", "acme"), ("vendor", "qlik")];
     assert_eq!(m.get("consumption_source_up", &health), Some(0.0));
-    assert_eq!(m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")), Some(500.0));
-    assert_eq!(m.get("consumption_source_errors_total", &[("source", "acme"), ("vendor", "qlik"), ("reason", "server_error")]), Some(1.0));
-    assert_eq!(m.get("consumption_source_requests_total", &[("source", "acme"), ("vendor", "qlik"), ("code", "500")]), Some(2.0));
+    assert_eq!(
+        m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")),
+        Some(500.0)
+    );
+    assert_eq!(
+        m.get(
+            "consumption_source_errors_total",
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("reason", "server_error")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "consumption_source_requests_total",
+            &[("source", "acme"), ("vendor", "qlik"), ("code", "500")]
+        ),
+        Some(2.0)
+    );
 
     // The next good poll publishes the new data.
     assert!(exporter.poll(0).await);
     let m = exporter.scrape().await;
-    assert_eq!(m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")), Some(9999.0 + 380.0));
+    assert_eq!(
+        m.get("consumption_qlik_local_usage", &labels(RELOAD, "current")),
+        Some(9999.0 + 380.0)
+    );
     assert_eq!(m.get("consumption_source_up", &health), Some(1.0));
 }
 
@@ -226,23 +447,44 @@ async fn data_expires_after_max_age_while_health_series_stay() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
     let extra = "    interval: 200ms\n    max_age: 1s\n    max_retries: 0\n";
-    let exporter = RunningExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), extra))).await;
+    let exporter = RunningExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), extra)
+    ))
+    .await;
     let health = [("source", "acme"), ("vendor", "qlik")];
-    exporter.scrape_until(Duration::from_secs(10), |m| m.get("consumption_source_up", &health) == Some(1.0)).await;
+    exporter
+        .scrape_until(Duration::from_secs(10), |m| {
+            m.get("consumption_source_up", &health) == Some(1.0)
+        })
+        .await;
 
-    simulator.faults().inject(When::Next, Fault::Status(503), usize::MAX);
-    let failing = exporter.scrape_until(Duration::from_secs(10), |m| m.get("consumption_source_up", &health) == Some(0.0)).await;
+    simulator
+        .faults()
+        .inject(When::Next, Fault::Status(503), usize::MAX);
+    let failing = exporter
+        .scrape_until(Duration::from_secs(10), |m| {
+            m.get("consumption_source_up", &health) == Some(0.0)
+        })
+        .await;
     // Failing, but younger than max_age: the last good data is still served... unless the
     // scrape landed after it had already expired, which the next assertion covers either way.
     if failing.get("consumption_source_series", &health) != Some(0.0) {
-        assert_eq!(failing.get("consumption_qlik_local_usage", &labels(RELOAD, "current")), Some(500.0));
+        assert_eq!(
+            failing.get("consumption_qlik_local_usage", &labels(RELOAD, "current")),
+            Some(500.0)
+        );
     }
     let expired = exporter
-        .scrape_until(Duration::from_secs(10), |m| m.count("consumption_qlik_local_usage") == 0)
+        .scrape_until(Duration::from_secs(10), |m| {
+            m.count("consumption_qlik_local_usage") == 0
+        })
         .await;
     assert_eq!(expired.get("consumption_source_up", &health), Some(0.0));
     assert_eq!(expired.get("consumption_source_series", &health), Some(0.0));
-    assert!(expired.get("consumption_source_last_success_timestamp_seconds", &health).is_some());
+    assert!(expired
+        .get("consumption_source_last_success_timestamp_seconds", &health)
+        .is_some());
     assert_eq!(expired.count("consumption_qlik_tenant_overage"), 0);
 }
 
@@ -258,9 +500,16 @@ async fn an_oauth_token_is_fetched_once_and_reused_across_pages_and_polls() {
     assert!(exporter.poll(0).await);
     assert!(exporter.poll(0).await);
     assert_eq!(simulator.tokens_issued(), 1);
-    let data: Vec<_> = simulator.received().into_iter().filter(|r| r.path.ends_with("/executions")).collect();
+    let data: Vec<_> = simulator
+        .received()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/executions"))
+        .collect();
     assert_eq!(data.len(), 6);
-    assert!(data.iter().all(|r| r.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer qlik-sim-token-"))));
+    assert!(data.iter().all(|r| r
+        .authorization
+        .as_deref()
+        .is_some_and(|a| a.starts_with("Bearer qlik-sim-token-"))));
 }
 
 #[tokio::test]
@@ -268,37 +517,75 @@ async fn a_401_mid_poll_refreshes_the_token_once_and_the_poll_succeeds() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&oauth_source(&running.url())).await;
-    simulator.faults().inject(When::Page(2), Fault::Status(401), 1);
+    simulator
+        .faults()
+        .inject(When::Page(2), Fault::Status(401), 1);
     assert!(exporter.poll(0).await);
     assert_eq!(simulator.tokens_issued(), 2);
 }
 
 #[tokio::test]
 async fn a_rejected_client_secret_fails_the_poll_with_a_token_error() {
-    let simulator = QlikSimulator::new(QlikTenant { client_secret: "another".into(), ..tenant() }, fixture_records());
+    let simulator = QlikSimulator::new(
+        QlikTenant {
+            client_secret: "another".into(),
+            ..tenant()
+        },
+        fixture_records(),
+    );
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&oauth_source(&running.url())).await;
     assert!(!exporter.poll(0).await);
     let error = exporter.store.slots()[0].state().last_error.unwrap();
-    assert!(error.contains("source acme (qlik)") && error.contains("/oauth/token") && error.contains("401"), "{error}");
-    assert!(!error.contains("qlik-sim-secret"), "the secret leaked: {error}");
+    assert!(
+        error.contains("source acme (qlik)")
+            && error.contains("/oauth/token")
+            && error.contains("401"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("qlik-sim-secret"),
+        "the secret leaked: {error}"
+    );
     let m = exporter.scrape().await;
-    assert_eq!(m.get("consumption_source_errors_total", &[("source", "acme"), ("vendor", "qlik"), ("reason", "token")]), Some(1.0));
+    assert_eq!(
+        m.get(
+            "consumption_source_errors_total",
+            &[("source", "acme"), ("vendor", "qlik"), ("reason", "token")]
+        ),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn qlik_errors_reach_the_user_with_their_code_detail_and_trace_id() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
-    simulator.faults().inject(When::Page(1), Fault::Status(403), 1);
-    let exporter = TestExporter::start(&format!("sources:\n{}", qlik_source("acme", &running.url(), ""))).await;
+    simulator
+        .faults()
+        .inject(When::Page(1), Fault::Status(403), 1);
+    let exporter = TestExporter::start(&format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "")
+    ))
+    .await;
     assert!(!exporter.poll(0).await);
     let error = exporter.store.slots()[0].state().last_error.unwrap();
-    for part in ["source acme (qlik)", "page 1", "HTTP 403", "HTTP-403 Forbidden (simulated fault)", "traceId 5ce1c5b5d1f0a0b7", "permission"] {
+    for part in [
+        "source acme (qlik)",
+        "page 1",
+        "HTTP 403",
+        "HTTP-403 Forbidden (simulated fault)",
+        "traceId 5ce1c5b5d1f0a0b7",
+        "permission",
+    ] {
         assert!(error.contains(part), "{part:?} missing from: {error}");
     }
     let page = crate::helpers::get(&exporter.url("/")).await;
-    assert!(page.contains("HTTP-403"), "the landing page shows the error: {page}");
+    assert!(
+        page.contains("HTTP-403"),
+        "the landing page shows the error: {page}"
+    );
 }
 
 mod against_a_qlik_shaped_server {
@@ -362,11 +649,26 @@ mod against_a_qlik_shaped_server {
         let labels = labels(("app", "reload", "month", "string"), "previous");
         assert_eq!(m.get("consumption_qlik_local_usage", &labels), Some(40.0));
         assert_eq!(m.get("consumption_qlik_global_usage", &labels), Some(58.0));
-        assert_eq!(m.get("consumption_qlik_capacity_limit", &labels), Some(100.0));
-        assert_eq!(m.get("consumption_qlik_guardrail_limit", &labels), Some(40.0));
-        assert_eq!(m.get("consumption_qlik_period_end_timestamp_seconds", &labels), Some(midnight(2022, 2, 1)));
+        assert_eq!(
+            m.get("consumption_qlik_capacity_limit", &labels),
+            Some(100.0)
+        );
+        assert_eq!(
+            m.get("consumption_qlik_guardrail_limit", &labels),
+            Some(40.0)
+        );
+        assert_eq!(
+            m.get("consumption_qlik_period_end_timestamp_seconds", &labels),
+            Some(midnight(2022, 2, 1))
+        );
         // "updateTime": "string" is not a time: no as-of time rather than a wrong one.
-        assert_eq!(m.get("consumption_source_data_updated_timestamp_seconds", &[("source", "acme"), ("vendor", "qlik")]), None);
+        assert_eq!(
+            m.get(
+                "consumption_source_data_updated_timestamp_seconds",
+                &[("source", "acme"), ("vendor", "qlik")]
+            ),
+            None
+        );
     }
 
     #[tokio::test]
@@ -374,7 +676,11 @@ mod against_a_qlik_shaped_server {
         let server = MockServer::start().await;
         let throttled = json!({"errors":[{"code":"HTTP-429","title":"API rate limit reached.","detail":"You need to wait 1 seconds until limit is lifted."}]});
         Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1").set_body_json(throttled))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", "1")
+                    .set_body_json(throttled),
+            )
             .up_to_n_times(1)
             .mount(&server)
             .await;
@@ -386,6 +692,12 @@ mod against_a_qlik_shaped_server {
         let exporter = TestExporter::start(&yaml).await;
         assert!(exporter.poll(0).await);
         let m = exporter.scrape().await;
-        assert_eq!(m.get("consumption_source_throttled_total", &[("source", "acme"), ("vendor", "qlik")]), Some(1.0));
+        assert_eq!(
+            m.get(
+                "consumption_source_throttled_total",
+                &[("source", "acme"), ("vendor", "qlik")]
+            ),
+            Some(1.0)
+        );
     }
 }
