@@ -262,7 +262,9 @@ fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) 
             after: timeout,
         };
     }
-    // reqwest's Display names only the outer layer; the cause says what really happened.
+    // reqwest's Display names only the outer layer (and the URL, which the request names
+    // already); the causes say what really happened.
+    let error = error.without_url();
     let mut detail = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
