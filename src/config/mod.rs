@@ -561,7 +561,11 @@ impl Decoder<'_> {
             token_url,
             client_id: raw.client_id,
             client_secret: client_secret?,
-            scopes: raw.scopes,
+            scopes: if raw.scopes.is_empty() {
+                source_type.default_scopes(base_url)
+            } else {
+                raw.scopes
+            },
             endpoint_params: raw.endpoint_params,
         }))
     }

@@ -32,6 +32,9 @@ const MAX_THROTTLE_WAITS: u32 = 10;
 /// Turns a vendor's error body into one line for the user (e.g. Qlik's `errors[].title`).
 pub type ErrorDetailFn = fn(&[u8]) -> Option<String>;
 
+/// Says whether an error body is the vendor telling us to slow down, whatever its status.
+pub type ThrottleSignalFn = fn(&[u8]) -> bool;
+
 /// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
 pub fn build_reqwest_client() -> reqwest::Result<reqwest::Client> {
     // Several rustls providers may be linked in; choose one explicitly (a second install is a no-op).
@@ -139,6 +142,7 @@ pub struct HttpClient {
     auth: Authorizer,
     stats: Arc<SourceStats>,
     error_detail: ErrorDetailFn,
+    throttle_signal: Option<ThrottleSignalFn>,
 }
 
 impl HttpClient {
@@ -150,6 +154,7 @@ impl HttpClient {
             auth: Authorizer::new(&config.auth),
             stats,
             error_detail: config.source.error_detail(),
+            throttle_signal: config.source.throttle_signal(),
         }
     }
 
@@ -388,7 +393,11 @@ impl PollSession<'_> {
         }
         let asked_wait = retry_after(&response.headers, SystemTime::now());
         let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::SERVICE_UNAVAILABLE && asked_wait.is_some());
+            || (status == StatusCode::SERVICE_UNAVAILABLE && asked_wait.is_some())
+            || self
+                .client
+                .throttle_signal
+                .is_some_and(|signal| signal(&response.body));
         if throttled {
             self.client.stats.count_throttled();
             *throttles += 1;

@@ -5,6 +5,7 @@
 //! A simulator shares no code with its source (no wire types, no parsing): each is written from
 //! the vendor's documentation on its own, so a misreading of the API cannot hide in both.
 
+pub mod powerplatform;
 pub mod qlik;
 
 use std::collections::VecDeque;
@@ -69,6 +70,12 @@ pub enum Fault {
     TruncatedJson,
     /// 200 with an HTML page, as a proxy's login page would be.
     WrongContentType,
+    /// Exactly this answer (e.g. a throttling body the vendor sends with another status).
+    Custom {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
 }
 
 /// Which requests a fault applies to.
@@ -164,6 +171,20 @@ pub async fn apply_fault(
         Fault::Delay(duration) => {
             tokio::time::sleep(duration).await;
             None
+        }
+        Fault::Custom {
+            status,
+            body,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = json(status, body);
+            if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            Some(response)
         }
         Fault::MalformedJson => Some(json(StatusCode::OK, "this is not json".into())),
         Fault::TruncatedJson => Some(json(StatusCode::OK, r#"{"data":[{"unit":"rel"#.into())),

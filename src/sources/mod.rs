@@ -4,6 +4,7 @@
 //!
 //! A source never measures itself: the poller times it, counts its errors and sets `up`.
 
+pub mod powerplatform;
 pub mod qlik;
 
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::config::FieldError;
-use crate::http::{ErrorDetailFn, HttpError, PollSession};
+use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
 use crate::snapshot::Snapshot;
 
 /// Every vendor type the config accepts.
-pub static TYPES: &[&dyn SourceType] = &[&qlik::QlikType];
+pub static TYPES: &[&dyn SourceType] = &[&qlik::QlikType, &powerplatform::PowerPlatformType];
 
 pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {
     TYPES.iter().copied().find(|t| t.name() == name)
@@ -40,6 +41,11 @@ pub trait SourceType: Sync {
     /// The token endpoint to use when `oauth2.token_url` is not set.
     fn default_token_url(&self, _base_url: &Url) -> Option<Url> {
         None
+    }
+
+    /// The OAuth2 scopes to ask for when `oauth2.scopes` is empty.
+    fn default_scopes(&self, _base_url: &Url) -> Vec<String> {
+        Vec::new()
     }
 
     /// Builds the source from the entry's keys other than the shared ones. Errors carry paths
@@ -64,6 +70,11 @@ pub trait Source: Send + Sync {
     /// Reads the vendor's error body shape into one line for the user.
     fn error_detail(&self) -> ErrorDetailFn {
         |_| None
+    }
+
+    /// Recognises a throttling answer that is not a 429 (Microsoft's `BurstRequestsThrottled`).
+    fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
+        None
     }
 }
 

@@ -2,4 +2,5 @@ mod cli;
 mod config;
 mod exposition;
 mod helpers;
+mod powerplatform;
 mod qlik;

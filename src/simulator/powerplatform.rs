@@ -1,0 +1,461 @@
+//! A Power Platform tenant: Entra ID's `POST /{tenant}/oauth2/v2.0/token` and the licensing
+//! endpoints `GET /licensing/UserPerFlowCapacitySource` (with `api-version` and `startDate`
+//! required, `endDate`, the five filters, `pageNumber`/`pageSize`, and 204 past the last page)
+//! and `.../TenantContextSummary`. Errors are Microsoft's `{"error":{"code","message"}}`.
+//! Written from Microsoft's REST reference, not from the exporter's source.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use super::{apply_fault, Faults, RunningSimulator};
+
+/// What a request past the last page gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PastTheEnd {
+    NoContent,
+    EmptyPage,
+}
+
+/// The records a tenant serves.
+#[derive(Clone, Debug)]
+pub enum FlowRecords {
+    /// These records, as JSON objects in the vendor's shape.
+    Listed(Vec<Value>),
+    /// `per_day` records for each of `days` days ending on `today`, made from `seed` one at a time
+    /// (no memory per record, so any size can be served).
+    Generated {
+        seed: u64,
+        per_day: u64,
+        days: u64,
+        environments: u64,
+        users: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct PowerPlatformTenant {
+    pub client_id: String,
+    pub client_secret: String,
+    pub first_page: u64,
+    pub past_the_end: PastTheEnd,
+    pub today: NaiveDate,
+    pub records: FlowRecords,
+    /// What TenantContextSummary answers (an array, as documented).
+    pub summary: Value,
+}
+
+impl Default for PowerPlatformTenant {
+    fn default() -> Self {
+        PowerPlatformTenant {
+            client_id: "pp-sim-client".into(),
+            client_secret: "pp-sim-secret".into(),
+            first_page: 1,
+            past_the_end: PastTheEnd::NoContent,
+            today: Utc::now().date_naive(),
+            records: FlowRecords::Generated {
+                seed: 1,
+                per_day: 200,
+                days: 40,
+                environments: 3,
+                users: 50,
+            },
+            summary: json!([
+                {"flowContext": "Premium", "tenantId": "sim", "countOfUsersExceedingCapacity": 3, "countOfUsersInCompliance": 41,
+                 "countOfUsersWithoutALicense": 2, "countOfUsersWithoutPremiumLicenseUsingPremiumFeatures": 1},
+                {"flowContext": "Process", "tenantId": "sim", "countOfUsersExceedingCapacity": 0, "countOfUsersInCompliance": 7,
+                 "countOfUsersWithoutALicense": 0, "countOfUsersWithoutPremiumLicenseUsingPremiumFeatures": 0}
+            ]),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PowerPlatformSimulator {
+    state: Arc<SimState>,
+}
+
+struct SimState {
+    tenant: RwLock<PowerPlatformTenant>,
+    tokens: Mutex<Vec<String>>,
+    issued: AtomicU64,
+    faults: Faults,
+    queries: Mutex<Vec<String>>,
+}
+
+impl PowerPlatformSimulator {
+    pub fn new(tenant: PowerPlatformTenant) -> Self {
+        PowerPlatformSimulator {
+            state: Arc::new(SimState {
+                tenant: RwLock::new(tenant),
+                tokens: Mutex::default(),
+                issued: AtomicU64::new(0),
+                faults: Faults::default(),
+                queries: Mutex::default(),
+            }),
+        }
+    }
+
+    pub async fn start(&self, port: u16) -> std::io::Result<RunningSimulator> {
+        let router = Router::new()
+            .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route("/licensing/UserPerFlowCapacitySource", get(records))
+            .route(
+                "/licensing/UserPerFlowCapacitySource/TenantContextSummary",
+                get(summary),
+            )
+            .with_state(self.state.clone());
+        super::serve(router, port).await
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Query strings of the data requests received, in order.
+    pub fn queries(&self) -> Vec<String> {
+        self.state
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn tokens_issued(&self) -> u64 {
+        self.state.issued.load(Ordering::Relaxed)
+    }
+}
+
+fn ms_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+fn error_body(status: StatusCode) -> String {
+    json!({"error": {"code": status.canonical_reason().unwrap_or("Error").replace(' ', ""), "message": "simulated fault"}}).to_string()
+}
+
+async fn token(
+    State(state): State<Arc<SimState>>,
+    Path(_tenant): Path<String>,
+    body: String,
+) -> Response {
+    if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
+        return response;
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let tenant = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if field("grant_type") != "client_credentials" || !field("scope").ends_with("/.default") {
+        return ms_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_credentials with a /.default scope is required",
+        );
+    }
+    if field("client_id") != tenant.client_id || field("client_secret") != tenant.client_secret {
+        return ms_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided.",
+        );
+    }
+    let token = format!("pp-sim-token-{}", rand::rng().random::<u64>());
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(token.clone());
+    state.issued.fetch_add(1, Ordering::Relaxed);
+    Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})).into_response()
+}
+
+fn authorised(state: &SimState, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    presented.is_some_and(|t| {
+        state
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|k| k == t)
+    })
+}
+
+struct Query {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    page_number: u64,
+    page_size: u64,
+    filters: Vec<(&'static str, String)>,
+}
+
+fn parse_query(raw: &str, first_page: u64) -> Result<Query, String> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    get("api-version").ok_or("The api-version query parameter is required.")?;
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
+        get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| format!("{name} {v:?} is not a date-time"))
+            })
+            .transpose()
+    };
+    let start = time("startDate")?.ok_or("startDate is required.")?;
+    let end = time("endDate")?.unwrap_or_else(Utc::now);
+    let number = |name: &str, default: u64| {
+        get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| format!("{name} must be an integer"))
+        })
+    };
+    let filters = [
+        ("environmentId", "environmentId"),
+        ("flowContext", "flowContext"),
+        ("flowLicenseCategorization", "flowLicenseCategorization"),
+        ("resourceId", "resourceId"),
+        ("userId", "userId"),
+    ]
+    .into_iter()
+    .filter_map(|(param, field)| get(param).map(|v| (field, v.to_string())))
+    .collect();
+    Ok(Query {
+        start,
+        end,
+        page_number: number("pageNumber", first_page)?,
+        page_size: number("pageSize", 100)?.max(1),
+        filters,
+    })
+}
+
+async fn records(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    state
+        .queries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(raw.clone());
+    if !authorised(&state, &headers) {
+        return ms_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The access token is missing or invalid.",
+        );
+    }
+    let tenant = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let query = match parse_query(&raw, tenant.first_page) {
+        Ok(query) => query,
+        Err(message) => return ms_error(StatusCode::BAD_REQUEST, "BadRequest", &message),
+    };
+    let page = query.page_number.saturating_sub(tenant.first_page) + 1;
+    if let Some(response) = apply_fault(state.faults.take(Some(page as u32)), error_body).await {
+        return response;
+    }
+    let Some(offset) = query
+        .page_number
+        .checked_sub(tenant.first_page)
+        .map(|n| n * query.page_size)
+    else {
+        return ms_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "pageNumber is out of range.",
+        );
+    };
+    let page_records = select(&tenant, &query, offset);
+    if page_records.is_empty() && tenant.past_the_end == PastTheEnd::NoContent {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    Json(json!({"currentPage": query.page_number, "records": page_records})).into_response()
+}
+
+/// The page at `offset` of the records inside the query's time range and filters.
+fn select(tenant: &PowerPlatformTenant, query: &Query, offset: u64) -> Vec<Value> {
+    let in_query = |r: &Value| {
+        let at = r["consumptionDate"]
+            .as_str()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|t| t.with_timezone(&Utc));
+        at.is_some_and(|t| t >= query.start && t <= query.end)
+            && query
+                .filters
+                .iter()
+                .all(|(field, wanted)| r[*field].as_str() == Some(wanted.as_str()))
+    };
+    let take = |iter: &mut dyn Iterator<Item = Value>| {
+        iter.filter(|r| in_query(r))
+            .skip(offset as usize)
+            .take(query.page_size as usize)
+            .collect()
+    };
+    match &tenant.records {
+        FlowRecords::Listed(records) => take(&mut records.iter().cloned()),
+        FlowRecords::Generated {
+            seed,
+            per_day,
+            days,
+            environments,
+            users,
+        } if query.filters.is_empty() => {
+            // Generated records are in time order, so the time range is a contiguous index range.
+            let spec = (
+                *seed,
+                *per_day,
+                *environments,
+                *users,
+                tenant.today - Days::days(*days as i64 - 1),
+            );
+            let total = days * per_day;
+            let from = first_index(total, |i| record_time(spec, i) >= query.start);
+            let to = first_index(total, |i| record_time(spec, i) > query.end);
+            (from + offset..to.min(from + offset + query.page_size))
+                .map(|i| generated_record(spec, i))
+                .collect()
+        }
+        FlowRecords::Generated { days, per_day, .. } => {
+            let total = days * per_day;
+            let all = (0..total).map(|i| generated(tenant, i));
+            take(&mut all.into_iter())
+        }
+    }
+}
+
+fn generated(tenant: &PowerPlatformTenant, i: u64) -> Value {
+    let FlowRecords::Generated {
+        seed,
+        per_day,
+        days,
+        environments,
+        users,
+    } = &tenant.records
+    else {
+        return Value::Null;
+    };
+    let first_day = tenant.today - Days::days(*days as i64 - 1);
+    generated_record((*seed, *per_day, *environments, *users, first_day), i)
+}
+
+/// The first index in `0..total` for which `past` holds (`past` is false, then true).
+fn first_index(total: u64, past: impl Fn(u64) -> bool) -> u64 {
+    let (mut low, mut high) = (0, total);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if past(middle) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    low
+}
+
+/// Generated records are spread evenly over each day, in index order.
+fn record_time((_, per_day, _, _, first_day): GeneratedSpec, i: u64) -> DateTime<Utc> {
+    let midnight = (first_day + Days::days((i / per_day) as i64))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    midnight + Days::seconds(((i % per_day) * 86_400 / per_day) as i64)
+}
+
+/// Seed, records per day, environments, users, and the first day.
+pub type GeneratedSpec = (u64, u64, u64, u64, NaiveDate);
+
+/// Record `i` of a generated tenant: same seed and index, same record.
+pub fn generated_record(spec: GeneratedSpec, i: u64) -> Value {
+    let (seed, _, environments, users, _) = spec;
+    let mut rng = StdRng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let at = record_time(spec, i);
+    let contexts = ["Premium", "Process", "InContext"];
+    let categories = ["Premium", "Standard"];
+    json!({
+        "consumptionDate": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "consumptionUnits": rng.random_range(1..500),
+        "environmentId": format!("00000000-0000-0000-0000-{:012}", rng.random_range(0..environments.max(1))),
+        "flowContext": contexts[rng.random_range(0..contexts.len())],
+        "flowLicenseCategorization": categories[rng.random_range(0..categories.len())],
+        "resourceId": format!("flow-{:04}", rng.random_range(0..200)),
+        "tenantId": "11111111-1111-1111-1111-111111111111",
+        "userId": format!("user-{:05}", rng.random_range(0..users.max(1))),
+    })
+}
+
+async fn summary(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    state
+        .queries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(raw.clone().unwrap_or_default());
+    if !authorised(&state, &headers) {
+        return ms_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The access token is missing or invalid.",
+        );
+    }
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    if !pairs.iter().any(|(k, _)| k == "startDate")
+        || !pairs.iter().any(|(k, _)| k == "api-version")
+    {
+        return ms_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "api-version and startDate are required.",
+        );
+    }
+    let tenant = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(tenant.summary).into_response()
+}

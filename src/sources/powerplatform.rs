@@ -1,0 +1,505 @@
+//! Power Platform licensing: `GET /licensing/UserPerFlowCapacitySource` (Power Automate
+//! per-flow capacity consumption), and optionally `.../TenantContextSummary`.
+//!
+//! Vendor facts (shared/vendor-apis.md §1): `startDate` is required, `endDate` defaults to now;
+//! paging is `pageNumber`/`pageSize` with only `currentPage` in the answer, so the end is a 204,
+//! an empty page or a short page, and whether pages count from 0 or 1 is undocumented
+//! (`first_page`, default 1); `flowContext` and `flowLicenseCategorization` have no published
+//! enum; throttling may come as a body with `error.code = BurstRequestsThrottled`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use url::Url;
+
+use super::{PollError, Source, SourceType};
+use crate::clock::Clock;
+use crate::config::{decode_settings, FieldError};
+use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
+use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+
+const RECORDS_PATH: &str = "/licensing/UserPerFlowCapacitySource";
+const SUMMARY_PATH: &str = "/licensing/UserPerFlowCapacitySource/TenantContextSummary";
+
+pub static FLOW_CAPACITY_UNITS: FamilyDesc = FamilyDesc {
+    name: "consumption_powerplatform_flow_capacity_units",
+    help: "Power Automate per-flow capacity consumptionUnits summed over the window (UTC days: today, yesterday, month_to_date).",
+};
+pub static USERS: FamilyDesc = FamilyDesc {
+    name: "consumption_powerplatform_users",
+    help:
+        "Users per flow context by licensing status, from the Power Platform TenantContextSummary.",
+};
+
+/// The `type: powerplatform` entry of the config.
+pub struct PowerPlatformType;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default = "default_api_version")]
+    api_version: String,
+    #[serde(default = "default_page_size")]
+    page_size: u32,
+    #[serde(default = "default_first_page")]
+    first_page: u32,
+    #[serde(default)]
+    filters: Filters,
+    #[serde(default = "default_labels")]
+    labels: Vec<Label>,
+    #[serde(default)]
+    tenant_summary: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Filters {
+    environment_id: Option<String>,
+    flow_context: Option<String>,
+    flow_license_categorization: Option<String>,
+    resource_id: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum Label {
+    EnvironmentId,
+    FlowContext,
+    FlowLicenseCategorization,
+    ResourceId,
+    UserId,
+}
+
+impl Label {
+    fn name(self) -> &'static str {
+        match self {
+            Label::EnvironmentId => "environment_id",
+            Label::FlowContext => "flow_context",
+            Label::FlowLicenseCategorization => "flow_license_categorization",
+            Label::ResourceId => "resource_id",
+            Label::UserId => "user_id",
+        }
+    }
+
+    fn value(self, record: &CapacityRecord) -> &str {
+        let field = match self {
+            Label::EnvironmentId => &record.environment_id,
+            Label::FlowContext => &record.flow_context,
+            Label::FlowLicenseCategorization => &record.flow_license_categorization,
+            Label::ResourceId => &record.resource_id,
+            Label::UserId => &record.user_id,
+        };
+        field.as_deref().unwrap_or("")
+    }
+}
+
+fn default_api_version() -> String {
+    "2024-10-01".into()
+}
+fn default_page_size() -> u32 {
+    1000
+}
+fn default_first_page() -> u32 {
+    1
+}
+fn default_labels() -> Vec<Label> {
+    vec![
+        Label::EnvironmentId,
+        Label::FlowContext,
+        Label::FlowLicenseCategorization,
+    ]
+}
+
+impl SourceType for PowerPlatformType {
+    fn name(&self) -> &'static str {
+        "powerplatform"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.powerplatform.com")
+    }
+
+    /// Entra ID's scope for an API is its host with `/.default` (sovereign clouds included).
+    fn default_scopes(&self, base_url: &Url) -> Vec<String> {
+        vec![format!(
+            "{}/.default",
+            base_url.origin().ascii_serialization()
+        )]
+    }
+
+    fn build(
+        &self,
+        settings: serde_yaml::Value,
+        _base_url: &Url,
+    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
+        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+        let mut errors = Vec::new();
+        if settings.page_size == 0 {
+            errors.push(FieldError::new("page_size", "must be at least 1"));
+        }
+        let mut labels = settings.labels.clone();
+        labels.dedup();
+        if labels.len() != settings.labels.len() {
+            errors.push(FieldError::new("labels", "a label is listed twice"));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Arc::new(PowerPlatform { settings }))
+    }
+}
+
+/// A configured Power Platform tenant.
+pub struct PowerPlatform {
+    settings: Settings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RecordsPage {
+    records: Vec<CapacityRecord>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CapacityRecord {
+    consumption_date: Option<String>,
+    consumption_units: Option<f64>,
+    environment_id: Option<String>,
+    flow_context: Option<String>,
+    flow_license_categorization: Option<String>,
+    resource_id: Option<String>,
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SummaryBody {
+    List(Vec<ContextSummary>),
+    Wrapped { value: Vec<ContextSummary> },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ContextSummary {
+    flow_context: Option<String>,
+    count_of_users_exceeding_capacity: Option<f64>,
+    count_of_users_in_compliance: Option<f64>,
+    count_of_users_without_a_license: Option<f64>,
+    count_of_users_without_premium_license_using_premium_features: Option<f64>,
+}
+
+/// The UTC calendar windows one poll covers.
+#[derive(Clone, Copy)]
+struct Windows {
+    today: NaiveDate,
+    yesterday: NaiveDate,
+    month_start: NaiveDate,
+}
+
+const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
+
+impl Windows {
+    fn at(now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        Windows {
+            today,
+            yesterday: today.pred_opt().unwrap_or(today),
+            month_start: today.with_day(1).unwrap_or(today),
+        }
+    }
+
+    /// The first day the query must cover: the month's first, or yesterday on the 1st.
+    fn start(&self) -> NaiveDate {
+        self.month_start.min(self.yesterday)
+    }
+
+    /// Which windows a day falls in, in `WINDOW_NAMES` order.
+    fn membership(&self, day: NaiveDate) -> [bool; 3] {
+        [
+            day == self.today,
+            day == self.yesterday,
+            day >= self.month_start && day <= self.today,
+        ]
+    }
+}
+
+#[async_trait]
+impl Source for PowerPlatform {
+    async fn poll(
+        &self,
+        session: &PollSession<'_>,
+        clock: &dyn Clock,
+    ) -> Result<Snapshot, PollError> {
+        let now = clock.now();
+        let windows = Windows::at(now);
+        let mut folder = Folder::new(&self.settings.labels, windows);
+        let mut page_number = self.settings.first_page;
+        let mut page = 1;
+        loop {
+            let url = self.records_url(session, windows, now, page_number);
+            session.next_page(&url).map_err(PollError::on_page(page))?;
+            let response = session
+                .send(&Request::get(url))
+                .await
+                .map_err(PollError::on_page(page))?;
+            if response.status == StatusCode::NO_CONTENT || response.body.is_empty() {
+                break;
+            }
+            let body: RecordsPage = response.json().map_err(PollError::on_page(page))?;
+            let count = body.records.len();
+            folder.fold_page(&body);
+            if count < self.settings.page_size as usize {
+                break;
+            }
+            page_number += 1;
+            page += 1;
+        }
+        let mut builder = folder.finish();
+        if self.settings.tenant_summary {
+            self.poll_summary(session, windows, &mut builder).await?;
+        }
+        Ok(builder.finish())
+    }
+
+    fn error_detail(&self) -> ErrorDetailFn {
+        describe_microsoft_error
+    }
+
+    fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
+        Some(is_burst_throttled)
+    }
+}
+
+impl PowerPlatform {
+    fn base_query(&self, url: &mut Url, start: NaiveDate) {
+        let start = Utc.from_utc_datetime(&start.and_hms_opt(0, 0, 0).unwrap_or_default());
+        url.query_pairs_mut()
+            .append_pair("api-version", &self.settings.api_version)
+            .append_pair(
+                "startDate",
+                &start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
+    }
+
+    fn records_url(
+        &self,
+        session: &PollSession<'_>,
+        windows: Windows,
+        now: DateTime<Utc>,
+        page_number: u32,
+    ) -> Url {
+        let mut url = session.url(RECORDS_PATH);
+        self.base_query(&mut url, windows.start());
+        let filters = &self.settings.filters;
+        let mut query = url.query_pairs_mut();
+        query.append_pair("endDate", &now.to_rfc3339_opts(SecondsFormat::Secs, true));
+        for (key, value) in [
+            ("environmentId", &filters.environment_id),
+            ("flowContext", &filters.flow_context),
+            (
+                "flowLicenseCategorization",
+                &filters.flow_license_categorization,
+            ),
+            ("resourceId", &filters.resource_id),
+            ("userId", &filters.user_id),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        query.append_pair("pageNumber", &page_number.to_string());
+        query.append_pair("pageSize", &self.settings.page_size.to_string());
+        drop(query);
+        url
+    }
+
+    async fn poll_summary(
+        &self,
+        session: &PollSession<'_>,
+        windows: Windows,
+        builder: &mut SnapshotBuilder,
+    ) -> Result<(), PollError> {
+        let mut url = session.url(SUMMARY_PATH);
+        self.base_query(&mut url, windows.start());
+        if let Some(environment) = &self.settings.filters.environment_id {
+            url.query_pairs_mut()
+                .append_pair("environmentId", environment);
+        }
+        let response = session.send(&Request::get(url)).await?;
+        let summaries = match response.status {
+            StatusCode::NO_CONTENT => Vec::new(),
+            _ => match response.json::<SummaryBody>()? {
+                SummaryBody::List(list) | SummaryBody::Wrapped { value: list } => list,
+            },
+        };
+        let users = builder.family(&USERS, vec!["flow_context", "status"], Combine::Sum);
+        for summary in &summaries {
+            let context = summary.flow_context.as_deref().unwrap_or("");
+            for (status, count) in [
+                (
+                    "exceeding_capacity",
+                    summary.count_of_users_exceeding_capacity,
+                ),
+                ("in_compliance", summary.count_of_users_in_compliance),
+                ("without_license", summary.count_of_users_without_a_license),
+                (
+                    "without_premium_using_premium",
+                    summary.count_of_users_without_premium_license_using_premium_features,
+                ),
+            ] {
+                builder.observe(users, &[context, status], count.unwrap_or(0.0));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Folds capacity records into per-label-set window sums; memory grows with label sets, not
+/// with records.
+struct Folder<'a> {
+    labels: &'a [Label],
+    windows: Windows,
+    sums: HashMap<Vec<String>, [f64; 3]>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl<'a> Folder<'a> {
+    fn new(labels: &'a [Label], windows: Windows) -> Self {
+        Folder {
+            labels,
+            windows,
+            sums: HashMap::new(),
+            newest: None,
+        }
+    }
+
+    fn fold_page(&mut self, page: &RecordsPage) {
+        for record in &page.records {
+            let Some(at) = record.consumption_date.as_deref().and_then(parse_date_time) else {
+                continue;
+            };
+            self.newest = self.newest.max(Some(at));
+            let membership = self.windows.membership(at.date_naive());
+            if !membership.contains(&true) {
+                continue;
+            }
+            let key: Vec<String> = self
+                .labels
+                .iter()
+                .map(|l| l.value(record).to_string())
+                .collect();
+            let sums = self.sums.entry(key).or_insert([0.0; 3]);
+            let units = record.consumption_units.unwrap_or(0.0);
+            for (sum, member) in sums.iter_mut().zip(membership) {
+                if member {
+                    *sum += units;
+                }
+            }
+        }
+    }
+
+    /// Every label set seen gets all three windows, zero where nothing was consumed, so an
+    /// alert on `today` sees 0 rather than no data.
+    fn finish(self) -> SnapshotBuilder {
+        let mut builder = SnapshotBuilder::new();
+        let mut names: Vec<&'static str> = self.labels.iter().map(|l| l.name()).collect();
+        names.push("window");
+        let family = builder.family(&FLOW_CAPACITY_UNITS, names, Combine::Sum);
+        for (key, sums) in &self.sums {
+            for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
+                let mut values: Vec<&str> = key.iter().map(String::as_str).collect();
+                values.push(window);
+                builder.observe(family, &values, *sum);
+            }
+        }
+        if let Some(newest) = self.newest {
+            builder.data_updated(newest.timestamp() as f64);
+        }
+        builder
+    }
+}
+
+/// `consumptionDate` is a date-time; a plain date is read as that day's midnight UTC.
+fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    let date_part = text.get(..10)?;
+    NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+}
+
+#[derive(Deserialize)]
+struct MicrosoftError {
+    error: MicrosoftErrorBody,
+}
+
+#[derive(Deserialize)]
+struct MicrosoftErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// `{"error":{"code":"…","message":"…"}}` as `code: message`.
+fn describe_microsoft_error(body: &[u8]) -> Option<String> {
+    let parsed: MicrosoftError = serde_json::from_slice(body).ok()?;
+    let parts: Vec<&str> = [
+        parsed.error.code.as_deref(),
+        parsed.error.message.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(": "))
+}
+
+fn is_burst_throttled(body: &[u8]) -> bool {
+    serde_json::from_slice::<MicrosoftError>(body)
+        .is_ok_and(|e| e.error.code.as_deref() == Some("BurstRequestsThrottled"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_day_counts_in_every_window_it_falls_in() {
+        let windows = Windows::at(at("2026-11-22T10:00:00Z"));
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(windows.membership(day("2026-11-22")), [true, false, true]);
+        assert_eq!(windows.membership(day("2026-11-21")), [false, true, true]);
+        assert_eq!(windows.membership(day("2026-11-01")), [false, false, true]);
+        assert_eq!(windows.membership(day("2026-10-31")), [false, false, false]);
+        assert_eq!(windows.start(), day("2026-11-01"));
+        // On the 1st, yesterday is in the previous month and the query must reach it.
+        let first = Windows::at(at("2026-12-01T00:30:00Z"));
+        assert_eq!(first.start(), day("2026-11-30"));
+        assert_eq!(first.membership(day("2026-11-30")), [false, true, false]);
+    }
+
+    #[test]
+    fn microsoft_errors_and_burst_throttles_are_recognised() {
+        let body = br#"{"error":{"code":"BurstRequestsThrottled","message":"Too many requests","defaultUrlType":"x"}}"#;
+        assert!(is_burst_throttled(body));
+        assert_eq!(
+            describe_microsoft_error(body).as_deref(),
+            Some("BurstRequestsThrottled: Too many requests")
+        );
+        assert!(!is_burst_throttled(br#"{"error":{"code":"Forbidden"}}"#));
+        assert!(!is_burst_throttled(b"<html>"));
+    }
+}

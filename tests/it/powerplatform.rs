@@ -1,0 +1,318 @@
+//! The Power Platform source against its simulator over real HTTP.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration as Days};
+use consumption_exporter::simulator::powerplatform::{
+    generated_record, FlowRecords, PastTheEnd, PowerPlatformSimulator, PowerPlatformTenant,
+};
+use consumption_exporter::simulator::{Fault, When};
+use serde_json::{json, Value};
+
+use crate::helpers::{test_today, TestExporter};
+
+fn record(at: &str, env: &str, context: &str, category: &str, user: &str, units: u64) -> Value {
+    json!({"consumptionDate": at, "consumptionUnits": units, "environmentId": env, "flowContext": context,
+           "flowLicenseCategorization": category, "resourceId": format!("flow-{user}"), "tenantId": "t", "userId": user})
+}
+
+/// Today is 2026-11-22 (the test clock); sums below are worked out by hand.
+fn fixture() -> Vec<Value> {
+    vec![
+        record("2026-11-22T08:00:00Z", "e1", "Premium", "Premium", "u1", 10),
+        record("2026-11-22T09:00:00Z", "e1", "Premium", "Premium", "u2", 5),
+        record("2026-11-21T12:00:00Z", "e1", "Premium", "Premium", "u1", 7),
+        record(
+            "2026-11-03T00:00:00Z",
+            "e2",
+            "Process",
+            "Standard",
+            "u3",
+            100,
+        ),
+        record(
+            "2026-10-31T23:00:00Z",
+            "e2",
+            "Process",
+            "Standard",
+            "u3",
+            1000,
+        ),
+        record("2026-11-22T09:30:00Z", "e2", "Process", "Standard", "u3", 1),
+    ]
+}
+
+fn tenant(records: Vec<Value>) -> PowerPlatformTenant {
+    PowerPlatformTenant {
+        today: test_today(),
+        records: FlowRecords::Listed(records),
+        ..PowerPlatformTenant::default()
+    }
+}
+
+fn source(url: &str, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: flows\n    type: powerplatform\n    base_url: {url}\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: pp-sim-client\n      client_secret: pp-sim-secret\n{extra}"
+    )
+}
+
+fn units(m: &crate::helpers::Exposition, labels: &[(&str, &str)], window: &str) -> Option<f64> {
+    let mut all = vec![("source", "flows"), ("window", window)];
+    all.extend_from_slice(labels);
+    m.get("consumption_powerplatform_flow_capacity_units", &all)
+}
+
+#[tokio::test]
+async fn window_sums_are_exact_for_every_label_set_across_pages() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    page_size: 2\n")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    let premium = [
+        ("environment_id", "e1"),
+        ("flow_context", "Premium"),
+        ("flow_license_categorization", "Premium"),
+    ];
+    let process = [
+        ("environment_id", "e2"),
+        ("flow_context", "Process"),
+        ("flow_license_categorization", "Standard"),
+    ];
+    for (labels, expected) in [(&premium, [15.0, 7.0, 22.0]), (&process, [1.0, 0.0, 101.0])] {
+        for (window, value) in ["today", "yesterday", "month_to_date"]
+            .into_iter()
+            .zip(expected)
+        {
+            assert_eq!(
+                units(&m, labels, window),
+                Some(value),
+                "{labels:?} {window}\n{}",
+                m.text
+            );
+        }
+    }
+    assert_eq!(m.count("consumption_powerplatform_flow_capacity_units"), 6);
+    let health = [("source", "flows"), ("vendor", "powerplatform")];
+    let newest = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:30:00Z")
+        .unwrap()
+        .timestamp() as f64;
+    assert_eq!(
+        m.get("consumption_source_data_updated_timestamp_seconds", &health),
+        Some(newest)
+    );
+    // Five records in range, two a page: the short third page ends the walk.
+    let queries = simulator.queries();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert!(queries[0].starts_with("api-version=2024-10-01&startDate=2026-11-01T00%3A00%3A00Z&endDate=2026-11-22T10%3A00%3A00Z"), "{}", queries[0]);
+    assert!(
+        queries[2].ends_with("pageNumber=3&pageSize=2"),
+        "{}",
+        queries[2]
+    );
+}
+
+#[tokio::test]
+async fn opt_in_user_labels_and_filters_reach_the_series_and_the_query() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    let extra = "    labels: [user_id]\n    filters: {flow_context: Premium}\n";
+    let exporter = TestExporter::start(&source(&running.url(), extra)).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_eq!(units(&m, &[("user_id", "u1")], "today"), Some(10.0));
+    assert_eq!(units(&m, &[("user_id", "u1")], "yesterday"), Some(7.0));
+    assert_eq!(units(&m, &[("user_id", "u2")], "month_to_date"), Some(5.0));
+    assert_eq!(
+        units(&m, &[("user_id", "u3")], "month_to_date"),
+        None,
+        "filtered out by flowContext"
+    );
+    assert!(simulator.queries()[0].contains("flowContext=Premium"));
+}
+
+#[tokio::test]
+async fn paging_ends_on_204_on_an_empty_page_and_from_page_zero() {
+    let four = fixture()
+        .into_iter()
+        .filter(|r| r["userId"] != "u3" || r["consumptionUnits"] == 100)
+        .collect::<Vec<_>>();
+    assert_eq!(four.len(), 4);
+    for (past_the_end, first_page) in [
+        (PastTheEnd::NoContent, 1),
+        (PastTheEnd::EmptyPage, 1),
+        (PastTheEnd::NoContent, 0),
+    ] {
+        let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+            past_the_end,
+            first_page,
+            ..tenant(four.clone())
+        });
+        let running = simulator.start(0).await.unwrap();
+        let extra = format!("    page_size: 2\n    first_page: {first_page}\n");
+        let exporter = TestExporter::start(&source(&running.url(), &extra)).await;
+        assert!(exporter.poll(0).await, "{past_the_end:?}");
+        let m = exporter.scrape().await;
+        let premium = [
+            ("environment_id", "e1"),
+            ("flow_context", "Premium"),
+            ("flow_license_categorization", "Premium"),
+        ];
+        assert_eq!(
+            units(&m, &premium, "month_to_date"),
+            Some(22.0),
+            "{past_the_end:?}"
+        );
+        assert_eq!(
+            simulator.queries().len(),
+            3,
+            "two full pages, then the end: {past_the_end:?}"
+        );
+        let status = if past_the_end == PastTheEnd::NoContent {
+            "204"
+        } else {
+            "200"
+        };
+        let code = [
+            ("source", "flows"),
+            ("vendor", "powerplatform"),
+            ("code", status),
+        ];
+        assert!(m
+            .get("consumption_source_requests_total", &code)
+            .is_some_and(|n| n >= 1.0));
+    }
+}
+
+#[tokio::test]
+async fn throttled_pages_are_waited_out_whether_429_or_a_burst_throttle_body() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    simulator.faults().inject(
+        When::Page(2),
+        Fault::Throttle {
+            retry_after: "1".into(),
+        },
+        1,
+    );
+    let burst = json!({"error": {"code": "BurstRequestsThrottled", "message": "Too many requests", "defaultUrlType": "x"}});
+    simulator.faults().inject(
+        When::Page(3),
+        Fault::Custom {
+            status: 400,
+            body: burst.to_string(),
+            retry_after: Some("1".into()),
+        },
+        1,
+    );
+    let exporter = TestExporter::start(&source(&running.url(), "    page_size: 2\n")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_throttled_total",
+            &[("source", "flows"), ("vendor", "powerplatform")]
+        ),
+        Some(2.0)
+    );
+    let premium = [
+        ("environment_id", "e1"),
+        ("flow_context", "Premium"),
+        ("flow_license_categorization", "Premium"),
+    ];
+    assert_eq!(units(&m, &premium, "today"), Some(15.0));
+}
+
+#[tokio::test]
+async fn microsoft_errors_reach_the_user() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    simulator
+        .faults()
+        .inject(When::Page(1), Fault::Status(403), 1);
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(
+        error.contains("source flows (powerplatform)")
+            && error.contains("HTTP 403")
+            && error.contains("Forbidden: simulated fault"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_tenant_summary_serves_users_by_flow_context_and_status() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    tenant_summary: true\n")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    let users = |context, status| {
+        m.get(
+            "consumption_powerplatform_users",
+            &[
+                ("source", "flows"),
+                ("flow_context", context),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(users("Premium", "exceeding_capacity"), Some(3.0));
+    assert_eq!(users("Premium", "in_compliance"), Some(41.0));
+    assert_eq!(users("Premium", "without_license"), Some(2.0));
+    assert_eq!(users("Premium", "without_premium_using_premium"), Some(1.0));
+    assert_eq!(users("Process", "in_compliance"), Some(7.0));
+    assert_eq!(m.count("consumption_powerplatform_users"), 8);
+}
+
+#[tokio::test]
+async fn a_large_generated_tenant_sums_to_what_its_records_say() {
+    let (seed, per_day, days, environments, users) = (5, 300, 40, 4, 30);
+    let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+        today: test_today(),
+        records: FlowRecords::Generated {
+            seed,
+            per_day,
+            days,
+            environments,
+            users,
+        },
+        ..PowerPlatformTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    page_size: 500\n")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+
+    let first_day = test_today() - Days::days(days as i64 - 1);
+    let month_start = test_today().with_day0(0).unwrap();
+    let mut expected: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for i in 0..per_day * days {
+        let r = generated_record((seed, per_day, environments, users, first_day), i);
+        let at =
+            chrono::DateTime::parse_from_rfc3339(r["consumptionDate"].as_str().unwrap()).unwrap();
+        // The query ends now: later records of today are not there yet.
+        if at.date_naive() >= month_start && at <= crate::helpers::test_now() {
+            let key = (
+                r["environmentId"].as_str().unwrap().to_string(),
+                r["flowContext"].as_str().unwrap().to_string(),
+                r["flowLicenseCategorization"].as_str().unwrap().to_string(),
+            );
+            *expected.entry(key).or_default() += r["consumptionUnits"].as_f64().unwrap();
+        }
+    }
+    assert!(expected.len() > 10);
+    for ((env, context, category), sum) in &expected {
+        let labels = [
+            ("environment_id", env.as_str()),
+            ("flow_context", context.as_str()),
+            ("flow_license_categorization", category.as_str()),
+        ];
+        assert_eq!(
+            units(&m, &labels, "month_to_date"),
+            Some(*sum),
+            "{labels:?}"
+        );
+    }
+}
