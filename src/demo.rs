@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config;
+use crate::simulator::powerplatform::{FlowRecords, PowerPlatformSimulator, PowerPlatformTenant};
 use crate::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
 use crate::simulator::RunningSimulator;
 
@@ -58,6 +59,22 @@ pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningS
     );
     let eu_running = eu.start(0).await.context("starting the Qlik simulator")?;
     let us_running = us.start(0).await.context("starting the Qlik simulator")?;
+    let flows_tenant = PowerPlatformTenant {
+        today,
+        records: FlowRecords::Generated {
+            seed,
+            per_day: 500,
+            days: 40,
+            environments: 3,
+            users: 60,
+        },
+        ..PowerPlatformTenant::default()
+    };
+    let flows = PowerPlatformSimulator::new(flows_tenant.clone());
+    let flows_running = flows
+        .start(0)
+        .await
+        .context("starting the Power Platform simulator")?;
     let config = format!(
         r#"global:
   poll_interval: 30s
@@ -75,12 +92,23 @@ sources:
       client_id: {client_id}
       client_secret: {client_secret}
     labels: [resource_type, resource_action, period_type, unit]
+  - name: demo-flows
+    type: powerplatform
+    base_url: {flows_url}
+    oauth2:
+      token_url: {flows_url}/contoso.onmicrosoft.com/oauth2/v2.0/token
+      client_id: {flows_client_id}
+      client_secret: {flows_client_secret}
+    tenant_summary: true
 "#,
         eu_url = eu_running.url(),
         us_url = us_running.url(),
         api_key = eu_tenant.api_key,
         client_id = eu_tenant.client_id,
         client_secret = eu_tenant.client_secret,
+        flows_url = flows_running.url(),
+        flows_client_id = flows_tenant.client_id,
+        flows_client_secret = flows_tenant.client_secret,
     );
-    Ok((config, vec![eu_running, us_running]))
+    Ok((config, vec![eu_running, us_running, flows_running]))
 }
