@@ -7,11 +7,13 @@
 //! (`first_page`, default 1); `flowContext` and `flowLicenseCategorization` have no published
 //! enum; throttling may come as a body with `error.code = BurstRequestsThrottled`.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use hashbrown::HashMap;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
@@ -86,7 +88,7 @@ impl Label {
         }
     }
 
-    fn value(self, record: &CapacityRecord) -> &str {
+    fn value<'r>(self, record: &'r CapacityRecord<'_>) -> &'r str {
         let field = match self {
             Label::EnvironmentId => &record.environment_id,
             Label::FlowContext => &record.flow_context,
@@ -159,22 +161,31 @@ pub struct PowerPlatform {
     settings: Settings,
 }
 
+/// A page of records. Strings borrow from the response body where they can (a page holds
+/// thousands of records, each with six strings).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct RecordsPage {
-    records: Vec<CapacityRecord>,
+struct RecordsPage<'a> {
+    #[serde(borrow)]
+    records: Vec<CapacityRecord<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct CapacityRecord {
-    consumption_date: Option<String>,
+struct CapacityRecord<'a> {
+    #[serde(borrow)]
+    consumption_date: Option<Cow<'a, str>>,
     consumption_units: Option<f64>,
-    environment_id: Option<String>,
-    flow_context: Option<String>,
-    flow_license_categorization: Option<String>,
-    resource_id: Option<String>,
-    user_id: Option<String>,
+    #[serde(borrow)]
+    environment_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    flow_context: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    flow_license_categorization: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    resource_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -365,7 +376,10 @@ impl PowerPlatform {
 struct Folder<'a> {
     labels: &'a [Label],
     windows: Windows,
-    sums: HashMap<Vec<String>, [f64; 3]>,
+    /// Keyed by the label values, each prefixed by its length so that no two label sets make
+    /// the same key, and looked up by `&str`: a record of a known label set allocates nothing.
+    sums: HashMap<String, (Vec<String>, [f64; 3])>,
+    key: String,
     newest: Option<DateTime<Utc>>,
 }
 
@@ -375,11 +389,12 @@ impl<'a> Folder<'a> {
             labels,
             windows,
             sums: HashMap::new(),
+            key: String::new(),
             newest: None,
         }
     }
 
-    fn fold_page(&mut self, page: &RecordsPage) {
+    fn fold_page(&mut self, page: &RecordsPage<'_>) {
         for record in &page.records {
             let Some(at) = record.consumption_date.as_deref().and_then(parse_date_time) else {
                 continue;
@@ -389,12 +404,7 @@ impl<'a> Folder<'a> {
             if !membership.contains(&true) {
                 continue;
             }
-            let key: Vec<String> = self
-                .labels
-                .iter()
-                .map(|l| l.value(record).to_string())
-                .collect();
-            let sums = self.sums.entry(key).or_insert([0.0; 3]);
+            let sums = self.sums_for(record);
             let units = record.consumption_units.unwrap_or(0.0);
             for (sum, member) in sums.iter_mut().zip(membership) {
                 if member {
@@ -404,6 +414,22 @@ impl<'a> Folder<'a> {
         }
     }
 
+    fn sums_for(&mut self, record: &CapacityRecord<'_>) -> &mut [f64; 3] {
+        self.key.clear();
+        for label in self.labels {
+            let value = label.value(record);
+            let _ = write!(self.key, "{}:{value}", value.len());
+        }
+        let labels = self.labels;
+        let (_, sums) = self.sums.entry_ref(self.key.as_str()).or_insert_with(|| {
+            (
+                labels.iter().map(|l| l.value(record).to_string()).collect(),
+                [0.0; 3],
+            )
+        });
+        sums
+    }
+
     /// Every label set seen gets all three windows, zero where nothing was consumed, so an
     /// alert on `today` sees 0 rather than no data.
     fn finish(self) -> SnapshotBuilder {
@@ -411,7 +437,7 @@ impl<'a> Folder<'a> {
         let mut names: Vec<&'static str> = self.labels.iter().map(|l| l.name()).collect();
         names.push("window");
         let family = builder.family(&FLOW_CAPACITY_UNITS, names, Combine::Sum);
-        for (key, sums) in &self.sums {
+        for (key, sums) in self.sums.values() {
             for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
                 let mut values: Vec<&str> = key.iter().map(String::as_str).collect();
                 values.push(window);

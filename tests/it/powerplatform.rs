@@ -316,3 +316,72 @@ async fn a_large_generated_tenant_sums_to_what_its_records_say() {
         );
     }
 }
+
+mod against_a_power_platform_shaped_server {
+    //! A server answering as Microsoft's reference and token documentation show, built with
+    //! wiremock instead of our simulator.
+
+    use super::*;
+    use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn the_documented_token_and_record_shapes_are_read_until_204() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+            .and(body_string_contains("grant_type=client_credentials"))
+            .and(body_string_contains(format!("scope={}", urlencode(&format!("{}/.default", server.uri())))))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "eyJ0eXAi.doc"}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let page = json!({"currentPage": 1, "records": [
+            {"consumptionDate": "2026-11-22T03:00:00Z", "consumptionUnits": 1200, "environmentId": "8f2c0f4e-0000-0000-0000-000000000001",
+             "flowContext": "Premium", "flowLicenseCategorization": "Premium", "resourceId": "r1", "tenantId": "t", "userId": "u1"},
+            {"consumptionDate": "2026-11-21T23:59:59Z", "consumptionUnits": 300, "environmentId": "8f2c0f4e-0000-0000-0000-000000000001",
+             "flowContext": "Premium", "flowLicenseCategorization": "Premium", "resourceId": "r2", "tenantId": "t", "userId": "u2"}
+        ]});
+        Mock::given(method("GET"))
+            .and(path("/licensing/UserPerFlowCapacitySource"))
+            .and(query_param("api-version", "2024-10-01"))
+            .and(query_param("pageNumber", "1"))
+            .and(query_param("pageSize", "2"))
+            .and(header("authorization", "Bearer eyJ0eXAi.doc"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(page))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/licensing/UserPerFlowCapacitySource"))
+            .and(query_param("pageNumber", "2"))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let exporter = TestExporter::start(
+            &super::source(&server.uri(), "    page_size: 2\n").replace("pp-sim-", "doc-"),
+        )
+        .await;
+        assert!(
+            exporter.poll(0).await,
+            "{:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        let m = exporter.scrape().await;
+        let labels = [
+            ("environment_id", "8f2c0f4e-0000-0000-0000-000000000001"),
+            ("flow_context", "Premium"),
+            ("flow_license_categorization", "Premium"),
+        ];
+        assert_eq!(super::units(&m, &labels, "today"), Some(1200.0));
+        assert_eq!(super::units(&m, &labels, "yesterday"), Some(300.0));
+        assert_eq!(super::units(&m, &labels, "month_to_date"), Some(1500.0));
+    }
+
+    fn urlencode(text: &str) -> String {
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    }
+}
