@@ -6,6 +6,7 @@
 
 pub mod powerplatform;
 pub mod qlik;
+pub mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,16 +8,15 @@
 //! enum; throttling may come as a body with `error.code = BurstRequestsThrottled`.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
-use hashbrown::HashMap;
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
+use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, Source, SourceType};
 use crate::clock::Clock;
 use crate::config::{decode_settings, FieldError};
@@ -205,41 +204,6 @@ struct ContextSummary {
     count_of_users_without_premium_license_using_premium_features: Option<f64>,
 }
 
-/// The UTC calendar windows one poll covers.
-#[derive(Clone, Copy)]
-struct Windows {
-    today: NaiveDate,
-    yesterday: NaiveDate,
-    month_start: NaiveDate,
-}
-
-const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
-
-impl Windows {
-    fn at(now: DateTime<Utc>) -> Self {
-        let today = now.date_naive();
-        Windows {
-            today,
-            yesterday: today.pred_opt().unwrap_or(today),
-            month_start: today.with_day(1).unwrap_or(today),
-        }
-    }
-
-    /// The first day the query must cover: the month's first, or yesterday on the 1st.
-    fn start(&self) -> NaiveDate {
-        self.month_start.min(self.yesterday)
-    }
-
-    /// Which windows a day falls in, in `WINDOW_NAMES` order.
-    fn membership(&self, day: NaiveDate) -> [bool; 3] {
-        [
-            day == self.today,
-            day == self.yesterday,
-            day >= self.month_start && day <= self.today,
-        ]
-    }
-}
-
 #[async_trait]
 impl Source for PowerPlatform {
     async fn poll(
@@ -371,15 +335,10 @@ impl PowerPlatform {
     }
 }
 
-/// Folds capacity records into per-label-set window sums; memory grows with label sets, not
-/// with records.
+/// Folds capacity records into window sums per label set.
 struct Folder<'a> {
     labels: &'a [Label],
-    windows: Windows,
-    /// Keyed by the label values, each prefixed by its length so that no two label sets make
-    /// the same key, and looked up by `&str`: a record of a known label set allocates nothing.
-    sums: HashMap<String, (Vec<String>, [f64; 3])>,
-    key: String,
+    sums: WindowSums,
     newest: Option<DateTime<Utc>>,
 }
 
@@ -387,80 +346,42 @@ impl<'a> Folder<'a> {
     fn new(labels: &'a [Label], windows: Windows) -> Self {
         Folder {
             labels,
-            windows,
-            sums: HashMap::new(),
-            key: String::new(),
+            sums: WindowSums::new(windows),
             newest: None,
         }
     }
 
     fn fold_page(&mut self, page: &RecordsPage<'_>) {
+        let mut values: Vec<&str> = Vec::with_capacity(self.labels.len());
         for record in &page.records {
-            let Some(at) = record.consumption_date.as_deref().and_then(parse_date_time) else {
+            let Some(at) = record
+                .consumption_date
+                .as_deref()
+                .and_then(parse_day_or_time)
+            else {
                 continue;
             };
             self.newest = self.newest.max(Some(at));
-            let membership = self.windows.membership(at.date_naive());
-            if !membership.contains(&true) {
-                continue;
-            }
-            let sums = self.sums_for(record);
-            let units = record.consumption_units.unwrap_or(0.0);
-            for (sum, member) in sums.iter_mut().zip(membership) {
-                if member {
-                    *sum += units;
-                }
-            }
+            values.clear();
+            values.extend(self.labels.iter().map(|l| l.value(record)));
+            self.sums.add(
+                &values,
+                at.date_naive(),
+                record.consumption_units.unwrap_or(0.0),
+            );
         }
     }
 
-    fn sums_for(&mut self, record: &CapacityRecord<'_>) -> &mut [f64; 3] {
-        self.key.clear();
-        for label in self.labels {
-            let value = label.value(record);
-            let _ = write!(self.key, "{}:{value}", value.len());
-        }
-        let labels = self.labels;
-        let (_, sums) = self.sums.entry_ref(self.key.as_str()).or_insert_with(|| {
-            (
-                labels.iter().map(|l| l.value(record).to_string()).collect(),
-                [0.0; 3],
-            )
-        });
-        sums
-    }
-
-    /// Every label set seen gets all three windows, zero where nothing was consumed, so an
-    /// alert on `today` sees 0 rather than no data.
     fn finish(self) -> SnapshotBuilder {
         let mut builder = SnapshotBuilder::new();
-        let mut names: Vec<&'static str> = self.labels.iter().map(|l| l.name()).collect();
-        names.push("window");
-        let family = builder.family(&FLOW_CAPACITY_UNITS, names, Combine::Sum);
-        for (key, sums) in self.sums.values() {
-            for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
-                let mut values: Vec<&str> = key.iter().map(String::as_str).collect();
-                values.push(window);
-                builder.observe(family, &values, *sum);
-            }
-        }
+        let names: Vec<&'static str> = self.labels.iter().map(|l| l.name()).collect();
+        self.sums
+            .into_family(&mut builder, &FLOW_CAPACITY_UNITS, &names);
         if let Some(newest) = self.newest {
             builder.data_updated(newest.timestamp() as f64);
         }
         builder
     }
-}
-
-/// `consumptionDate` is a date-time; a plain date is read as that day's midnight UTC.
-fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    let date_part = text.get(..10)?;
-    NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
-        .ok()?
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
 }
 
 #[derive(Deserialize)]
@@ -500,21 +421,6 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .unwrap()
             .with_timezone(&Utc)
-    }
-
-    #[test]
-    fn a_day_counts_in_every_window_it_falls_in() {
-        let windows = Windows::at(at("2026-11-22T10:00:00Z"));
-        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(windows.membership(day("2026-11-22")), [true, false, true]);
-        assert_eq!(windows.membership(day("2026-11-21")), [false, true, true]);
-        assert_eq!(windows.membership(day("2026-11-01")), [false, false, true]);
-        assert_eq!(windows.membership(day("2026-10-31")), [false, false, false]);
-        assert_eq!(windows.start(), day("2026-11-01"));
-        // On the 1st, yesterday is in the previous month and the query must reach it.
-        let first = Windows::at(at("2026-12-01T00:30:00Z"));
-        assert_eq!(first.start(), day("2026-11-30"));
-        assert_eq!(first.membership(day("2026-11-30")), [false, true, false]);
     }
 
     #[test]

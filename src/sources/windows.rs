@@ -1,0 +1,199 @@
+//! The daily windows vendors with daily data share: `today`, `yesterday` and `month_to_date`,
+//! UTC calendar days, and sums per label set in each. Daily data is exposed without a date label
+//! so that series stay bounded.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use hashbrown::HashMap;
+
+use crate::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
+
+/// The `window` label values, in the order of [`Windows::membership`].
+pub const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
+
+/// The UTC calendar windows one poll covers.
+#[derive(Clone, Copy, Debug)]
+pub struct Windows {
+    pub today: NaiveDate,
+    pub yesterday: NaiveDate,
+    pub month_start: NaiveDate,
+}
+
+impl Windows {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        Windows {
+            today,
+            yesterday: today.pred_opt().unwrap_or(today),
+            month_start: today.with_day(1).unwrap_or(today),
+        }
+    }
+
+    /// The first day a query must cover: the month's first, or yesterday on the 1st.
+    pub fn start(&self) -> NaiveDate {
+        self.month_start.min(self.yesterday)
+    }
+
+    /// Midnight UTC at the start of [`Windows::start`].
+    pub fn start_time(&self) -> DateTime<Utc> {
+        self.start()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+    }
+
+    /// Which windows a day falls in, in `WINDOW_NAMES` order.
+    pub fn membership(&self, day: NaiveDate) -> [bool; 3] {
+        [
+            day == self.today,
+            day == self.yesterday,
+            day >= self.month_start && day <= self.today,
+        ]
+    }
+}
+
+/// Per-label-set sums in each window. Memory grows with label sets, never with records.
+pub struct WindowSums {
+    windows: Windows,
+    /// Keyed by the label values, each prefixed by its length so that no two label sets make
+    /// the same key, and looked up by `&str`: an amount for a known label set allocates nothing.
+    sums: HashMap<String, (Vec<String>, [f64; 3])>,
+    key: String,
+}
+
+impl WindowSums {
+    pub fn new(windows: Windows) -> Self {
+        WindowSums {
+            windows,
+            sums: HashMap::new(),
+            key: String::new(),
+        }
+    }
+
+    /// Adds `amount`, consumed on `day`, to the windows the day falls in. Days outside every
+    /// window are ignored.
+    pub fn add(&mut self, label_values: &[&str], day: NaiveDate, amount: f64) {
+        let membership = self.windows.membership(day);
+        if !membership.contains(&true) {
+            return;
+        }
+        self.key.clear();
+        for value in label_values {
+            let _ = write!(self.key, "{}:{value}", value.len());
+        }
+        let (_, sums) = self.sums.entry_ref(self.key.as_str()).or_insert_with(|| {
+            (
+                label_values.iter().map(|v| (*v).to_string()).collect(),
+                [0.0; 3],
+            )
+        });
+        for (sum, member) in sums.iter_mut().zip(membership) {
+            if member {
+                *sum += amount;
+            }
+        }
+    }
+
+    /// Adds the family with `label_names` plus `window`. Every label set seen gets all three
+    /// windows, zero where nothing was consumed, so an alert on `today` sees 0, not no data.
+    pub fn into_family(
+        self,
+        builder: &mut SnapshotBuilder,
+        desc: &'static FamilyDesc,
+        label_names: &[&'static str],
+    ) {
+        let mut names = label_names.to_vec();
+        names.push("window");
+        let family = builder.family(desc, names, Combine::Sum);
+        for (values, sums) in self.sums.values() {
+            for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
+                let mut labels: Vec<&str> = values.iter().map(String::as_str).collect();
+                labels.push(window);
+                builder.observe(family, &labels, *sum);
+            }
+        }
+    }
+}
+
+/// Reads a vendor's day or time: `YYYY-MM-DD` (midnight UTC), RFC 3339, or Unix milliseconds.
+pub fn parse_day_or_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    if let Ok(millis) = text.parse::<i64>() {
+        return DateTime::from_timestamp_millis(millis);
+    }
+    let date = NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
+    date.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_day_counts_in_every_window_it_falls_in() {
+        let windows = Windows::at(at("2026-11-22T10:00:00Z"));
+        assert_eq!(windows.membership(day("2026-11-22")), [true, false, true]);
+        assert_eq!(windows.membership(day("2026-11-21")), [false, true, true]);
+        assert_eq!(windows.membership(day("2026-11-01")), [false, false, true]);
+        assert_eq!(windows.membership(day("2026-10-31")), [false, false, false]);
+        assert_eq!(windows.start(), day("2026-11-01"));
+        // On the 1st, yesterday is in the previous month and the query must reach it.
+        let first = Windows::at(at("2026-12-01T00:30:00Z"));
+        assert_eq!(first.start(), day("2026-11-30"));
+        assert_eq!(first.membership(day("2026-11-30")), [false, true, false]);
+    }
+
+    #[test]
+    fn days_and_times_are_read_in_three_forms() {
+        assert_eq!(
+            parse_day_or_time("2026-11-22"),
+            Some(at("2026-11-22T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_day_or_time("2026-11-22T05:00:00+01:00"),
+            Some(at("2026-11-22T04:00:00Z"))
+        );
+        assert_eq!(
+            parse_day_or_time("1795305600000"),
+            Some(at("2026-11-22T00:00:00Z"))
+        );
+        assert_eq!(parse_day_or_time("yesterday"), None);
+    }
+
+    #[test]
+    fn label_sets_that_would_join_to_the_same_text_stay_apart() {
+        let windows = Windows::at(at("2026-11-22T10:00:00Z"));
+        let mut sums = WindowSums::new(windows);
+        sums.add(&["a:b", "c"], day("2026-11-22"), 1.0);
+        sums.add(&["a", "b:c"], day("2026-11-22"), 2.0);
+        sums.add(&["a", "b:c"], day("2026-11-21"), 4.0);
+        let mut builder = SnapshotBuilder::new();
+        static DESC: FamilyDesc = FamilyDesc {
+            name: "x",
+            help: "x",
+        };
+        sums.into_family(&mut builder, &DESC, &["p", "q"]);
+        let snapshot = builder.finish();
+        let get = |p: &str, q: &str, w: &str| {
+            snapshot.families[0].samples[&vec![p.to_string(), q.to_string(), w.to_string()]]
+        };
+        assert_eq!(get("a:b", "c", "today"), 1.0);
+        assert_eq!(get("a", "b:c", "today"), 2.0);
+        assert_eq!(get("a", "b:c", "yesterday"), 4.0);
+        assert_eq!(get("a", "b:c", "month_to_date"), 6.0);
+        assert_eq!(get("a:b", "c", "yesterday"), 0.0);
+    }
+}
