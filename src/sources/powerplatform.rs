@@ -417,12 +417,6 @@ fn is_burst_throttled(body: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
     #[test]
     fn microsoft_errors_and_burst_throttles_are_recognised() {
         let body = br#"{"error":{"code":"BurstRequestsThrottled","message":"Too many requests","defaultUrlType":"x"}}"#;
