@@ -14,6 +14,7 @@ use crate::clock::SystemClock;
 use crate::config;
 use crate::simulator::powerplatform::{FlowRecords, PowerPlatformSimulator, PowerPlatformTenant};
 use crate::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
+use crate::simulator::uipath::{UiPathOrganization, UiPathSimulator};
 use crate::simulator::RunningSimulator;
 
 /// Binds the listen address, naming it in the error (a port in use is the usual cause).
@@ -75,6 +76,14 @@ pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningS
         .start(0)
         .await
         .context("starting the Power Platform simulator")?;
+    let robots_org = UiPathOrganization {
+        seed,
+        ..UiPathOrganization::default()
+    };
+    let robots_running = UiPathSimulator::new(robots_org.clone())
+        .start(0)
+        .await
+        .context("starting the UiPath simulator")?;
     let config = format!(
         r#"global:
   poll_interval: 30s
@@ -100,6 +109,15 @@ sources:
       client_id: {flows_client_id}
       client_secret: {flows_client_secret}
     tenant_summary: true
+  - name: demo-robots
+    type: uipath
+    base_url: {robots_url}
+    organization_id: {robots_org_id}
+    tenant_ids: [{robots_tenants}]
+    consumable_codes: [RU, PLTU, AGU, AIU]
+    oauth2:
+      client_id: {robots_client_id}
+      client_secret: {robots_client_secret}
 "#,
         eu_url = eu_running.url(),
         us_url = us_running.url(),
@@ -109,6 +127,14 @@ sources:
         flows_url = flows_running.url(),
         flows_client_id = flows_tenant.client_id,
         flows_client_secret = flows_tenant.client_secret,
+        robots_url = robots_running.url(),
+        robots_org_id = robots_org.organization_id,
+        robots_tenants = robots_org.tenant_ids.join(", "),
+        robots_client_id = robots_org.client_id,
+        robots_client_secret = robots_org.client_secret,
     );
-    Ok((config, vec![eu_running, us_running, flows_running]))
+    Ok((
+        config,
+        vec![eu_running, us_running, flows_running, robots_running],
+    ))
 }

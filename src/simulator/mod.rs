@@ -7,6 +7,7 @@
 
 pub mod powerplatform;
 pub mod qlik;
+pub mod uipath;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

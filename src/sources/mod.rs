@@ -6,6 +6,7 @@
 
 pub mod powerplatform;
 pub mod qlik;
+pub mod uipath;
 pub mod windows;
 
 use std::sync::Arc;
@@ -20,7 +21,11 @@ use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
 use crate::snapshot::Snapshot;
 
 /// Every vendor type the config accepts.
-pub static TYPES: &[&dyn SourceType] = &[&qlik::QlikType, &powerplatform::PowerPlatformType];
+pub static TYPES: &[&dyn SourceType] = &[
+    &qlik::QlikType,
+    &powerplatform::PowerPlatformType,
+    &uipath::UiPathType,
+];
 
 pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {
     TYPES.iter().copied().find(|t| t.name() == name)
@@ -84,6 +89,9 @@ pub trait Source: Send + Sync {
 pub enum PollError {
     #[error("page {page}: {source}")]
     Page { page: u32, source: HttpError },
+    /// A request for one part of the data, e.g. one tenant and consumable.
+    #[error("{item}: {source}")]
+    Item { item: String, source: HttpError },
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("the poll did not finish within poll_timeout ({0:?}); raise poll_timeout or narrow the query")]
@@ -98,7 +106,9 @@ impl PollError {
     /// The `consumption_source_errors_total{reason}` label value.
     pub fn reason(&self) -> &'static str {
         match self {
-            PollError::Page { source, .. } | PollError::Http(source) => source.reason(),
+            PollError::Page { source, .. }
+            | PollError::Item { source, .. }
+            | PollError::Http(source) => source.reason(),
             PollError::Timeout(_) => "poll_timeout",
         }
     }

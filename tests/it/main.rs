@@ -4,3 +4,4 @@ mod exposition;
 mod helpers;
 mod powerplatform;
 mod qlik;
+mod uipath;

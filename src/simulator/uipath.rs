@@ -1,0 +1,285 @@
+//! A UiPath Automation Cloud organisation: `POST /identity_/connect/token` (external application
+//! client credentials) and `POST /lease_/api/usage/{org}/tenants/daily-consumption-by-service`,
+//! which validates its JSON body (tenant, Unix-millisecond range, an active consumable code)
+//! and answers `{"items":[{"date","service","consumedAmount"}]}`, one item per day and service.
+//! Written from UiPath's API guide, not from the exporter's source.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use super::{apply_fault, Faults, RunningSimulator};
+
+/// How the simulator writes `date`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateStyle {
+    Day,
+    Rfc3339,
+    EpochMillis,
+}
+
+#[derive(Clone, Debug)]
+pub struct UiPathOrganization {
+    pub organization_id: String,
+    pub tenant_ids: Vec<String>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub seed: u64,
+    pub date_style: DateStyle,
+}
+
+impl Default for UiPathOrganization {
+    fn default() -> Self {
+        UiPathOrganization {
+            organization_id: "11111111-1111-1111-1111-111111111111".into(),
+            tenant_ids: vec![
+                "22222222-2222-2222-2222-222222222222".into(),
+                "33333333-3333-3333-3333-333333333333".into(),
+            ],
+            client_id: "uipath-sim-app".into(),
+            client_secret: "uipath-sim-secret".into(),
+            seed: 1,
+            date_style: DateStyle::Day,
+        }
+    }
+}
+
+/// The services that draw on each consumable code this organisation has.
+pub const CONSUMABLES: [(&str, &[&str]); 4] = [
+    ("RU", &["orchestrator", "studio"]),
+    (
+        "PLTU",
+        &["orchestrator", "dataservice", "integrationservice"],
+    ),
+    ("AGU", &["agents"]),
+    ("AIU", &["aicenter", "documentunderstanding"]),
+];
+
+/// Units consumed by a tenant's service from a consumable on one day: the simulator's data.
+pub fn daily_amount(
+    seed: u64,
+    tenant: &str,
+    consumable: &str,
+    service: &str,
+    day: NaiveDate,
+) -> f64 {
+    let mut hash = seed;
+    for byte in format!("{tenant}/{consumable}/{service}/{day}").bytes() {
+        hash = hash
+            .wrapping_mul(0x100_0000_01b3)
+            .wrapping_add(u64::from(byte));
+    }
+    (StdRng::seed_from_u64(hash).random_range(0.0..500.0_f64) * 4.0).round() / 4.0
+}
+
+#[derive(Clone)]
+pub struct UiPathSimulator {
+    state: Arc<SimState>,
+}
+
+struct SimState {
+    org: UiPathOrganization,
+    tokens: Mutex<Vec<String>>,
+    issued: AtomicU64,
+    faults: Faults,
+    bodies: Mutex<Vec<Value>>,
+}
+
+impl UiPathSimulator {
+    pub fn new(org: UiPathOrganization) -> Self {
+        UiPathSimulator {
+            state: Arc::new(SimState {
+                org,
+                tokens: Mutex::default(),
+                issued: AtomicU64::new(0),
+                faults: Faults::default(),
+                bodies: Mutex::default(),
+            }),
+        }
+    }
+
+    pub async fn start(&self, port: u16) -> std::io::Result<RunningSimulator> {
+        let router = Router::new()
+            .route("/identity_/connect/token", post(token))
+            .route(
+                "/lease_/api/usage/{org}/tenants/daily-consumption-by-service",
+                post(usage),
+            )
+            .with_state(self.state.clone());
+        super::serve(router, port).await
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// The JSON bodies of the usage requests received, in order.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.state
+            .bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn tokens_issued(&self) -> u64 {
+        self.state.issued.load(Ordering::Relaxed)
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"message": message, "errorCode": status.as_u16(), "traceId": "00-sim-01"})),
+    )
+        .into_response()
+}
+
+fn error_body(status: StatusCode) -> String {
+    json!({"message": "simulated fault", "errorCode": status.as_u16(), "traceId": "00-sim-01"})
+        .to_string()
+}
+
+async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
+    if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
+        return response;
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    };
+    if field("grant_type") != "client_credentials" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    if field("client_id") != state.org.client_id
+        || field("client_secret") != state.org.client_secret
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = format!("uipath-sim-token-{}", rand::rng().random::<u64>());
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(token.clone());
+    state.issued.fetch_add(1, Ordering::Relaxed);
+    Json(json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": field("scope")})).into_response()
+}
+
+async fn usage(
+    State(state): State<Arc<SimState>>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|t| {
+        state
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|k| k == t)
+    }) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "The request body is not JSON.");
+    };
+    state
+        .bodies
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(request.clone());
+    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+        return response;
+    }
+    if org != state.org.organization_id {
+        return error(StatusCode::NOT_FOUND, "Organization not found.");
+    }
+    match items(&state.org, &request) {
+        Ok(items) => Json(json!({"items": items})).into_response(),
+        Err((status, message)) => error(status, &message),
+    }
+}
+
+fn items(org: &UiPathOrganization, request: &Value) -> Result<Vec<Value>, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let tenant = request["tenantId"]
+        .as_str()
+        .ok_or_else(|| bad("tenantId is required.".into()))?;
+    if !org.tenant_ids.iter().any(|t| t == tenant) {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("Tenant '{tenant}' was not found in this organization."),
+        ));
+    }
+    let millis = |key: &str| {
+        request[key]
+            .as_i64()
+            .ok_or_else(|| bad(format!("{key} must be Unix milliseconds.")))
+    };
+    let (start, end) = (millis("startDate")?, millis("endDate")?);
+    if start >= end {
+        return Err(bad("startDate must be before endDate.".into()));
+    }
+    let code = request["consumableCode"]
+        .as_str()
+        .ok_or_else(|| bad("consumableCode is required.".into()))?;
+    let Some((_, services)) = CONSUMABLES.iter().find(|(c, _)| *c == code) else {
+        return Err(bad(format!(
+            "Unit '{code}' is not an active consumable in this organization."
+        )));
+    };
+    if !request["aggregateByOwnership"].is_null() && !request["aggregateByOwnership"].is_boolean() {
+        return Err(bad("aggregateByOwnership must be a boolean.".into()));
+    }
+    let first = DateTime::from_timestamp_millis(start)
+        .map(|t| t.date_naive())
+        .ok_or_else(|| bad("startDate out of range".into()))?;
+    let last = DateTime::from_timestamp_millis(end - 1)
+        .map(|t| t.date_naive())
+        .ok_or_else(|| bad("endDate out of range".into()))?;
+    let mut items = Vec::new();
+    for day in first.iter_days().take_while(|d| *d <= last) {
+        for service in *services {
+            let amount = daily_amount(org.seed, tenant, code, service, day);
+            items.push(json!({"date": date_value(org.date_style, day), "service": service, "consumedAmount": amount}));
+        }
+    }
+    Ok(items)
+}
+
+fn date_value(style: DateStyle, day: NaiveDate) -> Value {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    match style {
+        DateStyle::Day => json!(day.format("%Y-%m-%d").to_string()),
+        DateStyle::Rfc3339 => json!(midnight.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        DateStyle::EpochMillis => json!(midnight.timestamp_millis()),
+    }
+}

@@ -1,0 +1,224 @@
+//! The UiPath source against its simulator over real HTTP, and against a UiPath-shaped server.
+
+use chrono::{Duration, NaiveDate};
+use consumption_exporter::simulator::uipath::{
+    daily_amount, DateStyle, UiPathOrganization, UiPathSimulator,
+};
+use serde_json::json;
+
+use crate::helpers::{test_now, test_today, Exposition, TestExporter};
+
+const TENANT_A: &str = "22222222-2222-2222-2222-222222222222";
+const TENANT_B: &str = "33333333-3333-3333-3333-333333333333";
+
+fn source(url: &str, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {url}\n    organization_id: 11111111-1111-1111-1111-111111111111\n    tenant_ids: [{TENANT_A}, {TENANT_B}]\n    consumable_codes: [RU, AIU]\n    oauth2:\n      client_id: uipath-sim-app\n      client_secret: uipath-sim-secret\n{extra}"
+    )
+}
+
+fn units(
+    m: &Exposition,
+    tenant: &str,
+    consumable: &str,
+    service: &str,
+    window: &str,
+) -> Option<f64> {
+    m.get(
+        "consumption_uipath_consumed_units",
+        &[
+            ("source", "robots"),
+            ("tenant_id", tenant),
+            ("consumable", consumable),
+            ("service", service),
+            ("window", window),
+        ],
+    )
+}
+
+/// The test's own window sums of the simulator's daily amounts (today is 2026-11-22).
+fn expected(seed: u64, tenant: &str, consumable: &str, service: &str) -> [f64; 3] {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let amount = |d: u32| daily_amount(seed, tenant, consumable, service, day(d));
+    [amount(22), amount(21), (1..=22).map(amount).sum()]
+}
+
+#[tokio::test]
+async fn window_sums_are_exact_for_every_tenant_consumable_and_service() {
+    let simulator = UiPathSimulator::new(UiPathOrganization::default());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    let services = [
+        ("RU", "orchestrator"),
+        ("RU", "studio"),
+        ("AIU", "aicenter"),
+        ("AIU", "documentunderstanding"),
+    ];
+    for tenant in [TENANT_A, TENANT_B] {
+        for (consumable, service) in services {
+            let want = expected(1, tenant, consumable, service);
+            for (window, value) in ["today", "yesterday", "month_to_date"]
+                .into_iter()
+                .zip(want)
+            {
+                assert_eq!(
+                    units(&m, tenant, consumable, service, window),
+                    Some(value),
+                    "{tenant} {consumable} {service} {window}"
+                );
+            }
+        }
+    }
+    assert_eq!(m.count("consumption_uipath_consumed_units"), 2 * 4 * 3);
+    assert_eq!(
+        simulator.tokens_issued(),
+        1,
+        "one token for all four requests"
+    );
+}
+
+#[tokio::test]
+async fn each_tenant_and_consumable_is_asked_for_once_with_the_documented_body() {
+    let simulator = UiPathSimulator::new(UiPathOrganization::default());
+    let running = simulator.start(0).await.unwrap();
+    let extra = "    folder_keys: [f0b4a1c2-0000-0000-0000-000000000001]\n    aggregate_by_ownership: true\n";
+    let exporter = TestExporter::start(&source(&running.url(), extra)).await;
+    assert!(exporter.poll(0).await);
+    let mut bodies = simulator.bodies();
+    bodies.sort_by_key(|b| (b["tenantId"].to_string(), b["consumableCode"].to_string()));
+    let start = NaiveDate::from_ymd_opt(2026, 11, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    let mut wanted = Vec::new();
+    for tenant in [TENANT_A, TENANT_B] {
+        for code in ["AIU", "RU"] {
+            wanted.push(json!({
+                "tenantId": tenant, "startDate": start, "endDate": test_now().timestamp_millis(), "consumableCode": code,
+                "aggregateByOwnership": true, "folderKeys": ["f0b4a1c2-0000-0000-0000-000000000001"],
+            }));
+        }
+    }
+    assert_eq!(bodies, wanted);
+}
+
+#[tokio::test]
+async fn dates_as_rfc3339_or_epoch_milliseconds_give_the_same_sums() {
+    for style in [DateStyle::Rfc3339, DateStyle::EpochMillis] {
+        let simulator = UiPathSimulator::new(UiPathOrganization {
+            date_style: style,
+            seed: 4,
+            ..UiPathOrganization::default()
+        });
+        let running = simulator.start(0).await.unwrap();
+        let exporter = TestExporter::start(&source(&running.url(), "")).await;
+        assert!(exporter.poll(0).await, "{style:?}");
+        let m = exporter.scrape().await;
+        let want = expected(4, TENANT_B, "AIU", "aicenter");
+        assert_eq!(
+            units(&m, TENANT_B, "AIU", "aicenter", "month_to_date"),
+            Some(want[2]),
+            "{style:?}"
+        );
+        let newest = (test_today().and_hms_opt(0, 0, 0).unwrap().and_utc()).timestamp() as f64;
+        assert_eq!(
+            m.get(
+                "consumption_source_data_updated_timestamp_seconds",
+                &[("source", "robots"), ("vendor", "uipath")]
+            ),
+            Some(newest)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_inactive_consumable_fails_the_poll_naming_the_tenant_and_consumable() {
+    let simulator = UiPathSimulator::new(UiPathOrganization::default());
+    let running = simulator.start(0).await.unwrap();
+    let yaml = source(&running.url(), "")
+        .replace("consumable_codes: [RU, AIU]", "consumable_codes: [RU, TEU]");
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(error.contains("source robots (uipath)"), "{error}");
+    assert!(
+        error.contains("consumable TEU") && error.contains("HTTP 400"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Unit 'TEU' is not an active consumable in this organization."),
+        "{error}"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.count("consumption_uipath_consumed_units"),
+        0,
+        "nothing partial is published"
+    );
+}
+
+mod against_a_uipath_shaped_server {
+    use super::*;
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn the_documented_response_is_read_with_a_static_token() {
+        let server = MockServer::start().await;
+        let yesterday = (test_today() - Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        Mock::given(method("POST"))
+            .and(path("/lease_/api/usage/11111111-1111-1111-1111-111111111111/tenants/daily-consumption-by-service"))
+            .and(header("authorization", "Bearer minted-elsewhere"))
+            .and(header("content-type", "application/json"))
+            .and(body_partial_json(json!({"tenantId": TENANT_A, "consumableCode": "PLTU"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [
+                {"date": "2026-11-22", "service": "orchestrator", "consumedAmount": 12.5},
+                {"date": yesterday, "service": "orchestrator", "consumedAmount": 30},
+                {"date": "2026-11-02", "service": "dataservice", "consumedAmount": 4}
+            ]})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let yaml = format!(
+            "sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: 11111111-1111-1111-1111-111111111111\n    tenant_ids: [{TENANT_A}]\n    consumable_codes: [PLTU]\n    authorization:\n      credentials: minted-elsewhere\n",
+            server.uri()
+        );
+        let exporter = TestExporter::start(&yaml).await;
+        assert!(
+            exporter.poll(0).await,
+            "{:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        let m = exporter.scrape().await;
+        assert_eq!(
+            units(&m, TENANT_A, "PLTU", "orchestrator", "today"),
+            Some(12.5)
+        );
+        assert_eq!(
+            units(&m, TENANT_A, "PLTU", "orchestrator", "yesterday"),
+            Some(30.0)
+        );
+        assert_eq!(
+            units(&m, TENANT_A, "PLTU", "orchestrator", "month_to_date"),
+            Some(42.5)
+        );
+        assert_eq!(
+            units(&m, TENANT_A, "PLTU", "dataservice", "today"),
+            Some(0.0)
+        );
+        assert_eq!(
+            units(&m, TENANT_A, "PLTU", "dataservice", "month_to_date"),
+            Some(4.0)
+        );
+    }
+}
