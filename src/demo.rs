@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config;
+use crate::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
 use crate::simulator::powerplatform::{FlowRecords, PowerPlatformSimulator, PowerPlatformTenant};
 use crate::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
 use crate::simulator::uipath::{UiPathOrganization, UiPathSimulator};
@@ -84,6 +85,15 @@ pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningS
         .start(0)
         .await
         .context("starting the UiPath simulator")?;
+    let dt_account = DynatraceAccount {
+        seed,
+        today,
+        ..DynatraceAccount::default()
+    };
+    let dt_running = DynatraceSimulator::new(dt_account.clone())
+        .start(0)
+        .await
+        .context("starting the Dynatrace simulator")?;
     let config = format!(
         r#"global:
   poll_interval: 30s
@@ -118,6 +128,15 @@ sources:
     oauth2:
       client_id: {robots_client_id}
       client_secret: {robots_client_secret}
+  - name: demo-dynatrace
+    type: dynatrace
+    base_url: {dt_url}
+    account_uuid: {dt_account_uuid}
+    subscription_uuid: {dt_subscription_uuid}
+    oauth2:
+      token_url: {dt_url}/sso/oauth2/token
+      client_id: {dt_client_id}
+      client_secret: {dt_client_secret}
 "#,
         eu_url = eu_running.url(),
         us_url = us_running.url(),
@@ -132,9 +151,20 @@ sources:
         robots_tenants = robots_org.tenant_ids.join(", "),
         robots_client_id = robots_org.client_id,
         robots_client_secret = robots_org.client_secret,
+        dt_url = dt_running.url(),
+        dt_account_uuid = dt_account.account_uuid,
+        dt_subscription_uuid = dt_account.subscription_uuid,
+        dt_client_id = dt_account.client_id,
+        dt_client_secret = dt_account.client_secret,
     );
     Ok((
         config,
-        vec![eu_running, us_running, flows_running, robots_running],
+        vec![
+            eu_running,
+            us_running,
+            flows_running,
+            robots_running,
+            dt_running,
+        ],
     ))
 }

@@ -420,6 +420,16 @@ impl Decoder<'_> {
                 None
             }
         };
+        let auth = match (auth, &source) {
+            (Some(AuthConfig::OAuth2(mut oauth)), Some(source)) => {
+                // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
+                for (key, value) in source.default_token_params() {
+                    oauth.endpoint_params.entry(key).or_insert(value);
+                }
+                Some(AuthConfig::OAuth2(oauth))
+            }
+            (auth, _) => auth,
+        };
         let interval = common
             .interval
             .or(global.poll_interval)

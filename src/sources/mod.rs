@@ -4,6 +4,7 @@
 //!
 //! A source never measures itself: the poller times it, counts its errors and sets `up`.
 
+pub mod dynatrace;
 pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;
@@ -25,6 +26,7 @@ pub static TYPES: &[&dyn SourceType] = &[
     &qlik::QlikType,
     &powerplatform::PowerPlatformType,
     &uipath::UiPathType,
+    &dynatrace::DynatraceType,
 ];
 
 pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {
@@ -76,6 +78,11 @@ pub trait Source: Send + Sync {
     /// Reads the vendor's error body shape into one line for the user.
     fn error_detail(&self) -> ErrorDetailFn {
         |_| None
+    }
+
+    /// Form fields the token request needs by default, from the vendor's own keys.
+    fn default_token_params(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 
     /// Recognises a throttling answer that is not a 429 (Microsoft's `BurstRequestsThrottled`).

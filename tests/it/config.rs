@@ -32,7 +32,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlick\n",
-            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik, powerplatform, uipath",
+            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik, powerplatform, uipath, dynatrace",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n",

@@ -1,5 +1,6 @@
 mod cli;
 mod config;
+mod dynatrace;
 mod exposition;
 mod helpers;
 mod powerplatform;

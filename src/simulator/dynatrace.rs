@@ -1,0 +1,409 @@
+//! Dynatrace Account Management and SSO: `POST /sso/oauth2/token` (client credentials with
+//! `scope=account-uac-read` and `resource=urn:dtaccount:{account}`, short-lived tokens), v3
+//! `.../environments/usage` with `page-key`/`page-size` cursor paging and time-range filtering,
+//! and the unpaged v2 with `Deprecation`, `Sunset` and `Link` headers. Written from Dynatrace's
+//! API reference, not from the exporter's source.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration as Days, NaiveDate, SecondsFormat, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use super::{apply_fault, Faults, RunningSimulator};
+
+/// Capabilities with the units Dynatrace bills them in.
+pub const CAPABILITIES: [(&str, &str, &str); 4] = [
+    ("FULLSTACK_MONITORING", "Full-Stack Monitoring", "GiB-hour"),
+    (
+        "INFRASTRUCTURE_MONITORING",
+        "Infrastructure Monitoring",
+        "host-hour",
+    ),
+    (
+        "FOUNDATION_AND_DISCOVERY",
+        "Foundation & Discovery",
+        "host-hour",
+    ),
+    (
+        "LOG_MANAGEMENT_INGEST",
+        "Log Management & Analytics - Ingest & Process",
+        "GiB",
+    ),
+];
+
+pub const SUNSET: &str = "Mon, 11 Jan 2027 00:00:00 GMT";
+
+#[derive(Clone, Debug)]
+pub struct DynatraceAccount {
+    pub account_uuid: String,
+    pub subscription_uuid: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub environments: Vec<String>,
+    pub token_lifetime: Duration,
+    /// Environment entries per v3 page when the request gives no `page-size`.
+    pub default_page_size: usize,
+    pub seed: u64,
+    /// Days of data, ending on `today`.
+    pub days: u32,
+    pub today: NaiveDate,
+}
+
+impl Default for DynatraceAccount {
+    fn default() -> Self {
+        DynatraceAccount {
+            account_uuid: "7f6e5d4c-0000-4000-8000-000000000001".into(),
+            subscription_uuid: "dps-0000-4000-8000-000000000002".into(),
+            client_id: "dt0s02.SIMCLIENT".into(),
+            client_secret: "dt0s02.SIMCLIENT.SECRET".into(),
+            environments: ["abc12345", "def67890", "ghi13579", "jkl24680", "mno11223"]
+                .map(String::from)
+                .to_vec(),
+            token_lifetime: Duration::from_secs(300),
+            default_page_size: 2,
+            seed: 1,
+            days: 40,
+            today: Utc::now().date_naive(),
+        }
+    }
+}
+
+/// The usage of one capability in one environment on one day: the simulator's data.
+pub fn daily_usage(seed: u64, environment: &str, capability: &str, day: NaiveDate) -> f64 {
+    let mut hash = seed;
+    for byte in format!("{environment}/{capability}/{day}").bytes() {
+        hash = hash
+            .wrapping_mul(0x100_0000_01b3)
+            .wrapping_add(u64::from(byte));
+    }
+    (StdRng::seed_from_u64(hash).random_range(0.0..2000.0_f64) * 8.0).round() / 8.0
+}
+
+#[derive(Clone)]
+pub struct DynatraceSimulator {
+    state: Arc<SimState>,
+}
+
+struct SimState {
+    account: DynatraceAccount,
+    tokens: Mutex<HashMap<String, Instant>>,
+    faults: Faults,
+    queries: Mutex<Vec<String>>,
+}
+
+impl DynatraceSimulator {
+    pub fn new(account: DynatraceAccount) -> Self {
+        DynatraceSimulator {
+            state: Arc::new(SimState {
+                account,
+                tokens: Mutex::default(),
+                faults: Faults::default(),
+                queries: Mutex::default(),
+            }),
+        }
+    }
+
+    pub async fn start(&self, port: u16) -> std::io::Result<RunningSimulator> {
+        let router = Router::new()
+            .route("/sso/oauth2/token", post(token))
+            .route(
+                "/sub/{version}/accounts/{account}/subscriptions/{subscription}/environments/usage",
+                get(usage),
+            )
+            .with_state(self.state.clone());
+        super::serve(router, port).await
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    pub fn queries(&self) -> Vec<String> {
+        self.state
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn tokens_issued(&self) -> usize {
+        self.state
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+fn error_body(status: StatusCode) -> String {
+    json!({"error": {"code": status.as_u16(), "message": "simulated fault"}}).to_string()
+}
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": status.as_u16(), "message": message}})),
+    )
+        .into_response()
+}
+
+async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
+    if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
+        return response;
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let account = &state.account;
+    if field("grant_type") != "client_credentials"
+        || !field("scope").split(' ').any(|s| s == "account-uac-read")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_scope"})),
+        )
+            .into_response();
+    }
+    if field("resource") != format!("urn:dtaccount:{}", account.account_uuid) {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request", "error_description": "resource must be urn:dtaccount:<account uuid>"}))).into_response();
+    }
+    if field("client_id") != account.client_id || field("client_secret") != account.client_secret {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = format!("dt-sim-token-{}", rand::rng().random::<u64>());
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), Instant::now() + account.token_lifetime);
+    Json(
+        json!({"token_type": "Bearer", "resource": field("resource"), "access_token": token,
+                "expires_in": account.token_lifetime.as_secs(), "scope": "account-uac-read"}),
+    )
+    .into_response()
+}
+
+fn token_valid(state: &SimState, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let tokens = state.tokens.lock().unwrap_or_else(|e| e.into_inner());
+    presented
+        .and_then(|t| tokens.get(t))
+        .is_some_and(|expiry| Instant::now() < *expiry)
+}
+
+/// What a query selects; a v3 cursor encodes it with the offset of the next page.
+#[derive(Clone, Debug, PartialEq)]
+struct Selection {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    environments: Vec<String>,
+    capabilities: Vec<String>,
+    page_size: usize,
+    offset: usize,
+}
+
+fn parse_selection(
+    pairs: &HashMap<String, String>,
+    default_page_size: usize,
+) -> Result<Selection, String> {
+    if let Some(key) = pairs.get("page-key") {
+        return decode_key(key).ok_or_else(|| "invalid page-key".to_string());
+    }
+    let time = |name: &str| -> Result<DateTime<Utc>, String> {
+        let value = pairs.get(name).ok_or(format!("{name} is required"))?;
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| format!("{name} must look like 2021-05-01T15:11:00Z"))
+    };
+    let list = |name: &str| {
+        pairs
+            .get(name)
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let page_size = match pairs.get("page-size") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| "page-size must be a number".to_string())?,
+        None => default_page_size,
+    };
+    Ok(Selection {
+        start: time("startTime")?,
+        end: time("endTime")?,
+        environments: list("environmentIds"),
+        capabilities: list("capabilityKeys"),
+        page_size: page_size.max(1),
+        offset: 0,
+    })
+}
+
+fn encode_key(selection: &Selection) -> String {
+    let text = json!([
+        selection.start.timestamp(),
+        selection.end.timestamp(),
+        selection.environments,
+        selection.capabilities,
+        selection.page_size,
+        selection.offset
+    ])
+    .to_string();
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_key(key: &str) -> Option<Selection> {
+    let bytes: Option<Vec<u8>> = (0..key.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(key.get(i..i + 2)?, 16).ok())
+        .collect();
+    let value: Value = serde_json::from_slice(&bytes?).ok()?;
+    let strings = |v: &Value| {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    Some(Selection {
+        start: DateTime::from_timestamp(value[0].as_i64()?, 0)?,
+        end: DateTime::from_timestamp(value[1].as_i64()?, 0)?,
+        environments: strings(&value[2])?,
+        capabilities: strings(&value[3])?,
+        page_size: value[4].as_u64()? as usize,
+        offset: value[5].as_u64()? as usize,
+    })
+}
+
+async fn usage(
+    State(state): State<Arc<SimState>>,
+    Path((version, account_uuid, subscription)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    state
+        .queries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(raw.clone());
+    if !token_valid(&state, &headers) {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "The bearer token is incorrect or expired",
+        );
+    }
+    let account = &state.account;
+    if account_uuid != account.account_uuid || subscription != account.subscription_uuid {
+        return fail(StatusCode::NOT_FOUND, "Subscription not found");
+    }
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let paged = version == "v3";
+    if version != "v2" && !paged {
+        return fail(StatusCode::NOT_FOUND, "No such API version");
+    }
+    let selection = match parse_selection(
+        &pairs,
+        if paged {
+            account.default_page_size
+        } else {
+            usize::MAX
+        },
+    ) {
+        Ok(selection) => selection,
+        Err(message) => return fail(StatusCode::BAD_REQUEST, &message),
+    };
+    let page = (selection.offset / selection.page_size.min(1_000_000)) as u32 + 1;
+    if let Some(response) = apply_fault(state.faults.take(Some(page)), error_body).await {
+        return response;
+    }
+    let mut response = Json(page_body(account, &selection, paged)).into_response();
+    if !paged {
+        let headers = response.headers_mut();
+        headers.insert(
+            "deprecation",
+            HeaderValue::from_static("Mon, 15 Jun 2026 00:00:00 GMT"),
+        );
+        headers.insert("sunset", HeaderValue::from_static(SUNSET));
+        let link = format!(
+            "</sub/v3/accounts/{}/subscriptions/{}/environment-usage>; rel=\"successor-version\"",
+            account.account_uuid, account.subscription_uuid
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert("link", value);
+        }
+    }
+    response
+}
+
+fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool) -> Value {
+    let environments: Vec<&String> = account
+        .environments
+        .iter()
+        .filter(|e| selection.environments.is_empty() || selection.environments.contains(e))
+        .collect();
+    let chosen: Vec<&&String> = environments
+        .iter()
+        .skip(selection.offset)
+        .take(selection.page_size)
+        .collect();
+    let data: Vec<Value> = chosen.iter().map(|e| json!({"environmentId": e, "clusterId": "sim-cluster", "usage": usage_entries(account, selection, e)})).collect();
+    let next_offset = selection.offset + chosen.len();
+    let next_key = (next_offset < environments.len()).then(|| {
+        encode_key(&Selection {
+            offset: next_offset,
+            ..selection.clone()
+        })
+    });
+    let mut body = json!({"data": data, "lastModifiedTime": format!("{}T04:00:00Z", account.today.format("%Y-%m-%d"))});
+    if paged {
+        body["nextPageKey"] = next_key.map_or(Value::Null, Value::from);
+    }
+    body
+}
+
+fn usage_entries(
+    account: &DynatraceAccount,
+    selection: &Selection,
+    environment: &str,
+) -> Vec<Value> {
+    let first_day = account.today - Days::days(i64::from(account.days) - 1);
+    let mut entries = Vec::new();
+    for day in first_day.iter_days().take(account.days as usize) {
+        let start = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        if start < selection.start || start >= selection.end {
+            continue;
+        }
+        for (key, name, unit) in CAPABILITIES {
+            if !selection.capabilities.is_empty()
+                && !selection.capabilities.iter().any(|c| c == key)
+            {
+                continue;
+            }
+            entries.push(json!({
+                "capabilityKey": key, "capabilityName": name, "unitMeasure": unit,
+                "startTime": start.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "endTime": (start + Days::days(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
+                "value": daily_usage(account.seed, environment, key, day),
+            }));
+        }
+    }
+    entries
+}

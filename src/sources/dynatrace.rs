@@ -1,0 +1,304 @@
+//! Dynatrace Account Management: subscription usage split by monitoring environment,
+//! `GET /sub/v3/accounts/{account}/subscriptions/{subscription}/environments/usage` (or the older
+//! unpaged v2, which Dynatrace retires on 2027-01-11).
+//!
+//! Vendor facts (shared/vendor-apis.md §5): SSO tokens need `resource=urn:dtaccount:{account}`
+//! and live 300 s, so a long walk renews them (the token cache does, before each request); v3
+//! pages with `page-key` ← `nextPageKey`, where `""` and null both end; a deprecated endpoint
+//! answers with `Deprecation` and `Sunset` headers; large walks produce 502s (retried by the HTTP
+//! layer); there is no error body schema.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use url::Url;
+
+use super::windows::{parse_day_or_time, WindowSums, Windows};
+use super::{PollError, Source, SourceType};
+use crate::clock::Clock;
+use crate::config::{decode_settings, FieldError};
+use crate::http::{PollSession, Request};
+use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
+
+pub static USAGE: FamilyDesc = FamilyDesc {
+    name: "consumption_dynatrace_usage",
+    help: "Dynatrace Platform Subscription usage value per environment and capability in the window (UTC days, by each entry's startTime), in the unit label's unit.",
+};
+
+/// The `type: dynatrace` entry of the config.
+pub struct DynatraceType;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    account_uuid: String,
+    subscription_uuid: String,
+    #[serde(default)]
+    environment_ids: Vec<String>,
+    #[serde(default)]
+    capability_keys: Vec<String>,
+    #[serde(default)]
+    api_version: ApiVersion,
+    page_size: Option<u32>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum ApiVersion {
+    V2,
+    #[default]
+    V3,
+}
+
+impl SourceType for DynatraceType {
+    fn name(&self) -> &'static str {
+        "dynatrace"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.dynatrace.com")
+    }
+
+    fn default_token_url(&self, _base_url: &Url) -> Option<Url> {
+        Url::parse("https://sso.dynatrace.com/sso/oauth2/token").ok()
+    }
+
+    fn default_scopes(&self, _base_url: &Url) -> Vec<String> {
+        vec!["account-uac-read".to_string()]
+    }
+
+    fn build(
+        &self,
+        settings: serde_yaml::Value,
+        _base_url: &Url,
+    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
+        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+        if settings.page_size == Some(0) {
+            return Err(vec![FieldError::new("page_size", "must be at least 1")]);
+        }
+        if settings.api_version == ApiVersion::V2 && settings.page_size.is_some() {
+            return Err(vec![FieldError::new(
+                "page_size",
+                "v2 is not paged; remove page_size or use api_version: v3",
+            )]);
+        }
+        Ok(Arc::new(Dynatrace { settings }))
+    }
+}
+
+/// A configured Dynatrace subscription.
+pub struct Dynatrace {
+    settings: Settings,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct UsagePage<'a> {
+    #[serde(borrow)]
+    data: Vec<EnvironmentUsage<'a>>,
+    #[serde(borrow)]
+    last_modified_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    next_page_key: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct EnvironmentUsage<'a> {
+    #[serde(borrow)]
+    environment_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    usage: Vec<CapabilityUsage<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CapabilityUsage<'a> {
+    #[serde(borrow)]
+    capability_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    capability_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    start_time: Option<Cow<'a, str>>,
+    value: Option<f64>,
+    #[serde(borrow)]
+    unit_measure: Option<Cow<'a, str>>,
+}
+
+#[async_trait]
+impl Source for Dynatrace {
+    async fn poll(
+        &self,
+        session: &PollSession<'_>,
+        clock: &dyn Clock,
+    ) -> Result<Snapshot, PollError> {
+        let now = clock.now();
+        let windows = Windows::at(now);
+        let mut folder = Folder {
+            subscription: &self.settings.subscription_uuid,
+            sums: WindowSums::new(windows),
+            newest: None,
+            sunset: None,
+        };
+        let mut url = self.first_url(session, windows, now);
+        let mut page = 1;
+        loop {
+            session.next_page(&url).map_err(PollError::on_page(page))?;
+            let response = session
+                .send(&Request::get(url.clone()))
+                .await
+                .map_err(PollError::on_page(page))?;
+            folder.note_sunset(&response.headers, &self.settings.subscription_uuid);
+            let body: UsagePage = response.json().map_err(PollError::on_page(page))?;
+            folder.fold_page(&body);
+            let next_key = body.next_page_key.as_deref().filter(|k| !k.is_empty());
+            match (self.settings.api_version, next_key) {
+                (ApiVersion::V3, Some(key)) => url = self.next_url(session, key),
+                _ => break,
+            }
+            page += 1;
+        }
+        Ok(folder.finish())
+    }
+
+    fn default_token_params(&self) -> Vec<(String, String)> {
+        vec![(
+            "resource".to_string(),
+            format!("urn:dtaccount:{}", self.settings.account_uuid),
+        )]
+    }
+}
+
+impl Dynatrace {
+    fn path(&self) -> String {
+        let version = match self.settings.api_version {
+            ApiVersion::V2 => "v2",
+            ApiVersion::V3 => "v3",
+        };
+        format!(
+            "/sub/{version}/accounts/{}/subscriptions/{}/environments/usage",
+            self.settings.account_uuid, self.settings.subscription_uuid
+        )
+    }
+
+    fn first_url(&self, session: &PollSession<'_>, windows: Windows, now: DateTime<Utc>) -> Url {
+        let mut url = session.url(&self.path());
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair(
+                "startTime",
+                &windows
+                    .start_time()
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+            );
+            query.append_pair("endTime", &now.to_rfc3339_opts(SecondsFormat::Secs, true));
+            if !self.settings.environment_ids.is_empty() {
+                query.append_pair("environmentIds", &self.settings.environment_ids.join(","));
+            }
+            if !self.settings.capability_keys.is_empty() {
+                query.append_pair("capabilityKeys", &self.settings.capability_keys.join(","));
+            }
+            if let Some(size) = self.settings.page_size {
+                query.append_pair("page-size", &size.to_string());
+            }
+        }
+        url
+    }
+
+    /// A v3 follow-up page: the cursor alone, as Dynatrace's own CLI sends it (the cursor
+    /// carries the query).
+    fn next_url(&self, session: &PollSession<'_>, key: &str) -> Url {
+        let mut url = session.url(&self.path());
+        url.query_pairs_mut().append_pair("page-key", key);
+        url
+    }
+}
+
+struct Folder<'a> {
+    subscription: &'a str,
+    sums: WindowSums,
+    newest: Option<DateTime<Utc>>,
+    sunset: Option<DateTime<Utc>>,
+}
+
+impl Folder<'_> {
+    fn fold_page(&mut self, page: &UsagePage<'_>) {
+        if let Some(modified) = page
+            .last_modified_time
+            .as_deref()
+            .and_then(parse_day_or_time)
+        {
+            self.newest = self.newest.max(Some(modified));
+        }
+        for environment in &page.data {
+            let environment_id = environment.environment_id.as_deref().unwrap_or("");
+            for usage in &environment.usage {
+                let Some(start) = usage.start_time.as_deref().and_then(parse_day_or_time) else {
+                    continue;
+                };
+                let labels = [
+                    self.subscription,
+                    environment_id,
+                    usage.capability_key.as_deref().unwrap_or(""),
+                    usage.capability_name.as_deref().unwrap_or(""),
+                    usage.unit_measure.as_deref().unwrap_or(""),
+                ];
+                self.sums
+                    .add(&labels, start.date_naive(), usage.value.unwrap_or(0.0));
+            }
+        }
+    }
+
+    /// Logs a deprecation once per poll and keeps the announced sunset date for the gauge.
+    fn note_sunset(&mut self, headers: &HeaderMap, subscription: &str) {
+        if self.sunset.is_some() {
+            return;
+        }
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let Some(sunset) = header("sunset") else {
+            return;
+        };
+        let Some(at) = httpdate::parse_http_date(&sunset)
+            .ok()
+            .map(DateTime::<Utc>::from)
+        else {
+            return;
+        };
+        tracing::warn!(
+            subscription,
+            sunset = %at.to_rfc3339(),
+            deprecation = header("deprecation").unwrap_or_default(),
+            successor = header("link").unwrap_or_default(),
+            "Dynatrace announced the end of this API version; set api_version: v3"
+        );
+        self.sunset = Some(at);
+    }
+
+    fn finish(self) -> Snapshot {
+        let mut builder = SnapshotBuilder::new();
+        let names = [
+            "subscription_uuid",
+            "environment_id",
+            "capability_key",
+            "capability_name",
+            "unit",
+        ];
+        self.sums.into_family(&mut builder, &USAGE, &names);
+        if let Some(newest) = self.newest {
+            builder.data_updated(newest.timestamp() as f64);
+        }
+        if let Some(sunset) = self.sunset {
+            builder.api_sunset(sunset.timestamp() as f64);
+        }
+        builder.finish()
+    }
+}

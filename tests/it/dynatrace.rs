@@ -1,0 +1,277 @@
+//! The Dynatrace source against its simulator over real HTTP, and against a Dynatrace-shaped
+//! server.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use consumption_exporter::simulator::dynatrace::{
+    daily_usage, DynatraceAccount, DynatraceSimulator, CAPABILITIES,
+};
+use consumption_exporter::simulator::{Fault, When};
+
+use crate::helpers::{test_today, Exposition, TestExporter};
+
+fn account() -> DynatraceAccount {
+    DynatraceAccount {
+        today: test_today(),
+        ..DynatraceAccount::default()
+    }
+}
+
+fn source(url: &str, extra: &str) -> String {
+    let a = DynatraceAccount::default();
+    format!(
+        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n{extra}",
+        a.account_uuid, a.subscription_uuid, a.client_id, a.client_secret
+    )
+}
+
+fn usage(
+    m: &Exposition,
+    environment: &str,
+    capability: (&str, &str, &str),
+    window: &str,
+) -> Option<f64> {
+    let (key, name, unit) = capability;
+    m.get(
+        "consumption_dynatrace_usage",
+        &[
+            ("source", "dt"),
+            ("subscription_uuid", "dps-0000-4000-8000-000000000002"),
+            ("environment_id", environment),
+            ("capability_key", key),
+            ("capability_name", name),
+            ("unit", unit),
+            ("window", window),
+        ],
+    )
+}
+
+/// The test's own window sums of the simulator's daily usage (today is 2026-11-22).
+fn expected(seed: u64, environment: &str, capability: &str) -> [f64; 3] {
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let value = |d: u32| daily_usage(seed, environment, capability, day(d));
+    [value(22), value(21), (1..=22).map(value).sum()]
+}
+
+fn assert_all_windows(m: &Exposition, environments: &[&str]) {
+    for environment in environments {
+        for capability in CAPABILITIES {
+            let want = expected(1, environment, capability.0);
+            for (window, value) in ["today", "yesterday", "month_to_date"]
+                .into_iter()
+                .zip(want)
+            {
+                assert_eq!(
+                    usage(m, environment, capability, window),
+                    Some(value),
+                    "{environment} {capability:?} {window}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        m.count("consumption_dynatrace_usage"),
+        environments.len() * CAPABILITIES.len() * 3
+    );
+}
+
+#[tokio::test]
+async fn v3_window_sums_are_exact_across_cursor_pages() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_all_windows(
+        &m,
+        &["abc12345", "def67890", "ghi13579", "jkl24680", "mno11223"],
+    );
+    let queries = simulator.queries();
+    assert_eq!(
+        queries.len(),
+        3,
+        "five environments, two a page: {queries:?}"
+    );
+    assert_eq!(
+        queries[0],
+        "startTime=2026-11-01T00%3A00%3A00Z&endTime=2026-11-22T10%3A00%3A00Z"
+    );
+    assert!(
+        queries[1].starts_with("page-key=") && !queries[1].contains("startTime"),
+        "{}",
+        queries[1]
+    );
+    let health = [("source", "dt"), ("vendor", "dynatrace")];
+    let modified = chrono::DateTime::parse_from_rfc3339("2026-11-22T04:00:00Z")
+        .unwrap()
+        .timestamp() as f64;
+    assert_eq!(
+        m.get("consumption_source_data_updated_timestamp_seconds", &health),
+        Some(modified)
+    );
+    assert_eq!(
+        m.count("consumption_source_api_sunset_timestamp_seconds"),
+        0,
+        "v3 announces no sunset"
+    );
+}
+
+#[tokio::test]
+async fn environment_and_capability_filters_narrow_the_query() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    let extra = "    environment_ids: [def67890, mno11223]\n    capability_keys: [FULLSTACK_MONITORING]\n    page_size: 10\n";
+    let exporter = TestExporter::start(&source(&running.url(), extra)).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    let fullstack = CAPABILITIES[0];
+    assert_eq!(
+        usage(&m, "def67890", fullstack, "month_to_date"),
+        Some(expected(1, "def67890", fullstack.0)[2])
+    );
+    assert_eq!(m.count("consumption_dynatrace_usage"), 2 * 3);
+    let query = &simulator.queries()[0];
+    assert!(
+        query.contains("environmentIds=def67890%2Cmno11223")
+            && query.contains("capabilityKeys=FULLSTACK_MONITORING")
+            && query.contains("page-size=10"),
+        "{query}"
+    );
+}
+
+#[tokio::test]
+async fn v2_is_read_unpaged_and_its_sunset_date_is_served() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    api_version: v2\n")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_all_windows(
+        &m,
+        &["abc12345", "def67890", "ghi13579", "jkl24680", "mno11223"],
+    );
+    assert_eq!(simulator.queries().len(), 1);
+    let sunset = chrono::DateTime::parse_from_rfc3339("2027-01-11T00:00:00Z")
+        .unwrap()
+        .timestamp() as f64;
+    assert_eq!(
+        m.get(
+            "consumption_source_api_sunset_timestamp_seconds",
+            &[("source", "dt")]
+        ),
+        Some(sunset)
+    );
+}
+
+#[tokio::test]
+async fn a_poll_that_outlives_its_token_renews_it_before_it_expires() {
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        token_lifetime: Duration::from_secs(2),
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    for page in 1..=3 {
+        simulator.faults().inject(
+            When::Page(page),
+            Fault::Delay(Duration::from_millis(900)),
+            1,
+        );
+    }
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    assert!(
+        simulator.tokens_issued() >= 2,
+        "the walk lasted longer than one token"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_requests_total",
+            &[("source", "dt"), ("vendor", "dynatrace"), ("code", "401")]
+        ),
+        None,
+        "no request went out with an expired token"
+    );
+}
+
+#[tokio::test]
+async fn a_502_mid_walk_is_retried() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    simulator
+        .faults()
+        .inject(When::Page(2), Fault::Status(502), 1);
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_requests_total",
+            &[("source", "dt"), ("vendor", "dynatrace"), ("code", "502")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(m.count("consumption_dynatrace_usage"), 5 * 4 * 3);
+}
+
+mod against_a_dynatrace_shaped_server {
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{body_string_contains, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn the_documented_shapes_are_read_with_the_resource_in_the_token_request() {
+        let server = MockServer::start().await;
+        let a = DynatraceAccount::default();
+        Mock::given(method("POST"))
+            .and(path("/sso/oauth2/token"))
+            .and(body_string_contains(format!(
+                "resource=urn%3Adtaccount%3A{}",
+                a.account_uuid
+            )))
+            .and(body_string_contains("scope=account-uac-read"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "resource": format!("urn:dtaccount:{}", a.account_uuid),
+                "access_token": "doc-token", "expires_in": 300, "scope": "account-uac-read"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        // The Python client's test sample: date-only times, no nextPageKey at all.
+        Mock::given(method("GET"))
+            .and(path(format!("/sub/v3/accounts/{}/subscriptions/{}/environments/usage", a.account_uuid, a.subscription_uuid)))
+            .and(query_param("startTime", "2026-11-01T00:00:00Z"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "data": [{"environmentId": "environment-1", "usage": [
+                    {"capabilityKey": "metric", "capabilityName": "Metrics", "startTime": "2026-11-21", "endTime": "2026-11-22", "value": 1.5, "unitMeasure": "GiB"},
+                    {"capabilityKey": "metric", "capabilityName": "Metrics", "startTime": "2026-11-22", "endTime": "2026-11-23", "value": 0.25, "unitMeasure": "GiB"}
+                ]}],
+                "lastModifiedTime": "2026-11-22T00:00:00Z"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let exporter = TestExporter::start(&source(&server.uri(), "")).await;
+        assert!(
+            exporter.poll(0).await,
+            "{:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        let m = exporter.scrape().await;
+        let metric = ("metric", "Metrics", "GiB");
+        assert_eq!(usage(&m, "environment-1", metric, "today"), Some(0.25));
+        assert_eq!(usage(&m, "environment-1", metric, "yesterday"), Some(1.5));
+        assert_eq!(
+            usage(&m, "environment-1", metric, "month_to_date"),
+            Some(1.75)
+        );
+    }
+}
