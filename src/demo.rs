@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config;
+use crate::simulator::avepoint::{AvePointSimulator, AvePointTenant};
 use crate::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
 use crate::simulator::powerplatform::{FlowRecords, PowerPlatformSimulator, PowerPlatformTenant};
 use crate::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
@@ -94,6 +95,11 @@ pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningS
         .start(0)
         .await
         .context("starting the Dynatrace simulator")?;
+    let ave_tenant = AvePointTenant::default();
+    let ave_running = AvePointSimulator::new(ave_tenant.clone())
+        .start(0)
+        .await
+        .context("starting the AvePoint simulator")?;
     let config = format!(
         r#"global:
   poll_interval: 30s
@@ -137,6 +143,13 @@ sources:
       token_url: {dt_url}/sso/oauth2/token
       client_id: {dt_client_id}
       client_secret: {dt_client_secret}
+  - name: demo-avepoint
+    type: avepoint
+    base_url: {ave_url}
+    oauth2:
+      token_url: {ave_url}/connect/token
+      client_id: {ave_client_id}
+      client_secret: {ave_client_secret}
 "#,
         eu_url = eu_running.url(),
         us_url = us_running.url(),
@@ -156,6 +169,9 @@ sources:
         dt_subscription_uuid = dt_account.subscription_uuid,
         dt_client_id = dt_account.client_id,
         dt_client_secret = dt_account.client_secret,
+        ave_url = ave_running.url(),
+        ave_client_id = ave_tenant.client_id,
+        ave_client_secret = ave_tenant.client_secret,
     );
     Ok((
         config,

@@ -81,9 +81,36 @@ pub enum AuthConfig {
 pub struct OAuth2Config {
     pub token_url: Url,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub credential: ClientCredential,
     pub scopes: Vec<String>,
     pub endpoint_params: BTreeMap<String, String>,
+}
+
+/// How an OAuth2 client proves who it is.
+#[derive(Clone, Debug)]
+pub enum ClientCredential {
+    Secret(Secret),
+    /// A certificate whose key signs a `client_assertion` JWT (RFC 7523), as AvePoint
+    /// recommends and Entra ID and Qlik accept.
+    Certificate(ClientCertificate),
+}
+
+/// A client certificate and its private key, both read and checked when the config loads.
+#[derive(Clone)]
+pub struct ClientCertificate {
+    /// The certificate, DER-encoded; its SHA-1 thumbprint goes in the assertion's `x5t`.
+    pub cert_der: Vec<u8>,
+    /// The PEM private key (PKCS#8 or PKCS#1 RSA).
+    pub key_pem: Secret,
+}
+
+impl fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("cert_der_len", &self.cert_der.len())
+            .field("key_pem", &self.key_pem)
+            .finish()
+    }
 }
 
 /// One problem in the config file.
@@ -247,11 +274,19 @@ struct RawAuthorization {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawClientCertificate {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawOAuth2 {
     token_url: Option<Url>,
     client_id: String,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
+    client_certificate: Option<RawClientCertificate>,
     #[serde(default)]
     scopes: Vec<String>,
     #[serde(default)]
@@ -548,12 +583,28 @@ impl Decoder<'_> {
         base_url: &Url,
         raw: RawOAuth2,
     ) -> Option<AuthConfig> {
-        let client_secret = self.secret(
-            path,
-            "client_secret",
-            raw.client_secret,
-            raw.client_secret_file,
-        );
+        let credential = match raw.client_certificate {
+            Some(certificate)
+                if raw.client_secret.is_none() && raw.client_secret_file.is_none() =>
+            {
+                self.client_certificate(&format!("{path}.client_certificate"), certificate)
+            }
+            Some(_) => {
+                self.error(
+                    format!("{path}.client_certificate"),
+                    "set either a client secret or `client_certificate`, not both",
+                );
+                None
+            }
+            None => self
+                .secret(
+                    path,
+                    "client_secret",
+                    raw.client_secret,
+                    raw.client_secret_file,
+                )
+                .map(ClientCredential::Secret),
+        };
         let token_url = raw
             .token_url
             .or_else(|| source_type.default_token_url(base_url));
@@ -570,13 +621,62 @@ impl Decoder<'_> {
         Some(AuthConfig::OAuth2(OAuth2Config {
             token_url,
             client_id: raw.client_id,
-            client_secret: client_secret?,
+            credential: credential?,
             scopes: if raw.scopes.is_empty() {
                 source_type.default_scopes(base_url)
             } else {
                 raw.scopes
             },
             endpoint_params: raw.endpoint_params,
+        }))
+    }
+
+    /// Reads a certificate and its key, and checks that the key can sign, so that a bad file
+    /// fails at start rather than at the first token request.
+    fn client_certificate(
+        &mut self,
+        path: &str,
+        raw: RawClientCertificate,
+    ) -> Option<ClientCredential> {
+        use rustls_pki_types::pem::PemObject;
+        let cert_path = self.base_dir.join(&raw.cert_file);
+        let cert = match rustls_pki_types::CertificateDer::from_pem_file(&cert_path) {
+            Ok(cert) => Some(cert.as_ref().to_vec()),
+            Err(e) => {
+                self.error(
+                    format!("{path}.cert_file"),
+                    format!(
+                        "cannot read a PEM certificate from {}: {e}",
+                        cert_path.display()
+                    ),
+                );
+                None
+            }
+        };
+        let key_path = self.base_dir.join(&raw.key_file);
+        let key = match std::fs::read_to_string(&key_path) {
+            Ok(pem) if crate::http::signing_key_is_valid(&pem) => Some(Secret::new(pem)),
+            Ok(_) => {
+                self.error(
+                    format!("{path}.key_file"),
+                    format!(
+                        "{} is not a PEM RSA private key (PKCS#8 or PKCS#1)",
+                        key_path.display()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(
+                    format!("{path}.key_file"),
+                    format!("cannot read {}: {e}", key_path.display()),
+                );
+                None
+            }
+        };
+        Some(ClientCredential::Certificate(ClientCertificate {
+            cert_der: cert?,
+            key_pem: key?,
         }))
     }
 

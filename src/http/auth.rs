@@ -10,8 +10,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::assertion::{client_assertion, JWT_BEARER};
 use super::{Body, HttpError, PollSession, Request};
-use crate::config::{AuthConfig, OAuth2Config, Secret};
+use crate::config::{AuthConfig, ClientCredential, OAuth2Config, Secret};
 
 /// Used when a token response says nothing of its lifetime.
 const ASSUMED_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
@@ -106,11 +107,11 @@ impl TokenCache {
 
     async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
         let requested_at = Instant::now();
-        let request = self.request();
         let token_error = |detail: String| HttpError::Token {
             token_url: self.config.token_url.to_string(),
             detail,
         };
+        let request = self.request().map_err(token_error)?;
         // Boxed: the token request goes through the same retrying send, which may ask for a token.
         let response = Box::pin(session.send_with(&request, false))
             .await
@@ -127,18 +128,29 @@ impl TokenCache {
         })
     }
 
-    fn request(&self) -> Request {
+    fn request(&self) -> Result<Request, String> {
         let mut fields = vec![
             ("grant_type".to_string(), Secret::new("client_credentials")),
             (
                 "client_id".to_string(),
                 Secret::new(self.config.client_id.clone()),
             ),
-            (
-                "client_secret".to_string(),
-                self.config.client_secret.clone(),
-            ),
         ];
+        match &self.config.credential {
+            ClientCredential::Secret(secret) => {
+                fields.push(("client_secret".to_string(), secret.clone()))
+            }
+            ClientCredential::Certificate(certificate) => {
+                let assertion = client_assertion(
+                    &self.config.client_id,
+                    &self.config.token_url,
+                    certificate,
+                    Utc::now(),
+                )?;
+                fields.push(("client_assertion_type".to_string(), Secret::new(JWT_BEARER)));
+                fields.push(("client_assertion".to_string(), assertion));
+            }
+        }
         if !self.config.scopes.is_empty() {
             fields.push((
                 "scope".to_string(),
@@ -148,11 +160,11 @@ impl TokenCache {
         for (key, value) in &self.config.endpoint_params {
             fields.push((key.clone(), Secret::new(value.clone())));
         }
-        Request {
+        Ok(Request {
             method: Method::POST,
             url: self.config.token_url.clone(),
             body: Body::Form(fields),
-        }
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! retries with backoff, `Retry-After`, a response size limit, same-host pagination links, and
 //! the per-source request counters. Sources never build a `reqwest` request themselves.
 
+mod assertion;
 mod auth;
 mod error;
 mod retry;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::Url;
 
+pub use assertion::{client_assertion, signing_key_is_valid, JWT_BEARER};
 pub use error::HttpError;
 pub use retry::retry_after;
 pub use stats::SourceStats;

@@ -5,6 +5,7 @@
 //! A simulator shares no code with its source (no wire types, no parsing): each is written from
 //! the vendor's documentation on its own, so a misreading of the API cannot hide in both.
 
+pub mod avepoint;
 pub mod dynatrace;
 pub mod powerplatform;
 pub mod qlik;

@@ -4,6 +4,7 @@
 //!
 //! A source never measures itself: the poller times it, counts its errors and sets `up`.
 
+pub mod avepoint;
 pub mod dynatrace;
 pub mod powerplatform;
 pub mod qlik;
@@ -27,6 +28,7 @@ pub static TYPES: &[&dyn SourceType] = &[
     &powerplatform::PowerPlatformType,
     &uipath::UiPathType,
     &dynatrace::DynatraceType,
+    &avepoint::AvePointType,
 ];
 
 pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {

@@ -32,7 +32,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlick\n",
-            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik, powerplatform, uipath, dynatrace",
+            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik, powerplatform, uipath, dynatrace, avepoint",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n",
@@ -52,7 +52,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      clientsecret: s\n",
-            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `client_id`, `client_secret`, `client_secret_file`, `scopes`, `endpoint_params`",
+            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `client_id`, `client_secret`, `client_secret_file`, `client_certificate`, `scopes`, `endpoint_params`",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    periods_to_include: [current, future]\n",
@@ -127,7 +127,10 @@ fn secrets_come_from_files_relative_to_the_config_and_from_the_environment() {
     let AuthConfig::OAuth2(oauth) = &config.sources[1].auth else {
         panic!("oauth2 expected")
     };
-    assert_eq!(oauth.client_secret.expose(), "secret-from-env");
+    let config::ClientCredential::Secret(secret) = &oauth.credential else {
+        panic!("a client secret expected")
+    };
+    assert_eq!(secret.expose(), "secret-from-env");
     assert_eq!(
         oauth.token_url.as_str(),
         "https://b.eu.qlikcloud.com/oauth/token",

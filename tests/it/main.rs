@@ -1,3 +1,4 @@
+mod avepoint;
 mod cli;
 mod config;
 mod dynatrace;

@@ -1,0 +1,375 @@
+//! AvePoint Online Services: the identity server's `POST /connect/token` (client credentials
+//! with a secret, or a `client_assertion` JWT whose RS256 signature it checks against the
+//! registered certificate), and the Graph API's
+//! `GET /smp/powerplatform/connectionusage/cloudflows` with `flowId`, `top` and `tenant`, and
+//! `nextLink` in each of its documented forms. Written from AvePoint's API docs, not from the
+//! exporter's source.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use super::{apply_fault, Faults, RunningSimulator};
+
+/// How a page names the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextLink {
+    Absolute,
+    Relative,
+}
+
+/// How the last page says there is no next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastPage {
+    EmptyString,
+    Null,
+}
+
+#[derive(Clone, Debug)]
+pub struct AvePointTenant {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The PEM certificate registered for the app; assertions must be signed by its key.
+    pub certificate_pem: Option<String>,
+    pub next_link: NextLink,
+    pub last_page: LastPage,
+    /// A page whose `nextLink` points at another host.
+    pub foreign_link_on_page: Option<u32>,
+    /// A page whose `nextLink` points back at the first page.
+    pub loop_on_page: Option<u32>,
+    /// Rows of (flowId, environmentId, connectionId).
+    pub rows: Vec<(String, String, String)>,
+}
+
+impl Default for AvePointTenant {
+    fn default() -> Self {
+        AvePointTenant {
+            client_id: "avepoint-sim-app".into(),
+            client_secret: "avepoint-sim-secret".into(),
+            certificate_pem: None,
+            next_link: NextLink::Absolute,
+            last_page: LastPage::EmptyString,
+            foreign_link_on_page: None,
+            loop_on_page: None,
+            rows: generate_rows(1, 30),
+        }
+    }
+}
+
+/// Connection usage rows for `flows` flows: each uses 1–6 connections, some listed twice (a
+/// connection used by two actions), across three environments.
+pub fn generate_rows(seed: u64, flows: usize) -> Vec<(String, String, String)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rows = Vec::new();
+    for flow in 0..flows {
+        let environment = format!("Default-{:08x}", flow % 3);
+        let flow_id = format!("{:08x}-flow-{flow:04}", seed);
+        for _ in 0..rng.random_range(1..=6) {
+            let connection = format!(
+                "shared-{}-{:03}",
+                ["office365", "sharepointonline", "sql", "teams"][rng.random_range(0..4)],
+                rng.random_range(0..40)
+            );
+            let repeats = if rng.random_bool(0.2) { 2 } else { 1 };
+            for _ in 0..repeats {
+                rows.push((flow_id.clone(), environment.clone(), connection.clone()));
+            }
+        }
+    }
+    rows
+}
+
+#[derive(Clone)]
+pub struct AvePointSimulator {
+    state: Arc<SimState>,
+}
+
+struct SimState {
+    tenant: AvePointTenant,
+    /// The token URL as clients see it, the `aud` an assertion must carry.
+    token_url: OnceLock<String>,
+    tokens: Mutex<Vec<String>>,
+    assertions_accepted: Mutex<u32>,
+    faults: Faults,
+    queries: Mutex<Vec<String>>,
+}
+
+impl AvePointSimulator {
+    pub fn new(tenant: AvePointTenant) -> Self {
+        AvePointSimulator {
+            state: Arc::new(SimState {
+                tenant,
+                token_url: OnceLock::new(),
+                tokens: Mutex::default(),
+                assertions_accepted: Mutex::new(0),
+                faults: Faults::default(),
+                queries: Mutex::default(),
+            }),
+        }
+    }
+
+    pub async fn start(&self, port: u16) -> std::io::Result<RunningSimulator> {
+        let router = Router::new()
+            .route("/connect/token", post(token))
+            .route("/smp/powerplatform/connectionusage/cloudflows", get(usage))
+            .with_state(self.state.clone());
+        let running = super::serve(router, port).await?;
+        let _ = self
+            .state
+            .token_url
+            .set(format!("{}/connect/token", running.url()));
+        Ok(running)
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    pub fn queries(&self) -> Vec<String> {
+        self.state
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Token requests that authenticated with a valid signed assertion.
+    pub fn assertions_accepted(&self) -> u32 {
+        *self
+            .state
+            .assertions_accepted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(error_json(status, message))).into_response()
+}
+
+fn error_json(status: StatusCode, message: &str) -> Value {
+    json!({"statusCode": status.as_u16(), "message": message, "requestId": "sim-request-1",
+           "timestamp": "2026-11-22T10:00:00.00Z", "traceId": "00-5ce1c5b5d1f0a0b7-01"})
+}
+
+async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
+    if let Some(response) = apply_fault(state.faults.take(None), |s| {
+        error_json(s, "simulated fault").to_string()
+    })
+    .await
+    {
+        return response;
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("grant_type") != "client_credentials"
+        || !field("scope")
+            .split(' ')
+            .any(|s| s == "enpower.data.read.all")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_scope"})),
+        )
+            .into_response();
+    }
+    let tenant = &state.tenant;
+    let authenticated = if field("client_assertion_type")
+        == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    {
+        let valid = assertion_is_valid(&state, field("client_assertion"), field("client_id"));
+        if valid {
+            *state
+                .assertions_accepted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) += 1;
+        }
+        valid
+    } else {
+        field("client_id") == tenant.client_id && field("client_secret") == tenant.client_secret
+    };
+    if !authenticated {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = format!("avepoint-sim-token-{}", rand::rng().random::<u64>());
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(token.clone());
+    Json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token})).into_response()
+}
+
+/// Checks an assertion as an identity server does: RS256 by the registered certificate's key,
+/// issued by and about the client, for this token endpoint, and not expired.
+fn assertion_is_valid(state: &SimState, assertion: &str, client_id: &str) -> bool {
+    let tenant = &state.tenant;
+    let Some(key) = tenant.certificate_pem.as_deref().and_then(decoding_key) else {
+        return false;
+    };
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[state
+        .token_url
+        .get()
+        .map(String::as_str)
+        .unwrap_or_default()]);
+    validation.set_issuer(&[tenant.client_id.as_str()]);
+    validation.sub = Some(tenant.client_id.clone());
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let decoded = jsonwebtoken::decode::<Value>(assertion, &key, &validation);
+    if let Err(e) = &decoded {
+        tracing::debug!(error = %e, "client assertion refused");
+    }
+    (client_id.is_empty() || client_id == tenant.client_id) && decoded.is_ok()
+}
+
+fn decoding_key(certificate_pem: &str) -> Option<DecodingKey> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(certificate_pem.as_bytes()).ok()?;
+    let (_, certificate) = X509Certificate::from_der(der.as_ref()).ok()?;
+    match certificate.public_key().parsed().ok()? {
+        // DER integers may carry a leading zero byte; the key wants the bare big-endian number.
+        PublicKey::RSA(rsa) => Some(DecodingKey::from_rsa_raw_components(
+            strip_zeros(rsa.modulus),
+            strip_zeros(rsa.exponent),
+        )),
+        _ => None,
+    }
+}
+
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+async fn usage(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    state
+        .queries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(raw.clone());
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|t| {
+        state
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|k| k == t)
+    }) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let top: usize = match pairs.get("top").map(|t| t.parse()) {
+        None => 100,
+        Some(Ok(top)) if (1..=1000).contains(&top) => top,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "top must be a number from 1 to 1000.",
+            )
+        }
+    };
+    let skip: usize = pairs.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let page = (skip / top) as u32 + 1;
+    if let Some(response) = apply_fault(state.faults.take(Some(page)), |s| {
+        error_json(s, "simulated fault").to_string()
+    })
+    .await
+    {
+        return response;
+    }
+    let rows: Vec<&(String, String, String)> = state
+        .tenant
+        .rows
+        .iter()
+        .filter(|(flow, _, _)| pairs.get("flowId").is_none_or(|f| f == flow))
+        .collect();
+    let data: Vec<Value> = rows
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|(flow, environment, connection)| json!({"flowId": flow, "environmentId": environment, "connectionId": connection}))
+        .collect();
+    let next_link = next_link(&state, &pairs, page, skip + top, rows.len());
+    Json(
+        json!({"connectionUsageCloudFlows": data, "totalCount": rows.len(), "nextLink": next_link}),
+    )
+    .into_response()
+}
+
+fn next_link(
+    state: &SimState,
+    pairs: &HashMap<String, String>,
+    page: u32,
+    next_skip: usize,
+    total: usize,
+) -> Value {
+    let tenant = &state.tenant;
+    let base = state
+        .token_url
+        .get()
+        .map(|u| u.trim_end_matches("/connect/token").to_string())
+        .unwrap_or_default();
+    let mut query: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| *k != "skip")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    query.sort();
+    let with_skip = |skip: usize| {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        serializer.extend_pairs(&query);
+        serializer.append_pair("skip", &skip.to_string());
+        format!(
+            "/smp/powerplatform/connectionusage/cloudflows?{}",
+            serializer.finish()
+        )
+    };
+    if tenant.foreign_link_on_page == Some(page) {
+        return json!(format!(
+            "https://graph-elsewhere.example.net{}",
+            with_skip(next_skip)
+        ));
+    }
+    if tenant.loop_on_page == Some(page) {
+        return json!(format!("{base}{}", with_skip(0)));
+    }
+    if next_skip >= total {
+        return match tenant.last_page {
+            LastPage::EmptyString => json!(""),
+            LastPage::Null => Value::Null,
+        };
+    }
+    match tenant.next_link {
+        NextLink::Absolute => json!(format!("{base}{}", with_skip(next_skip))),
+        NextLink::Relative => json!(with_skip(next_skip)),
+    }
+}

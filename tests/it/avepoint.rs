@@ -1,0 +1,322 @@
+//! The AvePoint source against its simulator over real HTTP, and against an AvePoint-shaped
+//! server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use consumption_exporter::simulator::avepoint::{
+    generate_rows, AvePointSimulator, AvePointTenant, LastPage, NextLink,
+};
+use consumption_exporter::simulator::{Fault, When};
+
+use crate::helpers::{Exposition, TestExporter};
+
+fn fixtures() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/avepoint")
+        .display()
+        .to_string()
+}
+
+fn source(url: &str, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: ave\n    type: avepoint\n    base_url: {url}\n    oauth2:\n      token_url: {url}/connect/token\n      client_id: avepoint-sim-app\n      client_secret: avepoint-sim-secret\n{extra}"
+    )
+}
+
+/// The test's own count of distinct connections per (environment, flow).
+fn expected(rows: &[(String, String, String)]) -> BTreeMap<(String, String), usize> {
+    let mut sets: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    for (flow, environment, connection) in rows {
+        sets.entry((environment.clone(), flow.clone()))
+            .or_default()
+            .insert(connection);
+    }
+    sets.into_iter().map(|(k, v)| (k, v.len())).collect()
+}
+
+fn assert_connections(m: &Exposition, rows: &[(String, String, String)]) {
+    let want = expected(rows);
+    for ((environment, flow), count) in &want {
+        let labels = [
+            ("source", "ave"),
+            ("environment_id", environment.as_str()),
+            ("flow_id", flow.as_str()),
+        ];
+        assert_eq!(
+            m.get("consumption_avepoint_flow_connections", &labels),
+            Some(*count as f64),
+            "{environment} {flow}"
+        );
+    }
+    assert_eq!(m.count("consumption_avepoint_flow_connections"), want.len());
+}
+
+#[tokio::test]
+async fn distinct_connections_per_flow_are_exact_for_every_kind_of_next_link() {
+    let rows = generate_rows(3, 25);
+    assert!(rows.len() > 40, "several pages of 8");
+    for (next_link, last_page) in [
+        (NextLink::Absolute, LastPage::EmptyString),
+        (NextLink::Relative, LastPage::Null),
+    ] {
+        let simulator = AvePointSimulator::new(AvePointTenant {
+            next_link,
+            last_page,
+            rows: rows.clone(),
+            ..AvePointTenant::default()
+        });
+        let running = simulator.start(0).await.unwrap();
+        let exporter = TestExporter::start(&source(&running.url(), "    page_size: 8\n")).await;
+        assert!(
+            exporter.poll(0).await,
+            "{next_link:?}: {:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        let m = exporter.scrape().await;
+        assert_connections(&m, &rows);
+        assert_eq!(
+            m.get(
+                "consumption_avepoint_connection_usage_records",
+                &[("source", "ave")]
+            ),
+            Some(rows.len() as f64)
+        );
+        assert_eq!(
+            simulator.queries().len(),
+            rows.len().div_ceil(8),
+            "{next_link:?}"
+        );
+        assert!(
+            !simulator.queries()[0].contains("flowId"),
+            "no flow_ids: one query for every flow"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_configured_flow_is_queried_on_its_own() {
+    let rows = generate_rows(4, 10);
+    let flows: Vec<String> = rows
+        .iter()
+        .map(|r| r.0.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(2)
+        .collect();
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        rows: rows.clone(),
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let extra = format!(
+        "    flow_ids: [{}]\n    tenant: contoso\n",
+        flows.join(", ")
+    );
+    let exporter = TestExporter::start(&source(&running.url(), &extra)).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    let chosen: Vec<_> = rows
+        .iter()
+        .filter(|r| flows.contains(&r.0))
+        .cloned()
+        .collect();
+    assert_connections(&m, &chosen);
+    assert_eq!(
+        m.get(
+            "consumption_avepoint_connection_usage_records",
+            &[("source", "ave")]
+        ),
+        Some(chosen.len() as f64)
+    );
+    let queries = simulator.queries();
+    assert_eq!(queries.len(), 2);
+    assert!(queries
+        .iter()
+        .all(|q| q.contains("tenant=contoso") && q.contains("top=1000")));
+    assert!(
+        queries[0].contains(&format!("flowId={}", flows[0]))
+            && queries[1].contains(&format!("flowId={}", flows[1]))
+    );
+}
+
+fn certificate_source(url: &str, key: &str) -> String {
+    let dir = fixtures();
+    format!(
+        "sources:\n  - name: ave\n    type: avepoint\n    base_url: {url}\n    oauth2:\n      token_url: {url}/connect/token\n      client_id: avepoint-sim-app\n      client_certificate:\n        cert_file: {dir}/app.pem\n        key_file: {dir}/{key}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_certificate_signed_assertion_authenticates_the_poll() {
+    let certificate = std::fs::read_to_string(format!("{}/app.pem", fixtures())).unwrap();
+    let rows = generate_rows(5, 4);
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        certificate_pem: Some(certificate),
+        rows: rows.clone(),
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&certificate_source(&running.url(), "app.key")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    assert_eq!(simulator.assertions_accepted(), 1);
+    assert_connections(&exporter.scrape().await, &rows);
+}
+
+#[tokio::test]
+async fn an_assertion_signed_by_another_key_is_refused() {
+    let certificate = std::fs::read_to_string(format!("{}/app.pem", fixtures())).unwrap();
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        certificate_pem: Some(certificate),
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&certificate_source(&running.url(), "other.key")).await;
+    assert!(!exporter.poll(0).await);
+    assert_eq!(simulator.assertions_accepted(), 0);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(
+        error.contains("/connect/token") && error.contains("invalid_client"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("PRIVATE KEY"),
+        "the key leaked into an error: {error}"
+    );
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_refused() {
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        foreign_link_on_page: Some(2),
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    page_size: 5\n")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(
+        error.contains("page 2: refusing to follow a link to https://graph-elsewhere.example.net"),
+        "{error}"
+    );
+    assert_eq!(
+        simulator.queries().len(),
+        2,
+        "the foreign link was not followed"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_errors_total",
+            &[
+                ("source", "ave"),
+                ("vendor", "avepoint"),
+                ("reason", "foreign_link")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(m.count("consumption_avepoint_flow_connections"), 0);
+}
+
+#[tokio::test]
+async fn a_next_link_seen_twice_ends_the_poll_instead_of_looping() {
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        loop_on_page: Some(3),
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    page_size: 5\n")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(error.contains("pagination loop"), "{error}");
+    assert!(
+        simulator.queries().len() <= 6,
+        "stopped at the first repeated link"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_errors_total",
+            &[
+                ("source", "ave"),
+                ("vendor", "avepoint"),
+                ("reason", "pagination_loop")
+            ]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn avepoint_errors_reach_the_user_with_request_and_trace_ids() {
+    let simulator = AvePointSimulator::new(AvePointTenant::default());
+    let running = simulator.start(0).await.unwrap();
+    simulator
+        .faults()
+        .inject(When::Page(1), Fault::Status(500), 1);
+    let exporter = TestExporter::start(&source(&running.url(), "    max_retries: 0\n")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0].state().last_error.unwrap();
+    assert!(error.contains("simulated fault (statusCode 500, requestId sim-request-1, traceId 00-5ce1c5b5d1f0a0b7-01)"), "{error}");
+}
+
+mod against_an_avepoint_shaped_server {
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{body_string_contains, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn the_documented_response_is_read() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/connect/token"))
+            .and(body_string_contains("scope=enpower.data.read.all"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": "doc"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/smp/powerplatform/connectionusage/cloudflows"))
+            .and(query_param("top", "1000"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "connectionUsageCloudFlows": [
+                    {"flowId": "f1", "environmentId": "Default-1", "connectionId": "c1"},
+                    {"flowId": "f1", "environmentId": "Default-1", "connectionId": "c2"},
+                    {"flowId": "f1", "environmentId": "Default-1", "connectionId": "c1"}
+                ],
+                "totalCount": 3, "nextLink": ""})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let exporter = TestExporter::start(&source(&server.uri(), "")).await;
+        assert!(
+            exporter.poll(0).await,
+            "{:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        let m = exporter.scrape().await;
+        assert_eq!(
+            m.get(
+                "consumption_avepoint_flow_connections",
+                &[
+                    ("source", "ave"),
+                    ("environment_id", "Default-1"),
+                    ("flow_id", "f1")
+                ]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            m.get(
+                "consumption_avepoint_connection_usage_records",
+                &[("source", "ave")]
+            ),
+            Some(3.0)
+        );
+    }
+}
