@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config;
-use crate::simulator::avepoint::{AvePointSimulator, AvePointTenant};
+use crate::simulator::avepoint::{generate_rows, AvePointSimulator, AvePointTenant};
 use crate::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
 use crate::simulator::powerplatform::{FlowRecords, PowerPlatformSimulator, PowerPlatformTenant};
 use crate::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
@@ -48,21 +48,62 @@ pub async fn run(
 /// Starts one simulator per demo tenant; returns the config for them and the running servers.
 pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningSimulator>)> {
     let today = Utc::now().date_naive();
-    let eu_tenant = QlikTenant {
+    let parts = [
+        qlik(seed, today, "demo-qlik-eu", 25, false).await?,
+        qlik(seed + 1, today, "demo-qlik-us", 10, true).await?,
+        power_platform(seed, today).await?,
+        uipath(seed).await?,
+        dynatrace(seed, today).await?,
+        avepoint(seed).await?,
+    ];
+    let mut config = "global:\n  poll_interval: 30s\n  max_age: 5m\nsources:\n".to_string();
+    let mut simulators = Vec::new();
+    for (entry, simulator) in parts {
+        config.push_str(&entry);
+        simulators.push(simulator);
+    }
+    Ok((config, simulators))
+}
+
+type Part = (String, RunningSimulator);
+
+async fn qlik(
+    seed: u64,
+    today: NaiveDate,
+    name: &str,
+    users: usize,
+    oauth: bool,
+) -> anyhow::Result<Part> {
+    let tenant = QlikTenant {
         today,
         ..QlikTenant::default()
     };
-    let eu = QlikSimulator::new(eu_tenant.clone(), generate_records(seed, 25, today));
-    let us = QlikSimulator::new(
-        QlikTenant {
-            today,
-            ..QlikTenant::default()
-        },
-        generate_records(seed + 1, 10, today),
-    );
-    let eu_running = eu.start(0).await.context("starting the Qlik simulator")?;
-    let us_running = us.start(0).await.context("starting the Qlik simulator")?;
-    let flows_tenant = PowerPlatformTenant {
+    let running = QlikSimulator::new(tenant.clone(), generate_records(seed, users, today))
+        .start(0)
+        .await
+        .context("starting the Qlik simulator")?;
+    let credentials = if oauth {
+        format!(
+            "    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+            tenant.client_id, tenant.client_secret
+        )
+    } else {
+        format!(
+            "    authorization:\n      credentials: {}\n",
+            tenant.api_key
+        )
+    };
+    Ok((
+        format!(
+            "  - name: {name}\n    type: qlik\n    base_url: {}\n{credentials}",
+            running.url()
+        ),
+        running,
+    ))
+}
+
+async fn power_platform(seed: u64, today: NaiveDate) -> anyhow::Result<Part> {
+    let tenant = PowerPlatformTenant {
         today,
         records: FlowRecords::Generated {
             seed,
@@ -73,114 +114,69 @@ pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<RunningS
         },
         ..PowerPlatformTenant::default()
     };
-    let flows = PowerPlatformSimulator::new(flows_tenant.clone());
-    let flows_running = flows
+    let running = PowerPlatformSimulator::new(tenant.clone())
         .start(0)
         .await
         .context("starting the Power Platform simulator")?;
-    let robots_org = UiPathOrganization {
+    let url = running.url();
+    let entry = format!(
+        "  - name: demo-flows\n    type: powerplatform\n    base_url: {url}\n    tenant_summary: true\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+        tenant.client_id, tenant.client_secret
+    );
+    Ok((entry, running))
+}
+
+async fn uipath(seed: u64) -> anyhow::Result<Part> {
+    let org = UiPathOrganization {
         seed,
         ..UiPathOrganization::default()
     };
-    let robots_running = UiPathSimulator::new(robots_org.clone())
+    let running = UiPathSimulator::new(org.clone())
         .start(0)
         .await
         .context("starting the UiPath simulator")?;
-    let dt_account = DynatraceAccount {
+    let entry = format!(
+        "  - name: demo-robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU, PLTU, AGU, AIU]\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+        running.url(),
+        org.organization_id,
+        org.tenant_ids.join(", "),
+        org.client_id,
+        org.client_secret
+    );
+    Ok((entry, running))
+}
+
+async fn dynatrace(seed: u64, today: NaiveDate) -> anyhow::Result<Part> {
+    let account = DynatraceAccount {
         seed,
         today,
         ..DynatraceAccount::default()
     };
-    let dt_running = DynatraceSimulator::new(dt_account.clone())
+    let running = DynatraceSimulator::new(account.clone())
         .start(0)
         .await
         .context("starting the Dynatrace simulator")?;
-    let ave_tenant = AvePointTenant::default();
-    let ave_running = AvePointSimulator::new(ave_tenant.clone())
+    let url = running.url();
+    let entry = format!(
+        "  - name: demo-dynatrace\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret
+    );
+    Ok((entry, running))
+}
+
+async fn avepoint(seed: u64) -> anyhow::Result<Part> {
+    let tenant = AvePointTenant {
+        rows: generate_rows(seed, 40),
+        ..AvePointTenant::default()
+    };
+    let running = AvePointSimulator::new(tenant.clone())
         .start(0)
         .await
         .context("starting the AvePoint simulator")?;
-    let config = format!(
-        r#"global:
-  poll_interval: 30s
-  max_age: 5m
-sources:
-  - name: demo-qlik-eu
-    type: qlik
-    base_url: {eu_url}
-    authorization:
-      credentials: {api_key}
-  - name: demo-qlik-us
-    type: qlik
-    base_url: {us_url}
-    oauth2:
-      client_id: {client_id}
-      client_secret: {client_secret}
-    labels: [resource_type, resource_action, period_type, unit]
-  - name: demo-flows
-    type: powerplatform
-    base_url: {flows_url}
-    oauth2:
-      token_url: {flows_url}/contoso.onmicrosoft.com/oauth2/v2.0/token
-      client_id: {flows_client_id}
-      client_secret: {flows_client_secret}
-    tenant_summary: true
-  - name: demo-robots
-    type: uipath
-    base_url: {robots_url}
-    organization_id: {robots_org_id}
-    tenant_ids: [{robots_tenants}]
-    consumable_codes: [RU, PLTU, AGU, AIU]
-    oauth2:
-      client_id: {robots_client_id}
-      client_secret: {robots_client_secret}
-  - name: demo-dynatrace
-    type: dynatrace
-    base_url: {dt_url}
-    account_uuid: {dt_account_uuid}
-    subscription_uuid: {dt_subscription_uuid}
-    oauth2:
-      token_url: {dt_url}/sso/oauth2/token
-      client_id: {dt_client_id}
-      client_secret: {dt_client_secret}
-  - name: demo-avepoint
-    type: avepoint
-    base_url: {ave_url}
-    oauth2:
-      token_url: {ave_url}/connect/token
-      client_id: {ave_client_id}
-      client_secret: {ave_client_secret}
-"#,
-        eu_url = eu_running.url(),
-        us_url = us_running.url(),
-        api_key = eu_tenant.api_key,
-        client_id = eu_tenant.client_id,
-        client_secret = eu_tenant.client_secret,
-        flows_url = flows_running.url(),
-        flows_client_id = flows_tenant.client_id,
-        flows_client_secret = flows_tenant.client_secret,
-        robots_url = robots_running.url(),
-        robots_org_id = robots_org.organization_id,
-        robots_tenants = robots_org.tenant_ids.join(", "),
-        robots_client_id = robots_org.client_id,
-        robots_client_secret = robots_org.client_secret,
-        dt_url = dt_running.url(),
-        dt_account_uuid = dt_account.account_uuid,
-        dt_subscription_uuid = dt_account.subscription_uuid,
-        dt_client_id = dt_account.client_id,
-        dt_client_secret = dt_account.client_secret,
-        ave_url = ave_running.url(),
-        ave_client_id = ave_tenant.client_id,
-        ave_client_secret = ave_tenant.client_secret,
+    let url = running.url();
+    let entry = format!(
+        "  - name: demo-avepoint\n    type: avepoint\n    base_url: {url}\n    oauth2:\n      token_url: {url}/connect/token\n      client_id: {}\n      client_secret: {}\n",
+        tenant.client_id, tenant.client_secret
     );
-    Ok((
-        config,
-        vec![
-            eu_running,
-            us_running,
-            flows_running,
-            robots_running,
-            dt_running,
-        ],
-    ))
+    Ok((entry, running))
 }

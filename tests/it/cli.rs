@@ -121,3 +121,36 @@ async fn once_prints_the_exposition_and_fails_when_a_source_fails() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_polls_every_vendor_successfully() {
+    let (yaml, _simulators) = consumption_exporter::demo::start_simulators(42)
+        .await
+        .unwrap();
+    let exporter = crate::helpers::TestExporter::start(&yaml).await;
+    let sources = [
+        "demo-qlik-eu",
+        "demo-qlik-us",
+        "demo-flows",
+        "demo-robots",
+        "demo-dynatrace",
+        "demo-avepoint",
+    ];
+    for (i, source) in sources.iter().enumerate() {
+        assert!(
+            exporter.poll(i).await,
+            "{source}: {:?}",
+            exporter.store.slots()[i].state().last_error
+        );
+    }
+    let m = exporter.scrape().await;
+    for family in [
+        "consumption_qlik_local_usage",
+        "consumption_powerplatform_users",
+        "consumption_uipath_consumed_units",
+        "consumption_dynatrace_usage",
+        "consumption_avepoint_flow_connections",
+    ] {
+        assert!(m.count(family) > 0, "the demo serves no {family}");
+    }
+}
