@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian's packages, then runs every test.
-# promtool (package `prometheus`) checks the exposition; tests fail, naming the package, without it.
+# `prometheus` (with promtool) and `prometheus-alertmanager` (with amtool) run in the tests; a test
+# fails, naming the package, when one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} from Debian's packages" >&2
   sudo=""

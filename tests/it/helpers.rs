@@ -88,11 +88,15 @@ pub struct RunningExporter {
 
 impl RunningExporter {
     pub async fn start(yaml: &str) -> Self {
+        Self::start_with_clock(yaml, test_clock()).await
+    }
+
+    pub async fn start_with_clock(yaml: &str, clock: SharedClock) -> Self {
         let config = parse_config(yaml);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(app::run(config, listener, test_clock(), stop.clone()));
+        tokio::spawn(app::run(config, listener, clock, stop.clone()));
         RunningExporter { addr, stop }
     }
 

@@ -2,6 +2,7 @@ mod avepoint;
 mod cli;
 mod config;
 mod dynatrace;
+mod e2e;
 mod exposition;
 mod helpers;
 mod powerplatform;

@@ -1,0 +1,425 @@
+//! End to end with the real programs (Debian's `prometheus` and `prometheus-alertmanager`):
+//! Prometheus scrapes the exporter and loads the shipped rules; Alertmanager, with the shipped
+//! config, sends an overage switched on in a simulator to this test's webhook; every query of
+//! the shipped dashboard returns data; the rules and the dashboard name only metrics the
+//! exporter serves.
+
+use std::collections::BTreeSet;
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use consumption_exporter::clock::SystemClock;
+use consumption_exporter::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
+use consumption_exporter::simulator::qlik::{QlikSimulator, QlikTenant};
+use serde_json::{json, Value};
+
+use crate::helpers::RunningExporter;
+
+/// A child process killed when the test ends, however it ends.
+struct Program(Child);
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first of `names` on the PATH; a missing program fails the test, naming its package.
+fn program(names: &[&str], package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{} is not installed: run `apt-get install {package}` (or ./scripts/test.sh, which does)", names[0]))
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// A Qlik tenant at 40% of its capacity: nothing for the alerts to see.
+fn calm_records() -> Vec<Value> {
+    let today = Utc::now().date_naive();
+    let month_end = (today + chrono::Months::new(1))
+        .with_day0(0)
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today);
+    vec![json!({
+        "unit": "reloads", "resourceType": "app", "resourceAction": "reload", "periodType": "month",
+        "periodStart": today.with_day0(0).unwrap_or(today).to_string(), "periodEnd": month_end.to_string(),
+        "localUsage": 400, "globalUsage": 400, "capacityLimit": 1000, "guardrailLimit": 1500,
+        "overage": false, "blocked": false, "closeToOverage": false, "updateTime": Utc::now().to_rfc3339(),
+    })]
+}
+
+use chrono::Datelike;
+
+async fn webhook() -> (
+    String,
+    Arc<Mutex<Vec<Value>>>,
+    consumption_exporter::simulator::RunningSimulator,
+) {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let router = Router::new().route(
+        "/overage",
+        post(move |Json(body): Json<Value>| {
+            let sink = sink.clone();
+            async move { sink.lock().unwrap().push(body) }
+        }),
+    );
+    let running = consumption_exporter::simulator::serve(router, 0)
+        .await
+        .unwrap();
+    (format!("{}/overage", running.url()), received, running)
+}
+
+fn alerts_for(received: &Mutex<Vec<Value>>, alertname: &str, source: &str) -> usize {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|notification| {
+            notification["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|alert| {
+            alert["labels"]["alertname"] == alertname
+                && alert["labels"]["source"] == source
+                && alert["status"] == "firing"
+        })
+        .count()
+}
+
+async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
+    let response: Value = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "success", "{promql}: {response}");
+    response["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webhook() {
+    let prometheus_bin = program(&["prometheus"], "prometheus");
+    let alertmanager_bin = program(
+        &["prometheus-alertmanager", "alertmanager"],
+        "prometheus-alertmanager",
+    );
+    let work = tempfile::tempdir().unwrap();
+
+    // Every vendor from the demo, a Qlik tenant this test controls, and a Dynatrace source on
+    // v2 (which announces its sunset, for the dashboard's sunset panel).
+    let (demo, _demo_simulators) = consumption_exporter::demo::start_simulators(7)
+        .await
+        .unwrap();
+    let qlik = QlikSimulator::new(
+        QlikTenant {
+            today: Utc::now().date_naive(),
+            ..QlikTenant::default()
+        },
+        calm_records(),
+    );
+    let qlik_running = qlik.start(0).await.unwrap();
+    let dt_account = DynatraceAccount {
+        today: Utc::now().date_naive(),
+        ..DynatraceAccount::default()
+    };
+    let dt_running = DynatraceSimulator::new(dt_account.clone())
+        .start(0)
+        .await
+        .unwrap();
+    // A tenant whose every answer is a 403, so that the failure series exist too.
+    let broken = QlikSimulator::new(QlikTenant::default(), calm_records());
+    broken.faults().inject(
+        consumption_exporter::simulator::When::Next,
+        consumption_exporter::simulator::Fault::Status(403),
+        usize::MAX,
+    );
+    let broken_running = broken.start(0).await.unwrap();
+    let yaml = format!(
+        "{}  - name: e2e-qlik\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-broken\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-dynatrace-v2\n    type: dynatrace\n    api_version: v2\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        demo.replace("poll_interval: 30s", "poll_interval: 1s"),
+        qlik_running.url(),
+        broken_running.url(),
+        dt_account.account_uuid,
+        dt_account.subscription_uuid,
+        dt_account.client_id,
+        dt_account.client_secret,
+        dt = dt_running.url(),
+    );
+    let exporter = RunningExporter::start_with_clock(&yaml, Arc::new(SystemClock)).await;
+
+    // Alertmanager with the shipped config, pointed at this test's webhook and told not to wait.
+    let (hook_url, received, _hook) = webhook().await;
+    let shipped =
+        std::fs::read_to_string(examples().join("alertmanager/alertmanager.yml")).unwrap();
+    assert!(
+        shipped.contains("http://127.0.0.1:5001/consumption-overage")
+            && shipped.contains("group_wait: 30s")
+    );
+    let am_config = work.path().join("alertmanager.yml");
+    std::fs::write(
+        &am_config,
+        shipped
+            .replace("http://127.0.0.1:5001/consumption-overage", &hook_url)
+            .replace("group_wait: 30s", "group_wait: 1s"),
+    )
+    .unwrap();
+    let am_port = free_port();
+    let _alertmanager = Program(
+        Command::new(alertmanager_bin)
+            .arg(format!("--config.file={}", am_config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                work.path().join("am").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Prometheus scraping every second, with the shipped rules.
+    let prom_config = work.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]\nscrape_configs:\n  - job_name: consumption_exporter\n    static_configs: [{{targets: ['{}']}}]\n",
+            examples().join("prometheus/rules/consumption.rules.yml").display(),
+            exporter.addr
+        ),
+    )
+    .unwrap();
+    let prom_port = free_port();
+    let _prometheus = Program(
+        Command::new(prometheus_bin)
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                work.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let prometheus = format!("http://127.0.0.1:{prom_port}");
+
+    let reachable = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    };
+    wait_for("Prometheus to start", Duration::from_secs(60), async || {
+        reachable(format!("{prometheus}/-/ready")).await
+    })
+    .await;
+    wait_for(
+        "the exporter target to be up",
+        Duration::from_secs(60),
+        async || {
+            query(&prometheus, r#"up{job="consumption_exporter"} == 1"#)
+                .await
+                .len()
+                == 1
+        },
+    )
+    .await;
+    wait_for(
+        "every source's series",
+        Duration::from_secs(60),
+        async || query(&prometheus, "consumption_source_up == 1").await.len() == 8,
+    )
+    .await;
+
+    // Quiet first: the controlled tenant is well within its capacity.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        alerts_for(&received, "ConsumptionQlikOverage", "e2e-qlik"),
+        0,
+        "an overage alert before any overage"
+    );
+
+    // Switch on an overage in the simulator: it travels poll → scrape → rule → Alertmanager → webhook.
+    let mut overage = calm_records();
+    overage[0]["localUsage"] = json!(1200);
+    overage[0]["overage"] = json!(true);
+    qlik.set_records(overage);
+    wait_for(
+        "the overage alert at the webhook",
+        Duration::from_secs(90),
+        async || alerts_for(&received, "ConsumptionQlikOverage", "e2e-qlik") > 0,
+    )
+    .await;
+
+    // Every dashboard query returns data from this Prometheus.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("grafana/consumption-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut expressions = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            expressions.push((
+                panel["title"].as_str().unwrap_or("").to_string(),
+                target["expr"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    assert!(expressions.len() >= 15, "the dashboard has its panels");
+    for (title, expression) in &expressions {
+        let promql = expression.replace("$source", ".*");
+        assert!(
+            !query(&prometheus, &promql).await.is_empty(),
+            "dashboard panel {title:?} has no data: {promql}"
+        );
+    }
+
+    // The rules and the dashboard use only metric names the exporter serves.
+    let names: Value = reqwest::get(format!("{prometheus}/api/v1/label/__name__/values"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served: BTreeSet<&str> = names["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let rules: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(examples().join("prometheus/rules/consumption.rules.yml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let rule_expressions = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default());
+    let mut all_text: String = rule_expressions
+        .map(|r| format!("{}\n", r["expr"].as_str().unwrap_or("")))
+        .collect();
+    all_text.extend(expressions.iter().map(|(_, e)| format!("{e}\n")));
+    let used = metric_names(&all_text);
+    assert!(used.len() > 15);
+    for name in used {
+        assert!(
+            served.contains(name.as_str()),
+            "{name} is used by the shipped rules or dashboard but the exporter does not serve it"
+        );
+    }
+}
+
+/// Metric names in PromQL text: not recording rules (they contain a colon), not label values.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(start) = text[i..].find("consumption_").map(|p| p + i) {
+        let preceded_by_word = start > 0
+            && (bytes[start - 1].is_ascii_alphanumeric() || b"_:\"".contains(&bytes[start - 1]));
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |e| start + e);
+        if !preceded_by_word && !text[end..].starts_with(':') {
+            names.insert(text[start..end].to_string());
+        }
+        i = end;
+    }
+    names
+}
+
+fn run_tool(program_path: PathBuf, args: &[&str], directory: &Path) -> String {
+    let output = Command::new(&program_path)
+        .args(args)
+        .current_dir(directory)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed:\n{text}",
+        program_path.display()
+    );
+    text
+}
+
+#[test]
+fn the_shipped_rules_pass_promtool_check_and_their_unit_tests() {
+    let promtool = program(&["promtool"], "prometheus");
+    let dir = examples().join("prometheus");
+    let checked = run_tool(
+        promtool.clone(),
+        &["check", "rules", "rules/consumption.rules.yml"],
+        &dir,
+    );
+    assert!(checked.contains("SUCCESS"), "{checked}");
+    run_tool(
+        promtool,
+        &["test", "rules", "tests/consumption.rules.test.yml"],
+        &dir,
+    );
+}
+
+#[test]
+fn the_shipped_alertmanager_and_prometheus_configs_are_valid() {
+    let amtool = program(&["amtool"], "prometheus-alertmanager");
+    run_tool(
+        amtool,
+        &["check-config", "alertmanager/alertmanager.yml"],
+        &examples(),
+    );
+    let promtool = program(&["promtool"], "prometheus");
+    run_tool(
+        promtool,
+        &["check", "config", "prometheus.yml"],
+        &examples().join("prometheus"),
+    );
+}
