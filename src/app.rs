@@ -1,20 +1,47 @@
-//! Wiring: config → store, one poller per source, and the HTTP server, with shutdown.
+//! Wiring: config → store, one poller task per source, and the HTTP server, with reload and
+//! shutdown.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{self, Config, SourceConfig};
 use crate::http::{build_reqwest_client, HttpClient};
 use crate::poller::Poller;
 use crate::server;
 use crate::store::{SourceSlot, Store};
 
-/// Builds the store and one poller per configured source.
+/// A request to re-read the config file; answered with a summary or every error.
+pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
+
+fn now_unix(clock: &SharedClock) -> f64 {
+    clock.now().timestamp_millis() as f64 / 1000.0
+}
+
+fn new_poller(
+    source: &SourceConfig,
+    slot: Arc<SourceSlot>,
+    http: &reqwest::Client,
+    store: &Arc<Store>,
+    clock: &SharedClock,
+) -> Poller {
+    Poller {
+        client: HttpClient::new(http.clone(), source, slot.stats.clone()),
+        slot,
+        config: source.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+    }
+}
+
+/// Builds the store and one poller per configured source, without starting them (for `once`
+/// and for tests that drive polls one by one).
 pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store>, Vec<Poller>)> {
     let http = build_reqwest_client().context("building the HTTP client")?;
     let slots: Vec<Arc<SourceSlot>> = config
@@ -22,39 +49,165 @@ pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store
         .iter()
         .map(|s| Arc::new(SourceSlot::new(s.name.clone(), s.vendor)))
         .collect();
-    let store = Store::new(slots.clone());
+    let store = Store::new(slots.clone(), now_unix(&clock));
     let pollers = config
         .sources
         .iter()
         .zip(slots)
-        .enumerate()
-        .map(|(i, (source, slot))| Poller {
-            slot: i,
-            config: source.clone(),
-            client: HttpClient::new(http.clone(), source, slot.stats.clone()),
-            store: store.clone(),
-            clock: clock.clone(),
-        })
+        .map(|(source, slot)| new_poller(source, slot, &http, &store, &clock))
         .collect();
     Ok((store, pollers))
 }
 
-/// Serves `config` on `listener` until `shutdown` is cancelled.
+struct RunningSource {
+    name: String,
+    fingerprint: u64,
+    slot: Arc<SourceSlot>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// The poller tasks of the current config, and the store they publish to.
+pub struct Supervisor {
+    store: Arc<Store>,
+    http: reqwest::Client,
+    clock: SharedClock,
+    config_path: Option<PathBuf>,
+    running: Vec<RunningSource>,
+}
+
+impl Supervisor {
+    /// Starts a poller per source. `config_path` is what a reload re-reads (none for `demo`).
+    pub fn start(
+        config: &Config,
+        clock: SharedClock,
+        config_path: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let http = build_reqwest_client().context("building the HTTP client")?;
+        let store = Store::new(Vec::new(), now_unix(&clock));
+        let mut supervisor = Supervisor {
+            store,
+            http,
+            clock,
+            config_path,
+            running: Vec::new(),
+        };
+        supervisor.apply(config);
+        Ok(supervisor)
+    }
+
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Re-reads the config file. A bad file is refused whole and the running config stays.
+    pub fn reload(&mut self) -> Result<String, String> {
+        let Some(path) = self.config_path.clone() else {
+            return Err("this exporter was started without a config file (demo): there is nothing to reload".into());
+        };
+        match config::load(&path) {
+            Ok(config) => {
+                let summary = self.apply(&config);
+                self.store.record_reload(true, now_unix(&self.clock));
+                tracing::info!(file = %path.display(), %summary, "config reloaded");
+                Ok(summary)
+            }
+            Err(errors) => {
+                self.store.record_reload(false, now_unix(&self.clock));
+                tracing::error!(file = %path.display(), errors = %errors, "config reload refused; the previous config keeps running");
+                Err(errors.to_string())
+            }
+        }
+    }
+
+    /// Moves to `config`: sources whose settings are unchanged keep polling undisturbed; the
+    /// others stop, start, or restart with fresh state.
+    fn apply(&mut self, config: &Config) -> String {
+        let mut previous: Vec<RunningSource> = std::mem::take(&mut self.running);
+        let (mut unchanged, mut changed, mut added) = (0, 0, 0);
+        for source in &config.sources {
+            let same_name = previous.iter().position(|r| r.name == source.name);
+            match same_name.map(|i| (i, previous[i].fingerprint == source.fingerprint)) {
+                Some((i, true)) => {
+                    self.running.push(previous.swap_remove(i));
+                    unchanged += 1;
+                }
+                Some((i, false)) => {
+                    previous.swap_remove(i).stop.cancel();
+                    self.running.push(self.spawn(source));
+                    changed += 1;
+                }
+                None => {
+                    self.running.push(self.spawn(source));
+                    added += 1;
+                }
+            }
+        }
+        let removed = previous.len();
+        for gone in previous {
+            gone.stop.cancel();
+        }
+        self.store
+            .replace_slots(self.running.iter().map(|r| r.slot.clone()).collect());
+        format!("{unchanged} unchanged, {changed} changed, {added} added, {removed} removed")
+    }
+
+    fn spawn(&self, source: &SourceConfig) -> RunningSource {
+        let slot = Arc::new(SourceSlot::new(source.name.clone(), source.vendor));
+        let poller = new_poller(source, slot.clone(), &self.http, &self.store, &self.clock);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(poller.run(stop.clone()));
+        RunningSource {
+            name: source.name.clone(),
+            fingerprint: source.fingerprint,
+            slot,
+            stop,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        for running in &self.running {
+            running.stop.cancel();
+        }
+        for running in self.running {
+            let _ = running.task.await;
+        }
+    }
+}
+
+/// Serves `config` on `listener` until `shutdown`, reloading on SIGHUP and `POST /-/reload`
+/// when the exporter was started from `config_path`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     clock: SharedClock,
     shutdown: CancellationToken,
+    config_path: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let (store, pollers) = pollers(&config, clock)?;
-    let mut tasks = JoinSet::new();
-    for poller in pollers {
-        tasks.spawn(poller.run(shutdown.clone()));
+    let mut supervisor = Supervisor::start(&config, clock, config_path)?;
+    let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
+    // Before serving: once /metrics answers, a SIGHUP reloads rather than ends the process.
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let server = tokio::spawn(server::serve(
+        listener,
+        supervisor.store(),
+        Some(reload_sender),
+        shutdown.clone(),
+    ));
+    loop {
+        tokio::select! {
+            Some(reply) = reloads.recv() => {
+                let _ = reply.send(supervisor.reload());
+            }
+            Some(()) = async { match hangups.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                let _ = supervisor.reload();
+            }
+            _ = shutdown.cancelled() => break,
+        }
     }
-    let result = server::serve(listener, store, shutdown.clone()).await;
-    shutdown.cancel();
-    while tasks.join_next().await.is_some() {}
-    result
+    supervisor.stop().await;
+    server.await.context("the HTTP server task failed")?
 }
 
 /// Polls every source once, concurrently, and returns the exposition and whether all succeeded.

@@ -55,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listener,
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
+                Some(cli.config_file.clone()),
             )
             .await?;
             Ok(ExitCode::SUCCESS)

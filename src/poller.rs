@@ -14,11 +14,11 @@ use crate::config::SourceConfig;
 use crate::http::HttpClient;
 use crate::snapshot::Snapshot;
 use crate::sources::PollError;
-use crate::store::Store;
+use crate::store::{SourceSlot, Store};
 
 /// A source with everything it needs to poll.
 pub struct Poller {
-    pub slot: usize,
+    pub slot: Arc<SourceSlot>,
     pub config: SourceConfig,
     pub client: HttpClient,
     pub store: Arc<Store>,
@@ -65,7 +65,7 @@ impl Poller {
             match expiry {
                 Some(_) => {
                     tracing::warn!(source = %self.config.name, vendor = self.config.vendor, max_age = ?self.config.schedule.max_age, "data passed max_age without a successful poll; no longer serving it");
-                    self.store.expire_snapshot(self.slot);
+                    self.store.expire_snapshot(&self.slot);
                     *snapshot_expires = None;
                 }
                 None => return true,
@@ -85,14 +85,14 @@ impl Poller {
                 tracing::info!(source = %source, vendor, series = snapshot.series_count(), duration_ms = duration.as_millis() as u64, "poll succeeded");
                 let now = self.clock.now().timestamp_millis() as f64 / 1000.0;
                 self.store
-                    .record_success(self.slot, snapshot, duration, now);
+                    .record_success(&self.slot, snapshot, duration, now);
                 true
             }
             Err(error) => {
                 let message = format!("source {source} ({vendor}): poll failed: {error}");
                 tracing::warn!(source = %source, vendor, reason = error.reason(), error = %error, "poll failed");
                 self.client.stats().count_error(error.reason());
-                self.store.record_failure(self.slot, message, duration);
+                self.store.record_failure(&self.slot, message, duration);
                 false
             }
         }

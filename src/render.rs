@@ -10,7 +10,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use prometheus::{Encoder, TextEncoder};
 
 use crate::snapshot::Snapshot;
-use crate::store::{SourceSlot, SourceState};
+use crate::store::{ReloadStatus, SourceSlot, SourceState};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -95,7 +95,7 @@ fn label(name: &str, value: &str) -> LabelPair {
 }
 
 /// Renders the exposition for these sources.
-pub fn render(sources: &[(Arc<SourceSlot>, SourceState)]) -> Rendered {
+pub fn render(sources: &[(Arc<SourceSlot>, SourceState)], reload: ReloadStatus) -> Rendered {
     let mut families = Families::default();
     for (slot, state) in sources {
         if let Some(snapshot) = &state.snapshot {
@@ -105,7 +105,7 @@ pub fn render(sources: &[(Arc<SourceSlot>, SourceState)]) -> Rendered {
     for (slot, state) in sources {
         add_health(&mut families, slot, state);
     }
-    add_build_info(&mut families);
+    add_exporter_families(&mut families, reload);
     families.list.retain(|f| !f.get_metric().is_empty());
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&families.list, &mut body) {
@@ -210,7 +210,19 @@ fn add_health(families: &mut Families, slot: &SourceSlot, state: &SourceState) {
     );
 }
 
-fn add_build_info(families: &mut Families) {
+fn add_exporter_families(families: &mut Families, reload: ReloadStatus) {
+    families.gauge(
+        "consumption_exporter_config_last_reload_successful",
+        "1 if the last config reload (SIGHUP or POST /-/reload) succeeded, 0 if the new config was refused.",
+        vec![],
+        if reload.successful { 1.0 } else { 0.0 },
+    );
+    families.gauge(
+        "consumption_exporter_config_last_reload_success_timestamp_seconds",
+        "When the config was last loaded successfully (Unix seconds).",
+        vec![],
+        reload.last_success_unix,
+    );
     families.gauge(
         "consumption_exporter_build_info",
         "A constant 1, labelled with the exporter's version and source revision.",

@@ -15,8 +15,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::ReloadRequest;
 use crate::store::Store;
 
 /// A client that has not sent its request headers by then is dropped, so slow or idle
@@ -24,10 +26,12 @@ use crate::store::Store;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves until `shutdown`, then lets open requests finish for a few seconds.
+/// Serves until `shutdown`, then lets open requests finish for a few seconds. `reload`, when
+/// given, is where `POST /-/reload` asks for a config reload.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
+    reload: Option<mpsc::Sender<ReloadRequest>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -49,10 +53,10 @@ pub async fn serve(
                 continue;
             }
         };
-        let store = store.clone();
+        let (store, reload) = (store.clone(), reload.clone());
         let service = service_fn(move |request| {
-            let store = store.clone();
-            async move { Ok::<_, Infallible>(route(&store, &request)) }
+            let (store, reload) = (store.clone(), reload.clone());
+            async move { Ok::<_, Infallible>(handle(&store, reload.as_ref(), request).await) }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -66,6 +70,49 @@ pub async fn serve(
         _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the shutdown grace period"),
     }
     Ok(())
+}
+
+async fn handle(
+    store: &Store,
+    reload: Option<&mpsc::Sender<ReloadRequest>>,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    match (request.method(), request.uri().path()) {
+        (&Method::POST | &Method::PUT, "/-/reload") => reload_config(reload).await,
+        (_, "/-/reload") => text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Use POST to reload the config\n".into(),
+        ),
+        _ => route(store, &request),
+    }
+}
+
+/// Asks the supervisor to re-read the config; answers with what changed or every error.
+async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response<Full<Bytes>> {
+    let Some(reload) = reload else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Reload is not available here\n".into(),
+        );
+    };
+    let (reply, answer) = oneshot::channel();
+    if reload.send(reply).await.is_err() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The exporter is shutting down\n".into(),
+        );
+    }
+    match answer.await {
+        Ok(Ok(summary)) => text(StatusCode::OK, format!("Config reloaded: {summary}\n")),
+        Ok(Err(errors)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Config reload refused; the previous config keeps running:\n{errors}\n"),
+        ),
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The exporter is shutting down\n".into(),
+        ),
+    }
 }
 
 fn route(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -125,11 +172,11 @@ fn ready(store: &Store) -> Response<Full<Bytes>> {
     if store.ready() {
         return text(StatusCode::OK, "Ready\n".into());
     }
-    let waiting: Vec<&str> = store
+    let waiting: Vec<String> = store
         .slots()
         .iter()
         .filter(|s| s.state().up.is_none())
-        .map(|s| s.name.as_str())
+        .map(|s| s.name.clone())
         .collect();
     text(
         StatusCode::SERVICE_UNAVAILABLE,

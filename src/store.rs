@@ -1,7 +1,8 @@
 //! The latest snapshot and the health of every source, and the exposition rendered from them.
 //!
 //! Writers (pollers) replace a source's state whole and re-render; readers (scrapes) take the
-//! rendered bytes behind an `Arc` and never wait for a poll or a render.
+//! rendered bytes behind an `Arc` and never wait for a poll or a render. A reload swaps the set
+//! of slots; a source that stays keeps its slot, so its data and counters carry over.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -47,18 +48,30 @@ impl SourceSlot {
     }
 }
 
+/// The outcome of the last config reload, for `consumption_exporter_config_last_reload_*`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success_unix: f64,
+}
+
 /// Every source's slot and the current exposition.
 pub struct Store {
-    slots: Vec<Arc<SourceSlot>>,
+    slots: RwLock<Vec<Arc<SourceSlot>>>,
+    reload: Mutex<ReloadStatus>,
     rendered: RwLock<Arc<Rendered>>,
     /// Serialises renders so two pollers finishing together cannot publish an older render last.
     render_lock: Mutex<()>,
 }
 
 impl Store {
-    pub fn new(slots: Vec<Arc<SourceSlot>>) -> Arc<Self> {
+    pub fn new(slots: Vec<Arc<SourceSlot>>, loaded_at_unix: f64) -> Arc<Self> {
         let store = Arc::new(Store {
-            slots,
+            slots: RwLock::new(slots),
+            reload: Mutex::new(ReloadStatus {
+                successful: true,
+                last_success_unix: loaded_at_unix,
+            }),
             rendered: RwLock::new(Arc::default()),
             render_lock: Mutex::new(()),
         });
@@ -66,26 +79,42 @@ impl Store {
         store
     }
 
-    pub fn slots(&self) -> &[Arc<SourceSlot>] {
-        &self.slots
+    pub fn slots(&self) -> Vec<Arc<SourceSlot>> {
+        read(&self.slots).clone()
+    }
+
+    /// Replaces the set of sources (a reload), then re-renders.
+    pub fn replace_slots(&self, slots: Vec<Arc<SourceSlot>>) {
+        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
+        self.rerender();
+    }
+
+    pub fn record_reload(&self, successful: bool, now_unix: f64) {
+        {
+            let mut status = lock(&self.reload);
+            status.successful = successful;
+            if successful {
+                status.last_success_unix = now_unix;
+            }
+        }
+        self.rerender();
     }
 
     /// The current exposition; cheap, for every scrape.
     pub fn rendered(&self) -> Arc<Rendered> {
-        self.rendered
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.rendered).clone()
     }
 
     /// Ready once every source has finished its first poll, successful or not.
     pub fn ready(&self) -> bool {
-        self.slots.iter().all(|s| lock(&s.state).up.is_some())
+        read(&self.slots)
+            .iter()
+            .all(|s| lock(&s.state).up.is_some())
     }
 
     pub fn record_success(
         &self,
-        slot: usize,
+        slot: &SourceSlot,
         snapshot: Snapshot,
         duration: Duration,
         now_unix: f64,
@@ -100,7 +129,7 @@ impl Store {
     }
 
     /// A failed poll keeps the last good snapshot: `max_age` decides when it goes.
-    pub fn record_failure(&self, slot: usize, error: String, duration: Duration) {
+    pub fn record_failure(&self, slot: &SourceSlot, error: String, duration: Duration) {
         self.update(slot, |state| {
             state.up = Some(false);
             state.last_duration = Some(duration);
@@ -108,23 +137,27 @@ impl Store {
         });
     }
 
-    pub fn expire_snapshot(&self, slot: usize) {
+    pub fn expire_snapshot(&self, slot: &SourceSlot) {
         self.update(slot, |state| state.snapshot = None);
     }
 
-    fn update(&self, slot: usize, change: impl FnOnce(&mut SourceState)) {
-        if let Some(slot) = self.slots.get(slot) {
-            change(&mut lock(&slot.state));
-        }
+    fn update(&self, slot: &SourceSlot, change: impl FnOnce(&mut SourceState)) {
+        change(&mut lock(&slot.state));
         self.rerender();
     }
 
     /// Renders the exposition from every source's current state and publishes it.
     pub fn rerender(&self) {
         let _serial = lock(&self.render_lock);
-        let views: Vec<(Arc<SourceSlot>, SourceState)> =
-            self.slots.iter().map(|s| (s.clone(), s.state())).collect();
-        let rendered = render::render(&views);
+        let views: Vec<(Arc<SourceSlot>, SourceState)> = self
+            .slots()
+            .into_iter()
+            .map(|s| {
+                let state = s.state();
+                (s, state)
+            })
+            .collect();
+        let rendered = render::render(&views, *lock(&self.reload));
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
     }
 }
@@ -133,4 +166,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

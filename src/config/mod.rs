@@ -45,6 +45,10 @@ pub struct SourceConfig {
     pub limits: RequestLimits,
     pub auth: AuthConfig,
     pub source: Arc<dyn Source>,
+    /// Changes whenever anything that shapes this source's polls changes (its entry, the
+    /// global keys, the environment it expands, the secrets its files hold), so a reload can
+    /// leave unchanged sources polling undisturbed.
+    pub fingerprint: u64,
 }
 
 /// When and for how long a source is polled, and how long its last good data is served.
@@ -334,6 +338,7 @@ impl Decoder<'_> {
                 return None;
             }
         };
+        let global_value = raw.global.clone().unwrap_or_default();
         let global = self.decode_global(raw.global);
         if raw.sources.is_empty() {
             self.error(
@@ -343,7 +348,9 @@ impl Decoder<'_> {
         }
         let mut sources = Vec::new();
         for (i, entry) in raw.sources.into_iter().enumerate() {
-            if let Some(source) = self.decode_source(i, entry, &global) {
+            let entry_value = entry.clone();
+            if let Some(mut source) = self.decode_source(i, entry, &global) {
+                source.fingerprint = fingerprint(&[&entry_value, &global_value], &source.auth);
                 sources.push(source);
             }
         }
@@ -507,6 +514,7 @@ impl Decoder<'_> {
             limits,
             auth: auth?,
             source: source?,
+            fingerprint: 0,
         })
     }
 
@@ -747,6 +755,30 @@ impl Decoder<'_> {
             }
         }
     }
+}
+
+/// A hash of the YAML (with `${ENV}` expanded) and of the secrets it resolves to. It stays in
+/// memory; SipHash does not let it be turned back into a secret in any practical sense.
+fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for value in values {
+        expand_env_in((*value).clone(), "", &mut Vec::new()).hash(&mut hasher);
+    }
+    match auth {
+        AuthConfig::None => {}
+        AuthConfig::Static {
+            scheme,
+            credentials,
+        } => (scheme, credentials.expose()).hash(&mut hasher),
+        AuthConfig::OAuth2(oauth) => match &oauth.credential {
+            ClientCredential::Secret(secret) => secret.expose().hash(&mut hasher),
+            ClientCredential::Certificate(certificate) => {
+                (&certificate.cert_der, certificate.key_pem.expose()).hash(&mut hasher)
+            }
+        },
+    }
+    hasher.finish()
 }
 
 fn vendor_message(source_type: &dyn SourceType, message: String) -> String {

@@ -109,7 +109,7 @@ fn alerts_for(received: &Mutex<Vec<Value>>, alertname: &str, source: &str) -> us
 }
 
 async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
-    let response: Value = reqwest::Client::new()
+    let response: Value = crate::helpers::client()
         .get(format!("{prometheus}/api/v1/query"))
         .query(&[("query", promql)])
         .send()
@@ -247,7 +247,9 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     let prometheus = format!("http://127.0.0.1:{prom_port}");
 
     let reachable = |url: String| async move {
-        reqwest::get(url)
+        crate::helpers::client()
+            .get(url)
+            .send()
             .await
             .is_ok_and(|r| r.status().is_success())
     };
@@ -317,7 +319,9 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     }
 
     // The rules and the dashboard use only metric names the exporter serves.
-    let names: Value = reqwest::get(format!("{prometheus}/api/v1/label/__name__/values"))
+    let names: Value = crate::helpers::client()
+        .get(format!("{prometheus}/api/v1/label/__name__/values"))
+        .send()
         .await
         .unwrap()
         .json()

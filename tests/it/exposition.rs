@@ -106,7 +106,7 @@ async fn families_from_several_sources_share_one_help_and_type_line() {
 #[tokio::test]
 async fn metrics_are_served_as_text_exposition_and_as_gzip_when_asked() {
     let (exporter, _simulators) = two_qlik_tenants().await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client();
     let plain = client.get(exporter.url("/metrics")).send().await.unwrap();
     assert_eq!(
         plain.headers()["content-type"],
@@ -153,7 +153,15 @@ async fn health_and_readiness_endpoints_answer_as_prometheus_tooling_expects() {
     .await;
     let status = |path: &'static str| {
         let url = exporter.url(path);
-        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+        async move {
+            crate::helpers::client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(status("/-/healthy").await, 200);
     assert_eq!(

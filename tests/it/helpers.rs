@@ -51,7 +51,7 @@ impl TestExporter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(server::serve(listener, store.clone(), stop.clone()));
+        tokio::spawn(server::serve(listener, store.clone(), None, stop.clone()));
         TestExporter {
             addr,
             store,
@@ -91,17 +91,36 @@ impl RunningExporter {
         Self::start_with_clock(yaml, test_clock()).await
     }
 
+    /// The exporter as `serve` runs it: from a config file, which reloads re-read.
+    pub async fn start_from_file(path: &Path) -> Self {
+        let config = config::load(path).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"));
+        Self::launch(config, test_clock(), Some(path.to_path_buf())).await
+    }
+
     pub async fn start_with_clock(yaml: &str, clock: SharedClock) -> Self {
-        let config = parse_config(yaml);
+        Self::launch(parse_config(yaml), clock, None).await
+    }
+
+    async fn launch(config: Config, clock: SharedClock, path: Option<std::path::PathBuf>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(app::run(config, listener, clock, stop.clone()));
+        tokio::spawn(app::run(config, listener, clock, stop.clone(), path));
         RunningExporter { addr, stop }
     }
 
     pub async fn scrape(&self) -> Exposition {
         Exposition::parse(&get(&format!("http://{}/metrics", self.addr)).await)
+    }
+
+    /// `POST /-/reload`: the status code and the answer.
+    pub async fn reload(&self) -> (u16, String) {
+        let response = crate::helpers::client()
+            .post(format!("http://{}/-/reload", self.addr))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 
     /// Scrapes until `condition` holds, for at most `limit`; panics with the last scrape if not.
@@ -133,8 +152,20 @@ impl Drop for RunningExporter {
     }
 }
 
+/// An HTTP client for the tests, with the crypto provider the exporter uses.
+pub fn client() -> reqwest::Client {
+    consumption_exporter::http::build_reqwest_client().unwrap()
+}
+
 pub async fn get(url: &str) -> String {
-    reqwest::get(url).await.unwrap().text().await.unwrap()
+    crate::helpers::client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// A parsed text exposition: samples by name and sorted label pairs.

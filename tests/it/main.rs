@@ -7,4 +7,5 @@ mod exposition;
 mod helpers;
 mod powerplatform;
 mod qlik;
+mod reload;
 mod uipath;

@@ -1,0 +1,244 @@
+//! Config reload: `POST /-/reload` and SIGHUP re-read the file; a bad file is refused and the
+//! running config stays.
+
+use std::time::Duration;
+
+use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
+
+use crate::helpers::{qlik_source, test_today, RunningExporter};
+
+async fn tenant(
+    seed: u64,
+) -> (
+    QlikSimulator,
+    consumption_exporter::simulator::RunningSimulator,
+) {
+    let simulator = QlikSimulator::new(
+        QlikTenant {
+            today: test_today(),
+            ..QlikTenant::default()
+        },
+        generate_records(seed, 2, test_today()),
+    );
+    let running = simulator.start(0).await.unwrap();
+    (simulator, running)
+}
+
+fn data_requests(simulator: &QlikSimulator) -> usize {
+    simulator
+        .received()
+        .iter()
+        .filter(|r| r.path.ends_with("/executions"))
+        .count()
+}
+
+fn up(source: &'static str) -> impl Fn(&crate::helpers::Exposition) -> bool {
+    move |m| {
+        m.get(
+            "consumption_source_up",
+            &[("source", source), ("vendor", "qlik")],
+        ) == Some(1.0)
+    }
+}
+
+#[tokio::test]
+async fn a_reload_adds_changes_and_removes_sources_and_leaves_unchanged_ones_alone() {
+    let ((a, a_url), (b, b_url), (c, c_url)) = (tenant(1).await, tenant(2).await, tenant(3).await);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.yml");
+    let hourly = "    interval: 1h\n";
+    std::fs::write(
+        &path,
+        format!(
+            "sources:\n{}{}",
+            qlik_source("a", &a_url.url(), hourly),
+            qlik_source("b", &b_url.url(), hourly)
+        ),
+    )
+    .unwrap();
+    let exporter = RunningExporter::start_from_file(&path).await;
+    exporter
+        .scrape_until(Duration::from_secs(10), |m| up("a")(m) && up("b")(m))
+        .await;
+    let (a_before, b_before) = (data_requests(&a), data_requests(&b));
+
+    // Keep a, change b's labels, add c.
+    let b_changed = format!("{hourly}    labels: [resource_type, user_id]\n");
+    std::fs::write(
+        &path,
+        format!(
+            "sources:\n{}{}{}",
+            qlik_source("a", &a_url.url(), hourly),
+            qlik_source("b", &b_url.url(), &b_changed),
+            qlik_source("c", &c_url.url(), hourly)
+        ),
+    )
+    .unwrap();
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (
+            200,
+            "Config reloaded: 1 unchanged, 1 changed, 1 added, 0 removed\n"
+        )
+    );
+    let m = exporter
+        .scrape_until(Duration::from_secs(10), |m| {
+            up("c")(m) && m.text.contains("user_id=")
+        })
+        .await;
+    assert_eq!(
+        data_requests(&a),
+        a_before,
+        "an unchanged source is not polled again"
+    );
+    assert!(data_requests(&b) > b_before, "a changed source restarts");
+    assert!(data_requests(&c) > 0);
+    assert_eq!(
+        m.get("consumption_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+
+    // Remove b: its series go.
+    std::fs::write(
+        &path,
+        format!(
+            "sources:\n{}{}",
+            qlik_source("a", &a_url.url(), hourly),
+            qlik_source("c", &c_url.url(), hourly)
+        ),
+    )
+    .unwrap();
+    assert_eq!(exporter.reload().await.0, 200);
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get(
+            "consumption_source_up",
+            &[("source", "b"), ("vendor", "qlik")]
+        ),
+        None
+    );
+    assert!(!m.text.contains("source=\"b\""), "b's series are gone");
+    assert!(up("a")(&m) && up("c")(&m));
+}
+
+#[tokio::test]
+async fn a_bad_config_is_refused_with_its_errors_and_the_old_config_keeps_running() {
+    let (_a, a_url) = tenant(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.yml");
+    let good = format!(
+        "sources:\n{}",
+        qlik_source("a", &a_url.url(), "    interval: 1h\n")
+    );
+    std::fs::write(&path, &good).unwrap();
+    let exporter = RunningExporter::start_from_file(&path).await;
+    exporter
+        .scrape_until(Duration::from_secs(10), up("a"))
+        .await;
+
+    std::fs::write(&path, good.replace("interval: 1h", "intervall: 1h")).unwrap();
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 500);
+    assert!(
+        answer.contains("previous config keeps running")
+            && answer.contains(":7:5: sources[0].intervall"),
+        "{answer}"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get("consumption_exporter_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert!(up("a")(&m), "the old config still runs");
+
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(exporter.reload().await.0, 200);
+    assert_eq!(
+        exporter
+            .scrape()
+            .await
+            .get("consumption_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_of_the_running_binary() {
+    let ((_a, a_url), (_b, b_url)) = (tenant(1).await, tenant(2).await);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.yml");
+    std::fs::write(
+        &path,
+        format!("sources:\n{}", qlik_source("a", &a_url.url(), "")),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args([
+            "--config.file",
+            &path.display().to_string(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .kill_on_drop(true)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let scrape = || async {
+        crate::helpers::client()
+            .get(&metrics)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !scrape()
+        .await
+        .is_some_and(|t| t.contains("consumption_source_up{source=\"a\",vendor=\"qlik\"} 1"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the exporter did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(
+        &path,
+        format!(
+            "sources:\n{}{}",
+            qlik_source("a", &a_url.url(), ""),
+            qlik_source("b", &b_url.url(), "")
+        ),
+    )
+    .unwrap();
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    while !scrape()
+        .await
+        .is_some_and(|t| t.contains("consumption_source_up{source=\"b\",vendor=\"qlik\"} 1"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SIGHUP did not add source b"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not end the exporter"
+    );
+    child.kill().await.unwrap();
+}
