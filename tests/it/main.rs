@@ -8,4 +8,5 @@ mod helpers;
 mod powerplatform;
 mod qlik;
 mod reload;
+mod secrets;
 mod uipath;
