@@ -895,6 +895,68 @@ fn expand_string(s: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// YAML-shaped text: config keys and values, indentation, list markers, and noise.
+    fn yaml_text() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            proptest::sample::select(vec![
+                "global:",
+                "sources:",
+                "  - name: a",
+                "    type: qlik",
+                "    type: powerplatform",
+                "    type: uipath",
+                "    type: dynatrace",
+                "    type: avepoint",
+                "    base_url: http://127.0.0.1:1",
+                "    authorization:",
+                "      credentials: k",
+                "    oauth2:",
+                "      client_id: c",
+                "      client_secret: s",
+                "      client_certificate:",
+                "        cert_file: /nonexistent",
+                "    interval: 1m",
+                "    max_age: 0s",
+                "  poll_interval: 10q",
+                "    page_size: -1",
+                "    labels: [user_id, user_id]",
+                "    flow_ids: [",
+                "    tenant_ids: []",
+                "    consumable_codes: {}",
+                "    account_uuid: ${UNSET_VARIABLE_X}",
+                "    api_version: v9",
+                "&anchor",
+                "*anchor",
+                "? complex",
+                "- - -",
+                "\t",
+                "'",
+                "\"",
+                "{",
+                "}",
+                "[",
+                "]",
+                ": :",
+            ])
+            .prop_map(str::to_string),
+            "[ -~]{0,20}",
+        ];
+        proptest::collection::vec(token, 0..24).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_loads_or_is_refused_without_panicking(text in yaml_text()) {
+            let _ = parse(&text, "fuzz.yml", Path::new("."));
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -262,3 +262,37 @@ mod tests {
         assert_eq!(describe_avepoint_error(b"{}"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sources::arbitrary_json::body;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "connectionUsageCloudFlows",
+        "totalCount",
+        "nextLink",
+        "flowId",
+        "environmentId",
+        "connectionId",
+        "statusCode",
+        "message",
+        "requestId",
+        "traceId",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
+            if let Ok(page) = serde_json::from_slice::<UsagePage>(&bytes) {
+                let mut folder = Folder::default();
+                for record in &page.connection_usage_cloud_flows {
+                    folder.fold_record(record);
+                }
+                folder.finish();
+            }
+            let _ = describe_avepoint_error(&bytes);
+        }
+    }
+}

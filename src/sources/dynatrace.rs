@@ -302,3 +302,36 @@ impl Folder<'_> {
         builder.finish()
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sources::arbitrary_json::body;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "data",
+        "lastModifiedTime",
+        "nextPageKey",
+        "environmentId",
+        "clusterId",
+        "usage",
+        "capabilityKey",
+        "capabilityName",
+        "startTime",
+        "endTime",
+        "value",
+        "unitMeasure",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
+            if let Ok(page) = serde_json::from_slice::<UsagePage>(&bytes) {
+                let mut folder = Folder { subscription: "s", sums: WindowSums::new(Windows::at(Utc::now())), newest: None, sunset: None };
+                folder.fold_page(&page);
+                folder.finish();
+            }
+        }
+    }
+}

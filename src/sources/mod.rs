@@ -122,3 +122,51 @@ impl PollError {
         }
     }
 }
+
+/// Arbitrary JSON for property tests of the vendor decoders: objects whose keys are mostly the
+/// vendor's own field names, with values of every JSON type, nested, so that a decoder meets
+/// the right names with the wrong types, nulls, huge numbers and deep nesting.
+#[cfg(test)]
+pub(crate) mod arbitrary_json {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    pub fn value(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-zA-Z0-9 :.+-]{0,24}".prop_map(Value::String),
+            prop_oneof![
+                Just("2026-11-22"),
+                Just("2026-11-22T10:00:00Z"),
+                Just("1795305600000"),
+                Just("")
+            ]
+            .prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            let key = prop_oneof![4 => proptest::sample::select(keys).prop_map(str::to_string), 1 => "[a-z]{1,8}"];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..8).prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// Bytes that are usually JSON, sometimes cut short or not JSON at all.
+    pub fn body(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            6 => value(keys).prop_map(|v| v.to_string().into_bytes()),
+            1 => (value(keys), any::<prop::sample::Index>()).prop_map(|(v, cut)| {
+                let text = v.to_string().into_bytes();
+                let at = cut.index(text.len().max(1));
+                text[..at.min(text.len())].to_vec()
+            }),
+            1 => proptest::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+}

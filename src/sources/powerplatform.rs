@@ -429,3 +429,42 @@ mod tests {
         assert!(!is_burst_throttled(b"<html>"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sources::arbitrary_json::body;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "records",
+        "currentPage",
+        "consumptionDate",
+        "consumptionUnits",
+        "environmentId",
+        "flowContext",
+        "flowLicenseCategorization",
+        "resourceId",
+        "userId",
+        "value",
+        "countOfUsersExceedingCapacity",
+        "error",
+        "code",
+        "message",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
+            let labels = [Label::EnvironmentId, Label::UserId];
+            if let Ok(page) = serde_json::from_slice::<RecordsPage>(&bytes) {
+                let mut folder = Folder::new(&labels, Windows::at(Utc::now()));
+                folder.fold_page(&page);
+                folder.finish();
+            }
+            let _ = serde_json::from_slice::<SummaryBody>(&bytes);
+            let _ = describe_microsoft_error(&bytes);
+            let _ = is_burst_throttled(&bytes);
+        }
+    }
+}

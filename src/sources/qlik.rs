@@ -610,3 +610,52 @@ mod tests {
         assert_eq!(describe_qlik_error(b"<html>"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sources::arbitrary_json::body;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "data",
+        "links",
+        "next",
+        "href",
+        "token",
+        "overage",
+        "closeToOverage",
+        "unit",
+        "userId",
+        "resourceId",
+        "resourceType",
+        "resourceAction",
+        "periodType",
+        "periodStart",
+        "periodEnd",
+        "localUsage",
+        "globalUsage",
+        "capacityLimit",
+        "guardrailLimit",
+        "blocked",
+        "updateTime",
+        "errors",
+        "code",
+        "title",
+        "detail",
+        "traceId",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
+            let labels = default_labels();
+            if let Ok(page) = serde_json::from_slice::<ExecutionsPage>(&bytes) {
+                let mut folder = Folder::new(&labels, Utc::now());
+                folder.fold_page(&page);
+                folder.finish();
+            }
+            let _ = describe_qlik_error(&bytes);
+        }
+    }
+}

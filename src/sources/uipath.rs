@@ -93,6 +93,25 @@ impl SourceType for UiPathType {
     }
 }
 
+/// (service, day, amount) of each item whose date can be read.
+fn daily_amounts(items: &[DailyItem<'_>]) -> Vec<(String, DateTime<Utc>, f64)> {
+    items
+        .iter()
+        .filter_map(|i| {
+            let at = match i.date.as_ref()? {
+                serde_json::Value::String(s) => parse_day_or_time(s)?,
+                serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?)?,
+                _ => return None,
+            };
+            Some((
+                i.service.as_deref().unwrap_or("").to_string(),
+                at,
+                i.consumed_amount.unwrap_or(0.0),
+            ))
+        })
+        .collect()
+}
+
 /// UiPath's error bodies are not documented; the services seen use `message` (and `traceId`).
 fn describe_uipath_error(body: &[u8]) -> Option<String> {
     let parsed: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -221,25 +240,44 @@ impl UiPath {
         let items = match parsed {
             UsageBody::Items { items } | UsageBody::List(items) => items,
         };
-        let days = items
-            .iter()
-            .filter_map(|i| {
-                let at = match i.date.as_ref()? {
-                    serde_json::Value::String(s) => parse_day_or_time(s)?,
-                    serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?)?,
-                    _ => return None,
-                };
-                Some((
-                    i.service.as_deref().unwrap_or("").to_string(),
-                    at,
-                    i.consumed_amount.unwrap_or(0.0),
-                ))
-            })
-            .collect();
+        let days = daily_amounts(&items);
         Ok(Consumption {
             tenant,
             consumable,
             days,
         })
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sources::arbitrary_json::body;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "items",
+        "date",
+        "service",
+        "consumedAmount",
+        "message",
+        "traceId",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
+            if let Ok(parsed) = serde_json::from_slice::<UsageBody>(&bytes) {
+                let items = match parsed {
+                    UsageBody::Items { items } | UsageBody::List(items) => items,
+                };
+                let mut sums = WindowSums::new(Windows::at(Utc::now()));
+                for (service, at, amount) in daily_amounts(&items) {
+                    sums.add(&["t", "c", &service], at.date_naive(), amount);
+                }
+                sums.into_family(&mut SnapshotBuilder::new(), &CONSUMED_UNITS, &["tenant_id", "consumable", "service"]);
+            }
+            let _ = describe_uipath_error(&bytes);
+        }
     }
 }

@@ -23,7 +23,9 @@ const SECRETS: &[&str] = &[
 
 #[tokio::test]
 async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
-    let (demo, _simulators) = consumption_exporter::demo::start_simulators(5).await.unwrap();
+    let (demo, _simulators) = consumption_exporter::demo::start_simulators(5)
+        .await
+        .unwrap();
     // One source with a wrong key and one with a certificate that the server refuses, so the
     // failure paths run too.
     let refusing = QlikSimulator::new(QlikTenant::default(), Vec::new());
@@ -38,10 +40,21 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exporter.yml");
     std::fs::write(&path, &yaml).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let log_path = dir.path().join("exporter.log");
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["--config.file", &path.display().to_string(), "--web.listen-address", &format!("127.0.0.1:{port}"), "--log.level", "debug"])
+        .args([
+            "--config.file",
+            &path.display().to_string(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.level",
+            "debug",
+        ])
         .stderr(std::fs::File::create(&log_path).unwrap())
         .kill_on_drop(true)
         .spawn()
@@ -53,24 +66,49 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     // Every source polled at least twice (token reuse and refresh paths included).
-    while !get("/metrics").await.is_some_and(|m| m.matches("consumption_source_requests_total{").count() >= 8 && m.contains("source=\"refused-certificate\"")) {
-        assert!(tokio::time::Instant::now() < deadline, "the sources did not poll");
+    while !get("/metrics").await.is_some_and(|m| {
+        m.matches("consumption_source_requests_total{").count() >= 8
+            && m.contains("source=\"refused-certificate\"")
+    }) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sources did not poll"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // A refused reload prints config errors; the file still holds every secret.
-    std::fs::write(&path, yaml.replace("poll_interval: 1s", "poll_interval: 1s\n  bogus: 1")).unwrap();
-    let reload_answer = client().post(format!("{base}/-/reload")).send().await.unwrap().text().await.unwrap();
+    std::fs::write(
+        &path,
+        yaml.replace("poll_interval: 1s", "poll_interval: 1s\n  bogus: 1"),
+    )
+    .unwrap();
+    let reload_answer = client()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(reload_answer.contains("bogus"), "{reload_answer}");
 
     let metrics = get("/metrics").await.unwrap();
     let landing = get("/").await.unwrap();
-    assert!(landing.contains("wrong-key") && landing.contains("HTTP 401"), "the failures are on the landing page: {landing}");
+    assert!(
+        landing.contains("wrong-key") && landing.contains("HTTP 401"),
+        "the failures are on the landing page: {landing}"
+    );
     drop(child);
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(logs.contains("level=debug"), "debug logging was on");
     assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
-    for (place, text) in [("logs", &logs), ("/metrics", &metrics), ("the landing page", &landing), ("the reload answer", &reload_answer)] {
+    for (place, text) in [
+        ("logs", &logs),
+        ("/metrics", &metrics),
+        ("the landing page", &landing),
+        ("the reload answer", &reload_answer),
+    ] {
         for secret in SECRETS {
             assert!(!text.contains(secret), "{secret:?} appears in {place}");
         }
