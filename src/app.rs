@@ -16,6 +16,7 @@ use crate::http::{build_reqwest_client, HttpClient};
 use crate::poller::Poller;
 use crate::server;
 use crate::store::{SourceSlot, Store};
+use crate::web_config::WebConfig;
 
 /// A request to re-read the config file; answered with a summary or every error.
 pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
@@ -184,15 +185,20 @@ pub async fn run(
     clock: SharedClock,
     shutdown: CancellationToken,
     config_path: Option<PathBuf>,
+    web: Option<Arc<WebConfig>>,
 ) -> anyhow::Result<()> {
     let mut supervisor = Supervisor::start(&config, clock, config_path)?;
     let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
     // Before serving: once /metrics answers, a SIGHUP reloads rather than ends the process.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let options = server::Options {
+        reload: Some(reload_sender),
+        web,
+    };
     let server = tokio::spawn(server::serve(
         listener,
         supervisor.store(),
-        Some(reload_sender),
+        options,
         shutdown.clone(),
     ));
     loop {

@@ -24,6 +24,10 @@ pub struct Cli {
     #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN_ADDRESS, global = true)]
     pub listen_address: String,
 
+    /// TLS and basic auth for the endpoints, in the Prometheus exporter-toolkit format.
+    #[arg(long = "web.config.file", global = true)]
+    pub web_config_file: Option<PathBuf>,
+
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info, global = true)]
     pub log_level: LogLevel,

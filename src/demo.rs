@@ -42,7 +42,15 @@ pub async fn run(
     println!("  sources page: http://localhost:{port}/");
     println!("  a real config: exporter.yml in the repository; check it with `consumption_exporter check`");
     println!("Press Ctrl-C to stop.");
-    crate::app::run(config, listener, Arc::new(SystemClock), shutdown, None).await
+    crate::app::run(
+        config,
+        listener,
+        Arc::new(SystemClock),
+        shutdown,
+        None,
+        None,
+    )
+    .await
 }
 
 /// Starts one simulator per demo tenant; returns the config for them and the running servers.

@@ -26,6 +26,7 @@ pub mod simulator;
 pub mod snapshot;
 pub mod sources;
 pub mod store;
+pub mod web_config;
 
 /// The source revision the binary was built from (`unknown` outside a git checkout).
 pub const REVISION: &str = env!("CONSUMPTION_EXPORTER_REVISION");

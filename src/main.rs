@@ -4,6 +4,7 @@ use std::sync::Arc;
 use clap::Parser;
 use consumption_exporter::cli::{init_logging, Cli, Command};
 use consumption_exporter::clock::SystemClock;
+use consumption_exporter::web_config::WebConfig;
 use consumption_exporter::{app, config, demo};
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +49,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve => {
             let config = config::load(&cli.config_file)?;
+            let web = cli
+                .web_config_file
+                .as_deref()
+                .map(WebConfig::load)
+                .transpose()?
+                .map(Arc::new);
             let listener = demo::bind(&cli.listen_address).await?;
             tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
             app::run(
@@ -56,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
                 Some(cli.config_file.clone()),
+                web,
             )
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -8,7 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,18 +23,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::ReloadRequest;
 use crate::store::Store;
+use crate::web_config::{WebConfig, WebSettings};
+use tokio_rustls::TlsAcceptor;
 
 /// A client that has not sent its request headers by then is dropped, so slow or idle
 /// connections cannot pile up.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves until `shutdown`, then lets open requests finish for a few seconds. `reload`, when
-/// given, is where `POST /-/reload` asks for a config reload.
+/// Where requests go besides the store: config reloads, and the web config (TLS, users).
+#[derive(Clone, Default)]
+pub struct Options {
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    pub web: Option<Arc<WebConfig>>,
+}
+
+/// Serves until `shutdown`, then lets open requests finish for a few seconds.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
+    options: Options,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -53,14 +64,45 @@ pub async fn serve(
                 continue;
             }
         };
-        let (store, reload) = (store.clone(), reload.clone());
+        // Read per connection, so rotated certificates and users apply to the next client.
+        let settings = options.web.as_ref().map(|web| web.current());
+        let (store, options_for_requests) = (store.clone(), options.clone());
+        let request_settings = settings.clone();
         let service = service_fn(move |request| {
-            let (store, reload) = (store.clone(), reload.clone());
-            async move { Ok::<_, Infallible>(handle(&store, reload.as_ref(), request).await) }
+            let (store, options, settings) = (
+                store.clone(),
+                options_for_requests.clone(),
+                request_settings.clone(),
+            );
+            async move {
+                Ok::<_, Infallible>(handle(&store, &options, settings.as_deref(), request).await)
+            }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let tls = settings.as_ref().and_then(|s| s.tls.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(tls) => match tokio::time::timeout(
+                    HEADER_READ_TIMEOUT,
+                    TlsAcceptor::from(tls).accept(stream),
+                )
+                .await
+                {
+                    Ok(Ok(stream)) => {
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                },
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
@@ -74,11 +116,26 @@ pub async fn serve(
 
 async fn handle(
     store: &Store,
-    reload: Option<&mpsc::Sender<ReloadRequest>>,
+    options: &Options,
+    settings: Option<&WebSettings>,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    if let (Some(web), Some(settings)) = (&options.web, settings) {
+        let header = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if settings.requires_auth() && !web.authorised(settings, header).await {
+            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"consumption_exporter\""),
+            );
+            return response;
+        }
+    }
     match (request.method(), request.uri().path()) {
-        (&Method::POST | &Method::PUT, "/-/reload") => reload_config(reload).await,
+        (&Method::POST | &Method::PUT, "/-/reload") => reload_config(options.reload.as_ref()).await,
         (_, "/-/reload") => text(
             StatusCode::METHOD_NOT_ALLOWED,
             "Use POST to reload the config\n".into(),

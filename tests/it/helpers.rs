@@ -51,7 +51,12 @@ impl TestExporter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(server::serve(listener, store.clone(), None, stop.clone()));
+        tokio::spawn(server::serve(
+            listener,
+            store.clone(),
+            server::Options::default(),
+            stop.clone(),
+        ));
         TestExporter {
             addr,
             store,
@@ -101,11 +106,28 @@ impl RunningExporter {
         Self::launch(parse_config(yaml), clock, None).await
     }
 
+    /// The exporter behind a web config (TLS, basic auth).
+    pub async fn start_with_web(
+        yaml: &str,
+        web: Arc<consumption_exporter::web_config::WebConfig>,
+    ) -> Self {
+        Self::launch_with(parse_config(yaml), test_clock(), None, Some(web)).await
+    }
+
     async fn launch(config: Config, clock: SharedClock, path: Option<std::path::PathBuf>) -> Self {
+        Self::launch_with(config, clock, path, None).await
+    }
+
+    async fn launch_with(
+        config: Config,
+        clock: SharedClock,
+        path: Option<std::path::PathBuf>,
+        web: Option<Arc<consumption_exporter::web_config::WebConfig>>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(app::run(config, listener, clock, stop.clone(), path));
+        tokio::spawn(app::run(config, listener, clock, stop.clone(), path, web));
         RunningExporter { addr, stop }
     }
 

@@ -10,3 +10,4 @@ mod qlik;
 mod reload;
 mod secrets;
 mod uipath;
+mod web;
