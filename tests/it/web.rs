@@ -116,7 +116,7 @@ async fn tls_and_basic_auth_protect_every_endpoint_and_rotate_without_a_restart(
         .send()
         .await;
     assert!(
-        plain.map(|r| r.status().as_u16() == 200).unwrap_or(false) == false,
+        !plain.is_ok_and(|r| r.status().as_u16() == 200),
         "plain HTTP must not get metrics"
     );
 
