@@ -4,6 +4,7 @@ mod config;
 mod dynatrace;
 mod e2e;
 mod exposition;
+mod faults;
 mod helpers;
 mod powerplatform;
 mod qlik;
