@@ -20,6 +20,9 @@ struct Vendor {
     _running: RunningSimulator,
 }
 
+/// What goes wrong, the faults injected for it, and the `reason` the exporter must report.
+type FaultCase = (&'static str, Vec<(When, Fault)>, &'static str);
+
 const LIMITS: &str = "    max_retries: 0\n    request_timeout: 300ms\n    poll_timeout: 5s\n";
 
 async fn vendors() -> Vec<Vendor> {
@@ -126,7 +129,7 @@ fn errors(m: &Exposition, vendor: &str, reason: &str) -> Option<f64> {
 async fn every_source_type_survives_every_vendor_fault_and_recovers() {
     let far_future = "Sun, 01 Jan 2090 00:00:00 GMT";
     let next = |fault| vec![(When::Next, fault)];
-    let faults: [(&str, Vec<(When, Fault)>, &str); 8] = [
+    let faults: [FaultCase; 8] = [
         ("a 500", next(Fault::Status(500)), "server_error"),
         (
             "a 429 asking for seconds past the poll timeout",
