@@ -73,6 +73,10 @@ pub enum Fault {
     TruncatedJson,
     /// 200 with an HTML page, as a proxy's login page would be.
     WrongContentType,
+    /// 200 with a JSON body of about this many bytes (padding), to trip a size limit.
+    Oversized(usize),
+    /// 200 whose body stops half-way with the connection dropped.
+    ResetMidBody,
     /// Exactly this answer (e.g. a throttling body the vendor sends with another status).
     Custom {
         status: u16,
@@ -188,6 +192,28 @@ pub async fn apply_fault(
                     .insert(axum::http::header::RETRY_AFTER, value);
             }
             Some(response)
+        }
+        Fault::Oversized(bytes) => Some(json(
+            StatusCode::OK,
+            format!("{{\"padding\": \"{}\"}}", "x".repeat(bytes)),
+        )),
+        Fault::ResetMidBody => {
+            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+                Ok("{\"data\": ["),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated reset",
+                )),
+            ];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            Some(
+                (
+                    StatusCode::OK,
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response(),
+            )
         }
         Fault::MalformedJson => Some(json(StatusCode::OK, "this is not json".into())),
         Fault::TruncatedJson => Some(json(StatusCode::OK, r#"{"data":[{"unit":"rel"#.into())),

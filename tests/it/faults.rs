@@ -23,7 +23,7 @@ struct Vendor {
 /// What goes wrong, the faults injected for it, and the `reason` the exporter must report.
 type FaultCase = (&'static str, Vec<(When, Fault)>, &'static str);
 
-const LIMITS: &str = "    max_retries: 0\n    request_timeout: 300ms\n    poll_timeout: 5s\n";
+const LIMITS: &str = "    max_retries: 0\n    request_timeout: 300ms\n    poll_timeout: 5s\n    max_response_bytes: 2000000\n";
 
 async fn vendors() -> Vec<Vendor> {
     let today = test_today();
@@ -129,7 +129,7 @@ fn errors(m: &Exposition, vendor: &str, reason: &str) -> Option<f64> {
 async fn every_source_type_survives_every_vendor_fault_and_recovers() {
     let far_future = "Sun, 01 Jan 2090 00:00:00 GMT";
     let next = |fault| vec![(When::Next, fault)];
-    let faults: [FaultCase; 8] = [
+    let faults: [FaultCase; 10] = [
         ("a 500", next(Fault::Status(500)), "server_error"),
         (
             "a 429 asking for seconds past the poll timeout",
@@ -164,6 +164,16 @@ async fn every_source_type_survives_every_vendor_fault_and_recovers() {
             "an HTML page",
             next(Fault::WrongContentType),
             "invalid_response",
+        ),
+        (
+            "a body over max_response_bytes",
+            next(Fault::Oversized(3_000_000)),
+            "too_large",
+        ),
+        (
+            "a connection reset mid-body",
+            next(Fault::ResetMidBody),
+            "connection",
         ),
         // A 401 mid-poll makes the exporter refresh its token, from an endpoint that is down.
         (
