@@ -15,6 +15,9 @@ use crate::helpers::{qlik_source, test_today, Exposition, TestExporter};
 struct Vendor {
     vendor: &'static str,
     entry: String,
+    /// An answer with no data, and one with unexpected fields and records missing theirs.
+    empty: &'static str,
+    odd: &'static str,
     inject: Box<dyn Fn(When, Fault) + Send + Sync>,
     clear: Box<dyn Fn() + Send + Sync>,
     _running: RunningSimulator,
@@ -42,6 +45,8 @@ async fn vendors() -> Vec<Vendor> {
     all.push(Vendor {
         vendor: "qlik",
         entry,
+        empty: r#"{"totalCount":0,"currentPageCount":0,"data":[],"links":{}}"#,
+        odd: r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"new":{"x":[1]}}"#,
         inject: Box::new(move |when, fault| q.faults().inject(when, fault, usize::MAX)),
         clear: Box::new(move || q2.faults().clear()),
         _running: running,
@@ -58,6 +63,8 @@ async fn vendors() -> Vec<Vendor> {
     all.push(Vendor {
         vendor: "powerplatform",
         entry,
+        empty: r#"{"currentPage":1,"records":[]}"#,
+        odd: r#"{"records":[{"unexpected":true},{"consumptionDate":"2026-11-22T01:00:00Z"}],"extra":1}"#,
         inject: Box::new(move |when, fault| p.faults().inject(when, fault, usize::MAX)),
         clear: Box::new(move || p2.faults().clear()),
         _running: running,
@@ -74,6 +81,8 @@ async fn vendors() -> Vec<Vendor> {
     all.push(Vendor {
         vendor: "uipath",
         entry,
+        empty: r#"{"items":[]}"#,
+        odd: r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"more":[]}"#,
         inject: Box::new(move |when, fault| u.faults().inject(when, fault, usize::MAX)),
         clear: Box::new(move || u2.faults().clear()),
         _running: running,
@@ -94,6 +103,8 @@ async fn vendors() -> Vec<Vendor> {
     all.push(Vendor {
         vendor: "dynatrace",
         entry,
+        empty: r#"{"data":[],"lastModifiedTime":"2026-11-22T00:00:00Z","nextPageKey":null}"#,
+        odd: r#"{"data":[{"usage":[{"value":1}]},{"environmentId":"e","usage":[{"startTime":"2026-11-22","surprise":"x"}]}],"nextPageKey":""}"#,
         inject: Box::new(move |when, fault| d.faults().inject(when, fault, usize::MAX)),
         clear: Box::new(move || d2.faults().clear()),
         _running: running,
@@ -107,6 +118,8 @@ async fn vendors() -> Vec<Vendor> {
     all.push(Vendor {
         vendor: "avepoint",
         entry,
+        empty: r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#,
+        odd: r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"nextLink":null,"other":{}}"#,
         inject: Box::new(move |when, fault| a.faults().inject(when, fault, usize::MAX)),
         clear: Box::new(move || a2.faults().clear()),
         _running: running,
@@ -274,6 +287,41 @@ async fn every_source_type_survives_every_vendor_fault_and_recovers() {
                 Some(1.0),
                 "{context}"
             );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failures() {
+    for vendor in vendors().await {
+        for (what, body) in [
+            ("an empty result", vendor.empty),
+            ("unexpected and missing fields", vendor.odd),
+        ] {
+            let exporter = TestExporter::start(&format!("sources:\n{}", vendor.entry)).await;
+            (vendor.clear)();
+            (vendor.inject)(
+                When::Next,
+                Fault::Custom {
+                    status: 200,
+                    body: body.to_string(),
+                    retry_after: None,
+                },
+            );
+            let ok = exporter.poll(0).await;
+            let context = format!(
+                "{} {what}: {:?}",
+                vendor.vendor,
+                exporter.store.slots()[0].state().last_error
+            );
+            assert!(ok, "{context}");
+            let m = exporter.scrape().await;
+            assert_eq!(
+                health(&m, "victim", vendor.vendor, "consumption_source_up"),
+                Some(1.0),
+                "{context}"
+            );
+            (vendor.clear)();
         }
     }
 }
