@@ -18,7 +18,7 @@ struct Vendor {
     /// An answer with no data, and one with unexpected fields and records missing theirs.
     empty: &'static str,
     odd: &'static str,
-    inject: Box<dyn Fn(When, Fault) + Send + Sync>,
+    inject: Box<dyn Fn(When, Fault, usize) + Send + Sync>,
     clear: Box<dyn Fn() + Send + Sync>,
     _running: RunningSimulator,
 }
@@ -47,7 +47,7 @@ async fn vendors() -> Vec<Vendor> {
         entry,
         empty: r#"{"totalCount":0,"currentPageCount":0,"data":[],"links":{}}"#,
         odd: r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"new":{"x":[1]}}"#,
-        inject: Box::new(move |when, fault| q.faults().inject(when, fault, usize::MAX)),
+        inject: Box::new(move |when, fault, times| q.faults().inject(when, fault, times)),
         clear: Box::new(move || q2.faults().clear()),
         _running: running,
     });
@@ -65,7 +65,7 @@ async fn vendors() -> Vec<Vendor> {
         entry,
         empty: r#"{"currentPage":1,"records":[]}"#,
         odd: r#"{"records":[{"unexpected":true},{"consumptionDate":"2026-11-22T01:00:00Z"}],"extra":1}"#,
-        inject: Box::new(move |when, fault| p.faults().inject(when, fault, usize::MAX)),
+        inject: Box::new(move |when, fault, times| p.faults().inject(when, fault, times)),
         clear: Box::new(move || p2.faults().clear()),
         _running: running,
     });
@@ -83,7 +83,7 @@ async fn vendors() -> Vec<Vendor> {
         entry,
         empty: r#"{"items":[]}"#,
         odd: r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"more":[]}"#,
-        inject: Box::new(move |when, fault| u.faults().inject(when, fault, usize::MAX)),
+        inject: Box::new(move |when, fault, times| u.faults().inject(when, fault, times)),
         clear: Box::new(move || u2.faults().clear()),
         _running: running,
     });
@@ -105,7 +105,7 @@ async fn vendors() -> Vec<Vendor> {
         entry,
         empty: r#"{"data":[],"lastModifiedTime":"2026-11-22T00:00:00Z","nextPageKey":null}"#,
         odd: r#"{"data":[{"usage":[{"value":1}]},{"environmentId":"e","usage":[{"startTime":"2026-11-22","surprise":"x"}]}],"nextPageKey":""}"#,
-        inject: Box::new(move |when, fault| d.faults().inject(when, fault, usize::MAX)),
+        inject: Box::new(move |when, fault, times| d.faults().inject(when, fault, times)),
         clear: Box::new(move || d2.faults().clear()),
         _running: running,
     });
@@ -120,7 +120,7 @@ async fn vendors() -> Vec<Vendor> {
         entry,
         empty: r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#,
         odd: r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"nextLink":null,"other":{}}"#,
-        inject: Box::new(move |when, fault| a.faults().inject(when, fault, usize::MAX)),
+        inject: Box::new(move |when, fault, times| a.faults().inject(when, fault, times)),
         clear: Box::new(move || a2.faults().clear()),
         _running: running,
     });
@@ -228,7 +228,7 @@ async fn every_source_type_survives_every_vendor_fault_and_recovers() {
             );
 
             for (when, fault) in injections {
-                (vendor.inject)(*when, fault.clone());
+                (vendor.inject)(*when, fault.clone(), usize::MAX);
             }
             assert!(
                 !exporter.poll(0).await,
@@ -307,6 +307,7 @@ async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failur
                     body: body.to_string(),
                     retry_after: None,
                 },
+                usize::MAX,
             );
             let ok = exporter.poll(0).await;
             let context = format!(
@@ -323,5 +324,16 @@ async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failur
             );
             (vendor.clear)();
         }
+        // A 401 in the middle of a poll: the token is refreshed once and the poll goes on.
+        let exporter = TestExporter::start(&format!("sources:\n{}", vendor.entry)).await;
+        assert!(exporter.poll(0).await);
+        (vendor.inject)(When::Next, Fault::Status(401), 1);
+        assert!(
+            exporter.poll(0).await,
+            "{}: a 401 mid-poll: {:?}",
+            vendor.vendor,
+            exporter.store.slots()[0].state().last_error
+        );
+        (vendor.clear)();
     }
 }
