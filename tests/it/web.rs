@@ -177,3 +177,48 @@ fn a_bad_web_config_is_refused_at_start_with_the_reason() {
         assert!(error.contains(reason), "{yaml}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_required_client_certificate_is_checked_against_the_client_ca() {
+    let simulator = QlikSimulator::new(
+        QlikTenant {
+            today: test_today(),
+            ..QlikTenant::default()
+        },
+        generate_records(1, 1, test_today()),
+    );
+    let running = simulator.start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+        fixture("server.pem").display(),
+        fixture("server.key").display(),
+        fixture("client-ca.pem").display()
+    );
+    std::fs::write(dir.path().join("web.yml"), yaml).unwrap();
+    let web = Arc::new(WebConfig::load(&dir.path().join("web.yml")).unwrap());
+    let exporter = RunningExporter::start_with_web(
+        &format!("sources:\n{}", qlik_source("acme", &running.url(), "")),
+        web,
+    )
+    .await;
+    let metrics = format!("https://localhost:{}/metrics", exporter.addr.port());
+
+    crate::helpers::client(); // installs the crypto provider
+    let mut identity = std::fs::read(fixture("client.pem")).unwrap();
+    identity.extend(std::fs::read(fixture("client.key")).unwrap());
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(fixture("server-ca.pem")).unwrap()).unwrap();
+    let with_certificate = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(status(&with_certificate, &metrics, None).await, Ok(200));
+    assert!(
+        status(&tls_client("server-ca.pem"), &metrics, None)
+            .await
+            .is_err(),
+        "no client certificate, no connection"
+    );
+}
