@@ -337,3 +337,65 @@ async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failur
         (vendor.clear)();
     }
 }
+
+mod cursors_that_never_end {
+    //! Vendors whose cursor points back at a page already read: the poll ends with
+    //! `reason="pagination_loop"` instead of polling forever.
+
+    use super::*;
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn assert_loop_detected(yaml: &str, vendor: &str) {
+        let exporter = TestExporter::start(yaml).await;
+        assert!(!exporter.poll(0).await);
+        let error = exporter.store.slots()[0]
+            .state()
+            .last_error
+            .unwrap_or_default();
+        assert!(error.contains("pagination loop"), "{vendor}: {error}");
+        let m = exporter.scrape().await;
+        assert_eq!(errors(&m, vendor, "pagination_loop"), Some(1.0));
+    }
+
+    #[tokio::test]
+    async fn a_qlik_cursor_that_repeats_is_stopped() {
+        let server = MockServer::start().await;
+        let body = json!({"data": [], "links": {"next": {"href": "/api/v1/consumption/executions?page=same", "token": "same"}}});
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+        let yaml = format!("sources:\n  - name: victim\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: k\n", server.uri());
+        assert_loop_detected(&yaml, "qlik").await;
+        assert!(
+            server.received_requests().await.unwrap().len() <= 3,
+            "stopped at the first repeat"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dynatrace_page_key_that_repeats_is_stopped() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/sso/oauth2/token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": "t", "expires_in": 300})),
+            )
+            .mount(&server)
+            .await;
+        let body =
+            json!({"data": [], "lastModifiedTime": "2026-11-22T00:00:00Z", "nextPageKey": "again"});
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+        let yaml = format!(
+            "sources:\n  - name: victim\n    type: dynatrace\n    base_url: {url}\n    account_uuid: a\n    subscription_uuid: s\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: c\n      client_secret: s\n",
+            url = server.uri()
+        );
+        assert_loop_detected(&yaml, "dynatrace").await;
+    }
+}
