@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use super::{apply_fault, Faults, RunningSimulator};
+use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
 
 /// How a page names the next one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ struct SimState {
     tenant: AvePointTenant,
     /// The token URL as clients see it, the `aud` an assertion must carry.
     token_url: OnceLock<String>,
-    tokens: Mutex<Vec<String>>,
+    tokens: Tokens,
     assertions_accepted: Mutex<u32>,
     faults: Faults,
     queries: Mutex<Vec<String>>,
@@ -111,7 +111,7 @@ impl AvePointSimulator {
             state: Arc::new(SimState {
                 tenant,
                 token_url: OnceLock::new(),
-                tokens: Mutex::default(),
+                tokens: Tokens::default(),
                 assertions_accepted: Mutex::new(0),
                 faults: Faults::default(),
                 queries: Mutex::default(),
@@ -171,9 +171,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
     {
         return response;
     }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
+    let form = form(&body);
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     if field("grant_type") != "client_credentials"
         || !field("scope")
@@ -208,12 +206,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
         )
             .into_response();
     }
-    let token = format!("avepoint-sim-token-{}", rand::rng().random::<u64>());
-    state
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(token.clone());
+    let token = state.tokens.issue("avepoint-sim-token-", None);
     Json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token})).into_response()
 }
 
@@ -270,18 +263,7 @@ async fn usage(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(raw.clone());
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !presented.is_some_and(|t| {
-        state
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|k| k == t)
-    }) {
+    if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())

@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, Faults, RunningSimulator};
+use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
 
 /// Capabilities with the units Dynatrace bills them in.
 pub const CAPABILITIES: [(&str, &str, &str); 4] = [
@@ -95,7 +95,7 @@ pub struct DynatraceSimulator {
 
 struct SimState {
     account: DynatraceAccount,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
 }
@@ -105,7 +105,7 @@ impl DynatraceSimulator {
         DynatraceSimulator {
             state: Arc::new(SimState {
                 account,
-                tokens: Mutex::default(),
+                tokens: Tokens::default(),
                 faults: Faults::default(),
                 queries: Mutex::default(),
             }),
@@ -136,11 +136,7 @@ impl DynatraceSimulator {
     }
 
     pub fn tokens_issued(&self) -> usize {
-        self.state
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.state.tokens.count()
     }
 }
 
@@ -160,9 +156,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
     if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
         return response;
     }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
+    let form = form(&body);
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let account = &state.account;
     if field("grant_type") != "client_credentials"
@@ -184,28 +178,14 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
         )
             .into_response();
     }
-    let token = format!("dt-sim-token-{}", rand::rng().random::<u64>());
-    state
+    let token = state
         .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone(), Instant::now() + account.token_lifetime);
+        .issue("dt-sim-token-", Some(account.token_lifetime));
     Json(
         json!({"token_type": "Bearer", "resource": field("resource"), "access_token": token,
                 "expires_in": account.token_lifetime.as_secs(), "scope": "account-uac-read"}),
     )
     .into_response()
-}
-
-fn token_valid(state: &SimState, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let tokens = state.tokens.lock().unwrap_or_else(|e| e.into_inner());
-    presented
-        .and_then(|t| tokens.get(t))
-        .is_some_and(|expiry| Instant::now() < *expiry)
 }
 
 /// What a query selects; a v3 cursor encodes it with the offset of the next page.
@@ -302,7 +282,7 @@ async fn usage(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(raw.clone());
-    if !token_valid(&state, &headers) {
+    if !state.tokens.accepts(&headers) {
         return fail(
             StatusCode::UNAUTHORIZED,
             "The bearer token is incorrect or expired",

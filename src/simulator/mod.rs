@@ -233,3 +233,52 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The access tokens a simulated identity server has issued, each with its expiry.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    issued: Mutex<std::collections::HashMap<String, Option<std::time::Instant>>>,
+}
+
+impl Tokens {
+    /// A new random token starting with `prefix`, valid for `lifetime` (or for ever).
+    pub fn issue(&self, prefix: &str, lifetime: Option<Duration>) -> String {
+        use rand::Rng;
+        let token = format!("{prefix}{:016x}", rand::rng().random::<u64>());
+        let expiry = lifetime.map(|l| std::time::Instant::now() + l);
+        lock(&self.issued).insert(token.clone(), expiry);
+        token
+    }
+
+    pub fn count(&self) -> usize {
+        lock(&self.issued).len()
+    }
+
+    /// Whether `token` was issued here and has not expired.
+    pub fn is_live(&self, token: &str) -> bool {
+        lock(&self.issued)
+            .get(token)
+            .is_some_and(|expiry| expiry.is_none_or(|at| std::time::Instant::now() < at))
+    }
+
+    /// Whether the request's `Authorization: Bearer …` names a live token.
+    pub fn accepts(&self, headers: &axum::http::HeaderMap) -> bool {
+        bearer(headers).is_some_and(|token| self.is_live(token))
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// The fields of a form-encoded body (a token request).
+pub fn form(body: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}

@@ -4,11 +4,10 @@
 //! and `.../TenantContextSummary`. Errors are Microsoft's `{"error":{"code","message"}}`.
 //! Written from Microsoft's REST reference, not from the exporter's source.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, Faults, RunningSimulator};
+use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
 
 /// What a request past the last page gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +85,7 @@ pub struct PowerPlatformSimulator {
 
 struct SimState {
     tenant: RwLock<PowerPlatformTenant>,
-    tokens: Mutex<Vec<String>>,
-    issued: AtomicU64,
+    tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
 }
@@ -97,8 +95,7 @@ impl PowerPlatformSimulator {
         PowerPlatformSimulator {
             state: Arc::new(SimState {
                 tenant: RwLock::new(tenant),
-                tokens: Mutex::default(),
-                issued: AtomicU64::new(0),
+                tokens: Tokens::default(),
                 faults: Faults::default(),
                 queries: Mutex::default(),
             }),
@@ -131,7 +128,7 @@ impl PowerPlatformSimulator {
     }
 
     pub fn tokens_issued(&self) -> u64 {
-        self.state.issued.load(Ordering::Relaxed)
+        self.state.tokens.count() as u64
     }
 }
 
@@ -155,15 +152,8 @@ async fn token(
     if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
         return response;
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let form = form(&body);
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     let tenant = state
         .tenant
         .read()
@@ -183,29 +173,12 @@ async fn token(
             "AADSTS7000215: Invalid client secret provided.",
         );
     }
-    let token = format!("pp-sim-token-{}", rand::rng().random::<u64>());
-    state
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(token.clone());
-    state.issued.fetch_add(1, Ordering::Relaxed);
+    let token = state.tokens.issue("pp-sim-token-", None);
     Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})).into_response()
 }
 
 fn authorised(state: &SimState, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    presented.is_some_and(|t| {
-        state
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|k| k == t)
-    })
+    state.tokens.accepts(headers)
 }
 
 struct Query {

@@ -4,8 +4,6 @@
 //! Qlik's 429 with `Retry-After`, and errors as `{errors:[{code,title,detail}],traceId}`.
 //! Written from qlik.dev's consumption reference, not from the exporter's source.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, Faults, RunningSimulator};
+use super::{apply_fault, bearer, Faults, RunningSimulator, Tokens};
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 200;
@@ -81,8 +79,7 @@ struct State_ {
     tenant: QlikTenant,
     records: RwLock<Vec<Value>>,
     tenant_flags: RwLock<(bool, bool)>,
-    tokens: Mutex<HashSet<String>>,
-    token_counter: AtomicU64,
+    tokens: Tokens,
     faults: Faults,
     received: Mutex<Vec<Received>>,
     window: Mutex<(Instant, u32)>,
@@ -97,8 +94,7 @@ impl QlikSimulator {
                 tenant,
                 records: RwLock::new(records),
                 tenant_flags: RwLock::new(flags),
-                tokens: Mutex::default(),
-                token_counter: AtomicU64::new(0),
+                tokens: Tokens::default(),
                 faults: Faults::default(),
                 received: Mutex::default(),
                 window: Mutex::new((Instant::now(), 0)),
@@ -136,7 +132,7 @@ impl QlikSimulator {
 
     /// How many token requests succeeded.
     pub fn tokens_issued(&self) -> u64 {
-        self.state.token_counter.load(Ordering::Relaxed)
+        self.state.tokens.count() as u64
     }
 }
 
@@ -198,9 +194,9 @@ async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: Strin
     {
         return error_response(StatusCode::UNAUTHORIZED, "invalid client credentials");
     }
-    let n = state.token_counter.fetch_add(1, Ordering::Relaxed) + 1;
-    let access_token = format!("qlik-sim-token-{n}-{}", rand::rng().random::<u32>());
-    lock(&state.tokens).insert(access_token.clone());
+    let access_token = state
+        .tokens
+        .issue("qlik-sim-token-", Some(tenant.token_lifetime));
     let lifetime = tenant.token_lifetime.as_secs();
     let expires_at = Utc::now() + chrono::Duration::seconds(lifetime as i64);
     Json(json!({
@@ -367,14 +363,8 @@ async fn executions(
 }
 
 fn authorised(state: &State_, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    token == state.tenant.api_key || lock(&state.tokens).contains(token)
+    bearer(headers)
+        .is_some_and(|token| token == state.tenant.api_key || state.tokens.is_live(token))
 }
 
 fn page_body(state: &State_, query: &Query, raw: &str) -> Value {

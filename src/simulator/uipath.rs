@@ -4,11 +4,10 @@
 //! and answers `{"items":[{"date","service","consumedAmount"}]}`, one item per day and service.
 //! Written from UiPath's API guide, not from the exporter's source.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -17,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, Faults, RunningSimulator};
+use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
 
 /// How the simulator writes `date`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +87,7 @@ pub struct UiPathSimulator {
 
 struct SimState {
     org: UiPathOrganization,
-    tokens: Mutex<Vec<String>>,
-    issued: AtomicU64,
+    tokens: Tokens,
     faults: Faults,
     bodies: Mutex<Vec<Value>>,
 }
@@ -99,8 +97,7 @@ impl UiPathSimulator {
         UiPathSimulator {
             state: Arc::new(SimState {
                 org,
-                tokens: Mutex::default(),
-                issued: AtomicU64::new(0),
+                tokens: Tokens::default(),
                 faults: Faults::default(),
                 bodies: Mutex::default(),
             }),
@@ -132,7 +129,7 @@ impl UiPathSimulator {
     }
 
     pub fn tokens_issued(&self) -> u64 {
-        self.state.issued.load(Ordering::Relaxed)
+        self.state.tokens.count() as u64
     }
 }
 
@@ -153,15 +150,8 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
     if let Some(response) = apply_fault(state.faults.take(None), error_body).await {
         return response;
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
+    let form = form(&body);
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     if field("grant_type") != "client_credentials" {
         return (
             StatusCode::BAD_REQUEST,
@@ -178,13 +168,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
         )
             .into_response();
     }
-    let token = format!("uipath-sim-token-{}", rand::rng().random::<u64>());
-    state
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(token.clone());
-    state.issued.fetch_add(1, Ordering::Relaxed);
+    let token = state.tokens.issue("uipath-sim-token-", None);
     Json(json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": field("scope")})).into_response()
 }
 
@@ -194,18 +178,7 @@ async fn usage(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !presented.is_some_and(|t| {
-        state
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|k| k == t)
-    }) {
+    if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     let Ok(request) = serde_json::from_str::<Value>(&body) else {
