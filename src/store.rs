@@ -4,6 +4,7 @@
 //! rendered bytes behind an `Arc` and never wait for a poll or a render. A reload swaps the set
 //! of slots; a source that stays keeps its slot, so its data and counters carry over.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct Store {
     slots: RwLock<Vec<Arc<SourceSlot>>>,
     reload: Mutex<ReloadStatus>,
     rendered: RwLock<Arc<Rendered>>,
+    /// Whether every source had finished its first poll in the published render: readiness
+    /// follows what `/metrics` serves, not a poll whose render is still being made.
+    ready: AtomicBool,
     /// Serialises renders so two pollers finishing together cannot publish an older render last.
     render_lock: Mutex<()>,
 }
@@ -73,6 +77,7 @@ impl Store {
                 last_success_unix: loaded_at_unix,
             }),
             rendered: RwLock::new(Arc::default()),
+            ready: AtomicBool::new(false),
             render_lock: Mutex::new(()),
         });
         store.rerender();
@@ -105,11 +110,10 @@ impl Store {
         read(&self.rendered).clone()
     }
 
-    /// Ready once every source has finished its first poll, successful or not.
+    /// Ready once every source has finished its first poll, successful or not, and `/metrics`
+    /// serves its outcome.
     pub fn ready(&self) -> bool {
-        read(&self.slots)
-            .iter()
-            .all(|s| lock(&s.state).up.is_some())
+        self.ready.load(Ordering::Acquire)
     }
 
     pub fn record_success(
@@ -159,6 +163,8 @@ impl Store {
             .collect();
         let rendered = render::render(&views, *lock(&self.reload));
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
+        let ready = views.iter().all(|(_, state)| state.up.is_some());
+        self.ready.store(ready, Ordering::Release);
     }
 }
 

@@ -13,7 +13,7 @@ pub mod uipath;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub struct RunningSimulator {
     pub addr: SocketAddr,
     stop: CancellationToken,
+    log: Arc<RequestLog>,
 }
 
 impl RunningSimulator {
@@ -33,6 +34,69 @@ impl RunningSimulator {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The requests received, oldest first (at most the last [`RequestLog::CAPACITY`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log.requests).iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.log.requests).clear();
+    }
+}
+
+/// One request as a client sent it, complete enough to send again (the benchmark replays a
+/// poll's requests to time a plain download of the same pages).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: axum::http::Method,
+    /// The path and query.
+    pub uri: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Every simulator's request log, kept by [`serve`]. Bounded, so a long demo does not grow.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    requests: Mutex<VecDeque<RecordedRequest>>,
+}
+
+impl RequestLog {
+    pub const CAPACITY: usize = 100_000;
+
+    fn record(&self, request: RecordedRequest) {
+        let mut requests = lock(&self.requests);
+        if requests.len() == Self::CAPACITY {
+            requests.pop_front();
+        }
+        requests.push_back(request);
+    }
+}
+
+/// Request bodies sent to a simulator are small (token forms, UiPath queries).
+const MAX_RECORDED_BODY: usize = 1 << 20;
+
+async fn record_request(
+    axum::extract::State(log): axum::extract::State<Arc<RequestLog>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_RECORDED_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    log.record(RecordedRequest {
+        method: parts.method.clone(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    next.run(axum::extract::Request::from_parts(parts, body.into()))
+        .await
 }
 
 impl Drop for RunningSimulator {
@@ -47,6 +111,11 @@ pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulato
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let stopped = stop.clone();
+    let log = Arc::new(RequestLog::default());
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        log.clone(),
+        record_request,
+    ));
     tokio::spawn(async move {
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(stopped.cancelled_owned())
@@ -55,7 +124,7 @@ pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulato
             tracing::warn!(error = %e, "simulator stopped");
         }
     });
-    Ok(RunningSimulator { addr, stop })
+    Ok(RunningSimulator { addr, stop, log })
 }
 
 /// Something to go wrong with a response, on request.

@@ -1,0 +1,177 @@
+//! The performance benchmark: every figure of the performance targets, measured on this machine
+//! in one run and printed as Markdown tables.
+//!
+//! `./scripts/bench.sh` installs nginx if needed, builds in release mode and runs this.
+//! `./scripts/bench.sh --help` lists the options (scales, run lengths, sections).
+
+mod load;
+mod nginx;
+mod processes;
+mod scrape;
+mod startup;
+mod vendors;
+
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Measures consumption_exporter's scrape, render, poll, memory and start-up figures")]
+struct Options {
+    /// Served-series scales for the scrape section, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
+    series: Vec<usize>,
+    /// Seconds each load run is measured, after a one-second warm-up.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Divide every vendor's large tenant by this (for a quick look).
+    #[arg(long, default_value_t = 1)]
+    vendor_divisor: u64,
+    /// Sections to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "startup".to_string()])]
+    only: Vec<String>,
+}
+
+/// The series the base memory is measured at: the tenant's own records, no users.
+const BASE_SERIES: usize = 240;
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    // The load generator and simulators use both cores, as the servers they drive do.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(options))
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    println!(
+        "consumption_exporter {} performance benchmark, {} CPUs",
+        env!("CARGO_PKG_VERSION"),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if options.only.iter().any(|s| s == "scrape") {
+        scrape_section(&options).await?;
+    }
+    if options.only.iter().any(|s| s == "vendors") {
+        vendor_section(options.vendor_divisor).await?;
+    }
+    if options.only.iter().any(|s| s == "startup") {
+        let figures = startup::measure(20).await?;
+        println!("\n## Start-up to listening (6 sources, one of each vendor type)\n");
+        println!(
+            "median {} ms, max {} ms over {} starts (target < 50 ms)",
+            ms(figures.median),
+            ms(figures.max),
+            figures.runs
+        );
+    }
+    Ok(())
+}
+
+async fn scrape_section(options: &Options) -> anyhow::Result<()> {
+    let settings = scrape::LoadSettings {
+        warm_up: Duration::from_secs(1),
+        duration: Duration::from_secs_f64(options.seconds),
+        idle: Duration::from_secs(3),
+    };
+    let base = scrape::measure(BASE_SERIES, &settings).await?;
+    let mut scales = Vec::new();
+    for &series in &options.series {
+        scales.push(scrape::measure(series, &settings).await?);
+    }
+    println!("\n## Render, body and memory (the exporter binary, one Qlik source)\n");
+    println!("| series | render median (max) | gzip on first gzip scrape | body | gzip body | RSS | bytes/series beyond base | CPU idle {}s | wake-ups idle |", settings.idle.as_secs());
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for figures in std::iter::once(&base).chain(&scales) {
+        let per_series = if figures.series > base.series {
+            format!(
+                "{:.0}",
+                (figures.rss_bytes as f64 - base.rss_bytes as f64)
+                    / (figures.series - base.series) as f64
+            )
+        } else {
+            "(base)".to_string()
+        };
+        println!(
+            "| {} | {} ms ({} ms) | {} ms | {} | {} | {} | {} | {} ms | {} |",
+            figures.series,
+            ms(figures.render_median),
+            ms(figures.render_max),
+            ms(figures.gzip_time),
+            size(figures.plain_bytes as u64),
+            size(figures.gzip_bytes as u64),
+            size(figures.rss_bytes),
+            per_series,
+            figures.idle_cpu.as_millis(),
+            figures.idle_wakeups
+        );
+    }
+    println!("\nTargets: render < 50 ms at 100,000 series; RSS < 400 bytes/series beyond a base < 20 MiB; no CPU when idle.");
+    println!("\n## Scrapes: the exporter against nginx serving the same bytes ({} s per run)\n", options.seconds);
+    println!("| series | body | clients | exporter req/s | nginx req/s | throughput ratio (≥ 0.70) | exporter p50 / p99 | nginx p50 / p99 | p99 ratio (≤ 1.5) |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for figures in &scales {
+        for run in &figures.runs {
+            println!(
+                "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {} / {} ms | {} / {} ms | {:.2} |",
+                figures.series,
+                if run.gzip { "gzip" } else { "plain" },
+                run.clients,
+                run.exporter.per_second(),
+                run.nginx.per_second(),
+                run.exporter.per_second() / run.nginx.per_second(),
+                ms(run.exporter.latency(0.5)),
+                ms(run.exporter.latency(0.99)),
+                ms(run.nginx.latency(0.5)),
+                ms(run.nginx.latency(0.99)),
+                run.exporter.latency(0.99).as_secs_f64() / run.nginx.latency(0.99).as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn vendor_section(divisor: u64) -> anyhow::Result<()> {
+    println!("\n## Large polls: the exporter's poll against a plain download of the same requests\n");
+    println!("| vendor | tenant | requests | downloaded | download | poll | poll/download (≤ 1.5) | series | peak RSS at 1/10 | peak RSS |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for vendor in vendors::Vendor::ALL {
+        let scale = (vendor.large_scale() / divisor).max(10);
+        let small = vendors::measure(vendor, scale / 10).await?;
+        let large = vendors::measure(vendor, scale).await?;
+        println!(
+            "| {} | {} {} | {} | {} | {:.2} s | {:.2} s | {:.2} | {} | {} | {} |",
+            vendor.name(),
+            scale,
+            vendor.scale_unit(),
+            large.requests,
+            size(large.downloaded_bytes),
+            large.download.as_secs_f64(),
+            large.poll.as_secs_f64(),
+            large.poll.as_secs_f64() / large.download.as_secs_f64(),
+            large.series,
+            size(small.peak_rss),
+            size(large.peak_rss)
+        );
+    }
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    let millis = duration.as_secs_f64() * 1000.0;
+    if millis < 10.0 {
+        format!("{millis:.2}")
+    } else {
+        format!("{millis:.0}")
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / 1048576.0),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}

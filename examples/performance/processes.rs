@@ -1,0 +1,148 @@
+//! Child processes the benchmark measures from outside: the exporter binary and nginx. Their
+//! memory and CPU come from `/proc`, so the figures are theirs alone, not the load generator's.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+/// A child process that is killed when dropped, however the benchmark ends.
+pub struct Process {
+    child: Child,
+}
+
+impl Process {
+    pub fn spawn(command: &mut Command) -> anyhow::Result<Self> {
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        Ok(Process { child })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now, in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        Ok(status_kib(self.pid(), "VmRSS:")? * 1024)
+    }
+
+    /// CPU time used so far, all threads, user and system.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .context("unexpected /proc stat format")?;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // USER_HZ is 100 on every Linux architecture the benchmark runs on.
+        Ok(Duration::from_millis(ticks * 10))
+    }
+
+    /// Times any thread of the process was scheduled off the CPU: each wake-up counts once.
+    pub fn context_switches(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid()))? {
+            let tid: u32 = task?.file_name().to_string_lossy().parse()?;
+            let status = std::fs::read_to_string(format!("/proc/{}/task/{tid}/status", self.pid()))
+                .unwrap_or_default();
+            total += ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
+                .iter()
+                .filter_map(|field| field_value(&status, field))
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
+    /// Reads the process's stdout to the end and waits for it to exit; returns its exit
+    /// status, its peak resident memory in bytes and what it printed.
+    pub fn wait_with_output_and_peak_rss(
+        mut self,
+    ) -> anyhow::Result<(std::process::ExitStatus, u64, String)> {
+        let mut output = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut stdout, &mut output)?;
+        }
+        let pid = self.pid() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value, and wait4 only writes through the two
+        // pointers, which outlive the call. The child is ours and not yet reaped.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        anyhow::ensure!(
+            waited == pid,
+            "wait4 failed: {}",
+            std::io::Error::last_os_error()
+        );
+        // Reaped by wait4: dropping must not signal or wait for a pid that may be reused.
+        std::mem::forget(self);
+        let exit = <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
+        // ru_maxrss is in KiB on Linux.
+        Ok((exit, usage.ru_maxrss as u64 * 1024, output))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    field_value(&status, field).with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+fn field_value(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Polls until something accepts connections on `addr`; returns how long that took.
+pub fn wait_until_listening(addr: SocketAddr, limit: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    anyhow::bail!("nothing listened on {addr} within {limit:?}")
+}
+
+/// The release exporter binary, built beside this example.
+pub fn exporter_binary() -> anyhow::Result<PathBuf> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|profile| profile.join("consumption_exporter"))
+        .context("cannot locate the target directory")?;
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run ./scripts/bench.sh, which builds it first",
+        binary.display()
+    );
+    Ok(binary)
+}
+
+/// nginx from Debian's package, for the static-file baseline.
+pub fn nginx_binary() -> anyhow::Result<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .context("nginx is not installed: `apt-get install nginx` (./scripts/bench.sh does it)")
+}
