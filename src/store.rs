@@ -161,7 +161,8 @@ impl Store {
                 (s, state)
             })
             .collect();
-        let rendered = render::render(&views, *lock(&self.reload));
+        let size_hint = read(&self.rendered).body.len();
+        let rendered = render::render(&views, *lock(&self.reload), size_hint);
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
         let ready = views.iter().all(|(_, state)| state.up.is_some());
         self.ready.store(ready, Ordering::Release);

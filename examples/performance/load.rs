@@ -60,9 +60,9 @@ pub async fn run(
             target.gzip,
             target.expected_len,
         );
-        tasks.spawn(async move {
-            client(addr, &path, gzip, expected_len, measure_from, until).await
-        });
+        tasks.spawn(
+            async move { client(addr, &path, gzip, expected_len, measure_from, until).await },
+        );
     }
     let mut latencies = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -101,7 +101,11 @@ async fn client(
         if gzip {
             request = request.header(ACCEPT_ENCODING, "gzip");
         }
-        let response = sender.send_request(request.body(Empty::<Bytes>::new())?).await?;
+        // The connection takes the next request only once it has finished reading the last.
+        sender.ready().await?;
+        let response = sender
+            .send_request(request.body(Empty::<Bytes>::new())?)
+            .await?;
         anyhow::ensure!(
             response.status().is_success(),
             "{addr}{path} answered {}",

@@ -16,7 +16,9 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(about = "Measures consumption_exporter's scrape, render, poll, memory and start-up figures")]
+#[command(
+    about = "Measures consumption_exporter's scrape, render, poll, memory and start-up figures"
+)]
 struct Options {
     /// Served-series scales for the scrape section, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
@@ -109,7 +111,10 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
         );
     }
     println!("\nTargets: render < 50 ms at 100,000 series; RSS < 400 bytes/series beyond a base < 20 MiB; no CPU when idle.");
-    println!("\n## Scrapes: the exporter against nginx serving the same bytes ({} s per run)\n", options.seconds);
+    println!(
+        "\n## Scrapes: the exporter against nginx serving the same bytes ({} s per run)\n",
+        options.seconds
+    );
     println!("| series | body | clients | exporter req/s | nginx req/s | throughput ratio (≥ 0.70) | exporter p50 / p99 | nginx p50 / p99 | p99 ratio (≤ 1.5) |");
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for figures in &scales {
@@ -134,7 +139,9 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
 }
 
 async fn vendor_section(divisor: u64) -> anyhow::Result<()> {
-    println!("\n## Large polls: the exporter's poll against a plain download of the same requests\n");
+    println!(
+        "\n## Large polls: the exporter's poll against a plain download of the same requests\n"
+    );
     println!("| vendor | tenant | requests | downloaded | download | poll | poll/download (≤ 1.5) | series | peak RSS at 1/10 | peak RSS |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for vendor in vendors::Vendor::ALL {

@@ -81,7 +81,8 @@ impl Process {
         );
         // Reaped by wait4: dropping must not signal or wait for a pid that may be reused.
         std::mem::forget(self);
-        let exit = <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
+        let exit =
+            <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
         // ru_maxrss is in KiB on Linux.
         Ok((exit, usage.ru_maxrss as u64 * 1024, output))
     }

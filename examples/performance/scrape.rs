@@ -77,6 +77,7 @@ async fn tenant(series: usize) -> anyhow::Result<Tenant> {
 }
 
 pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<ScaleFigures> {
+    eprintln!("scrape section: about {series} series");
     let tenant = tenant(series).await?;
     let (render_median, render_max, gzip_time) = render_times(&tenant.config).await?;
 
@@ -88,7 +89,12 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
         Command::new(processes::exporter_binary()?)
             .arg("--config.file")
             .arg(&config_path)
-            .args(["--web.listen-address", &addr.to_string(), "--log.level", "warn"])
+            .args([
+                "--web.listen-address",
+                &addr.to_string(),
+                "--log.level",
+                "warn",
+            ])
             .stdout(Stdio::null()),
     )?;
     processes::wait_until_listening(addr, Duration::from_secs(10))?;
@@ -109,11 +115,23 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
                 gzip,
                 expected_len,
             };
+            let what = format!(
+                "{served_series} series, {} body, {clients} clients",
+                if gzip { "gzip" } else { "plain" }
+            );
+            eprintln!("  scraping: {what}");
             let exporter_result =
-                load::run(target(addr), clients, settings.warm_up, settings.duration).await?;
-            let nginx_result =
-                load::run(target(nginx.addr), clients, settings.warm_up, settings.duration)
-                    .await?;
+                load::run(target(addr), clients, settings.warm_up, settings.duration)
+                    .await
+                    .with_context(|| format!("scraping the exporter ({what})"))?;
+            let nginx_result = load::run(
+                target(nginx.addr),
+                clients,
+                settings.warm_up,
+                settings.duration,
+            )
+            .await
+            .with_context(|| format!("scraping nginx ({what})"))?;
             runs.push(LoadRun {
                 gzip,
                 clients,
@@ -162,7 +180,11 @@ async fn render_times(config_text: &str) -> anyhow::Result<(Duration, Duration, 
     let rendered = store.rendered();
     let started = Instant::now();
     let _ = rendered.gzipped();
-    Ok((times[times.len() / 2], times[times.len() - 1], started.elapsed()))
+    Ok((
+        times[times.len() / 2],
+        times[times.len() - 1],
+        started.elapsed(),
+    ))
 }
 
 async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<()> {
@@ -183,7 +205,13 @@ async fn fetch(client: &reqwest::Client, addr: SocketAddr, gzip: bool) -> anyhow
     if gzip {
         request = request.header("Accept-Encoding", "gzip");
     }
-    Ok(request.send().await?.error_for_status()?.bytes().await?.to_vec())
+    Ok(request
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?
+        .to_vec())
 }
 
 fn served_series(exposition: &[u8]) -> anyhow::Result<usize> {

@@ -29,7 +29,12 @@ pub async fn measure(runs: usize) -> anyhow::Result<StartupFigures> {
             command
                 .arg("--config.file")
                 .arg(&config_path)
-                .args(["--web.listen-address", &addr.to_string(), "--log.level", "warn"])
+                .args([
+                    "--web.listen-address",
+                    &addr.to_string(),
+                    "--log.level",
+                    "warn",
+                ])
                 .stdout(Stdio::null());
             // The clock starts before the fork, so exec and loading count too.
             let started = std::time::Instant::now();

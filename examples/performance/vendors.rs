@@ -197,7 +197,10 @@ pub async fn measure(vendor: Vendor, scale: u64) -> anyhow::Result<PollFigures> 
         "the {} poll failed ({status}); run `consumption_exporter once` on the config to see why",
         vendor.name()
     );
-    let poll = Duration::from_secs_f64(gauge(&exposition, "consumption_source_poll_duration_seconds")?);
+    let poll = Duration::from_secs_f64(gauge(
+        &exposition,
+        "consumption_source_poll_duration_seconds",
+    )?);
     let series = gauge(&exposition, "consumption_source_series")? as usize;
     let requests = simulator.requests();
     let started = Instant::now();

@@ -493,8 +493,7 @@ mod tests {
     }
 
     fn sample(snapshot: &Snapshot, family: &str, labels: &[&str]) -> Option<f64> {
-        let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        snapshot.family(family)?.samples.get(&key).copied()
+        snapshot.family(family)?.get(labels)
     }
 
     #[test]

@@ -187,9 +187,7 @@ mod tests {
         };
         sums.into_family(&mut builder, &DESC, &["p", "q"]);
         let snapshot = builder.finish();
-        let get = |p: &str, q: &str, w: &str| {
-            snapshot.families[0].samples[&vec![p.to_string(), q.to_string(), w.to_string()]]
-        };
+        let get = |p: &str, q: &str, w: &str| snapshot.families[0].get(&[p, q, w]).unwrap();
         assert_eq!(get("a:b", "c", "today"), 1.0);
         assert_eq!(get("a", "b:c", "today"), 2.0);
         assert_eq!(get("a", "b:c", "yesterday"), 4.0);
