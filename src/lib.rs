@@ -19,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod memory;
 pub mod poller;
 pub mod render;
 pub mod server;

@@ -64,6 +64,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // A response's last segment must not wait for the client's delayed ACK (Nagle); Go's
+        // servers, Prometheus's among them, set this on every connection too.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+        }
         // Read per connection, so rotated certificates and users apply to the next client.
         let settings = options.web.as_ref().map(|web| web.current());
         let (store, options_for_requests) = (store.clone(), options.clone());

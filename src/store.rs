@@ -166,6 +166,8 @@ impl Store {
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
         let ready = views.iter().all(|(_, state)| state.up.is_some());
         self.ready.store(ready, Ordering::Release);
+        drop(views);
+        crate::memory::release_free_memory();
     }
 }
 

@@ -24,6 +24,14 @@ impl LoadResult {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Pools another run of the same kind into this one.
+    pub fn merge(&mut self, other: LoadResult) {
+        self.requests += other.requests;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+    }
+
     /// The latency below which `quantile` of the requests finished.
     pub fn latency(&self, quantile: f64) -> Duration {
         let rank = ((self.latencies.len() as f64 * quantile).ceil() as usize).max(1) - 1;

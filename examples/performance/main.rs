@@ -23,28 +23,41 @@ struct Options {
     /// Served-series scales for the scrape section, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
     series: Vec<usize>,
-    /// Seconds each load run is measured, after a one-second warm-up.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds each load round is measured, after a half-second warm-up.
+    #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Alternating rounds per server and load, pooled.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Divide every vendor's large tenant by this (for a quick look).
     #[arg(long, default_value_t = 1)]
     vendor_divisor: u64,
     /// Sections to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "startup".to_string()])]
     only: Vec<String>,
+    /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
+    #[arg(long = "serve-qlik-users", hide = true)]
+    serve_qlik_users: Option<usize>,
 }
+
+pub const SERVE_QLIK_FLAG: &str = "--serve-qlik-users";
 
 /// The series the base memory is measured at: the tenant's own records, no users.
 const BASE_SERIES: usize = 240;
 
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
+    // The renders timed here get the allocator settings the exporter's binary has.
+    consumption_exporter::memory::tune_allocator();
     // The load generator and simulators use both cores, as the servers they drive do.
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(run(options))
+        .build()?;
+    match options.serve_qlik_users {
+        Some(users) => runtime.block_on(scrape::serve_simulator(users)),
+        None => runtime.block_on(run(options)),
+    }
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -74,8 +87,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
 async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     let settings = scrape::LoadSettings {
-        warm_up: Duration::from_secs(1),
+        warm_up: Duration::from_millis(500),
         duration: Duration::from_secs_f64(options.seconds),
+        rounds: options.rounds,
         idle: Duration::from_secs(3),
     };
     let base = scrape::measure(BASE_SERIES, &settings).await?;
@@ -84,7 +98,7 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
         scales.push(scrape::measure(series, &settings).await?);
     }
     println!("\n## Render, body and memory (the exporter binary, one Qlik source)\n");
-    println!("| series | render median (max) | gzip on first gzip scrape | body | gzip body | RSS | bytes/series beyond base | CPU idle {}s | wake-ups idle |", settings.idle.as_secs());
+    println!("| series | render median (max) | gzip on first gzip scrape | body | gzip body | RSS after 4 polls | bytes/series beyond base | CPU idle {}s | wake-ups idle |", settings.idle.as_secs());
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for figures in std::iter::once(&base).chain(&scales) {
         let per_series = if figures.series > base.series {
@@ -112,8 +126,8 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     }
     println!("\nTargets: render < 50 ms at 100,000 series; RSS < 400 bytes/series beyond a base < 20 MiB; no CPU when idle.");
     println!(
-        "\n## Scrapes: the exporter against nginx serving the same bytes ({} s per run)\n",
-        options.seconds
+        "\n## Scrapes: the exporter against nginx serving the same bytes ({} alternating rounds of {} s each)\n",
+        options.rounds, options.seconds
     );
     println!("| series | body | clients | exporter req/s | nginx req/s | throughput ratio (≥ 0.70) | exporter p50 / p99 | nginx p50 / p99 | p99 ratio (≤ 1.5) |");
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");

@@ -21,6 +21,18 @@ impl Process {
         Ok(Process { child })
     }
 
+    /// One line the process printed (its stdout must be piped).
+    pub fn read_line(&mut self) -> anyhow::Result<String> {
+        let stdout = self.child.stdout.as_mut().context("stdout is not piped")?;
+        // Byte by byte, so nothing after the line is buffered away from later reads.
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        while std::io::Read::read(stdout, &mut byte)? == 1 && byte[0] != b'\n' {
+            line.push(byte[0]);
+        }
+        Ok(String::from_utf8(line)?.trim().to_string())
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

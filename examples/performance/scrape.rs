@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
-use consumption_exporter::simulator::RunningSimulator;
 use consumption_exporter::{app, clock::SystemClock, config};
 
 use crate::load::{self, LoadResult, Target};
@@ -24,6 +23,7 @@ const SERIES_PER_USER: usize = 240;
 pub struct LoadSettings {
     pub warm_up: Duration,
     pub duration: Duration,
+    pub rounds: usize,
     pub idle: Duration,
 }
 
@@ -48,27 +48,47 @@ pub struct LoadRun {
     pub nginx: LoadResult,
 }
 
-/// A Qlik tenant that makes the exporter serve about `series` series.
+/// A Qlik tenant that makes the exporter serve about `series` series. The simulator runs in a
+/// child process, so this process's heap holds only what the exporter's would.
 struct Tenant {
-    _simulator: RunningSimulator,
+    _simulator: Process,
+    /// The config with `{interval}` where the poll interval goes.
     config: String,
 }
 
-async fn tenant(series: usize) -> anyhow::Result<Tenant> {
+impl Tenant {
+    fn config(&self, poll_interval: &str) -> String {
+        self.config.replace("{interval}", poll_interval)
+    }
+}
+
+/// The child's side: serves a Qlik tenant with `users` users and prints its URL.
+pub async fn serve_simulator(users: usize) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     let tenant = QlikTenant {
         today,
         ..QlikTenant::default()
     };
-    // Records with no user are the tenant's own; they count as one user's worth.
-    let users = (series / SERIES_PER_USER).saturating_sub(1);
-    let simulator = QlikSimulator::new(tenant.clone(), generate_records(7, users, today))
+    let simulator = QlikSimulator::new(tenant, generate_records(7, users, today))
         .start(0)
         .await?;
+    println!("{}", simulator.url());
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+async fn tenant(series: usize) -> anyhow::Result<Tenant> {
+    // Records with no user are the tenant's own; they count as one user's worth.
+    let users = (series / SERIES_PER_USER).saturating_sub(1);
+    let mut simulator = Process::spawn(
+        Command::new(std::env::current_exe()?)
+            .args([crate::SERVE_QLIK_FLAG, &users.to_string()])
+            .stdout(Stdio::piped()),
+    )?;
+    let url = simulator.read_line()?;
     let config = format!(
-        "global:\n  poll_interval: 1h\nsources:\n  - name: qlik-bench\n    type: qlik\n    base_url: {}\n    labels: [resource_type, resource_action, period_type, unit, user_id]\n    authorization:\n      credentials: {}\n",
-        simulator.url(),
-        tenant.api_key
+        "global:\n  poll_interval: {{interval}}\nsources:\n  - name: qlik-bench\n    type: qlik\n    base_url: {url}\n    labels: [resource_type, resource_action, period_type, unit, user_id]\n    authorization:\n      credentials: {}\n",
+        QlikTenant::default().api_key
     );
     Ok(Tenant {
         _simulator: simulator,
@@ -79,25 +99,11 @@ async fn tenant(series: usize) -> anyhow::Result<Tenant> {
 pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<ScaleFigures> {
     eprintln!("scrape section: about {series} series");
     let tenant = tenant(series).await?;
-    let (render_median, render_max, gzip_time) = render_times(&tenant.config).await?;
+    let (render_median, render_max, gzip_time) = render_times(&tenant.config("1h")).await?;
 
-    let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("exporter.yml");
-    std::fs::write(&config_path, &tenant.config)?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", processes::free_port()?).parse()?;
-    let exporter = Process::spawn(
-        Command::new(processes::exporter_binary()?)
-            .arg("--config.file")
-            .arg(&config_path)
-            .args([
-                "--web.listen-address",
-                &addr.to_string(),
-                "--log.level",
-                "warn",
-            ])
-            .stdout(Stdio::null()),
-    )?;
-    processes::wait_until_listening(addr, Duration::from_secs(10))?;
+    let rss_bytes = steady_rss(&tenant).await?;
+    // Polls an hour apart: the scrapes and the idle figures see no poll.
+    let (exporter, addr, _dir) = start_exporter(&tenant.config("1h"))?;
     let client = consumption_exporter::http::build_reqwest_client()?;
     wait_ready(&client, addr).await?;
     let plain = fetch(&client, addr, false).await?;
@@ -120,18 +126,33 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
                 if gzip { "gzip" } else { "plain" }
             );
             eprintln!("  scraping: {what}");
-            let exporter_result =
-                load::run(target(addr), clients, settings.warm_up, settings.duration)
-                    .await
-                    .with_context(|| format!("scraping the exporter ({what})"))?;
-            let nginx_result = load::run(
-                target(nginx.addr),
-                clients,
-                settings.warm_up,
-                settings.duration,
-            )
-            .await
-            .with_context(|| format!("scraping nginx ({what})"))?;
+            // Alternating rounds, pooled, so a moment of interference on this shared machine
+            // falls on both servers rather than on one.
+            let mut pooled: Option<(LoadResult, LoadResult)> = None;
+            for _ in 0..settings.rounds {
+                let exporter_round =
+                    load::run(target(addr), clients, settings.warm_up, settings.duration)
+                        .await
+                        .with_context(|| format!("scraping the exporter ({what})"))?;
+                let nginx_round = load::run(
+                    target(nginx.addr),
+                    clients,
+                    settings.warm_up,
+                    settings.duration,
+                )
+                .await
+                .with_context(|| format!("scraping nginx ({what})"))?;
+                pooled = Some(match pooled {
+                    None => (exporter_round, nginx_round),
+                    Some((mut exporter, mut nginx)) => {
+                        exporter.merge(exporter_round);
+                        nginx.merge(nginx_round);
+                        (exporter, nginx)
+                    }
+                });
+            }
+            let (exporter_result, nginx_result) =
+                pooled.context("the benchmark needs at least one round")?;
             runs.push(LoadRun {
                 gzip,
                 clients,
@@ -142,7 +163,6 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
     }
     drop(nginx);
 
-    let rss_bytes = exporter.rss_bytes()?;
     let (cpu_before, wakeups_before) = (exporter.cpu_time()?, exporter.context_switches()?);
     tokio::time::sleep(settings.idle).await;
     let idle_cpu = exporter.cpu_time()? - cpu_before;
@@ -159,6 +179,63 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
         idle_wakeups,
         runs,
     })
+}
+
+/// Starts the exporter binary on a free port with `config`.
+fn start_exporter(config: &str) -> anyhow::Result<(Process, SocketAddr, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("exporter.yml");
+    std::fs::write(&config_path, config)?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", processes::free_port()?).parse()?;
+    let exporter = Process::spawn(
+        Command::new(processes::exporter_binary()?)
+            .arg("--config.file")
+            .arg(&config_path)
+            .args([
+                "--web.listen-address",
+                &addr.to_string(),
+                "--log.level",
+                "warn",
+            ])
+            .stdout(Stdio::null()),
+    )?;
+    processes::wait_until_listening(addr, Duration::from_secs(10))?;
+    Ok((exporter, addr, dir))
+}
+
+/// Resident memory once the exporter has polled several times and been scraped in both
+/// encodings: what a long-running exporter holds, old snapshots and bodies replaced.
+async fn steady_rss(tenant: &Tenant) -> anyhow::Result<u64> {
+    const POLLS: f64 = 4.0;
+    let (exporter, addr, _dir) = start_exporter(&tenant.config("2s"))?;
+    let client = consumption_exporter::http::build_reqwest_client()?;
+    wait_ready(&client, addr).await?;
+    let per_poll = requests_made(&client, addr).await?;
+    let started = Instant::now();
+    while requests_made(&client, addr).await? < POLLS * per_poll {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "the exporter did not poll {POLLS} times within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let the last poll's render land, then scrape as Prometheus would.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fetch(&client, addr, false).await?;
+    fetch(&client, addr, true).await?;
+    exporter.rss_bytes()
+}
+
+/// The exporter's count of requests to the vendor, from its gzip exposition.
+async fn requests_made(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<f64> {
+    let gzipped = fetch(client, addr, true).await?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut text)?;
+    Ok(text
+        .lines()
+        .filter(|line| line.starts_with("consumption_source_requests_total{"))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum())
 }
 
 /// The render a changed snapshot triggers, timed in this process over repeated renders of the
