@@ -23,52 +23,57 @@ pub enum Combine {
     Max,
 }
 
-/// The label values of one series packed into one allocation, each value preceded by its length
-/// (LEB128). A served series costs this key and its value, nothing per label: at 100,000 series
-/// a `Vec<String>` per series cost four times the memory and most of the render time.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SeriesKey(Box<[u8]>);
+/// The label values of one series packed into one allocation while a poll aggregates: each
+/// value ended by a 0 byte, with 0 and 1 bytes inside a value escaped as 1 1 and 1 2. Keys then
+/// compare byte by byte in the order of their values, so sorting them decodes nothing.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct SeriesKey(Box<[u8]>);
+
+const END: u8 = 0;
+const ESCAPE: u8 = 1;
 
 impl SeriesKey {
     /// Writes `values` in the key encoding into `buffer` (cleared first).
     fn encode(values: &[&str], buffer: &mut Vec<u8>) {
         buffer.clear();
         for value in values {
-            let mut length = value.len();
-            loop {
-                let low = (length & 0x7f) as u8;
-                length >>= 7;
-                if length == 0 {
-                    buffer.push(low);
-                    break;
+            for &byte in value.as_bytes() {
+                match byte {
+                    END | ESCAPE => buffer.extend_from_slice(&[ESCAPE, byte + 1]),
+                    _ => buffer.push(byte),
                 }
-                buffer.push(low | 0x80);
             }
-            buffer.extend_from_slice(value.as_bytes());
+            buffer.push(END);
         }
     }
 
     /// The label values, in the family's `label_names` order.
-    pub fn values(&self) -> impl Iterator<Item = &str> {
-        let mut rest: &[u8] = &self.0;
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            let (mut length, mut shift) = (0usize, 0);
-            while let Some((&byte, tail)) = rest.split_first() {
-                rest = tail;
-                length |= usize::from(byte & 0x7f) << shift;
-                shift += 7;
-                if byte & 0x80 == 0 {
-                    break;
+    fn values(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        // Every value ends with END; no values at all is an empty key.
+        let values = self.0.strip_suffix(&[END]);
+        values
+            .into_iter()
+            .flat_map(|v| v.split(|&b| b == END))
+            .map(|encoded| {
+                // Splitting UTF-8 at ASCII bytes leaves UTF-8, and escapes are ASCII too.
+                let text = || String::from_utf8_lossy(encoded);
+                if !encoded.contains(&ESCAPE) {
+                    return text();
                 }
-            }
-            let (value, tail) = rest.split_at(length.min(rest.len()));
-            rest = tail;
-            // Every key was encoded from `&str`s, so this is always valid UTF-8.
-            Some(std::str::from_utf8(value).unwrap_or_default())
-        })
+                let mut bytes = Vec::with_capacity(encoded.len());
+                let mut escaped = false;
+                for &byte in encoded {
+                    match (escaped, byte) {
+                        (false, ESCAPE) => escaped = true,
+                        (true, _) => {
+                            bytes.push(byte - 1);
+                            escaped = false;
+                        }
+                        _ => bytes.push(byte),
+                    }
+                }
+                Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+            })
     }
 }
 
@@ -117,9 +122,9 @@ impl FamilySamples {
         }
     }
 
-    fn push<'v>(&mut self, label_values: impl Iterator<Item = &'v str>, value: f64) {
+    fn push<'v>(&mut self, label_values: impl Iterator<Item = Cow<'v, str>>, value: f64) {
         for label_value in label_values {
-            crate::render::escape_into(&mut self.escaped_values, label_value, true);
+            crate::render::escape_into(&mut self.escaped_values, &label_value, true);
             self.escaped_values.push('\n');
         }
         self.starts.push(self.escaped_values.len());
@@ -301,7 +306,7 @@ impl SnapshotBuilder {
             .into_iter()
             .map(|family| {
                 let mut series: Vec<(SeriesKey, f64)> = family.series.into_iter().collect();
-                series.sort_unstable_by(|(a, _), (b, _)| a.values().cmp(b.values()));
+                series.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
                 let mut samples = FamilySamples::new(family.desc, family.label_names);
                 for (key, value) in &series {
                     samples.push(key.values(), *value);
@@ -350,7 +355,7 @@ mod tests {
         #[test]
         fn series_keys_keep_label_values_and_their_order(
             rows in proptest::collection::vec(
-                (proptest::collection::vec(".{0,3}|[a-z]{120,300}|[\\\\\"\n]{1,3}", 3), -1e9f64..1e9),
+                (proptest::collection::vec(".{0,3}|[a-z]{120,300}|[\\x00\\x01\\x02a]{1,4}|[\\\\\"\n]{1,3}", 3), -1e9f64..1e9),
                 0..40,
             )
         ) {

@@ -29,6 +29,9 @@ struct Options {
     /// Alternating rounds per server and load, pooled.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Vendors for the large-poll section, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    vendors: Vec<String>,
     /// Divide every vendor's large tenant by this (for a quick look).
     #[arg(long, default_value_t = 1)]
     vendor_divisor: u64,
@@ -70,7 +73,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         scrape_section(&options).await?;
     }
     if options.only.iter().any(|s| s == "vendors") {
-        vendor_section(options.vendor_divisor).await?;
+        vendor_section(&options.vendors, options.vendor_divisor).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -152,13 +155,16 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn vendor_section(divisor: u64) -> anyhow::Result<()> {
+async fn vendor_section(only: &[String], divisor: u64) -> anyhow::Result<()> {
     println!(
         "\n## Large polls: the exporter's poll against a plain download of the same requests\n"
     );
     println!("| vendor | tenant | requests | downloaded | download | poll | poll/download (≤ 1.5) | series | peak RSS at 1/10 | peak RSS |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for vendor in vendors::Vendor::ALL {
+        if !only.is_empty() && !only.iter().any(|name| name == vendor.name()) {
+            continue;
+        }
         let scale = (vendor.large_scale() / divisor).max(10);
         let small = vendors::measure(vendor, scale / 10).await?;
         let large = vendors::measure(vendor, scale).await?;

@@ -73,30 +73,35 @@ impl Process {
 
     /// Reads the process's stdout to the end and waits for it to exit; returns its exit
     /// status, its peak resident memory in bytes and what it printed.
+    ///
+    /// The peak is the kernel's high-water mark (VmHWM), read every few milliseconds until the
+    /// process exits. (`wait4`'s ru_maxrss would be wrong here: a child inherits the high-water
+    /// mark of the benchmark it was forked from.)
     pub fn wait_with_output_and_peak_rss(
         mut self,
     ) -> anyhow::Result<(std::process::ExitStatus, u64, String)> {
-        let mut output = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            std::io::Read::read_to_string(&mut stdout, &mut output)?;
-        }
-        let pid = self.pid() as libc::pid_t;
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value, and wait4 only writes through the two
-        // pointers, which outlive the call. The child is ours and not yet reaped.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        anyhow::ensure!(
-            waited == pid,
-            "wait4 failed: {}",
-            std::io::Error::last_os_error()
-        );
-        // Reaped by wait4: dropping must not signal or wait for a pid that may be reused.
-        std::mem::forget(self);
-        let exit =
-            <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status);
-        // ru_maxrss is in KiB on Linux.
-        Ok((exit, usage.ru_maxrss as u64 * 1024, output))
+        let mut stdout = self.child.stdout.take().context("stdout is not piped")?;
+        let reader = std::thread::spawn(move || {
+            let mut output = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut output).map(|_| output)
+        });
+        let mut peak_kib = 0;
+        let status = loop {
+            // Until the exec, the child is a copy of this process, whose memory is not its own.
+            let exec_done = std::fs::read_link(format!("/proc/{}/exe", self.pid()))
+                .is_ok_and(|exe| exe != std::env::current_exe().unwrap_or_default());
+            if let (true, Ok(hwm)) = (exec_done, status_kib(self.pid(), "VmHWM:")) {
+                peak_kib = peak_kib.max(hwm);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let output = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the child's output panicked"))??;
+        Ok((status, peak_kib * 1024, output))
     }
 }
 

@@ -83,7 +83,12 @@ struct State_ {
     faults: Faults,
     received: Mutex<Vec<Received>>,
     window: Mutex<(Instant, u32)>,
+    /// The records the last query selected (by index), so paging through a large tenant does
+    /// not filter every record again for every page.
+    selection: Mutex<Option<(SelectionKey, Arc<Vec<usize>>)>>,
 }
+
+type SelectionKey = (Vec<String>, Vec<(String, String)>);
 
 impl QlikSimulator {
     /// A tenant serving `records` (Qlik execution records as JSON objects).
@@ -98,6 +103,7 @@ impl QlikSimulator {
                 faults: Faults::default(),
                 received: Mutex::default(),
                 window: Mutex::new((Instant::now(), 0)),
+                selection: Mutex::default(),
             }),
         }
     }
@@ -122,7 +128,9 @@ impl QlikSimulator {
     /// Replaces the data, e.g. to push a capacity into overage mid-test.
     pub fn set_records(&self, records: Vec<Value>) {
         *write(&self.state.tenant_flags) = tenant_flags(&records);
-        *write(&self.state.records) = records;
+        let mut current = write(&self.state.records);
+        *current = records;
+        *lock(&self.state.selection) = None;
     }
 
     /// Requests received so far (token requests included).
@@ -370,18 +378,34 @@ fn authorised(state: &State_, headers: &HeaderMap) -> bool {
 fn page_body(state: &State_, query: &Query, raw: &str) -> Value {
     let today = state.tenant.today;
     let records = read(&state.records);
-    let selected: Vec<&Value> = records
-        .iter()
-        .filter(|r| {
-            query.periods.is_empty() || query.periods.iter().any(|p| p == period_of(r, today))
-        })
-        .filter(|r| matches_filter(r, &query.filter))
-        .collect();
+    let key = (query.periods.clone(), query.filter.clone());
+    let selected = {
+        let mut cached = lock(&state.selection);
+        match &*cached {
+            Some((cached_key, selected)) if *cached_key == key => selected.clone(),
+            _ => {
+                let selected: Arc<Vec<usize>> = Arc::new(
+                    (0..records.len())
+                        .filter(|&i| {
+                            query.periods.is_empty()
+                                || query
+                                    .periods
+                                    .iter()
+                                    .any(|p| p == period_of(&records[i], today))
+                        })
+                        .filter(|&i| matches_filter(&records[i], &query.filter))
+                        .collect(),
+                );
+                *cached = Some((key, selected.clone()));
+                selected
+            }
+        }
+    };
     let data: Vec<&Value> = selected
         .iter()
         .skip(query.offset)
         .take(query.limit)
-        .copied()
+        .map(|&i| &records[i])
         .collect();
     let next_offset = query.offset + data.len();
     let base_query: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
