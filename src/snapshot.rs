@@ -233,6 +233,21 @@ struct FamilyBuilder {
     series: HashMap<SeriesKey, f64>,
 }
 
+impl FamilyBuilder {
+    fn add(&mut self, key: &[u8], value: f64) {
+        let combine = self.combine;
+        self.series
+            .entry_ref(key)
+            .and_modify(|current| {
+                *current = match combine {
+                    Combine::Sum => *current + value,
+                    Combine::Max => current.max(value),
+                }
+            })
+            .or_insert(value);
+    }
+}
+
 /// Collects families for one poll.
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
@@ -277,17 +292,22 @@ impl SnapshotBuilder {
             family.desc.name
         );
         SeriesKey::encode(label_values, &mut self.key);
-        let combine = family.combine;
-        family
-            .series
-            .entry_ref(self.key.as_slice())
-            .and_modify(|current| {
-                *current = match combine {
-                    Combine::Sum => *current + value,
-                    Combine::Max => current.max(value),
-                }
-            })
-            .or_insert(value);
+        family.add(&self.key, value);
+    }
+
+    /// Adds values for one label set to several families (of the same label names), encoding
+    /// the key once.
+    pub fn observe_all(
+        &mut self,
+        label_values: &[&str],
+        observations: impl IntoIterator<Item = (FamilyId, f64)>,
+    ) {
+        SeriesKey::encode(label_values, &mut self.key);
+        for (family, value) in observations {
+            let family = &mut self.families[family.0];
+            debug_assert_eq!(label_values.len(), family.label_names.len());
+            family.add(&self.key, value);
+        }
     }
 
     /// Keeps the newest vendor "as of" time seen.
