@@ -129,6 +129,27 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A loopback address nobody listens on now.
+pub fn free_address() -> anyhow::Result<SocketAddr> {
+    Ok(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
+}
+
+/// `consumption_exporter serve` with this config file on `addr`, quiet but for warnings.
+pub fn serve_command(config_path: &std::path::Path, addr: SocketAddr) -> anyhow::Result<Command> {
+    let mut command = Command::new(exporter_binary()?);
+    command
+        .arg("--config.file")
+        .arg(config_path)
+        .args([
+            "--web.listen-address",
+            &addr.to_string(),
+            "--log.level",
+            "warn",
+        ])
+        .stdout(std::process::Stdio::null());
+    Ok(command)
+}
+
 /// Polls until something accepts connections on `addr`; returns how long that took.
 pub fn wait_until_listening(addr: SocketAddr, limit: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();

@@ -19,7 +19,9 @@ use crate::processes::{self, Process};
 /// Series one simulated Qlik user adds with `user_id` as a label: 8 families × 5 resource
 /// kinds × 3 period types × current and previous period.
 const SERIES_PER_USER: usize = 240;
-/// How long each load run is measured, after a warm-up.
+
+/// How each load run is measured: a warm-up, then `rounds` alternating rounds of `duration`
+/// per server; `idle` is the window the idle CPU is read over.
 pub struct LoadSettings {
     pub warm_up: Duration,
     pub duration: Duration,
@@ -186,19 +188,8 @@ fn start_exporter(config: &str) -> anyhow::Result<(Process, SocketAddr, tempfile
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(&config_path, config)?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", processes::free_port()?).parse()?;
-    let exporter = Process::spawn(
-        Command::new(processes::exporter_binary()?)
-            .arg("--config.file")
-            .arg(&config_path)
-            .args([
-                "--web.listen-address",
-                &addr.to_string(),
-                "--log.level",
-                "warn",
-            ])
-            .stdout(Stdio::null()),
-    )?;
+    let addr = processes::free_address()?;
+    let exporter = Process::spawn(&mut processes::serve_command(&config_path, addr)?)?;
     processes::wait_until_listening(addr, Duration::from_secs(10))?;
     Ok((exporter, addr, dir))
 }

@@ -1,8 +1,6 @@
 //! Start-up: from spawning the exporter binary to its port accepting connections, with the
 //! demo's six sources (every vendor type) in the config.
 
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::processes::{self, Process};
@@ -18,24 +16,11 @@ pub async fn measure(runs: usize) -> anyhow::Result<StartupFigures> {
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(&config_path, config)?;
-    let binary = processes::exporter_binary()?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let addr: SocketAddr = format!("127.0.0.1:{}", processes::free_port()?).parse()?;
-        let config_path = config_path.clone();
-        let binary = binary.clone();
+        let addr = processes::free_address()?;
+        let mut command = processes::serve_command(&config_path, addr)?;
         let time = tokio::task::spawn_blocking(move || {
-            let mut command = Command::new(binary);
-            command
-                .arg("--config.file")
-                .arg(&config_path)
-                .args([
-                    "--web.listen-address",
-                    &addr.to_string(),
-                    "--log.level",
-                    "warn",
-                ])
-                .stdout(Stdio::null());
             // The clock starts before the fork, so exec and loading count too.
             let started = std::time::Instant::now();
             let _exporter = Process::spawn(&mut command)?;

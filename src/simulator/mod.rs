@@ -39,10 +39,6 @@ impl RunningSimulator {
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.log.requests).iter().cloned().collect()
     }
-
-    pub fn clear_requests(&self) {
-        lock(&self.log.requests).clear();
-    }
 }
 
 /// One request as a client sent it, complete enough to send again (the benchmark replays a
