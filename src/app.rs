@@ -6,20 +6,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{self, Config, SourceConfig};
-use crate::http::{build_reqwest_client, HttpClient};
+use crate::health::SourceSlot;
+use crate::http::{build_reqwest_client, HttpClient, VendorHooks};
 use crate::poller::Poller;
-use crate::server;
-use crate::store::{SourceSlot, Store};
+use crate::server::{self, ReloadError, ReloadRequest, ReloadSummary};
+use crate::store::Store;
 use crate::web_config::WebConfig;
-
-/// A request to re-read the config file; answered with a summary or every error.
-pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
 
 fn now_unix(clock: &SharedClock) -> f64 {
     clock.now().timestamp_millis() as f64 / 1000.0
@@ -33,7 +31,17 @@ fn new_poller(
     clock: &SharedClock,
 ) -> Poller {
     Poller {
-        client: HttpClient::new(http.clone(), source, slot.stats.clone()),
+        client: HttpClient::new(
+            http.clone(),
+            source.base_url.clone(),
+            source.limits,
+            &source.auth,
+            VendorHooks {
+                error_detail: source.source.error_detail(),
+                throttle_signal: source.source.throttle_signal(),
+            },
+            slot.stats.clone(),
+        ),
         slot,
         config: source.clone(),
         store: store.clone(),
@@ -102,9 +110,9 @@ impl Supervisor {
     }
 
     /// Re-reads the config file. A bad file is refused whole and the running config stays.
-    pub fn reload(&mut self) -> Result<String, String> {
+    pub fn reload(&mut self) -> Result<ReloadSummary, ReloadError> {
         let Some(path) = self.config_path.clone() else {
-            return Err("this exporter was started without a config file (demo): there is nothing to reload".into());
+            return Err(ReloadError::NoConfigFile);
         };
         match config::load(&path) {
             Ok(config) => {
@@ -116,41 +124,41 @@ impl Supervisor {
             Err(errors) => {
                 self.store.record_reload(false, now_unix(&self.clock));
                 tracing::error!(file = %path.display(), errors = %errors, "config reload refused; the previous config keeps running");
-                Err(errors.to_string())
+                Err(ReloadError::Invalid(errors))
             }
         }
     }
 
     /// Moves to `config`: sources whose settings are unchanged keep polling undisturbed; the
     /// others stop, start, or restart with fresh state.
-    fn apply(&mut self, config: &Config) -> String {
+    fn apply(&mut self, config: &Config) -> ReloadSummary {
         let mut previous: Vec<RunningSource> = std::mem::take(&mut self.running);
-        let (mut unchanged, mut changed, mut added) = (0, 0, 0);
+        let mut summary = ReloadSummary::default();
         for source in &config.sources {
             let same_name = previous.iter().position(|r| r.name == source.name);
             match same_name.map(|i| (i, previous[i].fingerprint == source.fingerprint)) {
                 Some((i, true)) => {
                     self.running.push(previous.swap_remove(i));
-                    unchanged += 1;
+                    summary.unchanged += 1;
                 }
                 Some((i, false)) => {
                     previous.swap_remove(i).stop.cancel();
                     self.running.push(self.spawn(source));
-                    changed += 1;
+                    summary.changed += 1;
                 }
                 None => {
                     self.running.push(self.spawn(source));
-                    added += 1;
+                    summary.added += 1;
                 }
             }
         }
-        let removed = previous.len();
+        summary.removed = previous.len();
         for gone in previous {
             gone.stop.cancel();
         }
         self.store
             .replace_slots(self.running.iter().map(|r| r.slot.clone()).collect());
-        format!("{unchanged} unchanged, {changed} changed, {added} added, {removed} removed")
+        summary
     }
 
     fn spawn(&self, source: &SourceConfig) -> RunningSource {

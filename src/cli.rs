@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::DEFAULT_LISTEN_ADDRESS;
+/// Default listen address: outside the 9100–9999 range that Prometheus exporters crowd into.
+pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:10115";
+
+pub const DEFAULT_CONFIG_FILE: &str = "exporter.yml";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -16,13 +19,13 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The configuration file.
-    #[arg(long = "config.file", default_value = "exporter.yml", global = true)]
-    pub config_file: PathBuf,
+    /// The configuration file [default: exporter.yml].
+    #[arg(long = "config.file", global = true)]
+    pub config_file: Option<PathBuf>,
 
-    /// Address to serve /metrics on.
-    #[arg(long = "web.listen-address", default_value = DEFAULT_LISTEN_ADDRESS, global = true)]
-    pub listen_address: String,
+    /// Address to serve /metrics on [default: 0.0.0.0:10115].
+    #[arg(long = "web.listen-address", global = true)]
+    pub listen_address: Option<String>,
 
     /// TLS and basic auth for the endpoints, in the Prometheus exporter-toolkit format.
     #[arg(long = "web.config.file", global = true)]
@@ -51,6 +54,69 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// A flag given to a command that has no use for it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{command} does not use {flag}: {why}")]
+pub struct UnusedFlag {
+    pub command: &'static str,
+    pub flag: &'static str,
+    pub why: &'static str,
+}
+
+impl Cli {
+    pub fn command(&self) -> Command {
+        self.command.clone().unwrap_or(Command::Serve)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE))
+    }
+
+    pub fn listen_address(&self) -> &str {
+        self.listen_address
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN_ADDRESS)
+    }
+
+    /// Refuses a flag the command would ignore: a flag is never accepted and then ignored.
+    pub fn check_flags(&self) -> Result<(), UnusedFlag> {
+        let command = self.command();
+        let unused = |flag, why| UnusedFlag {
+            command: command.name(),
+            flag,
+            why,
+        };
+        match command {
+            Command::Demo { .. } if self.config_file.is_some() => Err(unused(
+                "--config.file",
+                "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
+            )),
+            Command::Check | Command::Once if self.listen_address.is_some() => Err(unused(
+                "--web.listen-address",
+                "it serves nothing; drop the flag",
+            )),
+            Command::Check | Command::Once if self.web_config_file.is_some() => Err(unused(
+                "--web.config.file",
+                "it serves nothing; drop the flag",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Serve => "serve",
+            Command::Check => "check",
+            Command::Once => "once",
+            Command::Demo { .. } => "demo",
+        }
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,5 +163,39 @@ pub fn init_logging(level: LogLevel, format: LogFormat) {
                     .with_writer(std::io::stderr),
             )
             .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("consumption_exporter").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_flag_the_command_does_not_use_is_refused() {
+        let refused = |args: &[&str]| parse(args).check_flags().map_err(|e| e.flag);
+        assert_eq!(
+            refused(&["demo", "--config.file", "x.yml"]),
+            Err("--config.file")
+        );
+        assert_eq!(
+            refused(&["check", "--web.listen-address", ":1"]),
+            Err("--web.listen-address")
+        );
+        assert_eq!(
+            refused(&["once", "--web.config.file", "w.yml"]),
+            Err("--web.config.file")
+        );
+        assert_eq!(refused(&["demo", "--web.config.file", "w.yml"]), Ok(()));
+        assert_eq!(
+            refused(&["--config.file", "x.yml", "--web.listen-address", ":1"]),
+            Ok(())
+        );
+        assert_eq!(parse(&[]).config_file(), PathBuf::from("exporter.yml"));
+        assert_eq!(parse(&["check"]).listen_address(), "0.0.0.0:10115");
     }
 }

@@ -37,12 +37,14 @@ async fn async_main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.clone().unwrap_or(Command::Serve) {
-        Command::Check => Ok(match config::load(&cli.config_file) {
+    cli.check_flags()?;
+    let config_file = cli.config_file();
+    match cli.command() {
+        Command::Check => Ok(match config::load(&config_file) {
             Ok(config) => {
                 println!(
                     "{}: OK, {} sources",
-                    cli.config_file.display(),
+                    config_file.display(),
                     config.sources.len()
                 );
                 ExitCode::SUCCESS
@@ -53,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }),
         Command::Once => {
-            let config = config::load(&cli.config_file)?;
+            let config = config::load(&config_file)?;
             let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
             print!("{}", String::from_utf8_lossy(&body));
             Ok(if all_succeeded {
@@ -63,31 +65,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve => {
-            let config = config::load(&cli.config_file)?;
-            let web = cli
-                .web_config_file
-                .as_deref()
-                .map(WebConfig::load)
-                .transpose()?
-                .map(Arc::new);
-            let listener = demo::bind(&cli.listen_address).await?;
+            let config = config::load(&config_file)?;
+            let web = load_web_config(&cli)?;
+            let listener = demo::bind(cli.listen_address()).await?;
             tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
             app::run(
                 config,
                 listener,
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
-                Some(cli.config_file.clone()),
+                Some(config_file),
                 web,
             )
             .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { seed } => {
-            demo::run(&cli.listen_address, seed, shutdown_on_signal()).await?;
+            let web = load_web_config(&cli)?;
+            demo::run(cli.listen_address(), seed, web, shutdown_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn load_web_config(cli: &Cli) -> anyhow::Result<Option<Arc<WebConfig>>> {
+    let web = cli.web_config_file.as_deref().map(WebConfig::load);
+    Ok(web.transpose()?.map(Arc::new))
 }
 
 /// Cancelled on SIGINT or SIGTERM.

@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::SourceConfig;
+use crate::health::SourceSlot;
 use crate::http::HttpClient;
 use crate::snapshot::Snapshot;
 use crate::sources::PollError;
-use crate::store::{SourceSlot, Store};
+use crate::store::Store;
 
 /// A source with everything it needs to poll.
 pub struct Poller {

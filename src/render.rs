@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::snapshot::{FamilySamples, Snapshot};
-use crate::store::{ReloadStatus, SourceSlot, SourceState};
+use crate::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::snapshot::{escape_into, FamilySamples, Snapshot};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -209,25 +209,6 @@ fn write_sample<'v>(
 
 fn is_negative_zero(value: f64) -> bool {
     value == 0.0 && value.is_sign_negative()
-}
-
-/// Escapes backslash and newline (and `"` in label values), as the text format requires.
-pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {
-    let needs_escape = |c: char| c == '\\' || c == '\n' || (quote && c == '"');
-    if !text.contains(needs_escape) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            c if needs_escape(c) => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
 }
 
 fn label(name: &'static str, value: &str) -> (&'static str, String) {

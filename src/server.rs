@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ReloadRequest;
+use crate::config::ConfigErrors;
 use crate::store::Store;
 use crate::web_config::{WebConfig, WebSettings};
 use tokio_rustls::TlsAcceptor;
@@ -147,6 +147,42 @@ async fn handle(
         ),
         _ => route(store, &request),
     }
+}
+
+/// A request to re-read the config file, answered with what changed or why it was refused.
+pub type ReloadRequest = oneshot::Sender<Result<ReloadSummary, ReloadError>>;
+
+/// What a reload did to the running sources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    pub unchanged: usize,
+    pub changed: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ReloadSummary {
+            unchanged,
+            changed,
+            added,
+            removed,
+        } = self;
+        write!(
+            f,
+            "{unchanged} unchanged, {changed} changed, {added} added, {removed} removed"
+        )
+    }
+}
+
+/// Why a reload was refused; the running config stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("this exporter was started without a config file (demo): there is nothing to reload")]
+    NoConfigFile,
+    #[error("{0}")]
+    Invalid(ConfigErrors),
 }
 
 /// Asks the supervisor to re-read the config; answers with what changed or every error.

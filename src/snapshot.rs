@@ -8,6 +8,25 @@ use std::borrow::Cow;
 
 use hashbrown::HashMap;
 
+/// Escapes backslash and newline (and `"` in label values), as the text format requires.
+pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {
+    let needs_escape = |c: char| c == '\\' || c == '\n' || (quote && c == '"');
+    if !text.contains(needs_escape) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            c if needs_escape(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 /// A gauge family: its name and HELP text. Label names are chosen per source, since some
 /// labels are opt-in.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,7 +143,7 @@ impl FamilySamples {
 
     fn push<'v>(&mut self, label_values: impl Iterator<Item = Cow<'v, str>>, value: f64) {
         for label_value in label_values {
-            crate::render::escape_into(&mut self.escaped_values, &label_value, true);
+            escape_into(&mut self.escaped_values, &label_value, true);
             self.escaped_values.push('\n');
         }
         self.starts.push(self.escaped_values.len());

@@ -8,53 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::http::SourceStats;
+use crate::health::{ReloadStatus, SourceSlot, SourceState};
 use crate::render::{self, Rendered};
 use crate::snapshot::Snapshot;
-
-/// What the store knows of one source.
-#[derive(Debug, Clone, Default)]
-pub struct SourceState {
-    /// The last good snapshot, until `max_age` drops it.
-    pub snapshot: Option<Arc<Snapshot>>,
-    /// Whether the last poll succeeded; `None` before the first poll ends.
-    pub up: Option<bool>,
-    pub last_success_unix: Option<f64>,
-    pub last_duration: Option<Duration>,
-    /// The last poll's error, for the landing page (never holds a secret: see `http::HttpError`).
-    pub last_error: Option<String>,
-}
-
-/// One source's identity, counters and state.
-#[derive(Debug)]
-pub struct SourceSlot {
-    pub name: String,
-    pub vendor: &'static str,
-    pub stats: Arc<SourceStats>,
-    state: Mutex<SourceState>,
-}
-
-impl SourceSlot {
-    pub fn new(name: String, vendor: &'static str) -> Self {
-        SourceSlot {
-            name,
-            vendor,
-            stats: Arc::default(),
-            state: Mutex::default(),
-        }
-    }
-
-    pub fn state(&self) -> SourceState {
-        lock(&self.state).clone()
-    }
-}
-
-/// The outcome of the last config reload, for `consumption_exporter_config_last_reload_*`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReloadStatus {
-    pub successful: bool,
-    pub last_success_unix: f64,
-}
 
 /// Every source's slot and the current exposition.
 pub struct Store {
@@ -146,7 +102,7 @@ impl Store {
     }
 
     fn update(&self, slot: &SourceSlot, change: impl FnOnce(&mut SourceState)) {
-        change(&mut lock(&slot.state));
+        slot.change_state(change);
         self.rerender();
     }
 

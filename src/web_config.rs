@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rustls::pki_types::pem::PemObject;
@@ -18,7 +17,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +43,42 @@ enum ClientAuth {
     NoClientCert,
     RequireAndVerifyClientCert,
     VerifyClientCertIfGiven,
+}
+
+/// Why a web config does not load. Each names the file and the key; none holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    #[error("cannot read the web config {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Syntax {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    #[error("{}: basic_auth_users.{user} is not a bcrypt hash (make one with `htpasswd -nBC 10 {user}`)", path.display())]
+    NotBcrypt { path: PathBuf, user: String },
+    #[error("{}: tls_server_config.{key} {}: {source}", path.display(), file.display())]
+    Pem {
+        path: PathBuf,
+        key: &'static str,
+        file: PathBuf,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{}: tls_server_config: client_auth_type {mode} needs client_ca_file", path.display())]
+    MissingClientCa { path: PathBuf, mode: String },
+    #[error("{}: tls_server_config: {source}", path.display())]
+    Tls {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    #[error("{}: tls_server_config.client_ca_file: {source}", path.display())]
+    ClientVerifier {
+        path: PathBuf,
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
 /// The files a web config consists of, with the modification times last seen.
@@ -73,13 +108,18 @@ pub struct WebConfig {
 
 impl WebConfig {
     /// Loads the file; an error here stops the exporter from starting.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let (files, settings) = read(path)?;
         Ok(WebConfig {
             path: path.to_path_buf(),
             current: Mutex::new((files, Arc::new(settings))),
             verified: Mutex::default(),
         })
+    }
+
+    /// Whether connections are served over TLS now.
+    pub fn serves_tls(&self) -> bool {
+        self.current().tls.is_some()
     }
 
     /// The settings for a new connection, re-read first if any of the files changed.
@@ -98,7 +138,7 @@ impl WebConfig {
                         .clear();
                 }
                 Err(e) => {
-                    tracing::error!(file = %self.path.display(), error = %format!("{e:#}"), "web config change refused; the previous settings stay");
+                    tracing::error!(file = %self.path.display(), error = %e, "web config change refused; the previous settings stay");
                     // Remember the new times so a broken file is not re-read per connection.
                     current.0 = current
                         .0
@@ -162,19 +202,24 @@ fn modified(path: &Path) -> Option<SystemTime> {
 }
 
 /// Reads the web config and the files it names; returns those files with their times.
-fn read(path: &Path) -> anyhow::Result<(Watched, WebSettings)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the web config {}", path.display()))?;
+fn read(path: &Path) -> Result<(Watched, WebSettings), WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let raw: RawWebConfig =
-        serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        serde_yaml::from_str(&text).map_err(|source| WebConfigError::Syntax {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut files = vec![(path.to_path_buf(), modified(path))];
     for (user, hash) in &raw.basic_auth_users {
         if bcrypt::verify("", hash.expose()).is_err() {
-            bail!(
-                "{}: basic_auth_users.{user} is not a bcrypt hash",
-                path.display()
-            );
+            return Err(WebConfigError::NotBcrypt {
+                path: path.to_path_buf(),
+                user: user.clone(),
+            });
         }
     }
     let tls = match raw.tls_server_config {
@@ -190,9 +235,7 @@ fn read(path: &Path) -> anyhow::Result<(Watched, WebSettings)> {
                     .flatten()
                     .map(|f| (base.join(f), modified(&base.join(f)))),
             );
-            Some(Arc::new(server_config(base, &tls).with_context(|| {
-                format!("{}: tls_server_config", path.display())
-            })?))
+            Some(Arc::new(server_config(path, base, &tls)?))
         }
         None => None,
     };
@@ -205,29 +248,47 @@ fn read(path: &Path) -> anyhow::Result<(Watched, WebSettings)> {
     ))
 }
 
-fn server_config(base: &Path, tls: &RawTls) -> anyhow::Result<ServerConfig> {
+fn server_config(path: &Path, base: &Path, tls: &RawTls) -> Result<ServerConfig, WebConfigError> {
+    let pem_error = |key: &'static str, file: &Path| {
+        let (path, file) = (path.to_path_buf(), file.to_path_buf());
+        move |source| WebConfigError::Pem {
+            path,
+            key,
+            file,
+            source,
+        }
+    };
+    let tls_error = |source| WebConfigError::Tls {
+        path: path.to_path_buf(),
+        source,
+    };
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(base.join(&tls.cert_file))
-            .with_context(|| format!("cert_file {}", tls.cert_file.display()))?
+            .map_err(pem_error("cert_file", &tls.cert_file))?
             .collect::<Result<_, _>>()
-            .with_context(|| format!("cert_file {}", tls.cert_file.display()))?;
+            .map_err(pem_error("cert_file", &tls.cert_file))?;
     let key = PrivateKeyDer::from_pem_file(base.join(&tls.key_file))
-        .with_context(|| format!("key_file {}", tls.key_file.display()))?;
+        .map_err(pem_error("key_file", &tls.key_file))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?;
     let builder = match (tls.client_auth_type, &tls.client_ca_file) {
         (ClientAuth::NoClientCert, _) => builder.with_no_client_auth(),
-        (_, None) => bail!(
-            "client_auth_type {:?} needs client_ca_file",
-            tls.client_auth_type
-        ),
+        (mode, None) => {
+            return Err(WebConfigError::MissingClientCa {
+                path: path.to_path_buf(),
+                mode: format!("{mode:?}"),
+            })
+        }
         (mode, Some(ca_file)) => {
             let mut roots = RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(base.join(ca_file))
-                .with_context(|| format!("client_ca_file {}", ca_file.display()))?
+                .map_err(pem_error("client_ca_file", ca_file))?
             {
-                roots.add(cert?)?;
+                roots
+                    .add(cert.map_err(pem_error("client_ca_file", ca_file))?)
+                    .map_err(tls_error)?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if mode == ClientAuth::VerifyClientCertIfGiven {
@@ -235,12 +296,16 @@ fn server_config(base: &Path, tls: &RawTls) -> anyhow::Result<ServerConfig> {
             } else {
                 verifier
             };
-            builder.with_client_cert_verifier(verifier.build()?)
+            let verifier = verifier
+                .build()
+                .map_err(|source| WebConfigError::ClientVerifier {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .context("the key does not match the certificate")?;
+    let mut config = builder.with_single_cert(certs, key).map_err(tls_error)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -11,7 +11,8 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use url::Url;
 
-use crate::config::{ClientCertificate, Secret};
+use super::credentials::ClientCertificate;
+use crate::secret::Secret;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -29,6 +30,15 @@ struct Claims<'a> {
     exp: i64,
 }
 
+/// Why no assertion could be made. jsonwebtoken's errors name the failure, never the key.
+#[derive(Debug, thiserror::Error)]
+pub enum AssertionError {
+    #[error("the client certificate key cannot sign: {0}")]
+    KeyCannotSign(jsonwebtoken::errors::Error),
+    #[error("signing the client assertion failed: {0}")]
+    Signing(jsonwebtoken::errors::Error),
+}
+
 /// Whether `pem` holds an RSA private key this module can sign with.
 pub fn signing_key_is_valid(pem: &str) -> bool {
     EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok()
@@ -41,9 +51,9 @@ pub fn client_assertion(
     token_url: &Url,
     certificate: &ClientCertificate,
     now: DateTime<Utc>,
-) -> Result<Secret, String> {
+) -> Result<Secret, AssertionError> {
     let key = EncodingKey::from_rsa_pem(certificate.key_pem.expose().as_bytes())
-        .map_err(|e| format!("the client certificate key cannot sign: {e}"))?;
+        .map_err(AssertionError::KeyCannotSign)?;
     let mut header = Header::new(Algorithm::RS256);
     header.x5t = Some(URL_SAFE_NO_PAD.encode(Sha1::digest(&certificate.cert_der)));
     let issued = now.timestamp();
@@ -58,5 +68,5 @@ pub fn client_assertion(
     };
     jsonwebtoken::encode(&header, &claims, &key)
         .map(Secret::new)
-        .map_err(|e| format!("signing the client assertion failed: {e}"))
+        .map_err(AssertionError::Signing)
 }

@@ -10,9 +10,22 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::assertion::{client_assertion, JWT_BEARER};
+use super::assertion::{client_assertion, AssertionError, JWT_BEARER};
+use super::credentials::{sensitive_header, AuthConfig, ClientCredential, OAuth2Config};
 use super::{Body, HttpError, PollSession, Request};
-use crate::config::{AuthConfig, ClientCredential, OAuth2Config, Secret};
+use crate::secret::Secret;
+
+/// Why no token was had. The token endpoint's own answer is in `Request`; no variant holds a
+/// secret or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFailure {
+    #[error(transparent)]
+    Assertion(AssertionError),
+    #[error(transparent)]
+    Request(HttpError),
+    #[error("the access token is not a valid header value")]
+    TokenNotAHeaderValue,
+}
 
 /// Used when a token response says nothing of its lifetime.
 const ASSUMED_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
@@ -28,12 +41,7 @@ impl Authorizer {
     pub(super) fn new(config: &AuthConfig) -> Self {
         match config {
             AuthConfig::None => Authorizer::None,
-            AuthConfig::Static {
-                scheme,
-                credentials,
-            } => header_value(scheme, credentials)
-                .map(Authorizer::Static)
-                .unwrap_or(Authorizer::None),
+            AuthConfig::Static(credential) => Authorizer::Static(credential.header().clone()),
             AuthConfig::OAuth2(config) => Authorizer::OAuth2(Box::new(TokenCache {
                 config: config.clone(),
                 token: Mutex::new(None),
@@ -61,13 +69,6 @@ impl Authorizer {
             *cache.token.lock().await = None;
         }
     }
-}
-
-/// A header value that `Debug` prints as `Sensitive`, never as the token.
-fn header_value(scheme: &str, credentials: &Secret) -> Option<HeaderValue> {
-    let mut value = HeaderValue::from_str(&format!("{scheme} {}", credentials.expose())).ok()?;
-    value.set_sensitive(true);
-    Some(value)
 }
 
 pub(super) struct TokenCache {
@@ -107,19 +108,23 @@ impl TokenCache {
 
     async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
         let requested_at = Instant::now();
-        let token_error = |detail: String| HttpError::Token {
+        let token_error = |failure: TokenFailure| HttpError::Token {
             token_url: self.config.token_url.to_string(),
-            detail,
+            failure: Box::new(failure),
         };
-        let request = self.request().map_err(token_error)?;
+        let request = self
+            .request()
+            .map_err(|e| token_error(TokenFailure::Assertion(e)))?;
         // Boxed: the token request goes through the same retrying send, which may ask for a token.
         let response = Box::pin(session.send_with(&request, false))
             .await
-            .map_err(|e| token_error(e.to_string()))?;
-        let parsed: TokenResponse = response.json().map_err(|e| token_error(e.to_string()))?;
+            .map_err(|e| token_error(TokenFailure::Request(e)))?;
+        let parsed: TokenResponse = response
+            .json()
+            .map_err(|e| token_error(TokenFailure::Request(e)))?;
         let lifetime = lifetime(&parsed, Utc::now());
-        let header = header_value("Bearer", &parsed.access_token)
-            .ok_or_else(|| token_error("the access token is not a valid header value".into()))?;
+        let header = sensitive_header("Bearer", &parsed.access_token)
+            .ok_or_else(|| token_error(TokenFailure::TokenNotAHeaderValue))?;
         let margin = MAX_REFRESH_MARGIN.min(lifetime / 5);
         tracing::debug!(token_url = %self.config.token_url, lifetime_s = lifetime.as_secs(), "got an access token");
         Ok(CachedToken {
@@ -128,7 +133,7 @@ impl TokenCache {
         })
     }
 
-    fn request(&self) -> Result<Request, String> {
+    fn request(&self) -> Result<Request, AssertionError> {
         let mut fields = vec![
             ("grant_type".to_string(), Secret::new("client_credentials")),
             (

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use super::auth::TokenFailure;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error(
@@ -37,8 +39,11 @@ pub enum HttpError {
         "more than max_pages ({max}) pages; raise max_pages if the tenant is really this large"
     )]
     TooManyPages { max: u32 },
-    #[error("getting a token from {token_url} failed: {detail}; check client_id, the client secret and scopes")]
-    Token { token_url: String, detail: String },
+    #[error("getting a token from {token_url} failed: {failure}; check client_id, the client secret and scopes")]
+    Token {
+        token_url: String,
+        failure: Box<TokenFailure>,
+    },
 }
 
 impl HttpError {

@@ -4,6 +4,7 @@
 
 mod assertion;
 mod auth;
+mod credentials;
 mod error;
 mod retry;
 mod stats;
@@ -20,12 +21,17 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::Url;
 
-pub use assertion::{client_assertion, signing_key_is_valid, JWT_BEARER};
+pub use assertion::{client_assertion, signing_key_is_valid, AssertionError, JWT_BEARER};
+pub use auth::TokenFailure;
+pub use credentials::{
+    AuthConfig, ClientCertificate, ClientCredential, InvalidCredential, OAuth2Config,
+    StaticCredential,
+};
 pub use error::HttpError;
 pub use retry::retry_after;
 pub use stats::SourceStats;
 
-use crate::config::{RequestLimits, Secret, SourceConfig};
+use crate::secret::Secret;
 use auth::Authorizer;
 
 /// At most this many throttled answers are waited out within one request.
@@ -36,6 +42,32 @@ pub type ErrorDetailFn = fn(&[u8]) -> Option<String>;
 
 /// Says whether an error body is the vendor telling us to slow down, whatever its status.
 pub type ThrottleSignalFn = fn(&[u8]) -> bool;
+
+/// What one HTTP exchange with a vendor may cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub request_timeout: Duration,
+    pub max_response_bytes: u64,
+    pub max_retries: u32,
+    pub max_pages: u32,
+}
+
+/// What the layer asks of the vendor's code: how its error bodies read, and whether a body
+/// that is not a 429 is still a throttle. Plain functions, so the layer holds no vendor object.
+#[derive(Clone, Copy)]
+pub struct VendorHooks {
+    pub error_detail: ErrorDetailFn,
+    pub throttle_signal: Option<ThrottleSignalFn>,
+}
+
+impl Default for VendorHooks {
+    fn default() -> Self {
+        VendorHooks {
+            error_detail: |_| None,
+            throttle_signal: None,
+        }
+    }
+}
 
 /// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
 pub fn build_reqwest_client() -> reqwest::Result<reqwest::Client> {
@@ -107,6 +139,8 @@ pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Where the body came from (after same-host redirects): the base of relative links in it.
+    pub url: Url,
     request: String,
 }
 
@@ -149,15 +183,22 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(http: reqwest::Client, config: &SourceConfig, stats: Arc<SourceStats>) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: Url,
+        limits: RequestLimits,
+        auth: &AuthConfig,
+        hooks: VendorHooks,
+        stats: Arc<SourceStats>,
+    ) -> Self {
         HttpClient {
             http,
-            base_url: config.base_url.clone(),
-            limits: config.limits,
-            auth: Authorizer::new(&config.auth),
+            base_url,
+            limits,
+            auth: Authorizer::new(auth),
             stats,
-            error_detail: config.source.error_detail(),
-            throttle_signal: config.source.throttle_signal(),
+            error_detail: hooks.error_detail,
+            throttle_signal: hooks.throttle_signal,
         }
     }
 
@@ -208,11 +249,13 @@ impl HttpClient {
         self.stats.count_response(response.status().as_u16());
         let status = response.status();
         let headers = response.headers().clone();
+        let url = response.url().clone();
         let body = self.read_limited(request, response, timeout).await?;
         Ok(RawResponse {
             status,
             headers,
             body,
+            url,
         })
     }
 
@@ -261,6 +304,7 @@ struct RawResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    url: Url,
 }
 
 fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) -> HttpError {
@@ -383,11 +427,13 @@ impl PollSession<'_> {
                 status,
                 headers,
                 body,
+                url,
             } = response;
             return Next::Return(Ok(Response {
                 status,
                 headers,
                 body,
+                url,
                 request: request.describe(),
             }));
         }
@@ -449,11 +495,13 @@ impl PollSession<'_> {
         Ok(())
     }
 
-    /// Resolves a pagination link (absolute or relative to the base URL) and refuses it unless
-    /// it points at the configured host: the credentials must never be sent anywhere else.
-    pub fn same_host_link(&self, link: &str) -> Result<Url, HttpError> {
+    /// Resolves a pagination link against the URL of the page that carried it (RFC 3986 §5.1:
+    /// the base is the retrieval URI, so `name?skip=9` on `/a/b/list` is `/a/b/name?skip=9`) and
+    /// refuses it unless it points at the configured host: the credentials must never be sent
+    /// anywhere else.
+    pub fn same_host_link(&self, page: &Url, link: &str) -> Result<Url, HttpError> {
         let base = &self.client.base_url;
-        let url = base.join(link).map_err(|e| HttpError::Decode {
+        let url = page.join(link).map_err(|e| HttpError::Decode {
             request: format!("pagination link {link:?}"),
             detail: format!("not a URL: {e}"),
         })?;

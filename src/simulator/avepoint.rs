@@ -355,3 +355,76 @@ fn next_link(
         NextLink::Relative => json!(with_skip(next_skip)),
     }
 }
+
+impl super::kit::Simulated for AvePointSimulator {
+    fn faults(&self) -> &Faults {
+        AvePointSimulator::faults(self)
+    }
+}
+
+/// AvePoint in the simulator kit. A benchmark unit is one flow (about four connection rows).
+pub struct AvePointKit;
+
+impl super::kit::SimulatedVendor for AvePointKit {
+    fn type_name(&self) -> &'static str {
+        "avepoint"
+    }
+
+    fn start(
+        &self,
+        spec: super::kit::TenantSpec,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
+        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        Box::pin(async move {
+            let (flows, page_size) = match spec.scale {
+                Scale::Small => (30, ""),
+                Scale::Demo => (40, ""),
+                Scale::Units(flows) => (flows as usize, "    page_size: 1000\n"),
+            };
+            let tenant = AvePointTenant {
+                rows: generate_rows(spec.seed, flows),
+                ..AvePointTenant::default()
+            };
+            let simulator = AvePointSimulator::new(tenant.clone());
+            let running = simulator.start(0).await?;
+            let url = running.url();
+            let parts = EntryParts {
+                type_name: "avepoint",
+                keys: format!("    base_url: {url}\n{page_size}"),
+                token_url: Some(format!("{url}/connect/token")),
+                client_id: tenant.client_id,
+                client_secret: tenant.client_secret,
+                static_token: None,
+            };
+            Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
+        })
+    }
+
+    fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
+        vec![super::kit::DemoSource {
+            name: "demo-avepoint",
+            scale: super::kit::Scale::Demo,
+            credentials: super::kit::Credentials::ClientSecret,
+        }]
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        &["avepoint-sim-secret", "avepoint-sim-token-"]
+    }
+
+    fn empty_answer(&self) -> &'static str {
+        r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#
+    }
+
+    fn odd_answer(&self) -> &'static str {
+        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"nextLink":null,"other":{}}"#
+    }
+
+    fn benchmark_scale(&self) -> u64 {
+        100_000
+    }
+
+    fn scale_unit(&self) -> &'static str {
+        "flows (≈4 connection rows each)"
+    }
+}

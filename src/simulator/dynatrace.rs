@@ -387,3 +387,85 @@ fn usage_entries(
     }
     entries
 }
+
+impl super::kit::Simulated for DynatraceSimulator {
+    fn faults(&self) -> &Faults {
+        DynatraceSimulator::faults(self)
+    }
+}
+
+/// Dynatrace in the simulator kit. A benchmark unit is one environment with 40 days of usage.
+pub struct DynatraceKit;
+
+impl super::kit::SimulatedVendor for DynatraceKit {
+    fn type_name(&self) -> &'static str {
+        "dynatrace"
+    }
+
+    fn start(
+        &self,
+        spec: super::kit::TenantSpec,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
+        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        Box::pin(async move {
+            let mut account = DynatraceAccount {
+                seed: spec.seed,
+                today: spec.today,
+                ..DynatraceAccount::default()
+            };
+            let page_size = match spec.scale {
+                Scale::Small => "    page_size: 10\n",
+                Scale::Demo => "",
+                Scale::Units(environments) => {
+                    account.environments =
+                        (0..environments).map(|i| format!("env{i:05}")).collect();
+                    "    page_size: 20\n"
+                }
+            };
+            let simulator = DynatraceSimulator::new(account.clone());
+            let running = simulator.start(0).await?;
+            let url = running.url();
+            let keys = format!(
+                "    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n{page_size}",
+                account.account_uuid, account.subscription_uuid
+            );
+            let parts = EntryParts {
+                type_name: "dynatrace",
+                keys,
+                token_url: Some(format!("{url}/sso/oauth2/token")),
+                client_id: account.client_id,
+                client_secret: account.client_secret,
+                static_token: None,
+            };
+            Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
+        })
+    }
+
+    fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
+        vec![super::kit::DemoSource {
+            name: "demo-dynatrace",
+            scale: super::kit::Scale::Demo,
+            credentials: super::kit::Credentials::ClientSecret,
+        }]
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        &["dt0s02.SIMCLIENT.SECRET", "dt-sim-token-"]
+    }
+
+    fn empty_answer(&self) -> &'static str {
+        r#"{"data":[],"lastModifiedTime":"2026-11-22T00:00:00Z","nextPageKey":null}"#
+    }
+
+    fn odd_answer(&self) -> &'static str {
+        r#"{"data":[{"usage":[{"value":1}]},{"environmentId":"e","usage":[{"startTime":"2026-11-22","surprise":"x"}]}],"nextPageKey":""}"#
+    }
+
+    fn benchmark_scale(&self) -> u64 {
+        2_000
+    }
+
+    fn scale_unit(&self) -> &'static str {
+        "environments × 40 days"
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod avepoint;
 pub mod dynatrace;
+pub mod kit;
 pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;

@@ -432,3 +432,93 @@ async fn summary(
         .clone();
     Json(tenant.summary).into_response()
 }
+
+impl super::kit::Simulated for PowerPlatformSimulator {
+    fn faults(&self) -> &Faults {
+        PowerPlatformSimulator::faults(self)
+    }
+}
+
+/// Power Platform in the simulator kit. A benchmark unit is one flow record, all of them on
+/// yesterday, which every poll covers (also on the 1st of a month).
+pub struct PowerPlatformKit;
+
+impl super::kit::SimulatedVendor for PowerPlatformKit {
+    fn type_name(&self) -> &'static str {
+        "powerplatform"
+    }
+
+    fn start(
+        &self,
+        spec: super::kit::TenantSpec,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
+        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        Box::pin(async move {
+            let generated = |per_day, days, environments, users| FlowRecords::Generated {
+                seed: spec.seed,
+                per_day,
+                days,
+                environments,
+                users,
+            };
+            let (today, records, extra_keys) = match spec.scale {
+                Scale::Small => (spec.today, generated(200, 40, 3, 50), ""),
+                Scale::Demo => (
+                    spec.today,
+                    generated(500, 40, 3, 60),
+                    "    tenant_summary: true\n",
+                ),
+                Scale::Units(records) => (
+                    spec.today - Days::days(1),
+                    generated(records, 1, 20, 5000),
+                    "    page_size: 1000\n",
+                ),
+            };
+            let tenant = PowerPlatformTenant {
+                today,
+                records,
+                ..PowerPlatformTenant::default()
+            };
+            let simulator = PowerPlatformSimulator::new(tenant.clone());
+            let running = simulator.start(0).await?;
+            let url = running.url();
+            let parts = EntryParts {
+                type_name: "powerplatform",
+                keys: format!("    base_url: {url}\n{extra_keys}"),
+                token_url: Some(format!("{url}/contoso.onmicrosoft.com/oauth2/v2.0/token")),
+                client_id: tenant.client_id,
+                client_secret: tenant.client_secret,
+                static_token: None,
+            };
+            Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
+        })
+    }
+
+    fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
+        vec![super::kit::DemoSource {
+            name: "demo-flows",
+            scale: super::kit::Scale::Demo,
+            credentials: super::kit::Credentials::ClientSecret,
+        }]
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        &["pp-sim-secret", "pp-sim-token-"]
+    }
+
+    fn empty_answer(&self) -> &'static str {
+        r#"{"currentPage":1,"records":[]}"#
+    }
+
+    fn odd_answer(&self) -> &'static str {
+        r#"{"records":[{"unexpected":true},{"consumptionDate":"2026-11-22T01:00:00Z"}],"extra":1}"#
+    }
+
+    fn benchmark_scale(&self) -> u64 {
+        1_000_000
+    }
+
+    fn scale_unit(&self) -> &'static str {
+        "flow records"
+    }
+}

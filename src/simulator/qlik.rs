@@ -588,6 +588,89 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl super::kit::Simulated for QlikSimulator {
+    fn faults(&self) -> &Faults {
+        QlikSimulator::faults(self)
+    }
+}
+
+/// Qlik Cloud in the simulator kit: one tenant, `scale` users with 30 records each.
+pub struct QlikKit;
+
+impl super::kit::SimulatedVendor for QlikKit {
+    fn type_name(&self) -> &'static str {
+        "qlik"
+    }
+
+    fn start(
+        &self,
+        spec: super::kit::TenantSpec,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
+        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        Box::pin(async move {
+            let users = match spec.scale {
+                Scale::Small => 2,
+                Scale::Demo => 25,
+                Scale::Units(users) => users as usize,
+            };
+            let tenant = QlikTenant {
+                today: spec.today,
+                ..QlikTenant::default()
+            };
+            let simulator = QlikSimulator::new(
+                tenant.clone(),
+                generate_records(spec.seed, users, spec.today),
+            );
+            let running = simulator.start(0).await?;
+            let parts = EntryParts {
+                type_name: "qlik",
+                keys: format!("    base_url: {}\n", running.url()),
+                token_url: None,
+                client_id: tenant.client_id,
+                client_secret: tenant.client_secret,
+                static_token: Some(tenant.api_key),
+            };
+            Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
+        })
+    }
+
+    fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
+        use super::kit::{Credentials, DemoSource, Scale};
+        vec![
+            DemoSource {
+                name: "demo-qlik-eu",
+                scale: Scale::Units(25),
+                credentials: Credentials::StaticToken,
+            },
+            DemoSource {
+                name: "demo-qlik-us",
+                scale: Scale::Units(10),
+                credentials: Credentials::ClientSecret,
+            },
+        ]
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        &["qlik-sim-api-key", "qlik-sim-secret", "qlik-sim-token-"]
+    }
+
+    fn empty_answer(&self) -> &'static str {
+        r#"{"totalCount":0,"currentPageCount":0,"data":[],"links":{}}"#
+    }
+
+    fn odd_answer(&self) -> &'static str {
+        r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"new":{"x":[1]}}"#
+    }
+
+    fn benchmark_scale(&self) -> u64 {
+        3_000
+    }
+
+    fn scale_unit(&self) -> &'static str {
+        "users (30 records each)"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,3 +256,90 @@ fn date_value(style: DateStyle, day: NaiveDate) -> Value {
         DateStyle::EpochMillis => json!(midnight.timestamp_millis()),
     }
 }
+
+impl super::kit::Simulated for UiPathSimulator {
+    fn faults(&self) -> &Faults {
+        UiPathSimulator::faults(self)
+    }
+}
+
+/// UiPath in the simulator kit. A benchmark unit is one tenant, asked for four consumables.
+pub struct UiPathKit;
+
+impl super::kit::SimulatedVendor for UiPathKit {
+    fn type_name(&self) -> &'static str {
+        "uipath"
+    }
+
+    fn start(
+        &self,
+        spec: super::kit::TenantSpec,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
+        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        Box::pin(async move {
+            let mut org = UiPathOrganization {
+                seed: spec.seed,
+                ..UiPathOrganization::default()
+            };
+            let (asked, codes) = match spec.scale {
+                Scale::Small => (org.tenant_ids[..1].to_vec(), "RU"),
+                Scale::Demo => (org.tenant_ids.clone(), "RU, PLTU, AGU, AIU"),
+                Scale::Units(tenants) => {
+                    org.tenant_ids = (0..tenants)
+                        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+                        .collect();
+                    (org.tenant_ids.clone(), "RU, PLTU, AGU, AIU")
+                }
+            };
+            let simulator = UiPathSimulator::new(org.clone());
+            let running = simulator.start(0).await?;
+            let keys = format!(
+                "    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [{codes}]\n",
+                running.url(),
+                org.organization_id,
+                asked.join(", "),
+            );
+            let parts = EntryParts {
+                type_name: "uipath",
+                keys,
+                token_url: None,
+                client_id: org.client_id,
+                client_secret: org.client_secret,
+                static_token: None,
+            };
+            Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
+        })
+    }
+
+    fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
+        vec![super::kit::DemoSource {
+            name: "demo-robots",
+            scale: super::kit::Scale::Demo,
+            credentials: super::kit::Credentials::ClientSecret,
+        }]
+    }
+
+    fn secrets(&self) -> &'static [&'static str] {
+        &["uipath-sim-secret", "uipath-sim-token-"]
+    }
+
+    fn empty_answer(&self) -> &'static str {
+        r#"{"items":[]}"#
+    }
+
+    fn odd_answer(&self) -> &'static str {
+        r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"more":[]}"#
+    }
+
+    fn benchmark_scale(&self) -> u64 {
+        500
+    }
+
+    fn scale_unit(&self) -> &'static str {
+        "tenants × 4 consumables"
+    }
+
+    fn concurrency(&self) -> usize {
+        4
+    }
+}

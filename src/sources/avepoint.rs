@@ -16,8 +16,8 @@ use url::Url;
 
 use super::{PollError, Source, SourceType};
 use crate::clock::Clock;
-use crate::config::{decode_settings, FieldError};
 use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
@@ -186,7 +186,7 @@ impl Source for AvePoint {
                 {
                     Some(link) => {
                         url = session
-                            .same_host_link(link)
+                            .same_host_link(&response.url, link)
                             .map_err(PollError::on_page(page))?
                     }
                     None => break,

@@ -20,8 +20,8 @@ use url::Url;
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, Source, SourceType};
 use crate::clock::Clock;
-use crate::config::{decode_settings, FieldError};
 use crate::http::{PollSession, Request};
+use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
 
 pub static USAGE: FamilyDesc = FamilyDesc {

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use url::Url;
 
 use crate::clock::Clock;
-use crate::config::FieldError;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
+use crate::settings::FieldError;
 use crate::snapshot::Snapshot;
 
 /// Every vendor type the config accepts.

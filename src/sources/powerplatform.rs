@@ -19,8 +19,8 @@ use url::Url;
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, Source, SourceType};
 use crate::clock::Clock;
-use crate::config::{decode_settings, FieldError};
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
+use crate::settings::{check_labels, decode_settings, FieldError};
 use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 
 const RECORDS_PATH: &str = "/licensing/UserPerFlowCapacitySource";
@@ -143,11 +143,8 @@ impl SourceType for PowerPlatformType {
         if settings.page_size == 0 {
             errors.push(FieldError::new("page_size", "must be at least 1"));
         }
-        let mut labels = settings.labels.clone();
-        labels.dedup();
-        if labels.len() != settings.labels.len() {
-            errors.push(FieldError::new("labels", "a label is listed twice"));
-        }
+        let names: Vec<&str> = settings.labels.iter().map(|l| l.name()).collect();
+        errors.extend(check_labels("labels", &names));
         if !errors.is_empty() {
             return Err(errors);
         }

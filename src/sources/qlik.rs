@@ -16,8 +16,8 @@ use url::Url;
 
 use super::{PollError, Source, SourceType};
 use crate::clock::Clock;
-use crate::config::{decode_settings, FieldError};
-use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
+use crate::settings::{check_labels, decode_settings, FieldError};
 use crate::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
 
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
@@ -160,17 +160,16 @@ impl SourceType for QlikType {
                 format!("must be 1 to {MAX_PAGE_SIZE} (Qlik's limit)"),
             )]);
         }
-        let mut labels = settings.labels;
-        let count = labels.len();
-        labels.dedup();
-        if labels.len() != count {
-            return Err(vec![FieldError::new("labels", "a label is listed twice")]);
+        let names: Vec<&str> = settings.labels.iter().map(|l| l.name()).collect();
+        let label_errors = check_labels("labels", &names);
+        if !label_errors.is_empty() {
+            return Err(label_errors);
         }
         Ok(Arc::new(Qlik {
             periods: settings.periods_to_include,
             filter: settings.filter,
             sort: settings.sort,
-            labels,
+            labels: settings.labels,
             page_size,
         }))
     }
@@ -262,7 +261,9 @@ impl Source for Qlik {
                 .map_err(PollError::on_page(page))?;
             let body: ExecutionsPage = response.json().map_err(PollError::on_page(page))?;
             folder.fold_page(&body);
-            match next_page_url(&body, &first, session).map_err(PollError::on_page(page))? {
+            match next_page_url(&body, &first, &response.url, session)
+                .map_err(PollError::on_page(page))?
+            {
                 Some(next) => url = next,
                 None => break,
             }
@@ -300,13 +301,15 @@ impl Qlik {
     }
 }
 
-/// The next page: the first page's query with `page=<token>` when Qlik gives a token, else the
-/// path and query of `href` on the tenant host (never `href`'s own host).
+/// The next page: the first page's query with `page=<token>` when Qlik gives a token. Else
+/// `href`: an absolute one keeps only its path and query, on the tenant host (Qlik's own
+/// examples name other hosts); a relative one is resolved against the page that carried it.
 fn next_page_url(
     body: &ExecutionsPage<'_>,
     first: &Url,
+    page: &Url,
     session: &PollSession<'_>,
-) -> Result<Option<Url>, crate::http::HttpError> {
+) -> Result<Option<Url>, HttpError> {
     let Some(next) = body.links.as_ref().and_then(|l| l.next.as_ref()) else {
         return Ok(None);
     };
@@ -318,14 +321,11 @@ fn next_page_url(
     let Some(href) = next.href.as_deref().filter(|h| !h.is_empty()) else {
         return Ok(None);
     };
-    let parsed = first
-        .join(href)
-        .map_err(|e| crate::http::HttpError::Decode {
-            request: format!("links.next.href {href:?}"),
-            detail: format!("not a URL: {e}"),
-        })?;
-    let mut url = session.url(parsed.path());
-    url.set_query(parsed.query());
+    let Ok(absolute) = Url::parse(href) else {
+        return session.same_host_link(page, href).map(Some);
+    };
+    let mut url = session.url(absolute.path());
+    url.set_query(absolute.query());
     Ok(Some(url))
 }
 

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use consumption_exporter::config::{self, AuthConfig};
+use consumption_exporter::config;
+use consumption_exporter::http::{AuthConfig, ClientCredential};
 
 fn errors_of(yaml: &str) -> String {
     match config::parse(yaml, "exporter.yml", Path::new(".")) {
@@ -67,6 +68,77 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
     }
 }
 
+/// `GOOD_SOURCE` with `extra` (keys indented by four spaces) appended.
+fn source_with(extra: &str) -> String {
+    format!("sources:\n{GOOD_SOURCE}{extra}")
+}
+
+#[test]
+fn a_label_repeated_anywhere_in_the_list_is_refused_at_its_position() {
+    // Adjacent repeats were caught before; this one, apart, reached /metrics as a duplicate
+    // label name and made Prometheus drop the whole scrape.
+    assert_eq!(
+        errors_of(&source_with("    labels: [user_id, resource_type, user_id]\n")),
+        "exporter.yml:7:38: sources[0].labels[2]: qlik source: `user_id` is already listed at labels[0]; list each label once"
+    );
+    let flows = "sources:\n  - name: flows\n    type: powerplatform\n    authorization:\n      credentials: k\n    labels:\n      - environment_id\n      - flow_context\n      - environment_id\n";
+    assert_eq!(
+        errors_of(flows),
+        "exporter.yml:9:9: sources[0].labels[2]: powerplatform source: `environment_id` is already listed at labels[0]; list each label once"
+    );
+}
+
+#[test]
+fn a_label_the_exporter_adds_itself_cannot_be_configured() {
+    for (label, column) in [("period", 20), ("source", 20), ("window", 20)] {
+        let errors = errors_of(&source_with(&format!("    labels: [unit, {label}]\n")));
+        assert!(
+            errors.starts_with(&format!("exporter.yml:7:{column}: sources[0].labels[1]: qlik source: unknown variant `{label}`")),
+            "{errors}"
+        );
+    }
+}
+
+#[test]
+fn a_static_credential_that_cannot_be_a_header_is_refused_naming_the_source_not_the_value() {
+    let yaml = "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: \"key-with\\nnewline\"\n";
+    let errors = errors_of(yaml);
+    assert!(
+        errors.starts_with("exporter.yml:6:7: sources[0].authorization.credentials: source \"acme\": the credential contains a character that cannot be sent in an HTTP header"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("key-with"),
+        "the value is never shown: {errors}"
+    );
+}
+
+#[test]
+fn limits_that_would_fail_every_poll_are_refused_where_they_are_written() {
+    let cases = [
+        ("    request_timeout: 0s\n", "exporter.yml:7:5: sources[0].request_timeout: the request timeout must be longer than zero: every request would time out"),
+        ("    max_response_bytes: 0\n", "exporter.yml:7:5: sources[0].max_response_bytes: max_response_bytes must be at least 1: every response would be refused"),
+        ("    max_pages: 0\n", "exporter.yml:7:5: sources[0].max_pages: max_pages must be at least 1: every poll would stop before its first page"),
+        ("    max_retries: 1000000\n", "exporter.yml:7:5: sources[0].max_retries: max_retries must be at most 10: more only delay a failure that the next poll retries anyway"),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(errors_of(&source_with(extra)), expected);
+    }
+}
+
+#[test]
+fn a_bad_global_key_is_reported_at_that_key_once_not_at_every_source() {
+    let yaml = format!(
+        "global:\n  poll_interval: 0s\n  max_pages: 0\nsources:\n{GOOD_SOURCE}{}",
+        GOOD_SOURCE.replace("acme", "beta")
+    );
+    assert_eq!(
+        errors_of(&yaml),
+        "exporter.yml:2:3: global.poll_interval: the poll interval must be longer than zero\n\
+         exporter.yml:3:3: global.max_pages: max_pages must be at least 1: every poll would stop before its first page"
+    );
+}
+
 #[test]
 fn every_cross_field_problem_is_reported_not_just_the_first() {
     let yaml = format!(
@@ -113,21 +185,17 @@ fn secrets_come_from_files_relative_to_the_config_and_from_the_environment() {
     let yaml = "sources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    authorization:\n      credentials_file: qlik.key\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      client_secret: ${CONSUMPTION_EXPORTER_TEST_SECRET}\n";
     std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
     let config = config::load(&dir.path().join("exporter.yml")).unwrap();
-    let AuthConfig::Static {
-        scheme,
-        credentials,
-    } = &config.sources[0].auth
-    else {
+    let AuthConfig::Static(credential) = &config.sources[0].auth else {
         panic!("static auth expected")
     };
     assert_eq!(
-        (scheme.as_str(), credentials.expose()),
+        (credential.scheme.as_str(), credential.credentials.expose()),
         ("Bearer", "key-from-file")
     );
     let AuthConfig::OAuth2(oauth) = &config.sources[1].auth else {
         panic!("oauth2 expected")
     };
-    let config::ClientCredential::Secret(secret) = &oauth.credential else {
+    let ClientCredential::Secret(secret) = &oauth.credential else {
         panic!("a client secret expected")
     };
     assert_eq!(secret.expose(), "secret-from-env");

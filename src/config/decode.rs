@@ -1,0 +1,384 @@
+//! Raw YAML → typed [`Config`]: the global keys, the keys every source shares, then the vendor's
+//! own keys through its [`SourceType`]. Errors are collected, not stopped at, so `check` prints
+//! them all, each at the path the user wrote (a value taken from `global` is reported there).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+use url::Url;
+
+use super::env::expand_env_in;
+use super::positions::{Position, PositionIndex};
+use super::raw::*;
+use super::{Config, ConfigError, Schedule, SourceConfig};
+use crate::http::{AuthConfig, ClientCredential, RequestLimits};
+use crate::settings::{decode_settings, join_path, strip_serde_yaml_location};
+use crate::sources::{self, SourceType};
+
+pub(super) struct Decoder<'a> {
+    pub(super) index: &'a PositionIndex,
+    pub(super) base_dir: &'a Path,
+    pub(super) errors: Vec<ConfigError>,
+}
+
+/// A value and the path it was read from: the source's own key, the `global` key it fell back
+/// to, or the entry itself for a built-in default.
+struct Chosen<T> {
+    value: T,
+    path: String,
+}
+
+fn choose<T>(
+    prefix: &str,
+    (key, own): (&str, Option<T>),
+    (global_key, global): (&str, Option<T>),
+    default: impl FnOnce() -> T,
+) -> Chosen<T> {
+    match (own, global) {
+        (Some(value), _) => Chosen {
+            value,
+            path: format!("{prefix}.{key}"),
+        },
+        (None, Some(value)) => Chosen {
+            value,
+            path: format!("global.{global_key}"),
+        },
+        (None, None) => Chosen {
+            value: default(),
+            path: prefix.to_string(),
+        },
+    }
+}
+
+impl Decoder<'_> {
+    /// Records an error once: a bad `global` key is found again for every source.
+    pub(super) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        let message = message.into();
+        if self
+            .errors
+            .iter()
+            .any(|e| e.path == path && e.message == message)
+        {
+            return;
+        }
+        let position = self.index.find(&path);
+        self.errors.push(ConfigError {
+            position,
+            path,
+            message,
+        });
+    }
+
+    pub(super) fn decode(&mut self, text: &str) -> Option<Config> {
+        let raw: RawFile = match serde_yaml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let position = e.location().map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                });
+                let message = strip_serde_yaml_location(&e.to_string());
+                self.errors.push(ConfigError {
+                    position,
+                    path: String::new(),
+                    message,
+                });
+                return None;
+            }
+        };
+        let global_value = raw.global.clone().unwrap_or_default();
+        let global = self.decode_global(raw.global);
+        if raw.sources.is_empty() {
+            self.error(
+                "sources",
+                "no sources are configured: add at least one entry under `sources`",
+            );
+        }
+        let mut sources = Vec::new();
+        for (i, entry) in raw.sources.into_iter().enumerate() {
+            let entry_value = entry.clone();
+            if let Some(mut source) = self.decode_source(i, entry, &global) {
+                source.fingerprint = fingerprint(&[&entry_value, &global_value], &source.auth);
+                sources.push(source);
+            }
+        }
+        self.check_unique_names(&sources);
+        Some(Config { sources })
+    }
+
+    fn decode_global(&mut self, value: Option<Value>) -> RawGlobal {
+        let Some(value) = value else {
+            return RawGlobal::default();
+        };
+        self.decode_value("global", value).unwrap_or_default()
+    }
+
+    /// Decodes `value` into `T`, recording a positioned error under `prefix` on failure.
+    fn decode_value<T: DeserializeOwned>(&mut self, prefix: &str, value: Value) -> Option<T> {
+        let value = self.expand_env(prefix, value)?;
+        match decode_settings::<T>(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(join_path(prefix, &e.path), e.message);
+                None
+            }
+        }
+    }
+
+    fn expand_env(&mut self, prefix: &str, value: Value) -> Option<Value> {
+        let mut failures = Vec::new();
+        let value = expand_env_in(value, prefix, &mut failures);
+        let ok = failures.is_empty();
+        for (path, message) in failures {
+            self.error(path, message);
+        }
+        ok.then_some(value)
+    }
+
+    fn decode_source(
+        &mut self,
+        i: usize,
+        entry: Value,
+        global: &RawGlobal,
+    ) -> Option<SourceConfig> {
+        let prefix = format!("sources[{i}]");
+        let Value::Mapping(mut mapping) = entry else {
+            self.error(
+                prefix,
+                "a source must be a mapping with at least `name` and `type`",
+            );
+            return None;
+        };
+        let known = || sources::type_names().join(", ");
+        let Some(kind) = mapping.get("type").and_then(Value::as_str) else {
+            self.error(prefix, format!("missing `type`: one of {}", known()));
+            return None;
+        };
+        let Some(source_type) = sources::find_type(kind) else {
+            let message = format!("unknown source type {kind:?}: one of {}", known());
+            self.error(format!("{prefix}.type"), message);
+            return None;
+        };
+        let mut common = serde_yaml::Mapping::new();
+        for key in COMMON_KEYS {
+            if let Some(v) = mapping.remove(*key) {
+                common.insert(Value::from(*key), v);
+            }
+        }
+        let common: RawCommon = self.decode_value(&prefix, Value::Mapping(common))?;
+        let vendor_settings = self.expand_env(&prefix, Value::Mapping(mapping))?;
+        self.build_source(&prefix, source_type, common, vendor_settings, global)
+    }
+
+    fn build_source(
+        &mut self,
+        prefix: &str,
+        source_type: &'static dyn SourceType,
+        mut common: RawCommon,
+        vendor_settings: Value,
+        global: &RawGlobal,
+    ) -> Option<SourceConfig> {
+        if common.name.trim().is_empty() {
+            self.error(format!("{prefix}.name"), "a source name must not be empty");
+        }
+        let base_url = self.base_url(prefix, source_type, common.base_url.clone())?;
+        let schedule = self.schedule(prefix, &common, global);
+        let limits = self.limits(prefix, &common, global);
+        let credentials = (common.authorization.take(), common.oauth2.take());
+        let auth = self.auth(prefix, &common.name, source_type, &base_url, credentials);
+        let source = match source_type.build(vendor_settings, &base_url) {
+            Ok(source) => Some(source),
+            Err(errors) => {
+                for e in errors {
+                    let message = vendor_message(source_type, e.message);
+                    self.error(join_path(prefix, &e.path), message);
+                }
+                None
+            }
+        };
+        let (mut auth, source) = (auth?, source?);
+        if let AuthConfig::OAuth2(oauth) = &mut auth {
+            // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
+            for (key, value) in source.default_token_params() {
+                oauth.endpoint_params.entry(key).or_insert(value);
+            }
+        }
+        Some(SourceConfig {
+            name: common.name,
+            vendor: source_type.name(),
+            base_url,
+            schedule,
+            limits,
+            auth,
+            source,
+            fingerprint: 0,
+        })
+    }
+
+    fn base_url(
+        &mut self,
+        prefix: &str,
+        source_type: &dyn SourceType,
+        configured: Option<Url>,
+    ) -> Option<Url> {
+        let url = match configured {
+            Some(url) => url,
+            None => match source_type.default_base_url() {
+                Some(default) => Url::parse(default).ok()?,
+                None => {
+                    let name = source_type.name();
+                    let message = format!("missing `base_url`: {name} has no default host");
+                    self.error(prefix, message);
+                    return None;
+                }
+            },
+        };
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            self.error(
+                format!("{prefix}.base_url"),
+                format!("{url} is not an http(s) URL with a host"),
+            );
+            return None;
+        }
+        Some(url)
+    }
+
+    fn schedule(&mut self, prefix: &str, common: &RawCommon, global: &RawGlobal) -> Schedule {
+        let interval = choose(
+            prefix,
+            ("interval", common.interval),
+            ("poll_interval", global.poll_interval),
+            || DEFAULT_POLL_INTERVAL,
+        );
+        let poll_timeout = choose(
+            prefix,
+            ("poll_timeout", common.poll_timeout),
+            ("poll_timeout", global.poll_timeout),
+            || DEFAULT_POLL_TIMEOUT,
+        );
+        let max_age = choose(
+            prefix,
+            ("max_age", common.max_age),
+            ("max_age", global.max_age),
+            || interval.value * 3,
+        );
+        self.require_nonzero(&interval, "the poll interval must be longer than zero");
+        self.require_nonzero(&poll_timeout, "the poll timeout must be longer than zero");
+        if max_age.value < interval.value {
+            self.error(
+                max_age.path,
+                "max_age is shorter than the poll interval: data would vanish between two good polls",
+            );
+        }
+        Schedule {
+            interval: interval.value,
+            poll_timeout: poll_timeout.value,
+            max_age: max_age.value,
+        }
+    }
+
+    fn limits(&mut self, prefix: &str, common: &RawCommon, global: &RawGlobal) -> RequestLimits {
+        let request_timeout = choose(
+            prefix,
+            ("request_timeout", common.request_timeout),
+            ("request_timeout", global.request_timeout),
+            || DEFAULT_REQUEST_TIMEOUT,
+        );
+        let max_response_bytes = choose(
+            prefix,
+            ("max_response_bytes", common.max_response_bytes),
+            ("max_response_bytes", global.max_response_bytes),
+            || DEFAULT_MAX_RESPONSE_BYTES,
+        );
+        let max_retries = choose(
+            prefix,
+            ("max_retries", common.max_retries),
+            ("max_retries", global.max_retries),
+            || DEFAULT_MAX_RETRIES,
+        );
+        let max_pages = choose(
+            prefix,
+            ("max_pages", common.max_pages),
+            ("max_pages", global.max_pages),
+            || DEFAULT_MAX_PAGES,
+        );
+        self.require_nonzero(
+            &request_timeout,
+            "the request timeout must be longer than zero: every request would time out",
+        );
+        if max_response_bytes.value == 0 {
+            self.error(
+                max_response_bytes.path,
+                "max_response_bytes must be at least 1: every response would be refused",
+            );
+        }
+        if max_pages.value == 0 {
+            self.error(
+                max_pages.path,
+                "max_pages must be at least 1: every poll would stop before its first page",
+            );
+        }
+        if max_retries.value > MAX_RETRIES_LIMIT {
+            let message = format!("max_retries must be at most {MAX_RETRIES_LIMIT}: more only delay a failure that the next poll retries anyway");
+            self.error(max_retries.path, message);
+        }
+        RequestLimits {
+            request_timeout: request_timeout.value,
+            max_response_bytes: max_response_bytes.value,
+            max_retries: max_retries.value,
+            max_pages: max_pages.value,
+        }
+    }
+
+    fn require_nonzero(&mut self, chosen: &Chosen<Duration>, message: &str) {
+        if chosen.value.is_zero() {
+            self.error(chosen.path.clone(), message);
+        }
+    }
+
+    fn check_unique_names(&mut self, sources: &[SourceConfig]) {
+        let mut seen = HashSet::new();
+        for (i, source) in sources.iter().enumerate() {
+            if !seen.insert(source.name.as_str()) {
+                let message = format!("duplicate source name {:?}: names must be unique (they are the `source` label)", source.name);
+                self.error(format!("sources[{i}].name"), message);
+            }
+        }
+    }
+}
+
+/// A hash of the YAML (with `${ENV}` expanded) and of the secrets it resolves to. It stays in
+/// memory; SipHash does not let it be turned back into a secret in any practical sense.
+fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for value in values {
+        expand_env_in((*value).clone(), "", &mut Vec::new()).hash(&mut hasher);
+    }
+    match auth {
+        AuthConfig::None => {}
+        AuthConfig::Static(credential) => {
+            (&credential.scheme, credential.credentials.expose()).hash(&mut hasher)
+        }
+        AuthConfig::OAuth2(oauth) => match &oauth.credential {
+            ClientCredential::Secret(secret) => secret.expose().hash(&mut hasher),
+            ClientCredential::Certificate(certificate) => {
+                (&certificate.cert_der, certificate.key_pem.expose()).hash(&mut hasher)
+            }
+        },
+    }
+    hasher.finish()
+}
+
+fn vendor_message(source_type: &dyn SourceType, message: String) -> String {
+    let also = if message.starts_with("unknown field") {
+        format!(", or one that every source has: {}", COMMON_KEYS.join(", "))
+    } else {
+        String::new()
+    };
+    format!("{} source: {message}{also}", source_type.name())
+}

@@ -1,0 +1,112 @@
+//! The config file as written: structs that mirror the YAML and refuse unknown keys, and the
+//! defaults of the keys left out. [`super::decode`] turns them into the typed config.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+use url::Url;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    #[serde(default)]
+    pub(super) global: Option<Value>,
+    #[serde(default)]
+    pub(super) sources: Vec<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawGlobal {
+    #[serde(with = "humantime_serde")]
+    pub(super) poll_interval: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub(super) poll_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub(super) request_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub(super) max_age: Option<Duration>,
+    pub(super) max_response_bytes: Option<u64>,
+    pub(super) max_retries: Option<u32>,
+    pub(super) max_pages: Option<u32>,
+}
+
+/// The keys every source accepts; the rest of an entry belongs to its vendor.
+pub(super) const COMMON_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "base_url",
+    "interval",
+    "poll_timeout",
+    "request_timeout",
+    "max_age",
+    "max_response_bytes",
+    "max_retries",
+    "max_pages",
+    "authorization",
+    "oauth2",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommon {
+    pub(super) name: String,
+    #[serde(rename = "type")]
+    pub(super) _kind: String,
+    pub(super) base_url: Option<Url>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) poll_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) request_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) max_age: Option<Duration>,
+    pub(super) max_response_bytes: Option<u64>,
+    pub(super) max_retries: Option<u32>,
+    pub(super) max_pages: Option<u32>,
+    pub(super) authorization: Option<RawAuthorization>,
+    pub(super) oauth2: Option<RawOAuth2>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuthorization {
+    #[serde(rename = "type")]
+    pub(super) scheme: Option<String>,
+    pub(super) credentials: Option<String>,
+    pub(super) credentials_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClientCertificate {
+    pub(super) cert_file: PathBuf,
+    pub(super) key_file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth2 {
+    pub(super) token_url: Option<Url>,
+    pub(super) client_id: String,
+    pub(super) client_secret: Option<String>,
+    pub(super) client_secret_file: Option<PathBuf>,
+    pub(super) client_certificate: Option<RawClientCertificate>,
+    #[serde(default)]
+    pub(super) scopes: Vec<String>,
+    #[serde(default)]
+    pub(super) endpoint_params: BTreeMap<String, String>,
+}
+
+pub(super) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15 * 60);
+pub(super) const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub(super) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+pub(super) const DEFAULT_MAX_RETRIES: u32 = 3;
+pub(super) const DEFAULT_MAX_PAGES: u32 = 10_000;
+/// More retries than this only delay a failure that is not going away: refused at load.
+pub(super) const MAX_RETRIES_LIMIT: u32 = 10;

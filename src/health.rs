@@ -1,0 +1,64 @@
+//! What is known of each source's health: its identity and counters, the outcome of its last
+//! poll and its last good snapshot, and the outcome of the last config reload. The store keeps
+//! these; the render reads them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::http::SourceStats;
+use crate::snapshot::Snapshot;
+
+/// What the store knows of one source.
+#[derive(Debug, Clone, Default)]
+pub struct SourceState {
+    /// The last good snapshot, until `max_age` drops it.
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// Whether the last poll succeeded; `None` before the first poll ends.
+    pub up: Option<bool>,
+    pub last_success_unix: Option<f64>,
+    pub last_duration: Option<Duration>,
+    /// The last poll's error, for the landing page (never holds a secret: see `http::HttpError`).
+    pub last_error: Option<String>,
+}
+
+/// One source's identity, counters and state.
+#[derive(Debug)]
+pub struct SourceSlot {
+    pub name: String,
+    pub vendor: &'static str,
+    pub stats: Arc<SourceStats>,
+    state: Mutex<SourceState>,
+}
+
+impl SourceSlot {
+    pub fn new(name: String, vendor: &'static str) -> Self {
+        SourceSlot {
+            name,
+            vendor,
+            stats: Arc::default(),
+            state: Mutex::default(),
+        }
+    }
+
+    pub fn state(&self) -> SourceState {
+        lock(&self.state).clone()
+    }
+
+    /// Only the store changes a slot's state, and re-renders after.
+    pub(crate) fn change_state(&self, change: impl FnOnce(&mut SourceState)) {
+        change(&mut lock(&self.state));
+    }
+}
+
+/// The outcome of the last config reload, for `consumption_exporter_config_last_reload_*`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    pub last_success_unix: f64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,253 @@
+//! The simulator kit: what the demo, the vendor-blind tests (faults, secrets, the command line)
+//! and the benchmark need of each simulated vendor, behind one trait. [`VENDORS`] is the one
+//! list; a test fails when it and [`crate::sources::TYPES`] differ, so a new vendor cannot be
+//! left out of any of them.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use futures_util::future::BoxFuture;
+
+use super::{Faults, RecordedRequest, RunningSimulator};
+
+/// Every simulated vendor, in the order of [`crate::sources::TYPES`].
+pub static VENDORS: &[&dyn SimulatedVendor] = &[
+    &super::qlik::QlikKit,
+    &super::powerplatform::PowerPlatformKit,
+    &super::uipath::UiPathKit,
+    &super::dynatrace::DynatraceKit,
+    &super::avepoint::AvePointKit,
+];
+
+/// The simulated vendor of a source type.
+pub fn vendor(type_name: &str) -> Option<&'static dyn SimulatedVendor> {
+    VENDORS.iter().copied().find(|v| v.type_name() == type_name)
+}
+
+/// How big a simulated tenant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// A few records over several pages: for tests that inject faults.
+    Small,
+    /// A tenant that looks real on a dashboard: the demo.
+    Demo,
+    /// `n` in the vendor's own unit ([`SimulatedVendor::scale_unit`]): the demo and the benchmark.
+    Units(u64),
+}
+
+/// What a simulated tenant is made from.
+#[derive(Clone, Copy, Debug)]
+pub struct TenantSpec {
+    pub seed: u64,
+    /// The simulated "today" (UTC) that the tenant's data ends on.
+    pub today: NaiveDate,
+    pub scale: Scale,
+}
+
+/// How a config entry authenticates to a simulated tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// OAuth2 client credentials that the simulator accepts.
+    ClientSecret,
+    /// A static token that the simulator accepts (only vendors whose API takes one).
+    StaticToken,
+    /// OAuth2 with a client secret the simulator refuses.
+    WrongClientSecret,
+    /// A static token the simulator refuses.
+    WrongStaticToken,
+    /// OAuth2 with a client certificate the simulator does not know: the assertion is signed
+    /// and sent, and refused.
+    UnknownCertificate {
+        cert_file: PathBuf,
+        key_file: PathBuf,
+    },
+}
+
+/// The refused secrets that [`Credentials`] writes; they must never be printed either.
+pub const WRONG_SECRET: &str = "wrong-secret-4711";
+
+/// One source of the demo.
+pub struct DemoSource {
+    pub name: &'static str,
+    pub scale: Scale,
+    pub credentials: Credentials,
+}
+
+/// A simulated vendor, as the vendor-blind code sees it.
+pub trait SimulatedVendor: Sync {
+    /// The source `type` it simulates (a name in [`crate::sources::TYPES`]).
+    fn type_name(&self) -> &'static str;
+
+    /// Starts a tenant on a free loopback port.
+    fn start(&self, spec: TenantSpec) -> BoxFuture<'static, anyhow::Result<SimulatedTenant>>;
+
+    /// The demo's sources of this vendor, each a tenant of its own.
+    fn demo_sources(&self) -> Vec<DemoSource>;
+
+    /// Every secret the simulator accepts or issues (token prefixes included), which logs,
+    /// errors, the landing page and `/metrics` must never show.
+    fn secrets(&self) -> &'static [&'static str];
+
+    /// A data answer with no records, as the vendor sends it.
+    fn empty_answer(&self) -> &'static str;
+
+    /// A data answer with unexpected fields and records missing theirs.
+    fn odd_answer(&self) -> &'static str;
+
+    /// The benchmark's large tenant, in [`Self::scale_unit`].
+    fn benchmark_scale(&self) -> u64;
+
+    /// What one unit of scale is, for the benchmark's table.
+    fn scale_unit(&self) -> &'static str;
+
+    /// Requests the source keeps in flight at once (its default), so the benchmark's plain
+    /// download of the same requests gets as many.
+    fn concurrency(&self) -> usize {
+        1
+    }
+}
+
+/// What the vendor-blind code may do to a running simulator.
+pub trait Simulated: Send + Sync {
+    fn faults(&self) -> &Faults;
+}
+
+/// The parts of a config entry for one simulated tenant; the kit writes them out for each
+/// kind of [`Credentials`].
+pub struct EntryParts {
+    pub type_name: &'static str,
+    /// The vendor's own keys, each line indented by four spaces (`base_url` among them).
+    pub keys: String,
+    pub token_url: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub static_token: Option<String>,
+}
+
+/// A running simulated tenant: its server, its fault queue and how to configure a source for it.
+pub struct SimulatedTenant {
+    pub running: RunningSimulator,
+    simulator: Box<dyn Simulated>,
+    parts: EntryParts,
+}
+
+impl SimulatedTenant {
+    pub fn new(
+        running: RunningSimulator,
+        simulator: Box<dyn Simulated>,
+        parts: EntryParts,
+    ) -> Self {
+        SimulatedTenant {
+            running,
+            simulator,
+            parts,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    pub fn faults(&self) -> &Faults {
+        self.simulator.faults()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.running.requests()
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        self.parts.type_name
+    }
+
+    /// A `sources` list item named `name` that polls this tenant with accepted credentials.
+    pub fn entry(&self, name: &str) -> String {
+        self.entry_with(name, &Credentials::ClientSecret)
+            .unwrap_or_default()
+    }
+
+    /// A `sources` list item with these credentials; `None` when the vendor takes no static
+    /// token and a static one was asked for. More keys may be appended, indented by four spaces.
+    pub fn entry_with(&self, name: &str, credentials: &Credentials) -> Option<String> {
+        let p = &self.parts;
+        let token_url = p
+            .token_url
+            .as_ref()
+            .map(|url| format!("      token_url: {url}\n"))
+            .unwrap_or_default();
+        let oauth2 = |credential: String| {
+            format!(
+                "    oauth2:\n{token_url}      client_id: {}\n{credential}",
+                p.client_id
+            )
+        };
+        let auth = match credentials {
+            Credentials::ClientSecret => {
+                oauth2(format!("      client_secret: {}\n", p.client_secret))
+            }
+            Credentials::WrongClientSecret => {
+                oauth2(format!("      client_secret: {WRONG_SECRET}\n"))
+            }
+            Credentials::UnknownCertificate {
+                cert_file,
+                key_file,
+            } => oauth2(format!(
+                "      client_certificate:\n        cert_file: {}\n        key_file: {}\n",
+                cert_file.display(),
+                key_file.display()
+            )),
+            Credentials::StaticToken => format!(
+                "    authorization:\n      credentials: {}\n",
+                p.static_token.as_ref()?
+            ),
+            Credentials::WrongStaticToken => {
+                p.static_token.as_ref()?;
+                format!("    authorization:\n      credentials: {WRONG_SECRET}\n")
+            }
+        };
+        Some(format!(
+            "  - name: {name}\n    type: {}\n{}{auth}",
+            p.type_name, p.keys
+        ))
+    }
+}
+
+/// Starts every demo source of every vendor; returns the `sources` list items and the tenants.
+pub async fn start_demo(
+    seed: u64,
+    today: NaiveDate,
+) -> anyhow::Result<(String, Vec<SimulatedTenant>)> {
+    let mut entries = String::new();
+    let mut tenants = Vec::new();
+    for vendor in VENDORS {
+        for (i, demo) in vendor.demo_sources().into_iter().enumerate() {
+            let spec = TenantSpec {
+                seed: seed + i as u64,
+                today,
+                scale: demo.scale,
+            };
+            let tenant = vendor.start(spec).await?;
+            let entry = tenant
+                .entry_with(demo.name, &demo.credentials)
+                .ok_or_else(|| anyhow::anyhow!("{}: no static token to use", demo.name))?;
+            entries.push_str(&entry);
+            tenants.push(tenant);
+        }
+    }
+    Ok((entries, tenants))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_type_has_a_simulator_and_every_simulator_a_source_type() {
+        let simulated: Vec<&str> = VENDORS.iter().map(|v| v.type_name()).collect();
+        assert_eq!(
+            simulated,
+            crate::sources::type_names(),
+            "simulator::kit::VENDORS must list one simulator per sources::TYPES entry, in order"
+        );
+    }
+}
