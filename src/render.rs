@@ -262,11 +262,6 @@ fn add_vendor_families<'a>(families: &mut Families<'a>, source: &'a str, snapsho
 
 fn add_health(families: &mut Families<'_>, slot: &SourceSlot, state: &SourceState) {
     let ids = || vec![label("source", &slot.name), label("vendor", slot.vendor)];
-    let with = |name: &'static str, value: &str| {
-        let mut labels = ids();
-        labels.push(label(name, value));
-        labels
-    };
     if let Some(up) = state.up {
         families.gauge(
             "consumption_source_up",
@@ -291,21 +286,41 @@ fn add_health(families: &mut Families<'_>, slot: &SourceSlot, state: &SourceStat
             duration.as_secs_f64(),
         );
     }
+    add_served_data(families, ids(), state);
+    add_request_counters(families, slot);
+}
+
+/// How much data the source serves now, and how old the vendor says it is.
+fn add_served_data(
+    families: &mut Families<'_>,
+    ids: Vec<(&'static str, String)>,
+    state: &SourceState,
+) {
     let series = state.snapshot.as_ref().map_or(0, |s| s.series_count());
     families.gauge(
         "consumption_source_series",
         "Vendor series the source serves now (0 once its data passed max_age).",
-        ids(),
+        ids.clone(),
         series as f64,
     );
     if let Some(updated) = state.snapshot.as_ref().and_then(|s| s.data_updated) {
         families.gauge(
             "consumption_source_data_updated_timestamp_seconds",
             "The vendor's own as-of time of the served data (Unix seconds), where its API gives one.",
-            ids(),
+            ids,
             updated,
         );
     }
+}
+
+/// The source's requests, failed polls and throttles, counted by the HTTP layer and poller.
+fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlot) {
+    let ids = || vec![label("source", &slot.name), label("vendor", slot.vendor)];
+    let with = |name: &'static str, value: &str| {
+        let mut labels = ids();
+        labels.push(label(name, value));
+        labels
+    };
     for (code, count) in slot.stats.requests() {
         families.counter(
             "consumption_source_requests_total",

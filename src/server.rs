@@ -16,7 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -71,33 +71,54 @@ pub async fn serve(
         }
         // Read per connection, so rotated certificates and users apply to the next client.
         let settings = options.web.as_ref().map(|web| web.current());
-        let (store, options_for_requests) = (store.clone(), options.clone());
+        let connection = Connection {
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            settings,
+        };
+        tokio::spawn(connection.serve(stream, store.clone(), options.clone()));
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the shutdown grace period"),
+    }
+    Ok(())
+}
+
+/// One accepted connection and what it is served with.
+struct Connection {
+    builder: http1::Builder,
+    watcher: Watcher,
+    /// The web config as it was when the connection was accepted.
+    settings: Option<Arc<WebSettings>>,
+}
+
+impl Connection {
+    /// Serves the connection, over TLS when the web config asks for it, until it closes or the
+    /// server shuts down.
+    async fn serve(self, stream: tokio::net::TcpStream, store: Arc<Store>, options: Options) {
+        let Connection {
+            builder,
+            watcher,
+            settings,
+        } = self;
         let request_settings = settings.clone();
         let service = service_fn(move |request| {
-            let (store, options, settings) = (
-                store.clone(),
-                options_for_requests.clone(),
-                request_settings.clone(),
-            );
+            let (store, options, settings) =
+                (store.clone(), options.clone(), request_settings.clone());
             async move {
                 Ok::<_, Infallible>(handle(&store, &options, settings.as_deref(), request).await)
             }
         });
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
-        let tls = settings.as_ref().and_then(|s| s.tls.clone());
-        tokio::spawn(async move {
-            let result = match tls {
-                None => {
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(stream), service))
-                        .await
-                }
-                Some(tls) => match tokio::time::timeout(
-                    HEADER_READ_TIMEOUT,
-                    TlsAcceptor::from(tls).accept(stream),
-                )
-                .await
-                {
+        let result = match settings.and_then(|s| s.tls.clone()) {
+            None => {
+                watcher
+                    .watch(builder.serve_connection(TokioIo::new(stream), service))
+                    .await
+            }
+            Some(tls) => {
+                let handshake = TlsAcceptor::from(tls).accept(stream);
+                match tokio::time::timeout(HEADER_READ_TIMEOUT, handshake).await {
                     Ok(Ok(stream)) => {
                         watcher
                             .watch(builder.serve_connection(TokioIo::new(stream), service))
@@ -105,18 +126,13 @@ pub async fn serve(
                     }
                     Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
                     Err(_) => return tracing::debug!("TLS handshake timed out"),
-                },
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
+                }
             }
-        });
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
     }
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the shutdown grace period"),
-    }
-    Ok(())
 }
 
 async fn handle(

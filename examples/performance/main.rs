@@ -161,16 +161,19 @@ async fn vendor_section(only: &[String], divisor: u64) -> anyhow::Result<()> {
     );
     println!("| vendor | tenant | requests | downloaded | download | poll | poll/download (≤ 1.5) | series | peak RSS at 1/10 | peak RSS |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for vendor in vendors::Vendor::ALL {
-        if !only.is_empty() && !only.iter().any(|name| name == vendor.name()) {
+    for vendor in consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+    {
+        if !only.is_empty() && !only.iter().any(|name| name == vendor.type_name()) {
             continue;
         }
-        let scale = (vendor.large_scale() / divisor).max(10);
+        let scale = (vendor.benchmark_scale() / divisor).max(10);
         let small = vendors::measure(vendor, scale / 10).await?;
         let large = vendors::measure(vendor, scale).await?;
         println!(
             "| {} | {} {} | {} | {} | {:.2} s | {:.2} s | {:.2} | {} | {} | {} |",
-            vendor.name(),
+            vendor.type_name(),
             scale,
             vendor.scale_unit(),
             large.requests,

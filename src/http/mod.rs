@@ -29,6 +29,7 @@ pub use credentials::{
 };
 pub use error::HttpError;
 pub use retry::retry_after;
+use retry::{Outcome, Step};
 pub use stats::SourceStats;
 
 use crate::secret::Secret;
@@ -287,6 +288,32 @@ impl HttpClient {
         Ok(body.freeze())
     }
 
+    /// What an exchange came to, for the retry decision.
+    fn outcome(&self, result: &Result<RawResponse, HttpError>) -> Outcome {
+        match result {
+            Err(HttpError::Timeout { .. } | HttpError::Connection { .. }) => {
+                Outcome::TransportFailure
+            }
+            Err(_) => Outcome::Unretryable,
+            Ok(response) => Outcome::Answer {
+                status: response.status.as_u16(),
+                retry_after: retry_after(&response.headers, SystemTime::now()),
+                throttle_body: !response.status.is_success()
+                    && self
+                        .throttle_signal
+                        .is_some_and(|signal| signal(&response.body)),
+            },
+        }
+    }
+
+    /// The error of an exchange that is not retried.
+    fn failure(&self, request: &Request, result: Result<RawResponse, HttpError>) -> HttpError {
+        match result {
+            Err(error) => error,
+            Ok(response) => self.status_error(request, &response),
+        }
+    }
+
     fn status_error(&self, request: &Request, response: &RawResponse) -> HttpError {
         let detail = (self.error_detail)(&response.body)
             .or_else(|| body_excerpt(&response.body))
@@ -305,6 +332,18 @@ struct RawResponse {
     headers: HeaderMap,
     body: Bytes,
     url: Url,
+}
+
+impl RawResponse {
+    fn into_response(self, request: &Request) -> Response {
+        Response {
+            status: self.status,
+            headers: self.headers,
+            body: self.body,
+            url: self.url,
+            request: request.describe(),
+        }
+    }
 }
 
 fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) -> HttpError {
@@ -344,12 +383,6 @@ pub struct PollSession<'a> {
     seen_links: Mutex<HashSet<String>>,
 }
 
-enum Next {
-    Return(Result<Response, HttpError>),
-    Wait(Duration, HttpError),
-    RefreshToken,
-}
-
 impl PollSession<'_> {
     /// The configured base URL with `path` (absolute, e.g. `/api/v1/x`) on it.
     pub fn url(&self, path: &str) -> Url {
@@ -365,9 +398,12 @@ impl PollSession<'_> {
     }
 
     async fn send_with(&self, request: &Request, authorized: bool) -> Result<Response, HttpError> {
-        let mut failures = 0;
-        let mut throttles = 0;
-        let mut refreshed = false;
+        let policy = retry::Policy {
+            max_retries: self.client.limits.max_retries,
+            max_throttle_waits: MAX_THROTTLE_WAITS,
+            can_refresh: authorized && self.client.auth.can_refresh(),
+        };
+        let mut attempts = retry::Attempts::default();
         loop {
             let authorization = if authorized {
                 self.client.auth.header(self).await?
@@ -378,95 +414,28 @@ impl PollSession<'_> {
                 .client
                 .exchange(request, authorization.as_ref(), self.request_timeout())
                 .await;
-            let next = self.next_step(
-                request,
-                result,
-                &mut failures,
-                &mut throttles,
-                authorized && !refreshed,
-            );
-            match next {
-                Next::Return(result) => return result,
-                Next::RefreshToken => {
-                    refreshed = true;
-                    self.client.auth.invalidate().await;
-                }
-                Next::Wait(wait, error) => {
-                    if Instant::now() + wait >= self.deadline {
-                        return Err(error);
-                    }
-                    tracing::debug!(request = %request.describe(), wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+            let outcome = self.client.outcome(&result);
+            if outcome.is_throttle() {
+                self.client.stats.count_throttled();
+            }
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            match retry::decide(outcome, &mut attempts, &policy, remaining, retry::backoff) {
+                Step::Deliver => return result.map(|raw| raw.into_response(request)),
+                Step::RefreshToken => self.client.auth.invalidate().await,
+                Step::Retry { wait } => {
+                    tracing::debug!(request = %request.describe(), wait_ms = wait.as_millis() as u64, ?outcome, "retrying");
                     tokio::time::sleep(wait).await;
                 }
+                Step::Fail => return Err(self.client.failure(request, result)),
+                Step::FailThrottled { wait } => {
+                    return Err(HttpError::Throttled {
+                        request: request.describe(),
+                        status: result.map_or(StatusCode::TOO_MANY_REQUESTS, |r| r.status),
+                        wait,
+                    })
+                }
             }
         }
-    }
-
-    fn next_step(
-        &self,
-        request: &Request,
-        result: Result<RawResponse, HttpError>,
-        failures: &mut u32,
-        throttles: &mut u32,
-        may_refresh: bool,
-    ) -> Next {
-        let max_retries = self.client.limits.max_retries;
-        let response = match result {
-            Ok(response) => response,
-            Err(error @ (HttpError::Timeout { .. } | HttpError::Connection { .. }))
-                if *failures < max_retries =>
-            {
-                *failures += 1;
-                return Next::Wait(retry::backoff(*failures - 1), error);
-            }
-            Err(error) => return Next::Return(Err(error)),
-        };
-        let status = response.status;
-        if status.is_success() {
-            let RawResponse {
-                status,
-                headers,
-                body,
-                url,
-            } = response;
-            return Next::Return(Ok(Response {
-                status,
-                headers,
-                body,
-                url,
-                request: request.describe(),
-            }));
-        }
-        if status == StatusCode::UNAUTHORIZED && may_refresh && self.client.auth.can_refresh() {
-            return Next::RefreshToken;
-        }
-        let asked_wait = retry_after(&response.headers, SystemTime::now());
-        let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::SERVICE_UNAVAILABLE && asked_wait.is_some())
-            || self
-                .client
-                .throttle_signal
-                .is_some_and(|signal| signal(&response.body));
-        if throttled {
-            self.client.stats.count_throttled();
-            *throttles += 1;
-            let wait = asked_wait.unwrap_or_else(|| retry::backoff(*throttles - 1));
-            let error = HttpError::Throttled {
-                request: request.describe(),
-                status,
-                wait,
-            };
-            if *throttles > MAX_THROTTLE_WAITS {
-                return Next::Return(Err(error));
-            }
-            return Next::Wait(wait, error);
-        }
-        let error = self.client.status_error(request, &response);
-        if status.is_server_error() && *failures < max_retries {
-            *failures += 1;
-            return Next::Wait(retry::backoff(*failures - 1), error);
-        }
-        Next::Return(Err(error))
     }
 
     fn request_timeout(&self) -> Duration {

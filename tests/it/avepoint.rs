@@ -13,7 +13,7 @@ use crate::helpers::{Exposition, TestExporter};
 
 fn fixtures() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/avepoint")
+        .join("tests/fixtures/client-certificate")
         .display()
         .to_string()
 }

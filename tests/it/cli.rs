@@ -1,11 +1,12 @@
-//! The binary as a user runs it.
+//! The binary as a user runs it, for every simulated vendor.
 
 use std::process::Command;
+use std::time::Duration;
 
-use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
+use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 use consumption_exporter::simulator::{Fault, When};
 
-use crate::helpers::{qlik_source, test_today};
+use crate::helpers::client;
 
 fn exporter() -> Command {
     Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
@@ -17,34 +18,60 @@ fn write_config(dir: &tempfile::TempDir, yaml: &str) -> String {
     path.display().to_string()
 }
 
-#[test]
-fn check_prints_the_line_and_column_of_a_typo_and_exits_non_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&dir, "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorisation:\n      credentials: k\n");
-    let output = exporter()
-        .args(["check", "--config.file", &path])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "{path}:5:5: sources[0].authorisation: qlik source: unknown field `authorisation`"
-        )),
-        "{stderr}"
-    );
+/// A small tenant of every simulated vendor, with data up to today: the binary runs on the
+/// real clock.
+async fn every_vendor(seed: u64) -> Vec<SimulatedTenant> {
+    let mut tenants = Vec::new();
+    for vendor in kit::VENDORS {
+        let spec = TenantSpec {
+            seed,
+            today: chrono::Utc::now().date_naive(),
+            scale: Scale::Small,
+        };
+        tenants.push(vendor.start(spec).await.unwrap());
+    }
+    tenants
 }
 
-#[test]
-fn check_accepts_a_good_config() {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn check_prints_the_line_and_column_of_a_typo_for_every_vendor_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
-        &format!(
-            "sources:\n{}",
-            qlik_source("acme", "https://acme.eu.qlikcloud.com", "")
-        ),
-    );
+    for tenant in every_vendor(1).await {
+        let entry = tenant.entry("acme");
+        let typo_line = 1 + entry.lines().count() + 1;
+        let yaml = format!("sources:\n{entry}    authorisation:\n      credentials: k\n");
+        let path = write_config(&dir, &yaml);
+        let output = exporter()
+            .args(["check", "--config.file", &path])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = format!(
+            "{path}:{typo_line}:5: sources[0].authorisation: {} source: unknown field `authorisation`",
+            tenant.type_name()
+        );
+        assert!(stderr.contains(&expected), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn check_accepts_a_good_config_of_every_vendor() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = every_vendor(1).await;
+    let entries: String = tenants
+        .iter()
+        .map(|t| t.entry(&format!("acme-{}", t.type_name())))
+        .collect();
+    let path = write_config(&dir, &format!("sources:\n{entries}"));
     let output = exporter()
         .args(["check", "--config.file", &path])
         .output()
@@ -56,70 +83,72 @@ fn check_accepts_a_good_config() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        format!("{path}: OK, 1 sources\n")
+        format!("{path}: OK, {} sources\n", tenants.len())
     );
+}
+
+async fn once(path: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["once", "--config.file", path])
+        .output()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn once_prints_the_exposition_and_fails_when_a_source_fails() {
-    let tenant = QlikTenant {
-        today: test_today(),
-        ..QlikTenant::default()
-    };
-    let good = QlikSimulator::new(tenant.clone(), generate_records(3, 2, test_today()));
-    let bad = QlikSimulator::new(tenant, generate_records(4, 2, test_today()));
-    bad.faults()
-        .inject(When::Next, Fault::Status(404), usize::MAX);
-    let (good_running, bad_running) = (good.start(0).await.unwrap(), bad.start(0).await.unwrap());
+    let (good, bad) = (every_vendor(3).await, every_vendor(4).await);
+    for tenant in &bad {
+        tenant
+            .faults()
+            .inject(When::Next, Fault::Status(404), usize::MAX);
+    }
     let dir = tempfile::tempdir().unwrap();
+    let good_entries: String = good
+        .iter()
+        .map(|t| t.entry(&format!("good-{}", t.type_name())))
+        .collect();
+    let up = |stdout: &str, source: &str, vendor: &str, value: u8| {
+        let series =
+            format!("consumption_source_up{{source=\"{source}\",vendor=\"{vendor}\"}} {value}");
+        assert!(stdout.contains(&series), "{series} in:\n{stdout}");
+    };
 
-    let path = write_config(
-        &dir,
-        &format!("sources:\n{}", qlik_source("good", &good_running.url(), "")),
-    );
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["once", "--config.file", &path])
-        .output()
-        .await
-        .unwrap();
+    let output = once(&write_config(&dir, &format!("sources:\n{good_entries}"))).await;
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("consumption_qlik_local_usage{source=\"good\""));
+    for tenant in &good {
+        let vendor = tenant.type_name();
+        up(&stdout, &format!("good-{vendor}"), vendor, 1);
+        let family = format!("consumption_{vendor}_");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&family)),
+            "{vendor}: no {family}* series"
+        );
+    }
 
-    let both = format!(
-        "sources:\n{}{}",
-        qlik_source("good", &good_running.url(), ""),
-        qlik_source("bad", &bad_running.url(), "    max_retries: 0\n")
-    );
-    let path = write_config(&dir, &both);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["once", "--config.file", &path])
-        .output()
-        .await
-        .unwrap();
+    let bad_entries: String = bad
+        .iter()
+        .map(|t| t.entry(&format!("bad-{}", t.type_name())) + "    max_retries: 0\n")
+        .collect();
+    let path = write_config(&dir, &format!("sources:\n{good_entries}{bad_entries}"));
+    let output = once(&path).await;
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("consumption_source_up{source=\"bad\",vendor=\"qlik\"} 0"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("consumption_source_up{source=\"good\",vendor=\"qlik\"} 1"),
-        "one failing source leaves the other alone"
-    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("poll failed") && stderr.contains("source=bad"),
-        "{stderr}"
-    );
+    for (good, bad) in good.iter().zip(&bad) {
+        let vendor = good.type_name();
+        up(&stdout, &format!("good-{vendor}"), vendor, 1);
+        up(&stdout, &format!("bad-{}", bad.type_name()), vendor, 0);
+        assert!(
+            stderr.contains("poll failed") && stderr.contains(&format!("source=bad-{vendor}")),
+            "{stderr}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -128,29 +157,97 @@ async fn the_demo_polls_every_vendor_successfully() {
         .await
         .unwrap();
     let exporter = crate::helpers::TestExporter::start(&yaml).await;
-    let sources = [
-        "demo-qlik-eu",
-        "demo-qlik-us",
-        "demo-flows",
-        "demo-robots",
-        "demo-dynatrace",
-        "demo-avepoint",
-    ];
-    for (i, source) in sources.iter().enumerate() {
+    let slots = exporter.store.slots();
+    for (i, slot) in slots.iter().enumerate() {
         assert!(
             exporter.poll(i).await,
-            "{source}: {:?}",
-            exporter.store.slots()[i].state().last_error
+            "{}: {:?}",
+            slot.name,
+            slot.state().last_error
         );
     }
     let m = exporter.scrape().await;
-    for family in [
-        "consumption_qlik_local_usage",
-        "consumption_powerplatform_users",
-        "consumption_uipath_consumed_units",
-        "consumption_dynatrace_usage",
-        "consumption_avepoint_flow_connections",
-    ] {
-        assert!(m.count(family) > 0, "the demo serves no {family}");
+    for vendor in kit::VENDORS {
+        let prefix = format!("consumption_{}_", vendor.type_name());
+        assert!(
+            m.text.lines().any(|line| line.starts_with(&prefix)),
+            "the demo serves no {prefix}* series"
+        );
+        assert!(
+            slots.iter().any(|s| s.vendor == vendor.type_name()),
+            "the demo has no {} source",
+            vendor.type_name()
+        );
     }
+}
+
+#[test]
+fn the_demo_refuses_a_config_file_instead_of_ignoring_it() {
+    let output = exporter()
+        .args(["demo", "--config.file", "exporter.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("demo does not use --config.file: the demo makes its own config"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_and_once_refuse_the_web_flags_they_would_ignore() {
+    for (command, flag) in [
+        ("check", "--web.listen-address"),
+        ("once", "--web.config.file"),
+    ] {
+        let output = exporter().args([command, flag, "x"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{command} {flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{command} does not use {flag}")),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_serves_behind_its_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("demo-password", 4).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  prometheus: {hash}\n")).unwrap();
+    let port = free_port();
+    let _demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args([
+            "demo",
+            "--web.config.file",
+            &web.display().to_string(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let anonymous = loop {
+        if let Ok(response) = client().get(&url).send().await {
+            break response.status();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(anonymous, 401, "the web config's users are required");
+    let authorised = client()
+        .get(&url)
+        .basic_auth("prometheus", Some("demo-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorised.status(), 200);
 }

@@ -9,7 +9,7 @@ use consumption_exporter::simulator::dynatrace::{
 };
 use consumption_exporter::simulator::{Fault, When};
 
-use crate::helpers::{test_today, Exposition, TestExporter};
+use crate::helpers::{assert_loop_detected, test_today, Exposition, TestExporter};
 
 fn account() -> DynatraceAccount {
     DynatraceAccount {
@@ -274,4 +274,34 @@ mod against_a_dynatrace_shaped_server {
             Some(1.75)
         );
     }
+}
+
+/// A cursor that points back at a page already read ends the poll with
+/// `reason="pagination_loop"` instead of polling forever.
+#[tokio::test]
+async fn a_dynatrace_page_key_that_repeats_is_stopped() {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sso/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "t", "expires_in": 300})),
+        )
+        .mount(&server)
+        .await;
+    let body =
+        json!({"data": [], "lastModifiedTime": "2026-11-22T00:00:00Z", "nextPageKey": "again"});
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let yaml = format!(
+        "sources:\n  - name: victim\n    type: dynatrace\n    base_url: {url}\n    account_uuid: a\n    subscription_uuid: s\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: c\n      client_secret: s\n",
+        url = server.uri()
+    );
+    assert_loop_detected(&yaml, "dynatrace").await;
 }

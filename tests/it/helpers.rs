@@ -258,3 +258,21 @@ fn parse_labels(text: &str) -> Vec<(String, String)> {
 pub fn qlik_source(name: &str, url: &str, extra: &str) -> String {
     format!("  - name: {name}\n    type: qlik\n    base_url: {url}\n    authorization:\n      credentials: qlik-sim-api-key\n{extra}")
 }
+
+/// Polls the only source once and requires that it stopped on a pagination loop.
+pub async fn assert_loop_detected(yaml: &str, vendor: &str) {
+    let exporter = TestExporter::start(yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(error.contains("pagination loop"), "{vendor}: {error}");
+    let m = exporter.scrape().await;
+    let labels = [
+        ("source", "victim"),
+        ("vendor", vendor),
+        ("reason", "pagination_loop"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
+}

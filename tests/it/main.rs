@@ -6,6 +6,7 @@ mod e2e;
 mod exposition;
 mod faults;
 mod helpers;
+mod layout;
 mod load;
 mod powerplatform;
 mod qlik;

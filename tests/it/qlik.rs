@@ -11,7 +11,9 @@ use consumption_exporter::simulator::qlik::{
 use consumption_exporter::simulator::{Fault, When};
 use serde_json::{json, Value};
 
-use crate::helpers::{qlik_source, test_today, RunningExporter, TestExporter};
+use crate::helpers::{
+    assert_loop_detected, qlik_source, test_today, RunningExporter, TestExporter,
+};
 
 fn record(kind: (&str, &str, &str, &str), period: (&str, &str), user: &str, usage: Value) -> Value {
     let (resource_type, action, period_type, unit) = kind;
@@ -700,4 +702,26 @@ mod against_a_qlik_shaped_server {
             Some(1.0)
         );
     }
+}
+
+/// A cursor that points back at a page already read ends the poll with
+/// `reason="pagination_loop"` instead of polling forever.
+#[tokio::test]
+async fn a_qlik_cursor_that_repeats_is_stopped() {
+    use serde_json::json;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let body = json!({"data": [], "links": {"next": {"href": "/api/v1/consumption/executions?page=same", "token": "same"}}});
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let yaml = format!("sources:\n  - name: victim\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: k\n", server.uri());
+    assert_loop_detected(&yaml, "qlik").await;
+    assert!(
+        server.received_requests().await.unwrap().len() <= 3,
+        "stopped at the first repeat"
+    );
 }

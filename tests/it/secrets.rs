@@ -4,38 +4,63 @@
 use std::path::Path;
 use std::time::Duration;
 
-use consumption_exporter::simulator::qlik::{QlikSimulator, QlikTenant};
+use consumption_exporter::simulator::kit::{self, Credentials, Scale, TenantSpec, WRONG_SECRET};
 
-use crate::helpers::client;
+use crate::helpers::{client, test_today};
 
-/// The credentials the simulators accept, and the prefixes of the tokens they issue.
-const SECRETS: &[&str] = &[
-    "qlik-sim-api-key",
-    "qlik-sim-secret",
-    "pp-sim-secret",
-    "uipath-sim-secret",
-    "dt0s02.SIMCLIENT.SECRET",
-    "avepoint-sim-secret",
-    "wrong-qlik-key-123",
-    "-sim-token-",
-    "PRIVATE KEY",
-];
+/// Every secret a simulated vendor accepts or issues, the refused ones, and any PEM key.
+fn secrets() -> Vec<&'static str> {
+    let mut all: Vec<&str> = kit::VENDORS
+        .iter()
+        .flat_map(|v| v.secrets())
+        .copied()
+        .collect();
+    all.extend([WRONG_SECRET, "PRIVATE KEY"]);
+    all
+}
 
 #[tokio::test]
 async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     let (demo, _simulators) = consumption_exporter::demo::start_simulators(5)
         .await
         .unwrap();
-    // One source with a wrong key and one with a certificate that the server refuses, so the
-    // failure paths run too.
-    let refusing = QlikSimulator::new(QlikTenant::default(), Vec::new());
-    let refusing_running = refusing.start(0).await.unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/avepoint");
+    // For every vendor, sources that fail: a wrong secret, a wrong static token where the
+    // vendor takes one, and a certificate the identity server does not know (the assertion
+    // is signed and refused), so the failure paths run too.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/client-certificate");
+    let refused = [
+        ("wrong-secret", Credentials::WrongClientSecret),
+        ("wrong-token", Credentials::WrongStaticToken),
+        (
+            "unknown-certificate",
+            Credentials::UnknownCertificate {
+                cert_file: fixtures.join("app.pem"),
+                key_file: fixtures.join("other.key"),
+            },
+        ),
+    ];
+    let mut failing_entries = String::new();
+    let mut failing = Vec::new();
+    let mut tenants = Vec::new();
+    for vendor in kit::VENDORS {
+        let spec = TenantSpec {
+            seed: 3,
+            today: test_today(),
+            scale: Scale::Small,
+        };
+        let tenant = vendor.start(spec).await.unwrap();
+        for (what, credentials) in &refused {
+            let name = format!("{}-{what}", vendor.type_name());
+            if let Some(entry) = tenant.entry_with(&name, credentials) {
+                failing_entries.push_str(&entry);
+                failing.push(name);
+            }
+        }
+        tenants.push(tenant);
+    }
     let yaml = format!(
-        "{}  - name: wrong-key\n    type: qlik\n    base_url: {url}\n    authorization:\n      credentials: wrong-qlik-key-123\n  - name: refused-certificate\n    type: qlik\n    base_url: {url}\n    oauth2:\n      client_id: qlik-sim-client\n      client_certificate:\n        cert_file: {dir}/app.pem\n        key_file: {dir}/other.key\n",
-        demo.replace("poll_interval: 30s", "poll_interval: 1s"),
-        url = refusing_running.url(),
-        dir = fixtures.display(),
+        "{}{failing_entries}",
+        demo.replace("poll_interval: 30s", "poll_interval: 1s")
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exporter.yml");
@@ -65,11 +90,14 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         async move { client().get(url).send().await.ok()?.text().await.ok() }
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    // Every source polled at least twice (token reuse and refresh paths included).
-    while !get("/metrics").await.is_some_and(|m| {
-        m.matches("consumption_source_requests_total{").count() >= 8
-            && m.contains("source=\"refused-certificate\"")
-    }) {
+    // Every source's first poll ended (the exporter is ready), then a second poll for each
+    // (token reuse and refresh paths included).
+    while !client()
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the sources did not poll"
@@ -95,9 +123,15 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
 
     let metrics = get("/metrics").await.unwrap();
     let landing = get("/").await.unwrap();
+    for name in &failing {
+        assert!(
+            landing.contains(name.as_str()),
+            "{name} is on the landing page: {landing}"
+        );
+    }
     assert!(
-        landing.contains("wrong-key") && landing.contains("HTTP 401"),
-        "the failures are on the landing page: {landing}"
+        landing.matches("getting a token from").count() >= 2 * kit::VENDORS.len(),
+        "every vendor's refused secret and certificate are on the landing page: {landing}"
     );
     drop(child);
     let logs = std::fs::read_to_string(&log_path).unwrap();
@@ -109,7 +143,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         ("the landing page", &landing),
         ("the reload answer", &reload_answer),
     ] {
-        for secret in SECRETS {
+        for secret in secrets() {
             assert!(!text.contains(secret), "{secret:?} appears in {place}");
         }
     }
