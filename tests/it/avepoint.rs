@@ -319,4 +319,75 @@ mod against_an_avepoint_shaped_server {
             Some(3.0)
         );
     }
+
+    /// Every form a `nextLink` can take, and where RFC 3986 §5 puts it: relative links are
+    /// resolved against the page that carried them, not against `base_url`.
+    #[tokio::test]
+    async fn a_next_link_in_every_form_is_fetched_where_it_points() {
+        use wiremock::matchers::query_param_is_missing;
+        const LIST: &str = "/smp/powerplatform/connectionusage/cloudflows";
+        let forms = [
+            (
+                "{uri}/smp/powerplatform/connectionusage/cloudflows?skip=9",
+                LIST,
+            ),
+            ("/smp/v2/cloudflows?skip=9", "/smp/v2/cloudflows"),
+            ("cloudflows?flowId=f&skip=9", LIST),
+            ("./next?skip=9", "/smp/powerplatform/connectionusage/next"),
+            (
+                "../paged/cloudflows?skip=9",
+                "/smp/powerplatform/paged/cloudflows",
+            ),
+            ("?skip=9", LIST),
+        ];
+        for (link, expected_path) in forms {
+            let server = MockServer::start().await;
+            let link = link.replace("{uri}", &server.uri());
+            let row = |connection: &str| json!({"flowId": "f1", "environmentId": "e", "connectionId": connection});
+            Mock::given(method("POST"))
+                .and(path("/connect/token"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({"access_token": "t", "expires_in": 3600})),
+                )
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(LIST))
+                .and(query_param_is_missing("skip"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(
+                    json!({"connectionUsageCloudFlows": [row("c1")], "totalCount": 2, "nextLink": link}),
+                ))
+                .expect(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(expected_path))
+                .and(query_param("skip", "9"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(
+                    json!({"connectionUsageCloudFlows": [row("c2")], "totalCount": 2, "nextLink": ""}),
+                ))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let exporter = TestExporter::start(&source(&server.uri(), "")).await;
+            assert!(
+                exporter.poll(0).await,
+                "{link}: {:?}",
+                exporter.store.slots()[0].state().last_error
+            );
+            let m = exporter.scrape().await;
+            let labels = [
+                ("source", "ave"),
+                ("environment_id", "e"),
+                ("flow_id", "f1"),
+            ];
+            assert_eq!(
+                m.get("consumption_avepoint_flow_connections", &labels),
+                Some(2.0),
+                "{link}: both pages were read"
+            );
+            server.verify().await;
+        }
+    }
 }

@@ -673,6 +673,78 @@ mod against_a_qlik_shaped_server {
         );
     }
 
+    /// Every form an `href` without a token can take. An absolute one names another host in
+    /// Qlik's own examples, so only its path is kept, on the tenant host; relative ones are
+    /// resolved against the page that carried them (RFC 3986 §5).
+    #[tokio::test]
+    async fn a_next_href_in_every_form_is_fetched_where_it_points() {
+        const LIST: &str = "/api/v1/consumption/executions";
+        let forms = [
+            (
+                "http://localhost:8787/api/v1/consumption/executions?page=2",
+                LIST,
+            ),
+            (
+                "/api/v2/consumption/executions?page=2",
+                "/api/v2/consumption/executions",
+            ),
+            ("executions?limit=200&page=2", LIST),
+            ("./more?page=2", "/api/v1/consumption/more"),
+            ("../usage/executions?page=2", "/api/v1/usage/executions"),
+            ("?page=2", LIST),
+        ];
+        for (href, expected_path) in forms {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .and(path(LIST))
+                .and(query_param_is_missing("page"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(documented_page(Some(
+                        json!({"href": href, "type": "next"}),
+                    ))),
+                )
+                .expect(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(expected_path))
+                .and(query_param("page", "2"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(documented_page(None)))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let yaml = format!("sources:\n{}", qlik_source("acme", &server.uri(), ""));
+            let exporter = TestExporter::start(&yaml).await;
+            assert!(
+                exporter.poll(0).await,
+                "{href}: {:?}",
+                exporter.store.slots()[0].state().last_error
+            );
+            server.verify().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scheme_relative_href_to_another_host_is_refused() {
+        let server = MockServer::start().await;
+        let next = json!({"href": "//elsewhere.example/api/v1/consumption/executions?page=2"});
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(documented_page(Some(next))))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let yaml = format!("sources:\n{}", qlik_source("acme", &server.uri(), ""));
+        let exporter = TestExporter::start(&yaml).await;
+        assert!(!exporter.poll(0).await);
+        let labels = [
+            ("source", "acme"),
+            ("vendor", "qlik"),
+            ("reason", "foreign_link"),
+        ];
+        let m = exporter.scrape().await;
+        assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
+    }
+
     #[tokio::test]
     async fn qlik_429_with_its_documented_body_is_waited_out() {
         let server = MockServer::start().await;

@@ -152,6 +152,20 @@ async fn a_bad_config_is_refused_with_its_errors_and_the_old_config_keeps_runnin
     );
     assert!(up("a")(&m), "the old config still runs");
 
+    // A label listed twice, apart, would make Prometheus drop every source's scrape.
+    let repeated = "    labels: [user_id, resource_type, user_id]\n";
+    std::fs::write(&path, format!("{good}{repeated}")).unwrap();
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 500);
+    assert!(
+        answer.contains(":8:38: sources[0].labels[2]: qlik source: `user_id` is already listed"),
+        "{answer}"
+    );
+    assert!(
+        up("a")(&exporter.scrape().await),
+        "the old config still runs"
+    );
+
     std::fs::write(&path, &good).unwrap();
     assert_eq!(exporter.reload().await.0, 200);
     assert_eq!(
