@@ -6,6 +6,8 @@ use std::process::Command;
 
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
 
+use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
+
 use crate::helpers::{qlik_source, test_today, TestExporter};
 
 async fn two_qlik_tenants() -> (
@@ -39,6 +41,28 @@ async fn two_qlik_tenants() -> (
     (exporter, vec![eu, us])
 }
 
+/// A small tenant of every simulated vendor, each polled once on the test clock.
+async fn every_vendor() -> (TestExporter, Vec<SimulatedTenant>) {
+    let mut tenants = Vec::new();
+    for (seed, vendor) in kit::VENDORS.iter().enumerate() {
+        let spec = TenantSpec {
+            seed: seed as u64,
+            today: test_today(),
+            scale: Scale::Small,
+        };
+        tenants.push(vendor.start(spec).await.unwrap());
+    }
+    let entries: String = tenants
+        .iter()
+        .map(|t| t.entry(&format!("acme-{}", t.type_name())))
+        .collect();
+    let exporter = TestExporter::start(&format!("sources:\n{entries}")).await;
+    for (i, tenant) in tenants.iter().enumerate() {
+        assert!(exporter.poll(i).await, "{}", tenant.type_name());
+    }
+    (exporter, tenants)
+}
+
 /// promtool from Debian's `prometheus` package; its absence fails the test with what to install.
 fn promtool() -> &'static str {
     let found = Command::new("promtool")
@@ -50,9 +74,14 @@ fn promtool() -> &'static str {
 }
 
 #[tokio::test]
-async fn promtool_check_metrics_is_clean_for_two_qlik_sources() {
+async fn promtool_check_metrics_is_clean_for_every_vendor_and_two_qlik_sources() {
+    let (exporter, _simulators) = every_vendor().await;
+    promtool_check_metrics(&exporter.scrape().await.text);
     let (exporter, _simulators) = two_qlik_tenants().await;
-    let body = exporter.scrape().await.text;
+    promtool_check_metrics(&exporter.scrape().await.text);
+}
+
+fn promtool_check_metrics(body: &str) {
     let mut child = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -181,8 +210,8 @@ async fn health_and_readiness_endpoints_answer_as_prometheus_tooling_expects() {
 }
 
 #[tokio::test]
-async fn the_exposition_matches_the_golden_file() {
-    let (exporter, _simulators) = two_qlik_tenants().await;
+async fn the_exposition_of_every_vendor_matches_the_golden_file() {
+    let (exporter, _simulators) = every_vendor().await;
     let text = exporter.scrape().await.text;
     // Durations and the build revision change from run to run; everything else is fixed by the
     // seeds and the test clock.
@@ -203,5 +232,5 @@ async fn the_exposition_matches_the_golden_file() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    insta::assert_snapshot!("two_qlik_tenants", stable);
+    insta::assert_snapshot!("every_vendor", stable);
 }
