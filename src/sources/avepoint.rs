@@ -250,7 +250,54 @@ fn describe_avepoint_error(body: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::describe_avepoint_error;
+    use super::*;
+
+    #[test]
+    fn rows_fold_into_distinct_connections_per_environment_and_flow() {
+        let pages: [UsagePage; 2] = [
+            serde_json::from_str(
+                r#"{"connectionUsageCloudFlows":[
+                  {"flowId":"f1","environmentId":"Default-1","connectionId":"c1"},
+                  {"flowId":"f1","environmentId":"Default-1","connectionId":"c2"},
+                  {"flowId":"f1","environmentId":"Default-1","connectionId":"c1"},
+                  {"flowId":"f1","environmentId":"Default-2","connectionId":"c1"},
+                  {"flowId":"f2","environmentId":"Default-1","connectionId":""}
+                ],"totalCount":7,"nextLink":"x"}"#,
+            )
+            .unwrap(),
+            serde_json::from_str(
+                r#"{"connectionUsageCloudFlows":[
+                  {"flowId":"f1","environmentId":"Default-1","connectionId":"c3"},
+                  {"flowId":"f2","environmentId":"Default-1"}
+                ],"totalCount":7,"nextLink":""}"#,
+            )
+            .unwrap(),
+        ];
+        let mut folder = Folder::default();
+        for page in &pages {
+            for record in &page.connection_usage_cloud_flows {
+                folder.fold_record(record);
+            }
+        }
+        // totalCount describes the whole query: the poll adds it once per query.
+        folder.total_count += 7.0;
+        let snapshot = folder.finish();
+        let flows = snapshot
+            .family("consumption_avepoint_flow_connections")
+            .unwrap();
+        assert_eq!(flows.get(&["Default-1", "f1"]), Some(3.0));
+        assert_eq!(flows.get(&["Default-2", "f1"]), Some(1.0));
+        assert_eq!(
+            flows.get(&["Default-1", "f2"]),
+            Some(0.0),
+            "a flow without connections is still a flow"
+        );
+        assert_eq!(flows.len(), 3);
+        let records = snapshot
+            .family("consumption_avepoint_connection_usage_records")
+            .unwrap();
+        assert_eq!(records.get(&[]), Some(7.0));
+    }
 
     #[test]
     fn avepoint_error_bodies_read_as_one_line() {

@@ -304,6 +304,61 @@ impl Folder<'_> {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn usage_folds_into_windows_per_environment_and_capability_across_a_quarter_boundary() {
+        let pages: [UsagePage; 2] = [
+            serde_json::from_str(
+                r#"{"data":[{"environmentId":"env1","usage":[
+                  {"capabilityKey":"LOGS","capabilityName":"Log ingest","startTime":"2026-10-01T00:00:00Z","value":2.5,"unitMeasure":"GiB"},
+                  {"capabilityKey":"LOGS","capabilityName":"Log ingest","startTime":"2026-10-01T13:00:00Z","value":0.5,"unitMeasure":"GiB"},
+                  {"capabilityKey":"LOGS","capabilityName":"Log ingest","startTime":"2026-09-30T23:00:00Z","value":8,"unitMeasure":"GiB"},
+                  {"capabilityKey":"LOGS","capabilityName":"Log ingest","value":99,"unitMeasure":"GiB"}
+                ]}],"lastModifiedTime":"2026-10-01T14:00:00Z","nextPageKey":"k"}"#,
+            )
+            .unwrap(),
+            serde_json::from_str(
+                r#"{"data":[{"environmentId":"env2","usage":[
+                  {"capabilityKey":"HOSTS","capabilityName":"Hosts","startTime":"2026-09-30","value":4,"unitMeasure":"host-hour"}
+                ]}],"lastModifiedTime":"2026-10-01T12:00:00Z"}"#,
+            )
+            .unwrap(),
+        ];
+        // October 1st, 15:00: the first day of a quarter and of a month.
+        let mut folder = Folder {
+            subscription: "sub",
+            sums: WindowSums::new(Windows::at(at("2026-10-01T15:00:00Z"))),
+            newest: None,
+            sunset: None,
+        };
+        for page in &pages {
+            folder.fold_page(page);
+        }
+        let snapshot = folder.finish();
+        let family = snapshot.family("consumption_dynatrace_usage").unwrap();
+        let logs = |window| family.get(&["sub", "env1", "LOGS", "Log ingest", "GiB", window]);
+        assert_eq!(logs("today"), Some(3.0));
+        assert_eq!(logs("yesterday"), Some(8.0));
+        assert_eq!(logs("month_to_date"), Some(3.0));
+        let hosts = |window| family.get(&["sub", "env2", "HOSTS", "Hosts", "host-hour", window]);
+        assert_eq!(hosts("yesterday"), Some(4.0));
+        assert_eq!(hosts("month_to_date"), Some(0.0));
+        assert_eq!(family.len(), 6);
+        assert_eq!(
+            snapshot.data_updated,
+            Some(at("2026-10-01T14:00:00Z").timestamp() as f64),
+            "the newest lastModifiedTime of any page"
+        );
+    }
+}
+
+#[cfg(test)]
 mod properties {
     use super::*;
     use crate::sources::arbitrary_json::body;

@@ -414,6 +414,44 @@ fn is_burst_throttled(body: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn records_fold_into_window_sums_per_label_set_across_a_year_boundary() {
+        let page: RecordsPage = serde_json::from_str(
+            r#"{"records":[
+              {"consumptionDate":"2027-01-01T02:00:00Z","consumptionUnits":3,"environmentId":"e1","flowContext":"Premium","flowLicenseCategorization":"PerFlow"},
+              {"consumptionDate":"2027-01-01","consumptionUnits":1.5,"environmentId":"e1","flowContext":"Premium","flowLicenseCategorization":"PerFlow","userId":"u1"},
+              {"consumptionDate":"2026-12-31T23:59:59Z","consumptionUnits":7,"environmentId":"e1","flowContext":"Premium","flowLicenseCategorization":"PerFlow"},
+              {"consumptionDate":"2026-12-30T12:00:00Z","consumptionUnits":100,"environmentId":"e2","flowContext":"Process","flowLicenseCategorization":"PerFlow"},
+              {"consumptionDate":"garbage","consumptionUnits":1000,"environmentId":"e1"},
+              {"consumptionUnits":1000,"environmentId":"e1"}
+            ]}"#,
+        )
+        .unwrap();
+        let labels = default_labels();
+        // New Year's Day: yesterday is in the old year, month_to_date only the new one.
+        let mut folder = Folder::new(&labels, Windows::at(at("2027-01-01T09:00:00Z")));
+        folder.fold_page(&page);
+        let snapshot = folder.finish().finish();
+        let family = snapshot
+            .family("consumption_powerplatform_flow_capacity_units")
+            .unwrap();
+        let get = |env, context, window| family.get(&[env, context, "PerFlow", window]);
+        assert_eq!(get("e1", "Premium", "today"), Some(4.5));
+        assert_eq!(get("e1", "Premium", "yesterday"), Some(7.0));
+        assert_eq!(get("e1", "Premium", "month_to_date"), Some(4.5));
+        // e2's only record is two days old: in no window, so no label set is made for it.
+        assert_eq!(get("e2", "Process", "today"), None);
+        assert_eq!(family.len(), 3);
+        assert_eq!(
+            snapshot.data_updated,
+            Some(at("2027-01-01T02:00:00Z").timestamp() as f64)
+        );
+    }
+
     #[test]
     fn microsoft_errors_and_burst_throttles_are_recognised() {
         let body = br#"{"error":{"code":"BurstRequestsThrottled","message":"Too many requests","defaultUrlType":"x"}}"#;

@@ -175,33 +175,38 @@ impl Source for UiPath {
             .buffer_unordered(self.settings.concurrency)
             .try_collect()
             .await?;
-        let mut sums = WindowSums::new(windows);
-        let mut newest: Option<DateTime<Utc>> = None;
-        for result in &results {
-            for (service, at, amount) in &result.days {
-                newest = newest.max(Some(*at));
-                sums.add(
-                    &[&result.tenant, &result.consumable, service],
-                    at.date_naive(),
-                    *amount,
-                );
-            }
-        }
-        let mut builder = SnapshotBuilder::new();
-        sums.into_family(
-            &mut builder,
-            &CONSUMED_UNITS,
-            &["tenant_id", "consumable", "service"],
-        );
-        if let Some(newest) = newest {
-            builder.data_updated(newest.timestamp() as f64);
-        }
-        Ok(builder.finish())
+        Ok(fold(&results, windows))
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_uipath_error
     }
+}
+
+/// Every tenant's and consumable's days, summed into the windows per label set.
+fn fold(results: &[Consumption], windows: Windows) -> Snapshot {
+    let mut sums = WindowSums::new(windows);
+    let mut newest: Option<DateTime<Utc>> = None;
+    for result in results {
+        for (service, at, amount) in &result.days {
+            newest = newest.max(Some(*at));
+            sums.add(
+                &[&result.tenant, &result.consumable, service],
+                at.date_naive(),
+                *amount,
+            );
+        }
+    }
+    let mut builder = SnapshotBuilder::new();
+    sums.into_family(
+        &mut builder,
+        &CONSUMED_UNITS,
+        &["tenant_id", "consumable", "service"],
+    );
+    if let Some(newest) = newest {
+        builder.data_updated(newest.timestamp() as f64);
+    }
+    builder.finish()
 }
 
 impl UiPath {
@@ -246,6 +251,62 @@ impl UiPath {
             consumable,
             days,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn days_fold_into_windows_per_tenant_consumable_and_service_across_a_month_boundary() {
+        let items: UsageBody = serde_json::from_str(
+            r#"{"items":[
+              {"date":"2026-11-30","service":"orchestrator","consumedAmount":10.5},
+              {"date":"2026-12-01T00:00:00Z","service":"orchestrator","consumedAmount":2},
+              {"date":1796083200000,"service":"studio","consumedAmount":4},
+              {"date":"2026-11-29","service":"studio","consumedAmount":100},
+              {"date":"not a date","service":"studio","consumedAmount":1000},
+              {"service":"studio","consumedAmount":1000}
+            ]}"#,
+        )
+        .unwrap();
+        let (UsageBody::Items { items } | UsageBody::List(items)) = items;
+        let results = [
+            Consumption {
+                tenant: "t1".into(),
+                consumable: "RU".into(),
+                days: daily_amounts(&items),
+            },
+            Consumption {
+                tenant: "t1".into(),
+                consumable: "PLTU".into(),
+                days: vec![("orchestrator".into(), at("2026-12-01T08:00:00Z"), 1.25)],
+            },
+        ];
+        // The 1st of December: month_to_date is today alone; yesterday is in November.
+        let snapshot = fold(&results, Windows::at(at("2026-12-01T10:00:00Z")));
+        let family = snapshot
+            .family("consumption_uipath_consumed_units")
+            .unwrap();
+        let get = |consumable, service, window| family.get(&["t1", consumable, service, window]);
+        assert_eq!(get("RU", "orchestrator", "today"), Some(2.0));
+        assert_eq!(get("RU", "orchestrator", "yesterday"), Some(10.5));
+        assert_eq!(get("RU", "orchestrator", "month_to_date"), Some(2.0));
+        // 1796083200000 ms is 2026-12-01T00:00Z; 2026-11-29 is in no window.
+        assert_eq!(get("RU", "studio", "today"), Some(4.0));
+        assert_eq!(get("RU", "studio", "yesterday"), Some(0.0));
+        assert_eq!(get("RU", "studio", "month_to_date"), Some(4.0));
+        assert_eq!(get("PLTU", "orchestrator", "month_to_date"), Some(1.25));
+        assert_eq!(family.len(), 9, "three label sets, three windows each");
+        assert_eq!(
+            snapshot.data_updated,
+            Some(at("2026-12-01T08:00:00Z").timestamp() as f64)
+        );
     }
 }
 
