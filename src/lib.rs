@@ -2,16 +2,43 @@
 //!
 //! # Layout
 //! The pipeline, in the order data flows:
-//! - [`config`]: `exporter.yml` → a typed, validated `Config` (errors with line and column).
+//! - [`config`]: `exporter.yml` → a typed, validated `Config`, by job: `raw` (the file as
+//!   written), `env` (`${ENV}`), `decode` (global and shared keys, limits, schedules),
+//!   `credentials` (secrets, certificates), `positions` (line and column of every error).
+//!   [`settings`] decodes a vendor's own keys; it sits below both `config` and `sources`.
 //! - [`poller`]: one task per source: interval with jitter, poll timeout, publish or keep.
-//! - [`http`]: the one HTTP layer: auth and token cache, retries, `Retry-After`, size limit,
-//!   same-host pagination links, request counters.
-//! - [`sources`]: one file per vendor behind the `Source` trait, and the list of vendor types.
-//! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built.
-//! - [`store`]: the latest snapshot and health per source; [`render`]: the exposition, made
-//!   once per change; [`server`]: hyper serving `/metrics`, `/`, `/-/healthy`, `/-/ready`.
-//! - [`simulator`]: realistic vendor simulators for the tests, the benchmarks and `demo`.
-//! - [`app`] wires these together; [`cli`] and [`demo`] serve `main.rs`.
+//! - [`http`]: the one HTTP layer: credentials (a value that exists is usable), the token
+//!   cache, the retry decision (`retry::decide`, pure), `Retry-After`, size limit, same-host
+//!   pagination links resolved against their page, request counters. It calls no vendor code:
+//!   a source hands it two plain functions ([`http::VendorHooks`]).
+//! - [`sources`]: one file per vendor behind the `SourceType` and `Source` traits, and
+//!   `sources::TYPES`, the one list of vendor types.
+//! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built, and
+//!   the text format's label escaping.
+//! - [`health`]: each source's identity, counters and state; [`store`]: the latest snapshot and
+//!   health per source; [`render`]: the exposition, made once per change; [`server`]: hyper
+//!   serving `/metrics`, `/`, `/-/healthy`, `/-/ready`, `/-/reload` and the reload reply types.
+//! - [`simulator`]: vendor simulators for the tests, the benchmarks and `demo`, one file per
+//!   vendor; `simulator::kit::VENDORS` is the one list of them, which the demo, the fault
+//!   suite, the secret test, the command-line tests and the benchmark loop over.
+//! - [`app`] wires these together; [`cli`] and [`demo`] serve `main.rs`; [`secret`] is the
+//!   string that never prints; [`clock`] the injectable time; [`memory`] the allocator tuning.
+//!
+//! No module imports a module that imports it back (a test reads the `crate::` paths of every
+//! file and fails on a circle).
+//!
+//! # Adding a vendor
+//! 1. `src/sources/<vendor>.rs`: a `SourceType` (its keys, defaults) and a `Source` (a poll
+//!    that fetches through the `PollSession` and folds pages), with exact fold tests; one line
+//!    in `sources::TYPES`.
+//! 2. `src/simulator/<vendor>.rs`: a simulator written from the vendor's documentation (no code
+//!    shared with the source) and its `SimulatedVendor`; one line in `simulator::kit::VENDORS`.
+//! 3. `tests/it/<vendor>.rs`, listed in `tests/it/main.rs`, and a `### type: <vendor>` section in
+//!    README.
+//!
+//! Forgetting any of these fails a test (`simulator::kit` and `layout` tests); the
+//! demo, the fault suite, the secret test, the CLI tests, the golden exposition and the
+//! benchmark then cover the vendor without further code.
 
 pub mod app;
 pub mod cli;

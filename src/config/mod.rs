@@ -2,9 +2,9 @@
 //!
 //! Owns every call into the YAML library (with [`crate::settings`], which vendors' keys go
 //! through), so that swapping `serde_yaml` (published as deprecated) touches these two only.
-//! By job: [`raw`] mirrors the file, [`env`] expands `${ENV}`, [`decode`] builds the typed
+//! By job: `raw` mirrors the file, `env` expands `${ENV}`, `decode` builds the typed
 //! config from the global keys, the keys every source shares and the vendor's own keys (decoded
-//! by its [`SourceType`](crate::sources::SourceType)), [`credentials`] reads and checks secrets
+//! by its [`SourceType`](crate::sources::SourceType)), `credentials` reads and checks secrets
 //! and certificates, and [`positions`] finds the line and column of every error. Errors are
 //! collected, not stopped at, so `check` prints all.
 

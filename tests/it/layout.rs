@@ -301,3 +301,24 @@ fn functions_on_the_poll_render_and_serve_path_are_short() {
         found.join("\n")
     );
 }
+
+#[test]
+fn every_vendor_has_a_test_file_and_a_readme_section() {
+    let main = std::fs::read_to_string(root().join("tests/it/main.rs")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for name in sources::type_names() {
+        assert!(
+            root().join(format!("tests/it/{name}.rs")).exists()
+                && main.lines().any(|l| l == format!("mod {name};")),
+            "{name}: add tests/it/{name}.rs and `mod {name};` in tests/it/main.rs"
+        );
+        assert!(
+            root().join(format!("src/simulator/{name}.rs")).exists(),
+            "{name}: add its simulator, src/simulator/{name}.rs"
+        );
+        assert!(
+            readme.contains(&format!("### `type: {name}`")),
+            "{name}: README needs a \"### `type: {name}`\" section"
+        );
+    }
+}
