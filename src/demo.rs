@@ -7,21 +7,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::Utc;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config;
+use crate::server;
 use crate::simulator::kit::{self, SimulatedTenant};
 use crate::web_config::WebConfig;
-
-/// Binds the listen address, naming it in the error (a port in use is the usual cause).
-pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address}: is another process using it? Choose another with --web.listen-address"))
-}
 
 /// Starts the simulators and serves the exporter on `listen_address` until `shutdown`, behind
 /// `web` (TLS, basic auth) when given, as `serve` would be.
@@ -34,7 +27,7 @@ pub async fn run(
     let (config_text, _simulators) = start_simulators(seed).await?;
     let config = config::parse(&config_text, "demo config", Path::new("."))
         .map_err(|e| anyhow::anyhow!("the demo's own config is invalid (a bug): {e}"))?;
-    let listener = bind(listen_address).await?;
+    let listener = server::bind(listen_address).await?;
     let port = listener.local_addr()?.port();
     let scheme = match web.as_ref().is_some_and(|w| w.serves_tls()) {
         true => "https",

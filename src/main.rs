@@ -5,7 +5,7 @@ use clap::Parser;
 use consumption_exporter::cli::{init_logging, Cli, Command};
 use consumption_exporter::clock::SystemClock;
 use consumption_exporter::web_config::WebConfig;
-use consumption_exporter::{app, config, demo};
+use consumption_exporter::{app, config, demo, server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -67,7 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let config = config::load(&config_file)?;
             let web = load_web_config(&cli)?;
-            let listener = demo::bind(cli.listen_address()).await?;
+            let listener = server::bind(cli.listen_address()).await?;
             tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
             app::run(
                 config,

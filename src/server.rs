@@ -165,6 +165,14 @@ async fn handle(
     }
 }
 
+/// Binds the listen address, naming it in the error (a port in use is the usual cause).
+pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    use anyhow::Context;
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}: is another process using it? Choose another with --web.listen-address"))
+}
+
 /// A request to re-read the config file, answered with what changed or why it was refused.
 pub type ReloadRequest = oneshot::Sender<Result<ReloadSummary, ReloadError>>;
 

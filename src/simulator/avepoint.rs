@@ -401,11 +401,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
     }
 
     fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
-        vec![super::kit::DemoSource {
-            name: "demo-avepoint",
-            scale: super::kit::Scale::Demo,
-            credentials: super::kit::Credentials::ClientSecret,
-        }]
+        vec![super::kit::DemoSource::named("demo-avepoint")]
     }
 
     fn secrets(&self) -> &'static [&'static str] {

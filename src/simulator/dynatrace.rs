@@ -442,11 +442,7 @@ impl super::kit::SimulatedVendor for DynatraceKit {
     }
 
     fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
-        vec![super::kit::DemoSource {
-            name: "demo-dynatrace",
-            scale: super::kit::Scale::Demo,
-            credentials: super::kit::Credentials::ClientSecret,
-        }]
+        vec![super::kit::DemoSource::named("demo-dynatrace")]
     }
 
     fn secrets(&self) -> &'static [&'static str] {

@@ -73,6 +73,17 @@ pub struct DemoSource {
     pub credentials: Credentials,
 }
 
+impl DemoSource {
+    /// A demo-sized tenant polled with client credentials, as most vendors' demo sources are.
+    pub fn named(name: &'static str) -> Self {
+        DemoSource {
+            name,
+            scale: Scale::Demo,
+            credentials: Credentials::ClientSecret,
+        }
+    }
+}
+
 /// A simulated vendor, as the vendor-blind code sees it.
 pub trait SimulatedVendor: Sync {
     /// The source `type` it simulates (a name in [`crate::sources::TYPES`]).

@@ -495,11 +495,7 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
     }
 
     fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
-        vec![super::kit::DemoSource {
-            name: "demo-flows",
-            scale: super::kit::Scale::Demo,
-            credentials: super::kit::Credentials::ClientSecret,
-        }]
+        vec![super::kit::DemoSource::named("demo-flows")]
     }
 
     fn secrets(&self) -> &'static [&'static str] {

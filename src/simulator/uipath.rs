@@ -312,11 +312,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
     }
 
     fn demo_sources(&self) -> Vec<super::kit::DemoSource> {
-        vec![super::kit::DemoSource {
-            name: "demo-robots",
-            scale: super::kit::Scale::Demo,
-            credentials: super::kit::Credentials::ClientSecret,
-        }]
+        vec![super::kit::DemoSource::named("demo-robots")]
     }
 
     fn secrets(&self) -> &'static [&'static str] {
