@@ -41,6 +41,7 @@
 //! benchmark then cover the vendor without further code.
 
 pub mod app;
+pub mod budgets;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -57,6 +58,7 @@ pub mod simulator;
 pub mod snapshot;
 pub mod sources;
 pub mod store;
+pub mod usage;
 pub mod web_config;
 
 /// The source revision the binary was built from (`unknown` outside a git checkout).

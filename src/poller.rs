@@ -9,12 +9,13 @@ use rand::Rng;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::budgets::{self, BudgetFamilies};
 use crate::clock::SharedClock;
 use crate::config::SourceConfig;
 use crate::health::SourceSlot;
 use crate::http::HttpClient;
 use crate::snapshot::Snapshot;
-use crate::sources::PollError;
+use crate::sources::{PollError, PollPlan};
 use crate::store::Store;
 
 /// A source with everything it needs to poll.
@@ -102,15 +103,31 @@ impl Poller {
     async fn poll(&self) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout);
-        match tokio::time::timeout(
-            timeout,
-            self.config.source.poll(&session, self.clock.as_ref()),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(PollError::Timeout(timeout)),
-        }
+        let plan = PollPlan {
+            history_from: budgets::history_from(&self.config.budgets, self.clock.now()),
+        };
+        let poll = self.config.source.poll(&session, self.clock.as_ref(), plan);
+        let mut snapshot = match tokio::time::timeout(timeout, poll).await {
+            Ok(result) => result?,
+            Err(_) => return Err(PollError::Timeout(timeout)),
+        };
+        self.add_budgets(&mut snapshot);
+        Ok(snapshot)
+    }
+
+    /// Evaluates the source's budgets against what the poll consumed, as of now, and serves
+    /// the vendor's own; the per-day usage is then dropped.
+    fn add_budgets(&self, snapshot: &mut Snapshot) {
+        let usage = snapshot.usage.take();
+        let mut families = BudgetFamilies::new(self.config.vendor);
+        families.add_configured(
+            &self.config.budgets,
+            usage.as_ref(),
+            self.config.source.budget_unit(),
+            self.clock.now(),
+        );
+        families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
+        snapshot.families.extend(families.finish());
     }
 }
 

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use hashbrown::HashMap;
 
+use crate::usage::{Usage, VendorBudget};
+
 /// Escapes backslash and newline (and `"` in label values), as the text format requires.
 pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {
     let needs_escape = |c: char| c == '\\' || c == '\n' || (quote && c == '"');
@@ -230,6 +232,10 @@ pub struct Snapshot {
     pub data_updated: Option<f64>,
     /// The `Sunset` date (Unix seconds) the vendor announced for the endpoint in use.
     pub api_sunset: Option<f64>,
+    /// What the poll consumed, for budgets; taken when they are evaluated.
+    pub usage: Option<Usage>,
+    /// Limits the vendor reports itself.
+    pub vendor_budgets: Vec<VendorBudget>,
 }
 
 impl Snapshot {
@@ -273,6 +279,8 @@ pub struct SnapshotBuilder {
     families: Vec<FamilyBuilder>,
     data_updated: Option<f64>,
     api_sunset: Option<f64>,
+    usage: Option<Usage>,
+    vendor_budgets: Vec<VendorBudget>,
     key: Vec<u8>,
 }
 
@@ -339,6 +347,15 @@ impl SnapshotBuilder {
         self.api_sunset = Some(unix_seconds);
     }
 
+    /// What the poll consumed, for budgets to read.
+    pub fn usage(&mut self, usage: Usage) {
+        self.usage = Some(usage);
+    }
+
+    pub fn vendor_budget(&mut self, budget: VendorBudget) {
+        self.vendor_budgets.push(budget);
+    }
+
     pub fn finish(self) -> Snapshot {
         let families = self
             .families
@@ -358,6 +375,8 @@ impl SnapshotBuilder {
             families,
             data_updated: self.data_updated,
             api_sunset: self.api_sunset,
+            usage: self.usage,
+            vendor_budgets: self.vendor_budgets,
         }
     }
 }

@@ -118,7 +118,11 @@ impl Decoder<'_> {
     }
 
     /// Decodes `value` into `T`, recording a positioned error under `prefix` on failure.
-    fn decode_value<T: DeserializeOwned>(&mut self, prefix: &str, value: Value) -> Option<T> {
+    pub(super) fn decode_value<T: DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+        value: Value,
+    ) -> Option<T> {
         let value = self.expand_env(prefix, value)?;
         match decode_settings::<T>(value) {
             Ok(v) => Some(v),
@@ -201,6 +205,7 @@ impl Decoder<'_> {
             }
         };
         let (mut auth, source) = (auth?, source?);
+        let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
             // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
             for (key, value) in source.default_token_params() {
@@ -215,6 +220,7 @@ impl Decoder<'_> {
             limits,
             auth,
             source,
+            budgets,
             fingerprint: 0,
         })
     }

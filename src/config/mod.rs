@@ -8,6 +8,7 @@
 //! and certificates, and [`positions`] finds the line and column of every error. Errors are
 //! collected, not stopped at, so `check` prints all.
 
+mod budgets;
 mod credentials;
 mod decode;
 mod env;
@@ -23,6 +24,7 @@ use url::Url;
 
 pub use positions::Position;
 
+use crate::budgets::Budget;
 use crate::http::{AuthConfig, RequestLimits};
 use crate::sources::Source;
 use decode::Decoder;
@@ -44,6 +46,8 @@ pub struct SourceConfig {
     pub limits: RequestLimits,
     pub auth: AuthConfig,
     pub source: Arc<dyn Source>,
+    /// The budgets declared for this source, evaluated after each poll.
+    pub budgets: Vec<Budget>,
     /// Changes whenever anything that shapes this source's polls changes (its entry, the
     /// global keys, the environment it expands, the secrets its files hold), so a reload can
     /// leave unchanged sources polling undisturbed.

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_yaml::Value;
 use url::Url;
 
+use crate::budgets::Period;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {
@@ -48,6 +50,7 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "max_pages",
     "authorization",
     "oauth2",
+    "budgets",
 ];
 
 #[derive(Deserialize)]
@@ -70,6 +73,24 @@ pub(super) struct RawCommon {
     pub(super) max_pages: Option<u32>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
+    #[serde(default)]
+    pub(super) budgets: Vec<Value>,
+}
+
+/// One entry of a source's `budgets`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBudget {
+    pub(super) name: String,
+    #[serde(default, rename = "match")]
+    pub(super) matcher: BTreeMap<String, Value>,
+    pub(super) limit: f64,
+    pub(super) period: Period,
+    pub(super) start: Option<String>,
+    pub(super) unit: Option<String>,
+    pub(super) price: Option<f64>,
+    pub(super) currency: Option<String>,
+    pub(super) warn_ratio: Option<f64>,
 }
 
 #[derive(Deserialize)]

@@ -14,11 +14,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use url::Url;
 
-use super::{PollError, Source, SourceType};
+use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::usage::{BudgetUnit, LevelUsage, Usage};
 
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
 
@@ -107,6 +108,9 @@ struct ConnectionUsage<'a> {
     connection_id: Option<Cow<'a, str>>,
 }
 
+/// What a budget over AvePoint's usage may match on.
+const USAGE_LABELS: [&str; 3] = ["environment_id", "flow_id", "connection_id"];
+
 /// Distinct connections per (environment, flow), and the reported record totals.
 #[derive(Default)]
 struct Folder {
@@ -126,8 +130,31 @@ impl Folder {
         }
     }
 
-    fn finish(self) -> Snapshot {
+    /// One level per (environment, flow, connection), counted distinct by connection: a
+    /// budget over some flows counts the connections they use, each once.
+    fn usage(&self) -> Usage {
+        let series = self
+            .connections
+            .iter()
+            .flat_map(|((environment, flow), connections)| {
+                connections.iter().map(move |connection| {
+                    let values = vec![environment.clone(), flow.clone(), connection.clone()];
+                    (values, 1.0)
+                })
+            })
+            .collect();
+        Usage::Level(LevelUsage {
+            label_names: USAGE_LABELS.to_vec(),
+            series,
+            distinct_label: Some(2),
+        })
+    }
+
+    fn finish(self, plan: PollPlan) -> Snapshot {
         let mut builder = SnapshotBuilder::new();
+        if plan.wants_usage() {
+            builder.usage(self.usage());
+        }
         let flows = builder.family(
             &FLOW_CONNECTIONS,
             vec!["environment_id", "flow_id"],
@@ -148,6 +175,7 @@ impl Source for AvePoint {
         &self,
         session: &PollSession<'_>,
         _clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let mut folder = Folder::default();
         let queries: Vec<Option<&str>> = if self.settings.flow_ids.is_empty() {
@@ -193,11 +221,19 @@ impl Source for AvePoint {
                 }
             }
         }
-        Ok(folder.finish())
+        Ok(folder.finish(plan))
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_avepoint_error
+    }
+
+    fn usage_labels(&self) -> Vec<&'static str> {
+        USAGE_LABELS.to_vec()
+    }
+
+    fn budget_unit(&self) -> BudgetUnit {
+        BudgetUnit::Fixed("connections")
     }
 }
 
@@ -281,7 +317,7 @@ mod tests {
         }
         // totalCount describes the whole query: the poll adds it once per query.
         folder.total_count += 7.0;
-        let snapshot = folder.finish();
+        let snapshot = folder.finish(PollPlan::default());
         let flows = snapshot
             .family("consumption_avepoint_flow_connections")
             .unwrap();
@@ -337,7 +373,7 @@ mod properties {
                 for record in &page.connection_usage_cloud_flows {
                     folder.fold_record(record);
                 }
-                folder.finish();
+                folder.finish(PollPlan::default());
             }
             let _ = describe_avepoint_error(&bytes);
         }

@@ -18,11 +18,12 @@ use serde::Deserialize;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, Source, SourceType};
+use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{PollSession, Request};
 use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::usage::BudgetUnit;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",
@@ -129,15 +130,25 @@ struct CapabilityUsage<'a> {
     unit_measure: Option<Cow<'a, str>>,
 }
 
+/// The labels of `consumption_dynatrace_usage` besides `window`.
+const USAGE_LABELS: [&str; 5] = [
+    "subscription_uuid",
+    "environment_id",
+    "capability_key",
+    "capability_name",
+    "unit",
+];
+
 #[async_trait]
 impl Source for Dynatrace {
     async fn poll(
         &self,
         session: &PollSession<'_>,
         clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now);
+        let windows = Windows::at(now).with_history(plan.history_from);
         let mut folder = Folder {
             subscription: &self.settings.subscription_uuid,
             sums: WindowSums::new(windows),
@@ -163,6 +174,14 @@ impl Source for Dynatrace {
             page += 1;
         }
         Ok(folder.finish())
+    }
+
+    fn usage_labels(&self) -> Vec<&'static str> {
+        USAGE_LABELS.to_vec()
+    }
+
+    fn budget_unit(&self) -> BudgetUnit {
+        BudgetUnit::Label("unit")
     }
 
     fn default_token_params(&self) -> Vec<(String, String)> {
@@ -285,14 +304,7 @@ impl Folder<'_> {
 
     fn finish(self) -> Snapshot {
         let mut builder = SnapshotBuilder::new();
-        let names = [
-            "subscription_uuid",
-            "environment_id",
-            "capability_key",
-            "capability_name",
-            "unit",
-        ];
-        self.sums.into_family(&mut builder, &USAGE, &names);
+        self.sums.into_family(&mut builder, &USAGE, &USAGE_LABELS);
         if let Some(newest) = self.newest {
             builder.data_updated(newest.timestamp() as f64);
         }

@@ -15,12 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use url::Url;
 
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
 use crate::settings::FieldError;
 use crate::snapshot::Snapshot;
+use crate::usage::BudgetUnit;
 
 /// Every vendor type the config accepts.
 pub static TYPES: &[&dyn SourceType] = &[
@@ -67,6 +69,21 @@ pub trait SourceType: Sync {
     ) -> Result<Arc<dyn Source>, Vec<FieldError>>;
 }
 
+/// What a poll must read beyond what the source serves itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollPlan {
+    /// The first day whose per-day amounts budgets need (none: no budgets). Sources with
+    /// daily data read from it and keep the days in the snapshot's usage.
+    pub history_from: Option<NaiveDate>,
+}
+
+impl PollPlan {
+    /// Whether the source has budgets, so the snapshot should carry its usage.
+    pub fn wants_usage(&self) -> bool {
+        self.history_from.is_some()
+    }
+}
+
 /// One configured vendor endpoint.
 #[async_trait]
 pub trait Source: Send + Sync {
@@ -75,7 +92,16 @@ pub trait Source: Send + Sync {
         &self,
         session: &PollSession<'_>,
         clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError>;
+
+    /// The labels of the usage budgets read, which a budget's `match` may name.
+    fn usage_labels(&self) -> Vec<&'static str>;
+
+    /// The unit of a budget that names none.
+    fn budget_unit(&self) -> BudgetUnit {
+        BudgetUnit::Fixed("units")
+    }
 
     /// Reads the vendor's error body shape into one line for the user.
     fn error_detail(&self) -> ErrorDetailFn {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, Source, SourceType};
+use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
 use crate::settings::{check_labels, decode_settings, FieldError};
@@ -207,9 +207,10 @@ impl Source for PowerPlatform {
         &self,
         session: &PollSession<'_>,
         clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now);
+        let windows = Windows::at(now).with_history(plan.history_from);
         let mut folder = Folder::new(&self.settings.labels, windows);
         let mut page_number = self.settings.first_page;
         let mut page = 1;
@@ -241,6 +242,10 @@ impl Source for PowerPlatform {
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_microsoft_error
+    }
+
+    fn usage_labels(&self) -> Vec<&'static str> {
+        self.settings.labels.iter().map(|l| l.name()).collect()
     }
 
     fn throttle_signal(&self) -> Option<ThrottleSignalFn> {

@@ -9,16 +9,19 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use hashbrown::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use url::Url;
 
-use super::{PollError, Source, SourceType};
+use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
 use crate::settings::{check_labels, decode_settings, FieldError};
 use crate::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
+use crate::usage::{BudgetUnit, LevelUsage, Usage, VendorBudget};
 
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
 const MAX_PAGE_SIZE: u32 = 200;
@@ -248,9 +251,10 @@ impl Source for Qlik {
         &self,
         session: &PollSession<'_>,
         clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let first = self.first_page_url(session);
-        let mut folder = Folder::new(&self.labels, clock.now());
+        let mut folder = Folder::new(&self.labels, clock.now(), plan);
         let mut url = first.clone();
         let mut page = 1;
         loop {
@@ -274,6 +278,15 @@ impl Source for Qlik {
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_qlik_error
+    }
+
+    /// Budgets read the current period's local usage by the configured labels.
+    fn usage_labels(&self) -> Vec<&'static str> {
+        self.labels.iter().map(|l| l.name()).collect()
+    }
+
+    fn budget_unit(&self) -> BudgetUnit {
+        BudgetUnit::Label("unit")
     }
 }
 
@@ -337,6 +350,21 @@ struct Folder<'a> {
     families: Families,
     tenant_overage: bool,
     tenant_close_to_overage: bool,
+    /// Local usage of the current period by label set, when budgets read it.
+    levels: Option<HashMap<Vec<String>, f64>>,
+    /// Qlik's own capacities of the current period, by `<type>/<action>/<period type>` and unit.
+    capacities: HashMap<String, Capacity>,
+    key: String,
+}
+
+/// One capacity Qlik reports: the executions of one resource action in one period.
+struct Capacity {
+    name: String,
+    unit: String,
+    limit: f64,
+    used: f64,
+    start: Option<f64>,
+    end: Option<f64>,
 }
 
 struct Families {
@@ -351,7 +379,7 @@ struct Families {
 }
 
 impl<'a> Folder<'a> {
-    fn new(labels: &'a [Label], now: DateTime<Utc>) -> Self {
+    fn new(labels: &'a [Label], now: DateTime<Utc>, plan: PollPlan) -> Self {
         let mut builder = SnapshotBuilder::new();
         let mut names: Vec<&'static str> = labels.iter().map(|l| l.name()).collect();
         names.push("period");
@@ -373,6 +401,9 @@ impl<'a> Folder<'a> {
             families,
             tenant_overage: false,
             tenant_close_to_overage: false,
+            levels: plan.wants_usage().then(HashMap::new),
+            capacities: HashMap::new(),
+            key: String::new(),
         }
     }
 
@@ -391,6 +422,9 @@ impl<'a> Folder<'a> {
             _ => "current",
         };
         let mut values: Vec<&str> = self.labels.iter().map(|l| l.value(record)).collect();
+        if period == "current" {
+            self.note_current(record, &values, period_end);
+        }
         values.push(period);
         let f = &self.families;
         let sums = [
@@ -424,7 +458,80 @@ impl<'a> Folder<'a> {
         }
     }
 
+    /// A current-period record counts for budgets: the level of its label set, and Qlik's
+    /// capacity of its resource action.
+    fn note_current(
+        &mut self,
+        record: &Execution<'_>,
+        values: &[&str],
+        period_end: Option<DateTime<Utc>>,
+    ) {
+        let used = record.local_usage.unwrap_or(0.0);
+        if let Some(levels) = &mut self.levels {
+            let values: Vec<String> = values.iter().map(|v| (*v).to_string()).collect();
+            *levels.entry(values).or_insert(0.0) += used;
+        }
+        let Some(limit) = record.capacity_limit else {
+            return;
+        };
+        let text = |field: &Option<Cow<'_, str>>| field.as_deref().unwrap_or("").to_string();
+        self.key.clear();
+        for part in [
+            &record.resource_type,
+            &record.resource_action,
+            &record.period_type,
+        ] {
+            self.key.push_str(part.as_deref().unwrap_or(""));
+            self.key.push('/');
+        }
+        self.key.push_str(record.unit.as_deref().unwrap_or(""));
+        let capacity = self
+            .capacities
+            .entry_ref(self.key.as_str())
+            .or_insert_with(|| Capacity {
+                name: format!(
+                    "{}/{}/{}",
+                    text(&record.resource_type),
+                    text(&record.resource_action),
+                    text(&record.period_type)
+                ),
+                unit: text(&record.unit),
+                limit: 0.0,
+                used: 0.0,
+                start: None,
+                end: None,
+            });
+        capacity.limit += limit;
+        capacity.used += used;
+        let start = record
+            .period_start
+            .as_deref()
+            .and_then(period_start_instant);
+        capacity.start = min_option(capacity.start, start.map(|t| t.timestamp() as f64));
+        let end = period_end.map(|t| t.timestamp() as f64);
+        capacity.end = max_option(capacity.end, end);
+    }
+
     fn finish(mut self) -> Snapshot {
+        if let Some(levels) = self.levels.take() {
+            let names = self.labels.iter().map(|l| l.name()).collect();
+            self.builder.usage(Usage::Level(LevelUsage {
+                label_names: names,
+                series: levels.into_iter().collect(),
+                distinct_label: None,
+            }));
+        }
+        for (_, capacity) in self.capacities.drain() {
+            let period = capacity.start.zip(capacity.end);
+            self.builder.vendor_budget(VendorBudget {
+                name: capacity.name,
+                unit: capacity.unit,
+                limit: capacity.limit,
+                used: capacity.used,
+                forecast: capacity.used,
+                period,
+            });
+        }
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         let overage = self.builder.family(&TENANT_OVERAGE, vec![], Combine::Max);
         self.builder
@@ -436,6 +543,30 @@ impl<'a> Folder<'a> {
             .observe(close, &[], flag(self.tenant_close_to_overage));
         self.builder.finish()
     }
+}
+
+fn min_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `periodStart` is a date (midnight UTC) or an RFC 3339 time.
+fn period_start_instant(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `periodEnd` is a date (the period's last day, so it ends at the next midnight UTC) or an
@@ -523,7 +654,7 @@ mod tests {
         )
         .unwrap();
         let labels = default_labels();
-        let mut folder = Folder::new(&labels, at("2026-11-22T10:00:00Z"));
+        let mut folder = Folder::new(&labels, at("2026-11-22T10:00:00Z"), PollPlan::default());
         folder.fold_page(&page);
         let snapshot = folder.finish();
         let current = ["app", "reload", "month", "reloads", "current"];
@@ -660,7 +791,7 @@ mod properties {
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             let labels = default_labels();
             if let Ok(page) = serde_json::from_slice::<ExecutionsPage>(&bytes) {
-                let mut folder = Folder::new(&labels, Utc::now());
+                let mut folder = Folder::new(&labels, Utc::now(), PollPlan::default());
                 folder.fold_page(&page);
                 folder.finish();
             }

@@ -17,11 +17,12 @@ use serde_json::json;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, Source, SourceType};
+use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::usage::BudgetUnit;
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -122,6 +123,9 @@ fn describe_uipath_error(body: &[u8]) -> Option<String> {
     })
 }
 
+/// The labels of `consumption_uipath_consumed_units` besides `window`.
+const USAGE_LABELS: [&str; 3] = ["tenant_id", "consumable", "service"];
+
 /// A configured UiPath organisation.
 pub struct UiPath {
     settings: Settings,
@@ -160,9 +164,10 @@ impl Source for UiPath {
         &self,
         session: &PollSession<'_>,
         clock: &dyn Clock,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now);
+        let windows = Windows::at(now).with_history(plan.history_from);
         // Owned pairs: futures borrowing from a closure argument do not prove `Send` here.
         let mut pairs = Vec::new();
         for tenant in &self.settings.tenant_ids {
@@ -180,6 +185,15 @@ impl Source for UiPath {
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_uipath_error
+    }
+
+    fn usage_labels(&self) -> Vec<&'static str> {
+        USAGE_LABELS.to_vec()
+    }
+
+    /// Consumables are units of their own (Robot Units, Platform Units, …).
+    fn budget_unit(&self) -> BudgetUnit {
+        BudgetUnit::Label("consumable")
     }
 }
 

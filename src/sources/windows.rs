@@ -2,20 +2,25 @@
 //! UTC calendar days, and sums per label set in each. Daily data is exposed without a date label
 //! so that series stay bounded.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 
 use crate::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
+use crate::usage::{DailyUsage, Usage};
 
 /// The `window` label values, in the order of [`Windows::membership`].
 pub const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
 
-/// The UTC calendar windows one poll covers.
+/// The UTC calendar windows one poll covers, and how far back budgets need the days.
 #[derive(Clone, Copy, Debug)]
 pub struct Windows {
     pub today: NaiveDate,
     pub yesterday: NaiveDate,
     pub month_start: NaiveDate,
+    /// Keep per-day amounts from this day on (budgets need them); none: keep no days.
+    pub history_from: Option<NaiveDate>,
 }
 
 impl Windows {
@@ -25,12 +30,32 @@ impl Windows {
             today,
             yesterday: today.pred_opt().unwrap_or(today),
             month_start: today.with_day(1).unwrap_or(today),
+            history_from: None,
         }
     }
 
-    /// The first day a query must cover: the month's first, or yesterday on the 1st.
-    pub fn start(&self) -> NaiveDate {
+    /// Also reads and keeps the days from `history_from` (the poll plan's), for budgets.
+    pub fn with_history(self, history_from: Option<NaiveDate>) -> Self {
+        Windows {
+            history_from: history_from.map(|day| day.min(self.start_of_windows())),
+            ..self
+        }
+    }
+
+    fn start_of_windows(&self) -> NaiveDate {
         self.month_start.min(self.yesterday)
+    }
+
+    /// The first day a query must cover: the month's first, or yesterday on the 1st, or the
+    /// first day budgets need if that is earlier.
+    pub fn start(&self) -> NaiveDate {
+        let windows = self.start_of_windows();
+        self.history_from.map_or(windows, |day| day.min(windows))
+    }
+
+    fn keeps(&self, day: NaiveDate) -> bool {
+        self.history_from
+            .is_some_and(|from| day >= from && day <= self.today)
     }
 
     /// Midnight UTC at the start of [`Windows::start`].
@@ -51,13 +76,22 @@ impl Windows {
     }
 }
 
-/// Per-label-set sums in each window. Memory grows with label sets, never with records.
+/// Per-label-set sums in each window, and per-day amounts when budgets need them. Memory grows
+/// with label sets (and days kept), never with records.
 pub struct WindowSums {
     windows: Windows,
     /// Keyed by the label values, each prefixed by its length so that no two label sets make
     /// the same key, and looked up by `&str`: an amount for a known label set allocates nothing.
-    sums: HashMap<String, (Vec<String>, [f64; 3])>,
+    sums: HashMap<String, LabelSet>,
     key: String,
+}
+
+struct LabelSet {
+    values: Vec<String>,
+    windows: [f64; 3],
+    /// Whether any amount fell in a window: only those label sets get window series.
+    in_window: bool,
+    days: BTreeMap<NaiveDate, f64>,
 }
 
 impl WindowSums {
@@ -73,7 +107,9 @@ impl WindowSums {
     /// window are ignored.
     pub fn add(&mut self, label_values: &[&str], day: NaiveDate, amount: f64) {
         let membership = self.windows.membership(day);
-        if !membership.contains(&true) {
+        let in_window = membership.contains(&true);
+        let kept = self.windows.keeps(day);
+        if !in_window && !kept {
             return;
         }
         self.key.clear();
@@ -84,21 +120,29 @@ impl WindowSums {
             self.key.push(':');
             self.key.push_str(value);
         }
-        let (_, sums) = self.sums.entry_ref(self.key.as_str()).or_insert_with(|| {
-            (
-                label_values.iter().map(|v| (*v).to_string()).collect(),
-                [0.0; 3],
-            )
-        });
-        for (sum, member) in sums.iter_mut().zip(membership) {
+        let set = self
+            .sums
+            .entry_ref(self.key.as_str())
+            .or_insert_with(|| LabelSet {
+                values: label_values.iter().map(|v| (*v).to_string()).collect(),
+                windows: [0.0; 3],
+                in_window: false,
+                days: BTreeMap::new(),
+            });
+        set.in_window |= in_window;
+        for (sum, member) in set.windows.iter_mut().zip(membership) {
             if member {
                 *sum += amount;
             }
         }
+        if kept {
+            *set.days.entry(day).or_insert(0.0) += amount;
+        }
     }
 
-    /// Adds the family with `label_names` plus `window`. Every label set seen gets all three
-    /// windows, zero where nothing was consumed, so an alert on `today` sees 0, not no data.
+    /// Adds the family with `label_names` plus `window`. Every label set seen in a window gets
+    /// all three, zero where nothing was consumed, so an alert on `today` sees 0, not no data.
+    /// The days kept go to the snapshot's usage, for budgets.
     pub fn into_family(
         self,
         builder: &mut SnapshotBuilder,
@@ -108,12 +152,25 @@ impl WindowSums {
         let mut names = label_names.to_vec();
         names.push("window");
         let family = builder.family(desc, names, Combine::Sum);
-        for (values, sums) in self.sums.values() {
-            for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
-                let mut labels: Vec<&str> = values.iter().map(String::as_str).collect();
+        let mut labels: Vec<&str> = Vec::with_capacity(label_names.len() + 1);
+        for set in self.sums.values().filter(|set| set.in_window) {
+            for (window, sum) in WINDOW_NAMES.iter().zip(&set.windows) {
+                labels.clear();
+                labels.extend(set.values.iter().map(String::as_str));
                 labels.push(window);
                 builder.observe(family, &labels, *sum);
             }
+        }
+        if self.windows.history_from.is_some() {
+            let series = self
+                .sums
+                .into_values()
+                .map(|s| (s.values, s.days))
+                .collect();
+            builder.usage(Usage::Daily(DailyUsage {
+                label_names: label_names.to_vec(),
+                series,
+            }));
         }
     }
 }

@@ -234,8 +234,63 @@ async fn every_qlik_family_has_the_exact_values_of_the_records_across_pages() {
         m.get("consumption_source_data_updated_timestamp_seconds", &health),
         Some(updated)
     );
-    // 5 label sets × 8 families, less the missing guardrail, plus the 2 tenant flags.
-    assert_eq!(m.get("consumption_source_series", &health), Some(41.0));
+    // Qlik's own capacities of the current period, in the budget families: the records of one
+    // resource action summed, the period from the records' own dates.
+    let vendor_budgets = [
+        (
+            "app/reload/month",
+            "reloads",
+            1000.0,
+            500.0,
+            (2026, 11, 1),
+            (2026, 12, 1),
+        ),
+        (
+            "automations/executed/day",
+            "runs",
+            40.0,
+            12.0,
+            (2026, 11, 22),
+            (2026, 11, 23),
+        ),
+        (
+            "data.volume.consumption/aggregation/year",
+            "GB",
+            50.0,
+            20.5,
+            (2026, 1, 1),
+            (2027, 1, 1),
+        ),
+    ];
+    for (budget, unit, limit, used, start, end) in vendor_budgets {
+        let labels = [
+            ("source", "acme"),
+            ("vendor", "qlik"),
+            ("budget", budget),
+            ("unit", unit),
+            ("origin", "vendor"),
+        ];
+        let get = |family: &str| m.get(&format!("consumption_budget_{family}"), &labels);
+        assert_eq!(get("limit"), Some(limit), "{budget}");
+        assert_eq!(get("used"), Some(used), "{budget}");
+        assert_eq!(
+            get("forecast"),
+            Some(used),
+            "{budget}: a level's forecast is itself"
+        );
+        assert_eq!(get("overage"), Some(0.0), "{budget}");
+        assert_eq!(
+            get("period_start_timestamp_seconds"),
+            Some(midnight(start.0, start.1, start.2))
+        );
+        assert_eq!(
+            get("period_end_timestamp_seconds"),
+            Some(midnight(end.0, end.1, end.2))
+        );
+    }
+    // 5 label sets × 8 families, less the missing guardrail, plus the 2 tenant flags, plus
+    // 3 capacities × 7 budget families.
+    assert_eq!(m.get("consumption_source_series", &health), Some(62.0));
     // Three pages of two records each.
     assert_eq!(
         m.get(

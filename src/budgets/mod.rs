@@ -1,0 +1,307 @@
+//! Budgets: the limits a customer declares per source (and those a vendor reports), evaluated
+//! after each poll against what the source consumed, into the same families for every vendor:
+//! limit, used, forecast, overage, warn ratio and the current period.
+//!
+//! Vendor-blind: it reads [`Usage`] (per-day amounts or levels, by label set) and
+//! [`VendorBudget`]s, and knows nothing of where they came from. A pure function of
+//! (budgets, usage, now).
+
+pub mod period;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
+use crate::usage::{BudgetUnit, DailyUsage, LevelUsage, Usage, VendorBudget};
+pub use period::Period;
+
+/// Days of history the forecast's rate is taken over: the last complete UTC days.
+pub const RATE_DAYS: i64 = 7;
+
+/// The default `warn_ratio`.
+pub const DEFAULT_WARN_RATIO: f64 = 0.8;
+
+/// A declared budget, validated by the config loader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub name: String,
+    /// Label → the values it may have; every key must match.
+    pub matcher: Vec<(String, Vec<String>)>,
+    pub limit: f64,
+    pub period: Period,
+    /// Where quarters and years start (its month and day); January 1 by default.
+    pub anchor: NaiveDate,
+    pub unit: Option<String>,
+    pub price: Option<Price>,
+    pub warn_ratio: f64,
+}
+
+/// Money per unit of a budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    pub per_unit: f64,
+    pub currency: String,
+}
+
+impl Budget {
+    /// The current period's first day and the day after its last.
+    pub fn current_period(&self, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+        period::current(self.period, self.anchor, now)
+    }
+
+    fn matches(&self, label_names: &[&str], values: &[String]) -> bool {
+        self.matcher.iter().all(|(label, allowed)| {
+            label_names
+                .iter()
+                .position(|name| name == label)
+                .is_some_and(|i| allowed.contains(&values[i]))
+        })
+    }
+}
+
+/// The first day of usage a poll must read so that every budget can be evaluated: the start
+/// of the longest current period, or the start of the forecast's rate window if earlier.
+pub fn history_from(budgets: &[Budget], now: DateTime<Utc>) -> Option<NaiveDate> {
+    let rate_start = now.date_naive() - Duration::days(RATE_DAYS);
+    budgets
+        .iter()
+        .map(|b| b.current_period(now).0.min(rate_start))
+        .min()
+}
+
+pub static LIMIT: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_limit",
+    help: "The budget's limit in its current period, in the unit label's unit.",
+};
+pub static USED: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_used",
+    help: "Consumed against the budget in its current period, up to now.",
+};
+pub static FORECAST: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_forecast",
+    help: "Projected consumption at the end of the budget's current period (used + the last 7 complete days' daily rate × days left; levels: used).",
+};
+pub static OVERAGE: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_overage",
+    help: "1 when the budget's used is over its limit, else 0.",
+};
+pub static WARN_RATIO: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_warn_ratio",
+    help: "The used/limit ratio from which the budget warns.",
+};
+pub static PERIOD_START: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_period_start_timestamp_seconds",
+    help: "Start of the budget's current period (Unix seconds, UTC midnight).",
+};
+pub static PERIOD_END: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_period_end_timestamp_seconds",
+    help: "End of the budget's current period, which is the next period's start (Unix seconds).",
+};
+
+/// Used and forecast of one budget now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub used: f64,
+    pub forecast: f64,
+}
+
+/// Evaluates one budget against daily amounts.
+pub fn evaluate_daily(budget: &Budget, usage: &DailyUsage, now: DateTime<Utc>) -> Evaluation {
+    let (start, end) = budget.current_period(now);
+    let today = now.date_naive();
+    let rate_start = today - Duration::days(RATE_DAYS);
+    let (mut used, mut recent) = (0.0, 0.0);
+    for (values, days) in &usage.series {
+        if !budget.matches(&usage.label_names, values) {
+            continue;
+        }
+        used += days
+            .range(start..end.min(today + Duration::days(1)))
+            .map(|(_, a)| a)
+            .sum::<f64>();
+        recent += days.range(rate_start..today).map(|(_, a)| a).sum::<f64>();
+    }
+    let seconds_left = (period::midnight(end) - now).num_milliseconds().max(0) as f64 / 1000.0;
+    let days_left = seconds_left / 86_400.0;
+    Evaluation {
+        used,
+        forecast: used + recent / RATE_DAYS as f64 * days_left,
+    }
+}
+
+/// Evaluates one budget against current levels: used is the level, and so is the forecast.
+pub fn evaluate_level(budget: &Budget, usage: &LevelUsage) -> Evaluation {
+    let matched = usage
+        .series
+        .iter()
+        .filter(|(values, _)| budget.matches(&usage.label_names, values));
+    let used = match usage.distinct_label {
+        Some(i) => {
+            let distinct: std::collections::HashSet<&str> =
+                matched.map(|(values, _)| values[i].as_str()).collect();
+            distinct.len() as f64
+        }
+        None => matched.map(|(_, value)| value).sum(),
+    };
+    Evaluation {
+        used,
+        forecast: used,
+    }
+}
+
+/// The unit of a budget: its own; else the source's fixed unit; else the one value the
+/// source's unit label has in the matched label sets (or in the match itself); else `units`.
+fn unit_of(budget: &Budget, usage: Option<&Usage>, default: BudgetUnit) -> String {
+    if let Some(unit) = &budget.unit {
+        return unit.clone();
+    }
+    let label = match default {
+        BudgetUnit::Fixed(unit) => return unit.to_string(),
+        BudgetUnit::Label(label) => label,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(usage) = usage {
+        let names = usage.label_names();
+        if let Some(i) = names.iter().position(|n| *n == label) {
+            seen.extend(
+                usage
+                    .label_sets()
+                    .filter(|values| budget.matches(names, values))
+                    .map(|values| values[i].as_str()),
+            );
+        }
+    }
+    let asked = budget.matcher.iter().find(|(l, _)| l == label);
+    match (seen.len(), asked.map(|(_, values)| values.as_slice())) {
+        (1, _) => seen.into_iter().next().unwrap_or("units").to_string(),
+        (_, Some([only])) => only.clone(),
+        _ => "units".to_string(),
+    }
+}
+
+/// The budget families of one poll of one source: its declared budgets against its usage,
+/// and the budgets its vendor reports.
+pub struct BudgetFamilies {
+    builder: SnapshotBuilder,
+    ids: [FamilyId; 7],
+    vendor: &'static str,
+}
+
+impl BudgetFamilies {
+    pub fn new(vendor: &'static str) -> Self {
+        let mut builder = SnapshotBuilder::new();
+        let names = || vec!["vendor", "budget", "unit", "origin"];
+        let ids = [
+            &LIMIT,
+            &USED,
+            &FORECAST,
+            &OVERAGE,
+            &WARN_RATIO,
+            &PERIOD_START,
+            &PERIOD_END,
+        ]
+        .map(|desc| builder.family(desc, names(), Combine::Sum));
+        BudgetFamilies {
+            builder,
+            ids,
+            vendor,
+        }
+    }
+
+    /// Adds every series of one budget. `money` serves limit, used and forecast again in it.
+    fn add(
+        &mut self,
+        (name, unit, origin): (&str, &str, &str),
+        limit: f64,
+        evaluation: Evaluation,
+        warn_ratio: Option<f64>,
+        period: Option<(f64, f64)>,
+        money: Option<&Price>,
+    ) {
+        let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id] = self.ids;
+        let labels = [self.vendor, name, unit, origin];
+        let mut observations = vec![
+            (limit_id, limit),
+            (used_id, evaluation.used),
+            (forecast_id, evaluation.forecast),
+            (overage_id, if evaluation.used > limit { 1.0 } else { 0.0 }),
+        ];
+        observations.extend(warn_ratio.map(|w| (warn_id, w)));
+        if let Some((start, end)) = period {
+            observations.extend([(start_id, start), (end_id, end)]);
+        }
+        self.builder.observe_all(&labels, observations);
+        if let Some(price) = money {
+            let labels = [self.vendor, name, price.currency.as_str(), origin];
+            self.builder.observe_all(
+                &labels,
+                [
+                    (limit_id, limit * price.per_unit),
+                    (used_id, evaluation.used * price.per_unit),
+                    (forecast_id, evaluation.forecast * price.per_unit),
+                ],
+            );
+        }
+    }
+
+    /// Evaluates the declared budgets against `usage` (none: used 0).
+    pub fn add_configured(
+        &mut self,
+        budgets: &[Budget],
+        usage: Option<&Usage>,
+        default_unit: BudgetUnit,
+        now: DateTime<Utc>,
+    ) {
+        for budget in budgets {
+            let evaluation = match usage {
+                Some(Usage::Daily(daily)) => evaluate_daily(budget, daily, now),
+                Some(Usage::Level(level)) => evaluate_level(budget, level),
+                None => Evaluation {
+                    used: 0.0,
+                    forecast: 0.0,
+                },
+            };
+            let (start, end) = budget.current_period(now);
+            let period = (seconds(start), seconds(end));
+            let unit = unit_of(budget, usage, default_unit);
+            self.add(
+                (&budget.name, &unit, "config"),
+                budget.limit,
+                evaluation,
+                Some(budget.warn_ratio),
+                Some(period),
+                budget.price.as_ref(),
+            );
+        }
+    }
+
+    /// Serves what the vendor reports as its own limits.
+    pub fn add_reported(&mut self, budgets: &[VendorBudget]) {
+        for budget in budgets {
+            let evaluation = Evaluation {
+                used: budget.used,
+                forecast: budget.forecast,
+            };
+            self.add(
+                (&budget.name, &budget.unit, "vendor"),
+                budget.limit,
+                evaluation,
+                Some(DEFAULT_WARN_RATIO),
+                budget.period,
+                None,
+            );
+        }
+    }
+
+    pub fn finish(self) -> Vec<FamilySamples> {
+        self.builder
+            .finish()
+            .families
+            .into_iter()
+            .filter(|family| !family.is_empty())
+            .collect()
+    }
+}
+
+fn seconds(day: NaiveDate) -> f64 {
+    period::midnight(day).timestamp() as f64
+}

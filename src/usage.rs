@@ -1,0 +1,71 @@
+//! What a poll consumed, in the form budgets read it: per-day amounts of each label set (vendors
+//! whose API reports days), or current levels (vendors that report a state), and the limits a
+//! vendor reports itself. Sources fill these; [`crate::budgets`] evaluates them, never knowing
+//! which vendor they came from.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+/// The consumption a poll saw, by label set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Usage {
+    Daily(DailyUsage),
+    Level(LevelUsage),
+}
+
+impl Usage {
+    pub fn label_names(&self) -> &[&'static str] {
+        match self {
+            Usage::Daily(daily) => &daily.label_names,
+            Usage::Level(level) => &level.label_names,
+        }
+    }
+
+    /// The label values of every label set.
+    pub fn label_sets(&self) -> Box<dyn Iterator<Item = &[String]> + '_> {
+        match self {
+            Usage::Daily(daily) => Box::new(daily.series.iter().map(|(v, _)| v.as_slice())),
+            Usage::Level(level) => Box::new(level.series.iter().map(|(v, _)| v.as_slice())),
+        }
+    }
+}
+
+/// Amounts consumed per UTC day, per label set, from the first day a budget needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DailyUsage {
+    pub label_names: Vec<&'static str>,
+    pub series: Vec<(Vec<String>, BTreeMap<NaiveDate, f64>)>,
+}
+
+/// Current levels per label set (a count of connections, usage in the current period).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelUsage {
+    pub label_names: Vec<&'static str>,
+    pub series: Vec<(Vec<String>, f64)>,
+    /// Count the distinct values of this label among the matched label sets instead of
+    /// summing their values (AvePoint: distinct connections of the matched flows).
+    pub distinct_label: Option<usize>,
+}
+
+/// A limit the vendor reports with its usage (Qlik's capacity), served beside the configured
+/// budgets with `origin="vendor"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorBudget {
+    pub name: String,
+    pub unit: String,
+    pub limit: f64,
+    pub used: f64,
+    pub forecast: f64,
+    /// The period the vendor names, as Unix seconds [start, end).
+    pub period: Option<(f64, f64)>,
+}
+
+/// Which unit a budget over this source's usage is in when the config names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetUnit {
+    /// Always this unit.
+    Fixed(&'static str),
+    /// The value of this label, when the matched label sets agree on one.
+    Label(&'static str),
+}
