@@ -64,7 +64,7 @@ impl Decoder<'_> {
         if raw.unit.as_deref().is_some_and(|u| u.trim().is_empty()) {
             self.error(format!("{path}.unit"), "unit must not be empty");
         }
-        (self.errors.len() == errors_before).then(|| Budget {
+        (self.errors.len() == errors_before).then_some(Budget {
             name: raw.name,
             matcher,
             limit: raw.limit,
