@@ -47,6 +47,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config_file.display(),
                     config.sources.len()
                 );
+                let now = chrono::Utc::now();
+                for source in &config.sources {
+                    for budget in &source.budgets {
+                        println!("  {}: {}", source.name, budget.describe(now));
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(errors) => {

@@ -48,6 +48,29 @@ impl Budget {
         period::current(self.period, self.anchor, now)
     }
 
+    /// One line for `check`: the current period as read from the config, so a user can see
+    /// that an anniversary was understood as meant.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        let (start, end) = self.current_period(now);
+        let last = end.pred_opt().unwrap_or(end);
+        let unit = self
+            .unit
+            .as_deref()
+            .map(|u| format!(" {u}"))
+            .unwrap_or_default();
+        let money = self
+            .price
+            .as_ref()
+            .map(|p| format!(", {} {} per unit", p.per_unit, p.currency))
+            .unwrap_or_default();
+        format!(
+            "budget {}: limit {}{unit}{money}; current {} {start} to {last} (ends {end}T00:00:00Z)",
+            self.name,
+            self.limit,
+            self.period.name()
+        )
+    }
+
     fn matches(&self, label_names: &[&str], values: &[String]) -> bool {
         self.matcher.iter().all(|(label, allowed)| {
             label_names

@@ -216,3 +216,68 @@ fn the_shipped_example_config_is_valid() {
         panic!("exporter.yml is invalid:\n{errors}");
     }
 }
+
+const UIPATH_SOURCE: &str = "sources:\n  - name: robots\n    type: uipath\n    organization_id: o\n    tenant_ids: [t]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n    budgets:\n";
+
+#[test]
+fn each_bad_budget_is_refused_at_its_line_and_column() {
+    let budget = |lines: &str| {
+        format!(
+            "{UIPATH_SOURCE}      - name: fy\n        limit: 100\n        period: year\n{lines}"
+        )
+    };
+    let cases = [
+        ("        limt: 5\n", "exporter.yml:13:9: sources[0].budgets[0].limt: unknown field `limt`, expected one of `name`, `match`, `limit`, `period`, `start`, `unit`, `price`, `currency`, `warn_ratio`"),
+        ("        match: {robot: x}\n", "exporter.yml:13:17: sources[0].budgets[0].match.robot: `robot` is not a label of this source's usage: the labels this source keeps are tenant_id, consumable, service"),
+        ("        price: 0.12\n", "exporter.yml:13:9: sources[0].budgets[0].price: a price needs a currency: add `currency` (e.g. EUR), the `unit` of the money series"),
+        ("        currency: EUR\n", "exporter.yml:13:9: sources[0].budgets[0].currency: a currency without a price: add `price` (money per unit) or remove currency"),
+        ("        start: 2026-13-01\n", "exporter.yml:13:9: sources[0].budgets[0].start: start must be a date as YYYY-MM-DD (the contract's anniversary): input is out of range"),
+        ("        warn_ratio: 1.5\n", "exporter.yml:13:9: sources[0].budgets[0].warn_ratio: warn_ratio must be above 0 and at most 1 (a share of the limit)"),
+    ];
+    for (lines, expected) in cases {
+        assert_eq!(errors_of(&budget(lines)), expected, "for:\n{lines}");
+    }
+    let zero = format!("{UIPATH_SOURCE}      - name: fy\n        limit: 0\n        period: month\n        start: 2026-04-01\n");
+    assert_eq!(
+        errors_of(&zero),
+        "exporter.yml:11:9: sources[0].budgets[0].limit: the limit must be a number above 0\n\
+         exporter.yml:13:9: sources[0].budgets[0].start: start anchors quarter and year periods; a month is a UTC calendar month: remove start"
+    );
+    let fortnight = format!("{UIPATH_SOURCE}      - {{name: a, limit: 1, period: fortnight}}\n");
+    assert_eq!(
+        errors_of(&fortnight),
+        "exporter.yml:10:29: sources[0].budgets[0].period: unknown variant `fortnight`, expected one of `day`, `month`, `quarter`, `year`"
+    );
+    let twice = format!("{UIPATH_SOURCE}      - {{name: a, limit: 1, period: day}}\n      - {{name: a, limit: 2, period: month}}\n");
+    assert_eq!(
+        errors_of(&twice),
+        "exporter.yml:11:10: sources[0].budgets[1].name: duplicate budget name \"a\": names must be unique within a source (they are the `budget` label)"
+    );
+}
+
+#[test]
+fn a_budget_is_read_with_its_defaults_and_its_period_anchor() {
+    let yaml = format!("{UIPATH_SOURCE}      - name: fy\n        match: {{consumable: [RU, PLTU], tenant_id: t}}\n        limit: 100000\n        period: year\n        start: 2026-04-01\n        price: 0.12\n        currency: EUR\n");
+    let config = config::parse(&yaml, "exporter.yml", Path::new(".")).unwrap();
+    let budget = &config.sources[0].budgets[0];
+    assert_eq!(budget.name, "fy");
+    assert_eq!(
+        budget.matcher,
+        vec![
+            (
+                "consumable".to_string(),
+                vec!["RU".to_string(), "PLTU".to_string()]
+            ),
+            ("tenant_id".to_string(), vec!["t".to_string()]),
+        ]
+    );
+    assert_eq!(budget.warn_ratio, 0.8, "the default warn ratio");
+    assert_eq!(budget.unit, None, "the vendor's unit, found when polled");
+    let now = chrono::DateTime::parse_from_rfc3339("2027-01-15T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        budget.describe(now),
+        "budget fy: limit 100000, 0.12 EUR per unit; current year 2026-04-01 to 2027-03-31 (ends 2027-04-01T00:00:00Z)"
+    );
+}
