@@ -422,8 +422,9 @@ impl<'a> Folder<'a> {
             _ => "current",
         };
         let mut values: Vec<&str> = self.labels.iter().map(|l| l.value(record)).collect();
+        self.note_level(record, &values, period == "current");
         if period == "current" {
-            self.note_current(record, &values, period_end);
+            self.note_capacity(record, period_end);
         }
         values.push(period);
         let f = &self.families;
@@ -458,19 +459,24 @@ impl<'a> Folder<'a> {
         }
     }
 
-    /// A current-period record counts for budgets: the level of its label set, and Qlik's
-    /// capacity of its resource action.
-    fn note_current(
-        &mut self,
-        record: &Execution<'_>,
-        values: &[&str],
-        period_end: Option<DateTime<Utc>>,
-    ) {
+    /// The level budgets read: a current record's usage counts; a previous one's label set is
+    /// kept at 0, so a budget's unit (read from the label sets) stays put between periods.
+    fn note_level(&mut self, record: &Execution<'_>, values: &[&str], current: bool) {
+        let Some(levels) = &mut self.levels else {
+            return;
+        };
+        let used = if current {
+            record.local_usage.unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        let values: Vec<String> = values.iter().map(|v| (*v).to_string()).collect();
+        *levels.entry(values).or_insert(0.0) += used;
+    }
+
+    /// Qlik's own capacity of a current record's resource action.
+    fn note_capacity(&mut self, record: &Execution<'_>, period_end: Option<DateTime<Utc>>) {
         let used = record.local_usage.unwrap_or(0.0);
-        if let Some(levels) = &mut self.levels {
-            let values: Vec<String> = values.iter().map(|v| (*v).to_string()).collect();
-            *levels.entry(values).or_insert(0.0) += used;
-        }
         let Some(limit) = record.capacity_limit else {
             return;
         };

@@ -47,7 +47,12 @@ pub struct TestExporter {
 
 impl TestExporter {
     pub async fn start(yaml: &str) -> Self {
-        let (store, pollers) = app::pollers(&parse_config(yaml), test_clock()).unwrap();
+        Self::start_with_clock(yaml, test_clock()).await
+    }
+
+    /// An exporter whose "now" the test sets (a [`FixedClock`] it keeps a clone of).
+    pub async fn start_with_clock(yaml: &str, clock: SharedClock) -> Self {
+        let (store, pollers) = app::pollers(&parse_config(yaml), clock).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();

@@ -1,4 +1,5 @@
 mod avepoint;
+mod budgets;
 mod cli;
 mod config;
 mod dynatrace;
