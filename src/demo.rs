@@ -44,7 +44,7 @@ pub async fn run(
 /// Starts every simulated vendor's demo tenants; returns the config for them and the tenants,
 /// which stop when dropped.
 pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<SimulatedTenant>)> {
-    let (entries, tenants) = kit::start_demo(seed, Utc::now().date_naive())
+    let (entries, tenants) = kit::start_demo(seed, Utc::now())
         .await
         .context("starting the demo's simulators")?;
     let config = format!("global:\n  poll_interval: 30s\n  max_age: 5m\nsources:\n{entries}");

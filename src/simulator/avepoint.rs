@@ -404,6 +404,26 @@ impl super::kit::SimulatedVendor for AvePointKit {
         vec![super::kit::DemoSource::named("demo-avepoint")]
     }
 
+    fn demo_budgets(
+        &self,
+        spec: super::kit::TenantSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        use super::kit::{demo_budgets, DemoUsage};
+        let rows = generate_rows(spec.seed, 40);
+        let environment = |i: usize| format!("Default-{i:08x}");
+        let usage = [0, 1, 2, 0].map(|i| {
+            let env = environment(i);
+            let distinct: std::collections::HashSet<&str> = rows
+                .iter()
+                .filter(|(_, e, _)| *e == env)
+                .map(|(_, _, connection)| connection.as_str())
+                .collect();
+            DemoUsage::level(&env, distinct.len() as f64)
+        });
+        demo_budgets("environment_id", usage, now)
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &["avepoint-sim-secret", "avepoint-sim-token-"]
     }

@@ -445,6 +445,27 @@ impl super::kit::SimulatedVendor for DynatraceKit {
         vec![super::kit::DemoSource::named("demo-dynatrace")]
     }
 
+    fn demo_budgets(
+        &self,
+        spec: super::kit::TenantSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        use super::kit::{demo_budgets, DemoUsage};
+        let account = DynatraceAccount::default();
+        let first = spec.today - Days::days(i64::from(account.days) - 1);
+        let usage = CAPABILITIES.map(|(key, _, _)| {
+            let amount = |day: NaiveDate| -> f64 {
+                if day < first || day > spec.today {
+                    return 0.0;
+                }
+                let amount = |env: &String| daily_usage(spec.seed, env, key, day);
+                account.environments.iter().map(amount).sum()
+            };
+            DemoUsage::daily(key, amount, now)
+        });
+        demo_budgets("capability_key", usage, now)
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &["dt0s02.SIMCLIENT.SECRET", "dt-sim-token-"]
     }

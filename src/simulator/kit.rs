@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use futures_util::future::BoxFuture;
 
 use super::{Faults, RecordedRequest, RunningSimulator};
@@ -94,6 +94,11 @@ pub trait SimulatedVendor: Sync {
 
     /// The demo's sources of this vendor, each a tenant of its own.
     fn demo_sources(&self) -> Vec<DemoSource>;
+
+    /// The `budgets:` of a demo source on a tenant started from `spec`, as YAML lines indented
+    /// for a source entry: computed from the tenant's own data so that one budget is
+    /// comfortably below its limit, one near it, one over it and one forecast to go over.
+    fn demo_budgets(&self, spec: TenantSpec, now: DateTime<Utc>) -> String;
 
     /// Every secret the simulator accepts or issues (token prefixes included), which logs,
     /// errors, the landing page and `/metrics` must never show.
@@ -223,10 +228,11 @@ impl SimulatedTenant {
     }
 }
 
-/// Starts every demo source of every vendor; returns the `sources` list items and the tenants.
+/// Starts every demo source of every vendor, with its budgets; returns the `sources` list
+/// items and the tenants.
 pub async fn start_demo(
     seed: u64,
-    today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<(String, Vec<SimulatedTenant>)> {
     let mut entries = String::new();
     let mut tenants = Vec::new();
@@ -234,7 +240,7 @@ pub async fn start_demo(
         for (i, demo) in vendor.demo_sources().into_iter().enumerate() {
             let spec = TenantSpec {
                 seed: seed + i as u64,
-                today,
+                today: now.date_naive(),
                 scale: demo.scale,
             };
             let tenant = vendor.start(spec).await?;
@@ -242,10 +248,104 @@ pub async fn start_demo(
                 .entry_with(demo.name, &demo.credentials)
                 .ok_or_else(|| anyhow::anyhow!("{}: no static token to use", demo.name))?;
             entries.push_str(&entry);
+            entries.push_str(&vendor.demo_budgets(spec, now));
             tenants.push(tenant);
         }
     }
     Ok((entries, tenants))
+}
+
+/// The demo's budgets are quarters that began 20 days ago: their periods always hold 20 days
+/// of data, whatever day the demo starts on (a month on its 1st would hold none yet).
+pub fn demo_period_start(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive() - Days::new(20)
+}
+
+/// What one matched value of a demo tenant consumes in the demo budgets' period.
+pub struct DemoUsage {
+    pub value: String,
+    pub used: f64,
+    pub forecast: f64,
+}
+
+impl DemoUsage {
+    /// From a daily amount: used from the period's start to today, forecast at the last 7
+    /// complete days' rate until the period ends.
+    pub fn daily(value: &str, amount: impl Fn(NaiveDate) -> f64, now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        let first = demo_period_start(now);
+        let used: f64 = first
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .map(&amount)
+            .sum();
+        let week: f64 = (1..=7).map(|back| amount(today - Days::new(back))).sum();
+        let next = first + Months::new(3);
+        let end = next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let days_left = (end - now).num_seconds().max(0) as f64 / 86_400.0;
+        DemoUsage {
+            value: value.to_string(),
+            used,
+            forecast: used + week / 7.0 * days_left,
+        }
+    }
+
+    /// A level: its forecast is itself.
+    pub fn level(value: &str, level: f64) -> Self {
+        DemoUsage {
+            value: value.to_string(),
+            used: level,
+            forecast: level,
+        }
+    }
+}
+
+/// Budgets over the label `key`, one per usage: comfortably below (and priced, so the demo
+/// shows money), near its limit, over it, and forecast over it (for a level, whose forecast is
+/// itself, a second comfortable one). Quarters from [`demo_period_start`].
+pub fn demo_budgets(key: &str, usage: [DemoUsage; 4], now: DateTime<Utc>) -> String {
+    let [calm, near, over, forecast] = usage;
+    let limit = |x: f64| format!("{:.2}", x.max(1.0));
+    let forecast_line = if forecast.forecast > forecast.used {
+        let between = (forecast.used + forecast.forecast) / 2.0;
+        format!(
+            "forecast-over, match: {{{key}: {:?}}}, limit: {}",
+            forecast.value,
+            limit(between)
+        )
+    } else {
+        format!(
+            "also-calm, match: {{{key}: {:?}}}, limit: {}",
+            forecast.value,
+            limit(3.0 * forecast.used)
+        )
+    };
+    let lines = [
+        format!(
+            "calm, match: {{{key}: {:?}}}, limit: {}, price: 0.12, currency: EUR",
+            calm.value,
+            limit(3.0 * calm.forecast)
+        ),
+        format!(
+            "near, match: {{{key}: {:?}}}, limit: {}",
+            near.value,
+            limit(near.used / 0.9)
+        ),
+        format!(
+            "over, match: {{{key}: {:?}}}, limit: {}",
+            over.value,
+            limit(over.used * 0.5)
+        ),
+        forecast_line,
+    ];
+    let start = demo_period_start(now);
+    let mut yaml = String::from("    budgets:\n");
+    for line in lines {
+        yaml.push_str(&format!(
+            "      - {{name: {line}, period: quarter, start: {start}}}\n"
+        ));
+    }
+    yaml
 }
 
 #[cfg(test)]

@@ -498,6 +498,49 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
         vec![super::kit::DemoSource::named("demo-flows")]
     }
 
+    fn demo_budgets(
+        &self,
+        spec: super::kit::TenantSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        use super::kit::{demo_budgets, DemoUsage};
+        use std::collections::HashMap;
+        // The demo tenant's records (as `start` makes them at Scale::Demo) up to now, by day.
+        let (per_day, days) = (500, 40);
+        let generated = (
+            spec.seed,
+            per_day,
+            3,
+            60,
+            spec.today - Days::days(days as i64 - 1),
+        );
+        let mut by_day: HashMap<(String, NaiveDate), f64> = HashMap::new();
+        for i in 0..per_day * days {
+            let record = generated_record(generated, i);
+            let at = record["consumptionDate"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            // Records later today are not consumed yet: the API serves up to now.
+            let (Some(at), Some(environment)) = (at, record["environmentId"].as_str()) else {
+                continue;
+            };
+            if at > now {
+                continue;
+            }
+            let units = record["consumptionUnits"].as_f64().unwrap_or(0.0);
+            *by_day
+                .entry((environment.to_string(), at.date_naive()))
+                .or_insert(0.0) += units;
+        }
+        let environment = |i: u64| format!("00000000-0000-0000-0000-{i:012}");
+        let usage = [0, 1, 2, 0].map(|i| {
+            let env = environment(i);
+            let amount = |day| by_day.get(&(env.clone(), day)).copied().unwrap_or(0.0);
+            DemoUsage::daily(&env, amount, now)
+        });
+        demo_budgets("environment_id", usage, now)
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &["pp-sim-secret", "pp-sim-token-"]
     }

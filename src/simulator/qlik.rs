@@ -597,6 +597,14 @@ impl super::kit::Simulated for QlikSimulator {
 /// Qlik Cloud in the simulator kit: one tenant, `scale` users with 30 records each.
 pub struct QlikKit;
 
+fn users_at(scale: super::kit::Scale) -> usize {
+    match scale {
+        super::kit::Scale::Small => 2,
+        super::kit::Scale::Demo => 25,
+        super::kit::Scale::Units(users) => users as usize,
+    }
+}
+
 impl super::kit::SimulatedVendor for QlikKit {
     fn type_name(&self) -> &'static str {
         "qlik"
@@ -606,13 +614,9 @@ impl super::kit::SimulatedVendor for QlikKit {
         &self,
         spec: super::kit::TenantSpec,
     ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
-        use super::kit::{EntryParts, Scale, SimulatedTenant};
+        use super::kit::{EntryParts, SimulatedTenant};
         Box::pin(async move {
-            let users = match spec.scale {
-                Scale::Small => 2,
-                Scale::Demo => 25,
-                Scale::Units(users) => users as usize,
-            };
+            let users = users_at(spec.scale);
             let tenant = QlikTenant {
                 today: spec.today,
                 ..QlikTenant::default()
@@ -648,6 +652,28 @@ impl super::kit::SimulatedVendor for QlikKit {
                 credentials: Credentials::ClientSecret,
             },
         ]
+    }
+
+    fn demo_budgets(
+        &self,
+        spec: super::kit::TenantSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        use super::kit::{demo_budgets, DemoUsage};
+        let records = generate_records(spec.seed, users_at(spec.scale), spec.today);
+        let today = spec.today.to_string();
+        let usage = ["reload", "scheduledReload", "executed", "report.generated"].map(|action| {
+            let current = |r: &&Value| {
+                r["resourceAction"] == action && r["periodEnd"].as_str() >= Some(today.as_str())
+            };
+            let level = records
+                .iter()
+                .filter(current)
+                .filter_map(|r| r["localUsage"].as_f64())
+                .sum();
+            DemoUsage::level(action, level)
+        });
+        demo_budgets("resource_action", usage, now)
     }
 
     fn secrets(&self) -> &'static [&'static str] {

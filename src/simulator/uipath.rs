@@ -315,6 +315,30 @@ impl super::kit::SimulatedVendor for UiPathKit {
         vec![super::kit::DemoSource::named("demo-robots")]
     }
 
+    fn demo_budgets(
+        &self,
+        spec: super::kit::TenantSpec,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        use super::kit::{demo_budgets, DemoUsage};
+        let org = UiPathOrganization::default();
+        let usage = ["RU", "PLTU", "AGU", "AIU"].map(|code| {
+            let services = CONSUMABLES
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map_or(&[][..], |(_, services)| *services);
+            let amount = |day| -> f64 {
+                let per_tenant = |tenant: &String| -> f64 {
+                    let amount = |s: &&str| daily_amount(spec.seed, tenant, code, s, day);
+                    services.iter().map(amount).sum()
+                };
+                org.tenant_ids.iter().map(per_tenant).sum()
+            };
+            DemoUsage::daily(code, amount, now)
+        });
+        demo_budgets("consumable", usage, now)
+    }
+
     fn secrets(&self) -> &'static [&'static str] {
         &["uipath-sim-secret", "uipath-sim-token-"]
     }

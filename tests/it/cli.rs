@@ -156,7 +156,9 @@ async fn the_demo_polls_every_vendor_successfully() {
     let (yaml, _simulators) = consumption_exporter::demo::start_simulators(42)
         .await
         .unwrap();
-    let exporter = crate::helpers::TestExporter::start(&yaml).await;
+    // The demo's tenants and budgets are made for the real now.
+    let clock = std::sync::Arc::new(consumption_exporter::clock::SystemClock);
+    let exporter = crate::helpers::TestExporter::start_with_clock(&yaml, clock).await;
     let slots = exporter.store.slots();
     for (i, slot) in slots.iter().enumerate() {
         assert!(
@@ -179,6 +181,69 @@ async fn the_demo_polls_every_vendor_successfully() {
             vendor.type_name()
         );
     }
+    // Every vendor's demo budgets show the conditions of every budget alert.
+    for vendor in kit::VENDORS {
+        let name = vendor.type_name();
+        let budgets = demo_budgets(&m, name);
+        let any = |test: &dyn Fn(&[f64; 3]) -> bool| budgets.values().any(test);
+        assert!(
+            any(&|[used, limit, _]| used / limit < 0.5),
+            "{name}: a calm budget"
+        );
+        assert!(
+            any(&|[used, limit, _]| (0.8..1.0).contains(&(used / limit))),
+            "{name}: a budget near its limit"
+        );
+        assert!(
+            any(&|[used, limit, _]| used > limit),
+            "{name}: a budget over its limit"
+        );
+        if budgets.values().any(|[used, _, forecast]| forecast > used) {
+            assert!(
+                any(&|[used, limit, forecast]| used < limit && forecast > limit),
+                "{name}: a budget forecast to go over"
+            );
+        }
+    }
+}
+
+/// used, limit and forecast of each configured budget of a vendor in the demo, in its own unit.
+fn demo_budgets(
+    m: &crate::helpers::Exposition,
+    vendor: &str,
+) -> std::collections::BTreeMap<String, [f64; 3]> {
+    let mut budgets = std::collections::BTreeMap::new();
+    for line in m
+        .text
+        .lines()
+        .filter(|l| l.starts_with("consumption_budget_"))
+    {
+        let family = line.split('{').next().unwrap_or_default();
+        let index = match family {
+            "consumption_budget_used" => 0,
+            "consumption_budget_limit" => 1,
+            "consumption_budget_forecast" => 2,
+            _ => continue,
+        };
+        if !line.contains(&format!("vendor=\"{vendor}\""))
+            || !line.contains("origin=\"config\"")
+            || line.contains("unit=\"EUR\"")
+        {
+            continue;
+        }
+        let key = line[family.len()..]
+            .rsplit_once(' ')
+            .map(|(labels, _)| labels.to_string())
+            .unwrap_or_default();
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        budgets.entry(key).or_insert([0.0; 3])[index] = value;
+    }
+    assert!(!budgets.is_empty(), "{vendor}: the demo has no budgets");
+    budgets
 }
 
 #[test]
