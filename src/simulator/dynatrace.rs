@@ -98,6 +98,8 @@ struct SimState {
     tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
+    /// Usage added to today's value of every capability in every environment (f64 bits).
+    surge: std::sync::atomic::AtomicU64,
 }
 
 impl DynatraceSimulator {
@@ -108,6 +110,7 @@ impl DynatraceSimulator {
                 tokens: Tokens::default(),
                 faults: Faults::default(),
                 queries: Mutex::default(),
+                surge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
             }),
         }
     }
@@ -125,6 +128,14 @@ impl DynatraceSimulator {
 
     pub fn faults(&self) -> &Faults {
         &self.state.faults
+    }
+
+    /// From now on, every capability of every environment uses `amount` more today: a surge
+    /// that pushes budgets over their limits.
+    pub fn add_usage_today(&self, amount: f64) {
+        use std::sync::atomic::Ordering;
+        let surge = f64::from_bits(self.state.surge.load(Ordering::Relaxed)) + amount;
+        self.state.surge.store(surge.to_bits(), Ordering::Relaxed);
     }
 
     pub fn queries(&self) -> Vec<String> {
@@ -314,7 +325,8 @@ async fn usage(
     if let Some(response) = apply_fault(state.faults.take(Some(page)), error_body).await {
         return response;
     }
-    let mut response = Json(page_body(account, &selection, paged)).into_response();
+    let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
+    let mut response = Json(page_body(account, &selection, paged, surge)).into_response();
     if !paged {
         let headers = response.headers_mut();
         headers.insert(
@@ -333,7 +345,7 @@ async fn usage(
     response
 }
 
-fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool) -> Value {
+fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool, surge: f64) -> Value {
     let environments: Vec<&String> = account
         .environments
         .iter()
@@ -344,7 +356,7 @@ fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool) -> 
         .skip(selection.offset)
         .take(selection.page_size)
         .collect();
-    let data: Vec<Value> = chosen.iter().map(|e| json!({"environmentId": e, "clusterId": "sim-cluster", "usage": usage_entries(account, selection, e)})).collect();
+    let data: Vec<Value> = chosen.iter().map(|e| json!({"environmentId": e, "clusterId": "sim-cluster", "usage": usage_entries(account, selection, e, surge)})).collect();
     let next_offset = selection.offset + chosen.len();
     let next_key = (next_offset < environments.len()).then(|| {
         encode_key(&Selection {
@@ -363,6 +375,7 @@ fn usage_entries(
     account: &DynatraceAccount,
     selection: &Selection,
     environment: &str,
+    surge: f64,
 ) -> Vec<Value> {
     let first_day = account.today - Days::days(i64::from(account.days) - 1);
     let mut entries = Vec::new();
@@ -381,7 +394,8 @@ fn usage_entries(
                 "capabilityKey": key, "capabilityName": name, "unitMeasure": unit,
                 "startTime": start.to_rfc3339_opts(SecondsFormat::Secs, true),
                 "endTime": (start + Days::days(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
-                "value": daily_usage(account.seed, environment, key, day),
+                "value": daily_usage(account.seed, environment, key, day)
+                    + if day == account.today { surge } else { 0.0 },
             }));
         }
     }

@@ -90,6 +90,8 @@ struct SimState {
     tokens: Tokens,
     faults: Faults,
     bodies: Mutex<Vec<Value>>,
+    /// Units added to the last day of every answer, for every service (f64 bits).
+    surge: std::sync::atomic::AtomicU64,
 }
 
 impl UiPathSimulator {
@@ -100,6 +102,7 @@ impl UiPathSimulator {
                 tokens: Tokens::default(),
                 faults: Faults::default(),
                 bodies: Mutex::default(),
+                surge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
             }),
         }
     }
@@ -117,6 +120,14 @@ impl UiPathSimulator {
 
     pub fn faults(&self) -> &Faults {
         &self.state.faults
+    }
+
+    /// From now on, every service consumes `amount` more on the last day asked for (today, as
+    /// the exporter asks): a surge that pushes budgets over their limits.
+    pub fn add_consumption_today(&self, amount: f64) {
+        use std::sync::atomic::Ordering;
+        let surge = f64::from_bits(self.state.surge.load(Ordering::Relaxed)) + amount;
+        self.state.surge.store(surge.to_bits(), Ordering::Relaxed);
     }
 
     /// The JSON bodies of the usage requests received, in order.
@@ -195,13 +206,18 @@ async fn usage(
     if org != state.org.organization_id {
         return error(StatusCode::NOT_FOUND, "Organization not found.");
     }
-    match items(&state.org, &request) {
+    let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
+    match items(&state.org, &request, surge) {
         Ok(items) => Json(json!({"items": items})).into_response(),
         Err((status, message)) => error(status, &message),
     }
 }
 
-fn items(org: &UiPathOrganization, request: &Value) -> Result<Vec<Value>, (StatusCode, String)> {
+fn items(
+    org: &UiPathOrganization,
+    request: &Value,
+    surge: f64,
+) -> Result<Vec<Value>, (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let tenant = request["tenantId"]
         .as_str()
@@ -241,7 +257,8 @@ fn items(org: &UiPathOrganization, request: &Value) -> Result<Vec<Value>, (Statu
     let mut items = Vec::new();
     for day in first.iter_days().take_while(|d| *d <= last) {
         for service in *services {
-            let amount = daily_amount(org.seed, tenant, code, service, day);
+            let extra = if day == last { surge } else { 0.0 };
+            let amount = daily_amount(org.seed, tenant, code, service, day) + extra;
             items.push(json!({"date": date_value(org.date_style, day), "service": service, "consumedAmount": amount}));
         }
     }

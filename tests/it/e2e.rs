@@ -15,8 +15,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use consumption_exporter::clock::SystemClock;
-use consumption_exporter::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
+use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
+use consumption_exporter::simulator::kit::{demo_period_start, DemoUsage};
 use consumption_exporter::simulator::qlik::{QlikSimulator, QlikTenant};
+use consumption_exporter::simulator::uipath::{self, UiPathOrganization, UiPathSimulator};
 use serde_json::{json, Value};
 
 use crate::helpers::RunningExporter;
@@ -90,6 +92,16 @@ async fn webhook() -> (
 }
 
 fn alerts_for(received: &Mutex<Vec<Value>>, alertname: &str, source: &str) -> usize {
+    budget_alerts_for(received, alertname, source, None)
+}
+
+/// Firing alerts at the webhook by name and source, and by budget when one is given.
+fn budget_alerts_for(
+    received: &Mutex<Vec<Value>>,
+    alertname: &str,
+    source: &str,
+    budget: Option<&str>,
+) -> usize {
     received
         .lock()
         .unwrap()
@@ -103,6 +115,7 @@ fn alerts_for(received: &Mutex<Vec<Value>>, alertname: &str, source: &str) -> us
         .filter(|alert| {
             alert["labels"]["alertname"] == alertname
                 && alert["labels"]["source"] == source
+                && budget.is_none_or(|b| alert["labels"]["budget"] == b)
                 && alert["status"] == "firing"
         })
         .count()
@@ -185,6 +198,8 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         dt_account.client_secret,
         dt = dt_running.url(),
     );
+    let (budget_sources, robots, dynatrace_budgets, _budget_simulators) = budget_sources().await;
+    let yaml = format!("{yaml}{budget_sources}");
     let exporter = RunningExporter::start_with_clock(&yaml, Arc::new(SystemClock)).await;
 
     // Alertmanager with the shipped config, pointed at this test's webhook and told not to wait.
@@ -196,6 +211,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
             && shipped.contains("group_wait: 30s")
     );
     let am_config = work.path().join("alertmanager.yml");
+    let rules_file = shipped_rules_with_short_forecast_wait(work.path());
     std::fs::write(
         &am_config,
         shipped
@@ -225,7 +241,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         &prom_config,
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]\nscrape_configs:\n  - job_name: consumption_exporter\n    static_configs: [{{targets: ['{}']}}]\n",
-            examples().join("prometheus/rules/consumption.rules.yml").display(),
+            rules_file.display(),
             exporter.addr
         ),
     )
@@ -271,7 +287,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     wait_for(
         "every source's series",
         Duration::from_secs(60),
-        async || query(&prometheus, "consumption_source_up == 1").await.len() == 8,
+        async || query(&prometheus, "consumption_source_up == 1").await.len() == 10,
     )
     .await;
 
@@ -292,6 +308,47 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         "the overage alert at the webhook",
         Duration::from_secs(90),
         async || alerts_for(&received, "ConsumptionQlikOverage", "e2e-qlik") > 0,
+    )
+    .await;
+
+    // Budgets, every vendor alike: a UiPath budget and a priced Dynatrace budget go over their
+    // limits in the simulators and page; a budget whose forecast, not its used, is over warns.
+    for (source, budget) in [
+        ("e2e-robots", "robot-units"),
+        ("e2e-dynatrace-budget", "log-ingest"),
+    ] {
+        assert_eq!(
+            budget_alerts_for(&received, "ConsumptionBudgetExceeded", source, Some(budget)),
+            0,
+            "{source}/{budget} is exceeded before its surge"
+        );
+    }
+    robots.add_consumption_today(1e9);
+    dynatrace_budgets.add_usage_today(1e9);
+    for (source, budget) in [
+        ("e2e-robots", "robot-units"),
+        ("e2e-dynatrace-budget", "log-ingest"),
+    ] {
+        wait_for(
+            &format!("ConsumptionBudgetExceeded for {source}/{budget} at the webhook"),
+            Duration::from_secs(90),
+            async || {
+                budget_alerts_for(&received, "ConsumptionBudgetExceeded", source, Some(budget)) > 0
+            },
+        )
+        .await;
+    }
+    wait_for(
+        "ConsumptionBudgetForecastExceeded for e2e-dynatrace-budget/forecast at the webhook",
+        Duration::from_secs(90),
+        async || {
+            budget_alerts_for(
+                &received,
+                "ConsumptionBudgetForecastExceeded",
+                "e2e-dynatrace-budget",
+                Some("forecast"),
+            ) > 0
+        },
     )
     .await;
 
@@ -355,6 +412,98 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
             "{name} is used by the shipped rules or dashboard but the exporter does not serve it"
         );
     }
+}
+
+/// A UiPath and a Dynatrace source with budgets well under their limits (the Dynatrace one
+/// priced), and a Dynatrace budget whose limit lies between its used and its forecast.
+async fn budget_sources() -> (
+    String,
+    UiPathSimulator,
+    DynatraceSimulator,
+    [consumption_exporter::simulator::RunningSimulator; 2],
+) {
+    let now = Utc::now();
+    let start = demo_period_start(now);
+    let org = UiPathOrganization::default();
+    let robots = UiPathSimulator::new(org.clone());
+    let robots_running = robots.start(0).await.unwrap();
+    let tenant = org.tenant_ids[0].clone();
+    let ru = DemoUsage::daily(
+        "RU",
+        |day| {
+            ["orchestrator", "studio"]
+                .iter()
+                .map(|s| uipath::daily_amount(org.seed, &tenant, "RU", s, day))
+                .sum()
+        },
+        now,
+    );
+    let account = DynatraceAccount {
+        today: now.date_naive(),
+        ..DynatraceAccount::default()
+    };
+    let dt = DynatraceSimulator::new(account.clone());
+    let dt_running = dt.start(0).await.unwrap();
+    let usage = |key: &'static str| {
+        let environments = account.environments.clone();
+        DemoUsage::daily(
+            key,
+            move |day| {
+                let first = account.today - chrono::Days::new(u64::from(account.days) - 1);
+                if day < first {
+                    return 0.0;
+                }
+                let amount = |e: &String| dynatrace::daily_usage(account.seed, e, key, day);
+                environments.iter().map(amount).sum()
+            },
+            now,
+        )
+    };
+    let (logs, hosts) = (
+        usage("LOG_MANAGEMENT_INGEST"),
+        usage("INFRASTRUCTURE_MONITORING"),
+    );
+    let period = format!("period: quarter, start: {start}");
+    let yaml = format!(
+        "  - name: e2e-robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{tenant}]\n    consumable_codes: [RU]\n    oauth2:\n      client_id: {}\n      client_secret: {}\n    budgets:\n      - {{name: robot-units, match: {{consumable: RU}}, limit: {}, {period}}}\n\
+         \x20 - name: e2e-dynatrace-budget\n    type: dynatrace\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n    budgets:\n      - {{name: log-ingest, match: {{capability_key: LOG_MANAGEMENT_INGEST}}, limit: {}, {period}, price: 0.5, currency: USD}}\n      - {{name: forecast, match: {{capability_key: INFRASTRUCTURE_MONITORING}}, limit: {}, {period}}}\n",
+        robots_running.url(),
+        org.organization_id,
+        org.client_id,
+        org.client_secret,
+        ru.forecast * 10.0,
+        account.account_uuid,
+        account.subscription_uuid,
+        account.client_id,
+        account.client_secret,
+        logs.forecast * 10.0,
+        (hosts.used + hosts.forecast) / 2.0,
+        dt = dt_running.url(),
+    );
+    (yaml, robots, dt, [robots_running, dt_running])
+}
+
+/// The shipped rules, with the forecast alert's hour-long `for` cut to a second so the test
+/// sees it fire; everything else as shipped.
+fn shipped_rules_with_short_forecast_wait(dir: &Path) -> PathBuf {
+    let rules =
+        std::fs::read_to_string(examples().join("prometheus/rules/consumption.rules.yml")).unwrap();
+    let forecast_wait = "consumption_budget_warn_ratio\n        for: 1h\n";
+    assert_eq!(
+        rules.matches(forecast_wait).count(),
+        1,
+        "the forecast alert waits an hour"
+    );
+    let path = dir.join("consumption.rules.yml");
+    std::fs::write(
+        &path,
+        rules.replace(
+            forecast_wait,
+            "consumption_budget_warn_ratio\n        for: 1s\n",
+        ),
+    )
+    .unwrap();
+    path
 }
 
 /// Metric names in PromQL text: not recording rules (they contain a colon), not label values.
