@@ -36,7 +36,7 @@ struct Options {
     #[arg(long, default_value_t = 1)]
     vendor_divisor: u64,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "startup".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "startup".to_string()])]
     only: Vec<String>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
@@ -74,6 +74,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "vendors") {
         vendor_section(&options.vendors, options.vendor_divisor).await?;
+    }
+    if options.only.iter().any(|s| s == "budgets") {
+        budget_section(options.vendor_divisor).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -184,6 +187,75 @@ async fn vendor_section(only: &[String], divisor: u64) -> anyhow::Result<()> {
             large.series,
             size(small.peak_rss),
             size(large.peak_rss)
+        );
+    }
+    Ok(())
+}
+
+/// Twenty budgets over everything a source serves (no match, so no vendor's labels), five of
+/// each period kind, the quarters and years on anniversaries, a quarter of them priced.
+fn twenty_budgets() -> String {
+    let periods = [
+        "day",
+        "month",
+        "quarter, start: 2026-02-15",
+        "year, start: 2026-04-01",
+    ];
+    let mut yaml = String::from("    budgets:\n");
+    for i in 0..20 {
+        let price = if i % 4 == 0 {
+            ", price: 0.1, currency: EUR"
+        } else {
+            ""
+        };
+        yaml.push_str(&format!(
+            "      - {{name: b{i}, limit: {}, period: {}{price}}}\n",
+            1000 * (i + 1),
+            periods[i % 4]
+        ));
+    }
+    yaml
+}
+
+/// What twenty budgets add: to the poll and render of the 100,000-series scrape tenant, and
+/// to the poll of every vendor's large tenant (the query range then reaches the year's start).
+async fn budget_section(divisor: u64) -> anyhow::Result<()> {
+    let budgets = twenty_budgets();
+    let series = 100_000 / divisor as usize;
+    let (poll, render) = scrape::poll_and_render(series, "").await?;
+    let (poll_b, render_b) = scrape::poll_and_render(series, &budgets).await?;
+    println!("\n## Twenty budgets\n");
+    println!("| tenant | poll | with 20 budgets | ratio (≤ 1.05) | render | with 20 budgets | ratio (≤ 1.05) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| qlik scrape tenant, {series} series | {} ms | {} ms | {:.3} | {} ms | {} ms | {:.3} |",
+        ms(poll),
+        ms(poll_b),
+        poll_b.as_secs_f64() / poll.as_secs_f64(),
+        ms(render),
+        ms(render_b),
+        render_b.as_secs_f64() / render.as_secs_f64()
+    );
+    println!("\n| vendor | tenant | requests, bytes | poll | with 20 budgets: requests, bytes | poll | poll ratio |");
+    println!("|---|---|---|---:|---|---:|---:|");
+    for vendor in consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+    {
+        let scale = (vendor.benchmark_scale() / divisor).max(10);
+        let plain = vendors::measure(vendor, scale).await?;
+        let with = vendors::measure_with(vendor, scale, &budgets).await?;
+        println!(
+            "| {} | {scale} {} | {}, {} | {:.2} s | {}, {} | {:.2} s | {:.3} |",
+            vendor.type_name(),
+            vendor.scale_unit(),
+            plain.requests,
+            size(plain.downloaded_bytes),
+            plain.poll.as_secs_f64(),
+            with.requests,
+            size(with.downloaded_bytes),
+            with.poll.as_secs_f64(),
+            with.poll.as_secs_f64() / plain.poll.as_secs_f64()
         );
     }
     Ok(())

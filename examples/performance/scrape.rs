@@ -79,6 +79,37 @@ pub async fn serve_simulator(users: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Poll and render times of the scrape tenant at about `series` series, with `extra` keys in
+/// its entry (the budgets section compares none with twenty budgets).
+pub async fn poll_and_render(series: usize, extra: &str) -> anyhow::Result<(Duration, Duration)> {
+    let tenant = tenant(series).await?;
+    let config = config::parse(
+        &format!("{}{extra}", tenant.config("1h")),
+        "benchmark config",
+        Path::new("."),
+    )?;
+    let (store, pollers) = app::pollers(&config, Arc::new(SystemClock))?;
+    let mut polls = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        anyhow::ensure!(
+            pollers[0].poll_once().await,
+            "the benchmark's Qlik poll failed"
+        );
+        polls.push(started.elapsed());
+    }
+    let mut renders: Vec<Duration> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            store.rerender();
+            started.elapsed()
+        })
+        .collect();
+    polls.sort_unstable();
+    renders.sort_unstable();
+    Ok((polls[1], renders[renders.len() / 2]))
+}
+
 async fn tenant(series: usize) -> anyhow::Result<Tenant> {
     // Records with no user are the tenant's own; they count as one user's worth.
     let users = (series / SERIES_PER_USER).saturating_sub(1);

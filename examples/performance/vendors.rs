@@ -28,6 +28,15 @@ pub struct PollFigures {
 
 /// Polls `vendor` at `scale` with the exporter binary, then downloads the same requests.
 pub async fn measure(vendor: &dyn SimulatedVendor, scale: u64) -> anyhow::Result<PollFigures> {
+    measure_with(vendor, scale, "").await
+}
+
+/// [`measure`] with `extra` keys (four-space indented) in the source's entry.
+pub async fn measure_with(
+    vendor: &dyn SimulatedVendor,
+    scale: u64,
+    extra: &str,
+) -> anyhow::Result<PollFigures> {
     let spec = TenantSpec {
         seed: 3,
         today: Utc::now().date_naive(),
@@ -37,7 +46,10 @@ pub async fn measure(vendor: &dyn SimulatedVendor, scale: u64) -> anyhow::Result
     let entry = simulator.entry(vendor.type_name());
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
-    std::fs::write(&config_path, format!("sources:\n{entry}{LARGE_POLL}"))?;
+    std::fs::write(
+        &config_path,
+        format!("sources:\n{entry}{LARGE_POLL}{extra}"),
+    )?;
     let child = Process::spawn(
         Command::new(processes::exporter_binary()?)
             .arg("once")

@@ -350,8 +350,9 @@ struct Folder<'a> {
     families: Families,
     tenant_overage: bool,
     tenant_close_to_overage: bool,
-    /// Local usage of the current period by label set, when budgets read it.
-    levels: Option<HashMap<Vec<String>, f64>>,
+    /// Local usage of the current period by label set (keyed by the length-prefixed values,
+    /// so a record of a known label set allocates nothing), when budgets read it.
+    levels: Option<HashMap<String, (Vec<String>, f64)>>,
     /// Qlik's own capacities of the current period, by `<type>/<action>/<period type>` and unit.
     capacities: HashMap<String, Capacity>,
     key: String,
@@ -470,8 +471,16 @@ impl<'a> Folder<'a> {
         } else {
             0.0
         };
-        let values: Vec<String> = values.iter().map(|v| (*v).to_string()).collect();
-        *levels.entry(values).or_insert(0.0) += used;
+        self.key.clear();
+        for value in values {
+            self.key.push_str(itoa::Buffer::new().format(value.len()));
+            self.key.push(':');
+            self.key.push_str(value);
+        }
+        let (_, level) = levels.entry_ref(self.key.as_str()).or_insert_with(|| {
+            (values.iter().map(|v| (*v).to_string()).collect(), 0.0)
+        });
+        *level += used;
     }
 
     /// Qlik's own capacity of a current record's resource action.
@@ -523,7 +532,7 @@ impl<'a> Folder<'a> {
             let names = self.labels.iter().map(|l| l.name()).collect();
             self.builder.usage(Usage::Level(LevelUsage {
                 label_names: names,
-                series: levels.into_iter().collect(),
+                series: levels.into_values().collect(),
                 distinct_label: None,
             }));
         }
