@@ -43,9 +43,10 @@ pub struct DailyUsage {
 pub struct LevelUsage {
     pub label_names: Vec<&'static str>,
     pub series: Vec<(Vec<String>, f64)>,
-    /// Count the distinct values of this label among the matched label sets instead of
-    /// summing their values (AvePoint: distinct connections of the matched flows).
-    pub distinct_label: Option<usize>,
+    /// The members each label set holds, in `series` order: budgets then count the distinct
+    /// members of the matched label sets instead of summing their values (AvePoint: the
+    /// connections of each flow, each connection counted once however many flows use it).
+    pub members: Option<Vec<Vec<String>>>,
 }
 
 /// A limit the vendor reports with its usage (Qlik's capacity), served beside the configured

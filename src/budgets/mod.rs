@@ -156,18 +156,74 @@ pub fn evaluate_level(budget: &Budget, usage: &LevelUsage) -> Evaluation {
     let matched = usage
         .series
         .iter()
-        .filter(|(values, _)| budget.matches(&usage.label_names, values));
-    let used = match usage.distinct_label {
-        Some(i) => {
-            let distinct: std::collections::HashSet<&str> =
-                matched.map(|(values, _)| values[i].as_str()).collect();
+        .enumerate()
+        .filter(|(_, (values, _))| budget.matches(&usage.label_names, values));
+    let used = match &usage.members {
+        Some(members) => {
+            let distinct: std::collections::HashSet<&str> = matched
+                .flat_map(|(i, _)| members[i].iter().map(String::as_str))
+                .collect();
             distinct.len() as f64
         }
-        None => matched.map(|(_, value)| value).sum(),
+        None => matched.map(|(_, (_, value))| value).sum(),
     };
     Evaluation {
         used,
         forecast: used,
+    }
+}
+
+/// `usage` on only the labels `budgets` match on (and the unit label), label sets that become
+/// equal merged: the sums per day add up, the levels too, and members join.
+fn project(usage: &Usage, budgets: &[Budget], default_unit: BudgetUnit) -> Usage {
+    let names = usage.label_names();
+    let needed = |name: &'static str| {
+        budgets
+            .iter()
+            .any(|b| b.matcher.iter().any(|(l, _)| l == name))
+            || default_unit == BudgetUnit::Label(name)
+    };
+    let kept: Vec<usize> = (0..names.len()).filter(|&i| needed(names[i])).collect();
+    let kept_names: Vec<&'static str> = kept.iter().map(|&i| names[i]).collect();
+    let key =
+        |values: &[String]| -> Vec<String> { kept.iter().map(|&i| values[i].clone()).collect() };
+    match usage {
+        Usage::Daily(daily) => {
+            let mut merged: std::collections::HashMap<
+                Vec<String>,
+                std::collections::BTreeMap<NaiveDate, f64>,
+            > = std::collections::HashMap::new();
+            for (values, days) in &daily.series {
+                let sums = merged.entry(key(values)).or_default();
+                for (day, amount) in days {
+                    *sums.entry(*day).or_insert(0.0) += amount;
+                }
+            }
+            Usage::Daily(DailyUsage {
+                label_names: kept_names,
+                series: merged.into_iter().collect(),
+            })
+        }
+        Usage::Level(level) => {
+            let mut merged: std::collections::HashMap<Vec<String>, (f64, Vec<String>)> =
+                std::collections::HashMap::new();
+            for (i, (values, value)) in level.series.iter().enumerate() {
+                let entry = merged.entry(key(values)).or_default();
+                entry.0 += value;
+                if let Some(members) = &level.members {
+                    entry.1.extend(members[i].iter().cloned());
+                }
+            }
+            let (series, members): (Vec<_>, Vec<_>) = merged
+                .into_iter()
+                .map(|(values, (value, members))| ((values, value), members))
+                .unzip();
+            Usage::Level(LevelUsage {
+                label_names: kept_names,
+                series,
+                members: level.members.is_some().then_some(members),
+            })
+        }
     }
 }
 
@@ -274,6 +330,10 @@ impl BudgetFamilies {
         default_unit: BudgetUnit,
         now: DateTime<Utc>,
     ) {
+        // Each budget reads the usage once per label set: first fold away the labels no
+        // budget names (a source split by user has many label sets, its budgets few).
+        let projected = usage.map(|usage| project(usage, budgets, default_unit));
+        let usage = projected.as_ref();
         for budget in budgets {
             let evaluation = match usage {
                 Some(Usage::Daily(daily)) => evaluate_daily(budget, daily, now),

@@ -109,7 +109,7 @@ struct ConnectionUsage<'a> {
 }
 
 /// What a budget over AvePoint's usage may match on.
-const USAGE_LABELS: [&str; 3] = ["environment_id", "flow_id", "connection_id"];
+const USAGE_LABELS: [&str; 2] = ["environment_id", "flow_id"];
 
 /// Distinct connections per (environment, flow), and the reported record totals.
 #[derive(Default)]
@@ -130,31 +130,8 @@ impl Folder {
         }
     }
 
-    /// One level per (environment, flow, connection), counted distinct by connection: a
-    /// budget over some flows counts the connections they use, each once.
-    fn usage(&self) -> Usage {
-        let series = self
-            .connections
-            .iter()
-            .flat_map(|((environment, flow), connections)| {
-                connections.iter().map(move |connection| {
-                    let values = vec![environment.clone(), flow.clone(), connection.clone()];
-                    (values, 1.0)
-                })
-            })
-            .collect();
-        Usage::Level(LevelUsage {
-            label_names: USAGE_LABELS.to_vec(),
-            series,
-            distinct_label: Some(2),
-        })
-    }
-
     fn finish(self, plan: PollPlan) -> Snapshot {
         let mut builder = SnapshotBuilder::new();
-        if plan.wants_usage() {
-            builder.usage(self.usage());
-        }
         let flows = builder.family(
             &FLOW_CONNECTIONS,
             vec!["environment_id", "flow_id"],
@@ -165,7 +142,31 @@ impl Folder {
         }
         let records = builder.family(&USAGE_RECORDS, vec![], Combine::Sum);
         builder.observe(records, &[], self.total_count);
+        if plan.wants_usage() {
+            builder.usage(self.into_usage());
+        }
         builder.finish()
+    }
+
+    /// Each flow's connections, moved (not copied): a budget over some flows counts the
+    /// connections they use, each once.
+    fn into_usage(self) -> Usage {
+        let (series, members) = self
+            .connections
+            .into_iter()
+            .map(|((environment, flow), connections)| {
+                let count = connections.len() as f64;
+                (
+                    (vec![environment, flow], count),
+                    connections.into_iter().collect(),
+                )
+            })
+            .unzip();
+        Usage::Level(LevelUsage {
+            label_names: USAGE_LABELS.to_vec(),
+            series,
+            members: Some(members),
+        })
     }
 }
 

@@ -350,9 +350,8 @@ struct Folder<'a> {
     families: Families,
     tenant_overage: bool,
     tenant_close_to_overage: bool,
-    /// Local usage of the current period by label set (keyed by the length-prefixed values,
-    /// so a record of a known label set allocates nothing), when budgets read it.
-    levels: Option<HashMap<String, (Vec<String>, f64)>>,
+    /// Whether budgets read the levels (made from the local usage family at the end).
+    wants_levels: bool,
     /// Qlik's own capacities of the current period, by `<type>/<action>/<period type>` and unit.
     capacities: HashMap<String, Capacity>,
     key: String,
@@ -402,7 +401,7 @@ impl<'a> Folder<'a> {
             families,
             tenant_overage: false,
             tenant_close_to_overage: false,
-            levels: plan.wants_usage().then(HashMap::new),
+            wants_levels: plan.wants_usage(),
             capacities: HashMap::new(),
             key: String::new(),
         }
@@ -423,7 +422,6 @@ impl<'a> Folder<'a> {
             _ => "current",
         };
         let mut values: Vec<&str> = self.labels.iter().map(|l| l.value(record)).collect();
-        self.note_level(record, &values, period == "current");
         if period == "current" {
             self.note_capacity(record, period_end);
         }
@@ -458,29 +456,6 @@ impl<'a> Folder<'a> {
         {
             self.builder.data_updated(updated.timestamp() as f64);
         }
-    }
-
-    /// The level budgets read: a current record's usage counts; a previous one's label set is
-    /// kept at 0, so a budget's unit (read from the label sets) stays put between periods.
-    fn note_level(&mut self, record: &Execution<'_>, values: &[&str], current: bool) {
-        let Some(levels) = &mut self.levels else {
-            return;
-        };
-        let used = if current {
-            record.local_usage.unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        self.key.clear();
-        for value in values {
-            self.key.push_str(itoa::Buffer::new().format(value.len()));
-            self.key.push(':');
-            self.key.push_str(value);
-        }
-        let (_, level) = levels.entry_ref(self.key.as_str()).or_insert_with(|| {
-            (values.iter().map(|v| (*v).to_string()).collect(), 0.0)
-        });
-        *level += used;
     }
 
     /// Qlik's own capacity of a current record's resource action.
@@ -528,14 +503,6 @@ impl<'a> Folder<'a> {
     }
 
     fn finish(mut self) -> Snapshot {
-        if let Some(levels) = self.levels.take() {
-            let names = self.labels.iter().map(|l| l.name()).collect();
-            self.builder.usage(Usage::Level(LevelUsage {
-                label_names: names,
-                series: levels.into_values().collect(),
-                distinct_label: None,
-            }));
-        }
         for (_, capacity) in self.capacities.drain() {
             let period = capacity.start.zip(capacity.end);
             self.builder.vendor_budget(VendorBudget {
@@ -556,8 +523,33 @@ impl<'a> Folder<'a> {
             .family(&TENANT_CLOSE_TO_OVERAGE, vec![], Combine::Max);
         self.builder
             .observe(close, &[], flag(self.tenant_close_to_overage));
-        self.builder.finish()
+        let mut snapshot = self.builder.finish();
+        if self.wants_levels {
+            snapshot.usage = Some(levels(&snapshot, self.labels));
+        }
+        snapshot
     }
+}
+
+/// The levels budgets read, per label set: the current period's local usage, and 0 for a label
+/// set seen only in the previous period (so a budget's unit, read from the label sets, stays
+/// put when a period ends). Made from the summed family, so it costs nothing per record.
+fn levels(snapshot: &Snapshot, labels: &[Label]) -> Usage {
+    let mut levels: HashMap<Vec<String>, f64> = HashMap::new();
+    for (values, usage) in snapshot
+        .family(LOCAL_USAGE.name)
+        .into_iter()
+        .flat_map(|f| f.iter())
+    {
+        let mut values: Vec<String> = values.map(|v| v.into_owned()).collect();
+        let current = values.pop().is_some_and(|period| period == "current");
+        *levels.entry(values).or_insert(0.0) += if current { usage } else { 0.0 };
+    }
+    Usage::Level(LevelUsage {
+        label_names: labels.iter().map(|l| l.name()).collect(),
+        series: levels.into_iter().collect(),
+        members: None,
+    })
 }
 
 fn min_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {

@@ -91,7 +91,21 @@ struct LabelSet {
     windows: [f64; 3],
     /// Whether any amount fell in a window: only those label sets get window series.
     in_window: bool,
-    days: BTreeMap<NaiveDate, f64>,
+    /// Amounts by day, sorted by day: records mostly come in time order, so an amount lands
+    /// on the last day or goes after it, without a tree's node per day.
+    days: Vec<(NaiveDate, f64)>,
+}
+
+fn add_to_day(days: &mut Vec<(NaiveDate, f64)>, day: NaiveDate, amount: f64) {
+    match days.last_mut() {
+        Some((last, sum)) if *last == day => *sum += amount,
+        Some((last, _)) if *last < day => days.push((day, amount)),
+        None => days.push((day, amount)),
+        Some(_) => match days.binary_search_by_key(&day, |(d, _)| *d) {
+            Ok(i) => days[i].1 += amount,
+            Err(i) => days.insert(i, (day, amount)),
+        },
+    }
 }
 
 impl WindowSums {
@@ -127,7 +141,7 @@ impl WindowSums {
                 values: label_values.iter().map(|v| (*v).to_string()).collect(),
                 windows: [0.0; 3],
                 in_window: false,
-                days: BTreeMap::new(),
+                days: Vec::new(),
             });
         set.in_window |= in_window;
         for (sum, member) in set.windows.iter_mut().zip(membership) {
@@ -136,7 +150,7 @@ impl WindowSums {
             }
         }
         if kept {
-            *set.days.entry(day).or_insert(0.0) += amount;
+            add_to_day(&mut set.days, day, amount);
         }
     }
 
@@ -165,7 +179,7 @@ impl WindowSums {
             let series = self
                 .sums
                 .into_values()
-                .map(|s| (s.values, s.days))
+                .map(|s| (s.values, s.days.into_iter().collect::<BTreeMap<_, _>>()))
                 .collect();
             builder.usage(Usage::Daily(DailyUsage {
                 label_names: label_names.to_vec(),

@@ -424,4 +424,28 @@ async fn avepoint_budgets_count_the_distinct_connections_of_the_matched_flows() 
     assert_eq!(b.get("used", "empty", "connections"), Some(0.0));
     let end = b.get("period_end_timestamp_seconds", "quarter", "connections");
     assert_eq!(end, Some(midnight("2027-02-15")));
+
+    // The last second of the quarter, and the first of the next.
+    for (now, start, end) in [
+        ("2027-02-14T23:59:59Z", "2026-11-15", "2027-02-15"),
+        ("2027-02-15T00:00:00Z", "2027-02-15", "2027-05-15"),
+    ] {
+        let m = scrape_levels(&entry, now).await;
+        let b = BudgetSeries {
+            m: &m,
+            vendor: "avepoint",
+        };
+        let period = |family| b.get(family, "quarter", "connections");
+        assert_eq!(
+            period("period_start_timestamp_seconds"),
+            Some(midnight(start)),
+            "{now}"
+        );
+        assert_eq!(
+            period("period_end_timestamp_seconds"),
+            Some(midnight(end)),
+            "{now}"
+        );
+        assert_eq!(period("used"), Some(3.0), "{now}: a level stays what it is");
+    }
 }

@@ -87,6 +87,39 @@ async fn check_accepts_a_good_config_of_every_vendor() {
     );
 }
 
+#[tokio::test]
+async fn check_prints_each_budgets_current_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = every_vendor(1).await;
+    let budget = "    budgets:\n      - {name: fy, limit: 100000, period: year, start: 2026-04-01, price: 0.12, currency: EUR}\n";
+    let entries: String = tenants
+        .iter()
+        .map(|t| t.entry(&format!("acme-{}", t.type_name())) + budget)
+        .collect();
+    let path = write_config(&dir, &format!("sources:\n{entries}"));
+    let output = exporter()
+        .args(["check", "--config.file", &path])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for tenant in &tenants {
+        let line = format!(
+            "  acme-{}: budget fy: limit 100000, 0.12 EUR per unit; current year ",
+            tenant.type_name()
+        );
+        assert!(stdout.contains(&line), "{line} in:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("-04-01 to ") && stdout.contains("-03-31 (ends "),
+        "{stdout}"
+    );
+}
+
 async fn once(path: &str) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
         .args(["once", "--config.file", path])
