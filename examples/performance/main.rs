@@ -76,7 +76,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         vendor_section(&options.vendors, options.vendor_divisor).await?;
     }
     if options.only.iter().any(|s| s == "budgets") {
-        budget_section(options.vendor_divisor).await?;
+        budget_section(options.vendor_divisor, options.rounds).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -217,13 +217,27 @@ fn twenty_budgets() -> String {
     yaml
 }
 
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
 /// What twenty budgets add: to the poll and render of the 100,000-series scrape tenant, and
 /// to the poll of every vendor's large tenant (the query range then reaches the year's start).
-async fn budget_section(divisor: u64) -> anyhow::Result<()> {
+/// Runs without and with budgets alternate, `rounds` each; the medians are compared.
+async fn budget_section(divisor: u64, rounds: usize) -> anyhow::Result<()> {
     let budgets = twenty_budgets();
     let series = 100_000 / divisor as usize;
-    let (poll, render) = scrape::poll_and_render(series, "").await?;
-    let (poll_b, render_b) = scrape::poll_and_render(series, &budgets).await?;
+    let (mut polls, mut renders) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    for _ in 0..rounds {
+        for (i, extra) in ["", budgets.as_str()].into_iter().enumerate() {
+            let (poll, render) = scrape::poll_and_render(series, extra).await?;
+            polls[i].push(poll);
+            renders[i].push(render);
+        }
+    }
+    let [poll, poll_b] = polls.map(median);
+    let [render, render_b] = renders.map(median);
     println!("\n## Twenty budgets\n");
     println!("| tenant | poll | with 20 budgets | ratio (≤ 1.05) | render | with 20 budgets | ratio (≤ 1.05) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -236,15 +250,22 @@ async fn budget_section(divisor: u64) -> anyhow::Result<()> {
         ms(render_b),
         render_b.as_secs_f64() / render.as_secs_f64()
     );
-    println!("\n| vendor | tenant | requests, bytes | poll | with 20 budgets: requests, bytes | poll | poll ratio |");
+    println!("\n| vendor | tenant | requests, bytes | poll (median of {rounds}) | with 20 budgets: requests, bytes | poll | poll ratio |");
     println!("|---|---|---|---:|---|---:|---:|");
     for vendor in consumption_exporter::simulator::kit::VENDORS
         .iter()
         .copied()
     {
         let scale = (vendor.benchmark_scale() / divisor).max(10);
-        let plain = vendors::measure(vendor, scale).await?;
-        let with = vendors::measure_with(vendor, scale, &budgets).await?;
+        let mut runs = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            runs[0].push(vendors::measure(vendor, scale).await?);
+            runs[1].push(vendors::measure_with(vendor, scale, &budgets).await?);
+        }
+        let [plain, with] = runs.map(|mut figures| {
+            figures.sort_by_key(|f| f.poll);
+            figures.swap_remove(figures.len() / 2)
+        });
         println!(
             "| {} | {scale} {} | {}, {} | {:.2} s | {}, {} | {:.2} s | {:.3} |",
             vendor.type_name(),

@@ -8,6 +8,8 @@
 
 pub mod period;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
@@ -160,7 +162,7 @@ pub fn evaluate_level(budget: &Budget, usage: &LevelUsage) -> Evaluation {
         .filter(|(_, (values, _))| budget.matches(&usage.label_names, values));
     let used = match &usage.members {
         Some(members) => {
-            let distinct: std::collections::HashSet<&str> = matched
+            let distinct: HashSet<&str> = matched
                 .flat_map(|(i, _)| members[i].iter().map(String::as_str))
                 .collect();
             distinct.len() as f64
@@ -205,18 +207,22 @@ fn project(usage: &Usage, budgets: &[Budget], default_unit: BudgetUnit) -> Usage
             })
         }
         Usage::Level(level) => {
-            let mut merged: std::collections::HashMap<Vec<String>, (f64, Vec<String>)> =
+            // Members are gathered distinct, borrowed, and copied once at the end.
+            let mut merged: std::collections::HashMap<Vec<String>, (f64, HashSet<&str>)> =
                 std::collections::HashMap::new();
             for (i, (values, value)) in level.series.iter().enumerate() {
                 let entry = merged.entry(key(values)).or_default();
                 entry.0 += value;
                 if let Some(members) = &level.members {
-                    entry.1.extend(members[i].iter().cloned());
+                    entry.1.extend(members[i].iter().map(String::as_str));
                 }
             }
             let (series, members): (Vec<_>, Vec<_>) = merged
                 .into_iter()
-                .map(|(values, (value, members))| ((values, value), members))
+                .map(|(values, (value, members))| {
+                    let members: Vec<String> = members.into_iter().map(str::to_string).collect();
+                    ((values, value), members)
+                })
                 .unzip();
             Usage::Level(LevelUsage {
                 label_names: kept_names,
