@@ -29,7 +29,7 @@ struct Options {
     /// Alternating rounds per server and load, pooled.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Vendors for the large-poll section, comma-separated (default: all).
+    /// Vendors for the large-poll and budgets sections, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     vendors: Vec<String>,
     /// Divide every vendor's large tenant by this (for a quick look).
@@ -76,7 +76,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         vendor_section(&options.vendors, options.vendor_divisor).await?;
     }
     if options.only.iter().any(|s| s == "budgets") {
-        budget_section(options.vendor_divisor, options.rounds).await?;
+        budget_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -225,7 +225,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 /// What twenty budgets add: to the poll and render of the 100,000-series scrape tenant, and
 /// to the poll of every vendor's large tenant (the query range then reaches the year's start).
 /// Runs without and with budgets alternate, `rounds` each; the medians are compared.
-async fn budget_section(divisor: u64, rounds: usize) -> anyhow::Result<()> {
+async fn budget_section(only: &[String], divisor: u64, rounds: usize) -> anyhow::Result<()> {
     let budgets = twenty_budgets();
     let series = 100_000 / divisor as usize;
     let (mut polls, mut renders) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
@@ -256,6 +256,9 @@ async fn budget_section(divisor: u64, rounds: usize) -> anyhow::Result<()> {
         .iter()
         .copied()
     {
+        if !only.is_empty() && !only.iter().any(|name| name == vendor.type_name()) {
+            continue;
+        }
         let scale = (vendor.benchmark_scale() / divisor).max(10);
         let mut runs = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
