@@ -224,6 +224,22 @@ pub async fn run(
     server.await.context("the HTTP server task failed")?
 }
 
+/// What `check` prints for a good config: the source count, and each budget's current period
+/// as of `now`, so a user sees that an anniversary was read as meant.
+pub fn check(
+    path: &std::path::Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, config::ConfigErrors> {
+    let config = config::load(path)?;
+    let mut report = format!("{}: OK, {} sources\n", path.display(), config.sources.len());
+    for source in &config.sources {
+        for budget in &source.budgets {
+            report.push_str(&format!("  {}: {}\n", source.name, budget.describe(now)));
+        }
+    }
+    Ok(report)
+}
+
 /// Polls every source once, concurrently, and returns the exposition and whether all succeeded.
 pub async fn once(config: Config, clock: SharedClock) -> anyhow::Result<(bytes::Bytes, bool)> {
     let (store, pollers) = pollers(&config, clock)?;

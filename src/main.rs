@@ -40,19 +40,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli.check_flags()?;
     let config_file = cli.config_file();
     match cli.command() {
-        Command::Check => Ok(match config::load(&config_file) {
-            Ok(config) => {
-                println!(
-                    "{}: OK, {} sources",
-                    config_file.display(),
-                    config.sources.len()
-                );
-                let now = chrono::Utc::now();
-                for source in &config.sources {
-                    for budget in &source.budgets {
-                        println!("  {}: {}", source.name, budget.describe(now));
-                    }
-                }
+        Command::Check => Ok(match app::check(&config_file, chrono::Utc::now()) {
+            Ok(report) => {
+                print!("{report}");
                 ExitCode::SUCCESS
             }
             Err(errors) => {

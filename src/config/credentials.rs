@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use url::Url;
 
 use super::decode::Decoder;
-use super::raw::{RawAuthorization, RawClientCertificate, RawOAuth2};
+use super::raw::{RawAuthorization, RawClientCertificate, RawGrantType, RawOAuth2};
 use crate::http::{
-    signing_key_is_valid, AuthConfig, ClientCertificate, ClientCredential, OAuth2Config,
+    signing_key_is_valid, AuthConfig, ClientCertificate, ClientCredential, Grant, OAuth2Config,
     StaticCredential,
 };
 use crate::secret::Secret;
@@ -72,12 +72,12 @@ impl Decoder<'_> {
         path: &str,
         source_type: &dyn SourceType,
         base_url: &Url,
-        raw: RawOAuth2,
+        mut raw: RawOAuth2,
     ) -> Option<AuthConfig> {
+        let grant = self.grant(path, &mut raw);
+        let has_secret = raw.client_secret.is_some() || raw.client_secret_file.is_some();
         let credential = match raw.client_certificate {
-            Some(certificate)
-                if raw.client_secret.is_none() && raw.client_secret_file.is_none() =>
-            {
+            Some(certificate) if !has_secret => {
                 self.client_certificate(&format!("{path}.client_certificate"), certificate)
             }
             Some(_) => {
@@ -86,6 +86,10 @@ impl Decoder<'_> {
                     "set either a client secret or `client_certificate`, not both",
                 );
                 None
+            }
+            // A password grant may come from a public client, which proves nothing itself.
+            None if !has_secret && raw.grant_type == RawGrantType::Password => {
+                Some(ClientCredential::None)
             }
             None => self
                 .secret(
@@ -112,6 +116,7 @@ impl Decoder<'_> {
         Some(AuthConfig::OAuth2(OAuth2Config {
             token_url,
             client_id: raw.client_id,
+            grant: grant?,
             credential: credential?,
             scopes: if raw.scopes.is_empty() {
                 source_type.default_scopes(base_url)
@@ -120,6 +125,46 @@ impl Decoder<'_> {
             },
             endpoint_params: raw.endpoint_params,
         }))
+    }
+
+    /// The grant: client credentials, or a resource owner's password (`grant_type: password`,
+    /// which needs `username` and `password` or `password_file`, and refuses them otherwise).
+    fn grant(&mut self, path: &str, raw: &mut RawOAuth2) -> Option<Grant> {
+        let (username, password, file) = (
+            raw.username.take(),
+            raw.password.take(),
+            raw.password_file.take(),
+        );
+        match raw.grant_type {
+            RawGrantType::ClientCredentials => {
+                let given = [
+                    ("username", username.is_some()),
+                    ("password", password.is_some()),
+                    ("password_file", file.is_some()),
+                ];
+                for (key, _) in given.iter().filter(|(_, set)| *set) {
+                    self.error(
+                        format!("{path}.{key}"),
+                        format!("`{key}` is for the password grant: add `grant_type: password`, or remove it"),
+                    );
+                }
+                Some(Grant::ClientCredentials)
+            }
+            RawGrantType::Password => {
+                let password = self.secret(path, "password", password, file);
+                let Some(username) = username.filter(|u| !u.trim().is_empty()) else {
+                    self.error(
+                        path,
+                        "missing `username`: the password grant signs in as a user",
+                    );
+                    return None;
+                };
+                Some(Grant::Password {
+                    username,
+                    password: password?,
+                })
+            }
+        }
     }
 
     /// Reads a certificate and its key, and checks that the key can sign, so that a bad file

@@ -14,7 +14,7 @@ use super::env::expand_env_in;
 use super::positions::{Position, PositionIndex};
 use super::raw::*;
 use super::{Config, ConfigError, Schedule, SourceConfig};
-use crate::http::{AuthConfig, ClientCredential, RequestLimits};
+use crate::http::{AuthConfig, ClientCredential, Grant, OAuth2Config, RequestLimits};
 use crate::settings::{decode_settings, join_path, strip_serde_yaml_location};
 use crate::sources::{self, SourceType};
 
@@ -365,12 +365,20 @@ fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
     for value in values {
         expand_env_in((*value).clone(), "", &mut Vec::new()).hash(&mut hasher);
     }
+    if let AuthConfig::OAuth2(OAuth2Config {
+        grant: Grant::Password { password, .. },
+        ..
+    }) = auth
+    {
+        password.expose().hash(&mut hasher);
+    }
     match auth {
         AuthConfig::None => {}
         AuthConfig::Static(credential) => {
             (&credential.scheme, credential.credentials.expose()).hash(&mut hasher)
         }
         AuthConfig::OAuth2(oauth) => match &oauth.credential {
+            ClientCredential::None => {}
             ClientCredential::Secret(secret) => secret.expose().hash(&mut hasher),
             ClientCredential::Certificate(certificate) => {
                 (&certificate.cert_der, certificate.key_pem.expose()).hash(&mut hasher)

@@ -113,7 +113,12 @@ pub(super) struct RawClientCertificate {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOAuth2 {
     pub(super) token_url: Option<Url>,
+    #[serde(default)]
+    pub(super) grant_type: RawGrantType,
     pub(super) client_id: String,
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
     pub(super) client_secret: Option<String>,
     pub(super) client_secret_file: Option<PathBuf>,
     pub(super) client_certificate: Option<RawClientCertificate>,
@@ -121,6 +126,15 @@ pub(super) struct RawOAuth2 {
     pub(super) scopes: Vec<String>,
     #[serde(default)]
     pub(super) endpoint_params: BTreeMap<String, String>,
+}
+
+/// The OAuth2 grants the exporter can use.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RawGrantType {
+    #[default]
+    ClientCredentials,
+    Password,
 }
 
 pub(super) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(15 * 60);

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::assertion::{client_assertion, AssertionError, JWT_BEARER};
-use super::credentials::{sensitive_header, AuthConfig, ClientCredential, OAuth2Config};
+use super::credentials::{sensitive_header, AuthConfig, ClientCredential, Grant, OAuth2Config};
 use super::{Body, HttpError, PollSession, Request};
 use crate::secret::Secret;
 
@@ -134,14 +134,23 @@ impl TokenCache {
     }
 
     fn request(&self) -> Result<Request, AssertionError> {
+        let grant_type = match &self.config.grant {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password { .. } => "password",
+        };
         let mut fields = vec![
-            ("grant_type".to_string(), Secret::new("client_credentials")),
+            ("grant_type".to_string(), Secret::new(grant_type)),
             (
                 "client_id".to_string(),
                 Secret::new(self.config.client_id.clone()),
             ),
         ];
+        if let Grant::Password { username, password } = &self.config.grant {
+            fields.push(("username".to_string(), Secret::new(username.clone())));
+            fields.push(("password".to_string(), password.clone()));
+        }
         match &self.config.credential {
+            ClientCredential::None => {}
             ClientCredential::Secret(secret) => {
                 fields.push(("client_secret".to_string(), secret.clone()))
             }

@@ -76,14 +76,29 @@ pub(super) fn sensitive_header(scheme: &str, credentials: &Secret) -> Option<Hea
 pub struct OAuth2Config {
     pub token_url: Url,
     pub client_id: String,
+    pub grant: Grant,
     pub credential: ClientCredential,
     pub scopes: Vec<String>,
     pub endpoint_params: BTreeMap<String, String>,
 }
 
+/// Which OAuth2 grant gets the token.
+#[derive(Clone, Debug)]
+pub enum Grant {
+    ClientCredentials,
+    /// The resource owner password grant (RFC 6749 §4.3), which UiPath's guide names for its
+    /// usage and licensing endpoints.
+    Password {
+        username: String,
+        password: Secret,
+    },
+}
+
 /// How an OAuth2 client proves who it is.
 #[derive(Clone, Debug)]
 pub enum ClientCredential {
+    /// A public client (the password grant only): the user's password is the proof.
+    None,
     Secret(Secret),
     /// A certificate whose key signs a `client_assertion` JWT (RFC 7523), as AvePoint
     /// recommends and Entra ID and Qlik accept.

@@ -24,7 +24,7 @@ use url::Url;
 pub use assertion::{client_assertion, signing_key_is_valid, AssertionError, JWT_BEARER};
 pub use auth::TokenFailure;
 pub use credentials::{
-    AuthConfig, ClientCertificate, ClientCredential, InvalidCredential, OAuth2Config,
+    AuthConfig, ClientCertificate, ClientCredential, Grant, InvalidCredential, OAuth2Config,
     StaticCredential,
 };
 pub use error::HttpError;

@@ -395,6 +395,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
                 client_id: tenant.client_id,
                 client_secret: tenant.client_secret,
                 static_token: None,
+                password: None,
             };
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })

@@ -450,6 +450,7 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 client_id: account.client_id,
                 client_secret: account.client_secret,
                 static_token: None,
+                password: None,
             };
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })

@@ -55,6 +55,11 @@ pub enum Credentials {
     WrongClientSecret,
     /// A static token the simulator refuses.
     WrongStaticToken,
+    /// The resource owner password grant with the user the simulator knows (only vendors that
+    /// take it).
+    Password,
+    /// The password grant with a password the simulator refuses.
+    WrongPassword,
     /// OAuth2 with a client certificate the simulator does not know: the assertion is signed
     /// and sent, and refused.
     UnknownCertificate {
@@ -138,6 +143,8 @@ pub struct EntryParts {
     pub client_id: String,
     pub client_secret: String,
     pub static_token: Option<String>,
+    /// The user and password of the password grant, where the vendor takes it.
+    pub password: Option<(String, String)>,
 }
 
 /// A running simulated tenant: its server, its fault queue and how to configure a source for it.
@@ -219,6 +226,17 @@ impl SimulatedTenant {
             Credentials::WrongStaticToken => {
                 p.static_token.as_ref()?;
                 format!("    authorization:\n      credentials: {WRONG_SECRET}\n")
+            }
+            Credentials::Password | Credentials::WrongPassword => {
+                let (user, password) = p.password.as_ref()?;
+                let password = match credentials {
+                    Credentials::Password => password.as_str(),
+                    _ => WRONG_SECRET,
+                };
+                oauth2(format!(
+                    "      grant_type: password\n      client_secret: {}\n      username: {user}\n      password: {password}\n",
+                    p.client_secret
+                ))
             }
         };
         Some(format!(

@@ -489,6 +489,7 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
                 client_id: tenant.client_id,
                 client_secret: tenant.client_secret,
                 static_token: None,
+                password: None,
             };
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })

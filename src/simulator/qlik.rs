@@ -633,6 +633,7 @@ impl super::kit::SimulatedVendor for QlikKit {
                 client_id: tenant.client_id,
                 client_secret: tenant.client_secret,
                 static_token: Some(tenant.api_key),
+                password: None,
             };
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })

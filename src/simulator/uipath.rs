@@ -32,6 +32,9 @@ pub struct UiPathOrganization {
     pub tenant_ids: Vec<String>,
     pub client_id: String,
     pub client_secret: String,
+    /// The user the password grant signs in as.
+    pub username: String,
+    pub password: String,
     pub seed: u64,
     pub date_style: DateStyle,
 }
@@ -46,6 +49,8 @@ impl Default for UiPathOrganization {
             ],
             client_id: "uipath-sim-app".into(),
             client_secret: "uipath-sim-secret".into(),
+            username: "robot-admin@acme.example".into(),
+            password: "uipath-sim-password".into(),
             seed: 1,
             date_style: DateStyle::Day,
         }
@@ -163,21 +168,31 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
     }
     let form = form(&body);
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    if field("grant_type") != "client_credentials" {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "unsupported_grant_type"})),
-        )
-            .into_response();
-    }
-    if field("client_id") != state.org.client_id
-        || field("client_secret") != state.org.client_secret
-    {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_client"})),
-        )
-            .into_response();
+    let refuse = |error: &str, description: &str| {
+        let body = json!({"error": error, "error_description": description});
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    };
+    let org = &state.org;
+    match field("grant_type") {
+        "client_credentials" => {
+            if field("client_id") != org.client_id || field("client_secret") != org.client_secret {
+                return refuse("invalid_client", "");
+            }
+        }
+        // The resource owner password grant: the client may be public (no secret), but a
+        // secret that is sent must be the client's.
+        "password" => {
+            let secret = form.get("client_secret");
+            if field("client_id") != org.client_id
+                || secret.is_some_and(|s| *s != org.client_secret)
+            {
+                return refuse("invalid_client", "");
+            }
+            if field("username") != org.username || field("password") != org.password {
+                return refuse("invalid_grant", "invalid_username_or_password");
+            }
+        }
+        _ => return refuse("unsupported_grant_type", ""),
     }
     let token = state.tokens.issue("uipath-sim-token-", None);
     Json(json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": field("scope")})).into_response()
@@ -323,6 +338,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 client_id: org.client_id,
                 client_secret: org.client_secret,
                 static_token: None,
+                password: Some((org.username, org.password)),
             };
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })
@@ -357,7 +373,11 @@ impl super::kit::SimulatedVendor for UiPathKit {
     }
 
     fn secrets(&self) -> &'static [&'static str] {
-        &["uipath-sim-secret", "uipath-sim-token-"]
+        &[
+            "uipath-sim-secret",
+            "uipath-sim-password",
+            "uipath-sim-token-",
+        ]
     }
 
     fn empty_answer(&self) -> &'static str {

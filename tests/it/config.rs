@@ -53,7 +53,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      clientsecret: s\n",
-            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `client_id`, `client_secret`, `client_secret_file`, `client_certificate`, `scopes`, `endpoint_params`",
+            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `grant_type`, `client_id`, `username`, `password`, `password_file`, `client_secret`, `client_secret_file`, `client_certificate`, `scopes`, `endpoint_params`",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    periods_to_include: [current, future]\n",
@@ -280,4 +280,43 @@ fn a_budget_is_read_with_its_defaults_and_its_period_anchor() {
         budget.describe(now),
         "budget fy: limit 100000, 0.12 EUR per unit; current year 2026-04-01 to 2027-03-31 (ends 2027-04-01T00:00:00Z)"
     );
+}
+
+#[test]
+fn the_password_grant_needs_a_user_and_its_keys_are_refused_without_it() {
+    let oauth = |lines: &str| {
+        format!("sources:\n  - name: robots\n    type: uipath\n    organization_id: o\n    tenant_ids: [t]\n    consumable_codes: [RU]\n    oauth2:\n      client_id: c\n{lines}")
+    };
+    assert_eq!(
+        errors_of(&oauth("      client_secret: s\n      username: u\n")),
+        "exporter.yml:10:7: sources[0].oauth2.username: `username` is for the password grant: add `grant_type: password`, or remove it"
+    );
+    assert_eq!(
+        errors_of(&oauth("      grant_type: password\n      password: p\n")),
+        "exporter.yml:7:5: sources[0].oauth2: missing `username`: the password grant signs in as a user"
+    );
+    assert_eq!(
+        errors_of(&oauth("      grant_type: password\n      username: u\n")),
+        "exporter.yml:7:5: sources[0].oauth2: missing `password` or `password_file`"
+    );
+    let good = oauth("      grant_type: password\n      username: u\n      password_file: pw\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "secret-password\n").unwrap();
+    std::fs::write(dir.path().join("exporter.yml"), good).unwrap();
+    let config = config::load(&dir.path().join("exporter.yml")).unwrap();
+    let AuthConfig::OAuth2(oauth) = &config.sources[0].auth else {
+        panic!("oauth2 expected")
+    };
+    let consumption_exporter::http::Grant::Password { username, password } = &oauth.grant else {
+        panic!("the password grant expected")
+    };
+    assert_eq!(
+        (username.as_str(), password.expose()),
+        ("u", "secret-password")
+    );
+    assert!(
+        matches!(oauth.credential, ClientCredential::None),
+        "a public client"
+    );
+    assert!(!format!("{:?}", oauth).contains("secret-password"));
 }

@@ -31,6 +31,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     let refused = [
         ("wrong-secret", Credentials::WrongClientSecret),
         ("wrong-token", Credentials::WrongStaticToken),
+        ("wrong-password", Credentials::WrongPassword),
         (
             "unknown-certificate",
             Credentials::UnknownCertificate {
@@ -39,7 +40,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
             },
         ),
     ];
-    let mut failing_entries = String::new();
+    let mut extra_entries = String::new();
     let mut failing = Vec::new();
     let mut tenants = Vec::new();
     for vendor in kit::VENDORS {
@@ -52,14 +53,19 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         for (what, credentials) in &refused {
             let name = format!("{}-{what}", vendor.type_name());
             if let Some(entry) = tenant.entry_with(&name, credentials) {
-                failing_entries.push_str(&entry);
+                extra_entries.push_str(&entry);
                 failing.push(name);
             }
+        }
+        // The password grant's success path, where the vendor takes it.
+        let name = format!("{}-password", vendor.type_name());
+        if let Some(entry) = tenant.entry_with(&name, &Credentials::Password) {
+            extra_entries.push_str(&entry);
         }
         tenants.push(tenant);
     }
     let yaml = format!(
-        "{}{failing_entries}",
+        "{}{extra_entries}",
         demo.replace("poll_interval: 30s", "poll_interval: 1s")
     );
     let dir = tempfile::tempdir().unwrap();

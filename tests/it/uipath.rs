@@ -222,3 +222,74 @@ mod against_a_uipath_shaped_server {
         );
     }
 }
+
+fn password_source(url: &str, password: &str, secret: &str) -> String {
+    format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {url}\n    organization_id: 11111111-1111-1111-1111-111111111111\n    tenant_ids: [{TENANT_A}]\n    consumable_codes: [RU]\n    max_retries: 0\n    oauth2:\n      grant_type: password\n      client_id: uipath-sim-app\n{secret}      username: robot-admin@acme.example\n      password: {password}\n      endpoint_params:\n        acr_values: tenant:11111111-1111-1111-1111-111111111111\n"
+    )
+}
+
+#[tokio::test]
+async fn the_password_grant_signs_in_as_the_user_with_or_without_a_client_secret() {
+    let org = UiPathOrganization::default();
+    let simulator = UiPathSimulator::new(org.clone());
+    let running = simulator.start(0).await.unwrap();
+    for secret in ["      client_secret: uipath-sim-secret\n", ""] {
+        let yaml = password_source(&running.url(), &org.password, secret);
+        let exporter = TestExporter::start(&yaml).await;
+        assert!(
+            exporter.poll(0).await,
+            "{secret:?}: {:?}",
+            exporter.store.slots()[0].state().last_error
+        );
+        assert!(exporter.poll(0).await, "the cached token is used again");
+    }
+    let token_requests: Vec<String> = running
+        .requests()
+        .into_iter()
+        .filter(|r| r.uri.starts_with("/identity_/connect/token"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        token_requests.len(),
+        2,
+        "one token per exporter, reused: {token_requests:?}"
+    );
+    let form = consumption_exporter::simulator::form(&token_requests[0]);
+    assert_eq!(form["grant_type"], "password");
+    assert_eq!(form["username"], "robot-admin@acme.example");
+    assert_eq!(form["password"], org.password);
+    assert_eq!(
+        form["acr_values"],
+        "tenant:11111111-1111-1111-1111-111111111111"
+    );
+    assert_eq!(form["scope"], "PM.License", "the default scope stays");
+    assert!(
+        !consumption_exporter::simulator::form(&token_requests[1]).contains_key("client_secret")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_the_poll_with_uipaths_answer_and_no_password() {
+    let simulator = UiPathSimulator::new(UiPathOrganization::default());
+    let running = simulator.start(0).await.unwrap();
+    let yaml = password_source(&running.url(), "not-the-password-42", "");
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains("getting a token from") && error.contains("invalid_grant"),
+        "{error}"
+    );
+    assert!(!error.contains("not-the-password-42"), "{error}");
+    let m = exporter.scrape().await;
+    let labels = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("reason", "token"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
+}
