@@ -57,7 +57,8 @@ pub struct VendorBudget {
     pub unit: String,
     pub limit: f64,
     pub used: f64,
-    pub forecast: f64,
+    /// What the vendor forecasts for the period's end; none: the forecast series is absent.
+    pub forecast: Option<f64>,
     /// The period the vendor names, as Unix seconds [start, end).
     pub period: Option<(f64, f64)>,
 }

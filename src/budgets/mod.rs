@@ -129,6 +129,18 @@ pub struct Evaluation {
     pub forecast: f64,
 }
 
+/// What one budget's series carry.
+struct Series<'a> {
+    labels: (&'a str, &'a str, &'a str),
+    limit: f64,
+    used: f64,
+    /// None: the vendor has no forecast yet, and the series is absent.
+    forecast: Option<f64>,
+    warn_ratio: f64,
+    period: Option<(f64, f64)>,
+    money: Option<&'a Price>,
+}
+
 /// Evaluates one budget against daily amounts.
 pub fn evaluate_daily(budget: &Budget, usage: &DailyUsage, now: DateTime<Utc>) -> Evaluation {
     let (start, end) = budget.current_period(now);
@@ -292,39 +304,32 @@ impl BudgetFamilies {
         }
     }
 
-    /// Adds every series of one budget. `money` serves limit, used and forecast again in it.
-    fn add(
-        &mut self,
-        (name, unit, origin): (&str, &str, &str),
-        limit: f64,
-        evaluation: Evaluation,
-        warn_ratio: Option<f64>,
-        period: Option<(f64, f64)>,
-        money: Option<&Price>,
-    ) {
+    /// Adds every series of one budget; a priced one serves limit, used and forecast again in
+    /// its currency.
+    fn add(&mut self, series: Series<'_>) {
         let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id] = self.ids;
+        let (name, unit, origin) = series.labels;
         let labels = [self.vendor, name, unit, origin];
+        let overage = if series.used > series.limit { 1.0 } else { 0.0 };
         let mut observations = vec![
-            (limit_id, limit),
-            (used_id, evaluation.used),
-            (forecast_id, evaluation.forecast),
-            (overage_id, if evaluation.used > limit { 1.0 } else { 0.0 }),
+            (limit_id, series.limit),
+            (used_id, series.used),
+            (overage_id, overage),
+            (warn_id, series.warn_ratio),
         ];
-        observations.extend(warn_ratio.map(|w| (warn_id, w)));
-        if let Some((start, end)) = period {
+        observations.extend(series.forecast.map(|f| (forecast_id, f)));
+        if let Some((start, end)) = series.period {
             observations.extend([(start_id, start), (end_id, end)]);
         }
         self.builder.observe_all(&labels, observations);
-        if let Some(price) = money {
+        if let Some(price) = series.money {
             let labels = [self.vendor, name, price.currency.as_str(), origin];
-            self.builder.observe_all(
-                &labels,
-                [
-                    (limit_id, limit * price.per_unit),
-                    (used_id, evaluation.used * price.per_unit),
-                    (forecast_id, evaluation.forecast * price.per_unit),
-                ],
-            );
+            let mut money = vec![
+                (limit_id, series.limit * price.per_unit),
+                (used_id, series.used * price.per_unit),
+            ];
+            money.extend(series.forecast.map(|f| (forecast_id, f * price.per_unit)));
+            self.builder.observe_all(&labels, money);
         }
     }
 
@@ -352,32 +357,30 @@ impl BudgetFamilies {
             let (start, end) = budget.current_period(now);
             let period = (seconds(start), seconds(end));
             let unit = unit_of(budget, usage, default_unit);
-            self.add(
-                (&budget.name, &unit, "config"),
-                budget.limit,
-                evaluation,
-                Some(budget.warn_ratio),
-                Some(period),
-                budget.price.as_ref(),
-            );
+            self.add(Series {
+                labels: (&budget.name, &unit, "config"),
+                limit: budget.limit,
+                used: evaluation.used,
+                forecast: Some(evaluation.forecast),
+                warn_ratio: budget.warn_ratio,
+                period: Some(period),
+                money: budget.price.as_ref(),
+            });
         }
     }
 
     /// Serves what the vendor reports as its own limits.
     pub fn add_reported(&mut self, budgets: &[VendorBudget]) {
         for budget in budgets {
-            let evaluation = Evaluation {
+            self.add(Series {
+                labels: (&budget.name, &budget.unit, "vendor"),
+                limit: budget.limit,
                 used: budget.used,
                 forecast: budget.forecast,
-            };
-            self.add(
-                (&budget.name, &budget.unit, "vendor"),
-                budget.limit,
-                evaluation,
-                Some(DEFAULT_WARN_RATIO),
-                budget.period,
-                None,
-            );
+                warn_ratio: DEFAULT_WARN_RATIO,
+                period: budget.period,
+                money: None,
+            });
         }
     }
 

@@ -56,6 +56,24 @@ pub struct DynatraceAccount {
     /// Days of data, ending on `today`.
     pub days: u32,
     pub today: NaiveDate,
+    /// The subscription's commitment: total, used, currency, and the current period's first and
+    /// last day, as `GET /sub/v2/.../subscriptions/{s}` reports them.
+    pub commitment: Commitment,
+    /// `forecastMedian` of the account forecast; none: 404, as on accounts with under 15 days
+    /// of cost data.
+    pub forecast_median: Option<f64>,
+    /// Whether the OAuth client lacks the account-viewer permission: the subscription and
+    /// forecast calls then answer 403.
+    pub subscription_forbidden: bool,
+}
+
+/// A Dynatrace Platform Subscription's commitment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Commitment {
+    pub total: f64,
+    pub used: f64,
+    pub currency: String,
+    pub period: (NaiveDate, NaiveDate),
 }
 
 impl Default for DynatraceAccount {
@@ -73,6 +91,17 @@ impl Default for DynatraceAccount {
             seed: 1,
             days: 40,
             today: Utc::now().date_naive(),
+            commitment: Commitment {
+                total: 250_000.0,
+                used: 131_072.5,
+                currency: "USD".into(),
+                period: (
+                    NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default(),
+                    NaiveDate::from_ymd_opt(2027, 3, 31).unwrap_or_default(),
+                ),
+            },
+            forecast_median: Some(262_144.0),
+            subscription_forbidden: false,
         }
     }
 }
@@ -95,6 +124,8 @@ pub struct DynatraceSimulator {
 
 struct SimState {
     account: DynatraceAccount,
+    /// The commitment's `used`, changed by tests (f64 bits).
+    commitment_used: std::sync::atomic::AtomicU64,
     tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
@@ -104,8 +135,10 @@ struct SimState {
 
 impl DynatraceSimulator {
     pub fn new(account: DynatraceAccount) -> Self {
+        let used = account.commitment.used;
         DynatraceSimulator {
             state: Arc::new(SimState {
+                commitment_used: std::sync::atomic::AtomicU64::new(used.to_bits()),
                 account,
                 tokens: Tokens::default(),
                 faults: Faults::default(),
@@ -122,12 +155,32 @@ impl DynatraceSimulator {
                 "/sub/{version}/accounts/{account}/subscriptions/{subscription}/environments/usage",
                 get(usage),
             )
+            .route(
+                "/sub/v3/accounts/{account}/subscriptions/{subscription}/environments/cost",
+                get(cost),
+            )
+            .route(
+                "/sub/v2/accounts/{account}/subscriptions/forecast",
+                get(forecast),
+            )
+            .route(
+                "/sub/v2/accounts/{account}/subscriptions/{subscription}",
+                get(subscription),
+            )
             .with_state(self.state.clone());
         super::serve(router, port).await
     }
 
     pub fn faults(&self) -> &Faults {
         &self.state.faults
+    }
+
+    /// Sets what the subscription reports as used of its commitment.
+    pub fn set_commitment_used(&self, used: f64) {
+        use std::sync::atomic::Ordering;
+        self.state
+            .commitment_used
+            .store(used.to_bits(), Ordering::Relaxed);
     }
 
     /// From now on, every capability of every environment uses `amount` more today: a surge
@@ -281,11 +334,134 @@ fn decode_key(key: &str) -> Option<Selection> {
     })
 }
 
+/// Authorisation, permission and account checks of the subscription calls; faults apply to
+/// them as to any data request.
+async fn subscription_call(
+    state: &SimState,
+    account_uuid: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if !state.tokens.accepts(headers) {
+        return Some(fail(
+            StatusCode::UNAUTHORIZED,
+            "The bearer token is incorrect or expired",
+        ));
+    }
+    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+        return Some(response);
+    }
+    if state.account.subscription_forbidden {
+        return Some(fail(StatusCode::FORBIDDEN, "Forbidden: the token lacks the account-uac-read scope or the account-viewer permission"));
+    }
+    (account_uuid != state.account.account_uuid)
+        .then(|| fail(StatusCode::NOT_FOUND, "Account not found"))
+}
+
+async fn subscription(
+    State(state): State<Arc<SimState>>,
+    Path((account_uuid, subscription)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = subscription_call(&state, &account_uuid, &headers).await {
+        return response;
+    }
+    let account = &state.account;
+    if subscription != account.subscription_uuid {
+        return fail(StatusCode::NOT_FOUND, "Subscription not found");
+    }
+    let c = &account.commitment;
+    let used = f64::from_bits(
+        state
+            .commitment_used
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let days_remaining = (c.period.1 - account.today).num_days().max(0);
+    Json(json!({
+        "uuid": account.subscription_uuid, "type": "DPS", "subType": "standard", "name": "Simulated DPS",
+        "status": "ACTIVE", "startTime": "2026-04-01", "endTime": "2029-03-31",
+        "account": {"uuid": account.account_uuid},
+        "budget": {"total": c.total, "used": used, "currencyCode": c.currency},
+        "currentPeriod": {"startTime": c.period.0.to_string(), "endTime": c.period.1.to_string(), "daysRemaining": days_remaining},
+        "periods": [{"startTime": format!("{}T00:00:00Z", c.period.0), "endTime": format!("{}T00:00:00Z", c.period.1)}],
+        "capabilities": CAPABILITIES.iter().map(|(key, name, _)| json!({"key": key, "name": name})).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+async fn forecast(
+    State(state): State<Arc<SimState>>,
+    Path(account_uuid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = subscription_call(&state, &account_uuid, &headers).await {
+        return response;
+    }
+    let account = &state.account;
+    let Some(median) = account.forecast_median else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "No forecast available: it needs 15 days of cost data",
+        );
+    };
+    let total = account.commitment.total;
+    Json(json!({
+        "forecastMedian": median, "forecastLower": median * 0.95, "forecastUpper": median * 1.05,
+        "budget": total, "forecastBudgetPct": median / total * 100.0,
+        "forecastBudgetDate": account.commitment.period.1.to_string(),
+        "forecastCreatedAt": format!("{}T00:00:00Z", account.today),
+    }))
+    .into_response()
+}
+
+/// What an environments page lists: usage, or its cost in money.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Usage,
+    Cost,
+}
+
+/// Money per unit of each capability: the simulator's rate card (USD).
+pub fn rate(capability: &str) -> f64 {
+    match capability {
+        "FULLSTACK_MONITORING" => 0.01,
+        "INFRASTRUCTURE_MONITORING" => 0.04,
+        "FOUNDATION_AND_DISCOVERY" => 0.01,
+        _ => 0.15,
+    }
+}
+
+/// `GET /sub/v3/.../environments/cost`: the usage pages' twin, in money (v3 only).
+async fn cost(
+    State(state): State<Arc<SimState>>,
+    Path((account_uuid, subscription)): Path<(String, String)>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Response {
+    listing(
+        state,
+        ("v3".into(), account_uuid, subscription),
+        headers,
+        raw,
+        Listing::Cost,
+    )
+    .await
+}
+
 async fn usage(
     State(state): State<Arc<SimState>>,
-    Path((version, account_uuid, subscription)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Response {
+    listing(state, path, headers, raw, Listing::Usage).await
+}
+
+async fn listing(
+    state: Arc<SimState>,
+    (version, account_uuid, subscription): (String, String, String),
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    listing: Listing,
 ) -> Response {
     let raw = raw.unwrap_or_default();
     state
@@ -326,7 +502,8 @@ async fn usage(
         return response;
     }
     let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
-    let mut response = Json(page_body(account, &selection, paged, surge)).into_response();
+    let mut response =
+        Json(page_body(account, &selection, paged, (surge, listing))).into_response();
     if !paged {
         let headers = response.headers_mut();
         headers.insert(
@@ -345,7 +522,12 @@ async fn usage(
     response
 }
 
-fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool, surge: f64) -> Value {
+fn page_body(
+    account: &DynatraceAccount,
+    selection: &Selection,
+    paged: bool,
+    (surge, listing): (f64, Listing),
+) -> Value {
     let environments: Vec<&String> = account
         .environments
         .iter()
@@ -356,7 +538,21 @@ fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool, sur
         .skip(selection.offset)
         .take(selection.page_size)
         .collect();
-    let data: Vec<Value> = chosen.iter().map(|e| json!({"environmentId": e, "clusterId": "sim-cluster", "usage": usage_entries(account, selection, e, surge)})).collect();
+    let entries = |environment: &str| {
+        let usage = usage_entries(account, selection, environment, surge);
+        match listing {
+            Listing::Usage => json!(usage),
+            Listing::Cost => json!(usage.into_iter().map(as_cost).collect::<Vec<_>>()),
+        }
+    };
+    let key = match listing {
+        Listing::Usage => "usage",
+        Listing::Cost => "cost",
+    };
+    let data: Vec<Value> = chosen
+        .iter()
+        .map(|e| json!({"environmentId": e, "clusterId": "sim-cluster", key: entries(e)}))
+        .collect();
     let next_offset = selection.offset + chosen.len();
     let next_key = (next_offset < environments.len()).then(|| {
         encode_key(&Selection {
@@ -369,6 +565,28 @@ fn page_body(account: &DynatraceAccount, selection: &Selection, paged: bool, sur
         body["nextPageKey"] = next_key.map_or(Value::Null, Value::from);
     }
     body
+}
+
+/// A usage entry as its cost entry: the value at the capability's rate, in USD, booked on its day.
+fn as_cost(mut entry: Value) -> Value {
+    let key = entry["capabilityKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let value = entry["value"].as_f64().unwrap_or(0.0) * rate(&key);
+    let booked = entry["startTime"]
+        .as_str()
+        .unwrap_or_default()
+        .get(..10)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(fields) = entry.as_object_mut() {
+        fields.remove("unitMeasure");
+        fields.insert("value".into(), json!(value));
+        fields.insert("currencyCode".into(), json!("USD"));
+        fields.insert("bookingDate".into(), json!(booked));
+    }
+    entry
 }
 
 fn usage_entries(
@@ -427,9 +645,11 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 today: spec.today,
                 ..DynatraceAccount::default()
             };
+            // Entitlements in the small and demo tenants, so the fault suite and the demo cover
+            // the subscription, forecast and cost requests too.
             let page_size = match spec.scale {
-                Scale::Small => "    page_size: 10\n",
-                Scale::Demo => "",
+                Scale::Small => "    page_size: 10\n    entitlements: true\n",
+                Scale::Demo => "    entitlements: true\n",
                 Scale::Units(environments) => {
                     account.environments =
                         (0..environments).map(|i| format!("env{i:05}")).collect();

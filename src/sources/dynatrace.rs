@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
@@ -20,10 +20,10 @@ use url::Url;
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
-use crate::http::{PollSession, Request};
+use crate::http::{HttpError, PollSession, Request};
 use crate::settings::{decode_settings, FieldError};
 use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::BudgetUnit;
+use crate::usage::{BudgetUnit, VendorBudget};
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",
@@ -45,6 +45,9 @@ struct Settings {
     #[serde(default)]
     api_version: ApiVersion,
     page_size: Option<u32>,
+    /// Also read the subscription's commitment and Dynatrace's forecast of it.
+    #[serde(default)]
+    entitlements: bool,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
@@ -112,7 +115,8 @@ struct UsagePage<'a> {
 struct EnvironmentUsage<'a> {
     #[serde(borrow)]
     environment_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    /// `usage` on usage pages, `cost` on cost pages: the entries have the same shape.
+    #[serde(borrow, alias = "cost")]
     usage: Vec<CapabilityUsage<'a>>,
 }
 
@@ -128,7 +132,59 @@ struct CapabilityUsage<'a> {
     value: Option<f64>,
     #[serde(borrow)]
     unit_measure: Option<Cow<'a, str>>,
+    /// Cost entries' currency.
+    #[serde(borrow)]
+    currency_code: Option<Cow<'a, str>>,
 }
+
+/// `GET /sub/v2/accounts/{a}/subscriptions/{s}`: what the subscription reports of its
+/// commitment (every field required in Dynatrace's spec; read leniently all the same).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SubscriptionBody {
+    budget: Option<CommitmentBudget>,
+    current_period: Option<CurrentPeriod>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CommitmentBudget {
+    total: Option<f64>,
+    used: Option<f64>,
+    currency_code: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct CurrentPeriod {
+    start_time: Option<String>,
+    end_time: Option<String>,
+}
+
+/// `GET /sub/v2/accounts/{a}/subscriptions/forecast`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ForecastBody {
+    forecast_median: Option<f64>,
+}
+
+/// What a failed entitlement request says it needs.
+const ENTITLEMENT_SCOPE: &str =
+    "entitlements: true needs the scope account-uac-read and the account-viewer permission";
+
+pub static COST: FamilyDesc = FamilyDesc {
+    name: "consumption_dynatrace_cost",
+    help: "Dynatrace Platform Subscription cost per environment and capability in the window (UTC days, by each entry's startTime), as Dynatrace computes it, in the currency label's currency.",
+};
+
+/// The labels of `consumption_dynatrace_cost` besides `window`.
+const COST_LABELS: [&str; 5] = [
+    "subscription_uuid",
+    "environment_id",
+    "capability_key",
+    "capability_name",
+    "currency",
+];
 
 /// The labels of `consumption_dynatrace_usage` besides `window`.
 const USAGE_LABELS: [&str; 5] = [
@@ -154,26 +210,39 @@ impl Source for Dynatrace {
             sums: WindowSums::new(windows),
             newest: None,
             sunset: None,
+            costs: None,
         };
-        let mut url = self.first_url(session, windows, now);
-        let mut page = 1;
-        loop {
-            session.next_page(&url).map_err(PollError::on_page(page))?;
-            let response = session
-                .send(&Request::get(url.clone()))
-                .await
-                .map_err(PollError::on_page(page))?;
-            folder.note_sunset(&response.headers, &self.settings.subscription_uuid);
-            let body: UsagePage = response.json().map_err(PollError::on_page(page))?;
-            folder.fold_page(&body);
-            let next_key = body.next_page_key.as_deref().filter(|k| !k.is_empty());
-            match (self.settings.api_version, next_key) {
-                (ApiVersion::V3, Some(key)) => url = self.next_url(session, key),
-                _ => break,
-            }
-            page += 1;
+        let subscription = self.settings.subscription_uuid.as_str();
+        let first = self.first_url(session, &self.path(), windows, now);
+        self.walk(session, first, &self.path(), |page, headers| {
+            folder.note_sunset(headers, subscription);
+            folder.fold_page(page);
+        })
+        .await
+        .map_err(|(page, source)| PollError::Page { page, source })?;
+        if self.settings.entitlements {
+            // Cost is summed in the windows only: budgets read usage, not money.
+            let cost_windows = Windows::at(now);
+            let mut costs = WindowSums::new(cost_windows);
+            let path = self.cost_path();
+            let first = self.first_url(session, &path, cost_windows, now);
+            self.walk(session, first, &path, |page, _| {
+                fold_costs(&mut costs, subscription, page)
+            })
+            .await
+            .map_err(|(page, source)| PollError::Item {
+                item: format!("cost page {page} ({ENTITLEMENT_SCOPE})"),
+                source,
+            })?;
+            folder.costs = Some(costs);
         }
-        Ok(folder.finish())
+        let mut snapshot = folder.finish();
+        if self.settings.entitlements {
+            snapshot
+                .vendor_budgets
+                .extend(self.commitment(session).await?);
+        }
+        Ok(snapshot)
     }
 
     fn usage_labels(&self) -> Vec<&'static str> {
@@ -204,8 +273,111 @@ impl Dynatrace {
         )
     }
 
-    fn first_url(&self, session: &PollSession<'_>, windows: Windows, now: DateTime<Utc>) -> Url {
-        let mut url = session.url(&self.path());
+    /// The commitment of the subscription's current period, with Dynatrace's forecast of it
+    /// (absent while Dynatrace has none: its forecast answers 404 on young accounts). A
+    /// subscription without a budget total or used has no commitment to serve: absent, not 0.
+    async fn commitment(
+        &self,
+        session: &PollSession<'_>,
+    ) -> Result<Option<VendorBudget>, PollError> {
+        let (account, subscription) = (
+            &self.settings.account_uuid,
+            &self.settings.subscription_uuid,
+        );
+        let fail = |what: &str| {
+            let item = format!("subscription {subscription} {what} ({ENTITLEMENT_SCOPE})");
+            move |source| PollError::Item { item, source }
+        };
+        let url = session.url(&format!(
+            "/sub/v2/accounts/{account}/subscriptions/{subscription}"
+        ));
+        let response = session
+            .send(&Request::get(url))
+            .await
+            .map_err(fail("commitment"))?;
+        let body: SubscriptionBody = response.json().map_err(fail("commitment"))?;
+        let budget = body.budget.unwrap_or_default();
+        let (Some(limit), Some(used)) = (budget.total, budget.used) else {
+            return Ok(None);
+        };
+        let forecast_url = session.url(&format!(
+            "/sub/v2/accounts/{account}/subscriptions/forecast"
+        ));
+        let forecast = match session.send(&Request::get(forecast_url)).await {
+            Ok(response) => {
+                response
+                    .json::<ForecastBody>()
+                    .map_err(fail("forecast"))?
+                    .forecast_median
+            }
+            Err(HttpError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+                None
+            }
+            Err(error) => return Err(fail("forecast")(error)),
+        };
+        let period = body.current_period.and_then(|p| {
+            let day = |t: Option<String>| NaiveDate::parse_from_str(t?.get(..10)?, "%Y-%m-%d").ok();
+            let (first, last) = (day(p.start_time)?, day(p.end_time)?);
+            let midnight = |d: NaiveDate| {
+                d.and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc().timestamp() as f64)
+            };
+            // The period's end day is its last: it ends at the next midnight.
+            Some((midnight(first)?, midnight(last.succ_opt()?)?))
+        });
+        Ok(Some(VendorBudget {
+            name: "commitment".into(),
+            unit: budget.currency_code.unwrap_or_else(|| "units".into()),
+            limit,
+            used,
+            forecast,
+            period,
+        }))
+    }
+
+    /// Walks the pages of a v3 listing (or the one page of v2) from `first`, following
+    /// `nextPageKey` on `path`; an error says on which page.
+    async fn walk(
+        &self,
+        session: &PollSession<'_>,
+        first: Url,
+        path: &str,
+        mut on_page: impl FnMut(&UsagePage<'_>, &HeaderMap),
+    ) -> Result<(), (u32, HttpError)> {
+        let mut url = first;
+        let mut page = 1;
+        loop {
+            session.next_page(&url).map_err(|e| (page, e))?;
+            let response = session
+                .send(&Request::get(url.clone()))
+                .await
+                .map_err(|e| (page, e))?;
+            let body: UsagePage = response.json().map_err(|e| (page, e))?;
+            on_page(&body, &response.headers);
+            let paged = self.settings.api_version == ApiVersion::V3 || path != self.path();
+            match body.next_page_key.as_deref().filter(|k| !k.is_empty()) {
+                Some(key) if paged => url = next_url(session, path, key),
+                _ => return Ok(()),
+            }
+            page += 1;
+        }
+    }
+
+    fn cost_path(&self) -> String {
+        format!(
+            "/sub/v3/accounts/{}/subscriptions/{}/environments/cost",
+            self.settings.account_uuid, self.settings.subscription_uuid
+        )
+    }
+
+    fn first_url(
+        &self,
+        session: &PollSession<'_>,
+        path: &str,
+        windows: Windows,
+        now: DateTime<Utc>,
+    ) -> Url {
+        let mut url = session.url(path);
         {
             let mut query = url.query_pairs_mut();
             query.append_pair(
@@ -227,13 +399,33 @@ impl Dynatrace {
         }
         url
     }
+}
 
-    /// A v3 follow-up page: the cursor alone, as Dynatrace's own CLI sends it (the cursor
-    /// carries the query).
-    fn next_url(&self, session: &PollSession<'_>, key: &str) -> Url {
-        let mut url = session.url(&self.path());
-        url.query_pairs_mut().append_pair("page-key", key);
-        url
+/// A v3 follow-up page: the cursor alone, as Dynatrace's own CLI sends it (the cursor carries
+/// the query).
+fn next_url(session: &PollSession<'_>, path: &str, key: &str) -> Url {
+    let mut url = session.url(path);
+    url.query_pairs_mut().append_pair("page-key", key);
+    url
+}
+
+/// Cost entries into window sums per environment, capability and currency.
+fn fold_costs(costs: &mut WindowSums, subscription: &str, page: &UsagePage<'_>) {
+    for environment in &page.data {
+        let environment_id = environment.environment_id.as_deref().unwrap_or("");
+        for cost in &environment.usage {
+            let Some(start) = cost.start_time.as_deref().and_then(parse_day_or_time) else {
+                continue;
+            };
+            let labels = [
+                subscription,
+                environment_id,
+                cost.capability_key.as_deref().unwrap_or(""),
+                cost.capability_name.as_deref().unwrap_or(""),
+                cost.currency_code.as_deref().unwrap_or(""),
+            ];
+            costs.add(&labels, start.date_naive(), cost.value.unwrap_or(0.0));
+        }
     }
 }
 
@@ -242,6 +434,8 @@ struct Folder<'a> {
     sums: WindowSums,
     newest: Option<DateTime<Utc>>,
     sunset: Option<DateTime<Utc>>,
+    /// Money per window, with `entitlements: true`.
+    costs: Option<WindowSums>,
 }
 
 impl Folder<'_> {
@@ -305,6 +499,9 @@ impl Folder<'_> {
     fn finish(self) -> Snapshot {
         let mut builder = SnapshotBuilder::new();
         self.sums.into_family(&mut builder, &USAGE, &USAGE_LABELS);
+        if let Some(costs) = self.costs {
+            costs.into_family(&mut builder, &COST, &COST_LABELS);
+        }
         if let Some(newest) = self.newest {
             builder.data_updated(newest.timestamp() as f64);
         }
@@ -348,6 +545,7 @@ mod tests {
             sums: WindowSums::new(Windows::at(at("2026-10-01T15:00:00Z"))),
             newest: None,
             sunset: None,
+            costs: None,
         };
         for page in &pages {
             folder.fold_page(page);
@@ -395,7 +593,7 @@ mod properties {
         #[test]
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             if let Ok(page) = serde_json::from_slice::<UsagePage>(&bytes) {
-                let mut folder = Folder { subscription: "s", sums: WindowSums::new(Windows::at(Utc::now())), newest: None, sunset: None };
+                let mut folder = Folder { subscription: "s", sums: WindowSums::new(Windows::at(Utc::now())), newest: None, sunset: None, costs: None };
                 folder.fold_page(&page);
                 folder.finish();
             }

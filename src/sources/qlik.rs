@@ -510,7 +510,7 @@ impl<'a> Folder<'a> {
                 unit: capacity.unit,
                 limit: capacity.limit,
                 used: capacity.used,
-                forecast: capacity.used,
+                forecast: Some(capacity.used),
                 period,
             });
         }

@@ -305,3 +305,241 @@ async fn a_dynatrace_page_key_that_repeats_is_stopped() {
     );
     assert_loop_detected(&yaml, "dynatrace").await;
 }
+
+fn commitment(m: &Exposition, family: &str) -> Option<f64> {
+    let labels = [
+        ("source", "dt"),
+        ("vendor", "dynatrace"),
+        ("budget", "commitment"),
+        ("unit", "USD"),
+        ("origin", "vendor"),
+    ];
+    m.get(&format!("consumption_budget_{family}"), &labels)
+}
+
+fn midnight(day: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(&format!("{day}T00:00:00Z"))
+        .unwrap()
+        .timestamp() as f64
+}
+
+#[tokio::test]
+async fn entitlements_serve_the_commitment_and_dynatraces_forecast_of_it() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(commitment(&m, "limit"), Some(250_000.0));
+    assert_eq!(commitment(&m, "used"), Some(131_072.5));
+    assert_eq!(commitment(&m, "forecast"), Some(262_144.0));
+    assert_eq!(commitment(&m, "overage"), Some(0.0));
+    assert_eq!(commitment(&m, "warn_ratio"), Some(0.8));
+    // currentPeriod 2026-04-01 to 2027-03-31: it ends at the midnight after its last day.
+    assert_eq!(
+        commitment(&m, "period_start_timestamp_seconds"),
+        Some(midnight("2026-04-01"))
+    );
+    assert_eq!(
+        commitment(&m, "period_end_timestamp_seconds"),
+        Some(midnight("2027-04-01"))
+    );
+
+    simulator.set_commitment_used(300_000.0);
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_eq!(
+        commitment(&m, "overage"),
+        Some(1.0),
+        "past the commitment: on-demand spend"
+    );
+}
+
+#[tokio::test]
+async fn no_forecast_yet_is_no_forecast_series_and_no_error() {
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        forecast_median: None,
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    assert!(exporter.poll(0).await, "a 404 forecast is not an error");
+    let m = exporter.scrape().await;
+    assert_eq!(commitment(&m, "forecast"), None);
+    assert_eq!(commitment(&m, "limit"), Some(250_000.0));
+}
+
+#[tokio::test]
+async fn a_client_without_the_permission_fails_the_poll_naming_the_scope_and_publishes_nothing() {
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        subscription_forbidden: true,
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    entitlements: true\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains("HTTP 403")
+            && error.contains("account-uac-read")
+            && error.contains("account-viewer"),
+        "{error}"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.count("consumption_dynatrace_usage"),
+        0,
+        "all or nothing: no usage either"
+    );
+    let labels = [
+        ("source", "dt"),
+        ("vendor", "dynatrace"),
+        ("reason", "forbidden"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
+}
+
+#[tokio::test]
+async fn without_entitlements_the_subscription_is_not_asked_for() {
+    let simulator = DynatraceSimulator::new(account());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    assert!(exporter.poll(0).await);
+    assert_eq!(commitment(&exporter.scrape().await, "limit"), None);
+    assert!(running
+        .requests()
+        .iter()
+        .all(|r| r.uri.contains("/environments/usage") || r.uri.contains("/sso/")));
+}
+
+#[tokio::test]
+async fn the_documented_subscription_and_forecast_are_read() {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let a = DynatraceAccount::default();
+    let ok = |body| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("POST"))
+        .and(path("/sso/oauth2/token"))
+        .respond_with(ok(json!({"access_token": "t", "expires_in": 300})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/sub/v3/accounts/{}/subscriptions/{}/environments/usage",
+            a.account_uuid, a.subscription_uuid
+        )))
+        .respond_with(ok(
+            json!({"data": [], "lastModifiedTime": "2026-11-22T00:00:00Z"}),
+        ))
+        .mount(&server)
+        .await;
+    // The cost listing in the shape of Dynatrace's spec (SubscriptionEnvironmentCostListV3Dto).
+    Mock::given(method("GET"))
+        .and(path(format!("/sub/v3/accounts/{}/subscriptions/{}/environments/cost", a.account_uuid, a.subscription_uuid)))
+        .respond_with(ok(json!({"data": [{"clusterId": "c-1", "environmentId": "env-1", "cost": [
+            {"startTime": "2026-11-22T00:00:00Z", "endTime": "2026-11-23T00:00:00Z", "value": 12.5, "currencyCode": "USD",
+             "capabilityKey": "metric", "capabilityName": "Metrics", "bookingDate": "2026-11-22"}]}],
+            "lastModifiedTime": "2026-11-22T06:00:00Z", "nextPageKey": null})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The mock values of Dynatrace's Python client tests (vendor-limits.md §1.1 and §1.4).
+    Mock::given(method("GET"))
+        .and(path(format!("/sub/v2/accounts/{}/subscriptions/{}", a.account_uuid, a.subscription_uuid)))
+        .respond_with(ok(json!({"uuid":"subscription-789","type":"STANDARD","status":"ACTIVE","budget":{"total":100.0,"used":25.0,"currencyCode":"USD"},"currentPeriod":{"startTime":"2026-04-01","endTime":"2026-04-30","daysRemaining":29},"periods":[{"startTime":"2026-01-01","endTime":"2026-03-31"}],"capabilities":[{"key":"metric","name":"Metrics"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/sub/v2/accounts/{}/subscriptions/forecast", a.account_uuid)))
+        .respond_with(ok(json!({"forecastMedian":42.0,"forecastLower":40.0,"forecastUpper":45.0,"budget":100.0,"forecastBudgetPct":42.0,"forecastBudgetDate":"2026-05-01","forecastCreatedAt":"2026-04-02T00:00:00Z"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let exporter = TestExporter::start(&source(&server.uri(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(commitment(&m, "limit"), Some(100.0));
+    assert_eq!(commitment(&m, "used"), Some(25.0));
+    assert_eq!(commitment(&m, "forecast"), Some(42.0));
+    assert_eq!(
+        commitment(&m, "period_end_timestamp_seconds"),
+        Some(midnight("2026-05-01"))
+    );
+}
+
+#[tokio::test]
+async fn entitlements_serve_dynatraces_cost_per_window_across_cursor_pages() {
+    let account = DynatraceAccount {
+        default_page_size: 2,
+        ..account()
+    };
+    let simulator = DynatraceSimulator::new(account.clone());
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    for environment in &account.environments {
+        for (key, name, _) in consumption_exporter::simulator::dynatrace::CAPABILITIES {
+            let cost = |d: u32| {
+                consumption_exporter::simulator::dynatrace::daily_usage(
+                    account.seed,
+                    environment,
+                    key,
+                    day(d),
+                ) * consumption_exporter::simulator::dynatrace::rate(key)
+            };
+            let expected = [
+                ("today", cost(22)),
+                ("yesterday", cost(21)),
+                ("month_to_date", (1..=22).map(cost).sum::<f64>()),
+            ];
+            for (window, want) in expected {
+                let labels = [
+                    ("source", "dt"),
+                    ("subscription_uuid", account.subscription_uuid.as_str()),
+                    ("environment_id", environment.as_str()),
+                    ("capability_key", key),
+                    ("capability_name", name),
+                    ("currency", "USD"),
+                    ("window", window),
+                ];
+                let got = m
+                    .get("consumption_dynatrace_cost", &labels)
+                    .unwrap_or(f64::NAN);
+                assert!(
+                    (got - want).abs() < 1e-6 * want.max(1.0),
+                    "{environment} {key} {window}: {got} != {want}"
+                );
+            }
+        }
+    }
+    let cost_pages = running
+        .requests()
+        .iter()
+        .filter(|r| r.uri.contains("/environments/cost"))
+        .count();
+    assert_eq!(cost_pages, 3, "five environments, two a page");
+}
