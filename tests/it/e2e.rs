@@ -175,10 +175,8 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         today: Utc::now().date_naive(),
         ..DynatraceAccount::default()
     };
-    let dt_running = DynatraceSimulator::new(dt_account.clone())
-        .start(0)
-        .await
-        .unwrap();
+    let dt_v2 = DynatraceSimulator::new(dt_account.clone());
+    let dt_running = dt_v2.start(0).await.unwrap();
     // A tenant whose every answer is a 403, so that the failure series exist too.
     let broken = QlikSimulator::new(QlikTenant::default(), calm_records());
     broken.faults().inject(
@@ -188,7 +186,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     );
     let broken_running = broken.start(0).await.unwrap();
     let yaml = format!(
-        "{}  - name: e2e-qlik\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-broken\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-dynatrace-v2\n    type: dynatrace\n    api_version: v2\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        "{}  - name: e2e-qlik\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-broken\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-dynatrace-v2\n    type: dynatrace\n    api_version: v2\n    entitlements: true\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
         demo.replace("poll_interval: 30s", "poll_interval: 1s"),
         qlik_running.url(),
         broken_running.url(),
@@ -338,6 +336,31 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         )
         .await;
     }
+    // With no `budgets:`, what the vendor reports: a Dynatrace commitment past its total.
+    let commitment = Some("commitment");
+    assert_eq!(
+        budget_alerts_for(
+            &received,
+            "ConsumptionBudgetExceeded",
+            "e2e-dynatrace-v2",
+            commitment
+        ),
+        0
+    );
+    dt_v2.set_commitment_used(dt_account.commitment.total * 1.5);
+    wait_for(
+        "ConsumptionBudgetExceeded for the e2e-dynatrace-v2 commitment at the webhook",
+        Duration::from_secs(90),
+        async || {
+            budget_alerts_for(
+                &received,
+                "ConsumptionBudgetExceeded",
+                "e2e-dynatrace-v2",
+                commitment,
+            ) > 0
+        },
+    )
+    .await;
     wait_for(
         "ConsumptionBudgetForecastExceeded for e2e-dynatrace-budget/forecast at the webhook",
         Duration::from_secs(90),
