@@ -45,6 +45,43 @@ pub struct QlikTenant {
     pub next_link_style: NextLinkStyle,
     /// The simulated "today" (UTC), which decides current and previous periods.
     pub today: NaiveDate,
+    /// What `GET /api/v1/licenses/overview` answers.
+    pub license: QlikLicense,
+    /// Whether the credential's user may not read the licence: the overview answers 403.
+    pub license_forbidden: bool,
+}
+
+/// A tenant's licence overview, in the fields the simulator serves.
+#[derive(Clone, Debug)]
+pub struct QlikLicense {
+    /// (name, units, unitsUsed, overage headroom: -1 unbounded, none: not sent, usageClass)
+    pub allotments: Vec<(String, i64, i64, Option<i64>, String)>,
+    pub status: String,
+    /// The `valid` interval's first and last day.
+    pub valid: (NaiveDate, NaiveDate),
+    /// The signed licence key: a secret the exporter must never show.
+    pub license_key: String,
+}
+
+impl Default for QlikLicense {
+    fn default() -> Self {
+        let allotment = |name: &str, units, used, overage, class: &str| {
+            (name.to_string(), units, used, overage, class.to_string())
+        };
+        QlikLicense {
+            allotments: vec![
+                allotment("professional", 200, 15, None, "assigned"),
+                allotment("analyzer", 500, 480, Some(-1), "assigned"),
+                allotment("analyzer_time", 300, 242, Some(100), "time"),
+            ],
+            status: "Ok".into(),
+            valid: (
+                NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(),
+            ),
+            license_key: "eyJhbGciOiJFZERTQSJ9.qlik-sim-license-key.c2lnbmF0dXJl".into(),
+        }
+    }
 }
 
 impl Default for QlikTenant {
@@ -57,6 +94,8 @@ impl Default for QlikTenant {
             requests_per_minute: None,
             next_link_style: NextLinkStyle::HrefAndToken,
             today: Utc::now().date_naive(),
+            license: QlikLicense::default(),
+            license_forbidden: false,
         }
     }
 }
@@ -113,6 +152,7 @@ impl QlikSimulator {
         let router = Router::new()
             .route("/oauth/token", post(token))
             .route("/api/v1/consumption/executions", get(executions))
+            .route("/api/v1/licenses/overview", get(license_overview))
             .with_state(self.state.clone());
         super::serve(router, port).await
     }
@@ -368,6 +408,47 @@ async fn executions(
         return response;
     }
     Json(page_body(&state, &query, &raw)).into_response()
+}
+
+/// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
+async fn license_overview(State(state): State<Arc<State_>>, headers: HeaderMap) -> Response {
+    record(&state, "/api/v1/licenses/overview", "", &headers);
+    if !authorised(&state, &headers) {
+        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
+    }
+    if let Some(response) = apply_fault(state.faults.take(Some(1)), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+    {
+        return response;
+    }
+    if state.tenant.license_forbidden {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "Access denied: the user may not read the license",
+        );
+    }
+    let license = &state.tenant.license;
+    let allotments: Vec<Value> = license
+        .allotments
+        .iter()
+        .map(|(name, units, used, overage, class)| {
+            let mut allotment =
+                json!({"name": name, "units": units, "unitsUsed": used, "usageClass": class});
+            if let Some(overage) = overage {
+                allotment["overage"] = json!(overage);
+            }
+            allotment
+        })
+        .collect();
+    Json(json!({
+        "allotments": allotments, "status": license.status, "trial": false, "product": "Qlik Cloud Business",
+        "valid": format!("{}/{}", license.valid.0, license.valid.1), "licenseNumber": "9999000000001234",
+        "secondaryNumber": "", "origin": "Internal", "parameters": [], "updated": "2026-01-01T00:00:00.000Z",
+        "licenseKey": license.license_key,
+    }))
+    .into_response()
 }
 
 fn authorised(state: &State_, headers: &HeaderMap) -> bool {
@@ -628,7 +709,9 @@ impl super::kit::SimulatedVendor for QlikKit {
             let running = simulator.start(0).await?;
             let parts = EntryParts {
                 type_name: "qlik",
-                keys: format!("    base_url: {}\n", running.url()),
+                // Entitlements on, so the fault suite, the secret test and the demo cover the
+                // licence overview too.
+                keys: format!("    base_url: {}\n    entitlements: true\n", running.url()),
                 token_url: None,
                 client_id: tenant.client_id,
                 client_secret: tenant.client_secret,
@@ -678,7 +761,12 @@ impl super::kit::SimulatedVendor for QlikKit {
     }
 
     fn secrets(&self) -> &'static [&'static str] {
-        &["qlik-sim-api-key", "qlik-sim-secret", "qlik-sim-token-"]
+        &[
+            "qlik-sim-api-key",
+            "qlik-sim-secret",
+            "qlik-sim-token-",
+            "qlik-sim-license-key",
+        ]
     }
 
     fn empty_answer(&self) -> &'static str {

@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use super::windows::parse_day_or_time;
 use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
@@ -81,6 +82,9 @@ struct QlikSettings {
     #[serde(default = "default_labels")]
     labels: Vec<Label>,
     page_size: Option<u32>,
+    /// Also read the licence overview: allotments, validity.
+    #[serde(default)]
+    entitlements: bool,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,6 +173,7 @@ impl SourceType for QlikType {
             return Err(label_errors);
         }
         Ok(Arc::new(Qlik {
+            entitlements: settings.entitlements,
             periods: settings.periods_to_include,
             filter: settings.filter,
             sort: settings.sort,
@@ -180,6 +185,7 @@ impl SourceType for QlikType {
 
 /// A configured Qlik Cloud tenant.
 pub struct Qlik {
+    entitlements: bool,
     periods: Vec<PeriodToInclude>,
     filter: Option<String>,
     sort: Vec<String>,
@@ -273,6 +279,9 @@ impl Source for Qlik {
             }
             page += 1;
         }
+        if self.entitlements {
+            folder.license = Some(license_overview(session).await?);
+        }
         Ok(folder.finish())
     }
 
@@ -355,6 +364,8 @@ struct Folder<'a> {
     /// Qlik's own capacities of the current period, by `<type>/<action>/<period type>` and unit.
     capacities: HashMap<String, Capacity>,
     key: String,
+    /// The licence overview, with `entitlements: true`.
+    license: Option<LicenseOverview>,
 }
 
 /// One capacity Qlik reports: the executions of one resource action in one period.
@@ -404,6 +415,7 @@ impl<'a> Folder<'a> {
             wants_levels: plan.wants_usage(),
             capacities: HashMap::new(),
             key: String::new(),
+            license: None,
         }
     }
 
@@ -523,6 +535,9 @@ impl<'a> Folder<'a> {
             .family(&TENANT_CLOSE_TO_OVERAGE, vec![], Combine::Max);
         self.builder
             .observe(close, &[], flag(self.tenant_close_to_overage));
+        if let Some(license) = self.license.take() {
+            add_license(&mut self.builder, license, self.now);
+        }
         let mut snapshot = self.builder.finish();
         if self.wants_levels {
             snapshot.usage = Some(levels(&snapshot, self.labels));
@@ -550,6 +565,95 @@ fn levels(snapshot: &Snapshot, labels: &[Label]) -> Usage {
         series: levels.into_iter().collect(),
         members: None,
     })
+}
+
+/// `GET /api/v1/licenses/overview`, read leniently. Its `licenseKey` is a signed secret: it is
+/// not even decoded, so it cannot reach a label, a log line or an error.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct LicenseOverview {
+    allotments: Vec<Allotment>,
+    status: Option<String>,
+    /// An ISO 8601 interval, `start/end`.
+    valid: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Allotment {
+    name: Option<String>,
+    units: Option<f64>,
+    units_used: Option<f64>,
+    /// The overage allowed beyond `units`; -1: unbounded.
+    overage: Option<f64>,
+}
+
+pub static ALLOTMENT_OVERAGE_ALLOWED: FamilyDesc = FamilyDesc {
+    name: "consumption_qlik_allotment_overage_allowed",
+    help: "Overage a Qlik Cloud licence allotment allows beyond its units (+Inf: unbounded).",
+};
+pub static LICENSE_VALID: FamilyDesc = FamilyDesc {
+    name: "consumption_qlik_license_valid",
+    help: "1 if the Qlik Cloud licence's status is Ok and now is within its validity, else 0.",
+};
+pub static LICENSE_END: FamilyDesc = FamilyDesc {
+    name: "consumption_qlik_license_end_timestamp_seconds",
+    help: "End of the Qlik Cloud licence's validity (Unix seconds).",
+};
+
+/// What `entitlements: true` needs, for the error of a refused overview.
+const ENTITLEMENT_ROLE: &str =
+    "entitlements: true needs a key or client whose user may read the licence overview, as a Tenant Admin may";
+
+async fn license_overview(session: &PollSession<'_>) -> Result<LicenseOverview, PollError> {
+    let fail = |source| PollError::Item {
+        item: format!("licence overview ({ENTITLEMENT_ROLE})"),
+        source,
+    };
+    let url = session.url("/api/v1/licenses/overview");
+    let response = session.send(&Request::get(url)).await.map_err(fail)?;
+    response.json().map_err(fail)
+}
+
+/// The allotments as budgets with `origin="vendor"` over the licence's validity, their allowed
+/// overage, and whether the licence is valid now.
+fn add_license(builder: &mut SnapshotBuilder, license: LicenseOverview, now: DateTime<Utc>) {
+    let validity = license.valid.as_deref().and_then(|valid| {
+        let (start, end) = valid.split_once('/')?;
+        Some((parse_day_or_time(start)?, parse_day_or_time(end)?))
+    });
+    let seconds = |t: DateTime<Utc>| t.timestamp() as f64;
+    let overage = builder.family(&ALLOTMENT_OVERAGE_ALLOWED, vec!["allotment"], Combine::Max);
+    for allotment in license.allotments {
+        let name = allotment.name.unwrap_or_default();
+        if let Some(allowed) = allotment.overage {
+            let allowed = if allowed < 0.0 {
+                f64::INFINITY
+            } else {
+                allowed
+            };
+            builder.observe(overage, &[&name], allowed);
+        }
+        let (Some(limit), Some(used)) = (allotment.units, allotment.units_used) else {
+            continue;
+        };
+        builder.vendor_budget(VendorBudget {
+            name: format!("allotment/{name}"),
+            unit: "units".into(),
+            limit,
+            used,
+            forecast: Some(used),
+            period: validity.map(|(start, end)| (seconds(start), seconds(end))),
+        });
+    }
+    let ok = license.status.as_deref() == Some("Ok");
+    let current = validity.is_none_or(|(start, end)| start <= now && now < end);
+    let valid = builder.family(&LICENSE_VALID, vec![], Combine::Max);
+    builder.observe(valid, &[], if ok && current { 1.0 } else { 0.0 });
+    if let Some((_, end)) = validity {
+        let family = builder.family(&LICENSE_END, vec![], Combine::Max);
+        builder.observe(family, &[], seconds(end));
+    }
 }
 
 fn min_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {

@@ -852,3 +852,177 @@ async fn a_qlik_cursor_that_repeats_is_stopped() {
         "stopped at the first repeat"
     );
 }
+
+fn allotment(m: &crate::helpers::Exposition, name: &str, family: &str) -> Option<f64> {
+    let labels = [
+        ("source", "acme"),
+        ("vendor", "qlik"),
+        ("budget", name),
+        ("unit", "units"),
+        ("origin", "vendor"),
+    ];
+    m.get(&format!("consumption_budget_{family}"), &labels)
+}
+
+#[tokio::test]
+async fn entitlements_serve_the_licence_allotments_overage_and_validity() {
+    let simulator = QlikSimulator::new(tenant(), fixture_records());
+    let running = simulator.start(0).await.unwrap();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "    entitlements: true\n")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    for (name, units, used) in [
+        ("allotment/professional", 200.0, 15.0),
+        ("allotment/analyzer", 500.0, 480.0),
+        ("allotment/analyzer_time", 300.0, 242.0),
+    ] {
+        assert_eq!(allotment(&m, name, "limit"), Some(units), "{name}");
+        assert_eq!(allotment(&m, name, "used"), Some(used), "{name}");
+        assert_eq!(allotment(&m, name, "overage"), Some(0.0), "{name}");
+        assert_eq!(
+            allotment(&m, name, "period_end_timestamp_seconds"),
+            Some(midnight(2027, 1, 1))
+        );
+    }
+    let overage = |name| {
+        m.get(
+            "consumption_qlik_allotment_overage_allowed",
+            &[("source", "acme"), ("allotment", name)],
+        )
+    };
+    assert_eq!(overage("analyzer"), Some(f64::INFINITY), "-1 is unbounded");
+    assert_eq!(overage("analyzer_time"), Some(100.0));
+    assert_eq!(overage("professional"), None, "not sent: absent, not 0");
+    assert!(m.text.contains(
+        "consumption_qlik_allotment_overage_allowed{source=\"acme\",allotment=\"analyzer\"} +Inf"
+    ));
+    assert_eq!(
+        m.get("consumption_qlik_license_valid", &[("source", "acme")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "consumption_qlik_license_end_timestamp_seconds",
+            &[("source", "acme")]
+        ),
+        Some(midnight(2027, 1, 1))
+    );
+    assert!(
+        !m.text.contains("license-key"),
+        "the licence key is never served"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_licence_is_not_valid_and_a_refused_overview_names_the_role() {
+    use consumption_exporter::simulator::qlik::QlikLicense;
+    let expired = QlikTenant {
+        license: QlikLicense {
+            status: "Expired".into(),
+            ..QlikLicense::default()
+        },
+        ..tenant()
+    };
+    let running = QlikSimulator::new(expired, fixture_records())
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "    entitlements: true\n")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(exporter.poll(0).await);
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.get("consumption_qlik_license_valid", &[("source", "acme")]),
+        Some(0.0)
+    );
+
+    let forbidden = QlikTenant {
+        license_forbidden: true,
+        ..tenant()
+    };
+    let running = QlikSimulator::new(forbidden, fixture_records())
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source(
+            "acme",
+            &running.url(),
+            "    entitlements: true\n    max_retries: 0\n"
+        )
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains("HTTP 403") && error.contains("Tenant Admin"),
+        "{error}"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(m.count("consumption_qlik_local_usage"), 0, "all or nothing");
+}
+
+#[tokio::test]
+async fn the_documented_licence_overview_is_read() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/consumption/executions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [], "links": {}})))
+        .mount(&server)
+        .await;
+    // qlik.dev's example allotments (vendor-limits.md §4.1).
+    Mock::given(method("GET"))
+        .and(path("/api/v1/licenses/overview"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "licenseNumber": "0000000000000000", "product": "Qlik Cloud", "status": "Ok", "trial": false,
+            "valid": "2026-01-01T00:00:00Z/2027-01-01T00:00:00Z", "licenseKey": "documented-secret-key",
+            "allotments": [
+                {"name": "analyzer_time", "units": 300, "overage": 100, "unitsUsed": 242, "usageClass": "time"},
+                {"name": "professional", "units": 200, "unitsUsed": 15, "usageClass": "assigned"}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source("acme", &server.uri(), "    entitlements: true\n")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        allotment(&m, "allotment/analyzer_time", "used"),
+        Some(242.0)
+    );
+    assert_eq!(
+        allotment(&m, "allotment/professional", "limit"),
+        Some(200.0)
+    );
+    assert_eq!(
+        m.get("consumption_qlik_license_valid", &[("source", "acme")]),
+        Some(1.0)
+    );
+    assert!(!m.text.contains("documented-secret-key"));
+}
