@@ -56,7 +56,8 @@ pub struct VendorBudget {
     pub name: String,
     pub unit: String,
     pub limit: f64,
-    pub used: f64,
+    /// None: the vendor does not report it (Power Platform's "not reported" capacity).
+    pub used: Option<f64>,
     /// What the vendor forecasts for the period's end; none: the forecast series is absent.
     pub forecast: Option<f64>,
     /// The period the vendor names, as Unix seconds [start, end).

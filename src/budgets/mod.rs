@@ -133,7 +133,8 @@ pub struct Evaluation {
 struct Series<'a> {
     labels: (&'a str, &'a str, &'a str),
     limit: f64,
-    used: f64,
+    /// None: the vendor does not report it (then neither used nor overage is served).
+    used: Option<f64>,
     /// None: the vendor has no forecast yet, and the series is absent.
     forecast: Option<f64>,
     warn_ratio: f64,
@@ -310,13 +311,11 @@ impl BudgetFamilies {
         let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id] = self.ids;
         let (name, unit, origin) = series.labels;
         let labels = [self.vendor, name, unit, origin];
-        let overage = if series.used > series.limit { 1.0 } else { 0.0 };
-        let mut observations = vec![
-            (limit_id, series.limit),
-            (used_id, series.used),
-            (overage_id, overage),
-            (warn_id, series.warn_ratio),
-        ];
+        let mut observations = vec![(limit_id, series.limit), (warn_id, series.warn_ratio)];
+        if let Some(used) = series.used {
+            let overage = if used > series.limit { 1.0 } else { 0.0 };
+            observations.extend([(used_id, used), (overage_id, overage)]);
+        }
         observations.extend(series.forecast.map(|f| (forecast_id, f)));
         if let Some((start, end)) = series.period {
             observations.extend([(start_id, start), (end_id, end)]);
@@ -324,10 +323,8 @@ impl BudgetFamilies {
         self.builder.observe_all(&labels, observations);
         if let Some(price) = series.money {
             let labels = [self.vendor, name, price.currency.as_str(), origin];
-            let mut money = vec![
-                (limit_id, series.limit * price.per_unit),
-                (used_id, series.used * price.per_unit),
-            ];
+            let mut money = vec![(limit_id, series.limit * price.per_unit)];
+            money.extend(series.used.map(|u| (used_id, u * price.per_unit)));
             money.extend(series.forecast.map(|f| (forecast_id, f * price.per_unit)));
             self.builder.observe_all(&labels, money);
         }
@@ -360,7 +357,7 @@ impl BudgetFamilies {
             self.add(Series {
                 labels: (&budget.name, &unit, "config"),
                 limit: budget.limit,
-                used: evaluation.used,
+                used: Some(evaluation.used),
                 forecast: Some(evaluation.forecast),
                 warn_ratio: budget.warn_ratio,
                 period: Some(period),

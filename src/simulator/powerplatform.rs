@@ -51,6 +51,12 @@ pub struct PowerPlatformTenant {
     pub records: FlowRecords,
     /// What TenantContextSummary answers (an array, as documented).
     pub summary: Value,
+    /// What `GET /licensing/tenantCapacity/currencyReports` answers (`CurrencyReportV2[]`).
+    pub currency_reports: Value,
+    /// What `GET /licensing/tenantCapacity` answers (`TenantCapacityDetailsModel`).
+    pub tenant_capacity: Value,
+    /// Whether the service principal may not read tenant capacity: both answer 403.
+    pub capacity_forbidden: bool,
 }
 
 impl Default for PowerPlatformTenant {
@@ -74,6 +80,29 @@ impl Default for PowerPlatformTenant {
                 {"flowContext": "Process", "tenantId": "sim", "countOfUsersExceedingCapacity": 0, "countOfUsersInCompliance": 7,
                  "countOfUsersWithoutALicense": 0, "countOfUsersWithoutPremiumLicenseUsingPremiumFeatures": 0}
             ]),
+            // Process licences within their purchase, AI Builder credits past theirs, a legacy
+            // per-flow plan whose consumption is not reported.
+            currency_reports: json!([
+                {"currencyType": "PowerAutomatePerProcess", "purchased": 25, "allocated": 20,
+                 "consumed": {"unitsConsumed": 18, "lastUpdatedDay": "2026-11-21T00:00:00Z"}},
+                {"currencyType": "AI", "purchased": 1000000, "allocated": 600000,
+                 "consumed": {"unitsConsumed": 1250000, "lastUpdatedDay": "2026-11-21T00:00:00Z"}},
+                {"currencyType": "PerFlowPlan", "purchased": 5, "allocated": 5}
+            ]),
+            // The shape of the Terraform provider's recorded response, trimmed.
+            tenant_capacity: json!({
+                "tenantId": "sim", "licenseModelType": "StorageDriven",
+                "capacitySummary": {"status": "Available", "statusMessageCode": "AllCapacityAvailable"},
+                "tenantCapacities": [
+                    {"capacityType": "Database", "capacityUnits": "MB", "totalCapacity": 20480.0, "maxCapacity": 20480.0, "status": "Available",
+                     "consumption": {"actual": 3150.94, "rated": 2379.9, "actualUpdatedOn": "2026-11-22T08:52:06.33+00:00", "ratedUpdatedOn": "2026-11-22T08:52:06.33+00:00"}},
+                    {"capacityType": "File", "capacityUnits": "MB", "totalCapacity": 409600.0, "status": "Available",
+                     "consumption": {"actual": 1024.5, "actualUpdatedOn": "2026-11-22T08:52:06.33+00:00"}},
+                    {"capacityType": "ApiCallCount", "capacityUnits": null, "totalCapacity": 2500000.0, "maxCapacity": 10000000.0, "status": null,
+                     "consumption": {"actual": 0.0, "rated": 0.0, "actualUpdatedOn": "0001-01-01T00:00:00+00:00"}}
+                ]
+            }),
+            capacity_forbidden: false,
         }
     }
 }
@@ -110,6 +139,11 @@ impl PowerPlatformSimulator {
                 "/licensing/UserPerFlowCapacitySource/TenantContextSummary",
                 get(summary),
             )
+            .route(
+                "/licensing/tenantCapacity/currencyReports",
+                get(currency_reports),
+            )
+            .route("/licensing/tenantCapacity", get(tenant_capacity))
             .with_state(self.state.clone());
         super::serve(router, port).await
     }
@@ -395,6 +429,79 @@ pub fn generated_record(spec: GeneratedSpec, i: u64) -> Value {
     })
 }
 
+/// The checks of the tenant capacity calls: a token, `api-version`, the permission, faults.
+async fn capacity_call(state: &SimState, headers: &HeaderMap, raw: &str) -> Option<Response> {
+    if !authorised(state, headers) {
+        let message = "The access token is missing or invalid.";
+        return Some(ms_error(StatusCode::UNAUTHORIZED, "Unauthorized", message));
+    }
+    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+        return Some(response);
+    }
+    if !raw.contains("api-version=") {
+        return Some(ms_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "api-version is required.",
+        ));
+    }
+    let forbidden = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .capacity_forbidden;
+    forbidden.then(|| {
+        let message = "The caller does not have permission to read tenant capacity.";
+        ms_error(StatusCode::FORBIDDEN, "Forbidden", message)
+    })
+}
+
+async fn currency_reports(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if let Some(response) = capacity_call(&state, &headers, &raw).await {
+        return response;
+    }
+    let tenant = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut reports = tenant.currency_reports;
+    // Allocations and consumptions only when asked for, as the API's two flags say.
+    for report in reports.as_array_mut().into_iter().flatten() {
+        if let Some(fields) = report.as_object_mut() {
+            if !raw.contains("includeAllocations=true") {
+                fields.remove("allocated");
+            }
+            if !raw.contains("includeConsumptions=true") {
+                fields.remove("consumed");
+            }
+        }
+    }
+    Json(reports).into_response()
+}
+
+async fn tenant_capacity(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if let Some(response) = capacity_call(&state, &headers, &raw).await {
+        return response;
+    }
+    let tenant = state
+        .tenant
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(tenant.tenant_capacity).into_response()
+}
+
 async fn summary(
     State(state): State<Arc<SimState>>,
     headers: HeaderMap,
@@ -462,11 +569,17 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
                 users,
             };
             let (today, records, extra_keys) = match spec.scale {
-                Scale::Small => (spec.today, generated(200, 40, 3, 50), ""),
+                // Entitlements in the small and demo tenants, so the fault suite and the demo
+                // cover the currency report and tenant capacity requests too.
+                Scale::Small => (
+                    spec.today,
+                    generated(200, 40, 3, 50),
+                    "    entitlements: true\n",
+                ),
                 Scale::Demo => (
                     spec.today,
                     generated(500, 40, 3, 60),
-                    "    tenant_summary: true\n",
+                    "    tenant_summary: true\n    entitlements: true\n",
                 ),
                 Scale::Units(records) => (
                     spec.today - Days::days(1),

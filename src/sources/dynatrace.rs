@@ -329,7 +329,7 @@ impl Dynatrace {
             name: "commitment".into(),
             unit: budget.currency_code.unwrap_or_else(|| "units".into()),
             limit,
-            used,
+            used: Some(used),
             forecast,
             period,
         }))

@@ -521,7 +521,7 @@ impl<'a> Folder<'a> {
                 name: capacity.name,
                 unit: capacity.unit,
                 limit: capacity.limit,
-                used: capacity.used,
+                used: Some(capacity.used),
                 forecast: Some(capacity.used),
                 period,
             });
@@ -641,7 +641,7 @@ fn add_license(builder: &mut SnapshotBuilder, license: LicenseOverview, now: Dat
             name: format!("allotment/{name}"),
             unit: "units".into(),
             limit,
-            used,
+            used: Some(used),
             forecast: Some(used),
             period: validity.map(|(start, end)| (seconds(start), seconds(end))),
         });

@@ -17,6 +17,7 @@ use chrono::Utc;
 use consumption_exporter::clock::SystemClock;
 use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
 use consumption_exporter::simulator::kit::{demo_period_start, DemoUsage};
+use consumption_exporter::simulator::powerplatform::{PowerPlatformSimulator, PowerPlatformTenant};
 use consumption_exporter::simulator::qlik::{QlikSimulator, QlikTenant};
 use consumption_exporter::simulator::uipath::{self, UiPathOrganization, UiPathSimulator};
 use serde_json::{json, Value};
@@ -285,7 +286,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     wait_for(
         "every source's series",
         Duration::from_secs(60),
-        async || query(&prometheus, "consumption_source_up == 1").await.len() == 10,
+        async || query(&prometheus, "consumption_source_up == 1").await.len() == 11,
     )
     .await;
 
@@ -336,7 +337,21 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         )
         .await;
     }
-    // With no `budgets:`, what the vendor reports: a Dynatrace commitment past its total.
+    // With no `budgets:`, what the vendors report: a Power Platform currency past its purchase,
+    // and a Dynatrace commitment pushed past its total.
+    wait_for(
+        "ConsumptionBudgetExceeded for the e2e-flows AI credits at the webhook",
+        Duration::from_secs(90),
+        async || {
+            budget_alerts_for(
+                &received,
+                "ConsumptionBudgetExceeded",
+                "e2e-flows",
+                Some("AI"),
+            ) > 0
+        },
+    )
+    .await;
     let commitment = Some("commitment");
     assert_eq!(
         budget_alerts_for(
@@ -443,7 +458,7 @@ async fn budget_sources() -> (
     String,
     UiPathSimulator,
     DynatraceSimulator,
-    [consumption_exporter::simulator::RunningSimulator; 2],
+    [consumption_exporter::simulator::RunningSimulator; 3],
 ) {
     let now = Utc::now();
     let start = demo_period_start(now);
@@ -503,7 +518,22 @@ async fn budget_sources() -> (
         (hosts.used + hosts.forecast) / 2.0,
         dt = dt_running.url(),
     );
-    (yaml, robots, dt, [robots_running, dt_running])
+    // With no budgets: what Power Platform reports it sold, its AI Builder credits past it.
+    let flows_tenant = PowerPlatformTenant {
+        today: now.date_naive(),
+        ..PowerPlatformTenant::default()
+    };
+    let flows = PowerPlatformSimulator::new(flows_tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{yaml}  - name: e2e-flows\n    type: powerplatform\n    base_url: {url}\n    entitlements: true\n    oauth2:\n      token_url: {url}/t/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+        flows_tenant.client_id,
+        flows_tenant.client_secret,
+        url = flows.url()
+    );
+    (yaml, robots, dt, [robots_running, dt_running, flows])
 }
 
 /// The shipped rules, with the forecast alert's hour-long `for` cut to a second so the test

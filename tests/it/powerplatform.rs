@@ -385,3 +385,180 @@ mod against_a_power_platform_shaped_server {
         url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
     }
 }
+
+fn vendor_budget(
+    m: &crate::helpers::Exposition,
+    budget: &str,
+    unit: &str,
+    family: &str,
+) -> Option<f64> {
+    let labels = [
+        ("source", "flows"),
+        ("vendor", "powerplatform"),
+        ("budget", budget),
+        ("unit", unit),
+        ("origin", "vendor"),
+    ];
+    m.get(&format!("consumption_budget_{family}"), &labels)
+}
+
+#[tokio::test]
+async fn entitlements_serve_currencies_and_capacities_with_what_is_reported_of_them() {
+    // No flow records: the as-of time below is then the entitlements' own.
+    let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+        today: test_today(),
+        records: FlowRecords::Listed(Vec::new()),
+        ..PowerPlatformTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    let get = |budget, unit, family| vendor_budget(&m, budget, unit, family);
+    assert_eq!(get("PowerAutomatePerProcess", "units", "limit"), Some(25.0));
+    assert_eq!(get("PowerAutomatePerProcess", "units", "used"), Some(18.0));
+    assert_eq!(
+        get("PowerAutomatePerProcess", "units", "overage"),
+        Some(0.0)
+    );
+    assert_eq!(get("AI", "units", "used"), Some(1_250_000.0));
+    assert_eq!(
+        get("AI", "units", "overage"),
+        Some(1.0),
+        "AI Builder credits past their purchase"
+    );
+    assert_eq!(get("PerFlowPlan", "units", "limit"), Some(5.0));
+    assert_eq!(
+        get("PerFlowPlan", "units", "used"),
+        None,
+        "no consumption reported: absent"
+    );
+    assert_eq!(get("PerFlowPlan", "units", "overage"), None);
+    assert_eq!(get("Database", "MB", "limit"), Some(20480.0));
+    assert_eq!(get("Database", "MB", "used"), Some(3150.94));
+    assert_eq!(get("ApiCallCount", "units", "limit"), Some(2_500_000.0));
+    assert_eq!(
+        get("ApiCallCount", "units", "used"),
+        None,
+        "0001-01-01: not reported"
+    );
+    assert_eq!(
+        get("Database", "MB", "forecast"),
+        None,
+        "Microsoft forecasts nothing"
+    );
+    let allocated = |currency| {
+        m.get(
+            "consumption_powerplatform_currency_allocated",
+            &[("source", "flows"), ("currency_type", currency)],
+        )
+    };
+    assert_eq!(allocated("PowerAutomatePerProcess"), Some(20.0));
+    assert_eq!(allocated("AI"), Some(600_000.0));
+    // The newest as-of time it read: the capacity's actualUpdatedOn, newer than the report's.
+    let updated = chrono::DateTime::parse_from_rfc3339("2026-11-22T08:52:06.33+00:00").unwrap();
+    assert_eq!(
+        m.get(
+            "consumption_source_data_updated_timestamp_seconds",
+            &[("source", "flows"), ("vendor", "powerplatform")]
+        ),
+        Some(updated.timestamp() as f64)
+    );
+}
+
+#[tokio::test]
+async fn a_principal_that_may_not_read_capacity_fails_the_poll_saying_so() {
+    let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+        today: test_today(),
+        capacity_forbidden: true,
+        ..PowerPlatformTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    entitlements: true\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains("HTTP 403")
+            && error.contains("Forbidden")
+            && error.contains("Power Platform administrator"),
+        "{error}"
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        m.count("consumption_powerplatform_flow_capacity_units"),
+        0,
+        "all or nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_documented_currency_report_and_capacity_shapes_are_read() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(ok(
+            json!({"access_token": "t", "expires_in": 3599, "token_type": "Bearer"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/licensing/UserPerFlowCapacitySource"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/licensing/tenantCapacity/currencyReports"))
+        .and(query_param("includeAllocations", "true"))
+        .and(query_param("includeConsumptions", "true"))
+        .respond_with(ok(
+            json!([{"currencyType": "MCSMessages", "purchased": 25000, "allocated": 10000,
+            "consumed": {"unitsConsumed": 9000, "lastUpdatedDay": "2026-11-21T00:00:00Z"}}]),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The Terraform provider's recorded tenantCapacity response (vendor-limits.md §3.2), trimmed.
+    Mock::given(method("GET"))
+        .and(path("/licensing/tenantCapacity"))
+        .respond_with(ok(json!({"tenantId": "00000000-0000-0000-0000-000000000001", "licenseModelType": "StorageDriven",
+            "capacitySummary": {"status": "Available", "statusMessage": null, "statusMessageCode": "AllCapacityAvailable"},
+            "legacyModelCapacity": null, "temporaryLicenseInfo": {"hasTemporaryLicense": false},
+            "tenantCapacities": [
+                {"capacityType": "Database", "capacityUnits": "MB", "totalCapacity": 20480.0, "maxCapacity": 20480.0,
+                 "consumption": {"actual": 3150.94, "rated": 2379.90, "actualUpdatedOn": "2025-11-30T08:52:06.33+00:00", "ratedUpdatedOn": "2025-11-30T08:52:06.33+00:00"},
+                 "status": "Available", "overflowCapacity": [], "capacityEntitlements": []},
+                {"capacityType": "ApiCallCount", "capacityUnits": null, "totalCapacity": 2500000.0, "maxCapacity": 10000000.0,
+                 "consumption": {"actual": 0.0, "rated": 0.0, "actualUpdatedOn": "0001-01-01T00:00:00+00:00", "ratedUpdatedOn": "0001-01-01T00:00:00+00:00"},
+                 "status": null}
+            ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let exporter = TestExporter::start(&source(&server.uri(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(
+        vendor_budget(&m, "MCSMessages", "units", "used"),
+        Some(9000.0)
+    );
+    assert_eq!(vendor_budget(&m, "Database", "MB", "used"), Some(3150.94));
+    assert_eq!(vendor_budget(&m, "ApiCallCount", "units", "used"), None);
+}
