@@ -37,7 +37,23 @@ pub struct UiPathOrganization {
     pub password: String,
     pub seed: u64,
     pub date_style: DateStyle,
+    /// The bundle window the consumption summary reports: its first day and the day after its
+    /// last (the window ends at that midnight); its consumption is the daily amounts of its
+    /// days up to today.
+    pub bundle: (NaiveDate, NaiveDate),
+    /// The simulated "today", the last day the summary counts.
+    pub today: NaiveDate,
+    /// Whether the token may not read the consumption summary: it answers 403.
+    pub summary_forbidden: bool,
 }
+
+/// Each consumable's allocation to every tenant of the organisation.
+pub const ALLOCATED: [(&str, f64); 4] = [
+    ("RU", 150_000.0),
+    ("PLTU", 200_000.0),
+    ("AGU", 40_000.0),
+    ("AIU", 60_000.0),
+];
 
 impl Default for UiPathOrganization {
     fn default() -> Self {
@@ -53,6 +69,12 @@ impl Default for UiPathOrganization {
             password: "uipath-sim-password".into(),
             seed: 1,
             date_style: DateStyle::Day,
+            bundle: (
+                NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(),
+            ),
+            today: chrono::Utc::now().date_naive(),
+            summary_forbidden: false,
         }
     }
 }
@@ -118,6 +140,10 @@ impl UiPathSimulator {
             .route(
                 "/lease_/api/usage/{org}/tenants/daily-consumption-by-service",
                 post(usage),
+            )
+            .route(
+                "/lease_/api/usage/{org}/tenants/{tenant}/consumption-summary",
+                post(consumption_summary),
             )
             .with_state(self.state.clone());
         super::serve(router, port).await
@@ -228,6 +254,81 @@ async fn usage(
     }
 }
 
+/// What a tenant consumed of a consumable in the bundle window up to today, and how that
+/// splits between its allocation (the tenant pool) and the organisation's pool beyond it.
+pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) -> (f64, f64, f64) {
+    let services = CONSUMABLES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(&[][..], |(_, services)| *services);
+    let allocated = ALLOCATED
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(0.0, |(_, a)| *a);
+    let last = org
+        .today
+        .min(org.bundle.1.pred_opt().unwrap_or(org.bundle.1));
+    let consumed: f64 = org
+        .bundle
+        .0
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .flat_map(|day| {
+            services
+                .iter()
+                .map(move |s| daily_amount(org.seed, tenant, code, s, day))
+        })
+        .sum();
+    let tenant_pool = consumed.min(allocated);
+    (allocated, tenant_pool, consumed - tenant_pool)
+}
+
+/// `POST /lease_/api/usage/{org}/tenants/{tenant}/consumption-summary`, in the fields UiPath's
+/// CLI shows of it (the raw response is not published).
+async fn consumption_summary(
+    State(state): State<Arc<SimState>>,
+    Path((org_id, tenant)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if !state.tokens.accepts(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+        return response;
+    }
+    let org = &state.org;
+    if org.summary_forbidden {
+        return error(
+            StatusCode::FORBIDDEN,
+            "The token is not authorized to read license consumption.",
+        );
+    }
+    if org_id != org.organization_id || !org.tenant_ids.contains(&tenant) {
+        return error(StatusCode::NOT_FOUND, "Tenant not found.");
+    }
+    let request: Value = serde_json::from_str(&body).unwrap_or_default();
+    let Some(code) = request["consumableCode"].as_str() else {
+        return error(StatusCode::BAD_REQUEST, "consumableCode is required.");
+    };
+    if !ALLOCATED.iter().any(|(c, _)| *c == code) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Unit '{code}' is not an active consumable in this organization."),
+        );
+    }
+    let (allocated, tenant_pool, org_pool) = tenant_consumption(org, &tenant, code);
+    let time = |day: NaiveDate| format!("{day}T00:00:00.000Z");
+    Json(json!({
+        "code": code, "name": code, "totalUnitsInAccount": allocated * org.tenant_ids.len() as f64 * 1.5,
+        "allocated": allocated, "consumedFromOrgWithoutTenant": 0,
+        "startDate": time(org.bundle.0), "endDate": time(org.bundle.1),
+        "tenantId": tenant, "tenantName": "default",
+        "consumedFromTenantPool": tenant_pool, "consumedFromOrgPool": org_pool,
+    }))
+    .into_response()
+}
+
 fn items(
     org: &UiPathOrganization,
     request: &Value,
@@ -311,6 +412,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
         Box::pin(async move {
             let mut org = UiPathOrganization {
                 seed: spec.seed,
+                today: spec.today,
                 ..UiPathOrganization::default()
             };
             let (asked, codes) = match spec.scale {
@@ -326,10 +428,16 @@ impl super::kit::SimulatedVendor for UiPathKit {
             let simulator = UiPathSimulator::new(org.clone());
             let running = simulator.start(0).await?;
             let keys = format!(
-                "    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [{codes}]\n",
+                "    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [{codes}]\n{}",
                 running.url(),
                 org.organization_id,
                 asked.join(", "),
+                // Entitlements in the small and demo tenants, so the fault suite and the demo
+                // cover the consumption summary too.
+                match spec.scale {
+                    Scale::Units(_) => "",
+                    _ => "    entitlements: true\n",
+                },
             );
             let parts = EntryParts {
                 type_name: "uipath",

@@ -21,8 +21,8 @@ use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::settings::{decode_settings, FieldError};
-use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::BudgetUnit;
+use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::usage::{BudgetUnit, VendorBudget};
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -44,6 +44,9 @@ struct Settings {
     aggregate_by_ownership: bool,
     #[serde(default = "default_concurrency")]
     concurrency: usize,
+    /// Also read each tenant's allocation of each consumable (the consumption summary).
+    #[serde(default)]
+    entitlements: bool,
 }
 
 fn default_concurrency() -> usize {
@@ -175,12 +178,21 @@ impl Source for UiPath {
                 pairs.push((tenant.clone(), consumable.clone()));
             }
         }
-        let results: Vec<Consumption> = stream::iter(pairs)
+        let results: Vec<Consumption> = stream::iter(pairs.clone())
             .map(|(tenant, consumable)| self.fetch(session, windows, now, tenant, consumable))
             .buffer_unordered(self.settings.concurrency)
             .try_collect()
             .await?;
-        Ok(fold(&results, windows))
+        let mut snapshot = fold(&results, windows);
+        if self.settings.entitlements {
+            let summaries: Vec<(String, String, Summary)> = stream::iter(pairs)
+                .map(|(tenant, consumable)| self.summary(session, tenant, consumable))
+                .buffer_unordered(self.settings.concurrency)
+                .try_collect()
+                .await?;
+            add_allocations(&mut snapshot, &summaries);
+        }
+        Ok(snapshot)
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
@@ -223,7 +235,113 @@ fn fold(results: &[Consumption], windows: Windows) -> Snapshot {
     builder.finish()
 }
 
+/// One row of the per-tenant consumption summary. The field names come from UiPath's CLI only,
+/// so every field is optional and an absent one is absent, never 0.
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase", default)]
+struct Summary {
+    allocated: Option<f64>,
+    consumed_from_tenant_pool: Option<f64>,
+    consumed_from_org_pool: Option<f64>,
+    start_date: Option<serde_json::Value>,
+    end_date: Option<serde_json::Value>,
+}
+
+/// The summary as one row, a list of rows (the first is the tenant's), or rows under `items`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SummaryBody {
+    Items { items: Vec<Summary> },
+    List(Vec<Summary>),
+    Row(Summary),
+}
+
+/// What a refused summary needs, for the user's error.
+const ENTITLEMENT_GRANT: &str = "entitlements: true needs a token that may read license consumption: UiPath documents the password grant of an Organization Administrator for it, or an external application with PM.License";
+
+pub static ORG_POOL_UNITS: FamilyDesc = FamilyDesc {
+    name: "consumption_uipath_org_pool_units",
+    help: "UiPath units a tenant drew from the organisation's pool beyond its allocation, in the bundle window: above 0, the tenant has outgrown its allocation.",
+};
+
+/// Each tenant's allocation of each consumable as a budget with `origin="vendor"`, over the
+/// bundle window, and what it drew from the organisation's pool.
+fn add_allocations(snapshot: &mut Snapshot, summaries: &[(String, String, Summary)]) {
+    let mut builder = SnapshotBuilder::new();
+    let org_pool = builder.family(
+        &ORG_POOL_UNITS,
+        vec!["tenant_id", "consumable"],
+        Combine::Sum,
+    );
+    for (tenant, consumable, summary) in summaries {
+        if let Some(units) = summary.consumed_from_org_pool {
+            builder.observe(org_pool, &[tenant, consumable], units);
+        }
+        let Some(limit) = summary.allocated else {
+            continue;
+        };
+        let used = summary
+            .consumed_from_tenant_pool
+            .zip(summary.consumed_from_org_pool)
+            .map(|(tenant_pool, org_pool)| tenant_pool + org_pool);
+        let time = |value: &Option<serde_json::Value>| match value.as_ref()? {
+            serde_json::Value::String(text) => parse_day_or_time(text),
+            serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?),
+            _ => None,
+        };
+        let period = time(&summary.start_date)
+            .zip(time(&summary.end_date))
+            .map(|(start, end)| (start.timestamp() as f64, end.timestamp() as f64));
+        builder.vendor_budget(VendorBudget {
+            name: format!("{consumable}/{tenant}"),
+            unit: consumable.clone(),
+            limit,
+            used,
+            forecast: None,
+            period,
+        });
+    }
+    let extra = builder.finish();
+    snapshot
+        .families
+        .extend(extra.families.into_iter().filter(|f| !f.is_empty()));
+    snapshot.vendor_budgets.extend(extra.vendor_budgets);
+}
+
 impl UiPath {
+    /// The consumption summary of one tenant and consumable, in its bundle window (no dates:
+    /// each consumable's own window, as UiPath's CLI reads it).
+    async fn summary(
+        &self,
+        session: &PollSession<'_>,
+        tenant: String,
+        consumable: String,
+    ) -> Result<(String, String, Summary), PollError> {
+        let item = format!(
+            "consumption summary of tenant {tenant} consumable {consumable} ({ENTITLEMENT_GRANT})"
+        );
+        let fail = |source| PollError::Item {
+            item: item.clone(),
+            source,
+        };
+        let path = format!(
+            "/lease_/api/usage/{}/tenants/{tenant}/consumption-summary",
+            self.settings.organization_id
+        );
+        let body = json!({"consumableCode": consumable});
+        let response = session
+            .send(&Request::post_json(session.url(&path), body))
+            .await
+            .map_err(fail)?;
+        let summary = match response.json::<SummaryBody>().map_err(fail)? {
+            SummaryBody::Row(row) => row,
+            SummaryBody::List(rows) | SummaryBody::Items { items: rows } => {
+                rows.into_iter().next().unwrap_or_default()
+            }
+        };
+        Ok((tenant, consumable, summary))
+    }
+
     async fn fetch(
         &self,
         session: &PollSession<'_>,

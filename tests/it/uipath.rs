@@ -293,3 +293,186 @@ async fn a_wrong_password_fails_the_poll_with_uipaths_answer_and_no_password() {
     ];
     assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
 }
+
+fn allocation(m: &Exposition, tenant: &str, consumable: &str, family: &str) -> Option<f64> {
+    let budget = format!("{consumable}/{tenant}");
+    let labels = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("budget", budget.as_str()),
+        ("unit", consumable),
+        ("origin", "vendor"),
+    ];
+    m.get(&format!("consumption_budget_{family}"), &labels)
+}
+
+#[tokio::test]
+async fn entitlements_serve_each_tenants_allocation_and_its_draw_on_the_org_pool() {
+    use consumption_exporter::simulator::uipath::tenant_consumption;
+    let org = UiPathOrganization {
+        today: test_today(),
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    let midnight = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp() as f64
+    };
+    for tenant in [TENANT_A, TENANT_B] {
+        for consumable in ["RU", "AIU"] {
+            let (allocated, tenant_pool, org_pool) = tenant_consumption(&org, tenant, consumable);
+            let context = format!("{tenant} {consumable}");
+            assert_eq!(
+                allocation(&m, tenant, consumable, "limit"),
+                Some(allocated),
+                "{context}"
+            );
+            let used = allocation(&m, tenant, consumable, "used").unwrap_or(f64::NAN);
+            assert!(
+                (used - (tenant_pool + org_pool)).abs() < 1e-6,
+                "{context}: {used}"
+            );
+            let over = if org_pool > 0.0 { 1.0 } else { 0.0 };
+            assert_eq!(
+                allocation(&m, tenant, consumable, "overage"),
+                Some(over),
+                "{context}"
+            );
+            let pool = m.get(
+                "consumption_uipath_org_pool_units",
+                &[
+                    ("source", "robots"),
+                    ("tenant_id", tenant),
+                    ("consumable", consumable),
+                ],
+            );
+            assert!(
+                (pool.unwrap_or(f64::NAN) - org_pool).abs() < 1e-6,
+                "{context}"
+            );
+            assert_eq!(
+                allocation(&m, tenant, consumable, "period_end_timestamp_seconds"),
+                Some(midnight("2027-01-01T00:00:00Z")),
+                "the bundle window"
+            );
+        }
+    }
+    // One summary per tenant and consumable, with the code and no dates (the bundle window).
+    let summaries: Vec<serde_json::Value> = running
+        .requests()
+        .iter()
+        .filter(|r| r.uri.ends_with("/consumption-summary"))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 4);
+    assert!(summaries
+        .iter()
+        .all(|b| b.get("startDate").is_none() && b["consumableCode"].is_string()));
+}
+
+#[tokio::test]
+async fn a_token_that_may_not_read_the_summary_fails_the_poll_naming_the_grant() {
+    let org = UiPathOrganization {
+        summary_forbidden: true,
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org).start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    entitlements: true\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.store.slots()[0]
+        .state()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains("HTTP 403")
+            && error.contains("Organization Administrator")
+            && error.contains("PM.License"),
+        "{error}"
+    );
+    assert_eq!(
+        exporter
+            .scrape()
+            .await
+            .count("consumption_uipath_consumed_units"),
+        0,
+        "all or nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_summary_in_the_fields_of_uipaths_cli_is_read_and_absent_fields_stay_absent() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex("daily-consumption-by-service$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+        .mount(&server)
+        .await;
+    // The CLI's example row (vendor-limits.md §2.3) for one tenant; the other misses its pools.
+    Mock::given(method("POST"))
+        .and(path_regex(format!("tenants/{TENANT_A}/consumption-summary$")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code":"AIU","name":"AI Units","totalUnitsInAccount":5000,"allocated":1200,"consumedFromOrgWithoutTenant":30,"startDate":"2023-11-14T22:13:20.000Z","endDate":"2027-09-15T18:40:00.000Z","tenantId":TENANT_A,"tenantName":"default","consumedFromTenantPool":800,"consumedFromOrgPool":150})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "tenants/{TENANT_B}/consumption-summary$"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"code":"AIU","allocated":500})),
+        )
+        .mount(&server)
+        .await;
+    let yaml = format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: o\n    tenant_ids: [{TENANT_A}, {TENANT_B}]\n    consumable_codes: [AIU]\n    entitlements: true\n    authorization:\n      credentials: static-token\n",
+        server.uri()
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(
+        exporter.poll(0).await,
+        "{:?}",
+        exporter.store.slots()[0].state().last_error
+    );
+    let m = exporter.scrape().await;
+    assert_eq!(allocation(&m, TENANT_A, "AIU", "limit"), Some(1200.0));
+    assert_eq!(allocation(&m, TENANT_A, "AIU", "used"), Some(950.0));
+    assert_eq!(
+        allocation(&m, TENANT_A, "AIU", "period_end_timestamp_seconds"),
+        Some(
+            chrono::DateTime::parse_from_rfc3339("2027-09-15T18:40:00Z")
+                .unwrap()
+                .timestamp() as f64
+        )
+    );
+    assert_eq!(allocation(&m, TENANT_B, "AIU", "limit"), Some(500.0));
+    assert_eq!(
+        allocation(&m, TENANT_B, "AIU", "used"),
+        None,
+        "no pools reported: absent, not 0"
+    );
+    let pool = |tenant| {
+        m.get(
+            "consumption_uipath_org_pool_units",
+            &[
+                ("source", "robots"),
+                ("tenant_id", tenant),
+                ("consumable", "AIU"),
+            ],
+        )
+    };
+    assert_eq!(pool(TENANT_A), Some(150.0));
+    assert_eq!(pool(TENANT_B), None);
+}
