@@ -343,6 +343,12 @@ fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlot) {
         ids(),
         slot.stats.throttled() as f64,
     );
+    families.counter(
+        "consumption_source_response_bytes_total",
+        "Response body bytes read from the vendor (token endpoint and failed answers included): the traffic the source costs.",
+        ids(),
+        slot.stats.response_bytes() as f64,
+    );
 }
 
 fn add_exporter_families(families: &mut Families<'_>, reload: ReloadStatus) {

@@ -280,6 +280,8 @@ impl HttpClient {
             .await
             .map_err(|e| transport_error(request, e, timeout))?
         {
+            // What the vendor sent counts as traffic, whether or not it is kept.
+            self.stats.count_response_bytes(chunk.len());
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }

@@ -1026,3 +1026,42 @@ async fn the_documented_licence_overview_is_read() {
     );
     assert!(!m.text.contains("documented-secret-key"));
 }
+
+#[tokio::test]
+async fn the_bytes_each_source_reads_from_its_vendor_are_counted() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let page = r#"{"data":[],"links":{},"overage":false}"#;
+    let refused = r#"{"errors":[{"code":"HTTP-404","title":"Not Found"}]}"#;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(page, "application/json"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(refused, "application/json"))
+        .mount(&server)
+        .await;
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source("acme", &server.uri(), "    max_retries: 0\n")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    let bytes = |m: &crate::helpers::Exposition| {
+        m.get(
+            "consumption_source_response_bytes_total",
+            &[("source", "acme"), ("vendor", "qlik")],
+        )
+    };
+    assert_eq!(bytes(&exporter.scrape().await), Some(0.0));
+    assert!(exporter.poll(0).await);
+    assert_eq!(bytes(&exporter.scrape().await), Some(page.len() as f64));
+    assert!(exporter.poll(0).await);
+    assert!(!exporter.poll(0).await, "the third answer is a 404");
+    assert_eq!(
+        bytes(&exporter.scrape().await),
+        Some((2 * page.len() + refused.len()) as f64),
+        "a refused answer's body is traffic too"
+    );
+}
