@@ -158,11 +158,7 @@ async fn a_certificate_signed_assertion_authenticates_the_poll() {
     });
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&certificate_source(&running.url(), "app.key")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     assert_eq!(simulator.assertions_accepted(), 1);
     assert_connections(&exporter.scrape().await, &rows);
 }
@@ -294,11 +290,7 @@ mod against_an_avepoint_shaped_server {
             .mount(&server)
             .await;
         let exporter = TestExporter::start(&source(&server.uri(), "")).await;
-        assert!(
-            exporter.poll(0).await,
-            "{:?}",
-            exporter.store.slots()[0].state().last_error
-        );
+        exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
         assert_eq!(
             m.get(

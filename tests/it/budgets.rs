@@ -301,11 +301,7 @@ async fn scrape_levels(entry: &str, now: &str) -> Exposition {
     let clock = FixedClock::new(at(now));
     let exporter =
         TestExporter::start_with_clock(&format!("sources:\n{entry}"), Arc::new(clock)).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     exporter.scrape().await
 }
 

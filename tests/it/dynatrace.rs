@@ -81,11 +81,7 @@ async fn v3_window_sums_are_exact_across_cursor_pages() {
     let simulator = DynatraceSimulator::new(account());
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_all_windows(
         &m,
@@ -183,11 +179,7 @@ async fn a_poll_that_outlives_its_token_renews_it_before_it_expires() {
         );
     }
     let exporter = TestExporter::start(&source(&running.url(), "")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     assert!(
         simulator.tokens_issued() >= 2,
         "the walk lasted longer than one token"
@@ -260,11 +252,7 @@ mod against_a_dynatrace_shaped_server {
             .mount(&server)
             .await;
         let exporter = TestExporter::start(&source(&server.uri(), "")).await;
-        assert!(
-            exporter.poll(0).await,
-            "{:?}",
-            exporter.store.slots()[0].state().last_error
-        );
+        exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
         let metric = ("metric", "Metrics", "GiB");
         assert_eq!(usage(&m, "environment-1", metric, "today"), Some(0.25));
@@ -328,11 +316,7 @@ async fn entitlements_serve_the_commitment_and_dynatraces_forecast_of_it() {
     let simulator = DynatraceSimulator::new(account());
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(commitment(&m, "limit"), Some(250_000.0));
     assert_eq!(commitment(&m, "used"), Some(131_072.5));
@@ -386,10 +370,7 @@ async fn a_client_without_the_permission_fails_the_poll_naming_the_scope_and_pub
     );
     let exporter = TestExporter::start(&yaml).await;
     assert!(!exporter.poll(0).await);
-    let error = exporter.store.slots()[0]
-        .state()
-        .last_error
-        .unwrap_or_default();
+    let error = exporter.last_error(0);
     assert!(
         error.contains("HTTP 403")
             && error.contains("account-uac-read")
@@ -470,11 +451,7 @@ async fn the_documented_subscription_and_forecast_are_read() {
         .mount(&server)
         .await;
     let exporter = TestExporter::start(&source(&server.uri(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(commitment(&m, "limit"), Some(100.0));
     assert_eq!(commitment(&m, "used"), Some(25.0));
@@ -494,11 +471,7 @@ async fn entitlements_serve_dynatraces_cost_per_window_across_cursor_pages() {
     let simulator = DynatraceSimulator::new(account.clone());
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
     for environment in &account.environments {

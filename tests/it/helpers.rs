@@ -75,6 +75,20 @@ impl TestExporter {
         self.pollers[i].poll_once().await
     }
 
+    /// Runs one poll of source `i` and requires it to succeed, showing its error otherwise.
+    pub async fn assert_polls(&self, i: usize) {
+        assert!(
+            self.poll(i).await,
+            "poll {i} failed: {}",
+            self.last_error(i)
+        );
+    }
+
+    /// The last poll error of source `i` (empty when its last poll succeeded).
+    pub fn last_error(&self, i: usize) -> String {
+        self.store.slots()[i].state().last_error.unwrap_or_default()
+    }
+
     pub async fn scrape(&self) -> Exposition {
         Exposition::parse(&get(&format!("http://{}/metrics", self.addr)).await)
     }

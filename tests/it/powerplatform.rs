@@ -365,11 +365,7 @@ mod against_a_power_platform_shaped_server {
             &super::source(&server.uri(), "    page_size: 2\n").replace("pp-sim-", "doc-"),
         )
         .await;
-        assert!(
-            exporter.poll(0).await,
-            "{:?}",
-            exporter.store.slots()[0].state().last_error
-        );
+        exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
         let labels = [
             ("environment_id", "8f2c0f4e-0000-0000-0000-000000000001"),
@@ -412,11 +408,7 @@ async fn entitlements_serve_currencies_and_capacities_with_what_is_reported_of_t
     });
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let get = |budget, unit, family| vendor_budget(&m, budget, unit, family);
     assert_eq!(get("PowerAutomatePerProcess", "units", "limit"), Some(25.0));
@@ -484,10 +476,7 @@ async fn a_principal_that_may_not_read_capacity_fails_the_poll_saying_so() {
     );
     let exporter = TestExporter::start(&yaml).await;
     assert!(!exporter.poll(0).await);
-    let error = exporter.store.slots()[0]
-        .state()
-        .last_error
-        .unwrap_or_default();
+    let error = exporter.last_error(0);
     assert!(
         error.contains("HTTP 403")
             && error.contains("Forbidden")
@@ -549,11 +538,7 @@ async fn the_documented_currency_report_and_capacity_shapes_are_read() {
         .mount(&server)
         .await;
     let exporter = TestExporter::start(&source(&server.uri(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(
         vendor_budget(&m, "MCSMessages", "units", "used"),

@@ -873,11 +873,7 @@ async fn entitlements_serve_the_licence_allotments_overage_and_validity() {
         qlik_source("acme", &running.url(), "    entitlements: true\n")
     );
     let exporter = TestExporter::start(&yaml).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     for (name, units, used) in [
         ("allotment/professional", 200.0, 15.0),
@@ -965,10 +961,7 @@ async fn an_expired_licence_is_not_valid_and_a_refused_overview_names_the_role()
     );
     let exporter = TestExporter::start(&yaml).await;
     assert!(!exporter.poll(0).await);
-    let error = exporter.store.slots()[0]
-        .state()
-        .last_error
-        .unwrap_or_default();
+    let error = exporter.last_error(0);
     assert!(
         error.contains("HTTP 403") && error.contains("Tenant Admin"),
         "{error}"
@@ -1006,11 +999,7 @@ async fn the_documented_licence_overview_is_read() {
         qlik_source("acme", &server.uri(), "    entitlements: true\n")
     );
     let exporter = TestExporter::start(&yaml).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(
         allotment(&m, "allotment/analyzer_time", "used"),

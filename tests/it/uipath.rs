@@ -48,11 +48,7 @@ async fn window_sums_are_exact_for_every_tenant_consumable_and_service() {
     let simulator = UiPathSimulator::new(UiPathOrganization::default());
     let running = simulator.start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let services = [
         ("RU", "orchestrator"),
@@ -194,11 +190,7 @@ mod against_a_uipath_shaped_server {
             server.uri()
         );
         let exporter = TestExporter::start(&yaml).await;
-        assert!(
-            exporter.poll(0).await,
-            "{:?}",
-            exporter.store.slots()[0].state().last_error
-        );
+        exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
         assert_eq!(
             units(&m, TENANT_A, "PLTU", "orchestrator", "today"),
@@ -276,10 +268,7 @@ async fn a_wrong_password_fails_the_poll_with_uipaths_answer_and_no_password() {
     let yaml = password_source(&running.url(), "not-the-password-42", "");
     let exporter = TestExporter::start(&yaml).await;
     assert!(!exporter.poll(0).await);
-    let error = exporter.store.slots()[0]
-        .state()
-        .last_error
-        .unwrap_or_default();
+    let error = exporter.last_error(0);
     assert!(
         error.contains("getting a token from") && error.contains("invalid_grant"),
         "{error}"
@@ -315,11 +304,7 @@ async fn entitlements_serve_each_tenants_allocation_and_its_draw_on_the_org_pool
     };
     let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
     let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let midnight = |text: &str| {
         chrono::DateTime::parse_from_rfc3339(text)
@@ -391,10 +376,7 @@ async fn a_token_that_may_not_read_the_summary_fails_the_poll_naming_the_grant()
     );
     let exporter = TestExporter::start(&yaml).await;
     assert!(!exporter.poll(0).await);
-    let error = exporter.store.slots()[0]
-        .state()
-        .last_error
-        .unwrap_or_default();
+    let error = exporter.last_error(0);
     assert!(
         error.contains("HTTP 403")
             && error.contains("Organization Administrator")
@@ -441,11 +423,7 @@ async fn the_summary_in_the_fields_of_uipaths_cli_is_read_and_absent_fields_stay
         server.uri()
     );
     let exporter = TestExporter::start(&yaml).await;
-    assert!(
-        exporter.poll(0).await,
-        "{:?}",
-        exporter.store.slots()[0].state().last_error
-    );
+    exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(allocation(&m, TENANT_A, "AIU", "limit"), Some(1200.0));
     assert_eq!(allocation(&m, TENANT_A, "AIU", "used"), Some(950.0));
