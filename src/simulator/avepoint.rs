@@ -388,15 +388,13 @@ impl super::kit::SimulatedVendor for AvePointKit {
             let simulator = AvePointSimulator::new(tenant.clone());
             let running = simulator.start(0).await?;
             let url = running.url();
-            let parts = EntryParts {
-                type_name: "avepoint",
-                keys: format!("    base_url: {url}\n{page_size}"),
-                token_url: Some(format!("{url}/connect/token")),
-                client_id: tenant.client_id,
-                client_secret: tenant.client_secret,
-                static_token: None,
-                password: None,
-            };
+            let credentials = (tenant.client_id, tenant.client_secret);
+            let parts = EntryParts::client_credentials(
+                "avepoint",
+                format!("    base_url: {url}\n{page_size}"),
+                Some(format!("{url}/connect/token")),
+                credentials,
+            );
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })
     }

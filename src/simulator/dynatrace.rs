@@ -663,15 +663,9 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 "    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n{page_size}",
                 account.account_uuid, account.subscription_uuid
             );
-            let parts = EntryParts {
-                type_name: "dynatrace",
-                keys,
-                token_url: Some(format!("{url}/sso/oauth2/token")),
-                client_id: account.client_id,
-                client_secret: account.client_secret,
-                static_token: None,
-                password: None,
-            };
+            let token_url = Some(format!("{url}/sso/oauth2/token"));
+            let credentials = (account.client_id, account.client_secret);
+            let parts = EntryParts::client_credentials("dynatrace", keys, token_url, credentials);
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })
     }

@@ -147,6 +147,26 @@ pub struct EntryParts {
     pub password: Option<(String, String)>,
 }
 
+impl EntryParts {
+    /// A tenant that takes OAuth2 client credentials only.
+    pub fn client_credentials(
+        type_name: &'static str,
+        keys: String,
+        token_url: Option<String>,
+        (client_id, client_secret): (String, String),
+    ) -> Self {
+        EntryParts {
+            type_name,
+            keys,
+            token_url,
+            client_id,
+            client_secret,
+            static_token: None,
+            password: None,
+        }
+    }
+}
+
 /// A running simulated tenant: its server, its fault queue and how to configure a source for it.
 pub struct SimulatedTenant {
     pub running: RunningSimulator,

@@ -595,15 +595,13 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
             let simulator = PowerPlatformSimulator::new(tenant.clone());
             let running = simulator.start(0).await?;
             let url = running.url();
-            let parts = EntryParts {
-                type_name: "powerplatform",
-                keys: format!("    base_url: {url}\n{extra_keys}"),
-                token_url: Some(format!("{url}/contoso.onmicrosoft.com/oauth2/v2.0/token")),
-                client_id: tenant.client_id,
-                client_secret: tenant.client_secret,
-                static_token: None,
-                password: None,
-            };
+            let credentials = (tenant.client_id, tenant.client_secret);
+            let parts = EntryParts::client_credentials(
+                "powerplatform",
+                format!("    base_url: {url}\n{extra_keys}"),
+                Some(format!("{url}/contoso.onmicrosoft.com/oauth2/v2.0/token")),
+                credentials,
+            );
             Ok(SimulatedTenant::new(running, Box::new(simulator), parts))
         })
     }
