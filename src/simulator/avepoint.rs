@@ -439,6 +439,11 @@ impl super::kit::SimulatedVendor for AvePointKit {
         100_000
     }
 
+    /// AvePoint has no licence API: its budgets are declared in config only.
+    fn has_entitlements(&self) -> bool {
+        false
+    }
+
     fn scale_unit(&self) -> &'static str {
         "flows (≈4 connection rows each)"
     }

@@ -347,7 +347,7 @@ async fn subscription_call(
             "The bearer token is incorrect or expired",
         ));
     }
-    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
         return Some(response);
     }
     if state.account.subscription_forbidden {

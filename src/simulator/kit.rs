@@ -121,6 +121,12 @@ pub trait SimulatedVendor: Sync {
     /// What one unit of scale is, for the benchmark's table.
     fn scale_unit(&self) -> &'static str;
 
+    /// Whether the vendor publishes what was bought (its source takes `entitlements: true`, and
+    /// the small and demo tenants read it).
+    fn has_entitlements(&self) -> bool {
+        true
+    }
+
     /// Requests the source keeps in flight at once (its default), so the benchmark's plain
     /// download of the same requests gets as many.
     fn concurrency(&self) -> usize {

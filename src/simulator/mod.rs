@@ -160,6 +160,9 @@ pub enum When {
     Page(u32),
     /// Token requests.
     Token,
+    /// Requests for what the tenant bought (licences, allocations, commitments), which a
+    /// source makes with `entitlements: true`. `Next` covers them too.
+    Entitlements,
 }
 
 #[derive(Debug)]
@@ -191,12 +194,22 @@ impl Faults {
 
     /// The fault for a request, if one is queued for it.
     pub fn take(&self, page: Option<u32>) -> Option<Fault> {
-        let mut rules = lock(&self.rules);
-        let position = rules.iter().position(|rule| match rule.when {
+        self.take_matching(|when| match when {
             When::Next => page.is_some(),
             When::Page(n) => page == Some(n),
             When::Token => page.is_none(),
-        })?;
+            When::Entitlements => false,
+        })
+    }
+
+    /// The fault for an entitlement request, if one is queued for it.
+    pub fn take_entitlement(&self) -> Option<Fault> {
+        self.take_matching(|when| matches!(when, When::Entitlements | When::Next))
+    }
+
+    fn take_matching(&self, matches: impl Fn(When) -> bool) -> Option<Fault> {
+        let mut rules = lock(&self.rules);
+        let position = rules.iter().position(|rule| matches(rule.when))?;
         let rule = &mut rules[position];
         let fault = rule.fault.clone();
         rule.remaining -= 1;

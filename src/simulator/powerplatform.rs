@@ -435,7 +435,7 @@ async fn capacity_call(state: &SimState, headers: &HeaderMap, raw: &str) -> Opti
         let message = "The access token is missing or invalid.";
         return Some(ms_error(StatusCode::UNAUTHORIZED, "Unauthorized", message));
     }
-    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
         return Some(response);
     }
     if !raw.contains("api-version=") {

@@ -416,7 +416,7 @@ async fn license_overview(State(state): State<Arc<State_>>, headers: HeaderMap) 
     if !authorised(&state, &headers) {
         return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
     }
-    if let Some(response) = apply_fault(state.faults.take(Some(1)), |s| {
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
         qlik_error(s, "simulated fault")
     })
     .await

@@ -294,7 +294,7 @@ async fn consumption_summary(
     if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
         return response;
     }
     let org = &state.org;

@@ -191,3 +191,47 @@ async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failur
         victim.faults().clear();
     }
 }
+
+#[tokio::test]
+async fn a_failed_entitlement_request_fails_the_whole_poll_and_the_next_one_recovers() {
+    for vendor in kit::VENDORS.iter().filter(|v| v.has_entitlements()) {
+        let victim = small_tenant(*vendor, 1).await;
+        let name = vendor.type_name();
+        let exporter =
+            TestExporter::start(&format!("sources:\n{}{LIMITS}", victim.entry("victim"))).await;
+        exporter.assert_polls(0).await;
+        let before = exporter.scrape().await;
+        let series = health(&before, "victim", name, "consumption_source_series");
+        let vendor_budgets = before.text.matches("origin=\"vendor\"").count();
+        assert!(
+            vendor_budgets > 0,
+            "{name}: the small tenant serves its entitlements"
+        );
+
+        // Only the entitlement requests fail: the usage pages before them answer.
+        victim
+            .faults()
+            .inject(When::Entitlements, Fault::Status(500), usize::MAX);
+        assert!(!exporter.poll(0).await, "{name}: the poll fails whole");
+        let during = exporter.scrape().await;
+        let context = format!("{name}: {}", exporter.last_error(0));
+        assert_eq!(
+            errors(&during, name, "server_error"),
+            Some(1.0),
+            "{context}"
+        );
+        assert_eq!(
+            health(&during, "victim", name, "consumption_source_series"),
+            series,
+            "nothing of the failed poll is published: {context}"
+        );
+        assert_eq!(
+            during.text.matches("origin=\"vendor\"").count(),
+            vendor_budgets,
+            "{context}"
+        );
+
+        victim.faults().clear();
+        exporter.assert_polls(0).await;
+    }
+}
