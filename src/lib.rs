@@ -14,7 +14,10 @@
 //! - [`sources`]: one file per vendor behind the `SourceType` and `Source` traits, and
 //!   `sources::TYPES`, the one list of vendor types.
 //! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built, and
-//!   the text format's label escaping.
+//!   the text format's label escaping; [`usage`]: what a poll consumed, as budgets read it.
+//! - [`budgets`]: declared and vendor-reported budgets, evaluated by the poller after each
+//!   poll into the same families for every vendor; vendor-blind, a pure function of
+//!   (budgets, usage, now).
 //! - [`health`]: each source's identity, counters and state; [`store`]: the latest snapshot and
 //!   health per source; [`render`]: the exposition, made once per change; [`server`]: hyper
 //!   serving `/metrics`, `/`, `/-/healthy`, `/-/ready`, `/-/reload` and the reload reply types.
