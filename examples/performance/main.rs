@@ -14,6 +14,7 @@ mod vendors;
 use std::time::Duration;
 
 use clap::Parser;
+use consumption_exporter::simulator::kit::SimulatedVendor;
 
 #[derive(Parser)]
 #[command(
@@ -158,20 +159,26 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The simulated vendors `--vendors` names (all when empty), each at its benchmark scale
+/// divided by `divisor`.
+fn selected_vendors<'a>(
+    only: &'a [String],
+    divisor: u64,
+) -> impl Iterator<Item = (&'static dyn SimulatedVendor, u64)> + 'a {
+    consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+        .filter(move |v| only.is_empty() || only.iter().any(|name| name == v.type_name()))
+        .map(move |v| (v, (v.benchmark_scale() / divisor).max(10)))
+}
+
 async fn vendor_section(only: &[String], divisor: u64) -> anyhow::Result<()> {
     println!(
         "\n## Large polls: the exporter's poll against a plain download of the same requests\n"
     );
     println!("| vendor | tenant | requests | downloaded | download | poll | poll/download (≤ 1.5) | series | peak RSS at 1/10 | peak RSS |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for vendor in consumption_exporter::simulator::kit::VENDORS
-        .iter()
-        .copied()
-    {
-        if !only.is_empty() && !only.iter().any(|name| name == vendor.type_name()) {
-            continue;
-        }
-        let scale = (vendor.benchmark_scale() / divisor).max(10);
+    for (vendor, scale) in selected_vendors(only, divisor) {
         let small = vendors::measure(vendor, scale / 10).await?;
         let large = vendors::measure(vendor, scale).await?;
         println!(
@@ -252,14 +259,7 @@ async fn budget_section(only: &[String], divisor: u64, rounds: usize) -> anyhow:
     );
     println!("\n| vendor | tenant | requests, bytes | poll (median of {rounds}) | with 20 budgets: requests, bytes | poll | poll ratio |");
     println!("|---|---|---|---:|---|---:|---:|");
-    for vendor in consumption_exporter::simulator::kit::VENDORS
-        .iter()
-        .copied()
-    {
-        if !only.is_empty() && !only.iter().any(|name| name == vendor.type_name()) {
-            continue;
-        }
-        let scale = (vendor.benchmark_scale() / divisor).max(10);
+    for (vendor, scale) in selected_vendors(only, divisor) {
         let mut runs = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
             runs[0].push(vendors::measure(vendor, scale).await?);

@@ -429,31 +429,34 @@ pub fn generated_record(spec: GeneratedSpec, i: u64) -> Value {
     })
 }
 
-/// The checks of the tenant capacity calls: a token, `api-version`, the permission, faults.
-async fn capacity_call(state: &SimState, headers: &HeaderMap, raw: &str) -> Option<Response> {
+/// The checks of the tenant capacity calls (a token, `api-version`, the permission, faults);
+/// the tenant to answer from, or the refusal.
+async fn capacity_call(
+    state: &SimState,
+    headers: &HeaderMap,
+    raw: &str,
+) -> Result<PowerPlatformTenant, Response> {
     if !authorised(state, headers) {
         let message = "The access token is missing or invalid.";
-        return Some(ms_error(StatusCode::UNAUTHORIZED, "Unauthorized", message));
+        return Err(ms_error(StatusCode::UNAUTHORIZED, "Unauthorized", message));
     }
     if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
-        return Some(response);
+        return Err(response);
     }
     if !raw.contains("api-version=") {
-        return Some(ms_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "api-version is required.",
-        ));
+        let message = "api-version is required.";
+        return Err(ms_error(StatusCode::BAD_REQUEST, "BadRequest", message));
     }
-    let forbidden = state
+    let tenant = state
         .tenant
         .read()
         .unwrap_or_else(|e| e.into_inner())
-        .capacity_forbidden;
-    forbidden.then(|| {
+        .clone();
+    if tenant.capacity_forbidden {
         let message = "The caller does not have permission to read tenant capacity.";
-        ms_error(StatusCode::FORBIDDEN, "Forbidden", message)
-    })
+        return Err(ms_error(StatusCode::FORBIDDEN, "Forbidden", message));
+    }
+    Ok(tenant)
 }
 
 async fn currency_reports(
@@ -462,15 +465,10 @@ async fn currency_reports(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    if let Some(response) = capacity_call(&state, &headers, &raw).await {
-        return response;
-    }
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let mut reports = tenant.currency_reports;
+    let mut reports = match capacity_call(&state, &headers, &raw).await {
+        Ok(tenant) => tenant.currency_reports,
+        Err(refusal) => return refusal,
+    };
     // Allocations and consumptions only when asked for, as the API's two flags say.
     for report in reports.as_array_mut().into_iter().flatten() {
         if let Some(fields) = report.as_object_mut() {
@@ -490,16 +488,10 @@ async fn tenant_capacity(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let raw = raw.unwrap_or_default();
-    if let Some(response) = capacity_call(&state, &headers, &raw).await {
-        return response;
+    match capacity_call(&state, &headers, &raw.unwrap_or_default()).await {
+        Ok(tenant) => Json(tenant.tenant_capacity).into_response(),
+        Err(refusal) => refusal,
     }
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    Json(tenant.tenant_capacity).into_response()
 }
 
 async fn summary(

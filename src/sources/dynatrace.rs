@@ -12,12 +12,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::windows::{parse_day_or_time, WindowSums, Windows};
+use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{HttpError, PollSession, Request};
@@ -214,7 +214,8 @@ impl Source for Dynatrace {
         };
         let subscription = self.settings.subscription_uuid.as_str();
         let first = self.first_url(session, &self.path(), windows, now);
-        self.walk(session, first, &self.path(), |page, headers| {
+        let paged = self.settings.api_version == ApiVersion::V3;
+        self.walk(session, (first, &self.path(), paged), |page, headers| {
             folder.note_sunset(headers, subscription);
             folder.fold_page(page);
         })
@@ -226,7 +227,8 @@ impl Source for Dynatrace {
             let mut costs = WindowSums::new(cost_windows);
             let path = self.cost_path();
             let first = self.first_url(session, &path, cost_windows, now);
-            self.walk(session, first, &path, |page, _| {
+            // Cost is a v3 listing whatever api_version the usage uses.
+            self.walk(session, (first, &path, true), |page, _| {
                 fold_costs(&mut costs, subscription, page)
             })
             .await
@@ -315,15 +317,11 @@ impl Dynatrace {
             }
             Err(error) => return Err(fail("forecast")(error)),
         };
+        // currentPeriod's endTime is the period's last day: it ends at the next midnight.
         let period = body.current_period.and_then(|p| {
-            let day = |t: Option<String>| NaiveDate::parse_from_str(t?.get(..10)?, "%Y-%m-%d").ok();
-            let (first, last) = (day(p.start_time)?, day(p.end_time)?);
-            let midnight = |d: NaiveDate| {
-                d.and_hms_opt(0, 0, 0)
-                    .map(|t| t.and_utc().timestamp() as f64)
-            };
-            // The period's end day is its last: it ends at the next midnight.
-            Some((midnight(first)?, midnight(last.succ_opt()?)?))
+            let start = parse_day_or_time(p.start_time.as_deref()?)?;
+            let end = end_of_last_day(p.end_time.as_deref()?.get(..10)?)?;
+            Some((start.timestamp() as f64, end.timestamp() as f64))
         });
         Ok(Some(VendorBudget {
             name: "commitment".into(),
@@ -335,13 +333,12 @@ impl Dynatrace {
         }))
     }
 
-    /// Walks the pages of a v3 listing (or the one page of v2) from `first`, following
-    /// `nextPageKey` on `path`; an error says on which page.
+    /// Walks the pages of a listing from `first`, following `nextPageKey` on `path` when it is
+    /// `paged` (v3; v2 answers in one page); an error says on which page.
     async fn walk(
         &self,
         session: &PollSession<'_>,
-        first: Url,
-        path: &str,
+        (first, path, paged): (Url, &str, bool),
         mut on_page: impl FnMut(&UsagePage<'_>, &HeaderMap),
     ) -> Result<(), (u32, HttpError)> {
         let mut url = first;
@@ -354,7 +351,6 @@ impl Dynatrace {
                 .map_err(|e| (page, e))?;
             let body: UsagePage = response.json().map_err(|e| (page, e))?;
             on_page(&body, &response.headers);
-            let paged = self.settings.api_version == ApiVersion::V3 || path != self.path();
             match body.next_page_key.as_deref().filter(|k| !k.is_empty()) {
                 Some(key) if paged => url = next_url(session, path, key),
                 _ => return Ok(()),

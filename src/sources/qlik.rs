@@ -12,11 +12,11 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
-use super::windows::parse_day_or_time;
+use super::windows::{end_of_last_day, parse_day_or_time};
 use super::{PollError, PollPlan, Source, SourceType};
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
@@ -428,7 +428,7 @@ impl<'a> Folder<'a> {
     }
 
     fn fold_record(&mut self, record: &Execution<'_>) {
-        let period_end = record.period_end.as_deref().and_then(period_end_instant);
+        let period_end = record.period_end.as_deref().and_then(end_of_last_day);
         let period = match period_end {
             Some(end) if end <= self.now => "previous",
             _ => "current",
@@ -505,10 +505,7 @@ impl<'a> Folder<'a> {
             });
         capacity.limit += limit;
         capacity.used += used;
-        let start = record
-            .period_start
-            .as_deref()
-            .and_then(period_start_instant);
+        let start = record.period_start.as_deref().and_then(parse_day_or_time);
         capacity.start = min_option(capacity.start, start.map(|t| t.timestamp() as f64));
         let end = period_end.map(|t| t.timestamp() as f64);
         capacity.end = max_option(capacity.end, end);
@@ -670,27 +667,6 @@ fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// `periodStart` is a date (midnight UTC) or an RFC 3339 time.
-fn period_start_instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// `periodEnd` is a date (the period's last day, so it ends at the next midnight UTC) or an
-/// RFC 3339 time.
-fn period_end_instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return date.succ_opt()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 #[derive(Deserialize)]
 struct ErrorBody {
     #[serde(default)]
@@ -836,14 +812,14 @@ mod tests {
     #[test]
     fn a_period_ends_at_the_midnight_after_its_last_day() {
         assert_eq!(
-            period_end_instant("2026-11-30"),
+            end_of_last_day("2026-11-30"),
             Some(at("2026-12-01T00:00:00Z"))
         );
         assert_eq!(
-            period_end_instant("2026-11-30T12:00:00Z"),
+            end_of_last_day("2026-11-30T12:00:00Z"),
             Some(at("2026-11-30T12:00:00Z"))
         );
-        assert_eq!(period_end_instant("someday"), None);
+        assert_eq!(end_of_last_day("someday"), None);
     }
 
     #[test]

@@ -102,11 +102,7 @@ fn daily_amounts(items: &[DailyItem<'_>]) -> Vec<(String, DateTime<Utc>, f64)> {
     items
         .iter()
         .filter_map(|i| {
-            let at = match i.date.as_ref()? {
-                serde_json::Value::String(s) => parse_day_or_time(s)?,
-                serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?)?,
-                _ => return None,
-            };
+            let at = day_or_millis(i.date.as_ref()?)?;
             Some((
                 i.service.as_deref().unwrap_or("").to_string(),
                 at,
@@ -114,6 +110,15 @@ fn daily_amounts(items: &[DailyItem<'_>]) -> Vec<(String, DateTime<Utc>, f64)> {
             ))
         })
         .collect()
+}
+
+/// A UiPath date: a day or time as text, or Unix milliseconds.
+fn day_or_millis(value: &serde_json::Value) -> Option<DateTime<Utc>> {
+    match value {
+        serde_json::Value::String(text) => parse_day_or_time(text),
+        serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?),
+        _ => None,
+    }
 }
 
 /// UiPath's error bodies are not documented; the services seen use `message` (and `traceId`).
@@ -183,16 +188,15 @@ impl Source for UiPath {
             .buffer_unordered(self.settings.concurrency)
             .try_collect()
             .await?;
-        let mut snapshot = fold(&results, windows);
+        let mut summaries: Vec<(String, String, Summary)> = Vec::new();
         if self.settings.entitlements {
-            let summaries: Vec<(String, String, Summary)> = stream::iter(pairs)
+            summaries = stream::iter(pairs)
                 .map(|(tenant, consumable)| self.summary(session, tenant, consumable))
                 .buffer_unordered(self.settings.concurrency)
                 .try_collect()
                 .await?;
-            add_allocations(&mut snapshot, &summaries);
         }
-        Ok(snapshot)
+        Ok(fold(&results, &summaries, windows))
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
@@ -210,7 +214,11 @@ impl Source for UiPath {
 }
 
 /// Every tenant's and consumable's days, summed into the windows per label set.
-fn fold(results: &[Consumption], windows: Windows) -> Snapshot {
+fn fold(
+    results: &[Consumption],
+    summaries: &[(String, String, Summary)],
+    windows: Windows,
+) -> Snapshot {
     let mut sums = WindowSums::new(windows);
     let mut newest: Option<DateTime<Utc>> = None;
     for result in results {
@@ -224,13 +232,12 @@ fn fold(results: &[Consumption], windows: Windows) -> Snapshot {
         }
     }
     let mut builder = SnapshotBuilder::new();
-    sums.into_family(
-        &mut builder,
-        &CONSUMED_UNITS,
-        &["tenant_id", "consumable", "service"],
-    );
+    sums.into_family(&mut builder, &CONSUMED_UNITS, &USAGE_LABELS);
     if let Some(newest) = newest {
         builder.data_updated(newest.timestamp() as f64);
+    }
+    if !summaries.is_empty() {
+        add_allocations(&mut builder, summaries);
     }
     builder.finish()
 }
@@ -266,8 +273,7 @@ pub static ORG_POOL_UNITS: FamilyDesc = FamilyDesc {
 
 /// Each tenant's allocation of each consumable as a budget with `origin="vendor"`, over the
 /// bundle window, and what it drew from the organisation's pool.
-fn add_allocations(snapshot: &mut Snapshot, summaries: &[(String, String, Summary)]) {
-    let mut builder = SnapshotBuilder::new();
+fn add_allocations(builder: &mut SnapshotBuilder, summaries: &[(String, String, Summary)]) {
     let org_pool = builder.family(
         &ORG_POOL_UNITS,
         vec!["tenant_id", "consumable"],
@@ -284,11 +290,7 @@ fn add_allocations(snapshot: &mut Snapshot, summaries: &[(String, String, Summar
             .consumed_from_tenant_pool
             .zip(summary.consumed_from_org_pool)
             .map(|(tenant_pool, org_pool)| tenant_pool + org_pool);
-        let time = |value: &Option<serde_json::Value>| match value.as_ref()? {
-            serde_json::Value::String(text) => parse_day_or_time(text),
-            serde_json::Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?),
-            _ => None,
-        };
+        let time = |value: &Option<serde_json::Value>| day_or_millis(value.as_ref()?);
         let period = time(&summary.start_date)
             .zip(time(&summary.end_date))
             .map(|(start, end)| (start.timestamp() as f64, end.timestamp() as f64));
@@ -301,11 +303,6 @@ fn add_allocations(snapshot: &mut Snapshot, summaries: &[(String, String, Summar
             period,
         });
     }
-    let extra = builder.finish();
-    snapshot
-        .families
-        .extend(extra.families.into_iter().filter(|f| !f.is_empty()));
-    snapshot.vendor_budgets.extend(extra.vendor_budgets);
 }
 
 impl UiPath {
@@ -421,7 +418,7 @@ mod tests {
             },
         ];
         // The 1st of December: month_to_date is today alone; yesterday is in November.
-        let snapshot = fold(&results, Windows::at(at("2026-12-01T10:00:00Z")));
+        let snapshot = fold(&results, &[], Windows::at(at("2026-12-01T10:00:00Z")));
         let family = snapshot
             .family("consumption_uipath_consumed_units")
             .unwrap();

@@ -201,6 +201,17 @@ pub fn parse_day_or_time(text: &str) -> Option<DateTime<Utc>> {
     date.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
 }
 
+/// When a period whose end a vendor gives as its last day ends: a `YYYY-MM-DD` date ends at
+/// the following midnight UTC; an RFC 3339 time is the end itself.
+pub fn end_of_last_day(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date.succ_opt()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

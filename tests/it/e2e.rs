@@ -466,10 +466,14 @@ async fn budget_sources() -> (
     let robots = UiPathSimulator::new(org.clone());
     let robots_running = robots.start(0).await.unwrap();
     let tenant = org.tenant_ids[0].clone();
+    let (_, ru_services) = uipath::CONSUMABLES
+        .iter()
+        .find(|(code, _)| *code == "RU")
+        .unwrap();
     let ru = DemoUsage::daily(
         "RU",
         |day| {
-            ["orchestrator", "studio"]
+            ru_services
                 .iter()
                 .map(|s| uipath::daily_amount(org.seed, &tenant, "RU", s, day))
                 .sum()
