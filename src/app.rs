@@ -46,6 +46,7 @@ fn new_poller(
         config: source.clone(),
         store: store.clone(),
         clock: clock.clone(),
+        settled: Default::default(),
     }
 }
 

@@ -14,7 +14,9 @@
 //! - [`sources`]: one file per vendor behind the `SourceType` and `Source` traits, and
 //!   `sources::TYPES`, the one list of vendor types.
 //! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built, and
-//!   the text format's label escaping; [`usage`]: what a poll consumed, as budgets read it.
+//!   the text format's label escaping; [`usage`]: what a poll consumed, as budgets read it;
+//!   [`settled`]: the per-day amounts of settled days the poller keeps between polls, so that
+//!   sources with daily data re-read only the days after them.
 //! - [`budgets`]: declared and vendor-reported budgets, evaluated by the poller after each
 //!   poll into the same families for every vendor; vendor-blind, a pure function of
 //!   (budgets, usage, now).
@@ -57,6 +59,7 @@ pub mod render;
 pub mod secret;
 pub mod server;
 pub mod settings;
+pub mod settled;
 pub mod simulator;
 pub mod snapshot;
 pub mod sources;

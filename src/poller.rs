@@ -2,7 +2,7 @@
 //! never two polls of one source at once; publish a complete snapshot or keep the last good one
 //! until `max_age`. The poller, not the source, times polls and counts failures.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -14,7 +14,9 @@ use crate::clock::SharedClock;
 use crate::config::SourceConfig;
 use crate::health::SourceSlot;
 use crate::http::HttpClient;
+use crate::settled::{PollDays, SettledState};
 use crate::snapshot::Snapshot;
+use crate::sources::windows::Windows;
 use crate::sources::{PollError, PollPlan};
 use crate::store::Store;
 
@@ -25,6 +27,12 @@ pub struct Poller {
     pub client: HttpClient,
     pub store: Arc<Store>,
     pub clock: SharedClock,
+    /// The settled days of earlier polls (sources with daily data).
+    pub settled: Mutex<SettledState>,
+}
+
+fn lock(state: &Mutex<SettledState>) -> std::sync::MutexGuard<'_, SettledState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Poller {
@@ -103,16 +111,57 @@ impl Poller {
     async fn poll(&self) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout);
-        let plan = PollPlan {
-            history_from: budgets::history_from(&self.config.budgets, self.clock.now()),
-        };
-        let poll = self.config.source.poll(&session, self.clock.as_ref(), plan);
+        let (plan, days) = self.plan();
+        let poll = self
+            .config
+            .source
+            .poll(&session, self.clock.as_ref(), plan.clone());
         let mut snapshot = match tokio::time::timeout(timeout, poll).await {
             Ok(result) => result?,
             Err(_) => return Err(PollError::Timeout(timeout)),
         };
+        self.keep_settled(&plan, days, &mut snapshot);
         self.add_budgets(&mut snapshot);
         Ok(snapshot)
+    }
+
+    /// What this poll reads: the days budgets need, and for a source with daily data, the
+    /// settled days it may start from and the day before which it settles them.
+    fn plan(&self) -> (PollPlan, Option<PollDays>) {
+        let now = self.clock.now();
+        let history_from = budgets::history_from(&self.config.budgets, now);
+        let schedule = &self.config.schedule;
+        let incremental =
+            self.config.source.reads_date_range() && !schedule.full_refresh_interval.is_zero();
+        if !incremental {
+            let plan = PollPlan {
+                history_from,
+                ..PollPlan::default()
+            };
+            return (plan, None);
+        }
+        let start = Windows::at(now).with_history(history_from).start();
+        let days = PollDays::at(now, start, schedule.settled_after);
+        let settled = lock(&self.settled).for_poll(days, schedule.full_refresh_interval);
+        let plan = PollPlan {
+            history_from,
+            settled,
+            settle_before: Some(days.settle_before),
+        };
+        (plan, Some(days))
+    }
+
+    /// Keeps the days the poll settled for the next one; a poll that started from settled
+    /// days may have seen nothing newer than they did.
+    fn keep_settled(&self, plan: &PollPlan, days: Option<PollDays>, snapshot: &mut Snapshot) {
+        let families = std::mem::take(&mut snapshot.settled);
+        let Some(days) = days else {
+            return;
+        };
+        if let Some(newest) = plan.settled.as_ref().and_then(|s| s.newest) {
+            snapshot.data_updated = Some(snapshot.data_updated.map_or(newest, |n| n.max(newest)));
+        }
+        lock(&self.settled).keep(days, plan.settled.as_ref(), families, snapshot.data_updated);
     }
 
     /// Evaluates the source's budgets against what the poll consumed, as of now, and serves

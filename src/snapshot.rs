@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use hashbrown::HashMap;
 
+use crate::settled::SettledFamily;
 use crate::usage::{Usage, VendorBudget};
 
 /// Escapes backslash and newline (and `"` in label values), as the text format requires.
@@ -236,6 +237,9 @@ pub struct Snapshot {
     pub usage: Option<Usage>,
     /// Limits the vendor reports itself.
     pub vendor_budgets: Vec<VendorBudget>,
+    /// The per-day amounts of the days settled now, which the next poll need not re-read;
+    /// taken by the poller.
+    pub settled: Vec<SettledFamily>,
 }
 
 impl Snapshot {
@@ -281,6 +285,7 @@ pub struct SnapshotBuilder {
     api_sunset: Option<f64>,
     usage: Option<Usage>,
     vendor_budgets: Vec<VendorBudget>,
+    settled: Vec<SettledFamily>,
     key: Vec<u8>,
 }
 
@@ -356,6 +361,11 @@ impl SnapshotBuilder {
         self.vendor_budgets.push(budget);
     }
 
+    /// The settled days of one family, for the next poll.
+    pub fn settled(&mut self, family: SettledFamily) {
+        self.settled.push(family);
+    }
+
     pub fn finish(self) -> Snapshot {
         let families = self
             .families
@@ -377,6 +387,7 @@ impl SnapshotBuilder {
             api_sunset: self.api_sunset,
             usage: self.usage,
             vendor_budgets: self.vendor_budgets,
+            settled: self.settled,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::raw::*;
 use super::{Config, ConfigError, Schedule, SourceConfig};
 use crate::http::{AuthConfig, ClientCredential, Grant, OAuth2Config, RequestLimits};
 use crate::settings::{decode_settings, join_path, strip_serde_yaml_location};
-use crate::sources::{self, SourceType};
+use crate::sources::{self, Source, SourceType};
 
 pub(super) struct Decoder<'a> {
     pub(super) index: &'a PositionIndex,
@@ -205,6 +205,7 @@ impl Decoder<'_> {
             }
         };
         let (mut auth, source) = (auth?, source?);
+        self.refuse_settling_without_dates(prefix, &common, source_type, source.as_ref());
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
             // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
@@ -280,10 +281,24 @@ impl Decoder<'_> {
                 "max_age is shorter than the poll interval: data would vanish between two good polls",
             );
         }
+        let settled_after = choose(
+            prefix,
+            ("settled_after", common.settled_after),
+            ("settled_after", global.settled_after),
+            || DEFAULT_SETTLED_AFTER,
+        );
+        let full_refresh_interval = choose(
+            prefix,
+            ("full_refresh_interval", common.full_refresh_interval),
+            ("full_refresh_interval", global.full_refresh_interval),
+            || DEFAULT_FULL_REFRESH_INTERVAL,
+        );
         Schedule {
             interval: interval.value,
             poll_timeout: poll_timeout.value,
             max_age: max_age.value,
+            settled_after: settled_after.value,
+            full_refresh_interval: full_refresh_interval.value,
         }
     }
 
@@ -337,6 +352,32 @@ impl Decoder<'_> {
             max_response_bytes: max_response_bytes.value,
             max_retries: max_retries.value,
             max_pages: max_pages.value,
+        }
+    }
+
+    /// `settled_after` and `full_refresh_interval` on a source whose API takes no date range
+    /// would be accepted and do nothing (in `global` they apply to the sources that do).
+    fn refuse_settling_without_dates(
+        &mut self,
+        prefix: &str,
+        common: &RawCommon,
+        source_type: &dyn SourceType,
+        source: &dyn Source,
+    ) {
+        if source.reads_date_range() {
+            return;
+        }
+        for (key, set) in [
+            ("settled_after", common.settled_after.is_some()),
+            (
+                "full_refresh_interval",
+                common.full_refresh_interval.is_some(),
+            ),
+        ] {
+            if set {
+                let message = format!("{} reads its vendor's current state, not a range of days, so it has no settled days to keep; remove `{key}`", source_type.name());
+                self.error(format!("{prefix}.{key}"), message);
+            }
         }
     }
 

@@ -60,6 +60,10 @@ pub struct Schedule {
     pub interval: Duration,
     pub poll_timeout: Duration,
     pub max_age: Duration,
+    /// A day whose end is older than this is settled: kept from earlier polls, not re-read.
+    pub settled_after: Duration,
+    /// How often the whole range is re-read anyway (zero: every poll).
+    pub full_refresh_interval: Duration,
 }
 
 /// One problem in the config file.

@@ -34,6 +34,10 @@ pub(super) struct RawGlobal {
     pub(super) max_response_bytes: Option<u64>,
     pub(super) max_retries: Option<u32>,
     pub(super) max_pages: Option<u32>,
+    #[serde(with = "humantime_serde")]
+    pub(super) settled_after: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub(super) full_refresh_interval: Option<Duration>,
 }
 
 /// The keys every source accepts; the rest of an entry belongs to its vendor.
@@ -48,6 +52,8 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "max_response_bytes",
     "max_retries",
     "max_pages",
+    "settled_after",
+    "full_refresh_interval",
     "authorization",
     "oauth2",
     "budgets",
@@ -71,6 +77,10 @@ pub(super) struct RawCommon {
     pub(super) max_response_bytes: Option<u64>,
     pub(super) max_retries: Option<u32>,
     pub(super) max_pages: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) settled_after: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) full_refresh_interval: Option<Duration>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]
@@ -143,5 +153,7 @@ pub(super) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 pub(super) const DEFAULT_MAX_RETRIES: u32 = 3;
 pub(super) const DEFAULT_MAX_PAGES: u32 = 10_000;
+pub(super) const DEFAULT_SETTLED_AFTER: Duration = Duration::from_secs(3 * 86_400);
+pub(super) const DEFAULT_FULL_REFRESH_INTERVAL: Duration = Duration::from_secs(86_400);
 /// More retries than this only delay a failure that is not going away: refused at load.
 pub(super) const MAX_RETRIES_LIMIT: u32 = 10;

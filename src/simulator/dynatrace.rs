@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
+use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
 
 /// Capabilities with the units Dynatrace bills them in.
 pub const CAPABILITIES: [(&str, &str, &str); 4] = [
@@ -129,6 +129,7 @@ struct SimState {
     tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
+    revisions: Revisions,
     /// Usage added to today's value of every capability in every environment (f64 bits).
     surge: std::sync::atomic::AtomicU64,
 }
@@ -143,6 +144,7 @@ impl DynatraceSimulator {
                 tokens: Tokens::default(),
                 faults: Faults::default(),
                 queries: Mutex::default(),
+                revisions: Revisions::default(),
                 surge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
             }),
         }
@@ -502,8 +504,13 @@ async fn listing(
         return response;
     }
     let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
-    let mut response =
-        Json(page_body(account, &selection, paged, (surge, listing))).into_response();
+    let mut response = Json(page_body(
+        account,
+        &selection,
+        paged,
+        (surge, &state.revisions, listing),
+    ))
+    .into_response();
     if !paged {
         let headers = response.headers_mut();
         headers.insert(
@@ -526,7 +533,7 @@ fn page_body(
     account: &DynatraceAccount,
     selection: &Selection,
     paged: bool,
-    (surge, listing): (f64, Listing),
+    (surge, revisions, listing): (f64, &Revisions, Listing),
 ) -> Value {
     let environments: Vec<&String> = account
         .environments
@@ -539,7 +546,7 @@ fn page_body(
         .take(selection.page_size)
         .collect();
     let entries = |environment: &str| {
-        let usage = usage_entries(account, selection, environment, surge);
+        let usage = usage_entries(account, selection, environment, (surge, revisions));
         match listing {
             Listing::Usage => json!(usage),
             Listing::Cost => json!(usage.into_iter().map(as_cost).collect::<Vec<_>>()),
@@ -593,7 +600,7 @@ fn usage_entries(
     account: &DynatraceAccount,
     selection: &Selection,
     environment: &str,
-    surge: f64,
+    (surge, revisions): (f64, &Revisions),
 ) -> Vec<Value> {
     let first_day = account.today - Days::days(i64::from(account.days) - 1);
     let mut entries = Vec::new();
@@ -613,6 +620,7 @@ fn usage_entries(
                 "startTime": start.to_rfc3339_opts(SecondsFormat::Secs, true),
                 "endTime": (start + Days::days(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
                 "value": daily_usage(account.seed, environment, key, day)
+                    + revisions.on(day)
                     + if day == account.today { surge } else { 0.0 },
             }));
         }
@@ -623,6 +631,11 @@ fn usage_entries(
 impl super::kit::Simulated for DynatraceSimulator {
     fn faults(&self) -> &Faults {
         DynatraceSimulator::faults(self)
+    }
+
+    /// A revised day has the amount more in every capability of every environment.
+    fn revisions(&self) -> Option<&Revisions> {
+        Some(&self.state.revisions)
     }
 }
 

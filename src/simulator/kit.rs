@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use futures_util::future::BoxFuture;
 
-use super::{Faults, RecordedRequest, RunningSimulator};
+use super::{Faults, RecordedRequest, Revisions, RunningSimulator};
 
 /// Every simulated vendor, in the order of [`crate::sources::TYPES`].
 pub static VENDORS: &[&dyn SimulatedVendor] = &[
@@ -137,6 +137,12 @@ pub trait SimulatedVendor: Sync {
 /// What the vendor-blind code may do to a running simulator.
 pub trait Simulated: Send + Sync {
     fn faults(&self) -> &Faults;
+
+    /// Late changes to past days, for vendors whose API serves a range of days (none for those
+    /// that report only a current state).
+    fn revisions(&self) -> Option<&Revisions> {
+        None
+    }
 }
 
 /// The parts of a config entry for one simulated tenant; the kit writes them out for each
@@ -199,6 +205,11 @@ impl SimulatedTenant {
 
     pub fn faults(&self) -> &Faults {
         self.simulator.faults()
+    }
+
+    /// Late changes to the tenant's past days, where its API serves a range of days.
+    pub fn revisions(&self) -> Option<&Revisions> {
+        self.simulator.revisions()
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

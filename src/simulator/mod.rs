@@ -12,7 +12,7 @@ pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -170,6 +171,34 @@ struct Rule {
     when: When,
     fault: Fault,
     remaining: usize,
+}
+
+/// Late changes to past days, as vendors make them (a booking corrected, a late record):
+/// each revised day serves the amount added to it on top of its generated data.
+#[derive(Debug, Default)]
+pub struct Revisions {
+    days: Mutex<BTreeMap<NaiveDate, f64>>,
+}
+
+impl Revisions {
+    /// From now on, `day` has `amount` more.
+    pub fn add(&self, day: NaiveDate, amount: f64) {
+        *self.lock().entry(day).or_insert(0.0) += amount;
+    }
+
+    /// What was added to `day`.
+    pub fn on(&self, day: NaiveDate) -> f64 {
+        self.lock().get(&day).copied().unwrap_or(0.0)
+    }
+
+    /// Every revised day and what was added to it, by day.
+    pub fn all(&self) -> Vec<(NaiveDate, f64)> {
+        self.lock().iter().map(|(d, a)| (*d, *a)).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NaiveDate, f64>> {
+        self.days.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Faults queued by a test or the demo, consumed as matching requests arrive.

@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
+use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
 
 /// What a request past the last page gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +117,9 @@ struct SimState {
     tokens: Tokens,
     faults: Faults,
     queries: Mutex<Vec<String>>,
+    /// Late records: each revised day gets one more record of the amount added, served after
+    /// the generated ones, as a late-arriving record would be.
+    revisions: Revisions,
 }
 
 impl PowerPlatformSimulator {
@@ -127,6 +130,7 @@ impl PowerPlatformSimulator {
                 tokens: Tokens::default(),
                 faults: Faults::default(),
                 queries: Mutex::default(),
+                revisions: Revisions::default(),
             }),
         }
     }
@@ -311,15 +315,17 @@ async fn records(
             "pageNumber is out of range.",
         );
     };
-    let page_records = select(&tenant, &query, offset);
+    let late = late_records(&state.revisions);
+    let page_records = select(&tenant, &late, &query, offset);
     if page_records.is_empty() && tenant.past_the_end == PastTheEnd::NoContent {
         return StatusCode::NO_CONTENT.into_response();
     }
     Json(json!({"currentPage": query.page_number, "records": page_records})).into_response()
 }
 
-/// The page at `offset` of the records inside the query's time range and filters.
-fn select(tenant: &PowerPlatformTenant, query: &Query, offset: u64) -> Vec<Value> {
+/// The page at `offset` of the records inside the query's time range and filters: the
+/// tenant's, then the late ones.
+fn select(tenant: &PowerPlatformTenant, late: &[Value], query: &Query, offset: u64) -> Vec<Value> {
     let in_query = |r: &Value| {
         let at = r["consumptionDate"]
             .as_str()
@@ -331,14 +337,19 @@ fn select(tenant: &PowerPlatformTenant, query: &Query, offset: u64) -> Vec<Value
                 .iter()
                 .all(|(field, wanted)| r[*field].as_str() == Some(wanted.as_str()))
     };
-    let take = |iter: &mut dyn Iterator<Item = Value>| {
+    let take = |iter: &mut dyn Iterator<Item = Value>, offset: u64, size: u64| {
         iter.filter(|r| in_query(r))
             .skip(offset as usize)
-            .take(query.page_size as usize)
-            .collect()
+            .take(size as usize)
+            .collect::<Vec<Value>>()
     };
+    let late_iter = || late.iter().cloned();
     match &tenant.records {
-        FlowRecords::Listed(records) => take(&mut records.iter().cloned()),
+        FlowRecords::Listed(records) => take(
+            &mut records.iter().cloned().chain(late_iter()),
+            offset,
+            query.page_size,
+        ),
         FlowRecords::Generated {
             seed,
             per_day,
@@ -357,16 +368,41 @@ fn select(tenant: &PowerPlatformTenant, query: &Query, offset: u64) -> Vec<Value
             let total = days * per_day;
             let from = first_index(total, |i| record_time(spec, i) >= query.start);
             let to = first_index(total, |i| record_time(spec, i) > query.end);
-            (from + offset..to.min(from + offset + query.page_size))
+            let mut page: Vec<Value> = (from + offset..to.min(from + offset + query.page_size))
                 .map(|i| generated_record(spec, i))
-                .collect()
+                .collect();
+            let room = query.page_size - page.len() as u64;
+            let late_offset = (from + offset).saturating_sub(to);
+            page.extend(take(&mut late_iter(), late_offset, room));
+            page
         }
         FlowRecords::Generated { days, per_day, .. } => {
             let total = days * per_day;
-            let all = (0..total).map(|i| generated(tenant, i));
-            take(&mut all.into_iter())
+            let all = (0..total).map(|i| generated(tenant, i)).chain(late_iter());
+            take(&mut all.into_iter(), offset, query.page_size)
         }
     }
+}
+
+/// One record per revised day, at noon, of the amount added to it.
+fn late_records(revisions: &Revisions) -> Vec<Value> {
+    revisions
+        .all()
+        .into_iter()
+        .map(|(day, amount)| {
+            let noon = day.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
+            json!({
+                "consumptionDate": noon.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "consumptionUnits": amount,
+                "environmentId": "00000000-0000-0000-0000-000000000000",
+                "flowContext": "Premium",
+                "flowLicenseCategorization": "Premium",
+                "resourceId": "flow-0000",
+                "tenantId": "11111111-1111-1111-1111-111111111111",
+                "userId": "user-00000",
+            })
+        })
+        .collect()
 }
 
 fn generated(tenant: &PowerPlatformTenant, i: u64) -> Value {
@@ -535,6 +571,10 @@ async fn summary(
 impl super::kit::Simulated for PowerPlatformSimulator {
     fn faults(&self) -> &Faults {
         PowerPlatformSimulator::faults(self)
+    }
+
+    fn revisions(&self) -> Option<&Revisions> {
+        Some(&self.state.revisions)
     }
 }
 

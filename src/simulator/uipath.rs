@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
+use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
 
 /// How the simulator writes `date`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +117,7 @@ struct SimState {
     tokens: Tokens,
     faults: Faults,
     bodies: Mutex<Vec<Value>>,
+    revisions: Revisions,
     /// Units added to the last day of every answer, for every service (f64 bits).
     surge: std::sync::atomic::AtomicU64,
 }
@@ -129,6 +130,7 @@ impl UiPathSimulator {
                 tokens: Tokens::default(),
                 faults: Faults::default(),
                 bodies: Mutex::default(),
+                revisions: Revisions::default(),
                 surge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
             }),
         }
@@ -248,7 +250,7 @@ async fn usage(
         return error(StatusCode::NOT_FOUND, "Organization not found.");
     }
     let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
-    match items(&state.org, &request, surge) {
+    match items(&state.org, &request, (surge, &state.revisions)) {
         Ok(items) => Json(json!({"items": items})).into_response(),
         Err((status, message)) => error(status, &message),
     }
@@ -332,7 +334,7 @@ async fn consumption_summary(
 fn items(
     org: &UiPathOrganization,
     request: &Value,
-    surge: f64,
+    (surge, revisions): (f64, &Revisions),
 ) -> Result<Vec<Value>, (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let tenant = request["tenantId"]
@@ -372,8 +374,9 @@ fn items(
         .ok_or_else(|| bad("endDate out of range".into()))?;
     let mut items = Vec::new();
     for day in first.iter_days().take_while(|d| *d <= last) {
-        for service in *services {
-            let extra = if day == last { surge } else { 0.0 };
+        for (i, service) in services.iter().enumerate() {
+            let revised = if i == 0 { revisions.on(day) } else { 0.0 };
+            let extra = revised + if day == last { surge } else { 0.0 };
             let amount = daily_amount(org.seed, tenant, code, service, day) + extra;
             items.push(json!({"date": date_value(org.date_style, day), "service": service, "consumedAmount": amount}));
         }
@@ -393,6 +396,12 @@ fn date_value(style: DateStyle, day: NaiveDate) -> Value {
 impl super::kit::Simulated for UiPathSimulator {
     fn faults(&self) -> &Faults {
         UiPathSimulator::faults(self)
+    }
+
+    /// A revised day has the amount more in the first service of every consumable of every
+    /// tenant.
+    fn revisions(&self) -> Option<&Revisions> {
+        Some(&self.state.revisions)
     }
 }
 

@@ -204,10 +204,10 @@ impl Source for Dynatrace {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now).with_history(plan.history_from);
+        let windows = Windows::planned(now, &plan);
         let mut folder = Folder {
             subscription: &self.settings.subscription_uuid,
-            sums: WindowSums::new(windows),
+            sums: WindowSums::new(windows).seeded(&plan, &USAGE),
             newest: None,
             sunset: None,
             costs: None,
@@ -223,8 +223,8 @@ impl Source for Dynatrace {
         .map_err(|(page, source)| PollError::Page { page, source })?;
         if self.settings.entitlements {
             // Cost is summed in the windows only: budgets read usage, not money.
-            let cost_windows = Windows::at(now);
-            let mut costs = WindowSums::new(cost_windows);
+            let cost_windows = windows.without_history();
+            let mut costs = WindowSums::new(cost_windows).seeded(&plan, &COST);
             let path = self.cost_path();
             let first = self.first_url(session, &path, cost_windows, now);
             // Cost is a v3 listing whatever api_version the usage uses.
@@ -245,6 +245,10 @@ impl Source for Dynatrace {
                 .extend(self.commitment(session).await?);
         }
         Ok(snapshot)
+    }
+
+    fn reads_date_range(&self) -> bool {
+        true
     }
 
     fn usage_labels(&self) -> Vec<&'static str> {
@@ -379,7 +383,7 @@ impl Dynatrace {
             query.append_pair(
                 "startTime",
                 &windows
-                    .start_time()
+                    .query_start_time()
                     .to_rfc3339_opts(SecondsFormat::Secs, true),
             );
             query.append_pair("endTime", &now.to_rfc3339_opts(SecondsFormat::Secs, true));

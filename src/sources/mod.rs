@@ -21,6 +21,7 @@ use url::Url;
 use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
 use crate::settings::FieldError;
+use crate::settled::SettledDays;
 use crate::snapshot::Snapshot;
 use crate::usage::BudgetUnit;
 
@@ -69,12 +70,18 @@ pub trait SourceType: Sync {
     ) -> Result<Arc<dyn Source>, Vec<FieldError>>;
 }
 
-/// What a poll must read beyond what the source serves itself.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a poll must read beyond what the source serves itself, and what it may skip.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PollPlan {
     /// The first day whose per-day amounts budgets need (none: no budgets). Sources with
     /// daily data read from it and keep the days in the snapshot's usage.
     pub history_from: Option<NaiveDate>,
+    /// The days earlier polls settled: a source with daily data takes them as they are and
+    /// asks its vendor only for the days after them. None: read the whole range.
+    pub settled: Option<Arc<SettledDays>>,
+    /// Days before this one are settled now: a source with daily data hands them back in the
+    /// snapshot for the next poll. None: keep none (a full read every poll).
+    pub settle_before: Option<NaiveDate>,
 }
 
 impl PollPlan {
@@ -94,6 +101,12 @@ pub trait Source: Send + Sync {
         clock: &dyn Clock,
         plan: PollPlan,
     ) -> Result<Snapshot, PollError>;
+
+    /// Whether the vendor's API takes a date range, so that settled days need not be re-read
+    /// (`settled_after`, `full_refresh_interval`).
+    fn reads_date_range(&self) -> bool {
+        false
+    }
 
     /// The labels of the usage budgets read, which a budget's `match` may name.
     fn usage_labels(&self) -> Vec<&'static str>;

@@ -214,8 +214,8 @@ impl Source for PowerPlatform {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now).with_history(plan.history_from);
-        let mut folder = Folder::new(&self.settings.labels, windows);
+        let windows = Windows::planned(now, &plan);
+        let mut folder = Folder::new(&self.settings.labels, windows, &plan);
         let mut page_number = self.settings.first_page;
         let mut page = 1;
         loop {
@@ -251,6 +251,10 @@ impl Source for PowerPlatform {
         describe_microsoft_error
     }
 
+    fn reads_date_range(&self) -> bool {
+        true
+    }
+
     fn usage_labels(&self) -> Vec<&'static str> {
         self.settings.labels.iter().map(|l| l.name()).collect()
     }
@@ -279,7 +283,7 @@ impl PowerPlatform {
         page_number: u32,
     ) -> Url {
         let mut url = session.url(RECORDS_PATH);
-        self.base_query(&mut url, windows.start());
+        self.base_query(&mut url, windows.query_start());
         let filters = &self.settings.filters;
         let mut query = url.query_pairs_mut();
         query.append_pair("endDate", &now.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -510,10 +514,10 @@ struct Folder<'a> {
 }
 
 impl<'a> Folder<'a> {
-    fn new(labels: &'a [Label], windows: Windows) -> Self {
+    fn new(labels: &'a [Label], windows: Windows, plan: &PollPlan) -> Self {
         Folder {
             labels,
-            sums: WindowSums::new(windows),
+            sums: WindowSums::new(windows).seeded(plan, &FLOW_CAPACITY_UNITS),
             newest: None,
         }
     }
@@ -603,7 +607,11 @@ mod tests {
         .unwrap();
         let labels = default_labels();
         // New Year's Day: yesterday is in the old year, month_to_date only the new one.
-        let mut folder = Folder::new(&labels, Windows::at(at("2027-01-01T09:00:00Z")));
+        let mut folder = Folder::new(
+            &labels,
+            Windows::at(at("2027-01-01T09:00:00Z")),
+            &PollPlan::default(),
+        );
         folder.fold_page(&page);
         let snapshot = folder.finish().finish();
         let family = snapshot
@@ -663,7 +671,7 @@ mod properties {
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             let labels = [Label::EnvironmentId, Label::UserId];
             if let Ok(page) = serde_json::from_slice::<RecordsPage>(&bytes) {
-                let mut folder = Folder::new(&labels, Windows::at(Utc::now()));
+                let mut folder = Folder::new(&labels, Windows::at(Utc::now()), &PollPlan::default());
                 folder.fold_page(&page);
                 folder.finish();
             }

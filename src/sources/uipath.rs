@@ -175,7 +175,7 @@ impl Source for UiPath {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
-        let windows = Windows::at(now).with_history(plan.history_from);
+        let windows = Windows::planned(now, &plan);
         // Owned pairs: futures borrowing from a closure argument do not prove `Send` here.
         let mut pairs = Vec::new();
         for tenant in &self.settings.tenant_ids {
@@ -196,11 +196,15 @@ impl Source for UiPath {
                 .try_collect()
                 .await?;
         }
-        Ok(fold(&results, &summaries, windows))
+        Ok(fold(&results, &summaries, windows, &plan))
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
         describe_uipath_error
+    }
+
+    fn reads_date_range(&self) -> bool {
+        true
     }
 
     fn usage_labels(&self) -> Vec<&'static str> {
@@ -218,8 +222,9 @@ fn fold(
     results: &[Consumption],
     summaries: &[(String, String, Summary)],
     windows: Windows,
+    plan: &PollPlan,
 ) -> Snapshot {
-    let mut sums = WindowSums::new(windows);
+    let mut sums = WindowSums::new(windows).seeded(plan, &CONSUMED_UNITS);
     let mut newest: Option<DateTime<Utc>> = None;
     for result in results {
         for (service, at, amount) in &result.days {
@@ -358,7 +363,7 @@ impl UiPath {
         );
         let mut body = json!({
             "tenantId": tenant,
-            "startDate": windows.start_time().timestamp_millis(),
+            "startDate": windows.query_start_time().timestamp_millis(),
             "endDate": now.timestamp_millis(),
             "consumableCode": consumable,
             "aggregateByOwnership": self.settings.aggregate_by_ownership,
@@ -418,7 +423,12 @@ mod tests {
             },
         ];
         // The 1st of December: month_to_date is today alone; yesterday is in November.
-        let snapshot = fold(&results, &[], Windows::at(at("2026-12-01T10:00:00Z")));
+        let snapshot = fold(
+            &results,
+            &[],
+            Windows::at(at("2026-12-01T10:00:00Z")),
+            &PollPlan::default(),
+        );
         let family = snapshot
             .family("consumption_uipath_consumed_units")
             .unwrap();

@@ -7,20 +7,27 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 
+use super::PollPlan;
+use crate::settled::SettledFamily;
 use crate::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
 use crate::usage::{DailyUsage, Usage};
 
 /// The `window` label values, in the order of [`Windows::membership`].
 pub const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
 
-/// The UTC calendar windows one poll covers, and how far back budgets need the days.
+/// The UTC calendar windows one poll covers, how far back budgets need the days, and which
+/// days earlier polls settled.
 #[derive(Clone, Copy, Debug)]
 pub struct Windows {
     pub today: NaiveDate,
     pub yesterday: NaiveDate,
     pub month_start: NaiveDate,
-    /// Keep per-day amounts from this day on (budgets need them); none: keep no days.
+    /// Keep per-day amounts from this day on for budgets (none: no budgets).
     pub history_from: Option<NaiveDate>,
+    /// Days before this one come from the plan's settled days: the vendor is asked from here.
+    settled_until: Option<NaiveDate>,
+    /// Days before this one are settled now and handed back for the next poll.
+    settle_before: Option<NaiveDate>,
 }
 
 impl Windows {
@@ -31,6 +38,18 @@ impl Windows {
             yesterday: today.pred_opt().unwrap_or(today),
             month_start: today.with_day(1).unwrap_or(today),
             history_from: None,
+            settled_until: None,
+            settle_before: None,
+        }
+    }
+
+    /// The windows of a poll at `now` that follows `plan`: the days budgets need, the settled
+    /// days it starts from and the ones it hands back.
+    pub fn planned(now: DateTime<Utc>, plan: &PollPlan) -> Self {
+        Windows {
+            settled_until: plan.settled.as_ref().map(|s| s.until),
+            settle_before: plan.settle_before,
+            ..Windows::at(now).with_history(plan.history_from)
         }
     }
 
@@ -42,25 +61,35 @@ impl Windows {
         }
     }
 
+    /// The same windows for data budgets do not read (Dynatrace's cost).
+    pub fn without_history(self) -> Self {
+        Windows {
+            history_from: None,
+            ..self
+        }
+    }
+
     fn start_of_windows(&self) -> NaiveDate {
         self.month_start.min(self.yesterday)
     }
 
-    /// The first day a query must cover: the month's first, or yesterday on the 1st, or the
-    /// first day budgets need if that is earlier.
+    /// The first day the windows and budgets cover: the month's first, or yesterday on the
+    /// 1st, or the first day budgets need if that is earlier.
     pub fn start(&self) -> NaiveDate {
         let windows = self.start_of_windows();
         self.history_from.map_or(windows, |day| day.min(windows))
     }
 
-    fn keeps(&self, day: NaiveDate) -> bool {
-        self.history_from
-            .is_some_and(|from| day >= from && day <= self.today)
+    /// The first day to ask the vendor for: [`Windows::start`], or the first day not settled
+    /// by earlier polls.
+    pub fn query_start(&self) -> NaiveDate {
+        let start = self.start();
+        self.settled_until.map_or(start, |until| until.max(start))
     }
 
-    /// Midnight UTC at the start of [`Windows::start`].
-    pub fn start_time(&self) -> DateTime<Utc> {
-        self.start()
+    /// Midnight UTC at the start of [`Windows::query_start`].
+    pub fn query_start_time(&self) -> DateTime<Utc> {
+        self.query_start()
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default()
             .and_utc()
@@ -74,10 +103,16 @@ impl Windows {
             day >= self.month_start && day <= self.today,
         ]
     }
+
+    /// Whether an amount on `day` read from the vendor counts: inside the range, and not a
+    /// settled day, which the plan already holds.
+    fn takes(&self, day: NaiveDate) -> bool {
+        day >= self.query_start() && day <= self.today
+    }
 }
 
-/// Per-label-set sums in each window, and per-day amounts when budgets need them. Memory grows
-/// with label sets (and days kept), never with records.
+/// Per-label-set amounts by day, summed into each window at the end, and handed to budgets
+/// and to the next poll. Memory grows with label sets and days, never with records.
 pub struct WindowSums {
     windows: Windows,
     /// Keyed by the label values, each prefixed by its length so that no two label sets make
@@ -88,12 +123,28 @@ pub struct WindowSums {
 
 struct LabelSet {
     values: Vec<String>,
-    windows: [f64; 3],
-    /// Whether any amount fell in a window: only those label sets get window series.
-    in_window: bool,
     /// Amounts by day, sorted by day: records mostly come in time order, so an amount lands
     /// on the last day or goes after it, without a tree's node per day.
     days: Vec<(NaiveDate, f64)>,
+}
+
+impl LabelSet {
+    /// The sum in each window, added day by day in date order: a poll that starts from
+    /// settled days sums exactly as one that read them all.
+    fn window_sums(&self, windows: &Windows) -> Option<[f64; 3]> {
+        let mut sums = [0.0; 3];
+        let mut in_window = false;
+        for (day, amount) in &self.days {
+            let membership = windows.membership(*day);
+            for (sum, member) in sums.iter_mut().zip(membership) {
+                if member {
+                    *sum += amount;
+                    in_window = true;
+                }
+            }
+        }
+        in_window.then_some(sums)
+    }
 }
 
 fn add_to_day(days: &mut Vec<(NaiveDate, f64)>, day: NaiveDate, amount: f64) {
@@ -117,15 +168,28 @@ impl WindowSums {
         }
     }
 
-    /// Adds `amount`, consumed on `day`, to the windows the day falls in. Days outside every
-    /// window are ignored.
-    pub fn add(&mut self, label_values: &[&str], day: NaiveDate, amount: f64) {
-        let membership = self.windows.membership(day);
-        let in_window = membership.contains(&true);
-        let kept = self.windows.keeps(day);
-        if !in_window && !kept {
-            return;
+    /// Starts from the settled days of family `desc` in `plan`, those the windows still cover.
+    pub fn seeded(mut self, plan: &PollPlan, desc: &FamilyDesc) -> Self {
+        let Some(family) = plan.settled.as_ref().and_then(|s| s.family(desc.name)) else {
+            return self;
+        };
+        let (start, until) = (self.windows.start(), self.windows.query_start());
+        for (values, days) in &family.series {
+            let kept: Vec<(NaiveDate, f64)> = days
+                .iter()
+                .filter(|(day, _)| *day >= start && *day < until)
+                .copied()
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            self.label_set(&values).days = kept;
         }
+        self
+    }
+
+    fn label_set(&mut self, label_values: &[&str]) -> &mut LabelSet {
         self.key.clear();
         // Length-prefixed, so ["a:b", "c"] and ["a", "b:c"] stay apart; built without
         // `write!`, which cost more than the rest of an amount's bookkeeping.
@@ -134,29 +198,27 @@ impl WindowSums {
             self.key.push(':');
             self.key.push_str(value);
         }
-        let set = self
-            .sums
+        self.sums
             .entry_ref(self.key.as_str())
             .or_insert_with(|| LabelSet {
                 values: label_values.iter().map(|v| (*v).to_string()).collect(),
-                windows: [0.0; 3],
-                in_window: false,
                 days: Vec::new(),
-            });
-        set.in_window |= in_window;
-        for (sum, member) in set.windows.iter_mut().zip(membership) {
-            if member {
-                *sum += amount;
-            }
+            })
+    }
+
+    /// Adds `amount`, consumed on `day`. Days outside the range, and settled days the plan
+    /// already holds, are ignored.
+    pub fn add(&mut self, label_values: &[&str], day: NaiveDate, amount: f64) {
+        if !self.windows.takes(day) {
+            return;
         }
-        if kept {
-            add_to_day(&mut set.days, day, amount);
-        }
+        add_to_day(&mut self.label_set(label_values).days, day, amount);
     }
 
     /// Adds the family with `label_names` plus `window`. Every label set seen in a window gets
     /// all three, zero where nothing was consumed, so an alert on `today` sees 0, not no data.
-    /// The days kept go to the snapshot's usage, for budgets.
+    /// The days go to the snapshot's usage, for budgets, and the settled ones to its settled
+    /// days, for the next poll.
     pub fn into_family(
         self,
         builder: &mut SnapshotBuilder,
@@ -167,13 +229,30 @@ impl WindowSums {
         names.push("window");
         let family = builder.family(desc, names, Combine::Sum);
         let mut labels: Vec<&str> = Vec::with_capacity(label_names.len() + 1);
-        for set in self.sums.values().filter(|set| set.in_window) {
-            for (window, sum) in WINDOW_NAMES.iter().zip(&set.windows) {
+        for set in self.sums.values() {
+            let Some(sums) = set.window_sums(&self.windows) else {
+                continue;
+            };
+            for (window, sum) in WINDOW_NAMES.iter().zip(sums) {
                 labels.clear();
                 labels.extend(set.values.iter().map(String::as_str));
                 labels.push(window);
-                builder.observe(family, &labels, *sum);
+                builder.observe(family, &labels, sum);
             }
+        }
+        if let Some(before) = self.windows.settle_before {
+            let series = self
+                .sums
+                .values()
+                .filter_map(|set| {
+                    let settled = set.days.partition_point(|(day, _)| *day < before);
+                    (settled > 0).then(|| (set.values.clone(), set.days[..settled].to_vec()))
+                })
+                .collect();
+            builder.settled(SettledFamily {
+                name: desc.name,
+                series,
+            });
         }
         if self.windows.history_from.is_some() {
             let series = self

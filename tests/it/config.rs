@@ -25,7 +25,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_sise: 100\n",
-            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, `entitlements`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, authorization, oauth2, budgets",
+            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, `entitlements`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, settled_after, full_refresh_interval, authorization, oauth2, budgets",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: not a url\n    authorization:\n      credentials: k\n",
@@ -60,6 +60,14 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
             "exporter.yml:7:35: sources[0].periods_to_include[1]: qlik source: unknown variant `future`, expected `current` or `previous`",
         ),
         ("sources:\n  - name: acme\n    type: qlik\n  - [\n", "exporter.yml:5:1: did not find expected node content, while parsing a flow node"),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    settled_after: 2d\n",
+            "exporter.yml:7:5: sources[0].settled_after: qlik reads its vendor's current state, not a range of days, so it has no settled days to keep; remove `settled_after`",
+        ),
+        (
+            "global:\n  full_refresh_interval: 1 fortnight\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
+            "exporter.yml:2:3: global.full_refresh_interval: invalid value: string \"1 fortnight\", expected a duration",
+        ),
         ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected `global` or `sources`"),
         ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
     ];
