@@ -61,7 +61,7 @@ impl Windows {
         }
     }
 
-    /// The same windows for data budgets do not read (Dynatrace's cost).
+    /// The same windows for data budgets do not read (a vendor's money next to its usage).
     pub fn without_history(self) -> Self {
         Windows {
             history_from: None,

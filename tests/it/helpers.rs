@@ -250,6 +250,13 @@ impl Exposition {
         self.samples.get(&(name.to_string(), key)).copied()
     }
 
+    /// Every sample: family name, labels (sorted by name) and value.
+    pub fn samples(&self) -> impl Iterator<Item = (&str, &[(String, String)], f64)> {
+        self.samples
+            .iter()
+            .map(|((name, labels), value)| (name.as_str(), labels.as_slice(), *value))
+    }
+
     /// How many series of this family there are.
     pub fn count(&self, name: &str) -> usize {
         self.samples.keys().filter(|(n, _)| n == name).count()

@@ -7,6 +7,7 @@ mod e2e;
 mod exposition;
 mod faults;
 mod helpers;
+mod incremental;
 mod layout;
 mod load;
 mod powerplatform;
