@@ -4,6 +4,7 @@
 //! `./scripts/bench.sh` installs nginx if needed, builds in release mode and runs this.
 //! `./scripts/bench.sh --help` lists the options (scales, run lengths, sections).
 
+mod incremental;
 mod load;
 mod nginx;
 mod processes;
@@ -12,6 +13,8 @@ mod startup;
 mod vendors;
 
 use std::time::Duration;
+
+use chrono::NaiveDate;
 
 use clap::Parser;
 use consumption_exporter::simulator::kit::SimulatedVendor;
@@ -36,8 +39,11 @@ struct Options {
     /// Divide every vendor's large tenant by this (for a quick look).
     #[arg(long, default_value_t = 1)]
     vendor_divisor: u64,
+    /// Polls of the simulated day in the incremental section (96: a day at 15 minutes).
+    #[arg(long, default_value_t = 96)]
+    day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "startup".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "startup".to_string()])]
     only: Vec<String>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
@@ -78,6 +84,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "budgets") {
         budget_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
+    }
+    if options.only.iter().any(|s| s == "incremental") {
+        incremental_section(&options).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -292,6 +301,56 @@ fn ms(duration: Duration) -> String {
     } else {
         format!("{millis:.0}")
     }
+}
+
+/// A simulated day of polls of each vendor with daily history, full against incremental at
+/// the default `settled_after` (3d), at 12h and at 0s (only today re-read).
+async fn incremental_section(options: &Options) -> anyhow::Result<()> {
+    let day = NaiveDate::from_ymd_opt(2026, 11, 15).unwrap_or_default();
+    let variants = [
+        ("3d (default)", "  settled_after: 3d\n"),
+        ("12h", "  settled_after: 12h\n"),
+    ];
+    println!(
+        "\n## Incremental polling: one day ({day}, mid-month), {} polls 15 minutes apart\n",
+        options.day_polls
+    );
+    println!("| vendor | tenant | full: requests, bytes a day | settled_after | incremental: requests, bytes a day | fewer bytes | poll time a day: full → incremental | settled days held | heap per (label set × day) |");
+    println!("|---|---|---:|---|---:|---:|---:|---:|---:|");
+    let vendors = consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+        .filter(|v| {
+            options.vendors.is_empty() || options.vendors.iter().any(|n| n == v.type_name())
+        });
+    for vendor in vendors {
+        let Some(scale) = vendor.history_benchmark_scale() else {
+            continue;
+        };
+        let scale = (scale / options.vendor_divisor).max(10);
+        let globals: Vec<&str> = variants.iter().map(|(_, g)| *g).collect();
+        let c = incremental::compare(vendor, scale, day, options.day_polls, &globals).await?;
+        let full = &c.full;
+        for ((name, _), inc) in variants.iter().zip(&c.incremental) {
+            println!(
+                "| {} | {scale} {} | {}, {} | {name} | {}, {} | {:.1}× | {:.1} s → {:.1} s | {} ({}) | {:.0} B |",
+                vendor.type_name(),
+                vendor.history_scale_unit(),
+                full.requests,
+                size(full.bytes),
+                inc.requests,
+                size(inc.bytes),
+                full.bytes as f64 / inc.bytes.max(1) as f64,
+                full.polling.as_secs_f64(),
+                inc.polling.as_secs_f64(),
+                inc.settled_days,
+                size(inc.settled_bytes as u64),
+                inc.settled_bytes as f64 / inc.settled_days.max(1) as f64,
+            );
+        }
+    }
+    println!("\nThe expositions of every incremental exporter equalled the full one's after each poll (else the run fails).");
+    Ok(())
 }
 
 fn size(bytes: u64) -> String {

@@ -379,7 +379,9 @@ impl super::kit::SimulatedVendor for AvePointKit {
             let (flows, page_size) = match spec.scale {
                 Scale::Small => (30, ""),
                 Scale::Demo => (40, ""),
-                Scale::Units(flows) => (flows as usize, "    page_size: 1000\n"),
+                Scale::Units(flows) | Scale::Monthly(flows) => {
+                    (flows as usize, "    page_size: 1000\n")
+                }
             };
             let tenant = AvePointTenant {
                 rows: generate_rows(spec.seed, flows),

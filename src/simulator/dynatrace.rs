@@ -663,7 +663,7 @@ impl super::kit::SimulatedVendor for DynatraceKit {
             let page_size = match spec.scale {
                 Scale::Small => "    page_size: 10\n    entitlements: true\n",
                 Scale::Demo => "    entitlements: true\n",
-                Scale::Units(environments) => {
+                Scale::Units(environments) | Scale::Monthly(environments) => {
                     account.environments =
                         (0..environments).map(|i| format!("env{i:05}")).collect();
                     "    page_size: 20\n"
@@ -726,5 +726,9 @@ impl super::kit::SimulatedVendor for DynatraceKit {
 
     fn scale_unit(&self) -> &'static str {
         "environments × 40 days"
+    }
+
+    fn history_benchmark_scale(&self) -> Option<u64> {
+        Some(2000)
     }
 }

@@ -33,6 +33,10 @@ pub enum Scale {
     Demo,
     /// `n` in the vendor's own unit ([`SimulatedVendor::scale_unit`]): the demo and the benchmark.
     Units(u64),
+    /// As `Units`, with weeks of daily history up to `today` for vendors whose API serves a
+    /// range of days, and `n` in [`SimulatedVendor::history_scale_unit`]: the incremental
+    /// polling benchmark.
+    Monthly(u64),
 }
 
 /// What a simulated tenant is made from.
@@ -120,6 +124,17 @@ pub trait SimulatedVendor: Sync {
 
     /// What one unit of scale is, for the benchmark's table.
     fn scale_unit(&self) -> &'static str;
+
+    /// The incremental polling benchmark's tenant ([`Scale::Monthly`]), for vendors whose API
+    /// serves a range of days.
+    fn history_benchmark_scale(&self) -> Option<u64> {
+        None
+    }
+
+    /// What one unit of [`Scale::Monthly`] is.
+    fn history_scale_unit(&self) -> &'static str {
+        self.scale_unit()
+    }
 
     /// Whether the vendor publishes what was bought (its source takes `entitlements: true`, and
     /// the small and demo tenants read it).

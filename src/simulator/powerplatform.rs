@@ -618,6 +618,12 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
                     generated(records, 1, 20, 5000),
                     "    page_size: 1000\n",
                 ),
+                // A month's records spread over 40 days, ending today.
+                Scale::Monthly(records) => (
+                    spec.today,
+                    generated(records / 30, 40, 20, 5000),
+                    "    page_size: 1000\n",
+                ),
             };
             let tenant = PowerPlatformTenant {
                 today,
@@ -703,5 +709,13 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
 
     fn scale_unit(&self) -> &'static str {
         "flow records"
+    }
+
+    fn history_benchmark_scale(&self) -> Option<u64> {
+        Some(1_000_000)
+    }
+
+    fn history_scale_unit(&self) -> &'static str {
+        "flow records a month"
     }
 }

@@ -682,7 +682,7 @@ fn users_at(scale: super::kit::Scale) -> usize {
     match scale {
         super::kit::Scale::Small => 2,
         super::kit::Scale::Demo => 25,
-        super::kit::Scale::Units(users) => users as usize,
+        super::kit::Scale::Units(users) | super::kit::Scale::Monthly(users) => users as usize,
     }
 }
 

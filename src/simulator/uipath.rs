@@ -427,7 +427,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
             let (asked, codes) = match spec.scale {
                 Scale::Small => (org.tenant_ids[..1].to_vec(), "RU"),
                 Scale::Demo => (org.tenant_ids.clone(), "RU, PLTU, AGU, AIU"),
-                Scale::Units(tenants) => {
+                Scale::Units(tenants) | Scale::Monthly(tenants) => {
                     org.tenant_ids = (0..tenants)
                         .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
                         .collect();
@@ -444,7 +444,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 // Entitlements in the small and demo tenants, so the fault suite and the demo
                 // cover the consumption summary too.
                 match spec.scale {
-                    Scale::Units(_) => "",
+                    Scale::Units(_) | Scale::Monthly(_) => "",
                     _ => "    entitlements: true\n",
                 },
             );
@@ -511,6 +511,10 @@ impl super::kit::SimulatedVendor for UiPathKit {
 
     fn scale_unit(&self) -> &'static str {
         "tenants × 4 consumables"
+    }
+
+    fn history_benchmark_scale(&self) -> Option<u64> {
+        Some(500)
     }
 
     fn concurrency(&self) -> usize {
