@@ -48,6 +48,25 @@ pub enum Command {
     Check,
     /// Poll every source once and print the exposition (exit 1 if any source failed).
     Once,
+    /// Write what the sources would have served over a past range, as OpenMetrics with
+    /// timestamps, for `promtool tsdb create-blocks-from openmetrics`.
+    Backfill {
+        /// The first instant: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// The last instant: YYYY-MM-DD, an RFC 3339 time, or `now`.
+        #[arg(long, default_value = "now")]
+        to: String,
+        /// Time between two instants written.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        step: std::time::Duration,
+        /// Only this source (repeat for several; default: every source with a history).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// The file to write; it appears only when the whole range was read.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Start every vendor simulator on loopback and the exporter against them.
     Demo {
         /// Seed of the simulated data.
@@ -95,14 +114,19 @@ impl Cli {
                 "--config.file",
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
-            Command::Check | Command::Once if self.listen_address.is_some() => Err(unused(
-                "--web.listen-address",
-                "it serves nothing; drop the flag",
-            )),
-            Command::Check | Command::Once if self.web_config_file.is_some() => Err(unused(
-                "--web.config.file",
-                "it serves nothing; drop the flag",
-            )),
+            Command::Check | Command::Once | Command::Backfill { .. }
+                if self.listen_address.is_some() =>
+            {
+                Err(unused(
+                    "--web.listen-address",
+                    "it serves nothing; drop the flag",
+                ))
+            }
+            Command::Check | Command::Once | Command::Backfill { .. }
+                if self.web_config_file.is_some() =>
+            {
+                Err(unused("--web.config.file", "it serves nothing; drop the flag"))
+            }
             _ => Ok(()),
         }
     }
@@ -114,6 +138,7 @@ impl Command {
             Command::Serve => "serve",
             Command::Check => "check",
             Command::Once => "once",
+            Command::Backfill { .. } => "backfill",
             Command::Demo { .. } => "demo",
         }
     }

@@ -26,6 +26,8 @@
 //! - [`simulator`]: vendor simulators for the tests, the benchmarks and `demo`, one file per
 //!   vendor; `simulator::kit::VENDORS` is the one list of them, which the demo, the fault
 //!   suite, the secret test, the command-line tests and the benchmark loop over.
+//! - [`backfill`]: past steps polled on an injected clock, written as OpenMetrics for
+//!   `promtool tsdb create-blocks-from openmetrics`.
 //! - [`app`] wires these together; [`cli`] and [`demo`] serve `main.rs`; [`secret`] is the
 //!   string that never prints; [`clock`] the injectable time; [`memory`] the allocator tuning.
 //!
@@ -46,6 +48,7 @@
 //! benchmark then cover the vendor without further code.
 
 pub mod app;
+pub mod backfill;
 pub mod budgets;
 pub mod cli;
 pub mod clock;

@@ -5,7 +5,7 @@ use clap::Parser;
 use consumption_exporter::cli::{init_logging, Cli, Command};
 use consumption_exporter::clock::SystemClock;
 use consumption_exporter::web_config::WebConfig;
-use consumption_exporter::{app, config, demo, server};
+use consumption_exporter::{app, backfill, config, demo, server};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -74,6 +74,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 web,
             )
             .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill {
+            from,
+            to,
+            step,
+            sources,
+            output,
+        } => {
+            let range = backfill::Range::parse(&from, &to, step, chrono::Utc::now())
+                .map_err(anyhow::Error::msg)?;
+            let config = config::load(&config_file)?;
+            let request = backfill::Request {
+                range,
+                sources,
+                output,
+            };
+            let summary = backfill::run(&config, &request, &mut std::io::stderr()).await?;
+            eprintln!(
+                "wrote {}: {} steps of {} sources, {} samples, {} bytes; load it with: promtool tsdb create-blocks-from openmetrics {} <data dir>",
+                request.output.display(),
+                summary.steps,
+                summary.sources,
+                summary.samples,
+                summary.bytes,
+                request.output.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { seed } => {

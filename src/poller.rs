@@ -86,7 +86,7 @@ impl Poller {
     /// One poll, published to the store. Returns whether it succeeded.
     pub async fn poll_once(&self) -> bool {
         let started = Instant::now();
-        let result = self.poll().await;
+        let result = self.poll(false).await;
         let duration = started.elapsed();
         let source = &self.config.name;
         let vendor = self.config.vendor;
@@ -108,10 +108,17 @@ impl Poller {
         }
     }
 
-    async fn poll(&self) -> Result<Snapshot, PollError> {
+    /// One poll for a backfill, as of the clock's now: the days' families and the budgets
+    /// configured on them, nothing that reports only the present state. Not published.
+    pub async fn poll_history(&self) -> Result<Snapshot, PollError> {
+        self.poll(true).await
+    }
+
+    async fn poll(&self, history_only: bool) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout);
-        let (plan, days) = self.plan();
+        let (mut plan, days) = self.plan();
+        plan.history_only = history_only;
         let poll = self
             .config
             .source
@@ -121,6 +128,9 @@ impl Poller {
             Err(_) => return Err(PollError::Timeout(timeout)),
         };
         self.keep_settled(&plan, days, &mut snapshot);
+        if history_only {
+            snapshot.vendor_budgets.clear();
+        }
         self.add_budgets(&mut snapshot);
         Ok(snapshot)
     }
@@ -147,6 +157,7 @@ impl Poller {
             history_from,
             settled,
             settle_before: Some(days.settle_before),
+            ..PollPlan::default()
         };
         (plan, Some(days))
     }

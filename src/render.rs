@@ -159,25 +159,40 @@ impl Member<'_> {
                 for (values, value) in samples.iter_escaped() {
                     let labels = std::iter::once(("source", source.as_str()))
                         .chain(samples.label_names.iter().copied().zip(values));
-                    write_sample(out, name, labels, value);
+                    write_sample(out, name, labels, value, "");
                 }
             }
             Member::Sample { labels, value } => {
                 let labels: Vec<(&str, String)> =
                     labels.iter().map(|(n, v)| (*n, escaped(v))).collect();
                 let labels = labels.iter().map(|(n, v)| (*n, v.as_str()));
-                write_sample(out, name, labels, *value);
+                write_sample(out, name, labels, *value, "");
             }
         }
     }
 }
 
-/// One line of the text format, as `prometheus::TextEncoder` writes it, from escaped values.
+/// One source's samples of a family, each line ending in `timestamp` (OpenMetrics, for a
+/// backfill): the lines `/metrics` would have, with the time they are for.
+pub fn write_timestamped(out: &mut String, source: &str, samples: &FamilySamples, timestamp: &str) {
+    let mut escaped_source = String::with_capacity(source.len());
+    escape_into(&mut escaped_source, source, true);
+    let suffix = format!(" {timestamp}");
+    for (values, value) in samples.iter_escaped() {
+        let labels = std::iter::once(("source", escaped_source.as_str()))
+            .chain(samples.label_names.iter().copied().zip(values));
+        write_sample(out, samples.desc.name, labels, value, &suffix);
+    }
+}
+
+/// One line of the text format, as `prometheus::TextEncoder` writes it, from escaped values;
+/// `suffix` follows the value (a timestamp, or nothing).
 fn write_sample<'v>(
     out: &mut String,
     name: &str,
     labels: impl Iterator<Item = (&'v str, &'v str)>,
     value: f64,
+    suffix: &str,
 ) {
     out.push_str(name);
     let mut separator = '{';
@@ -204,6 +219,7 @@ fn write_sample<'v>(
         // Writing into a String cannot fail.
         let _ = write!(out, "{value}");
     }
+    out.push_str(suffix);
     out.push('\n');
 }
 
@@ -513,9 +529,9 @@ mod tests {
     #[test]
     fn infinities_are_written_as_the_text_format_spells_them() {
         let mut out = String::new();
-        write_sample(&mut out, "x", std::iter::empty(), f64::INFINITY);
-        write_sample(&mut out, "x", std::iter::empty(), f64::NEG_INFINITY);
-        write_sample(&mut out, "x", std::iter::empty(), f64::NAN);
+        write_sample(&mut out, "x", std::iter::empty(), f64::INFINITY, "");
+        write_sample(&mut out, "x", std::iter::empty(), f64::NEG_INFINITY, "");
+        write_sample(&mut out, "x", std::iter::empty(), f64::NAN, "");
         assert_eq!(out, "x +Inf\nx -Inf\nx NaN\n");
     }
 }

@@ -239,7 +239,7 @@ impl Source for Dynatrace {
             folder.costs = Some(costs);
         }
         let mut snapshot = folder.finish();
-        if self.settings.entitlements {
+        if self.settings.entitlements && !plan.history_only {
             snapshot
                 .vendor_budgets
                 .extend(self.commitment(session).await?);

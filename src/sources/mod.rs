@@ -82,6 +82,9 @@ pub struct PollPlan {
     /// Days before this one are settled now: a source with daily data hands them back in the
     /// snapshot for the next poll. None: keep none (a full read every poll).
     pub settle_before: Option<NaiveDate>,
+    /// A backfill: read only what has a history (the days), none of what reports the present
+    /// state (entitlements, summaries), which would be false at a past instant.
+    pub history_only: bool,
 }
 
 impl PollPlan {

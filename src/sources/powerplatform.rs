@@ -238,10 +238,10 @@ impl Source for PowerPlatform {
             page += 1;
         }
         let mut builder = folder.finish();
-        if self.settings.tenant_summary {
+        if self.settings.tenant_summary && !plan.history_only {
             self.poll_summary(session, windows, &mut builder).await?;
         }
-        if self.settings.entitlements {
+        if self.settings.entitlements && !plan.history_only {
             self.poll_entitlements(session, &mut builder).await?;
         }
         Ok(builder.finish())

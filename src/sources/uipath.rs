@@ -189,7 +189,7 @@ impl Source for UiPath {
             .try_collect()
             .await?;
         let mut summaries: Vec<(String, String, Summary)> = Vec::new();
-        if self.settings.entitlements {
+        if self.settings.entitlements && !plan.history_only {
             summaries = stream::iter(pairs)
                 .map(|(tenant, consumable)| self.summary(session, tenant, consumable))
                 .buffer_unordered(self.settings.concurrency)

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use crate::helpers::RunningExporter;
 
 /// A child process killed when the test ends, however it ends.
-struct Program(Child);
+pub(crate) struct Program(pub(crate) Child);
 
 impl Drop for Program {
     fn drop(&mut self) {
@@ -35,7 +35,7 @@ impl Drop for Program {
 }
 
 /// The first of `names` on the PATH; a missing program fails the test, naming its package.
-fn program(names: &[&str], package: &str) -> PathBuf {
+pub(crate) fn program(names: &[&str], package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     names
         .iter()
@@ -44,7 +44,7 @@ fn program(names: &[&str], package: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{} is not installed: run `apt-get install {package}` (or ./scripts/test.sh, which does)", names[0]))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -122,7 +122,7 @@ fn budget_alerts_for(
         .count()
 }
 
-async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
+pub(crate) async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
     let response: Value = crate::helpers::client()
         .get(format!("{prometheus}/api/v1/query"))
         .query(&[("query", promql)])
@@ -139,7 +139,7 @@ async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
         assert!(
@@ -582,7 +582,7 @@ fn metric_names(text: &str) -> BTreeSet<String> {
     names
 }
 
-fn run_tool(program_path: PathBuf, args: &[&str], directory: &Path) -> String {
+pub(crate) fn run_tool(program_path: PathBuf, args: &[&str], directory: &Path) -> String {
     let output = Command::new(&program_path)
         .args(args)
         .current_dir(directory)

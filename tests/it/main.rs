@@ -1,4 +1,5 @@
 mod avepoint;
+mod backfill;
 mod budgets;
 mod cli;
 mod config;

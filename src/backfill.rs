@@ -1,0 +1,360 @@
+//! `consumption_exporter backfill`: what the exporter would have served at each step of a past
+//! range, as OpenMetrics with timestamps, for `promtool tsdb create-blocks-from openmetrics`.
+//!
+//! Each step is a poll as of that instant (an injected clock) of every source whose API serves
+//! a range of days. Between steps the poller keeps the days before the step's own as settled
+//! (`settled_after: 0s`, never a full refresh: the vendor's history is final by now), so a step
+//! reads its own day so far and memory holds one step's aggregates, whatever the range. Lines
+//! go to one spool file per family as they come, so that the output groups each family once,
+//! as OpenMetrics requires; the output appears, by rename, only when every step succeeded.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
+
+use crate::app;
+use crate::clock::FixedClock;
+use crate::config::{Config, SourceConfig};
+use crate::poller::Poller;
+use crate::render::write_timestamped;
+use crate::snapshot::Snapshot;
+
+/// The instants a backfill writes: `from`, then every `step`, up to `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub step: TimeDelta,
+}
+
+impl Range {
+    /// Reads `--from`, `--to` and `--step`; a range that is empty, in the future or has no
+    /// step is refused, before any request is sent.
+    pub fn parse(from: &str, to: &str, step: Duration, now: DateTime<Utc>) -> Result<Self, String> {
+        let instant = |flag: &str, text: &str| {
+            parse_instant(text, now).ok_or_else(|| {
+                format!("{flag} {text:?} is not a date (YYYY-MM-DD, midnight UTC), an RFC 3339 time or `now`")
+            })
+        };
+        let (from, to) = (instant("--from", from)?, instant("--to", to)?);
+        let step = TimeDelta::from_std(step).map_err(|_| "--step is too long".to_string())?;
+        if step < TimeDelta::seconds(1) {
+            return Err("--step must be at least 1s".into());
+        }
+        if to > now {
+            return Err(format!("--to {to} is in the future: the vendors have no data for it yet; use `now` or an earlier time"));
+        }
+        if from >= to {
+            return Err(format!(
+                "--from {from} is not before --to {to}: nothing to backfill"
+            ));
+        }
+        Ok(Range { from, to, step })
+    }
+
+    fn steps(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        std::iter::successors(Some(self.from), |at| Some(*at + self.step))
+            .take_while(|at| *at <= self.to)
+    }
+
+    fn days(&self) -> i64 {
+        (self.to.date_naive() - self.from.date_naive()).num_days() + 1
+    }
+}
+
+/// `now`, `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+pub fn parse_instant(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if text == "now" {
+        return Some(now);
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What to backfill and where.
+pub struct Request {
+    pub range: Range,
+    /// Source names (none: every source).
+    pub sources: Vec<String>,
+    pub output: PathBuf,
+}
+
+/// What a backfill wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub sources: usize,
+    pub steps: usize,
+    pub samples: u64,
+    pub bytes: u64,
+}
+
+/// Writes the backfill `request` asks for, telling `progress` (stderr) which sources are
+/// skipped and how far it got.
+pub async fn run(
+    config: &Config,
+    request: &Request,
+    progress: &mut (dyn Write + Send),
+) -> anyhow::Result<Summary> {
+    let chosen = choose_sources(config, &request.sources)?;
+    let mut with_history = Vec::new();
+    for source in chosen {
+        if source.source.reads_date_range() {
+            with_history.push(for_backfill(source));
+        } else {
+            writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to backfill", source.name, source.vendor)?;
+        }
+    }
+    anyhow::ensure!(
+        !with_history.is_empty(),
+        "none of the chosen sources has a history to backfill (powerplatform, uipath and dynatrace sources have)"
+    );
+    let range = request.range;
+    let clock = FixedClock::new(range.from);
+    let (_store, pollers) = app::pollers(
+        &Config {
+            sources: with_history,
+        },
+        Arc::new(clock.clone()),
+    )?;
+    let mut spool = Spool::default();
+    let mut summary = Summary {
+        sources: pollers.len(),
+        ..Summary::default()
+    };
+    let mut reported_day = None;
+    for at in range.steps() {
+        clock.set(at);
+        for poller in &pollers {
+            let snapshot = poller.poll_history().await.map_err(|error| {
+                anyhow::anyhow!(
+                    "source {} ({}): backfill failed at {}: {error}; {} was not written",
+                    poller.config.name,
+                    poller.config.vendor,
+                    at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    request.output.display()
+                )
+            })?;
+            summary.samples += spool.add(&poller.config.name, &snapshot, at)?;
+        }
+        summary.steps += 1;
+        if reported_day != Some(at.date_naive()) {
+            reported_day = Some(at.date_naive());
+            report_progress(progress, &range, at, &pollers)?;
+        }
+    }
+    summary.bytes = spool
+        .finish(&request.output)
+        .with_context(|| format!("writing {}", request.output.display()))?;
+    Ok(summary)
+}
+
+/// The sources named (all when none is), or an error naming the unknown ones.
+fn choose_sources<'c>(
+    config: &'c Config,
+    names: &[String],
+) -> anyhow::Result<Vec<&'c SourceConfig>> {
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|name| !config.sources.iter().any(|s| &s.name == *name))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "unknown source {}: the config has {}",
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(config
+        .sources
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .collect())
+}
+
+/// The source as a backfill polls it: every day before the step's own is settled (the vendor's
+/// history is final by now), and the whole range is never read again.
+fn for_backfill(source: &SourceConfig) -> SourceConfig {
+    let mut source = source.clone();
+    source.schedule.settled_after = Duration::ZERO;
+    source.schedule.full_refresh_interval = Duration::MAX;
+    source
+}
+
+/// One line per day of the range: the day and each source's requests so far.
+fn report_progress(
+    progress: &mut (dyn Write + Send),
+    range: &Range,
+    at: DateTime<Utc>,
+    pollers: &[Poller],
+) -> std::io::Result<()> {
+    let day = (at.date_naive() - range.from.date_naive()).num_days() + 1;
+    let requests: Vec<String> = pollers
+        .iter()
+        .map(|p| {
+            let sent: u64 = p.slot.stats.requests().values().sum();
+            format!("{} {sent} requests", p.config.name)
+        })
+        .collect();
+    writeln!(
+        progress,
+        "backfill: {} (day {day} of {}): {}",
+        at.date_naive(),
+        range.days(),
+        requests.join(", ")
+    )
+}
+
+/// The lines of each family so far, in a file of their own (unnamed, gone when dropped).
+#[derive(Default)]
+struct Spool {
+    families: Vec<SpooledFamily>,
+    lines: String,
+}
+
+struct SpooledFamily {
+    name: &'static str,
+    help: &'static str,
+    file: BufWriter<File>,
+}
+
+impl Spool {
+    /// Spools the snapshot's samples at `at`; returns how many.
+    fn add(
+        &mut self,
+        source: &str,
+        snapshot: &Snapshot,
+        at: DateTime<Utc>,
+    ) -> std::io::Result<u64> {
+        let timestamp = openmetrics_timestamp(at);
+        let mut samples = 0;
+        let mut lines = std::mem::take(&mut self.lines);
+        for family in &snapshot.families {
+            lines.clear();
+            write_timestamped(&mut lines, source, family, &timestamp);
+            samples += family.len() as u64;
+            self.family(family.desc.name, family.desc.help)?
+                .write_all(lines.as_bytes())?;
+        }
+        self.lines = lines;
+        Ok(samples)
+    }
+
+    fn family(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+    ) -> std::io::Result<&mut BufWriter<File>> {
+        let index = match self.families.iter().position(|f| f.name == name) {
+            Some(index) => index,
+            None => {
+                self.families.push(SpooledFamily {
+                    name,
+                    help,
+                    file: BufWriter::new(tempfile::tempfile()?),
+                });
+                self.families.len() - 1
+            }
+        };
+        Ok(&mut self.families[index].file)
+    }
+
+    /// Writes every family, once, and `# EOF` to a file beside `output`, then renames it to
+    /// `output`: a reader never sees half a file. Returns the bytes written.
+    fn finish(self, output: &Path) -> std::io::Result<u64> {
+        let directory = match output.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut out = BufWriter::new(tempfile::NamedTempFile::new_in(directory)?);
+        for family in self.families {
+            writeln!(out, "# HELP {} {}", family.name, escape_help(family.help))?;
+            writeln!(out, "# TYPE {} gauge", family.name)?;
+            let mut file = family.file.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            std::io::copy(&mut file, &mut out)?;
+        }
+        out.write_all(b"# EOF\n")?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.as_file().sync_all()?;
+        let bytes = file.as_file().metadata()?.len();
+        file.persist(output).map_err(|e| e.error)?;
+        Ok(bytes)
+    }
+}
+
+/// Seconds since the epoch, with the milliseconds when there are any (the shortest decimal
+/// that reads back as the same number).
+fn openmetrics_timestamp(at: DateTime<Utc>) -> String {
+    (at.timestamp_millis() as f64 / 1000.0).to_string()
+}
+
+/// OpenMetrics escapes backslashes, double quotes and line feeds in HELP.
+fn escape_help(help: &str) -> String {
+    help.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_range_is_read_from_dates_times_and_now_and_a_bad_one_is_refused() {
+        let now = at("2026-12-01T09:30:00Z");
+        let hour = Duration::from_secs(3600);
+        let range = Range::parse("2026-11-29", "now", hour, now).unwrap();
+        assert_eq!(range.from, at("2026-11-29T00:00:00Z"));
+        assert_eq!(range.to, now);
+        assert_eq!(range.steps().count(), 24 + 24 + 10);
+        assert_eq!(range.days(), 3);
+        let range = Range::parse("2026-11-30T23:00:00+01:00", "2026-12-01", hour, now).unwrap();
+        assert_eq!(
+            range.steps().collect::<Vec<_>>(),
+            [
+                at("2026-11-30T22:00:00Z"),
+                at("2026-11-30T23:00:00Z"),
+                at("2026-12-01T00:00:00Z")
+            ]
+        );
+
+        let refused = |from, to, step| Range::parse(from, to, step, now).unwrap_err();
+        assert!(refused("2026-12-01", "2026-11-01", hour).contains("is not before"));
+        assert!(refused("2026-11-01", "2026-12-02", hour).contains("in the future"));
+        assert!(refused("yesterday", "now", hour).contains("--from \"yesterday\" is not a date"));
+        assert!(refused("2026-11-01", "now", Duration::ZERO).contains("at least 1s"));
+    }
+
+    #[test]
+    fn timestamps_are_seconds_with_milliseconds_when_there_are_any() {
+        assert_eq!(
+            openmetrics_timestamp(at("2026-11-01T00:00:00Z")),
+            "1793491200"
+        );
+        assert_eq!(
+            openmetrics_timestamp(at("2026-11-01T00:00:00.250Z")),
+            "1793491200.25"
+        );
+        assert_eq!(
+            openmetrics_timestamp(at("2026-11-01T00:00:00.001Z")),
+            "1793491200.001"
+        );
+    }
+}
