@@ -85,7 +85,31 @@ pub struct Request {
     pub range: Range,
     /// Source names (none: every source).
     pub sources: Vec<String>,
+    /// Labels added to every series, as `--label` gives them (`job`, `instance`: what
+    /// Prometheus adds when it scrapes, so that backfilled and live series are one).
+    pub labels: Vec<(String, String)>,
     pub output: PathBuf,
+}
+
+/// Reads `--label NAME=VALUE`: a Prometheus label name that the exporter does not set itself.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--label {text:?} is not NAME=VALUE"))?;
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid || name.starts_with("__") {
+        return Err(format!("--label {name:?} is not a label name: letters, digits and _, not starting with a digit or __"));
+    }
+    if name == "source" {
+        return Err("--label source: every series has its source label already".into());
+    }
+    let mut escaped = String::with_capacity(value.len());
+    crate::snapshot::escape_into(&mut escaped, value, true);
+    Ok((name.to_string(), escaped))
 }
 
 /// What a backfill wrote.
@@ -115,7 +139,7 @@ pub async fn run(
     }
     anyhow::ensure!(
         !with_history.is_empty(),
-        "none of the chosen sources has a history to backfill (powerplatform, uipath and dynatrace sources have)"
+        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (README, \"Backfill\")"
     );
     let range = request.range;
     let clock = FixedClock::new(range.from);
@@ -143,7 +167,8 @@ pub async fn run(
                     request.output.display()
                 )
             })?;
-            summary.samples += spool.add(&poller.config.name, &snapshot, at)?;
+            let source = (poller.config.name.as_str(), request.labels.as_slice());
+            summary.samples += spool.add(source, &snapshot, at)?;
         }
         summary.steps += 1;
         if reported_day != Some(at.date_naive()) {
@@ -232,7 +257,7 @@ impl Spool {
     /// Spools the snapshot's samples at `at`; returns how many.
     fn add(
         &mut self,
-        source: &str,
+        source: (&str, &[(String, String)]),
         snapshot: &Snapshot,
         at: DateTime<Utc>,
     ) -> std::io::Result<u64> {
@@ -340,6 +365,30 @@ mod tests {
         assert!(refused("2026-11-01", "2026-12-02", hour).contains("in the future"));
         assert!(refused("yesterday", "now", hour).contains("--from \"yesterday\" is not a date"));
         assert!(refused("2026-11-01", "now", Duration::ZERO).contains("at least 1s"));
+    }
+
+    #[test]
+    fn labels_are_names_and_values_and_the_source_label_is_refused() {
+        assert_eq!(
+            parse_label("job=consumption_exporter"),
+            Ok(("job".into(), "consumption_exporter".into()))
+        );
+        assert_eq!(
+            parse_label("instance=a=\"b\""),
+            Ok(("instance".into(), "a=\\\"b\\\"".into()))
+        );
+        assert!(parse_label("job")
+            .unwrap_err()
+            .contains("is not NAME=VALUE"));
+        assert!(parse_label("9x=1")
+            .unwrap_err()
+            .contains("is not a label name"));
+        assert!(parse_label("__name__=x")
+            .unwrap_err()
+            .contains("is not a label name"));
+        assert!(parse_label("source=x")
+            .unwrap_err()
+            .contains("has its source label"));
     }
 
     #[test]

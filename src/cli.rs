@@ -63,6 +63,10 @@ pub enum Command {
         /// Only this source (repeat for several; default: every source with a history).
         #[arg(long = "source")]
         sources: Vec<String>,
+        /// A label NAME=VALUE on every series (repeat for several), e.g. the `job` and
+        /// `instance` Prometheus gives the live ones.
+        #[arg(long = "label", value_parser = crate::backfill::parse_label)]
+        labels: Vec<(String, String)>,
         /// The file to write; it appears only when the whole range was read.
         #[arg(long)]
         output: PathBuf,

@@ -81,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             step,
             sources,
+            labels,
             output,
         } => {
             let range = backfill::Range::parse(&from, &to, step, chrono::Utc::now())
@@ -89,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let request = backfill::Request {
                 range,
                 sources,
+                labels,
                 output,
             };
             let summary = backfill::run(&config, &request, &mut std::io::stderr()).await?;

@@ -174,12 +174,21 @@ impl Member<'_> {
 
 /// One source's samples of a family, each line ending in `timestamp` (OpenMetrics, for a
 /// backfill): the lines `/metrics` would have, with the time they are for.
-pub fn write_timestamped(out: &mut String, source: &str, samples: &FamilySamples, timestamp: &str) {
+/// `extra` labels (names and escaped values) go first on every line.
+pub fn write_timestamped(
+    out: &mut String,
+    (source, extra): (&str, &[(String, String)]),
+    samples: &FamilySamples,
+    timestamp: &str,
+) {
     let mut escaped_source = String::with_capacity(source.len());
     escape_into(&mut escaped_source, source, true);
     let suffix = format!(" {timestamp}");
     for (values, value) in samples.iter_escaped() {
-        let labels = std::iter::once(("source", escaped_source.as_str()))
+        let labels = extra
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain(std::iter::once(("source", escaped_source.as_str())))
             .chain(samples.label_names.iter().copied().zip(values));
         write_sample(out, samples.desc.name, labels, value, &suffix);
     }

@@ -4,6 +4,7 @@
 //! `./scripts/bench.sh` installs nginx if needed, builds in release mode and runs this.
 //! `./scripts/bench.sh --help` lists the options (scales, run lengths, sections).
 
+mod backfill;
 mod incremental;
 mod load;
 mod nginx;
@@ -43,7 +44,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "startup".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "startup".to_string()])]
     only: Vec<String>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
@@ -87,6 +88,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "incremental") {
         incremental_section(&options).await?;
+    }
+    if options.only.iter().any(|s| s == "backfill") {
+        backfill_section(&options).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -350,6 +354,39 @@ async fn incremental_section(options: &Options) -> anyhow::Result<()> {
         }
     }
     println!("\nThe expositions of every incremental exporter equalled the full one's after each poll (else the run fails).");
+    Ok(())
+}
+
+/// The binary's backfill of 90 days, at 1/10 and at full size of each history tenant.
+async fn backfill_section(options: &Options) -> anyhow::Result<()> {
+    println!("\n## Backfill: 90 days at one step an hour, the binary's peak memory\n");
+    println!("| vendor | tenant | requests | time | file | peak RSS at 1/10 → full size |");
+    println!("|---|---|---:|---:|---:|---|");
+    let vendors = consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+        .filter(|v| {
+            options.vendors.is_empty() || options.vendors.iter().any(|n| n == v.type_name())
+        });
+    for vendor in vendors {
+        let Some(scale) = vendor.history_benchmark_scale() else {
+            continue;
+        };
+        let scale = (scale / options.vendor_divisor).max(10);
+        let small = backfill::measure(vendor, scale / 10, 90).await?;
+        let large = backfill::measure(vendor, scale, 90).await?;
+        println!(
+            "| {} | {scale} {}, {} days | {} | {:.1} s | {} | {} → {} |",
+            vendor.type_name(),
+            vendor.history_scale_unit(),
+            large.days,
+            large.requests,
+            large.elapsed.as_secs_f64(),
+            size(large.output_bytes),
+            size(small.peak_rss),
+            size(large.peak_rss)
+        );
+    }
     Ok(())
 }
 

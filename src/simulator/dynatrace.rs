@@ -666,6 +666,10 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 Scale::Units(environments) | Scale::Monthly(environments) => {
                     account.environments =
                         (0..environments).map(|i| format!("env{i:05}")).collect();
+                    if matches!(spec.scale, Scale::Monthly(_)) {
+                        // History for a 90-day backfill.
+                        account.days = 100;
+                    }
                     "    page_size: 20\n"
                 }
             };

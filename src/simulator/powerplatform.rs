@@ -618,10 +618,11 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
                     generated(records, 1, 20, 5000),
                     "    page_size: 1000\n",
                 ),
-                // A month's records spread over 40 days, ending today.
+                // A month's records a day at a time, over 100 days ending today (a 90-day
+                // backfill has them all).
                 Scale::Monthly(records) => (
                     spec.today,
-                    generated(records / 30, 40, 20, 5000),
+                    generated(records / 30, 100, 20, 5000),
                     "    page_size: 1000\n",
                 ),
             };

@@ -60,6 +60,7 @@ async fn an_unknown_source_or_a_bad_range_fails_before_any_request() {
     let request = Request {
         range,
         sources: vec!["uipath".into(), "nonesuch".into()],
+        labels: Vec::new(),
         output: output.clone(),
     };
     let error = backfill::run(&config, &request, &mut Vec::new())
@@ -158,6 +159,7 @@ async fn a_vendor_failure_part_way_names_the_source_and_the_time_and_leaves_no_f
         &Request {
             range,
             sources: Vec::new(),
+            labels: Vec::new(),
             output: output.clone(),
         },
         &mut progress,
@@ -234,7 +236,15 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
     let run = Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
         .args(["backfill", "--config.file"])
         .arg(&config_file)
-        .args(["--from", &from.to_string(), "--step", "1h", "--output"])
+        .args([
+            "--from",
+            &from.to_string(),
+            "--step",
+            "1h",
+            "--label",
+            "job=consumption_exporter",
+            "--output",
+        ])
         .arg(&output)
         .stdout(Stdio::piped())
         .output()
@@ -308,7 +318,7 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
         .1;
     let series = query_at(
         &prometheus,
-        r#"consumption_uipath_consumed_units{window="yesterday"}"#,
+        r#"consumption_uipath_consumed_units{job="consumption_exporter",window="yesterday"}"#,
         noon,
     )
     .await;

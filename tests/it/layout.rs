@@ -211,6 +211,7 @@ fn the_vendor_blind_code_names_no_vendor() {
         "tests/it/faults.rs",
         "tests/it/incremental.rs",
         "src/settled.rs",
+        "src/backfill.rs",
         "src/sources/windows.rs",
         "tests/it/secrets.rs",
         "tests/it/cli.rs",

@@ -1,0 +1,68 @@
+//! Backfill: the exporter binary's `backfill` over 90 days of a vendor's history tenant, at one
+//! step an hour, with its peak memory: a backfill streams, so the peak follows one step's
+//! aggregates, not the range.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Days, Utc};
+use consumption_exporter::simulator::kit::{Scale, SimulatedVendor, TenantSpec};
+
+use crate::processes::{self, Process};
+
+pub struct BackfillFigures {
+    pub days: u64,
+    pub requests: usize,
+    pub elapsed: Duration,
+    pub peak_rss: u64,
+    pub output_bytes: u64,
+}
+
+pub async fn measure(
+    vendor: &dyn SimulatedVendor,
+    scale: u64,
+    days: u64,
+) -> anyhow::Result<BackfillFigures> {
+    let today = Utc::now().date_naive();
+    let spec = TenantSpec {
+        seed: 13,
+        today,
+        scale: Scale::Monthly(scale),
+    };
+    let tenant = vendor.start(spec).await?;
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("exporter.yml");
+    let entry = tenant.entry(vendor.type_name());
+    std::fs::write(
+        &config_path,
+        format!("sources:\n{entry}    poll_timeout: 30m\n    max_pages: 1000000\n"),
+    )?;
+    let output = dir.path().join("backfill.om");
+    let from = (today - Days::new(days)).to_string();
+    let child = Process::spawn(
+        Command::new(processes::exporter_binary()?)
+            .arg("backfill")
+            .arg("--config.file")
+            .arg(&config_path)
+            .args(["--from", &from, "--step", "1h", "--output"])
+            .arg(&output)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    )?;
+    let started = Instant::now();
+    let (status, peak_rss, _) =
+        tokio::task::spawn_blocking(move || child.wait_with_output_and_peak_rss()).await??;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(
+        status.success(),
+        "the {} backfill failed ({status}); run it by hand on the config to see why",
+        vendor.type_name()
+    );
+    Ok(BackfillFigures {
+        days,
+        requests: tenant.requests().len(),
+        elapsed,
+        peak_rss,
+        output_bytes: std::fs::metadata(&output)?.len(),
+    })
+}
