@@ -307,6 +307,23 @@ fn ms(duration: Duration) -> String {
     }
 }
 
+/// The vendors `--vendors` names (all when empty) that have a history tenant, each at its
+/// scale divided by `--vendor-divisor`.
+fn history_vendors(
+    options: &Options,
+) -> impl Iterator<Item = (&'static dyn SimulatedVendor, u64)> + '_ {
+    consumption_exporter::simulator::kit::VENDORS
+        .iter()
+        .copied()
+        .filter(|v| {
+            options.vendors.is_empty() || options.vendors.iter().any(|n| n == v.type_name())
+        })
+        .filter_map(|v| {
+            let scale = v.history_benchmark_scale()?;
+            Some((v, (scale / options.vendor_divisor).max(10)))
+        })
+}
+
 /// A simulated day of polls of each vendor with daily history, full against incremental at
 /// the default `settled_after` (3d), at 12h and at 0s (only today re-read).
 async fn incremental_section(options: &Options) -> anyhow::Result<()> {
@@ -321,17 +338,7 @@ async fn incremental_section(options: &Options) -> anyhow::Result<()> {
     );
     println!("| vendor | tenant | full: requests, bytes a day | settled_after | incremental: requests, bytes a day | fewer bytes | poll time a day: full → incremental | settled days held | heap per (label set × day) |");
     println!("|---|---|---:|---|---:|---:|---:|---:|---:|");
-    let vendors = consumption_exporter::simulator::kit::VENDORS
-        .iter()
-        .copied()
-        .filter(|v| {
-            options.vendors.is_empty() || options.vendors.iter().any(|n| n == v.type_name())
-        });
-    for vendor in vendors {
-        let Some(scale) = vendor.history_benchmark_scale() else {
-            continue;
-        };
-        let scale = (scale / options.vendor_divisor).max(10);
+    for (vendor, scale) in history_vendors(options) {
         let globals: Vec<&str> = variants.iter().map(|(_, g)| *g).collect();
         let c = incremental::compare(vendor, scale, day, options.day_polls, &globals).await?;
         let full = &c.full;
@@ -362,17 +369,7 @@ async fn backfill_section(options: &Options) -> anyhow::Result<()> {
     println!("\n## Backfill: 90 days at one step an hour, the binary's peak memory\n");
     println!("| vendor | tenant | requests | time | file | peak RSS at 1/10 → full size |");
     println!("|---|---|---:|---:|---:|---|");
-    let vendors = consumption_exporter::simulator::kit::VENDORS
-        .iter()
-        .copied()
-        .filter(|v| {
-            options.vendors.is_empty() || options.vendors.iter().any(|n| n == v.type_name())
-        });
-    for vendor in vendors {
-        let Some(scale) = vendor.history_benchmark_scale() else {
-            continue;
-        };
-        let scale = (scale / options.vendor_divisor).max(10);
+    for (vendor, scale) in history_vendors(options) {
         let small = backfill::measure(vendor, scale / 10, 90).await?;
         let large = backfill::measure(vendor, scale, 90).await?;
         println!(

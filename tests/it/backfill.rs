@@ -15,7 +15,7 @@ use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization, 
 use consumption_exporter::simulator::{Fault, When};
 use serde_json::Value;
 
-use crate::e2e::{free_port, program, run_tool, wait_for, Program};
+use crate::e2e::{free_port, program, query_at, run_tool, wait_for, Program};
 use crate::helpers::parse_config;
 
 const SEED: u64 = 5;
@@ -42,6 +42,13 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
+}
+
+fn assert_nothing_asked(tenants: &[SimulatedTenant]) {
+    for tenant in tenants {
+        let asked = tenant.requests().len();
+        assert_eq!(asked, 0, "{} was asked {asked} times", tenant.type_name());
+    }
 }
 
 #[tokio::test]
@@ -71,13 +78,7 @@ async fn an_unknown_source_or_a_bad_range_fails_before_any_request() {
         error.starts_with("unknown source nonesuch: the config has qlik, powerplatform"),
         "{error}"
     );
-    for tenant in &tenants {
-        assert!(
-            tenant.requests().is_empty(),
-            "{} was asked",
-            tenant.type_name()
-        );
-    }
+    assert_nothing_asked(&tenants);
     assert!(!output.exists());
 
     let binary = env!("CARGO_BIN_EXE_consumption_exporter");
@@ -97,13 +98,7 @@ async fn an_unknown_source_or_a_bad_range_fails_before_any_request() {
             .contains("--from 2026-12-02 00:00:00 UTC is not before --to 2026-11-01 00:00:00 UTC"),
         "{stderr}"
     );
-    for tenant in &tenants {
-        assert!(
-            tenant.requests().is_empty(),
-            "{} was asked",
-            tenant.type_name()
-        );
-    }
+    assert_nothing_asked(&tenants);
 }
 
 /// Progress that injects a fault into a tenant once the backfill reaches `day`.
@@ -201,23 +196,6 @@ async fn a_vendor_failure_part_way_names_the_source_and_the_time_and_leaves_no_f
 
 fn promtool(args: &[&str], dir: &Path) -> String {
     run_tool(program(&["promtool"], "prometheus"), args, dir)
-}
-
-async fn query_at(prometheus: &str, promql: &str, at: DateTime<Utc>) -> Vec<Value> {
-    let response: Value = crate::helpers::client()
-        .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", promql), ("time", &at.timestamp().to_string())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(response["status"], "success", "{promql}: {response}");
-    response["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

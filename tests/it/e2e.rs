@@ -123,9 +123,19 @@ fn budget_alerts_for(
 }
 
 pub(crate) async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
+    query_at(prometheus, promql, Utc::now()).await
+}
+
+/// An instant query evaluated at `at`.
+pub(crate) async fn query_at(
+    prometheus: &str,
+    promql: &str,
+    at: chrono::DateTime<Utc>,
+) -> Vec<Value> {
+    let time = (at.timestamp_millis() as f64 / 1000.0).to_string();
     let response: Value = crate::helpers::client()
         .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", promql)])
+        .query(&[("query", promql), ("time", time.as_str())])
         .send()
         .await
         .unwrap()

@@ -113,6 +113,30 @@ async fn window_sums_are_exact_for_every_label_set_across_pages() {
 }
 
 #[tokio::test]
+async fn after_the_first_poll_only_the_unsettled_days_are_asked_for_with_the_same_sums() {
+    let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    exporter.assert_polls(0).await;
+    let first = exporter.scrape().await;
+    exporter.assert_polls(0).await;
+    let second = exporter.scrape().await;
+    let queries = simulator.queries();
+    // 10:00 on the 22nd: days that ended 3 days ago (the 18th and before) are settled.
+    assert!(queries[0].contains("startDate=2026-11-01T00%3A00%3A00Z"), "{}", queries[0]);
+    assert!(queries[1].contains("startDate=2026-11-19T00%3A00%3A00Z"), "{}", queries[1]);
+    let units_of = |m: &crate::helpers::Exposition| -> Vec<String> {
+        m.text
+            .lines()
+            .filter(|l| l.starts_with("consumption_powerplatform_flow_capacity_units{"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(units_of(&first), units_of(&second));
+    assert!(!units_of(&first).is_empty());
+}
+
+#[tokio::test]
 async fn opt_in_user_labels_and_filters_reach_the_series_and_the_query() {
     let simulator = PowerPlatformSimulator::new(tenant(fixture()));
     let running = simulator.start(0).await.unwrap();
