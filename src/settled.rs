@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-/// One label set's amounts by day, sorted by day.
-pub type DaySeries = (Vec<String>, Vec<(NaiveDate, f64)>);
+use crate::usage::DaySeries;
 
 /// The settled days of one family.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -114,7 +113,7 @@ impl SettledState {
     }
 
     /// Keeps what a successful poll settled. `started_from` is what the poll started from
-    /// (none: it read the whole range).
+    /// (none: it read the whole range); when no day settled since, it stays as it is.
     pub fn keep(
         &mut self,
         days: PollDays,
@@ -126,6 +125,12 @@ impl SettledState {
             (Some(_), Some(kept)) => kept.full_read_at,
             _ => days.now,
         };
+        if let Some(unchanged) = started_from.filter(|s| s.until == days.settle_before) {
+            // No day settled since: the days kept stay, uncopied (the poll handed back none).
+            let days = unchanged.clone();
+            self.kept = Some(Kept { days, full_read_at });
+            return;
+        }
         let days = Arc::new(SettledDays {
             from: days.start,
             until: days.settle_before,

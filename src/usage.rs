@@ -3,7 +3,6 @@
 //! vendor reports itself. Sources fill these; [`crate::budgets`] evaluates them, never knowing
 //! which vendor they came from.
 
-use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -31,11 +30,22 @@ impl Usage {
     }
 }
 
-/// Amounts consumed per UTC day, per label set, from the first day a budget needs.
+/// Amounts consumed per UTC day, per label set (each label set's days sorted by day, one
+/// amount a day), from the first day a budget needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DailyUsage {
     pub label_names: Vec<&'static str>,
-    pub series: Vec<(Vec<String>, BTreeMap<NaiveDate, f64>)>,
+    pub series: Vec<DaySeries>,
+}
+
+/// One label set's values and its amounts by day, sorted by day.
+pub type DaySeries = (Vec<String>, Vec<(NaiveDate, f64)>);
+
+/// The sum of the amounts of `days` (sorted by day) from `from` up to, not including, `until`.
+pub fn sum_days(days: &[(NaiveDate, f64)], from: NaiveDate, until: NaiveDate) -> f64 {
+    let first = days.partition_point(|(day, _)| *day < from);
+    let end = days.partition_point(|(day, _)| *day < until);
+    days[first..end.max(first)].iter().map(|(_, a)| a).sum()
 }
 
 /// Current levels per label set (a count of connections, usage in the current period).

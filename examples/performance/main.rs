@@ -331,6 +331,7 @@ async fn incremental_section(options: &Options) -> anyhow::Result<()> {
     let variants = [
         ("3d (default)", "  settled_after: 3d\n"),
         ("12h", "  settled_after: 12h\n"),
+        ("0s", "  settled_after: 0s\n"),
     ];
     println!(
         "\n## Incremental polling: one day ({day}, mid-month), {} polls 15 minutes apart\n",

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
-use crate::usage::{BudgetUnit, DailyUsage, LevelUsage, Usage, VendorBudget};
+use crate::usage::{sum_days, BudgetUnit, DailyUsage, LevelUsage, Usage, VendorBudget};
 pub use period::Period;
 
 /// Days of history the forecast's rate is taken over: the last complete UTC days.
@@ -152,11 +152,8 @@ pub fn evaluate_daily(budget: &Budget, usage: &DailyUsage, now: DateTime<Utc>) -
         if !budget.matches(&usage.label_names, values) {
             continue;
         }
-        used += days
-            .range(start..end.min(today + Duration::days(1)))
-            .map(|(_, a)| a)
-            .sum::<f64>();
-        recent += days.range(rate_start..today).map(|(_, a)| a).sum::<f64>();
+        used += sum_days(days, start, end.min(today + Duration::days(1)));
+        recent += sum_days(days, rate_start, today);
     }
     let seconds_left = (period::midnight(end) - now).num_milliseconds().max(0) as f64 / 1000.0;
     let days_left = seconds_left / 86_400.0;
@@ -216,7 +213,10 @@ fn project(usage: &Usage, budgets: &[Budget], default_unit: BudgetUnit) -> Usage
             }
             Usage::Daily(DailyUsage {
                 label_names: kept_names,
-                series: merged.into_iter().collect(),
+                series: merged
+                    .into_iter()
+                    .map(|(values, days)| (values, days.into_iter().collect()))
+                    .collect(),
             })
         }
         Usage::Level(level) => {

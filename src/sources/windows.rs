@@ -2,7 +2,6 @@
 //! UTC calendar days, and sums per label set in each. Daily data is exposed without a date label
 //! so that series stay bounded.
 
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
@@ -240,7 +239,9 @@ impl WindowSums {
                 builder.observe(family, &labels, sum);
             }
         }
-        if let Some(before) = self.windows.settle_before {
+        // Nothing settled since the plan's days: the poller keeps those as they are.
+        let newly_settled = self.windows.settle_before != self.windows.settled_until;
+        if let Some(before) = self.windows.settle_before.filter(|_| newly_settled) {
             let series = self
                 .sums
                 .values()
@@ -258,7 +259,7 @@ impl WindowSums {
             let series = self
                 .sums
                 .into_values()
-                .map(|s| (s.values, s.days.into_iter().collect::<BTreeMap<_, _>>()))
+                .map(|s| (s.values, s.days))
                 .collect();
             builder.usage(Usage::Daily(DailyUsage {
                 label_names: label_names.to_vec(),
