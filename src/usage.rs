@@ -3,7 +3,6 @@
 //! vendor reports itself. Sources fill these; [`crate::budgets`] evaluates them, never knowing
 //! which vendor they came from.
 
-
 use chrono::NaiveDate;
 
 /// The consumption a poll saw, by label set.

@@ -18,6 +18,46 @@ pub struct BackfillFigures {
     pub output_bytes: u64,
 }
 
+/// Peak memory of the binary's `once` (a first poll: the whole range read, its days summed,
+/// settled and handed to budgets) on the history tenant with `budget_period` budget.
+pub async fn once_peak(
+    vendor: &dyn SimulatedVendor,
+    scale: u64,
+    budget_period: &str,
+) -> anyhow::Result<u64> {
+    let spec = TenantSpec {
+        seed: 17,
+        today: Utc::now().date_naive(),
+        scale: Scale::Monthly(scale),
+    };
+    let tenant = vendor.start(spec).await?;
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("exporter.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "sources:\n{}    poll_timeout: 30m\n    max_pages: 1000000\n    budgets:\n      - {{name: b, period: {budget_period}, limit: 1000000000000}}\n",
+            tenant.entry(vendor.type_name())
+        ),
+    )?;
+    let child = Process::spawn(
+        Command::new(processes::exporter_binary()?)
+            .arg("once")
+            .arg("--config.file")
+            .arg(&config_path)
+            .args(["--log.level", "error"])
+            .stdout(Stdio::piped()),
+    )?;
+    let (status, peak_rss, _) =
+        tokio::task::spawn_blocking(move || child.wait_with_output_and_peak_rss()).await??;
+    anyhow::ensure!(
+        status.success(),
+        "the {} poll failed ({status})",
+        vendor.type_name()
+    );
+    Ok(peak_rss)
+}
+
 pub async fn measure(
     vendor: &dyn SimulatedVendor,
     scale: u64,

@@ -44,7 +44,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "startup".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string()])]
     only: Vec<String>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
@@ -91,6 +91,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "backfill") {
         backfill_section(&options).await?;
+    }
+    if options.only.iter().any(|s| s == "year") {
+        year_of_days_section(&options).await?;
     }
     if options.only.iter().any(|s| s == "startup") {
         let figures = startup::measure(20).await?;
@@ -362,6 +365,27 @@ async fn incremental_section(options: &Options) -> anyhow::Result<()> {
         }
     }
     println!("\nThe expositions of every incremental exporter equalled the full one's after each poll (else the run fails).");
+    Ok(())
+}
+
+/// What a year of days costs: the peak of a first poll with a year budget against one with a
+/// month budget (today's days only), on the tenant with the most label sets.
+async fn year_of_days_section(options: &Options) -> anyhow::Result<()> {
+    println!("\n## A year of days: peak memory of a first poll (`once`), a year budget against a month budget\n");
+    println!("| vendor | tenant | month budget | year budget | difference |");
+    println!("|---|---|---:|---:|---:|");
+    for (vendor, scale) in history_vendors(options) {
+        let month = backfill::once_peak(vendor, scale, "month").await?;
+        let year = backfill::once_peak(vendor, scale, "year").await?;
+        println!(
+            "| {} | {scale} {} | {} | {} | {} |",
+            vendor.type_name(),
+            vendor.history_scale_unit(),
+            size(month),
+            size(year),
+            size(year.saturating_sub(month))
+        );
+    }
     Ok(())
 }
 

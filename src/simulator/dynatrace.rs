@@ -667,8 +667,9 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                     account.environments =
                         (0..environments).map(|i| format!("env{i:05}")).collect();
                     if matches!(spec.scale, Scale::Monthly(_)) {
-                        // History for a 90-day backfill.
-                        account.days = 100;
+                        // A year and more of history: for a 90-day backfill, and for a year
+                        // budget's days.
+                        account.days = 400;
                     }
                     "    page_size: 20\n"
                 }

@@ -2,7 +2,6 @@
 //! UTC calendar days, and sums per label set in each. Daily data is exposed without a date label
 //! so that series stay bounded.
 
-
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 

@@ -123,8 +123,16 @@ async fn after_the_first_poll_only_the_unsettled_days_are_asked_for_with_the_sam
     let second = exporter.scrape().await;
     let queries = simulator.queries();
     // 10:00 on the 22nd: days that ended 3 days ago (the 18th and before) are settled.
-    assert!(queries[0].contains("startDate=2026-11-01T00%3A00%3A00Z"), "{}", queries[0]);
-    assert!(queries[1].contains("startDate=2026-11-19T00%3A00%3A00Z"), "{}", queries[1]);
+    assert!(
+        queries[0].contains("startDate=2026-11-01T00%3A00%3A00Z"),
+        "{}",
+        queries[0]
+    );
+    assert!(
+        queries[1].contains("startDate=2026-11-19T00%3A00%3A00Z"),
+        "{}",
+        queries[1]
+    );
     let units_of = |m: &crate::helpers::Exposition| -> Vec<String> {
         m.text
             .lines()
