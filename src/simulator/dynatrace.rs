@@ -736,4 +736,8 @@ impl super::kit::SimulatedVendor for DynatraceKit {
     fn history_benchmark_scale(&self) -> Option<u64> {
         Some(2000)
     }
+
+    fn history_scale_unit(&self) -> &'static str {
+        "environments × 4 capabilities"
+    }
 }
