@@ -12,7 +12,7 @@ use crate::processes::{self, Process};
 
 pub struct BackfillFigures {
     pub days: u64,
-    pub requests: usize,
+    pub requests: u64,
     pub elapsed: Duration,
     pub peak_rss: u64,
     pub output_bytes: u64,
@@ -78,6 +78,7 @@ pub async fn measure(
         format!("sources:\n{entry}    poll_timeout: 30m\n    max_pages: 1000000\n"),
     )?;
     let output = dir.path().join("backfill.om");
+    let progress_path = dir.path().join("progress.txt");
     let from = (today - Days::new(days)).to_string();
     let child = Process::spawn(
         Command::new(processes::exporter_binary()?)
@@ -87,7 +88,7 @@ pub async fn measure(
             .args(["--from", &from, "--step", "1h", "--output"])
             .arg(&output)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
+            .stderr(std::fs::File::create(&progress_path)?),
     )?;
     let started = Instant::now();
     let (status, peak_rss, _) =
@@ -100,9 +101,26 @@ pub async fn measure(
     );
     Ok(BackfillFigures {
         days,
-        requests: tenant.requests().len(),
+        requests: requests_sent(&std::fs::read_to_string(&progress_path)?)?,
         elapsed,
         peak_rss,
         output_bytes: std::fs::metadata(&output)?.len(),
     })
+}
+
+/// The requests of the last progress line (`backfill: DAY (day n of m): NAME N requests`): the
+/// simulator's own log keeps only the latest 100,000.
+fn requests_sent(progress: &str) -> anyhow::Result<u64> {
+    progress
+        .lines()
+        .rev()
+        .find_map(|line| {
+            let (_, tail) = line.strip_prefix("backfill: ")?.rsplit_once("): ")?;
+            tail.strip_suffix(" requests")?
+                .rsplit_once(' ')?
+                .1
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| anyhow::anyhow!("no progress line in the backfill's stderr"))
 }

@@ -183,11 +183,15 @@ impl Source for UiPath {
                 pairs.push((tenant.clone(), consumable.clone()));
             }
         }
-        let results: Vec<Consumption> = stream::iter(pairs.clone())
+        // Each answer is folded as it comes: memory holds the sums, not every answer.
+        let mut folder = Folder::new(windows, &plan);
+        let mut answers = stream::iter(pairs.clone())
             .map(|(tenant, consumable)| self.fetch(session, windows, now, tenant, consumable))
-            .buffer_unordered(self.settings.concurrency)
-            .try_collect()
-            .await?;
+            .buffer_unordered(self.settings.concurrency);
+        while let Some(answer) = answers.next().await {
+            folder.add(&answer?);
+        }
+        drop(answers);
         let mut summaries: Vec<(String, String, Summary)> = Vec::new();
         if self.settings.entitlements && !plan.history_only {
             summaries = stream::iter(pairs)
@@ -196,7 +200,7 @@ impl Source for UiPath {
                 .try_collect()
                 .await?;
         }
-        Ok(fold(&results, &summaries, windows, &plan))
+        Ok(folder.finish(&summaries))
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
@@ -217,34 +221,44 @@ impl Source for UiPath {
     }
 }
 
-/// Every tenant's and consumable's days, summed into the windows per label set.
-fn fold(
-    results: &[Consumption],
-    summaries: &[(String, String, Summary)],
-    windows: Windows,
-    plan: &PollPlan,
-) -> Snapshot {
-    let mut sums = WindowSums::new(windows).seeded(plan, &CONSUMED_UNITS);
-    let mut newest: Option<DateTime<Utc>> = None;
-    for result in results {
-        for (service, at, amount) in &result.days {
-            newest = newest.max(Some(*at));
-            sums.add(
-                &[&result.tenant, &result.consumable, service],
+/// Every tenant's and consumable's days, summed into the windows per label set. One label set
+/// gets its amounts from one answer, so the order answers come in changes no sum.
+struct Folder {
+    sums: WindowSums,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Folder {
+    fn new(windows: Windows, plan: &PollPlan) -> Self {
+        Folder {
+            sums: WindowSums::new(windows).seeded(plan, &CONSUMED_UNITS),
+            newest: None,
+        }
+    }
+
+    fn add(&mut self, answer: &Consumption) {
+        for (service, at, amount) in &answer.days {
+            self.newest = self.newest.max(Some(*at));
+            self.sums.add(
+                &[&answer.tenant, &answer.consumable, service],
                 at.date_naive(),
                 *amount,
             );
         }
     }
-    let mut builder = SnapshotBuilder::new();
-    sums.into_family(&mut builder, &CONSUMED_UNITS, &USAGE_LABELS);
-    if let Some(newest) = newest {
-        builder.data_updated(newest.timestamp() as f64);
+
+    fn finish(self, summaries: &[(String, String, Summary)]) -> Snapshot {
+        let mut builder = SnapshotBuilder::new();
+        self.sums
+            .into_family(&mut builder, &CONSUMED_UNITS, &USAGE_LABELS);
+        if let Some(newest) = self.newest {
+            builder.data_updated(newest.timestamp() as f64);
+        }
+        if !summaries.is_empty() {
+            add_allocations(&mut builder, summaries);
+        }
+        builder.finish()
     }
-    if !summaries.is_empty() {
-        add_allocations(&mut builder, summaries);
-    }
-    builder.finish()
 }
 
 /// One row of the per-tenant consumption summary. The field names come from UiPath's CLI only,
@@ -423,12 +437,14 @@ mod tests {
             },
         ];
         // The 1st of December: month_to_date is today alone; yesterday is in November.
-        let snapshot = fold(
-            &results,
-            &[],
+        let mut folder = Folder::new(
             Windows::at(at("2026-12-01T10:00:00Z")),
             &PollPlan::default(),
         );
+        for answer in &results {
+            folder.add(answer);
+        }
+        let snapshot = folder.finish(&[]);
         let family = snapshot
             .family("consumption_uipath_consumed_units")
             .unwrap();

@@ -145,10 +145,19 @@ impl LabelSet {
     }
 }
 
-fn add_to_day(days: &mut Vec<(NaiveDate, f64)>, day: NaiveDate, amount: f64) {
+/// Adds `amount` on `day` to `days`. A full vector grows as usual, but never past the days
+/// that can still come (up to `today`): a label set with an amount every day ends with no
+/// spare room, a year of days holding 16 bytes a day, not up to twice that.
+fn add_to_day(days: &mut Vec<(NaiveDate, f64)>, day: NaiveDate, amount: f64, today: NaiveDate) {
     match days.last_mut() {
         Some((last, sum)) if *last == day => *sum += amount,
-        Some((last, _)) if *last < day => days.push((day, amount)),
+        Some((last, _)) if *last < day => {
+            if days.len() == days.capacity() {
+                let to_come = usize::try_from((today - day).num_days() + 1).unwrap_or(1);
+                days.reserve_exact(days.len().max(4).min(to_come));
+            }
+            days.push((day, amount));
+        }
         None => days.push((day, amount)),
         Some(_) => match days.binary_search_by_key(&day, |(d, _)| *d) {
             Ok(i) => days[i].1 += amount,
@@ -210,7 +219,8 @@ impl WindowSums {
         if !self.windows.takes(day) {
             return;
         }
-        add_to_day(&mut self.label_set(label_values).days, day, amount);
+        let today = self.windows.today;
+        add_to_day(&mut self.label_set(label_values).days, day, amount, today);
     }
 
     /// Adds the family with `label_names` plus `window`. Every label set seen in a window gets
