@@ -132,7 +132,9 @@ fn describe_uipath_error(body: &[u8]) -> Option<String> {
 }
 
 /// The labels of `consumption_uipath_consumed_units` besides `window`.
-const USAGE_LABELS: [&str; 3] = ["tenant_id", "consumable", "service"];
+/// `uipath_service`, not `service`: a prometheus-operator ServiceMonitor adds a `service`
+/// target label, which would turn ours into `exported_service`.
+const USAGE_LABELS: [&str; 3] = ["tenant_id", "consumable", "uipath_service"];
 
 /// A configured UiPath organisation.
 pub struct UiPath {
@@ -491,7 +493,7 @@ mod properties {
                 for (service, at, amount) in daily_amounts(&items) {
                     sums.add(&["t", "c", &service], at.date_naive(), amount);
                 }
-                sums.into_family(&mut SnapshotBuilder::new(), &CONSUMED_UNITS, &["tenant_id", "consumable", "service"]);
+                sums.into_family(&mut SnapshotBuilder::new(), &CONSUMED_UNITS, &USAGE_LABELS);
             }
             let _ = describe_uipath_error(&bytes);
         }

@@ -305,7 +305,8 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
         let found = series
             .iter()
             .find(|s| {
-                s["metric"]["service"] == *service && s["metric"]["tenant_id"] == tenant.as_str()
+                s["metric"]["uipath_service"] == *service
+                    && s["metric"]["tenant_id"] == tenant.as_str()
             })
             .unwrap_or_else(|| panic!("no series for {service}: {series:?}"));
         let value: f64 = found["value"][1].as_str().unwrap().parse().unwrap();
@@ -326,7 +327,7 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
         .query(&[
             (
                 "query",
-                r#"consumption_uipath_consumed_units{window="today",service="studio"}"#,
+                r#"consumption_uipath_consumed_units{window="today",uipath_service="studio"}"#,
             ),
             ("start", &start.timestamp().to_string()),
             ("end", &end.timestamp().to_string()),

@@ -235,3 +235,49 @@ async fn the_exposition_of_every_vendor_matches_the_golden_file() {
         .join("\n");
     insta::assert_snapshot!("every_vendor", stable);
 }
+
+/// The target labels Kubernetes service discovery and a prometheus-operator ServiceMonitor or
+/// PodMonitor attach to every scraped series, and Prometheus's own `job` and `instance`.
+const TARGET_LABELS: [&str; 7] = [
+    "namespace",
+    "pod",
+    "service",
+    "container",
+    "endpoint",
+    "job",
+    "instance",
+];
+
+#[tokio::test]
+async fn no_family_carries_a_label_that_kubernetes_or_prometheus_adds_to_targets() {
+    // Demo tenants: every optional family of every vendor (summaries, entitlements).
+    let mut tenants = Vec::new();
+    for vendor in kit::VENDORS {
+        for source in vendor.demo_sources() {
+            let spec = TenantSpec {
+                seed: 3,
+                today: test_today(),
+                scale: source.scale,
+            };
+            let tenant = vendor.start(spec).await.unwrap();
+            tenants.push((source.name, tenant));
+        }
+    }
+    let entries: String = tenants.iter().map(|(name, t)| t.entry(name)).collect();
+    let exporter = TestExporter::start(&format!("sources:\n{entries}")).await;
+    for (i, (name, _)) in tenants.iter().enumerate() {
+        assert!(exporter.poll(i).await, "{name}: {}", exporter.last_error(i));
+    }
+    let exposition = exporter.scrape().await;
+    let mut families = 0;
+    for (name, labels, _) in exposition.samples() {
+        families += 1;
+        for (label, _) in labels {
+            assert!(
+                !TARGET_LABELS.contains(&label.as_str()),
+                "{name} has the label {label}, which a scrape under Kubernetes renames to exported_{label}"
+            );
+        }
+    }
+    assert!(families > 100, "{families} samples");
+}

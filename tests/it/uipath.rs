@@ -30,7 +30,7 @@ fn units(
             ("source", "robots"),
             ("tenant_id", tenant),
             ("consumable", consumable),
-            ("service", service),
+            ("uipath_service", service),
             ("window", window),
         ],
     )
