@@ -12,10 +12,14 @@ pub const DEFAULT_CONFIG_FILE: &str = "exporter.yml";
 #[derive(Parser, Debug)]
 #[command(
     name = "consumption_exporter",
-    version,
+    disable_version_flag = true,
     about = "Prometheus exporter for SaaS licensing and consumption APIs"
 )]
 pub struct Cli {
+    /// Print the version, revision, branch, build user and date, Rust version and platform.
+    #[arg(long, global = true)]
+    pub version: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 

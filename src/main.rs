@@ -37,6 +37,10 @@ async fn async_main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.version {
+        print!("{}", consumption_exporter::version_text());
+        return Ok(ExitCode::SUCCESS);
+    }
     cli.check_flags()?;
     let config_file = cli.config_file();
     match cli.command() {
@@ -64,7 +68,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(&config_file)?;
             let web = load_web_config(&cli)?;
             let listener = server::bind(cli.listen_address()).await?;
-            tracing::info!(address = %listener.local_addr()?, sources = config.sources.len(), "listening");
+            let tls = web.as_ref().is_some_and(|w| w.serves_tls());
+            let basic_auth = web.as_ref().is_some_and(|w| w.current().requires_auth());
+            tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
+                revision = consumption_exporter::REVISION,
+                address = %listener.local_addr()?,
+                tls,
+                basic_auth,
+                sources = config.sources.len(),
+                "listening"
+            );
             app::run(
                 config,
                 listener,

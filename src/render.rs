@@ -391,10 +391,12 @@ fn add_exporter_families(families: &mut Families<'_>, reload: ReloadStatus) {
     );
     families.gauge(
         "consumption_exporter_build_info",
-        "A constant 1, labelled with the exporter's version and source revision.",
+        "A constant 1, labelled with the exporter's version, source revision and branch, and the Rust version it was built with.",
         vec![
             label("version", env!("CARGO_PKG_VERSION")),
             label("revision", crate::REVISION),
+            label("branch", crate::BRANCH),
+            label("rustversion", crate::RUST_VERSION),
         ],
         1.0,
     );

@@ -349,3 +349,28 @@ async fn the_demo_serves_behind_its_web_config() {
         .unwrap();
     assert_eq!(authorised.status(), 200);
 }
+
+#[test]
+fn version_is_printed_in_the_prometheus_form() {
+    let output = exporter().arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let first = format!(
+        "consumption_exporter, version {} (branch: {}, revision: {})",
+        env!("CARGO_PKG_VERSION"),
+        consumption_exporter::BRANCH,
+        consumption_exporter::REVISION
+    );
+    assert_eq!(lines[0], first);
+    for (line, key) in
+        lines[1..]
+            .iter()
+            .zip(["build user:", "build date:", "rust version:", "platform:"])
+    {
+        assert!(line.trim_start().starts_with(key), "{text}");
+        let value = line.trim_start()[key.len()..].trim();
+        assert!(!value.is_empty() && value != "unknown", "{key} {value:?}");
+    }
+    assert_eq!(lines.len(), 5, "{text}");
+}

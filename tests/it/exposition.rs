@@ -225,7 +225,7 @@ async fn the_exposition_of_every_vendor_matches_the_golden_file() {
                 // Token answers carry expiry times of varying digits; the bytes test counts.
                 format!("{series} <bytes>")
             } else if line.starts_with("consumption_exporter_build_info{") {
-                "consumption_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1"
+                "consumption_exporter_build_info{version=\"<version>\",revision=\"<revision>\",branch=\"<branch>\",rustversion=\"<rustversion>\"} 1"
                     .to_string()
             } else {
                 line.to_string()
