@@ -157,10 +157,7 @@ async fn handle(
     }
     match (request.method(), request.uri().path()) {
         (&Method::POST | &Method::PUT, "/-/reload") => reload_config(options.reload.as_ref()).await,
-        (_, "/-/reload") => text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Use POST to reload the config\n".into(),
-        ),
+        (_, "/-/reload") => not_allowed("POST, PUT", "Use POST to reload the config\n"),
         _ => route(store, &request),
     }
 }
@@ -243,12 +240,20 @@ fn route(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET | &Method::HEAD, "/") => landing_page(store),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy\n".into()),
         (&Method::GET | &Method::HEAD, "/-/ready") => ready(store),
-        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed\n".into(),
-        ),
+        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => {
+            not_allowed("GET, HEAD", "Method not allowed\n")
+        }
         _ => text(StatusCode::NOT_FOUND, "Not found\n".into()),
     }
+}
+
+/// 405, with the `Allow` header RFC 9110 requires.
+fn not_allowed(allow: &'static str, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, body.into());
+    response
+        .headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 fn metrics(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -344,7 +349,7 @@ fn landing_page(store: &Store) -> Response<Full<Bytes>> {
     }
     let page = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>consumption_exporter</title></head><body>\n\
-         <h1>consumption_exporter {version}</h1>\n<p><a href=\"/metrics\">Metrics</a> · <a href=\"/-/ready\">Ready</a> · <a href=\"/-/healthy\">Healthy</a></p>\n\
+         <h1>consumption_exporter {version}</h1>\n<p><a href=\"metrics\">Metrics</a> · <a href=\"-/ready\">Ready</a> · <a href=\"-/healthy\">Healthy</a></p>\n\
          <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>vendor</th><th>state</th><th>last success</th><th>series</th><th>last error</th></tr>\n{rows}</table>\n</body></html>\n",
         version = env!("CARGO_PKG_VERSION"),
     );

@@ -207,6 +207,22 @@ async fn health_and_readiness_endpoints_answer_as_prometheus_tooling_expects() {
         !landing.contains("qlik-sim-api-key"),
         "the landing page shows a secret"
     );
+    // Relative links, so the page works behind a proxy that serves it under a path prefix.
+    assert!(landing.contains("href=\"metrics\""), "{landing}");
+    assert!(!landing.contains("href=\"/"), "{landing}");
+    for (method, path, allow) in [
+        (reqwest::Method::POST, "/metrics", "GET, HEAD"),
+        (reqwest::Method::DELETE, "/", "GET, HEAD"),
+        (reqwest::Method::GET, "/-/reload", "POST, PUT"),
+    ] {
+        let response = crate::helpers::client()
+            .request(method.clone(), exporter.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
 }
 
 #[tokio::test]
