@@ -17,7 +17,6 @@ use crate::http::{build_reqwest_client, HttpClient, VendorHooks};
 use crate::poller::Poller;
 use crate::server::{self, ReloadError, ReloadRequest, ReloadSummary};
 use crate::store::Store;
-use crate::web_config::WebConfig;
 
 fn now_unix(clock: &SharedClock) -> f64 {
     clock.now().timestamp_millis() as f64 / 1000.0
@@ -194,7 +193,7 @@ pub async fn run(
     clock: SharedClock,
     shutdown: CancellationToken,
     config_path: Option<PathBuf>,
-    web: Option<Arc<WebConfig>>,
+    endpoints: server::Endpoints,
 ) -> anyhow::Result<()> {
     let mut supervisor = Supervisor::start(&config, clock, config_path)?;
     let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
@@ -202,7 +201,7 @@ pub async fn run(
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let options = server::Options {
         reload: Some(reload_sender),
-        web,
+        ..server::Options::serving(endpoints)
     };
     let server = tokio::spawn(server::serve(
         listener,

@@ -31,6 +31,10 @@ pub struct Cli {
     #[arg(long = "web.listen-address", global = true)]
     pub listen_address: Option<String>,
 
+    /// The path the metrics are served on [default: /metrics].
+    #[arg(long = "web.telemetry-path", global = true, value_parser = crate::server::parse_telemetry_path)]
+    pub telemetry_path: Option<String>,
+
     /// TLS and basic auth for the endpoints, in the Prometheus exporter-toolkit format.
     #[arg(long = "web.config.file", global = true)]
     pub web_config_file: Option<PathBuf>,
@@ -129,6 +133,11 @@ impl Cli {
                     "--web.listen-address",
                     "it serves nothing; drop the flag",
                 ))
+            }
+            Command::Check | Command::Once | Command::Backfill { .. }
+                if self.telemetry_path.is_some() =>
+            {
+                Err(unused("--web.telemetry-path", "it serves nothing; drop the flag"))
             }
             Command::Check | Command::Once | Command::Backfill { .. }
                 if self.web_config_file.is_some() =>

@@ -14,14 +14,13 @@ use crate::clock::SystemClock;
 use crate::config;
 use crate::server;
 use crate::simulator::kit::{self, SimulatedTenant};
-use crate::web_config::WebConfig;
 
 /// Starts the simulators and serves the exporter on `listen_address` until `shutdown`, behind
 /// `web` (TLS, basic auth) when given, as `serve` would be.
 pub async fn run(
     listen_address: &str,
     seed: u64,
-    web: Option<Arc<WebConfig>>,
+    endpoints: server::Endpoints,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (config_text, _simulators) = start_simulators(seed).await?;
@@ -29,16 +28,27 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("the demo's own config is invalid (a bug): {e}"))?;
     let listener = server::bind(listen_address).await?;
     let port = listener.local_addr()?.port();
-    let scheme = match web.as_ref().is_some_and(|w| w.serves_tls()) {
+    let scheme = match endpoints.web.as_ref().is_some_and(|w| w.serves_tls()) {
         true => "https",
         false => "http",
     };
     println!("consumption_exporter demo: simulated vendors are running on loopback.");
-    println!("  metrics:      {scheme}://localhost:{port}/metrics");
+    println!(
+        "  metrics:      {scheme}://localhost:{port}{}",
+        endpoints.telemetry_path
+    );
     println!("  sources page: {scheme}://localhost:{port}/");
     println!("  a real config: exporter.yml in the repository; check it with `consumption_exporter check`");
     println!("Press Ctrl-C to stop.");
-    app::run(config, listener, Arc::new(SystemClock), shutdown, None, web).await
+    app::run(
+        config,
+        listener,
+        Arc::new(SystemClock),
+        shutdown,
+        None,
+        endpoints,
+    )
+    .await
 }
 
 /// Starts every simulated vendor's demo tenants; returns the config for them and the tenants,

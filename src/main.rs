@@ -66,14 +66,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve => {
             let config = config::load(&config_file)?;
-            let web = load_web_config(&cli)?;
+            let endpoints = endpoints(&cli)?;
             let listener = server::bind(cli.listen_address()).await?;
-            let tls = web.as_ref().is_some_and(|w| w.serves_tls());
-            let basic_auth = web.as_ref().is_some_and(|w| w.current().requires_auth());
+            let web = endpoints.web.as_ref();
+            let tls = web.is_some_and(|w| w.serves_tls());
+            let basic_auth = web.is_some_and(|w| w.current().requires_auth());
             tracing::info!(
                 version = env!("CARGO_PKG_VERSION"),
                 revision = consumption_exporter::REVISION,
                 address = %listener.local_addr()?,
+                telemetry_path = %endpoints.telemetry_path,
                 tls,
                 basic_auth,
                 sources = config.sources.len(),
@@ -85,7 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
                 Some(config_file),
-                web,
+                endpoints,
             )
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -120,16 +122,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { seed } => {
-            let web = load_web_config(&cli)?;
-            demo::run(cli.listen_address(), seed, web, shutdown_on_signal()).await?;
+            let endpoints = endpoints(&cli)?;
+            demo::run(cli.listen_address(), seed, endpoints, shutdown_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn load_web_config(cli: &Cli) -> anyhow::Result<Option<Arc<WebConfig>>> {
+/// The web config (loaded: a bad one stops the start) and the metrics path.
+fn endpoints(cli: &Cli) -> anyhow::Result<server::Endpoints> {
     let web = cli.web_config_file.as_deref().map(WebConfig::load);
-    Ok(web.transpose()?.map(Arc::new))
+    Ok(server::Endpoints {
+        web: web.transpose()?.map(Arc::new),
+        telemetry_path: cli
+            .telemetry_path
+            .clone()
+            .unwrap_or_else(|| server::DEFAULT_TELEMETRY_PATH.to_string()),
+    })
 }
 
 /// Cancelled on SIGINT or SIGTERM.

@@ -32,10 +32,56 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Where requests go besides the store: config reloads, and the web config (TLS, users).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Options {
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
     pub web: Option<Arc<WebConfig>>,
+    /// Where the exposition is served (`--web.telemetry-path`).
+    pub telemetry_path: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::serving(Endpoints::new(None))
+    }
+}
+
+impl Options {
+    /// Serving `endpoints`, with no reload.
+    pub fn serving(endpoints: Endpoints) -> Self {
+        Options {
+            reload: None,
+            web: endpoints.web,
+            telemetry_path: endpoints.telemetry_path,
+        }
+    }
+}
+
+/// How the endpoints are served: behind a web config or not, and the exposition's path.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub web: Option<Arc<WebConfig>>,
+    pub telemetry_path: String,
+}
+
+/// The exposition's path unless `--web.telemetry-path` says otherwise.
+pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+
+impl Endpoints {
+    pub fn new(web: Option<Arc<WebConfig>>) -> Self {
+        Endpoints {
+            web,
+            telemetry_path: DEFAULT_TELEMETRY_PATH.to_string(),
+        }
+    }
+}
+
+/// Reads `--web.telemetry-path`: an absolute path that is none of the other endpoints.
+pub fn parse_telemetry_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') || path == "/" || path.starts_with("/-/") {
+        return Err(format!("{path:?} must be an absolute path other than / and the /-/ endpoints, such as /metrics"));
+    }
+    Ok(path.to_string())
 }
 
 /// Serves until `shutdown`, then lets open requests finish for a few seconds.
@@ -158,7 +204,7 @@ async fn handle(
     match (request.method(), request.uri().path()) {
         (&Method::POST | &Method::PUT, "/-/reload") => reload_config(options.reload.as_ref()).await,
         (_, "/-/reload") => not_allowed("POST, PUT", "Use POST to reload the config\n"),
-        _ => route(store, &request),
+        _ => route(store, &request, &options.telemetry_path),
     }
 }
 
@@ -234,15 +280,20 @@ async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response
     }
 }
 
-fn route(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-    match (request.method(), request.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/metrics") => metrics(store, request),
-        (&Method::GET | &Method::HEAD, "/") => landing_page(store),
+fn route(store: &Store, request: &Request<Incoming>, telemetry: &str) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    let read = matches!(request.method(), &Method::GET | &Method::HEAD);
+    if path == telemetry {
+        return match read {
+            true => metrics(store, request),
+            false => not_allowed("GET, HEAD", "Method not allowed\n"),
+        };
+    }
+    match (request.method(), path) {
+        (&Method::GET | &Method::HEAD, "/") => landing_page(store, telemetry),
         (&Method::GET | &Method::HEAD, "/-/healthy") => text(StatusCode::OK, "Healthy\n".into()),
         (&Method::GET | &Method::HEAD, "/-/ready") => ready(store),
-        (_, "/metrics" | "/" | "/-/healthy" | "/-/ready") => {
-            not_allowed("GET, HEAD", "Method not allowed\n")
-        }
+        (_, "/" | "/-/healthy" | "/-/ready") => not_allowed("GET, HEAD", "Method not allowed\n"),
         _ => text(StatusCode::NOT_FOUND, "Not found\n".into()),
     }
 }
@@ -324,7 +375,7 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response
 }
 
-fn landing_page(store: &Store) -> Response<Full<Bytes>> {
+fn landing_page(store: &Store, telemetry: &str) -> Response<Full<Bytes>> {
     let mut rows = String::new();
     for slot in store.slots() {
         let state = slot.state();
@@ -349,9 +400,11 @@ fn landing_page(store: &Store) -> Response<Full<Bytes>> {
     }
     let page = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>consumption_exporter</title></head><body>\n\
-         <h1>consumption_exporter {version}</h1>\n<p><a href=\"metrics\">Metrics</a> · <a href=\"-/ready\">Ready</a> · <a href=\"-/healthy\">Healthy</a></p>\n\
+         <h1>consumption_exporter {version}</h1>\n<p><a href=\"{metrics}\">Metrics</a> · <a href=\"-/ready\">Ready</a> · <a href=\"-/healthy\">Healthy</a></p>\n\
          <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>vendor</th><th>state</th><th>last success</th><th>series</th><th>last error</th></tr>\n{rows}</table>\n</body></html>\n",
         version = env!("CARGO_PKG_VERSION"),
+        // Relative, so the page works under a proxy's path prefix.
+        metrics = escape(telemetry.trim_start_matches('/')),
     );
     let mut response = Response::new(Full::new(Bytes::from(page)));
     response.headers_mut().insert(

@@ -9,6 +9,7 @@ use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, Qli
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 
 use crate::helpers::{qlik_source, test_today, TestExporter};
+use consumption_exporter::server;
 
 async fn two_qlik_tenants() -> (
     TestExporter,
@@ -296,4 +297,47 @@ async fn no_family_carries_a_label_that_kubernetes_or_prometheus_adds_to_targets
         }
     }
     assert!(families > 100, "{families} samples");
+}
+
+#[tokio::test]
+async fn the_metrics_path_is_what_web_telemetry_path_says() {
+    let (store, _pollers) = consumption_exporter::app::pollers(
+        &crate::helpers::parse_config(&format!(
+            "sources:\n{}",
+            qlik_source("acme", "http://127.0.0.1:9", "")
+        )),
+        crate::helpers::test_clock(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut endpoints = server::Endpoints::new(None);
+    endpoints.telemetry_path = server::parse_telemetry_path("/internal/metrics").unwrap();
+    tokio::spawn(server::serve(
+        listener,
+        store,
+        server::Options::serving(endpoints),
+        stop.clone(),
+    ));
+    let status = |path: &str| {
+        let url = format!("http://{addr}{path}");
+        async move {
+            crate::helpers::client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("/internal/metrics").await, 200);
+    assert_eq!(status("/metrics").await, 404);
+    let landing = crate::helpers::get(&format!("http://{addr}/")).await;
+    assert!(landing.contains("href=\"internal/metrics\""), "{landing}");
+    for refused in ["metrics", "/", "/-/ready", "/-/custom"] {
+        assert!(server::parse_telemetry_path(refused).is_err(), "{refused}");
+    }
+    stop.cancel();
 }

@@ -146,7 +146,15 @@ impl RunningExporter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        tokio::spawn(app::run(config, listener, clock, stop.clone(), path, web));
+        let endpoints = server::Endpoints::new(web);
+        tokio::spawn(app::run(
+            config,
+            listener,
+            clock,
+            stop.clone(),
+            path,
+            endpoints,
+        ));
         RunningExporter { addr, stop }
     }
 
