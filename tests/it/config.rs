@@ -236,7 +236,7 @@ fn each_bad_budget_is_refused_at_its_line_and_column() {
     };
     let cases = [
         ("        limt: 5\n", "exporter.yml:13:9: sources[0].budgets[0].limt: unknown field `limt`, expected one of `name`, `match`, `limit`, `period`, `start`, `unit`, `price`, `currency`, `warn_ratio`"),
-        ("        match: {robot: x}\n", "exporter.yml:13:17: sources[0].budgets[0].match.robot: `robot` is not a label of this source's usage: the labels this source keeps are tenant_id, consumable, service"),
+        ("        match: {robot: x}\n", "exporter.yml:13:17: sources[0].budgets[0].match.robot: `robot` is not a label of this source's usage: the labels this source keeps are tenant_id, consumable, uipath_service"),
         ("        price: 0.12\n", "exporter.yml:13:9: sources[0].budgets[0].price: a price needs a currency: add `currency` (e.g. EUR), the `unit` of the money series"),
         ("        currency: EUR\n", "exporter.yml:13:9: sources[0].budgets[0].currency: a currency without a price: add `price` (money per unit) or remove currency"),
         ("        start: 2026-13-01\n", "exporter.yml:13:9: sources[0].budgets[0].start: start must be a date as YYYY-MM-DD (the contract's anniversary): input is out of range"),
