@@ -9,6 +9,7 @@ use chrono::{Days, Utc};
 use consumption_exporter::simulator::kit::{Scale, SimulatedVendor, TenantSpec};
 
 use crate::processes::{self, Process};
+use crate::vendors::{once_with_peak, LARGE_POLL};
 
 pub struct BackfillFigures {
     pub days: u64,
@@ -36,25 +37,11 @@ pub async fn once_peak(
     std::fs::write(
         &config_path,
         format!(
-            "sources:\n{}    poll_timeout: 30m\n    max_pages: 1000000\n    budgets:\n      - {{name: b, period: {budget_period}, limit: 1000000000000}}\n",
+            "sources:\n{}{LARGE_POLL}    budgets:\n      - {{name: b, period: {budget_period}, limit: 1000000000000}}\n",
             tenant.entry(vendor.type_name())
         ),
     )?;
-    let child = Process::spawn(
-        Command::new(processes::exporter_binary()?)
-            .arg("once")
-            .arg("--config.file")
-            .arg(&config_path)
-            .args(["--log.level", "error"])
-            .stdout(Stdio::piped()),
-    )?;
-    let (status, peak_rss, _) =
-        tokio::task::spawn_blocking(move || child.wait_with_output_and_peak_rss()).await??;
-    anyhow::ensure!(
-        status.success(),
-        "the {} poll failed ({status})",
-        vendor.type_name()
-    );
+    let (peak_rss, _) = once_with_peak(vendor, &config_path).await?;
     Ok(peak_rss)
 }
 
@@ -73,10 +60,7 @@ pub async fn measure(
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
     let entry = tenant.entry(vendor.type_name());
-    std::fs::write(
-        &config_path,
-        format!("sources:\n{entry}    poll_timeout: 30m\n    max_pages: 1000000\n"),
-    )?;
+    std::fs::write(&config_path, format!("sources:\n{entry}{LARGE_POLL}"))?;
     let output = dir.path().join("backfill.om");
     let progress_path = dir.path().join("progress.txt");
     let from = (today - Days::new(days)).to_string();

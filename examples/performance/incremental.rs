@@ -14,6 +14,8 @@ use consumption_exporter::simulator::kit::{Scale, SimulatedVendor, TenantSpec};
 use consumption_exporter::store::Store;
 use consumption_exporter::{app, config};
 
+use crate::vendors::LARGE_POLL;
+
 /// Families that count the exporter's own work, which incremental polling changes on purpose.
 const WORK_FAMILIES: [&str; 5] = [
     "consumption_source_poll_duration_seconds",
@@ -114,10 +116,7 @@ pub async fn compare(
         scale: Scale::Monthly(scale),
     };
     let tenant = vendor.start(spec).await?;
-    let entry = format!(
-        "{}    poll_timeout: 30m\n    max_pages: 1000000\n",
-        tenant.entry(vendor.type_name())
-    );
+    let entry = format!("{}{LARGE_POLL}", tenant.entry(vendor.type_name()));
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let clock = FixedClock::new(midnight);
     let config = |global: &str| format!("global:\n{global}sources:\n{entry}");

@@ -15,7 +15,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use crate::processes::{self, Process};
 
 /// Keys that let one poll of a large tenant run to its end.
-const LARGE_POLL: &str = "    poll_timeout: 30m\n    max_pages: 1000000\n";
+pub const LARGE_POLL: &str = "    poll_timeout: 30m\n    max_pages: 1000000\n";
 
 pub struct PollFigures {
     pub requests: usize,
@@ -50,21 +50,7 @@ pub async fn measure_with(
         &config_path,
         format!("sources:\n{entry}{LARGE_POLL}{extra}"),
     )?;
-    let child = Process::spawn(
-        Command::new(processes::exporter_binary()?)
-            .arg("once")
-            .arg("--config.file")
-            .arg(&config_path)
-            .args(["--log.level", "error"])
-            .stdout(Stdio::piped()),
-    )?;
-    let (status, peak_rss, exposition) =
-        tokio::task::spawn_blocking(move || child.wait_with_output_and_peak_rss()).await??;
-    anyhow::ensure!(
-        status.success(),
-        "the {} poll failed ({status}); run `consumption_exporter once` on the config to see why",
-        vendor.type_name()
-    );
+    let (peak_rss, exposition) = once_with_peak(vendor, &config_path).await?;
     let poll = Duration::from_secs_f64(gauge(
         &exposition,
         "consumption_source_poll_duration_seconds",
@@ -81,6 +67,29 @@ pub async fn measure_with(
         series,
         peak_rss,
     })
+}
+
+/// Runs the binary's `once` on `config_path`: its peak resident memory and its exposition.
+pub async fn once_with_peak(
+    vendor: &dyn SimulatedVendor,
+    config_path: &std::path::Path,
+) -> anyhow::Result<(u64, String)> {
+    let child = Process::spawn(
+        Command::new(processes::exporter_binary()?)
+            .arg("once")
+            .arg("--config.file")
+            .arg(config_path)
+            .args(["--log.level", "error"])
+            .stdout(Stdio::piped()),
+    )?;
+    let (status, peak_rss, exposition) =
+        tokio::task::spawn_blocking(move || child.wait_with_output_and_peak_rss()).await??;
+    anyhow::ensure!(
+        status.success(),
+        "the {} poll failed ({status}); run `consumption_exporter once` on the config to see why",
+        vendor.type_name()
+    );
+    Ok((peak_rss, exposition))
 }
 
 /// Sends the recorded requests again, as a client that does nothing with the answers would.

@@ -15,7 +15,7 @@ use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization, 
 use consumption_exporter::simulator::{Fault, When};
 use serde_json::Value;
 
-use crate::e2e::{free_port, program, query_at, run_tool, wait_for, Program};
+use crate::e2e::{program, query_at, run_tool, start_prometheus};
 use crate::helpers::parse_config;
 
 const SEED: u64 = 5;
@@ -200,7 +200,8 @@ fn promtool(args: &[&str], dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_queries() {
-    let prometheus_bin = program(&["prometheus"], "prometheus");
+    // A missing Prometheus fails the test first, naming its package.
+    program(&["prometheus"], "prometheus");
     let now = Utc::now();
     let today = now.date_naive();
     let tenants = tenants(today).await;
@@ -263,27 +264,7 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
     // 3. A real Prometheus on those blocks.
     let prom_config = dir.path().join("prometheus.yml");
     std::fs::write(&prom_config, "global: {scrape_interval: 1h}\n").unwrap();
-    let port = free_port();
-    let _prometheus = Program(
-        Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=3650d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prometheus = format!("http://127.0.0.1:{port}");
-    wait_for("Prometheus to start", Duration::from_secs(60), async || {
-        crate::helpers::client()
-            .get(format!("{prometheus}/-/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
-    .await;
+    let (_prometheus, prometheus) = start_prometheus(&prom_config, &data).await;
 
     // 4. Twenty days ago at noon, yesterday's window is the simulator's amount of the day before.
     let day = today - Days::new(20);

@@ -149,6 +149,33 @@ pub(crate) async fn query_at(
         .unwrap_or_default()
 }
 
+/// A real Prometheus with `config` on the blocks in `tsdb` (kept for ten years, so that
+/// backfilled ones are not deleted at once), ready; and its URL.
+pub(crate) async fn start_prometheus(config: &Path, tsdb: &Path) -> (Program, String) {
+    let port = free_port();
+    let program = Program(
+        Command::new(program(&["prometheus"], "prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+            .arg("--storage.tsdb.retention.time=3650d")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for("Prometheus to start", Duration::from_secs(60), async || {
+        crate::helpers::client()
+            .get(format!("{url}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    (program, url)
+}
+
 pub(crate) async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
@@ -162,7 +189,8 @@ pub(crate) async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncF
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webhook() {
-    let prometheus_bin = program(&["prometheus"], "prometheus");
+    // A missing Prometheus fails the test first, naming its package.
+    program(&["prometheus"], "prometheus");
     let alertmanager_bin = program(
         &["prometheus-alertmanager", "alertmanager"],
         "prometheus-alertmanager",
@@ -255,33 +283,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         ),
     )
     .unwrap();
-    let prom_port = free_port();
-    let _prometheus = Program(
-        Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                work.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prometheus = format!("http://127.0.0.1:{prom_port}");
-
-    let reachable = |url: String| async move {
-        crate::helpers::client()
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    };
-    wait_for("Prometheus to start", Duration::from_secs(60), async || {
-        reachable(format!("{prometheus}/-/ready")).await
-    })
-    .await;
+    let (_prometheus, prometheus) = start_prometheus(&prom_config, &work.path().join("tsdb")).await;
     wait_for(
         "the exporter target to be up",
         Duration::from_secs(60),

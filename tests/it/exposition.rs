@@ -8,7 +8,7 @@ use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, Qli
 
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 
-use crate::helpers::{qlik_source, test_today, TestExporter};
+use crate::helpers::{qlik_source, status_of, test_today, TestExporter};
 use consumption_exporter::server;
 
 async fn two_qlik_tenants() -> (
@@ -181,18 +181,7 @@ async fn health_and_readiness_endpoints_answer_as_prometheus_tooling_expects() {
         qlik_source("acme", &running.url(), "")
     ))
     .await;
-    let status = |path: &'static str| {
-        let url = exporter.url(path);
-        async move {
-            crate::helpers::client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let status = |path: &'static str| status_of(exporter.url(path));
     assert_eq!(status("/-/healthy").await, 200);
     assert_eq!(
         status("/-/ready").await,
@@ -320,18 +309,7 @@ async fn the_metrics_path_is_what_web_telemetry_path_says() {
         server::Options::serving(endpoints),
         stop.clone(),
     ));
-    let status = |path: &str| {
-        let url = format!("http://{addr}{path}");
-        async move {
-            crate::helpers::client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let status = |path: &str| status_of(format!("http://{addr}{path}"));
     assert_eq!(status("/internal/metrics").await, 200);
     assert_eq!(status("/metrics").await, 404);
     let landing = crate::helpers::get(&format!("http://{addr}/")).await;

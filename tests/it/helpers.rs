@@ -206,6 +206,11 @@ pub fn client() -> reqwest::Client {
     consumption_exporter::http::build_reqwest_client().unwrap()
 }
 
+/// The status code of a GET of `url`.
+pub async fn status_of(url: String) -> u16 {
+    client().get(url).send().await.unwrap().status().as_u16()
+}
+
 pub async fn get(url: &str) -> String {
     crate::helpers::client()
         .get(url)
