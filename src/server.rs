@@ -12,10 +12,10 @@ use hyper::header::{
     HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
     WWW_AUTHENTICATE,
 };
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -156,23 +156,33 @@ impl Connection {
                 Ok::<_, Infallible>(handle(&store, &options, settings.as_deref(), request).await)
             }
         });
-        let result = match settings.and_then(|s| s.tls.clone()) {
-            None => {
+        let tls = settings.as_ref().and_then(|s| s.tls.clone());
+        let Some(tls) = tls else {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        };
+        let handshake = TlsAcceptor::from(tls).accept(stream);
+        let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, handshake).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+            Err(_) => return tracing::debug!("TLS handshake timed out"),
+        };
+        // ALPN offers h2 only when `http_server_config.http2` is on.
+        let result = match stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            true => {
+                let mut http2 = http2::Builder::new(TokioExecutor::new());
+                http2.timer(TokioTimer::new());
+                watcher
+                    .watch(http2.serve_connection(TokioIo::new(stream), service))
+                    .await
+            }
+            false => {
                 watcher
                     .watch(builder.serve_connection(TokioIo::new(stream), service))
                     .await
-            }
-            Some(tls) => {
-                let handshake = TlsAcceptor::from(tls).accept(stream);
-                match tokio::time::timeout(HEADER_READ_TIMEOUT, handshake).await {
-                    Ok(Ok(stream)) => {
-                        watcher
-                            .watch(builder.serve_connection(TokioIo::new(stream), service))
-                            .await
-                    }
-                    Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
-                    Err(_) => return tracing::debug!("TLS handshake timed out"),
-                }
             }
         };
         if let Err(e) = result {
@@ -187,20 +197,44 @@ async fn handle(
     settings: Option<&WebSettings>,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    if let (Some(web), Some(settings)) = (&options.web, settings) {
-        let header = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if settings.requires_auth() && !web.authorised(settings, header).await {
-            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"consumption_exporter\""),
-            );
-            return response;
+    let Some(settings) = settings else {
+        return answer(store, options, request).await;
+    };
+    let mut response = match (&options.web, settings.admits_request()) {
+        (_, false) => text(StatusCode::TOO_MANY_REQUESTS, "Too many requests\n".into()),
+        (Some(web), true) if settings.requires_auth() => {
+            let header = request
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match web.authorised(settings, header).await {
+                true => answer(store, options, request).await,
+                false => unauthorised(),
+            }
         }
+        (_, true) => answer(store, options, request).await,
+    };
+    let headers = response.headers_mut();
+    for (name, value) in &settings.headers {
+        headers.insert(name.clone(), value.clone());
     }
+    response
+}
+
+fn unauthorised() -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"consumption_exporter\""),
+    );
+    response
+}
+
+async fn answer(
+    store: &Store,
+    options: &Options,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::POST | &Method::PUT, "/-/reload") => reload_config(options.reload.as_ref()).await,
         (_, "/-/reload") => not_allowed("POST, PUT", "Use POST to reload the config\n"),
