@@ -4,6 +4,7 @@
 //! `./scripts/bench.sh` installs nginx if needed, builds in release mode and runs this.
 //! `./scripts/bench.sh --help` lists the options (scales, run lengths, sections).
 
+mod auth;
 mod backfill;
 mod incremental;
 mod load;
@@ -44,7 +45,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string()])]
     only: Vec<String>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
@@ -105,7 +106,34 @@ async fn run(options: Options) -> anyhow::Result<()> {
             figures.runs
         );
     }
+    if options.only.iter().any(|s| s == "auth") {
+        auth_section().await?;
+    }
     Ok(())
+}
+
+async fn auth_section() -> anyhow::Result<()> {
+    let figures = auth::measure(20).await?;
+    println!("\n## Basic auth (bcrypt cost 10, `/-/healthy` over HTTP, 20 requests each)\n");
+    println!("| request | median | max |");
+    println!("|---|---:|---:|");
+    for (label, median, max) in &figures.rows {
+        println!(
+            "| {label} | {:.1} ms | {:.1} ms |",
+            ms_f(*median),
+            ms_f(*max)
+        );
+    }
+    println!(
+        "\n16 wrong passwords at once: the last answered after {:.0} ms ({} bcrypt check(s) at a time)",
+        ms_f(figures.flood),
+        figures.checks_at_once
+    );
+    Ok(())
+}
+
+fn ms_f(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 async fn scrape_section(options: &Options) -> anyhow::Result<()> {
