@@ -189,12 +189,13 @@ impl Supervisor {
 /// when the exporter was started from `config_path`.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     clock: SharedClock,
     shutdown: CancellationToken,
     config_path: Option<PathBuf>,
     endpoints: server::Endpoints,
 ) -> anyhow::Result<()> {
+    log_start(&config, &listeners, &endpoints);
     let mut supervisor = Supervisor::start(&config, clock, config_path)?;
     let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
     // Before serving: once /metrics answers, a SIGHUP reloads rather than ends the process.
@@ -204,7 +205,7 @@ pub async fn run(
         ..server::Options::serving(endpoints)
     };
     let server = tokio::spawn(server::serve(
-        listener,
+        listeners,
         supervisor.store(),
         options,
         shutdown.clone(),
@@ -222,6 +223,21 @@ pub async fn run(
     }
     supervisor.stop().await;
     server.await.context("the HTTP server task failed")?
+}
+
+/// The one start-up line: version, where it listens, and whether TLS and basic auth are on.
+fn log_start(config: &Config, listeners: &[TcpListener], endpoints: &server::Endpoints) {
+    let web = endpoints.web.as_ref();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        revision = crate::REVISION,
+        addresses = %crate::listen::describe(listeners),
+        telemetry_path = %endpoints.telemetry_path,
+        tls = web.is_some_and(|w| w.serves_tls()),
+        basic_auth = web.is_some_and(|w| w.current().requires_auth()),
+        sources = config.sources.len(),
+        "listening"
+    );
 }
 
 /// What `check` prints for a good config: the source count, and each budget's current period

@@ -4,9 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Default listen address: outside the 9100–9999 range that Prometheus exporters crowd into.
-pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:10115";
-
 pub const DEFAULT_CONFIG_FILE: &str = "exporter.yml";
 
 #[derive(Parser, Debug)]
@@ -27,9 +24,14 @@ pub struct Cli {
     #[arg(long = "config.file", global = true)]
     pub config_file: Option<PathBuf>,
 
-    /// Address to serve /metrics on [default: 0.0.0.0:10115].
+    /// Address to listen on; repeat for several. `:PORT` is every interface, IPv4 and IPv6
+    /// [default: :10115].
     #[arg(long = "web.listen-address", global = true)]
-    pub listen_address: Option<String>,
+    pub listen_addresses: Vec<String>,
+
+    /// Serve on the sockets systemd passes (socket activation) instead of listening.
+    #[arg(long = "web.systemd-socket", global = true)]
+    pub systemd_socket: bool,
 
     /// The path the metrics are served on [default: /metrics].
     #[arg(long = "web.telemetry-path", global = true, value_parser = crate::server::parse_telemetry_path)]
@@ -107,10 +109,20 @@ impl Cli {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE))
     }
 
-    pub fn listen_address(&self) -> &str {
-        self.listen_address
-            .as_deref()
-            .unwrap_or(DEFAULT_LISTEN_ADDRESS)
+    /// Where to listen when systemd passes no sockets: the flags, or the default.
+    pub fn listen_addresses(&self) -> Vec<String> {
+        match self.listen_addresses.is_empty() {
+            true => vec![crate::listen::DEFAULT_LISTEN_ADDRESS.to_string()],
+            false => self.listen_addresses.clone(),
+        }
+    }
+
+    /// The sockets to serve on: systemd's, or every listen address bound.
+    pub async fn listeners(&self) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
+        match self.systemd_socket {
+            true => crate::listen::systemd_sockets(),
+            false => crate::listen::bind_all(&self.listen_addresses()).await,
+        }
     }
 
     /// Refuses a flag the command would ignore: a flag is never accepted and then ignored.
@@ -127,13 +139,23 @@ impl Cli {
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
             Command::Check | Command::Once | Command::Backfill { .. }
-                if self.listen_address.is_some() =>
+                if !self.listen_addresses.is_empty() =>
             {
                 Err(unused(
                     "--web.listen-address",
                     "it serves nothing; drop the flag",
                 ))
             }
+            Command::Check | Command::Once | Command::Backfill { .. } if self.systemd_socket => {
+                Err(unused(
+                    "--web.systemd-socket",
+                    "it serves nothing; drop the flag",
+                ))
+            }
+            _ if self.systemd_socket && !self.listen_addresses.is_empty() => Err(unused(
+                "--web.listen-address",
+                "with --web.systemd-socket the addresses are systemd's (ListenStream= in the .socket unit); drop one of the two flags",
+            )),
             Command::Check | Command::Once | Command::Backfill { .. }
                 if self.telemetry_path.is_some() =>
             {
@@ -238,6 +260,21 @@ mod tests {
             Ok(())
         );
         assert_eq!(parse(&[]).config_file(), PathBuf::from("exporter.yml"));
-        assert_eq!(parse(&["check"]).listen_address(), "0.0.0.0:10115");
+        assert_eq!(parse(&["check"]).listen_addresses(), [":10115"]);
+        assert_eq!(
+            refused(&["--web.systemd-socket", "--web.listen-address", ":1"]),
+            Err("--web.listen-address")
+        );
+        assert_eq!(
+            refused(&["check", "--web.systemd-socket"]),
+            Err("--web.systemd-socket")
+        );
+        let repeated = parse(&[
+            "--web.listen-address",
+            ":1",
+            "--web.listen-address",
+            "[::1]:2",
+        ]);
+        assert_eq!(repeated.listen_addresses(), [":1", "[::1]:2"]);
     }
 }

@@ -14,11 +14,12 @@ use crate::clock::SystemClock;
 use crate::config;
 use crate::server;
 use crate::simulator::kit::{self, SimulatedTenant};
+use tokio::net::TcpListener;
 
-/// Starts the simulators and serves the exporter on `listen_address` until `shutdown`, behind
+/// Starts the simulators and serves the exporter on `listeners` until `shutdown`, behind
 /// `web` (TLS, basic auth) when given, as `serve` would be.
 pub async fn run(
-    listen_address: &str,
+    listeners: Vec<TcpListener>,
     seed: u64,
     endpoints: server::Endpoints,
     shutdown: CancellationToken,
@@ -26,8 +27,11 @@ pub async fn run(
     let (config_text, _simulators) = start_simulators(seed).await?;
     let config = config::parse(&config_text, "demo config", Path::new("."))
         .map_err(|e| anyhow::anyhow!("the demo's own config is invalid (a bug): {e}"))?;
-    let listener = server::bind(listen_address).await?;
-    let port = listener.local_addr()?.port();
+    let port = listeners
+        .first()
+        .context("the demo needs a socket to serve on")?
+        .local_addr()?
+        .port();
     let scheme = match endpoints.web.as_ref().is_some_and(|w| w.serves_tls()) {
         true => "https",
         false => "http",
@@ -42,7 +46,7 @@ pub async fn run(
     println!("Press Ctrl-C to stop.");
     app::run(
         config,
-        listener,
+        listeners,
         Arc::new(SystemClock),
         shutdown,
         None,

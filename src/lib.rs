@@ -56,6 +56,7 @@ pub mod config;
 pub mod demo;
 pub mod health;
 pub mod http;
+pub mod listen;
 pub mod memory;
 pub mod poller;
 pub mod render;

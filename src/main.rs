@@ -67,23 +67,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let config = config::load(&config_file)?;
             let endpoints = endpoints(&cli)?;
-            let listener = server::bind(cli.listen_address()).await?;
-            let web = endpoints.web.as_ref();
-            let tls = web.is_some_and(|w| w.serves_tls());
-            let basic_auth = web.is_some_and(|w| w.current().requires_auth());
-            tracing::info!(
-                version = env!("CARGO_PKG_VERSION"),
-                revision = consumption_exporter::REVISION,
-                address = %listener.local_addr()?,
-                telemetry_path = %endpoints.telemetry_path,
-                tls,
-                basic_auth,
-                sources = config.sources.len(),
-                "listening"
-            );
+            let listeners = cli.listeners().await?;
             app::run(
                 config,
-                listener,
+                listeners,
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
                 Some(config_file),
@@ -123,7 +110,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { seed } => {
             let endpoints = endpoints(&cli)?;
-            demo::run(cli.listen_address(), seed, endpoints, shutdown_on_signal()).await?;
+            let listeners = cli.listeners().await?;
+            demo::run(listeners, seed, endpoints, shutdown_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -84,9 +84,9 @@ pub fn parse_telemetry_path(path: &str) -> Result<String, String> {
     Ok(path.to_string())
 }
 
-/// Serves until `shutdown`, then lets open requests finish for a few seconds.
+/// Serves on every listener until `shutdown`, then lets open requests finish for a few seconds.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     store: Arc<Store>,
     options: Options,
     shutdown: CancellationToken,
@@ -96,39 +96,62 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.cancelled() => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: pause rather than spin or exit.
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        // A response's last segment must not wait for the client's delayed ACK (Nagle); Go's
-        // servers, Prometheus's among them, set this on every connection too.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY failed");
-        }
-        // Read per connection, so rotated certificates and users apply to the next client.
-        let settings = options.web.as_ref().map(|web| web.current());
-        let connection = Connection {
-            builder: builder.clone(),
-            watcher: graceful.watcher(),
-            settings,
-        };
-        tokio::spawn(connection.serve(stream, store.clone(), options.clone()));
-    }
+    let serving = Serving {
+        store,
+        options,
+        builder,
+        graceful: &graceful,
+        shutdown: &shutdown,
+    };
+    futures_util::future::join_all(listeners.iter().map(|l| serving.accept(l))).await;
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the shutdown grace period"),
     }
     Ok(())
+}
+
+/// What every listener's accept loop shares.
+struct Serving<'a> {
+    store: Arc<Store>,
+    options: Options,
+    builder: http1::Builder,
+    graceful: &'a GracefulShutdown,
+    shutdown: &'a CancellationToken,
+}
+
+impl Serving<'_> {
+    /// Accepts on `listener` until shutdown, each connection on a task of its own.
+    async fn accept(&self, listener: &TcpListener) {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = self.shutdown.cancelled() => return,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin or exit.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            // A response's last segment must not wait for the client's delayed ACK (Nagle); Go's
+            // servers, Prometheus's among them, set this on every connection too.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+            }
+            // Read per connection, so rotated certificates and users apply to the next client.
+            let settings = self.options.web.as_ref().map(|web| web.current());
+            let connection = Connection {
+                builder: self.builder.clone(),
+                watcher: self.graceful.watcher(),
+                settings,
+            };
+            tokio::spawn(connection.serve(stream, self.store.clone(), self.options.clone()));
+        }
+    }
 }
 
 /// One accepted connection and what it is served with.
@@ -240,14 +263,6 @@ async fn answer(
         (_, "/-/reload") => not_allowed("POST, PUT", "Use POST to reload the config\n"),
         _ => route(store, &request, &options.telemetry_path),
     }
-}
-
-/// Binds the listen address, naming it in the error (a port in use is the usual cause).
-pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
-    use anyhow::Context;
-    TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address}: is another process using it? Choose another with --web.listen-address"))
 }
 
 /// A request to re-read the config file, answered with what changed or why it was refused.

@@ -304,7 +304,7 @@ async fn the_metrics_path_is_what_web_telemetry_path_says() {
     let mut endpoints = server::Endpoints::new(None);
     endpoints.telemetry_path = server::parse_telemetry_path("/internal/metrics").unwrap();
     tokio::spawn(server::serve(
-        listener,
+        vec![listener],
         store,
         server::Options::serving(endpoints),
         stop.clone(),

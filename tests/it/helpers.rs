@@ -57,7 +57,7 @@ impl TestExporter {
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         tokio::spawn(server::serve(
-            listener,
+            vec![listener],
             store.clone(),
             server::Options::default(),
             stop.clone(),
@@ -149,7 +149,7 @@ impl RunningExporter {
         let endpoints = server::Endpoints::new(web);
         tokio::spawn(app::run(
             config,
-            listener,
+            vec![listener],
             clock,
             stop.clone(),
             path,

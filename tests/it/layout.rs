@@ -208,6 +208,9 @@ fn the_vendor_blind_code_names_no_vendor() {
         "src/store.rs",
         "src/render.rs",
         "src/server.rs",
+        "src/listen.rs",
+        "src/web_config/mod.rs",
+        "src/web_config/tls.rs",
         "tests/it/faults.rs",
         "tests/it/incremental.rs",
         "src/settled.rs",
@@ -290,6 +293,7 @@ fn functions_on_the_poll_render_and_serve_path_are_short() {
         src.join("render.rs"),
         src.join("snapshot.rs"),
         src.join("server.rs"),
+        src.join("listen.rs"),
     ];
     files.extend(rust_files(&src.join("http")));
     files.extend(rust_files(&src.join("sources")));

@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod incremental;
 mod layout;
+mod listen;
 mod load;
 mod powerplatform;
 mod qlik;
