@@ -14,31 +14,50 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 
 use crate::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::openmetrics::{self, Format};
+use crate::process::ProcessFigures;
 use crate::snapshot::{escape_into, FamilySamples, Snapshot};
 
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The exposition as served, and its gzip form, made on first request.
+/// The exposition as served: the text, and its OpenMetrics and gzip forms, each made on the
+/// first request that wants it and kept until the next render.
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub body: Bytes,
     gzip: OnceLock<Bytes>,
+    openmetrics: OnceLock<Bytes>,
+    openmetrics_gzip: OnceLock<Bytes>,
 }
 
 impl Rendered {
     pub fn new(body: Bytes) -> Self {
         Rendered {
             body,
-            gzip: OnceLock::new(),
+            ..Rendered::default()
         }
     }
 
     pub fn gzipped(&self) -> &Bytes {
         self.gzip.get_or_init(|| gzip(&self.body))
     }
+
+    /// The body in `format`, gzipped or not. OpenMetrics comes without its `# EOF`, so the
+    /// per-scrape block can follow.
+    pub fn body_in(&self, format: Format, gzipped: bool) -> &Bytes {
+        match (format, gzipped) {
+            (Format::Text, false) => &self.body,
+            (Format::Text, true) => self.gzipped(),
+            (Format::OpenMetrics, false) => self.openmetrics.get_or_init(|| {
+                Bytes::from(openmetrics::from_text(&String::from_utf8_lossy(&self.body)))
+            }),
+            (Format::OpenMetrics, true) => self
+                .openmetrics_gzip
+                .get_or_init(|| gzip(self.body_in(Format::OpenMetrics, false))),
+        }
+    }
 }
 
-fn gzip(body: &[u8]) -> Bytes {
+/// gzip at the fast level: the exposition compresses about 10× even so.
+pub fn gzip(body: &[u8]) -> Bytes {
     use flate2::write::GzEncoder;
     use std::io::Write;
     let mut encoder = GzEncoder::new(
@@ -374,6 +393,76 @@ fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlot) {
         ids(),
         slot.stats.response_bytes() as f64,
     );
+}
+
+/// What is made per scrape, in the text format: the process's figures and the scrapes
+/// answered so far by status code. Small, so the rendered vendor data need not be touched.
+pub fn scrape_block(process: &ProcessFigures, scrapes: &[(u16, u64)]) -> String {
+    let mut families = Families::default();
+    add_process_families(&mut families, process);
+    for (code, count) in scrapes {
+        families.counter(
+            "consumption_exporter_scrapes_total",
+            "Requests for the metrics endpoint answered, by HTTP status code (refusals by basic auth and rate_limit included).",
+            vec![label("code", &code.to_string())],
+            *count as f64,
+        );
+    }
+    let mut out = String::with_capacity(1024);
+    families.write(&mut out);
+    out
+}
+
+/// The process families with client_golang's names and help texts, so dashboards and alerts
+/// written for any official exporter read them.
+fn add_process_families(families: &mut Families<'_>, process: &ProcessFigures) {
+    let figures = [
+        (
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            Kind::Counter,
+            process.cpu_seconds,
+        ),
+        (
+            "process_open_fds",
+            "Number of open file descriptors.",
+            Kind::Gauge,
+            process.open_fds,
+        ),
+        (
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            Kind::Gauge,
+            process.max_fds,
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            Kind::Gauge,
+            process.virtual_memory_bytes,
+        ),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            Kind::Gauge,
+            process.resident_memory_bytes,
+        ),
+        (
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            Kind::Gauge,
+            process.start_time_seconds,
+        ),
+    ];
+    for (name, help, kind, value) in figures {
+        if let Some(value) = value {
+            let member = Member::Sample {
+                labels: vec![],
+                value,
+            };
+            families.add(name, help, kind, member);
+        }
+    }
 }
 
 fn add_exporter_families(families: &mut Families<'_>, reload: ReloadStatus) {

@@ -1,15 +1,18 @@
 //! The HTTP server on hyper: `/metrics` (the rendered exposition, gzip when asked), the landing
 //! page, `/-/healthy` and `/-/ready`. Handlers only read the store; they never poll or render.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
     WWW_AUTHENTICATE,
 };
 use hyper::server::conn::{http1, http2};
@@ -22,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigErrors;
+use crate::openmetrics::{self, Format};
 use crate::store::Store;
 use crate::web_config::{WebConfig, WebSettings};
 use tokio_rustls::TlsAcceptor;
@@ -38,6 +42,8 @@ pub struct Options {
     pub web: Option<Arc<WebConfig>>,
     /// Where the exposition is served (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// Answers on the telemetry path so far, by status code.
+    pub scrapes: Arc<Mutex<BTreeMap<u16, u64>>>,
 }
 
 impl Default for Options {
@@ -53,6 +59,7 @@ impl Options {
             reload: None,
             web: endpoints.web,
             telemetry_path: endpoints.telemetry_path,
+            scrapes: Arc::default(),
         }
     }
 }
@@ -219,7 +226,23 @@ async fn handle(
     options: &Options,
     settings: Option<&WebSettings>,
     request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Chunks> {
+    let scrape = request.uri().path() == options.telemetry_path;
+    let response = answer_behind_web_config(store, options, settings, request).await;
+    if scrape {
+        let mut scrapes = options.scrapes.lock().unwrap_or_else(|e| e.into_inner());
+        *scrapes.entry(response.status().as_u16()).or_default() += 1;
+    }
+    response
+}
+
+/// The answer after the web config's rate limit and users, with its headers.
+async fn answer_behind_web_config(
+    store: &Store,
+    options: &Options,
+    settings: Option<&WebSettings>,
+    request: Request<Incoming>,
+) -> Response<Chunks> {
     let Some(settings) = settings else {
         return answer(store, options, request).await;
     };
@@ -244,7 +267,7 @@ async fn handle(
     response
 }
 
-fn unauthorised() -> Response<Full<Bytes>> {
+fn unauthorised() -> Response<Chunks> {
     let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n".into());
     response.headers_mut().insert(
         WWW_AUTHENTICATE,
@@ -253,15 +276,11 @@ fn unauthorised() -> Response<Full<Bytes>> {
     response
 }
 
-async fn answer(
-    store: &Store,
-    options: &Options,
-    request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn answer(store: &Store, options: &Options, request: Request<Incoming>) -> Response<Chunks> {
     match (request.method(), request.uri().path()) {
         (&Method::POST | &Method::PUT, "/-/reload") => reload_config(options.reload.as_ref()).await,
         (_, "/-/reload") => not_allowed("POST, PUT", "Use POST to reload the config\n"),
-        _ => route(store, &request, &options.telemetry_path),
+        _ => route(store, &request, options),
     }
 }
 
@@ -302,7 +321,7 @@ pub enum ReloadError {
 }
 
 /// Asks the supervisor to re-read the config; answers with what changed or every error.
-async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response<Full<Bytes>> {
+async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response<Chunks> {
     let Some(reload) = reload else {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -329,12 +348,13 @@ async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response
     }
 }
 
-fn route(store: &Store, request: &Request<Incoming>, telemetry: &str) -> Response<Full<Bytes>> {
+fn route(store: &Store, request: &Request<Incoming>, options: &Options) -> Response<Chunks> {
     let path = request.uri().path();
+    let telemetry = options.telemetry_path.as_str();
     let read = matches!(request.method(), &Method::GET | &Method::HEAD);
     if path == telemetry {
         return match read {
-            true => metrics(store, request),
+            true => metrics(store, request, &options.scrapes),
             false => not_allowed("GET, HEAD", "Method not allowed\n"),
         };
     }
@@ -348,7 +368,7 @@ fn route(store: &Store, request: &Request<Incoming>, telemetry: &str) -> Respons
 }
 
 /// 405, with the `Allow` header RFC 9110 requires.
-fn not_allowed(allow: &'static str, body: &'static str) -> Response<Full<Bytes>> {
+fn not_allowed(allow: &'static str, body: &'static str) -> Response<Chunks> {
     let mut response = text(StatusCode::METHOD_NOT_ALLOWED, body.into());
     response
         .headers_mut()
@@ -356,30 +376,89 @@ fn not_allowed(allow: &'static str, body: &'static str) -> Response<Full<Bytes>>
     response
 }
 
-fn metrics(store: &Store, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// The rendered exposition in the format asked for, then the per-scrape block (process
+/// figures, scrape counts), then `# EOF` for OpenMetrics. Gzipped, the rendered part is its own
+/// cached gzip member and the rest a second member: RFC 1952 lets members follow each other.
+fn metrics(
+    store: &Store,
+    request: &Request<Incoming>,
+    scrapes: &Mutex<BTreeMap<u16, u64>>,
+) -> Response<Chunks> {
     let rendered = store.rendered();
-    let wants_gzip = request
-        .headers()
+    let headers = request.headers();
+    let wants_gzip = headers
         .get_all(ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
-    let body = if wants_gzip {
-        rendered.gzipped().clone()
-    } else {
-        rendered.body.clone()
+    let format = Format::negotiate(
+        headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let counts: Vec<(u16, u64)> = scrapes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(code, count)| (*code, *count))
+        .collect();
+    let mut block = crate::render::scrape_block(&crate::process::read(), &counts);
+    if format == Format::OpenMetrics {
+        block = openmetrics::from_text(&block);
+        block.push_str(openmetrics::EOF);
+    }
+    let block = match wants_gzip {
+        true => crate::render::gzip(block.as_bytes()),
+        false => Bytes::from(block),
     };
-    let mut response = Response::new(Full::new(body));
+    let body = rendered.body_in(format, wants_gzip).clone();
+    let mut response = Response::new(Chunks(VecDeque::from([body, block])));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(crate::render::CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
-    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
     if wants_gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
+}
+
+/// A response body of a few chunks sent in order, so the cached exposition is never copied to
+/// put the per-scrape block after it.
+pub struct Chunks(VecDeque<Bytes>);
+
+impl From<Bytes> for Chunks {
+    fn from(body: Bytes) -> Self {
+        Chunks(VecDeque::from([body]))
+    }
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        Poll::Ready(
+            self.get_mut()
+                .0
+                .pop_front()
+                .map(|chunk| Ok(hyper::body::Frame::data(chunk))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
 }
 
 /// True when an Accept-Encoding value lists gzip with a non-zero quality.
@@ -395,7 +474,7 @@ fn accepts_gzip(header: &str) -> bool {
     })
 }
 
-fn ready(store: &Store) -> Response<Full<Bytes>> {
+fn ready(store: &Store) -> Response<Chunks> {
     if store.ready() {
         return text(StatusCode::OK, "Ready\n".into());
     }
@@ -414,8 +493,8 @@ fn ready(store: &Store) -> Response<Full<Bytes>> {
     )
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn text(status: StatusCode, body: String) -> Response<Chunks> {
+    let mut response = Response::new(Chunks::from(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -424,7 +503,7 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     response
 }
 
-fn landing_page(store: &Store, telemetry: &str) -> Response<Full<Bytes>> {
+fn landing_page(store: &Store, telemetry: &str) -> Response<Chunks> {
     let mut rows = String::new();
     for slot in store.slots() {
         let state = slot.state();
@@ -455,7 +534,7 @@ fn landing_page(store: &Store, telemetry: &str) -> Response<Full<Bytes>> {
         // Relative, so the page works under a proxy's path prefix.
         metrics = escape(telemetry.trim_start_matches('/')),
     );
-    let mut response = Response::new(Full::new(Bytes::from(page)));
+    let mut response = Response::new(Chunks::from(Bytes::from(page)));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

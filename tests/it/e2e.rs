@@ -302,6 +302,38 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     )
     .await;
 
+    // Prometheus asks for OpenMetrics first and reads it: the units it keeps come only from
+    // OpenMetrics' `# UNIT` lines (this Prometheus, 2.42, predates `scrape_protocols`, which
+    // would pin the format; its default `Accept` header puts OpenMetrics 1.0.0 first).
+    let metadata: Value = crate::helpers::client()
+        .get(format!("{prometheus}/api/v1/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (family, kind, unit) in [
+        ("consumption_source_poll_duration_seconds", "gauge", "seconds"),
+        ("consumption_source_requests", "counter", ""),
+        ("process_cpu_seconds", "counter", "seconds"),
+        ("process_resident_memory_bytes", "gauge", "bytes"),
+    ] {
+        let entry = &metadata["data"][family][0];
+        assert_eq!(entry["type"], kind, "{family}: {entry}");
+        assert_eq!(entry["unit"], unit, "{family}: {entry}");
+    }
+    wait_for(
+        "the exporter's count of its scrapes",
+        Duration::from_secs(30),
+        async || {
+            !query(&prometheus, r#"consumption_exporter_scrapes_total{code="200"} > 0"#)
+                .await
+                .is_empty()
+        },
+    )
+    .await;
+
     // Quiet first: the controlled tenant is well within its capacity.
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(

@@ -159,11 +159,29 @@ async fn metrics_are_served_as_text_exposition_and_as_gzip_when_asked() {
         zipped.len(),
         plain.len()
     );
+    // Two gzip members: the cached exposition, then the per-scrape block.
     let mut unzipped = Vec::new();
-    flate2::read::GzDecoder::new(&zipped[..])
+    flate2::read::MultiGzDecoder::new(&zipped[..])
         .read_to_end(&mut unzipped)
         .unwrap();
-    assert_eq!(unzipped, plain);
+    let unzipped = String::from_utf8(unzipped).unwrap();
+    let plain = String::from_utf8(plain.to_vec()).unwrap();
+    assert_eq!(
+        without_scrape_block(&unzipped),
+        without_scrape_block(&plain)
+    );
+    assert!(
+        unzipped.contains("\nprocess_resident_memory_bytes "),
+        "{unzipped}"
+    );
+}
+
+/// The exposition without what changes from one scrape to the next: the process figures and
+/// the scrape counts.
+fn without_scrape_block(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.contains("process_") && !l.contains("consumption_exporter_scrapes_total"))
+        .collect()
 }
 
 #[tokio::test]
@@ -230,6 +248,8 @@ async fn the_exposition_of_every_vendor_matches_the_golden_file() {
             } else if line.starts_with("consumption_source_response_bytes_total{") {
                 // Token answers carry expiry times of varying digits; the bytes test counts.
                 format!("{series} <bytes>")
+            } else if line.starts_with("process_") {
+                format!("{series} <process>")
             } else if line.starts_with("consumption_exporter_build_info{") {
                 "consumption_exporter_build_info{version=\"<version>\",revision=\"<revision>\",branch=\"<branch>\",rustversion=\"<rustversion>\"} 1"
                     .to_string()
@@ -318,4 +338,168 @@ async fn the_metrics_path_is_what_web_telemetry_path_says() {
         assert!(server::parse_telemetry_path(refused).is_err(), "{refused}");
     }
     stop.cancel();
+}
+
+/// What `tests/it/scripts/parse_exposition.py` (Debian's python3-prometheus-client) reads from
+/// `body` with the `openmetrics` or `text` parser; a parse error fails the test.
+fn python_parse(body: &str, parser: &str) -> Vec<String> {
+    use std::io::Write;
+    let python = std::path::Path::new("/usr/bin/python3");
+    assert!(
+        python.is_file(),
+        "/usr/bin/python3 is missing: run `apt-get install python3-prometheus-client` (or ./scripts/test.sh, which does)"
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/scripts/parse_exposition.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(parser)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("No module named 'prometheus_client'"),
+        "python3-prometheus-client is missing: run `apt-get install python3-prometheus-client` (or ./scripts/test.sh, which does)"
+    );
+    assert!(
+        output.status.success(),
+        "the {parser} parser refused the exposition:\n{stderr}"
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+async fn fetch(url: &str, accept: Option<&str>) -> (String, String) {
+    let mut request = crate::helpers::client().get(url);
+    if let Some(accept) = accept {
+        request = request.header("Accept", accept);
+    }
+    let response = request.send().await.unwrap();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (content_type, response.text().await.unwrap())
+}
+
+/// Prometheus 2.x's scrape `Accept` header: OpenMetrics first.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test]
+async fn openmetrics_is_served_when_asked_and_the_python_parsers_read_the_same_samples_in_both() {
+    let (exporter, _simulators) = every_vendor().await;
+    let url = exporter.url("/metrics");
+    let (om_type, om) = fetch(&url, Some(PROMETHEUS_ACCEPT)).await;
+    assert_eq!(
+        om_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(
+        om.ends_with("# EOF\n"),
+        "{}",
+        &om[om.len().saturating_sub(200)..]
+    );
+    assert!(
+        om.contains("# TYPE consumption_source_requests counter\n"),
+        "counters are named without _total"
+    );
+    assert!(om.contains("# UNIT consumption_source_poll_duration_seconds seconds\n"));
+    assert!(om.contains("# UNIT process_cpu_seconds seconds\n"));
+    assert!(om.contains("# UNIT consumption_source_response_bytes bytes\n"));
+    let (text_type, text) = fetch(&url, None).await;
+    assert_eq!(text_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(!text.contains("# EOF"));
+
+    let om_read = python_parse(&om, "openmetrics");
+    let text_read = python_parse(&text, "text");
+    // The samples, but for the figures that move between two scrapes.
+    let steady = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("sample\t"))
+            .filter(|l| !l.contains("process_") && !l.contains("scrapes_total"))
+            .cloned()
+            .collect()
+    };
+    let (om_samples, text_samples) = (steady(&om_read), steady(&text_read));
+    assert!(om_samples.len() > 300, "{}", om_samples.len());
+    let differ: Vec<_> = om_samples
+        .iter()
+        .zip(&text_samples)
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    assert!(differ.is_empty(), "OpenMetrics against text: {differ:#?}");
+    assert_eq!(om_samples.len(), text_samples.len());
+    for family in [
+        "consumption_source_poll_duration_seconds",
+        "process_resident_memory_bytes",
+    ] {
+        let unit = om_read
+            .iter()
+            .find(|l| l.starts_with(&format!("family\t{family}\t")))
+            .unwrap_or_else(|| panic!("{family} not read"));
+        assert!(
+            unit.ends_with("\tseconds") || unit.ends_with("\tbytes"),
+            "{unit}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_counter_ends_in_total_so_its_openmetrics_samples_keep_their_names() {
+    let (exporter, _simulators) = every_vendor().await;
+    let (_, text) = fetch(&exporter.url("/metrics"), None).await;
+    let counters: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    assert!(counters.len() >= 4, "{counters:?}");
+    for counter in counters {
+        assert!(counter.ends_with("_total"), "{counter}");
+    }
+}
+
+#[tokio::test]
+async fn scrapes_are_counted_by_status_code_in_the_scrape_after() {
+    let (exporter, _simulators) = two_qlik_tenants().await;
+    let url = exporter.url("/metrics");
+    let count = |text: &str, code: u16| -> Option<f64> {
+        let prefix = format!("consumption_exporter_scrapes_total{{code=\"{code}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+    };
+    let (_, first) = fetch(&url, None).await;
+    assert_eq!(
+        count(&first, 200),
+        None,
+        "the first scrape has none before it"
+    );
+    let refused = crate::helpers::client().post(&url).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 405);
+    fetch(&url, None).await;
+    let (_, fourth) = fetch(&url, None).await;
+    assert_eq!(count(&fourth, 200), Some(2.0));
+    assert_eq!(count(&fourth, 405), Some(1.0));
+    let other_paths = crate::helpers::status_of(exporter.url("/-/healthy")).await;
+    assert_eq!(other_paths, 200);
+    let (_, fifth) = fetch(&url, None).await;
+    assert_eq!(
+        count(&fifth, 200),
+        Some(3.0),
+        "only the metrics path is counted"
+    );
 }

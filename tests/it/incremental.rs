@@ -35,7 +35,9 @@ fn served(exposition: &Exposition) -> Vec<String> {
     exposition
         .samples()
         .filter(|(name, _, _)| {
-            !WORK_FAMILIES.contains(name) && !name.starts_with("consumption_exporter_")
+            !WORK_FAMILIES.contains(name)
+                && !name.starts_with("consumption_exporter_")
+                && !name.starts_with("process_")
         })
         .map(|(name, labels, value)| format!("{name}{labels:?} {value}"))
         .collect()
