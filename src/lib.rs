@@ -54,6 +54,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod gzip;
 pub mod health;
 pub mod http;
 pub mod listen;

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
+use crate::gzip::GzipPrefix;
 use crate::health::{ReloadStatus, SourceSlot, SourceState};
 use crate::openmetrics::{self, Format};
 use crate::process::ProcessFigures;
@@ -23,9 +24,9 @@ use crate::snapshot::{escape_into, FamilySamples, Snapshot};
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub body: Bytes,
-    gzip: OnceLock<Bytes>,
+    gzip: OnceLock<GzipPrefix>,
     openmetrics: OnceLock<Bytes>,
-    openmetrics_gzip: OnceLock<Bytes>,
+    openmetrics_gzip: OnceLock<GzipPrefix>,
 }
 
 impl Rendered {
@@ -36,37 +37,25 @@ impl Rendered {
         }
     }
 
-    pub fn gzipped(&self) -> &Bytes {
-        self.gzip.get_or_init(|| gzip(&self.body))
-    }
-
-    /// The body in `format`, gzipped or not. OpenMetrics comes without its `# EOF`, so the
-    /// per-scrape block can follow.
-    pub fn body_in(&self, format: Format, gzipped: bool) -> &Bytes {
-        match (format, gzipped) {
-            (Format::Text, false) => &self.body,
-            (Format::Text, true) => self.gzipped(),
-            (Format::OpenMetrics, false) => self.openmetrics.get_or_init(|| {
+    /// The body in `format`. OpenMetrics comes without its `# EOF`, so the per-scrape block
+    /// can follow.
+    pub fn body_in(&self, format: Format) -> &Bytes {
+        match format {
+            Format::Text => &self.body,
+            Format::OpenMetrics => self.openmetrics.get_or_init(|| {
                 Bytes::from(openmetrics::from_text(&String::from_utf8_lossy(&self.body)))
             }),
-            (Format::OpenMetrics, true) => self
-                .openmetrics_gzip
-                .get_or_init(|| gzip(self.body_in(Format::OpenMetrics, false))),
         }
     }
-}
 
-/// gzip at the fast level: the exposition compresses about 10× even so.
-pub fn gzip(body: &[u8]) -> Bytes {
-    use flate2::write::GzEncoder;
-    use std::io::Write;
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(body.len() / 8),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    Bytes::from(encoder.finish().unwrap_or_default())
+    /// The start of the gzipped body in `format`, which each scrape finishes with its block.
+    pub fn gzip_prefix_in(&self, format: Format) -> &GzipPrefix {
+        let cell = match format {
+            Format::Text => &self.gzip,
+            Format::OpenMetrics => &self.openmetrics_gzip,
+        };
+        cell.get_or_init(|| GzipPrefix::new(self.body_in(format)))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

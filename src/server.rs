@@ -377,8 +377,8 @@ fn not_allowed(allow: &'static str, body: &'static str) -> Response<Chunks> {
 }
 
 /// The rendered exposition in the format asked for, then the per-scrape block (process
-/// figures, scrape counts), then `# EOF` for OpenMetrics. Gzipped, the rendered part is its own
-/// cached gzip member and the rest a second member: RFC 1952 lets members follow each other.
+/// figures, scrape counts), then `# EOF` for OpenMetrics. Gzipped, the rendered part's deflate
+/// blocks are cached and the scrape adds the block's (see [`crate::gzip`]).
 fn metrics(
     store: &Store,
     request: &Request<Incoming>,
@@ -408,11 +408,13 @@ fn metrics(
         block = openmetrics::from_text(&block);
         block.push_str(openmetrics::EOF);
     }
-    let block = match wants_gzip {
-        true => crate::render::gzip(block.as_bytes()),
-        false => Bytes::from(block),
+    let (body, block) = match wants_gzip {
+        true => {
+            let prefix = rendered.gzip_prefix_in(format);
+            (prefix.bytes().clone(), prefix.finish(block.as_bytes()))
+        }
+        false => (rendered.body_in(format).clone(), Bytes::from(block)),
     };
-    let body = rendered.body_in(format, wants_gzip).clone();
     let mut response = Response::new(Chunks(VecDeque::from([body, block])));
     let headers = response.headers_mut();
     headers.insert(

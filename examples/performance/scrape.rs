@@ -278,7 +278,7 @@ async fn render_times(config_text: &str) -> anyhow::Result<(Duration, Duration, 
     times.sort_unstable();
     let rendered = store.rendered();
     let started = Instant::now();
-    let _ = rendered.gzipped();
+    let _ = rendered.gzip_prefix_in(consumption_exporter::openmetrics::Format::Text);
     Ok((
         times[times.len() / 2],
         times[times.len() - 1],

@@ -314,7 +314,11 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         .await
         .unwrap();
     for (family, kind, unit) in [
-        ("consumption_source_poll_duration_seconds", "gauge", "seconds"),
+        (
+            "consumption_source_poll_duration_seconds",
+            "gauge",
+            "seconds",
+        ),
         ("consumption_source_requests", "counter", ""),
         ("process_cpu_seconds", "counter", "seconds"),
         ("process_resident_memory_bytes", "gauge", "bytes"),
@@ -327,9 +331,12 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         "the exporter's count of its scrapes",
         Duration::from_secs(30),
         async || {
-            !query(&prometheus, r#"consumption_exporter_scrapes_total{code="200"} > 0"#)
-                .await
-                .is_empty()
+            !query(
+                &prometheus,
+                r#"consumption_exporter_scrapes_total{code="200"} > 0"#,
+            )
+            .await
+            .is_empty()
         },
     )
     .await;

@@ -159,9 +159,9 @@ async fn metrics_are_served_as_text_exposition_and_as_gzip_when_asked() {
         zipped.len(),
         plain.len()
     );
-    // Two gzip members: the cached exposition, then the per-scrape block.
+    // One gzip member (GzDecoder, as curl, reads no further), the per-scrape block included.
     let mut unzipped = Vec::new();
-    flate2::read::MultiGzDecoder::new(&zipped[..])
+    flate2::read::GzDecoder::new(&zipped[..])
         .read_to_end(&mut unzipped)
         .unwrap();
     let unzipped = String::from_utf8(unzipped).unwrap();

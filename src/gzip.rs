@@ -1,0 +1,116 @@
+//! gzip for `/metrics` without compressing the exposition per scrape: the rendered part is
+//! compressed once into a deflate stream that is flushed but not finished, and each scrape adds
+//! only its small tail (the per-scrape block) as the stream's last blocks, then the CRC and
+//! length of the whole. The result is one ordinary gzip member, which every client reads;
+//! clients such as curl stop after a first member, so two concatenated members would not do.
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// RFC 1952: magic, deflate, no flags, no time, no extra flags, OS "unknown".
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+/// The cached start of a gzip member: header and the rendered body's deflate blocks.
+#[derive(Debug)]
+pub struct GzipPrefix {
+    bytes: Bytes,
+    crc: crc32fast::Hasher,
+    length: u64,
+}
+
+impl GzipPrefix {
+    pub fn new(body: &[u8]) -> Self {
+        let mut bytes = HEADER.to_vec();
+        // A sync flush ends on a byte boundary without marking the last block, so more
+        // blocks can follow.
+        deflate_into(&mut bytes, body, FlushCompress::Sync);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(body);
+        GzipPrefix {
+            bytes: Bytes::from(bytes),
+            crc,
+            length: body.len() as u64,
+        }
+    }
+
+    /// What is sent first, the same for every scrape.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The rest of the member for a scrape whose uncompressed body ends in `tail`.
+    pub fn finish(&self, tail: &[u8]) -> Bytes {
+        let mut out = Vec::with_capacity(tail.len() / 2 + 64);
+        // A fresh compressor: its blocks refer only to the tail, which the reader has in its
+        // window just as if one compressor had written everything.
+        deflate_into(&mut out, tail, FlushCompress::Finish);
+        let mut crc = self.crc.clone();
+        crc.update(tail);
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        // ISIZE is the length modulo 2^32 (RFC 1952).
+        let length = (self.length + tail.len() as u64) as u32;
+        out.extend_from_slice(&length.to_le_bytes());
+        Bytes::from(out)
+    }
+}
+
+/// Appends raw deflate of `input` to `out`, ended as `flush` says.
+fn deflate_into(out: &mut Vec<u8>, input: &[u8], flush: FlushCompress) {
+    let mut compress = Compress::new(Compression::fast(), false);
+    // Compressing into memory fails only on a stream already finished, so errors end the loops.
+    while (compress.total_in() as usize) < input.len() {
+        out.reserve((input.len() / 8).max(4096));
+        let consumed = compress.total_in() as usize;
+        if compress
+            .compress_vec(&input[consumed..], out, FlushCompress::None)
+            .is_err()
+        {
+            return;
+        }
+    }
+    loop {
+        out.reserve(4096);
+        match compress.compress_vec(&[], out, flush) {
+            Ok(Status::StreamEnd) | Err(_) => return,
+            // A flush is complete when it leaves room in the buffer.
+            Ok(_) if flush == FlushCompress::Sync && out.len() < out.capacity() => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GzipPrefix;
+    use std::io::Read;
+
+    fn gunzip_one_member(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // GzDecoder reads one member only: what curl does.
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_prefix_and_any_tail_make_one_gzip_member_of_the_whole() {
+        let body: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("series{{n=\"{}\"}} {}\n", i % 977, i).into_bytes())
+            .collect();
+        let prefix = GzipPrefix::new(&body);
+        assert!(
+            prefix.bytes().len() * 3 < body.len(),
+            "it compresses: {} of {}",
+            prefix.bytes().len(),
+            body.len()
+        );
+        for tail in [&b""[..], b"process_open_fds 9\n# EOF\n", &body[..70_000]] {
+            let mut member = prefix.bytes().to_vec();
+            member.extend_from_slice(&prefix.finish(tail));
+            let mut whole = body.clone();
+            whole.extend_from_slice(tail);
+            assert_eq!(gunzip_one_member(&member), whole);
+        }
+    }
+}
