@@ -197,39 +197,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sends `tracing` output to stderr in the chosen format.
-pub fn init_logging(level: LogLevel, format: LogFormat) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let level = match level {
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Error => tracing::Level::ERROR,
-    };
-    // Our own crate at the chosen level; the libraries' chatter only from warn up.
-    let filter = tracing_subscriber::filter::Targets::new()
-        .with_default(tracing::Level::WARN.min(level))
-        .with_target("consumption_exporter", level);
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Logfmt => registry
-            .with(
-                tracing_logfmt::builder()
-                    .layer()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,7 @@ pub mod gzip;
 pub mod health;
 pub mod http;
 pub mod listen;
+pub mod logging;
 pub mod memory;
 pub mod openmetrics;
 pub mod poller;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use consumption_exporter::cli::{init_logging, Cli, Command};
+use consumption_exporter::cli::{Cli, Command};
 use consumption_exporter::clock::SystemClock;
 use consumption_exporter::web_config::WebConfig;
 use consumption_exporter::{app, backfill, config, demo, server};
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
 
 async fn async_main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_level, cli.log_format);
+    consumption_exporter::logging::init(cli.log_level, cli.log_format);
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -74,7 +74,7 @@ impl Poller {
             }
             match expiry {
                 Some(_) => {
-                    tracing::warn!(source = %self.config.name, vendor = self.config.vendor, max_age = ?self.config.schedule.max_age, "data passed max_age without a successful poll; no longer serving it");
+                    tracing::warn!(source_name = %self.config.name, vendor = self.config.vendor, max_age = ?self.config.schedule.max_age, "data passed max_age without a successful poll; no longer serving it");
                     self.store.expire_snapshot(&self.slot);
                     *snapshot_expires = None;
                 }
@@ -92,7 +92,7 @@ impl Poller {
         let vendor = self.config.vendor;
         match result {
             Ok(snapshot) => {
-                tracing::info!(source = %source, vendor, series = snapshot.series_count(), duration_ms = duration.as_millis() as u64, "poll succeeded");
+                tracing::info!(source_name = %source, vendor, series = snapshot.series_count(), duration_ms = duration.as_millis() as u64, "poll succeeded");
                 let now = self.clock.now().timestamp_millis() as f64 / 1000.0;
                 self.store
                     .record_success(&self.slot, snapshot, duration, now);
@@ -100,7 +100,7 @@ impl Poller {
             }
             Err(error) => {
                 let message = format!("source {source} ({vendor}): poll failed: {error}");
-                tracing::warn!(source = %source, vendor, reason = error.reason(), error = %error, "poll failed");
+                tracing::warn!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed");
                 self.client.stats().count_error(error.reason());
                 self.store.record_failure(&self.slot, message, duration);
                 false

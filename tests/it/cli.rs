@@ -178,7 +178,7 @@ async fn once_prints_the_exposition_and_fails_when_a_source_fails() {
         up(&stdout, &format!("good-{vendor}"), vendor, 1);
         up(&stdout, &format!("bad-{}", bad.type_name()), vendor, 0);
         assert!(
-            stderr.contains("poll failed") && stderr.contains(&format!("source=bad-{vendor}")),
+            stderr.contains("poll failed") && stderr.contains(&format!("source_name=bad-{vendor}")),
             "{stderr}"
         );
     }
@@ -373,4 +373,109 @@ fn version_is_printed_in_the_prometheus_form() {
         assert!(!value.is_empty() && value != "unknown", "{key} {value:?}");
     }
     assert_eq!(lines.len(), 5, "{text}");
+}
+
+/// The demo's first log lines in `format`: the start-up line and a poll's.
+async fn demo_log_lines(format: &str) -> Vec<String> {
+    let port = free_port();
+    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["demo", "--log.format", format, "--web.listen-address"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/-/ready");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while crate::helpers::client()
+        .get(&url)
+        .send()
+        .await
+        .map_or(true, |r| r.status() != 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo never got ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    demo.start_kill().unwrap();
+    let output = demo.wait_with_output().await.unwrap();
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn logfmt_lines_are_shaped_as_prometheus_writes_them() {
+    let lines = demo_log_lines("logfmt").await;
+    let keys = |line: &str| -> Vec<String> {
+        // Keys of a logfmt line; quoted values may hold spaces and `=`.
+        let mut keys = Vec::new();
+        let mut rest = line;
+        while let Some((key, after)) = rest.split_once('=') {
+            keys.push(key.trim().to_string());
+            rest = match after.strip_prefix('"') {
+                Some(quoted) => {
+                    let end = quoted.find("\" ").map_or(quoted.len(), |i| i + 2);
+                    &quoted[end.min(quoted.len())..]
+                }
+                None => after.split_once(' ').map_or("", |(_, r)| r),
+            };
+        }
+        keys
+    };
+    let start = lines
+        .iter()
+        .find(|l| l.contains("msg=listening"))
+        .expect("a start-up line");
+    assert_eq!(
+        keys(start)[..4],
+        ["time", "level", "source", "msg"],
+        "{start}"
+    );
+    assert!(start.contains(" level=INFO source=app.rs:"), "{start}");
+    let poll = lines
+        .iter()
+        .find(|l| l.contains("msg=\"poll succeeded\""))
+        .expect("a poll line");
+    assert!(keys(poll).contains(&"source_name".to_string()), "{poll}");
+    assert!(
+        poll.contains(" source=poller.rs:"),
+        "source is the code location: {poll}"
+    );
+}
+
+#[tokio::test]
+async fn json_lines_are_flat_objects_with_prometheus_keys_first() {
+    let lines = demo_log_lines("json").await;
+    assert!(lines.len() >= 2, "{lines:?}");
+    for line in &lines {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        assert!(
+            object.values().all(|v| !v.is_object() && !v.is_array()),
+            "flat: {line}"
+        );
+        let first: Vec<&str> = line
+            .split("\":")
+            .take(4)
+            .map(|k| k.rsplit('"').next().unwrap_or(""))
+            .collect();
+        assert_eq!(first, ["time", "level", "source", "msg"], "{line}");
+        assert!(keys.contains(&"level"));
+    }
+    let poll = lines
+        .iter()
+        .find(|l| l.contains("\"poll succeeded\""))
+        .expect("a poll line");
+    let poll: serde_json::Value = serde_json::from_str(poll).unwrap();
+    assert!(
+        poll["source_name"].as_str().unwrap().starts_with("demo-"),
+        "{poll}"
+    );
+    assert!(poll["series"].is_u64(), "numbers stay numbers: {poll}");
 }

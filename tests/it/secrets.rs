@@ -141,7 +141,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     );
     drop(child);
     let logs = std::fs::read_to_string(&log_path).unwrap();
-    assert!(logs.contains("level=debug"), "debug logging was on");
+    assert!(logs.contains("level=DEBUG"), "debug logging was on");
     assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
     for (place, text) in [
         ("logs", &logs),
