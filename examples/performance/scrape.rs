@@ -34,6 +34,10 @@ pub struct ScaleFigures {
     pub render_median: Duration,
     pub render_max: Duration,
     pub gzip_time: Duration,
+    /// The OpenMetrics form, made on the first OpenMetrics scrape after a render.
+    pub openmetrics_time: Duration,
+    /// What every scrape makes: the process figures, the scrape counts, the gzip tail.
+    pub per_scrape: Duration,
     pub plain_bytes: usize,
     pub gzip_bytes: usize,
     pub rss_bytes: u64,
@@ -132,7 +136,8 @@ async fn tenant(series: usize) -> anyhow::Result<Tenant> {
 pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<ScaleFigures> {
     eprintln!("scrape section: about {series} series");
     let tenant = tenant(series).await?;
-    let (render_median, render_max, gzip_time) = render_times(&tenant.config("1h")).await?;
+    let times = render_times(&tenant.config("1h")).await?;
+    let (render_median, render_max, gzip_time) = (times.median, times.max, times.gzip);
 
     let rss_bytes = steady_rss(&tenant).await?;
     // Polls an hour apart: the scrapes and the idle figures see no poll.
@@ -204,6 +209,8 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
         series: served_series,
         render_median,
         render_max,
+        openmetrics_time: times.openmetrics,
+        per_scrape: times.per_scrape,
         gzip_time,
         plain_bytes: plain.len(),
         gzip_bytes: gzipped.len(),
@@ -260,9 +267,19 @@ async fn requests_made(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Re
         .sum())
 }
 
+struct RenderTimes {
+    median: Duration,
+    max: Duration,
+    gzip: Duration,
+    openmetrics: Duration,
+    per_scrape: Duration,
+}
+
 /// The render a changed snapshot triggers, timed in this process over repeated renders of the
-/// same sources, and the gzip the first gzip scrape after it pays.
-async fn render_times(config_text: &str) -> anyhow::Result<(Duration, Duration, Duration)> {
+/// same sources; the gzip and OpenMetrics forms the first scrape asking for them pays; and the
+/// block every scrape makes (median of 500).
+async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
+    use consumption_exporter::openmetrics::Format;
     let config = config::parse(config_text, "benchmark config", Path::new("."))?;
     let (store, pollers) = app::pollers(&config, Arc::new(SystemClock))?;
     for poller in &pollers {
@@ -278,12 +295,31 @@ async fn render_times(config_text: &str) -> anyhow::Result<(Duration, Duration, 
     times.sort_unstable();
     let rendered = store.rendered();
     let started = Instant::now();
-    let _ = rendered.gzip_prefix_in(consumption_exporter::openmetrics::Format::Text);
-    Ok((
-        times[times.len() / 2],
-        times[times.len() - 1],
-        started.elapsed(),
-    ))
+    let prefix = rendered.gzip_prefix_in(Format::Text);
+    let gzip = started.elapsed();
+    let started = Instant::now();
+    let _ = rendered.body_in(Format::OpenMetrics);
+    let openmetrics = started.elapsed();
+    let counts = [(200u16, 1_000u64), (401, 3)];
+    let mut per_scrape: Vec<Duration> = (0..500)
+        .map(|_| {
+            let started = Instant::now();
+            let block = consumption_exporter::render::scrape_block(
+                &consumption_exporter::process::read(),
+                &counts,
+            );
+            std::hint::black_box(prefix.finish(block.as_bytes()));
+            started.elapsed()
+        })
+        .collect();
+    per_scrape.sort_unstable();
+    Ok(RenderTimes {
+        median: times[times.len() / 2],
+        max: times[times.len() - 1],
+        gzip,
+        openmetrics,
+        per_scrape: per_scrape[per_scrape.len() / 2],
+    })
 }
 
 async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<()> {
