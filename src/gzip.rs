@@ -1,11 +1,11 @@
 //! gzip for `/metrics` without compressing the exposition per scrape: the rendered part is
 //! compressed once into a deflate stream that is flushed but not finished, and each scrape adds
-//! only its small tail (the per-scrape block) as the stream's last blocks, then the CRC and
-//! length of the whole. The result is one ordinary gzip member, which every client reads;
+//! only its small tail (the per-scrape block) as the stream's last, stored blocks, then the CRC
+//! and length of the whole. The result is one ordinary gzip member, which every client reads;
 //! clients such as curl stop after a first member, so two concatenated members would not do.
 
 use bytes::Bytes;
-use flate2::{Compress, Compression, FlushCompress, Status};
+use flate2::{Compress, Compression, FlushCompress};
 
 /// RFC 1952: magic, deflate, no flags, no time, no extra flags, OS "unknown".
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
@@ -23,7 +23,7 @@ impl GzipPrefix {
         let mut bytes = HEADER.to_vec();
         // A sync flush ends on a byte boundary without marking the last block, so more
         // blocks can follow.
-        deflate_into(&mut bytes, body, FlushCompress::Sync);
+        sync_flushed_deflate_into(&mut bytes, body);
         let mut crc = crc32fast::Hasher::new();
         crc.update(body);
         GzipPrefix {
@@ -40,10 +40,8 @@ impl GzipPrefix {
 
     /// The rest of the member for a scrape whose uncompressed body ends in `tail`.
     pub fn finish(&self, tail: &[u8]) -> Bytes {
-        let mut out = Vec::with_capacity(tail.len() / 2 + 64);
-        // A fresh compressor: its blocks refer only to the tail, which the reader has in its
-        // window just as if one compressor had written everything.
-        deflate_into(&mut out, tail, FlushCompress::Finish);
+        let mut out = Vec::with_capacity(tail.len() + tail.len() / 8192 * 5 + 16);
+        stored_blocks_into(&mut out, tail);
         let mut crc = self.crc.clone();
         crc.update(tail);
         out.extend_from_slice(&crc.finalize().to_le_bytes());
@@ -54,8 +52,28 @@ impl GzipPrefix {
     }
 }
 
-/// Appends raw deflate of `input` to `out`, ended as `flush` says.
-fn deflate_into(out: &mut Vec<u8>, input: &[u8], flush: FlushCompress) {
+/// The tail as stored (uncompressed) deflate blocks, the last one final. The tail is a few
+/// hundred bytes; a compressor's set-up (its window and tables) would cost more per scrape than
+/// the bytes it saves.
+fn stored_blocks_into(out: &mut Vec<u8>, tail: &[u8]) {
+    // RFC 1951 3.2.4: after the prefix's sync flush the stream is byte-aligned, so each block is
+    // a header byte (BFINAL, BTYPE 00), LEN and its one's complement, then the bytes.
+    let mut chunks = tail.chunks(u16::MAX as usize).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none();
+        let length = chunk.len() as u16;
+        out.push(u8::from(last));
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(&(!length).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+}
+
+/// Appends raw deflate of `input` to `out`, ended by a sync flush: byte-aligned, no final block.
+fn sync_flushed_deflate_into(out: &mut Vec<u8>, input: &[u8]) {
     let mut compress = Compress::new(Compression::fast(), false);
     // Compressing into memory fails only on a stream already finished, so errors end the loops.
     while (compress.total_in() as usize) < input.len() {
@@ -70,11 +88,10 @@ fn deflate_into(out: &mut Vec<u8>, input: &[u8], flush: FlushCompress) {
     }
     loop {
         out.reserve(4096);
-        match compress.compress_vec(&[], out, flush) {
-            Ok(Status::StreamEnd) | Err(_) => return,
-            // A flush is complete when it leaves room in the buffer.
-            Ok(_) if flush == FlushCompress::Sync && out.len() < out.capacity() => return,
-            Ok(_) => {}
+        let flushed = compress.compress_vec(&[], out, FlushCompress::Sync);
+        // The flush is complete when it leaves room in the buffer.
+        if flushed.is_err() || out.len() < out.capacity() {
+            return;
         }
     }
 }

@@ -12,6 +12,7 @@ mod incremental;
 mod layout;
 mod listen;
 mod load;
+mod packaging;
 mod powerplatform;
 mod qlik;
 mod reload;
