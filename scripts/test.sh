@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian's packages, then runs every test.
 # The tests run `prometheus` (with promtool), `prometheus-alertmanager` (with amtool), `openssl`
-# (s_client), `systemd` (systemd-socket-activate) and `python3-prometheus-client` (the OpenMetrics
-# parser); a test fails, naming the package, when one is missing.
+# (s_client), `systemd` (systemd-socket-activate, systemd-analyze), `python3-prometheus-client`
+# (the OpenMetrics parser) and `podman`; from PyPI helm-python-sdk, kubernetes-validate and
+# check-jsonschema, and from npm @kubernetes-models/prometheus-operator. A test fails, naming
+# what to install, when one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +15,31 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 # Debian's python, not one a version manager put first on the PATH: that is where apt installs.
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} from Debian's packages" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# PyPI and npm tools, kept beside the build (target/test-tools), installed once.
+tools=target/test-tools
+if [ ! -x "$tools/venv/bin/check-jsonschema" ] || [ ! -x "$tools/venv/bin/kubernetes-validate" ] \
+   || ! "$tools/venv/bin/python" -c 'import helm_python' >/dev/null 2>&1; then
+  echo "installing helm-python-sdk, kubernetes-validate and check-jsonschema from PyPI into $tools/venv" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+    'helm-python-sdk==0.2.2' 'kubernetes-validate==1.37.0' 'check-jsonschema==0.39.0'
+fi
+if [ ! -d "$tools/node/node_modules/@kubernetes-models/prometheus-operator" ]; then
+  echo "installing @kubernetes-models/prometheus-operator from npm into $tools/node" >&2
+  mkdir -p "$tools/node"
+  npm install --silent --no-audit --no-fund --prefix "$tools/node" '@kubernetes-models/prometheus-operator@6'
 fi
 
 cargo test --locked

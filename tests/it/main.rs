@@ -1,6 +1,7 @@
 mod avepoint;
 mod backfill;
 mod budgets;
+mod chart;
 mod cli;
 mod config;
 mod dynatrace;

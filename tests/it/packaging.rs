@@ -113,3 +113,137 @@ fn the_service_reloads_with_sighup_and_runs_the_installed_config() {
         assert!(service.contains(&format!("\n{key}\n")), "{key}");
     }
 }
+
+/// A container removed when the test ends, however it ends.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = podman().args(["rm", "--force", &self.0]).output();
+    }
+}
+
+/// The test's image, removed when the test ends (a debug build makes it about 200 MB).
+struct Image(&'static str);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = podman().args(["rmi", "--force", self.0]).output();
+    }
+}
+
+/// podman as it runs here: runc, and explicit limits (the defaults fail in this sandbox).
+fn podman() -> Command {
+    Command::new(crate::e2e::program(&["podman"], "podman"))
+}
+
+const RUN_FLAGS: [&str; 6] = [
+    "--runtime",
+    "runc",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+#[tokio::test]
+async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on_sigterm() {
+    let tag = "localhost/consumption-exporter:test";
+    let built = Command::new(repository().join("scripts/image.sh"))
+        .arg(tag)
+        .env(
+            "CONSUMPTION_EXPORTER_BINARY",
+            env!("CARGO_BIN_EXE_consumption_exporter"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let inspect = |format: &str| {
+        let output = podman()
+            .args(["image", "inspect", "--format", format, tag])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    assert_eq!(inspect("{{.Config.User}}"), "65534:65534");
+    assert_eq!(
+        inspect("{{json .Config.ExposedPorts}}"),
+        r#"{"10115/tcp":{}}"#
+    );
+    assert!(inspect("{{json .Config.Entrypoint}}").contains("/bin/consumption_exporter"));
+
+    // The config is where the image says, and `check` reads it.
+    let check = podman()
+        .args(["run", "--rm"])
+        .args(RUN_FLAGS)
+        .args([
+            "--env",
+            "QLIK_API_KEY=k",
+            "--env",
+            "QLIK_CLIENT_SECRET=s",
+            tag,
+            "check",
+        ])
+        .arg("--config.file=/etc/consumption-exporter/exporter.yml")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let port = crate::e2e::free_port();
+    let name = format!("consumption-exporter-test-{port}");
+    let started = podman()
+        .args(["run", "--detach", "--name", &name, "--network", "host"])
+        .args(RUN_FLAGS)
+        .args([
+            tag,
+            "demo",
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let container = Container(name);
+    let url = format!("http://127.0.0.1:{port}/-/ready");
+    crate::e2e::wait_for(
+        "the container to be ready",
+        std::time::Duration::from_secs(60),
+        async || {
+            crate::helpers::client()
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
+    let stopped = podman()
+        .args(["stop", "--time", "10", &container.0])
+        .output()
+        .unwrap();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let exit = podman()
+        .args(["inspect", "--format", "{{.State.ExitCode}}", &container.0])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&exit.stdout).trim(),
+        "0",
+        "SIGTERM ends it with 0"
+    );
+}
