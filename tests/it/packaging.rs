@@ -162,6 +162,7 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
+    let _image = Image(tag);
     let inspect = |format: &str| {
         let output = podman()
             .args(["image", "inspect", "--format", format, tag])
