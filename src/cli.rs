@@ -58,6 +58,9 @@ pub enum Command {
     Check,
     /// Poll every source once and print the exposition (exit 1 if any source failed).
     Once,
+    /// Print the JSON Schema of the config file (`exporter.schema.json`), for editors and
+    /// validators.
+    Schema,
     /// Write what the sources would have served over a past range, as OpenMetrics with
     /// timestamps, for `promtool tsdb create-blocks-from openmetrics`.
     Backfill {
@@ -138,7 +141,11 @@ impl Cli {
                 "--config.file",
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
-            Command::Check | Command::Once | Command::Backfill { .. }
+            Command::Schema if self.config_file.is_some() => Err(unused(
+                "--config.file",
+                "the schema is of every config, not of one file; validate a file with `check`",
+            )),
+            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
                 if !self.listen_addresses.is_empty() =>
             {
                 Err(unused(
@@ -146,7 +153,9 @@ impl Cli {
                     "it serves nothing; drop the flag",
                 ))
             }
-            Command::Check | Command::Once | Command::Backfill { .. } if self.systemd_socket => {
+            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
+                if self.systemd_socket =>
+            {
                 Err(unused(
                     "--web.systemd-socket",
                     "it serves nothing; drop the flag",
@@ -156,12 +165,12 @@ impl Cli {
                 "--web.listen-address",
                 "with --web.systemd-socket the addresses are systemd's (ListenStream= in the .socket unit); drop one of the two flags",
             )),
-            Command::Check | Command::Once | Command::Backfill { .. }
+            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
                 if self.telemetry_path.is_some() =>
             {
                 Err(unused("--web.telemetry-path", "it serves nothing; drop the flag"))
             }
-            Command::Check | Command::Once | Command::Backfill { .. }
+            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
                 if self.web_config_file.is_some() =>
             {
                 Err(unused("--web.config.file", "it serves nothing; drop the flag"))
@@ -176,6 +185,7 @@ impl Command {
         match self {
             Command::Serve => "serve",
             Command::Check => "check",
+            Command::Schema => "schema",
             Command::Once => "once",
             Command::Backfill { .. } => "backfill",
             Command::Demo { .. } => "demo",

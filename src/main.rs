@@ -54,6 +54,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             }
         }),
+        Command::Schema => {
+            let schema = consumption_exporter::config::schema::schema();
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Once => {
             let config = config::load(&config_file)?;
             let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;

@@ -104,6 +104,37 @@ pub fn strip_serde_yaml_location(message: &str) -> String {
     format!("{}{}", &message[..at], &after_column[column_len..])
 }
 
+/// A humantime duration in the config's JSON Schema: `90s`, `15m`, `1h 30m`, `3d`.
+pub struct HumanDuration;
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit, e.g. 90s, 15m, 1h 30m, 3d.",
+            "pattern": "^\\s*([0-9]+\\s*[a-zA-Zµ]+\\s*)+$"
+        })
+    }
+}
+
+/// The JSON Schema of the keys a type is read from, every part inline (vendors' types share
+/// names such as `Label`), for the config's schema.
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|settings| settings.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+    }
+    schema
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

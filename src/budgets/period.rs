@@ -4,7 +4,9 @@
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 /// How long a budget's period is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Day,

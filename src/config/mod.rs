@@ -14,6 +14,7 @@ mod decode;
 mod env;
 pub mod positions;
 mod raw;
+pub mod schema;
 
 use std::fmt;
 use std::path::Path;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use url::Url;
 
@@ -20,23 +21,30 @@ pub(super) struct RawFile {
     pub(super) sources: Vec<Value>,
 }
 
-#[derive(Deserialize, Default)]
+/// `global`: defaults for every source.
+#[derive(Deserialize, Serialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawGlobal {
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) poll_interval: Option<Duration>,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) poll_timeout: Option<Duration>,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) request_timeout: Option<Duration>,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) max_age: Option<Duration>,
     pub(super) max_response_bytes: Option<u64>,
     pub(super) max_retries: Option<u32>,
     pub(super) max_pages: Option<u32>,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) settled_after: Option<Duration>,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
 }
 
@@ -59,40 +67,50 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "budgets",
 ];
 
-#[derive(Deserialize)]
+/// The keys every source has, whatever its vendor.
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCommon {
     pub(super) name: String,
     #[serde(rename = "type")]
     pub(super) _kind: String,
+    #[schemars(with = "Option<String>", url)]
     pub(super) base_url: Option<Url>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) interval: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) poll_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) request_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) max_age: Option<Duration>,
     pub(super) max_response_bytes: Option<u64>,
     pub(super) max_retries: Option<u32>,
     pub(super) max_pages: Option<u32>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) settled_after: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawBudget>")]
     pub(super) budgets: Vec<Value>,
 }
 
 /// One entry of a source's `budgets`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBudget {
     pub(super) name: String,
     #[serde(default, rename = "match")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub(super) matcher: BTreeMap<String, Value>,
     pub(super) limit: f64,
     pub(super) period: Period,
@@ -103,7 +121,7 @@ pub(super) struct RawBudget {
     pub(super) warn_ratio: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAuthorization {
     #[serde(rename = "type")]
@@ -112,16 +130,17 @@ pub(super) struct RawAuthorization {
     pub(super) credentials_file: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawClientCertificate {
     pub(super) cert_file: PathBuf,
     pub(super) key_file: PathBuf,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOAuth2 {
+    #[schemars(with = "Option<String>", url)]
     pub(super) token_url: Option<Url>,
     #[serde(default)]
     pub(super) grant_type: RawGrantType,
@@ -139,7 +158,7 @@ pub(super) struct RawOAuth2 {
 }
 
 /// The OAuth2 grants the exporter can use.
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Default, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum RawGrantType {
     #[default]

@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{PollError, PollPlan, Source, SourceType};
@@ -35,7 +36,7 @@ pub static USAGE_RECORDS: FamilyDesc = FamilyDesc {
 /// The `type: avepoint` entry of the config.
 pub struct AvePointType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     #[serde(default)]
@@ -50,6 +51,10 @@ fn default_page_size() -> u32 {
 }
 
 impl SourceType for AvePointType {
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<Settings>()
+    }
+
     fn name(&self) -> &'static str {
         "avepoint"
     }

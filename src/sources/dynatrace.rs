@@ -14,7 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::HeaderMap;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
@@ -33,7 +34,7 @@ pub static USAGE: FamilyDesc = FamilyDesc {
 /// The `type: dynatrace` entry of the config.
 pub struct DynatraceType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     account_uuid: String,
@@ -50,7 +51,7 @@ struct Settings {
     entitlements: bool,
 }
 
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Default, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "lowercase")]
 enum ApiVersion {
     V2,
@@ -59,6 +60,10 @@ enum ApiVersion {
 }
 
 impl SourceType for DynatraceType {
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<Settings>()
+    }
+
     fn name(&self) -> &'static str {
         "dynatrace"
     }

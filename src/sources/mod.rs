@@ -61,6 +61,10 @@ pub trait SourceType: Sync {
         Vec::new()
     }
 
+    /// The JSON Schema of the vendor's own keys (`crate::config::schema::schema_of` of the
+    /// type [`SourceType::build`] reads them into).
+    fn settings_schema(&self) -> serde_json::Value;
+
     /// Builds the source from the entry's keys other than the shared ones. Errors carry paths
     /// relative to the entry.
     fn build(

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use reqwest::StatusCode;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
@@ -40,7 +41,7 @@ pub static USERS: FamilyDesc = FamilyDesc {
 /// The `type: powerplatform` entry of the config.
 pub struct PowerPlatformType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     #[serde(default = "default_api_version")]
@@ -60,7 +61,7 @@ struct Settings {
     entitlements: bool,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 struct Filters {
     environment_id: Option<String>,
@@ -70,7 +71,7 @@ struct Filters {
     user_id: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 enum Label {
     EnvironmentId,
@@ -121,6 +122,10 @@ fn default_labels() -> Vec<Label> {
 }
 
 impl SourceType for PowerPlatformType {
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<Settings>()
+    }
+
     fn name(&self) -> &'static str {
         "powerplatform"
     }

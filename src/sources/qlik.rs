@@ -13,7 +13,8 @@ use hashbrown::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time};
@@ -71,7 +72,7 @@ pub static TENANT_CLOSE_TO_OVERAGE: FamilyDesc = FamilyDesc {
 /// The `type: qlik` entry of the config.
 pub struct QlikType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct QlikSettings {
     #[serde(default = "default_periods")]
@@ -87,7 +88,7 @@ struct QlikSettings {
     entitlements: bool,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 enum PeriodToInclude {
     Current,
@@ -95,7 +96,7 @@ enum PeriodToInclude {
 }
 
 /// The record fields a series can be split by; `period` is always a label.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 enum Label {
     ResourceType,
@@ -145,6 +146,10 @@ fn default_labels() -> Vec<Label> {
 }
 
 impl SourceType for QlikType {
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<QlikSettings>()
+    }
+
     fn name(&self) -> &'static str {
         "qlik"
     }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
@@ -32,7 +33,7 @@ pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
 /// The `type: uipath` entry of the config.
 pub struct UiPathType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     organization_id: String,
@@ -54,6 +55,10 @@ fn default_concurrency() -> usize {
 }
 
 impl SourceType for UiPathType {
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<Settings>()
+    }
+
     fn name(&self) -> &'static str {
         "uipath"
     }

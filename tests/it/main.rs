@@ -17,6 +17,7 @@ mod packaging;
 mod powerplatform;
 mod qlik;
 mod reload;
+mod schema;
 mod secrets;
 mod uipath;
 mod web;
