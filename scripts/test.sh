@@ -2,9 +2,9 @@
 # Installs what the tests need from Debian's packages, then runs every test.
 # The tests run `prometheus` (with promtool), `prometheus-alertmanager` (with amtool), `openssl`
 # (s_client), `systemd` (systemd-socket-activate, systemd-analyze), `python3-prometheus-client`
-# (the OpenMetrics parser) and `podman`; from PyPI helm-python-sdk, kubernetes-validate and
-# check-jsonschema, and from npm @kubernetes-models/prometheus-operator. A test fails, naming
-# what to install, when one is missing.
+# (the OpenMetrics parser), `podman` with `runc`, and `lintian`; from PyPI helm-python-sdk,
+# kubernetes-validate and check-jsonschema, from npm @kubernetes-models/prometheus-operator, and
+# from crates.io cargo-deb. A test fails, naming what to install, when one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,7 @@ command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -40,6 +41,10 @@ if [ ! -d "$tools/node/node_modules/@kubernetes-models/prometheus-operator" ]; t
   echo "installing @kubernetes-models/prometheus-operator from npm into $tools/node" >&2
   mkdir -p "$tools/node"
   npm install --silent --no-audit --no-fund --prefix "$tools/node" '@kubernetes-models/prometheus-operator@6'
+fi
+if [ ! -x "$tools/cargo/bin/cargo-deb" ]; then
+  echo "installing cargo-deb from crates.io into $tools/cargo (a few minutes, once)" >&2
+  cargo install --quiet --locked --version 3.8.0 --root "$tools/cargo" cargo-deb
 fi
 
 cargo test --locked

@@ -248,3 +248,108 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
         "SIGTERM ends it with 0"
     );
 }
+
+/// The Debian package of this build, made by `cargo deb` (installed by scripts/test.sh under
+/// target/test-tools), in `dir`.
+fn debian_package(dir: &Path) -> PathBuf {
+    let cargo_deb = crate::chart::test_tool("cargo/bin/cargo-deb");
+    let output = Command::new(cargo_deb)
+        .args([
+            "deb",
+            "--no-build",
+            "--profile",
+            "dev",
+            "--fast",
+            "--output",
+        ])
+        .arg(dir)
+        .current_dir(repository())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let package = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    PathBuf::from(package.lines().last().unwrap_or_default())
+}
+
+#[test]
+fn the_debian_package_passes_lintian_installs_and_checks_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let package = debian_package(dir.path());
+    let lintian = Command::new(crate::e2e::program(&["lintian"], "lintian"))
+        .args(["--tag-display-limit", "0"])
+        .arg(&package)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&lintian.stdout);
+    assert!(
+        !said.lines().any(|l| l.starts_with("E:")),
+        "lintian errors:\n{said}"
+    );
+
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "installing the package needs root"
+    );
+    let dpkg = crate::e2e::program(&["dpkg"], "dpkg");
+    let installed = Command::new(&dpkg)
+        .arg("--install")
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    struct Purge(PathBuf);
+    impl Drop for Purge {
+        fn drop(&mut self) {
+            let _ = Command::new(&self.0)
+                .args(["--purge", "consumption-exporter"])
+                .output();
+        }
+    }
+    let _purge = Purge(dpkg);
+
+    let user = Command::new("getent")
+        .args(["passwd", "consumption-exporter"])
+        .output()
+        .unwrap();
+    assert!(
+        user.status.success(),
+        "the maintainer scripts made the system user"
+    );
+    let config = Path::new("/etc/consumption-exporter/exporter.yml");
+    let owner = Command::new("stat")
+        .args(["--format", "%U:%G %a"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "root:consumption-exporter 640"
+    );
+    let conffiles =
+        std::fs::read_to_string("/var/lib/dpkg/info/consumption-exporter.conffiles").unwrap();
+    assert!(conffiles.contains("/etc/consumption-exporter/exporter.yml"));
+    assert!(Path::new("/usr/lib/systemd/system/consumption-exporter.service").is_file());
+
+    let check = Command::new("/usr/bin/consumption_exporter")
+        .args(["check", "--config.file"])
+        .arg(config)
+        .env("QLIK_API_KEY", "k")
+        .env("QLIK_CLIENT_SECRET", "s")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
