@@ -18,6 +18,7 @@ command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v jsonnet >/dev/null 2>&1 && command -v jsonnetfmt >/dev/null 2>&1 || missing+=(jsonnet)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then

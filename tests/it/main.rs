@@ -13,6 +13,7 @@ mod incremental;
 mod layout;
 mod listen;
 mod load;
+mod mixin;
 mod packaging;
 mod powerplatform;
 mod qlik;

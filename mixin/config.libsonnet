@@ -1,0 +1,8 @@
+{
+  _config+:: {
+    // Matchers that pick the exporter's series out of everything Prometheus stores, e.g.
+    // 'job="consumption-exporter"'. Empty (the default): the series are told apart by their
+    // names alone, which start with consumption_.
+    consumptionExporterSelector: '',
+  },
+}

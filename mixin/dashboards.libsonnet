@@ -1,0 +1,1021 @@
+// The Grafana dashboard. With the default _config this is what examples/ ships
+// (tests/it/mixin.rs checks it); scripts/mixin.sh writes the files for another _config.
+local selector = import 'selector.libsonnet';
+
+{
+  local m(name, matchers='') = selector.metric($._config.consumptionExporterSelector, name, matchers),
+
+  grafanaDashboards+:: {
+    'consumption-dashboard.json': {
+      __inputs: [
+        {
+          name: 'DS_PROMETHEUS',
+          label: 'Prometheus',
+          type: 'datasource',
+          pluginId: 'prometheus',
+          pluginName: 'Prometheus',
+        },
+      ],
+      __requires: [
+        {
+          type: 'grafana',
+          id: 'grafana',
+          name: 'Grafana',
+          version: '9.0.0',
+        },
+        {
+          type: 'datasource',
+          id: 'prometheus',
+          name: 'Prometheus',
+          version: '1.0.0',
+        },
+      ],
+      title: 'SaaS consumption',
+      uid: 'consumption-exporter',
+      tags: [
+        'consumption_exporter',
+        'licensing',
+      ],
+      timezone: 'utc',
+      schemaVersion: 37,
+      version: 1,
+      editable: true,
+      refresh: '5m',
+      time: {
+        from: 'now-7d',
+        to: 'now',
+      },
+      templating: {
+        list: [
+          {
+            name: 'datasource',
+            type: 'datasource',
+            query: 'prometheus',
+            label: 'Data source',
+            current: {
+              text: '${DS_PROMETHEUS}',
+              value: '${DS_PROMETHEUS}',
+            },
+          },
+          {
+            name: 'source',
+            type: 'query',
+            label: 'Source',
+            datasource: {
+              type: 'prometheus',
+              uid: '${datasource}',
+            },
+            query: {
+              query: std.format('label_values(%s, source)', [m('consumption_source_up')]),
+              refId: 'source',
+            },
+            definition: std.format('label_values(%s, source)', [m('consumption_source_up')]),
+            refresh: 2,
+            multi: true,
+            includeAll: true,
+            allValue: '.*',
+            current: {
+              text: 'All',
+              value: '$__all',
+            },
+            sort: 1,
+          },
+        ],
+      },
+      annotations: {
+        list: [],
+      },
+      panels: [
+        {
+          id: 1,
+          type: 'row',
+          title: 'Overview',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 0,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 2,
+          title: 'Sources up',
+          type: 'stat',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 1,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_source_up', 'source=~"$source"')]),
+              legendFormat: '{{source}} ({{vendor}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 3,
+          title: 'Overage and blocked states (current period)',
+          type: 'stat',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 8,
+            y: 1,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('max by (source) (%s)', [m('consumption_qlik_overage', 'source=~"$source",period="current"')]),
+              legendFormat: '{{source}} overage',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('max by (source) (%s)', [m('consumption_qlik_blocked', 'source=~"$source",period="current"')]),
+              legendFormat: '{{source}} blocked',
+            },
+            {
+              refId: 'C',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_qlik_tenant_overage', 'source=~"$source"')]),
+              legendFormat: '{{source}} tenant overage',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 4,
+          title: 'Power Automate users exceeding capacity',
+          type: 'stat',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 16,
+            y: 1,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source) (%s)', [m('consumption_powerplatform_users', 'source=~"$source",status="exceeding_capacity"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 5,
+          type: 'row',
+          title: 'Budgets',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 9,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 6,
+          title: 'Budget used against its limit',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 10,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s / (%s > 0) and on(source, vendor, budget, unit, origin) %s', [m('consumption_budget_used', 'source=~"$source"'), m('consumption_budget_limit', 'source=~"$source"'), m('consumption_budget_warn_ratio')]),
+              legendFormat: '{{source}} {{budget}} ({{unit}}, {{origin}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'percentunit',
+              thresholds: {
+                mode: 'absolute',
+                steps: [
+                  {
+                    color: 'green',
+                    value: null,
+                  },
+                  {
+                    color: 'orange',
+                    value: 0.8,
+                  },
+                  {
+                    color: 'red',
+                    value: 1,
+                  },
+                ],
+              },
+              min: 0,
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 7,
+          title: 'Forecast against limit (end of period)',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 10,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s / (%s > 0) and on(source, vendor, budget, unit, origin) %s', [m('consumption_budget_forecast', 'source=~"$source"'), m('consumption_budget_limit', 'source=~"$source"'), m('consumption_budget_warn_ratio')]),
+              legendFormat: '{{source}} {{budget}} ({{unit}}, {{origin}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'percentunit',
+              thresholds: {
+                mode: 'absolute',
+                steps: [
+                  {
+                    color: 'green',
+                    value: null,
+                  },
+                  {
+                    color: 'orange',
+                    value: 0.8,
+                  },
+                  {
+                    color: 'red',
+                    value: 1,
+                  },
+                ],
+              },
+              min: 0,
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 8,
+          title: 'Days left in the budget period',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 18,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('(%s - time()) / 86400', [m('consumption_budget_period_end_timestamp_seconds', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{budget}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+              decimals: 1,
+              min: 0,
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 9,
+          title: 'Spend by currency across vendors',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 18,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (unit) (%s unless on(source, vendor, budget, unit, origin) %s)', [m('consumption_budget_used', 'source=~"$source"'), m('consumption_budget_warn_ratio')]),
+              legendFormat: 'used {{unit}}',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (unit) (%s unless on(source, vendor, budget, unit, origin) %s)', [m('consumption_budget_forecast', 'source=~"$source"'), m('consumption_budget_warn_ratio')]),
+              legendFormat: 'forecast {{unit}}',
+            },
+            {
+              refId: 'C',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (unit) (%s unless on(source, vendor, budget, unit, origin) %s)', [m('consumption_budget_limit', 'source=~"$source"'), m('consumption_budget_warn_ratio')]),
+              legendFormat: 'limit {{unit}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 10,
+          type: 'row',
+          title: 'Qlik Cloud',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 26,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 11,
+          title: 'Capacity used (current period)',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 27,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption:qlik_capacity_used:ratio', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{resource_type}}/{{resource_action}} {{period_type}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'percentunit',
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 12,
+          title: 'Usage against limits (current period)',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 27,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, resource_type, unit) (%s)', [m('consumption_qlik_local_usage', 'source=~"$source",period="current"')]),
+              legendFormat: '{{source}} {{resource_type}} used ({{unit}})',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, resource_type, unit) (%s)', [m('consumption_qlik_capacity_limit', 'source=~"$source",period="current"')]),
+              legendFormat: '{{source}} {{resource_type}} limit ({{unit}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 13,
+          type: 'row',
+          title: 'Power Platform',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 35,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 14,
+          title: 'Flow capacity units, month to date',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 36,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, environment_id, flow_context) (%s)', [m('consumption_powerplatform_flow_capacity_units', 'source=~"$source",window="month_to_date"')]),
+              legendFormat: '{{source}} {{environment_id}} {{flow_context}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 15,
+          title: 'Users by licensing status',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 36,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_powerplatform_users', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{flow_context}} {{status}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 16,
+          type: 'row',
+          title: 'UiPath',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 44,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 17,
+          title: 'Consumed units, month to date',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 45,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption:uipath_consumed_units:month_to_date', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{tenant_id}} {{consumable}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 18,
+          title: 'Consumed units today by service',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 45,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, consumable, uipath_service) (%s)', [m('consumption_uipath_consumed_units', 'source=~"$source",window="today"')]),
+              legendFormat: '{{consumable}} {{uipath_service}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 19,
+          type: 'row',
+          title: 'Dynatrace',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 53,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 20,
+          title: 'Platform subscription usage, month to date',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 54,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, capability_name, unit) (%s)', [m('consumption_dynatrace_usage', 'source=~"$source",window="month_to_date"')]),
+              legendFormat: '{{source}} {{capability_name}} ({{unit}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 21,
+          title: 'Vendor API sunset dates',
+          type: 'stat',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 54,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s * 1000', [m('consumption_source_api_sunset_timestamp_seconds', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'dateTimeAsIso',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'The Sunset date a vendor announced for the endpoint a source polls (Dynatrace v2 announces one). No data: no announced sunset.',
+        },
+        {
+          id: 22,
+          type: 'row',
+          title: 'AvePoint',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 62,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 23,
+          title: 'Distinct connections per flow, by environment',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 63,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, environment_id) (%s)', [m('consumption_avepoint_flow_connections', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{environment_id}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 24,
+          title: 'Connection usage records',
+          type: 'stat',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 63,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_avepoint_connection_usage_records', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 25,
+          type: 'row',
+          title: 'Exporter health',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 71,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 26,
+          title: 'Data age',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 72,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('time() - %s', [m('consumption_source_last_success_timestamp_seconds', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 's',
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 27,
+          title: 'Poll duration',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 8,
+            y: 72,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_source_poll_duration_seconds', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 's',
+            },
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 28,
+          title: 'Failed polls and throttling per hour',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 16,
+            y: 72,
+            w: 8,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source) (increase(%s[1h])) or on(source) (0 * %s)', [m('consumption_source_errors_total', 'source=~"$source"'), m('consumption_source_up', 'source=~"$source"')]),
+              legendFormat: '{{source}} failed polls',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source) (increase(%s[1h]))', [m('consumption_source_throttled_total', 'source=~"$source"')]),
+              legendFormat: '{{source}} throttled',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 29,
+          title: 'Series served',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 80,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_source_series', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 30,
+          title: 'Vendor requests per hour by status',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 80,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, code) (increase(%s[1h]))', [m('consumption_source_requests_total', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{code}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+        },
+        {
+          id: 31,
+          title: 'Vendor traffic per hour',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 88,
+            w: 24,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source) (increase(%s[1h]))', [m('consumption_source_response_bytes_total', 'source=~"$source"')]),
+              legendFormat: '{{source}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'bytes',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: "Response bytes read from each vendor (consumption_source_response_bytes_total): what a source costs its vendor's API. Incremental polling (settled_after) keeps it low; a jump means a full refresh or a growing tenant.",
+        },
+      ],
+    },
+  },
+}
