@@ -28,6 +28,14 @@ fn validate(config: &str) -> Result<(), String> {
     }
 }
 
+fn small_tenant() -> TenantSpec {
+    TenantSpec {
+        seed: 1,
+        today: crate::helpers::test_today(),
+        scale: Scale::Small,
+    }
+}
+
 #[test]
 fn the_committed_schema_is_what_the_binary_prints() {
     let output = Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
@@ -54,12 +62,7 @@ async fn every_shipped_and_tested_config_passes_the_schema() {
         .unwrap();
     validate(&demo).unwrap_or_else(|e| panic!("the demo config: {e}"));
     for vendor in kit::VENDORS {
-        let spec = TenantSpec {
-            seed: 1,
-            today: crate::helpers::test_today(),
-            scale: Scale::Small,
-        };
-        let tenant = vendor.start(spec).await.unwrap();
+        let tenant = vendor.start(small_tenant()).await.unwrap();
         let config = format!("sources:\n{}", tenant.entry("acme"));
         validate(&config).unwrap_or_else(|e| panic!("{}: {e}\n{config}", vendor.type_name()));
     }
@@ -75,12 +78,7 @@ async fn every_shipped_and_tested_config_passes_the_schema() {
 #[tokio::test]
 async fn a_misspelt_key_is_refused_by_the_schema_as_by_check() {
     for vendor in kit::VENDORS {
-        let spec = TenantSpec {
-            seed: 1,
-            today: crate::helpers::test_today(),
-            scale: Scale::Small,
-        };
-        let tenant = vendor.start(spec).await.unwrap();
+        let tenant = vendor.start(small_tenant()).await.unwrap();
         let misspelt = format!("sources:\n{}    intervall: 1h\n", tenant.entry("acme"));
         let said = validate(&misspelt).expect_err("the schema refuses `intervall`");
         assert!(said.contains("intervall"), "{}: {said}", vendor.type_name());

@@ -340,6 +340,17 @@ async fn exporter_behind(name: &str) -> (RunningExporter, impl Drop) {
     (exporter, running)
 }
 
+/// An exporter (its one source never polled successfully) behind the web config `yaml`, and
+/// the directory holding that file.
+async fn exporter_behind_text(yaml: &str) -> (RunningExporter, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.yml"), yaml).unwrap();
+    let web = Arc::new(WebConfig::load(&dir.path().join("web.yml")).unwrap());
+    let source = qlik_source("acme", "http://127.0.0.1:9", "");
+    let exporter = RunningExporter::start_with_web(&format!("sources:\n{source}"), web).await;
+    (exporter, dir)
+}
+
 /// What `openssl s_client` says of a handshake with these options, or why it failed.
 async fn s_client(exporter: &RunningExporter, options: &[&str]) -> Result<String, String> {
     let openssl = crate::e2e::program(&["openssl"], "openssl");
@@ -506,21 +517,11 @@ async fn client_allowed_sans_lets_in_only_a_certificate_carrying_one() {
         status(&client_with(Some("sans-client")), &url, None).await,
         Ok(200)
     );
-    let dir = tempfile::tempdir().unwrap();
     let yaml = std::fs::read_to_string(fixture("configs/newer-toolkit-keys.yml"))
         .unwrap()
         .replace("../", &format!("{}/", fixture("").display()))
         .replace("prometheus.monitoring.svc", "grafana.monitoring.svc");
-    std::fs::write(dir.path().join("web.yml"), yaml).unwrap();
-    let web = Arc::new(WebConfig::load(&dir.path().join("web.yml")).unwrap());
-    let other = RunningExporter::start_with_web(
-        &format!(
-            "sources:\n{}",
-            qlik_source("acme", "http://127.0.0.1:9", "")
-        ),
-        web,
-    )
-    .await;
+    let (other, _dir) = exporter_behind_text(&yaml).await;
     let url = format!("https://localhost:{}/metrics", other.addr.port());
     assert!(
         status(&client_with(Some("sans-client")), &url, None)
@@ -550,21 +551,7 @@ async fn the_configured_headers_are_on_every_response_even_a_refusal() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_beyond_the_burst() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("web.yml"),
-        "rate_limit:\n  burst: 3\n  interval: 1h\n",
-    )
-    .unwrap();
-    let web = Arc::new(WebConfig::load(&dir.path().join("web.yml")).unwrap());
-    let exporter = RunningExporter::start_with_web(
-        &format!(
-            "sources:\n{}",
-            qlik_source("acme", "http://127.0.0.1:9", "")
-        ),
-        web,
-    )
-    .await;
+    let (exporter, _dir) = exporter_behind_text("rate_limit:\n  burst: 3\n  interval: 1h\n").await;
     let url = format!("http://127.0.0.1:{}/-/healthy", exporter.addr.port());
     let mut statuses = Vec::new();
     for _ in 0..5 {
