@@ -16,6 +16,7 @@ use crate::health::SourceSlot;
 use crate::http::{build_reqwest_client, HttpClient, VendorHooks};
 use crate::poller::Poller;
 use crate::server::{self, ReloadError, ReloadRequest, ReloadSummary};
+use crate::shard::Shard;
 use crate::store::Store;
 
 fn now_unix(clock: &SharedClock) -> f64 {
@@ -81,16 +82,25 @@ pub struct Supervisor {
     store: Arc<Store>,
     http: reqwest::Client,
     clock: SharedClock,
-    config_path: Option<PathBuf>,
+    config_file: ConfigFile,
     running: Vec<RunningSource>,
 }
 
+/// Where the config came from, so a reload re-reads it, and which of its sources this replica
+/// runs (`--sources.shard`).
+#[derive(Clone, Debug, Default)]
+pub struct ConfigFile {
+    /// None for `demo`, which makes its config: nothing to reload.
+    pub path: Option<PathBuf>,
+    pub shard: Shard,
+}
+
 impl Supervisor {
-    /// Starts a poller per source. `config_path` is what a reload re-reads (none for `demo`).
+    /// Starts a poller per source of this shard.
     pub fn start(
         config: &Config,
         clock: SharedClock,
-        config_path: Option<PathBuf>,
+        config_file: ConfigFile,
     ) -> anyhow::Result<Self> {
         let http = build_reqwest_client().context("building the HTTP client")?;
         let store = Store::new(Vec::new(), now_unix(&clock));
@@ -98,7 +108,7 @@ impl Supervisor {
             store,
             http,
             clock,
-            config_path,
+            config_file,
             running: Vec::new(),
         };
         supervisor.apply(config);
@@ -111,7 +121,7 @@ impl Supervisor {
 
     /// Re-reads the config file. A bad file is refused whole and the running config stays.
     pub fn reload(&mut self) -> Result<ReloadSummary, ReloadError> {
-        let Some(path) = self.config_path.clone() else {
+        let Some(path) = self.config_file.path.clone() else {
             return Err(ReloadError::NoConfigFile);
         };
         match config::load(&path) {
@@ -134,7 +144,8 @@ impl Supervisor {
     fn apply(&mut self, config: &Config) -> ReloadSummary {
         let mut previous: Vec<RunningSource> = std::mem::take(&mut self.running);
         let mut summary = ReloadSummary::default();
-        for source in &config.sources {
+        let shard = self.config_file.shard;
+        for source in config.sources.iter().filter(|s| shard.owns(&s.name)) {
             let same_name = previous.iter().position(|r| r.name == source.name);
             match same_name.map(|i| (i, previous[i].fingerprint == source.fingerprint)) {
                 Some((i, true)) => {
@@ -185,18 +196,18 @@ impl Supervisor {
     }
 }
 
-/// Serves `config` on `listener` until `shutdown`, reloading on SIGHUP and `POST /-/reload`
-/// when the exporter was started from `config_path`.
+/// Serves this shard's sources of `config` on `listeners` until `shutdown`, reloading on SIGHUP
+/// and `POST /-/reload` when the exporter was started from a config file.
 pub async fn run(
     config: Config,
     listeners: Vec<TcpListener>,
     clock: SharedClock,
     shutdown: CancellationToken,
-    config_path: Option<PathBuf>,
+    config_file: ConfigFile,
     endpoints: server::Endpoints,
 ) -> anyhow::Result<()> {
-    log_start(&config, &listeners, &endpoints);
-    let mut supervisor = Supervisor::start(&config, clock, config_path)?;
+    log_start(&config, &listeners, &endpoints, config_file.shard);
+    let mut supervisor = Supervisor::start(&config, clock, config_file)?;
     let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
     // Before serving: once /metrics answers, a SIGHUP reloads rather than ends the process.
     let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -226,7 +237,12 @@ pub async fn run(
 }
 
 /// The one start-up line: version, where it listens, and whether TLS and basic auth are on.
-fn log_start(config: &Config, listeners: &[TcpListener], endpoints: &server::Endpoints) {
+fn log_start(
+    config: &Config,
+    listeners: &[TcpListener],
+    endpoints: &server::Endpoints,
+    shard: Shard,
+) {
     let web = endpoints.web.as_ref();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -235,7 +251,8 @@ fn log_start(config: &Config, listeners: &[TcpListener], endpoints: &server::End
         telemetry_path = %endpoints.telemetry_path,
         tls = web.is_some_and(|w| w.serves_tls()),
         basic_auth = web.is_some_and(|w| w.current().requires_auth()),
-        sources = config.sources.len(),
+        sources = config.sources.iter().filter(|s| shard.owns(&s.name)).count(),
+        shard = %shard,
         "listening"
     );
 }

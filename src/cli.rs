@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long = "web.listen-address", global = true)]
     pub listen_addresses: Vec<String>,
 
+    /// Poll and serve only shard I of N (0-based) of the config's sources, by a consistent hash
+    /// of their names: run N replicas with 0/N … N-1/N [default: 0/1, every source].
+    #[arg(long = "sources.shard", global = true, value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
+
     /// Serve on the sockets systemd passes (socket activation) instead of listening.
     #[arg(long = "web.systemd-socket", global = true)]
     pub systemd_socket: bool,
@@ -112,6 +117,11 @@ impl Cli {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE))
     }
 
+    /// This replica's shard of the sources (every source unless `--sources.shard`).
+    pub fn shard(&self) -> crate::shard::Shard {
+        self.shard.unwrap_or_default()
+    }
+
     /// Where to listen when systemd passes no sockets: the flags, or the default.
     pub fn listen_addresses(&self) -> Vec<String> {
         match self.listen_addresses.is_empty() {
@@ -141,6 +151,12 @@ impl Cli {
                 "--config.file",
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
+            Command::Check | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
+                Err(unused(
+                    "--sources.shard",
+                    "only serve, once and backfill run a shard of the sources; check validates them all",
+                ))
+            }
             Command::Schema if self.config_file.is_some() => Err(unused(
                 "--config.file",
                 "the schema is of every config, not of one file; validate a file with `check`",

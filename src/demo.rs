@@ -49,7 +49,7 @@ pub async fn run(
         listeners,
         Arc::new(SystemClock),
         shutdown,
-        None,
+        app::ConfigFile::default(),
         endpoints,
     )
     .await

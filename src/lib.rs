@@ -68,6 +68,7 @@ pub mod secret;
 pub mod server;
 pub mod settings;
 pub mod settled;
+pub mod shard;
 pub mod simulator;
 pub mod snapshot;
 pub mod sources;

@@ -60,7 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Once => {
-            let config = config::load(&config_file)?;
+            let config = config::load(&config_file)?.of_shard(cli.shard());
             let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
             print!("{}", String::from_utf8_lossy(&body));
             Ok(if all_succeeded {
@@ -78,7 +78,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listeners,
                 Arc::new(SystemClock),
                 shutdown_on_signal(),
-                Some(config_file),
+                app::ConfigFile {
+                    path: Some(config_file),
+                    shard: cli.shard(),
+                },
                 endpoints,
             )
             .await?;
@@ -94,7 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let range = backfill::Range::parse(&from, &to, step, chrono::Utc::now())
                 .map_err(anyhow::Error::msg)?;
-            let config = config::load(&config_file)?;
+            let config = config::load(&config_file)?.of_shard(cli.shard());
             let request = backfill::Request {
                 range,
                 sources,

@@ -37,6 +37,14 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
 }
 
+impl Config {
+    /// Only the sources of `shard` (`--sources.shard`).
+    pub fn of_shard(mut self, shard: crate::shard::Shard) -> Config {
+        self.sources.retain(|source| shard.owns(&source.name));
+        self
+    }
+}
+
 /// One configured source: the shared settings, and the vendor's source built from its own keys.
 #[derive(Clone)]
 pub struct SourceConfig {

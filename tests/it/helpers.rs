@@ -152,7 +152,10 @@ impl RunningExporter {
             vec![listener],
             clock,
             stop.clone(),
-            path,
+            app::ConfigFile {
+                path,
+                shard: Default::default(),
+            },
             endpoints,
         ));
         RunningExporter { addr, stop }

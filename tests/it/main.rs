@@ -20,5 +20,6 @@ mod qlik;
 mod reload;
 mod schema;
 mod secrets;
+mod shard;
 mod uipath;
 mod web;
