@@ -69,7 +69,7 @@ fn of_kind<'a>(resources: &'a [Value], kind: &str) -> &'a Value {
 
 #[test]
 fn the_chart_lints_clean_and_its_core_kinds_validate_against_kubernetes() {
-    for values in [json!({}), everything_on()] {
+    for values in [json!({}), everything_on(), json!({"shards": 3})] {
         let (resources, lint) = render(&values);
         let findings: Vec<&Value> = lint["messages"]
             .as_array()
@@ -211,4 +211,36 @@ fn the_deployment_runs_as_non_root_read_only_with_probes_config_and_secrets() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn with_shards_the_chart_runs_a_statefulset_whose_pod_n_polls_shard_n() {
+    let (resources, _) = render(&json!({"shards": 3}));
+    assert!(
+        resources.iter().all(|r| r["kind"] != "Deployment"),
+        "no Deployment beside it"
+    );
+    let statefulset = of_kind(&resources, "StatefulSet");
+    assert_eq!(statefulset["spec"]["replicas"], 3);
+    let container = &statefulset["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(args.contains(&"--sources.shard=$(POD_INDEX)/3"), "{args:?}");
+    let index = &container["env"][0];
+    assert_eq!(index["name"], "POD_INDEX");
+    assert_eq!(
+        index["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    );
+    // The rendered flag, as Kubernetes expands it in pod 2, is a shard the binary takes.
+    let flag = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--sources.shard="))
+        .unwrap();
+    let shard = consumption_exporter::shard::Shard::parse(&flag.replace("$(POD_INDEX)", "2"));
+    assert_eq!(shard.map(|s| (s.index, s.count)), Ok((2, 3)));
 }
