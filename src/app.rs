@@ -60,6 +60,7 @@ pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store
         .map(|s| Arc::new(SourceSlot::new(s.name.clone(), s.vendor)))
         .collect();
     let store = Store::new(slots.clone(), now_unix(&clock));
+    store.set_max_concurrent_polls(config.max_concurrent_polls);
     let pollers = config
         .sources
         .iter()
@@ -144,6 +145,8 @@ impl Supervisor {
     fn apply(&mut self, config: &Config) -> ReloadSummary {
         let mut previous: Vec<RunningSource> = std::mem::take(&mut self.running);
         let mut summary = ReloadSummary::default();
+        self.store
+            .set_max_concurrent_polls(config.max_concurrent_polls);
         let shard = self.config_file.shard;
         for source in config.sources.iter().filter(|s| shard.owns(&s.name)) {
             let same_name = previous.iter().position(|r| r.name == source.name);
@@ -278,7 +281,7 @@ pub async fn once(config: Config, clock: SharedClock) -> anyhow::Result<(bytes::
     let (store, pollers) = pollers(&config, clock)?;
     let mut polls = JoinSet::new();
     for poller in pollers {
-        polls.spawn(async move { poller.poll_once().await });
+        polls.spawn(async move { poller.poll_in_a_slot().await });
     }
     let mut all_succeeded = true;
     while let Some(outcome) = polls.join_next().await {

@@ -146,6 +146,7 @@ pub async fn run(
     let (_store, pollers) = app::pollers(
         &Config {
             sources: with_history,
+            max_concurrent_polls: config.max_concurrent_polls,
         },
         Arc::new(clock.clone()),
     )?;

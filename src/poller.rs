@@ -41,7 +41,7 @@ impl Poller {
         let mut snapshot_expires: Option<Instant> = None;
         loop {
             let succeeded = tokio::select! {
-                outcome = self.poll_once() => outcome,
+                outcome = self.poll_in_a_slot() => outcome,
                 _ = shutdown.cancelled() => return,
             };
             if succeeded {
@@ -55,6 +55,12 @@ impl Poller {
                 return;
             }
         }
+    }
+
+    /// One poll, once one of the process's `max_concurrent_polls` slots is free.
+    pub async fn poll_in_a_slot(&self) -> bool {
+        let _slot = self.store.poll_slot().await;
+        self.poll_once().await
     }
 
     /// Sleeps until `next_poll`, dropping the snapshot on the way if it passes `max_age`.

@@ -386,9 +386,19 @@ fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlot) {
 
 /// What is made per scrape, in the text format: the process's figures and the scrapes
 /// answered so far by status code. Small, so the rendered vendor data need not be touched.
-pub fn scrape_block(process: &ProcessFigures, scrapes: &[(u16, u64)]) -> String {
+pub fn scrape_block(
+    process: &ProcessFigures,
+    scrapes: &[(u16, u64)],
+    polls_in_flight: usize,
+) -> String {
     let mut families = Families::default();
     add_process_families(&mut families, process);
+    families.gauge(
+        "consumption_exporter_polls_in_flight",
+        "Polls running now, at most global.max_concurrent_polls.",
+        vec![],
+        polls_in_flight as f64,
+    );
     for (code, count) in scrapes {
         families.counter(
             "consumption_exporter_scrapes_total",

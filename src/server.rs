@@ -403,7 +403,8 @@ fn metrics(
         .iter()
         .map(|(code, count)| (*code, *count))
         .collect();
-    let mut block = crate::render::scrape_block(&crate::process::read(), &counts);
+    let mut block =
+        crate::render::scrape_block(&crate::process::read(), &counts, store.polls_in_flight());
     if format == Format::OpenMetrics {
         block = openmetrics::from_text(&block);
         block.push_str(openmetrics::EOF);

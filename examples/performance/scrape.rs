@@ -307,6 +307,7 @@ async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
             let block = consumption_exporter::render::scrape_block(
                 &consumption_exporter::process::read(),
                 &counts,
+                0,
             );
             std::hint::black_box(prefix.finish(block.as_bytes()));
             started.elapsed()

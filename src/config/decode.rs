@@ -107,7 +107,19 @@ impl Decoder<'_> {
             }
         }
         self.check_unique_names(&sources);
-        Some(Config { sources })
+        let max_concurrent_polls = global
+            .max_concurrent_polls
+            .unwrap_or(super::raw::DEFAULT_MAX_CONCURRENT_POLLS);
+        if max_concurrent_polls == 0 {
+            self.error(
+                "global.max_concurrent_polls",
+                "max_concurrent_polls must be at least 1: no source would ever poll",
+            );
+        }
+        Some(Config {
+            sources,
+            max_concurrent_polls: max_concurrent_polls.max(1) as usize,
+        })
     }
 
     fn decode_global(&mut self, value: Option<Value>) -> RawGlobal {

@@ -35,6 +35,8 @@ use positions::PositionIndex;
 #[derive(Clone)]
 pub struct Config {
     pub sources: Vec<SourceConfig>,
+    /// `global.max_concurrent_polls`: polls in flight at once in the process.
+    pub max_concurrent_polls: usize,
 }
 
 impl Config {

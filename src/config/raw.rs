@@ -46,6 +46,8 @@ pub(super) struct RawGlobal {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
+    /// Polls in flight at once in this process, whatever their sources.
+    pub(super) max_concurrent_polls: Option<u32>,
 }
 
 /// The keys every source accepts; the rest of an entry belongs to its vendor.
@@ -172,6 +174,7 @@ pub(super) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 pub(super) const DEFAULT_MAX_RETRIES: u32 = 3;
 pub(super) const DEFAULT_MAX_PAGES: u32 = 10_000;
+pub(super) const DEFAULT_MAX_CONCURRENT_POLLS: u32 = 16;
 pub(super) const DEFAULT_SETTLED_AFTER: Duration = Duration::from_secs(3 * 86_400);
 pub(super) const DEFAULT_FULL_REFRESH_INTERVAL: Duration = Duration::from_secs(86_400);
 /// More retries than this only delay a failure that is not going away: refused at load.

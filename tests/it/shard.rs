@@ -150,3 +150,50 @@ fn a_fourth_replica_takes_about_a_quarter_of_the_sources_and_moves_no_others() {
         .sum();
     assert_eq!(kept, 400, "the four shards together hold every source once");
 }
+
+#[tokio::test]
+async fn no_more_than_max_concurrent_polls_are_in_flight() {
+    use consumption_exporter::simulator::{Fault, When};
+    let mut tenants = Vec::new();
+    for seed in 0..6 {
+        let spec = TenantSpec {
+            seed,
+            today: crate::helpers::test_today(),
+            scale: Scale::Small,
+        };
+        let tenant = kit::VENDORS[0].start(spec).await.unwrap();
+        // Slow answers, so that polls overlap if nothing holds them back.
+        tenant
+            .faults()
+            .inject(When::Next, Fault::Delay(Duration::from_millis(400)), 100);
+        tenants.push(tenant);
+    }
+    let entries: String = (0..6)
+        .map(|i| tenants[i].entry(&format!("slow-{i}")))
+        .collect();
+    let exporter = crate::helpers::RunningExporter::start(&format!(
+        "global:\n  poll_interval: 1h\n  max_concurrent_polls: 2\nsources:\n{entries}"
+    ))
+    .await;
+    let in_flight = |text: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("consumption_exporter_polls_in_flight "))
+            .and_then(|v| v.parse().ok())
+            .expect("the in-flight gauge is served")
+    };
+    let mut most = 0.0f64;
+    let ready = format!("http://{}/-/ready", exporter.addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while crate::helpers::status_of(ready.clone()).await != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the six polls did not end"
+        );
+        let text = crate::helpers::get(&format!("http://{}/metrics", exporter.addr)).await;
+        most = most.max(in_flight(&text));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(most, 2.0, "two polls at a time, never more");
+    let text = crate::helpers::get(&format!("http://{}/metrics", exporter.addr)).await;
+    assert_eq!(in_flight(&text), 0.0, "none once every first poll ended");
+}
