@@ -39,9 +39,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Options {
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
-    pub web: Option<Arc<WebConfig>>,
-    /// Where the exposition is served (`--web.telemetry-path`).
-    pub telemetry_path: String,
+    pub endpoints: Endpoints,
     /// Answers on the telemetry path so far, by status code.
     pub scrapes: Arc<Mutex<BTreeMap<u16, u64>>>,
 }
@@ -57,8 +55,7 @@ impl Options {
     pub fn serving(endpoints: Endpoints) -> Self {
         Options {
             reload: None,
-            web: endpoints.web,
-            telemetry_path: endpoints.telemetry_path,
+            endpoints,
             scrapes: Arc::default(),
         }
     }
@@ -103,10 +100,13 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2.timer(TokioTimer::new());
     let serving = Serving {
         store,
         options,
         builder,
+        http2,
         graceful: &graceful,
         shutdown: &shutdown,
     };
@@ -123,6 +123,8 @@ struct Serving<'a> {
     store: Arc<Store>,
     options: Options,
     builder: http1::Builder,
+    /// For TLS connections that chose h2 by ALPN.
+    http2: http2::Builder<TokioExecutor>,
     graceful: &'a GracefulShutdown,
     shutdown: &'a CancellationToken,
 }
@@ -150,9 +152,10 @@ impl Serving<'_> {
                 tracing::debug!(error = %e, "setting TCP_NODELAY failed");
             }
             // Read per connection, so rotated certificates and users apply to the next client.
-            let settings = self.options.web.as_ref().map(|web| web.current());
+            let settings = self.options.endpoints.web.as_ref().map(|web| web.current());
             let connection = Connection {
                 builder: self.builder.clone(),
+                http2: self.http2.clone(),
                 watcher: self.graceful.watcher(),
                 settings,
             };
@@ -164,6 +167,7 @@ impl Serving<'_> {
 /// One accepted connection and what it is served with.
 struct Connection {
     builder: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
     watcher: Watcher,
     /// The web config as it was when the connection was accepted.
     settings: Option<Arc<WebSettings>>,
@@ -175,6 +179,7 @@ impl Connection {
     async fn serve(self, stream: tokio::net::TcpStream, store: Arc<Store>, options: Options) {
         let Connection {
             builder,
+            http2,
             watcher,
             settings,
         } = self;
@@ -203,8 +208,6 @@ impl Connection {
         // ALPN offers h2 only when `http_server_config.http2` is on.
         let result = match stream.get_ref().1.alpn_protocol() == Some(b"h2") {
             true => {
-                let mut http2 = http2::Builder::new(TokioExecutor::new());
-                http2.timer(TokioTimer::new());
                 watcher
                     .watch(http2.serve_connection(TokioIo::new(stream), service))
                     .await
@@ -227,7 +230,7 @@ async fn handle(
     settings: Option<&WebSettings>,
     request: Request<Incoming>,
 ) -> Response<Chunks> {
-    let scrape = request.uri().path() == options.telemetry_path;
+    let scrape = request.uri().path() == options.endpoints.telemetry_path;
     let response = answer_behind_web_config(store, options, settings, request).await;
     if scrape {
         let mut scrapes = options.scrapes.lock().unwrap_or_else(|e| e.into_inner());
@@ -246,7 +249,7 @@ async fn answer_behind_web_config(
     let Some(settings) = settings else {
         return answer(store, options, request).await;
     };
-    let mut response = match (&options.web, settings.admits_request()) {
+    let mut response = match (&options.endpoints.web, settings.admits_request()) {
         (_, false) => text(StatusCode::TOO_MANY_REQUESTS, "Too many requests\n".into()),
         (Some(web), true) if settings.requires_auth() => {
             let header = request
@@ -350,7 +353,7 @@ async fn reload_config(reload: Option<&mpsc::Sender<ReloadRequest>>) -> Response
 
 fn route(store: &Store, request: &Request<Incoming>, options: &Options) -> Response<Chunks> {
     let path = request.uri().path();
-    let telemetry = options.telemetry_path.as_str();
+    let telemetry = options.endpoints.telemetry_path.as_str();
     let read = matches!(request.method(), &Method::GET | &Method::HEAD);
     if path == telemetry {
         return match read {

@@ -24,16 +24,11 @@ pub(crate) fn test_tool(relative: &str) -> PathBuf {
 
 /// The rendered manifests (parsed, by kind) and the lint report for these values.
 fn render(values: &Value) -> (Vec<Value>, Value) {
-    let output = Command::new(test_tool("venv/bin/python"))
-        .arg(repository().join("tests/it/scripts/render_chart.py"))
-        .arg(repository().join("charts/consumption-exporter"))
-        .arg(values.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "rendering failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = crate::helpers::run_ok(
+        Command::new(test_tool("venv/bin/python"))
+            .arg(repository().join("tests/it/scripts/render_chart.py"))
+            .arg(repository().join("charts/consumption-exporter"))
+            .arg(values.to_string()),
     );
     let rendered: Value = serde_json::from_slice(&output.stdout).unwrap();
     let mut resources = Vec::new();
@@ -128,17 +123,7 @@ fn the_operator_kinds_validate_and_the_rule_is_the_shipped_rules_file() {
     )
     .unwrap();
     assert!(tools.exists());
-    let output = Command::new(node)
-        .arg(&script)
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::helpers::run_ok(Command::new(node).arg(&script).args(&files));
 
     let spec = &of_kind(&resources, "PrometheusRule")["spec"];
     let shipped: Value = serde_yaml::from_str(
@@ -201,15 +186,10 @@ fn the_deployment_runs_as_non_root_read_only_with_probes_config_and_secrets() {
         &secrets.display().to_string(),
     );
     std::fs::write(&config, text).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["check", "--config.file"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    crate::helpers::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+            .args(["check", "--config.file"])
+            .arg(&config),
     );
 }
 

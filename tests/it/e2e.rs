@@ -634,22 +634,16 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 }
 
 pub(crate) fn run_tool(program_path: PathBuf, args: &[&str], directory: &Path) -> String {
-    let output = Command::new(&program_path)
-        .args(args)
-        .current_dir(directory)
-        .output()
-        .unwrap();
-    let text = format!(
+    let output = crate::helpers::run_ok(
+        Command::new(&program_path)
+            .args(args)
+            .current_dir(directory),
+    );
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "{} {args:?} failed:\n{text}",
-        program_path.display()
-    );
-    text
+    )
 }
 
 #[test]

@@ -318,3 +318,19 @@ pub async fn assert_loop_detected(yaml: &str, vendor: &str) {
     ];
     assert_eq!(m.get("consumption_source_errors_total", &labels), Some(1.0));
 }
+
+/// Runs `command` and returns what it printed; a non-zero exit fails the test with the command
+/// and everything it printed.
+pub fn run_ok(command: &mut std::process::Command) -> std::process::Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}

@@ -26,20 +26,15 @@ fn generate(selector: &str) -> (Value, Value) {
     let jsonnet = crate::e2e::program(&["jsonnet"], "jsonnet");
     let mixin = "(import 'mixin/mixin.libsonnet') + { _config+:: { consumptionExporterSelector: std.extVar('selector') } }";
     let run = |expression: String| -> Value {
-        let output = Command::new(&jsonnet)
-            .args([
-                "--ext-str",
-                &format!("selector={selector}"),
-                "-e",
-                &expression,
-            ])
-            .current_dir(repository())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = crate::helpers::run_ok(
+            Command::new(&jsonnet)
+                .args([
+                    "--ext-str",
+                    &format!("selector={selector}"),
+                    "-e",
+                    &expression,
+                ])
+                .current_dir(repository()),
         );
         serde_json::from_slice(&output.stdout).unwrap()
     };

@@ -149,18 +149,13 @@ const RUN_FLAGS: [&str; 6] = [
 #[tokio::test]
 async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on_sigterm() {
     let tag = "localhost/consumption-exporter:test";
-    let built = Command::new(repository().join("scripts/image.sh"))
-        .arg(tag)
-        .env(
-            "CONSUMPTION_EXPORTER_BINARY",
-            env!("CARGO_BIN_EXE_consumption_exporter"),
-        )
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
+    crate::helpers::run_ok(
+        Command::new(repository().join("scripts/image.sh"))
+            .arg(tag)
+            .env(
+                "CONSUMPTION_EXPORTER_BINARY",
+                env!("CARGO_BIN_EXE_consumption_exporter"),
+            ),
     );
     let _image = Image(tag);
     let inspect = |format: &str| {
@@ -178,42 +173,32 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
     assert!(inspect("{{json .Config.Entrypoint}}").contains("/bin/consumption_exporter"));
 
     // The config is where the image says, and `check` reads it.
-    let check = podman()
-        .args(["run", "--rm"])
-        .args(RUN_FLAGS)
-        .args([
-            "--env",
-            "QLIK_API_KEY=k",
-            "--env",
-            "QLIK_CLIENT_SECRET=s",
-            tag,
-            "check",
-        ])
-        .arg("--config.file=/etc/consumption-exporter/exporter.yml")
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
+    crate::helpers::run_ok(
+        podman()
+            .args(["run", "--rm"])
+            .args(RUN_FLAGS)
+            .args([
+                "--env",
+                "QLIK_API_KEY=k",
+                "--env",
+                "QLIK_CLIENT_SECRET=s",
+                tag,
+                "check",
+            ])
+            .arg("--config.file=/etc/consumption-exporter/exporter.yml"),
     );
 
     let port = crate::e2e::free_port();
     let name = format!("consumption-exporter-test-{port}");
-    let started = podman()
-        .args(["run", "--detach", "--name", &name, "--network", "host"])
-        .args(RUN_FLAGS)
-        .args([
-            tag,
-            "demo",
-            &format!("--web.listen-address=127.0.0.1:{port}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
+    crate::helpers::run_ok(
+        podman()
+            .args(["run", "--detach", "--name", &name, "--network", "host"])
+            .args(RUN_FLAGS)
+            .args([
+                tag,
+                "demo",
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+            ]),
     );
     let container = Container(name);
     let url = format!("http://127.0.0.1:{port}/-/ready");
@@ -229,15 +214,7 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
         },
     )
     .await;
-    let stopped = podman()
-        .args(["stop", "--time", "10", &container.0])
-        .output()
-        .unwrap();
-    assert!(
-        stopped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
+    crate::helpers::run_ok(podman().args(["stop", "--time", "10", &container.0]));
     let exit = podman()
         .args(["inspect", "--format", "{{.State.ExitCode}}", &container.0])
         .output()
@@ -253,23 +230,18 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
 /// target/test-tools), in `dir`.
 fn debian_package(dir: &Path) -> PathBuf {
     let cargo_deb = crate::chart::test_tool("cargo/bin/cargo-deb");
-    let output = Command::new(cargo_deb)
-        .args([
-            "deb",
-            "--no-build",
-            "--profile",
-            "dev",
-            "--fast",
-            "--output",
-        ])
-        .arg(dir)
-        .current_dir(repository())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = crate::helpers::run_ok(
+        Command::new(cargo_deb)
+            .args([
+                "deb",
+                "--no-build",
+                "--profile",
+                "dev",
+                "--fast",
+                "--output",
+            ])
+            .arg(dir)
+            .current_dir(repository()),
     );
     let package = String::from_utf8_lossy(&output.stdout).trim().to_string();
     PathBuf::from(package.lines().last().unwrap_or_default())
@@ -297,16 +269,7 @@ fn the_debian_package_passes_lintian_installs_and_checks_its_config() {
         "installing the package needs root"
     );
     let dpkg = crate::e2e::program(&["dpkg"], "dpkg");
-    let installed = Command::new(&dpkg)
-        .arg("--install")
-        .arg(&package)
-        .output()
-        .unwrap();
-    assert!(
-        installed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&installed.stderr)
-    );
+    crate::helpers::run_ok(Command::new(&dpkg).arg("--install").arg(&package));
     struct Purge(PathBuf);
     impl Drop for Purge {
         fn drop(&mut self) {
@@ -340,16 +303,11 @@ fn the_debian_package_passes_lintian_installs_and_checks_its_config() {
     assert!(conffiles.contains("/etc/consumption-exporter/exporter.yml"));
     assert!(Path::new("/usr/lib/systemd/system/consumption-exporter.service").is_file());
 
-    let check = Command::new("/usr/bin/consumption_exporter")
-        .args(["check", "--config.file"])
-        .arg(config)
-        .env("QLIK_API_KEY", "k")
-        .env("QLIK_CLIENT_SECRET", "s")
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
+    crate::helpers::run_ok(
+        Command::new("/usr/bin/consumption_exporter")
+            .args(["check", "--config.file"])
+            .arg(config)
+            .env("QLIK_API_KEY", "k")
+            .env("QLIK_CLIENT_SECRET", "s"),
     );
 }

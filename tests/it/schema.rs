@@ -38,11 +38,9 @@ fn small_tenant() -> TenantSpec {
 
 #[test]
 fn the_committed_schema_is_what_the_binary_prints() {
-    let output = Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .arg("schema")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = crate::helpers::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_consumption_exporter")).arg("schema"),
+    );
     let committed = std::fs::read_to_string(repository().join("exporter.schema.json")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
