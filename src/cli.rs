@@ -146,6 +146,18 @@ impl Cli {
             flag,
             why,
         };
+        let web_flags = [
+            ("--web.listen-address", !self.listen_addresses.is_empty()),
+            ("--web.systemd-socket", self.systemd_socket),
+            ("--web.telemetry-path", self.telemetry_path.is_some()),
+            ("--web.config.file", self.web_config_file.is_some()),
+        ];
+        let web_flag = web_flags
+            .into_iter()
+            .find_map(|(flag, given)| given.then_some(flag));
+        if let (false, Some(flag)) = (command.serves(), web_flag) {
+            return Err(unused(flag, "it serves nothing; drop the flag"));
+        }
         match command {
             Command::Demo { .. } if self.config_file.is_some() => Err(unused(
                 "--config.file",
@@ -161,42 +173,21 @@ impl Cli {
                 "--config.file",
                 "the schema is of every config, not of one file; validate a file with `check`",
             )),
-            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
-                if !self.listen_addresses.is_empty() =>
-            {
-                Err(unused(
-                    "--web.listen-address",
-                    "it serves nothing; drop the flag",
-                ))
-            }
-            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
-                if self.systemd_socket =>
-            {
-                Err(unused(
-                    "--web.systemd-socket",
-                    "it serves nothing; drop the flag",
-                ))
-            }
             _ if self.systemd_socket && !self.listen_addresses.is_empty() => Err(unused(
                 "--web.listen-address",
                 "with --web.systemd-socket the addresses are systemd's (ListenStream= in the .socket unit); drop one of the two flags",
             )),
-            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
-                if self.telemetry_path.is_some() =>
-            {
-                Err(unused("--web.telemetry-path", "it serves nothing; drop the flag"))
-            }
-            Command::Check | Command::Once | Command::Backfill { .. } | Command::Schema
-                if self.web_config_file.is_some() =>
-            {
-                Err(unused("--web.config.file", "it serves nothing; drop the flag"))
-            }
             _ => Ok(()),
         }
     }
 }
 
 impl Command {
+    /// Whether the command serves HTTP, so the `--web.*` flags mean something to it.
+    fn serves(&self) -> bool {
+        matches!(self, Command::Serve | Command::Demo { .. })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::Serve => "serve",
