@@ -2,6 +2,7 @@
 //! poll and its last good snapshot, and the outcome of the last config reload. The store keeps
 //! these; the render reads them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ pub struct SourceState {
 /// One source's identity, counters and state.
 #[derive(Debug)]
 pub struct SourceSlot {
+    /// Unique among the slots the process ever made: a reload that replaces a source makes a
+    /// new slot, and the render must not take it for the old one.
+    pub id: u64,
     pub name: String,
     pub vendor: &'static str,
     pub stats: Arc<SourceStats>,
@@ -32,7 +36,9 @@ pub struct SourceSlot {
 
 impl SourceSlot {
     pub fn new(name: String, vendor: &'static str) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         SourceSlot {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
             vendor,
             stats: Arc::default(),

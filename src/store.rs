@@ -146,28 +146,38 @@ impl Store {
         self.update(slot, |state| state.snapshot = None);
     }
 
+    /// Changes one source's state, then renders that source's lines anew and copies the rest.
     fn update(&self, slot: &SourceSlot, change: impl FnOnce(&mut SourceState)) {
         slot.change_state(change);
-        self.rerender();
+        let _serial = lock(&self.render_lock);
+        let slots = self.slots();
+        let reload = *lock(&self.reload);
+        match render::rerender_source(&self.rendered(), &slots, slot, reload) {
+            Some(rendered) => self.publish(rendered),
+            None => self.render_all(&slots),
+        }
     }
 
     /// Renders the exposition from every source's current state and publishes it.
     pub fn rerender(&self) {
         let _serial = lock(&self.render_lock);
-        let views: Vec<(Arc<SourceSlot>, SourceState)> = self
-            .slots()
-            .into_iter()
-            .map(|s| {
-                let state = s.state();
-                (s, state)
-            })
-            .collect();
+        self.render_all(&self.slots());
+    }
+
+    /// Under `render_lock`.
+    fn render_all(&self, slots: &[Arc<SourceSlot>]) {
+        let views: Vec<(Arc<SourceSlot>, SourceState)> =
+            slots.iter().map(|s| (s.clone(), s.state())).collect();
         let size_hint = read(&self.rendered).body.len();
         let rendered = render::render(&views, *lock(&self.reload), size_hint);
-        *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
-        let ready = views.iter().all(|(_, state)| state.up.is_some());
-        self.ready.store(ready, Ordering::Release);
         drop(views);
+        self.publish(rendered);
+    }
+
+    fn publish(&self, rendered: Rendered) {
+        let ready = rendered.every_source_polled();
+        *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
+        self.ready.store(ready, Ordering::Release);
         crate::memory::release_free_memory();
     }
 }
