@@ -21,7 +21,8 @@
 //!   poll into the same families for every vendor; vendor-blind, a pure function of
 //!   (budgets, usage, now).
 //! - [`health`]: each source's identity, counters and state; [`store`]: the latest snapshot and
-//!   health per source; [`render`]: the exposition, made once per change; [`server`]: hyper
+//!   health per source; [`poll_slots`]: the `max_concurrent_polls` permits, let go of while a
+//!   poll waits; [`render`]: the exposition, made once per change; [`server`]: hyper
 //!   serving `/metrics`, `/`, `/-/healthy`, `/-/ready`, `/-/reload` and the reload reply types.
 //! - [`simulator`]: vendor simulators for the tests, the benchmarks and `demo`, one file per
 //!   vendor; `simulator::kit::VENDORS` is the one list of them, which the demo, the fault
@@ -61,6 +62,7 @@ pub mod listen;
 pub mod logging;
 pub mod memory;
 pub mod openmetrics;
+pub mod poll_slots;
 pub mod poller;
 pub mod process;
 pub mod render;

@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::SourceConfig;
 use crate::health::SourceSlot;
 use crate::http::HttpClient;
+use crate::poll_slots::PollSlot;
 use crate::settled::{PollDays, SettledState};
 use crate::snapshot::Snapshot;
 use crate::sources::windows::Windows;
@@ -59,8 +60,8 @@ impl Poller {
 
     /// One poll, once one of the process's `max_concurrent_polls` slots is free.
     pub async fn poll_in_a_slot(&self) -> bool {
-        let _slot = self.store.poll_slot().await;
-        self.poll_once().await
+        let slot = self.store.poll_slot().await;
+        self.poll_and_publish(Some(&slot)).await
     }
 
     /// Sleeps until `next_poll`, dropping the snapshot on the way if it passes `max_age`.
@@ -89,10 +90,15 @@ impl Poller {
         }
     }
 
-    /// One poll, published to the store. Returns whether it succeeded.
+    /// One poll, published to the store, outside the process's slots (`once`, tests).
+    /// Returns whether it succeeded.
     pub async fn poll_once(&self) -> bool {
+        self.poll_and_publish(None).await
+    }
+
+    async fn poll_and_publish(&self, slot: Option<&PollSlot>) -> bool {
         let started = Instant::now();
-        let result = self.poll(false).await;
+        let result = self.poll(false, slot).await;
         let duration = started.elapsed();
         let source = &self.config.name;
         let vendor = self.config.vendor;
@@ -117,12 +123,16 @@ impl Poller {
     /// One poll for a backfill, as of the clock's now: the days' families and the budgets
     /// configured on them, nothing that reports only the present state. Not published.
     pub async fn poll_history(&self) -> Result<Snapshot, PollError> {
-        self.poll(true).await
+        self.poll(true, None).await
     }
 
-    async fn poll(&self, history_only: bool) -> Result<Snapshot, PollError> {
+    async fn poll(
+        &self,
+        history_only: bool,
+        slot: Option<&PollSlot>,
+    ) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
-        let session = self.client.session(Instant::now() + timeout);
+        let session = self.client.session(Instant::now() + timeout, slot);
         let (mut plan, days) = self.plan();
         plan.history_only = history_only;
         let poll = self

@@ -378,31 +378,10 @@ struct MergedFamily {
 /// the exporter's own families. Each part is `(text, layout)`; the result's layouts say where
 /// every part's lines went, for the next merge.
 fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize) -> Rendered {
-    let mut families: Vec<MergedFamily> = Vec::new();
-    let mut index: HashMap<&'static str, usize> = HashMap::new();
-    for health in [false, true] {
-        for (part, (_, layout)) in parts.iter().enumerate() {
-            let segments = if health {
-                &layout.health
-            } else {
-                &layout.vendor
-            };
-            for (i, segment) in segments.iter().enumerate() {
-                let at = *index.entry(segment.head.name).or_insert_with(|| {
-                    families.push(MergedFamily {
-                        head: segment.head,
-                        members: Vec::new(),
-                    });
-                    families.len() - 1
-                });
-                families[at].members.push((part, health, i));
-            }
-        }
-    }
     let mut layouts: Vec<PartLayout> = parts.iter().map(|(_, layout)| (*layout).clone()).collect();
     let mut body: Vec<u8> = Vec::with_capacity(size_hint + size_hint / 16 + 4096);
     let mut head = String::new();
-    for family in &families {
+    for family in families_in_order(parts) {
         let segment = |&(part, health, i): &(usize, bool, usize)| {
             let layout = parts[part].1;
             let segments = if health {
@@ -410,18 +389,16 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
             } else {
                 &layout.vendor
             };
-            (part, health, i, segments[i].lines.clone())
+            segments[i].lines.clone()
         };
-        let all_empty = family.members.iter().all(|m| segment(m).3.is_empty());
-        if !all_empty {
+        if !family.members.iter().all(|m| segment(m).is_empty()) {
             head.clear();
             write_head(&mut head, family.head);
             body.extend_from_slice(head.as_bytes());
         }
-        for member in &family.members {
-            let (part, health, i, lines) = segment(member);
+        for member @ &(part, health, i) in &family.members {
             let start = body.len();
-            body.extend_from_slice(&parts[part].0[lines]);
+            body.extend_from_slice(&parts[part].0[segment(member)]);
             let moved = &mut layouts[part];
             let segments = if health {
                 &mut moved.health
@@ -445,6 +422,33 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
         parts: layouts,
         ..Rendered::default()
     }
+}
+
+/// The families of the parts merged by name, in the order first seen: every part's vendor
+/// families, then every part's health families.
+fn families_in_order(parts: &[(&[u8], &PartLayout)]) -> Vec<MergedFamily> {
+    let mut families: Vec<MergedFamily> = Vec::new();
+    let mut index: HashMap<&'static str, usize> = HashMap::new();
+    for health in [false, true] {
+        for (part, (_, layout)) in parts.iter().enumerate() {
+            let segments = if health {
+                &layout.health
+            } else {
+                &layout.vendor
+            };
+            for (i, segment) in segments.iter().enumerate() {
+                let at = *index.entry(segment.head.name).or_insert_with(|| {
+                    families.push(MergedFamily {
+                        head: segment.head,
+                        members: Vec::new(),
+                    });
+                    families.len() - 1
+                });
+                families[at].members.push((part, health, i));
+            }
+        }
+    }
+    families
 }
 
 fn write_head(out: &mut String, head: FamilyHead) {
@@ -849,7 +853,7 @@ mod tests {
             ),
         ) {
             let slots: Vec<Arc<SourceSlot>> = (0..initial.len())
-                .map(|i| Arc::new(SourceSlot::new(format!("source-{i}"), "qlik")))
+                .map(|i| Arc::new(SourceSlot::new(format!("source-{i}"), "some-vendor")))
                 .collect();
             for (slot, (rows, limit, up)) in slots.iter().zip(&initial) {
                 slot.change_state(|s| *s = state(rows, *limit, *up));
@@ -873,14 +877,14 @@ mod tests {
 
     #[test]
     fn a_render_for_other_sources_is_not_merged_into() {
-        let kept = Arc::new(SourceSlot::new("kept".into(), "qlik"));
-        let replaced = Arc::new(SourceSlot::new("replaced".into(), "qlik"));
+        let kept = Arc::new(SourceSlot::new("kept".into(), "some-vendor"));
+        let replaced = Arc::new(SourceSlot::new("replaced".into(), "some-vendor"));
         let previous = render(&views(&[kept.clone(), replaced]), RELOAD, 0);
-        let added = Arc::new(SourceSlot::new("added".into(), "qlik"));
+        let added = Arc::new(SourceSlot::new("added".into(), "some-vendor"));
         let now = [kept.clone(), added.clone()];
         assert!(rerender_source(&previous, &now, &added, RELOAD).is_none());
         assert!(rerender_source(&previous, &now, &kept, RELOAD).is_none());
-        let gone = Arc::new(SourceSlot::new("gone".into(), "qlik"));
+        let gone = Arc::new(SourceSlot::new("gone".into(), "some-vendor"));
         assert!(rerender_source(&previous, &now, &gone, RELOAD).is_none());
     }
 

@@ -4,13 +4,12 @@
 //! rendered bytes behind an `Arc` and never wait for a poll or a render. A reload swaps the set
 //! of slots; a source that stays keeps its slot, so its data and counters carry over.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
 use crate::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::poll_slots::{PollSlot, PollSlots};
 use crate::render::{self, Rendered};
 use crate::snapshot::Snapshot;
 
@@ -24,22 +23,8 @@ pub struct Store {
     ready: AtomicBool,
     /// Serialises renders so two pollers finishing together cannot publish an older render last.
     render_lock: Mutex<()>,
-    /// `max_concurrent_polls` permits; a reload that changes the number replaces it (every
-    /// source restarts then, since the global keys are part of each source's fingerprint).
-    poll_slots: RwLock<(usize, Arc<Semaphore>)>,
-    polls_in_flight: Arc<AtomicUsize>,
-}
-
-/// A poll's permit: while it is held the poll counts as in flight.
-pub struct PollSlot {
-    _permit: Option<OwnedSemaphorePermit>,
-    in_flight: Arc<AtomicUsize>,
-}
-
-impl Drop for PollSlot {
-    fn drop(&mut self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
+    /// `max_concurrent_polls`.
+    poll_slots: PollSlots,
 }
 
 impl Store {
@@ -53,8 +38,7 @@ impl Store {
             rendered: RwLock::new(Arc::default()),
             ready: AtomicBool::new(false),
             render_lock: Mutex::new(()),
-            poll_slots: RwLock::new((0, Arc::new(Semaphore::new(0)))),
-            polls_in_flight: Arc::default(),
+            poll_slots: PollSlots::default(),
         });
         store.rerender();
         store
@@ -62,27 +46,17 @@ impl Store {
 
     /// Sets how many polls may be in flight at once.
     pub fn set_max_concurrent_polls(&self, max: usize) {
-        let mut slots = self.poll_slots.write().unwrap_or_else(|e| e.into_inner());
-        if slots.0 != max {
-            *slots = (max, Arc::new(Semaphore::new(max)));
-        }
+        self.poll_slots.set_max(max);
     }
 
     /// Waits for a poll slot (`max_concurrent_polls`).
     pub async fn poll_slot(&self) -> PollSlot {
-        let semaphore = read(&self.poll_slots).1.clone();
-        // The semaphore is never closed; without a permit the poll goes ahead rather than hang.
-        let permit = semaphore.acquire_owned().await.ok();
-        self.polls_in_flight.fetch_add(1, Ordering::Relaxed);
-        PollSlot {
-            _permit: permit,
-            in_flight: self.polls_in_flight.clone(),
-        }
+        self.poll_slots.acquire().await
     }
 
     /// Polls holding a slot now.
     pub fn polls_in_flight(&self) -> usize {
-        self.polls_in_flight.load(Ordering::Relaxed)
+        self.poll_slots.in_flight()
     }
 
     pub fn slots(&self) -> Vec<Arc<SourceSlot>> {

@@ -32,6 +32,7 @@ pub use retry::retry_after;
 use retry::{Outcome, Step};
 pub use stats::SourceStats;
 
+use crate::poll_slots::PollSlot;
 use crate::secret::Secret;
 use auth::Authorizer;
 
@@ -204,9 +205,11 @@ impl HttpClient {
     }
 
     /// Starts one poll: requests made through the session share its deadline and page count.
-    pub fn session(&self, deadline: Instant) -> PollSession<'_> {
+    /// A poll that holds one of the process's slots lets go of it while it waits to retry.
+    pub fn session<'a>(&'a self, deadline: Instant, slot: Option<&'a PollSlot>) -> PollSession<'a> {
         PollSession {
             client: self,
+            slot,
             deadline,
             pages: AtomicU32::new(0),
             seen_links: Mutex::new(HashSet::new()),
@@ -380,6 +383,7 @@ fn body_excerpt(body: &[u8]) -> Option<String> {
 /// The requests of one poll of one source.
 pub struct PollSession<'a> {
     client: &'a HttpClient,
+    slot: Option<&'a PollSlot>,
     deadline: Instant,
     pages: AtomicU32,
     seen_links: Mutex<HashSet<String>>,
@@ -426,7 +430,10 @@ impl PollSession<'_> {
                 Step::RefreshToken => self.client.auth.invalidate().await,
                 Step::Retry { wait } => {
                     tracing::debug!(request = %request.describe(), wait_ms = wait.as_millis() as u64, ?outcome, "retrying");
-                    tokio::time::sleep(wait).await;
+                    match self.slot {
+                        Some(slot) => slot.wait_without_permit(wait).await,
+                        None => tokio::time::sleep(wait).await,
+                    }
                 }
                 Step::Fail => return Err(self.client.failure(request, result)),
                 Step::FailThrottled { wait } => {

@@ -214,6 +214,7 @@ fn the_vendor_blind_code_names_no_vendor() {
         "src/gzip.rs",
         "src/logging.rs",
         "src/shard.rs",
+        "src/poll_slots.rs",
         "src/web_config/mod.rs",
         "src/web_config/tls.rs",
         "tests/it/faults.rs",

@@ -1,5 +1,6 @@
 //! `--sources.shard=I/N`: replicas on one config split its sources between them, each source
-//! polled and served by exactly one, and one more replica takes about its share.
+//! polled and served by exactly one, and one more replica takes about its share. And within
+//! one process, `max_concurrent_polls`, which a throttled host's sources cannot hog.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -196,4 +197,82 @@ async fn no_more_than_max_concurrent_polls_are_in_flight() {
     assert_eq!(most, 2.0, "two polls at a time, never more");
     let text = crate::helpers::get(&format!("http://{}/metrics", exporter.addr)).await;
     assert_eq!(in_flight(&text), 0.0, "none once every first poll ended");
+}
+
+#[tokio::test]
+async fn sources_of_a_throttled_host_wait_without_holding_the_poll_slots() {
+    use consumption_exporter::simulator::{Fault, When};
+    let spec = |seed| TenantSpec {
+        seed,
+        today: crate::helpers::test_today(),
+        scale: Scale::Small,
+    };
+    let mut entries = String::new();
+    let mut tenants = Vec::new();
+    // Listed first, so they take the two slots first.
+    for i in 0..4 {
+        let tenant = kit::VENDORS[0].start(spec(i)).await.unwrap();
+        tenant.faults().inject(
+            When::Next,
+            Fault::Throttle {
+                retry_after: "6".into(),
+            },
+            1,
+        );
+        entries.push_str(&tenant.entry(&format!("throttled-{i}")));
+        tenants.push(tenant);
+    }
+    for i in 0..2 {
+        let tenant = kit::VENDORS[0].start(spec(10 + i)).await.unwrap();
+        entries.push_str(&tenant.entry(&format!("healthy-{i}")));
+        tenants.push(tenant);
+    }
+    let exporter = crate::helpers::RunningExporter::start(&format!(
+        "global:\n  poll_interval: 1h\n  max_concurrent_polls: 2\nsources:\n{entries}"
+    ))
+    .await;
+    let up_of = |text: &str| -> BTreeMap<String, f64> {
+        Exposition::parse(text)
+            .samples()
+            .filter(|(name, _, _)| *name == "consumption_source_up")
+            .filter_map(|(_, labels, value)| {
+                let source = labels.iter().find(|(k, _)| k == "source")?.1.clone();
+                Some((source, value))
+            })
+            .collect()
+    };
+    let metrics = format!("http://{}/metrics", exporter.addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let up = loop {
+        let up = up_of(&crate::helpers::get(&metrics).await);
+        if up.contains_key("healthy-0") && up.contains_key("healthy-1") {
+            break up;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the healthy sources never polled: {up:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(up["healthy-0"], 1.0);
+    assert_eq!(up["healthy-1"], 1.0);
+    for i in 0..4 {
+        assert!(
+            !up.contains_key(&format!("throttled-{i}")),
+            "the healthy sources waited until the throttled ones had waited out Retry-After: {up:?}"
+        );
+    }
+    let ready = format!("http://{}/-/ready", exporter.addr);
+    while crate::helpers::status_of(ready.clone()).await != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the throttled polls never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let up = up_of(&crate::helpers::get(&metrics).await);
+    assert!(
+        up.values().all(|v| *v == 1.0),
+        "once the wait is over every source has polled: {up:?}"
+    );
 }

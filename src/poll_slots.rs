@@ -1,0 +1,93 @@
+//! The process's `max_concurrent_polls` permits, and a poll's hold on one.
+//!
+//! A poll that waits (a vendor's `Retry-After`, a backoff after a 5xx) lets go of its permit
+//! for the wait and queues for one again after: a throttled host's sources, asleep, hold no
+//! permit that other hosts' sources are queuing for.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The permits. A reload that changes their number replaces the semaphore (every source
+/// restarts then, since the global keys are part of each source's fingerprint).
+pub struct PollSlots {
+    permits: RwLock<(usize, Arc<Semaphore>)>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Default for PollSlots {
+    fn default() -> Self {
+        PollSlots {
+            permits: RwLock::new((0, Arc::new(Semaphore::new(0)))),
+            in_flight: Arc::default(),
+        }
+    }
+}
+
+impl PollSlots {
+    pub fn set_max(&self, max: usize) {
+        let mut permits = self.permits.write().unwrap_or_else(|e| e.into_inner());
+        if permits.0 != max {
+            *permits = (max, Arc::new(Semaphore::new(max)));
+        }
+    }
+
+    /// Waits for a permit.
+    pub async fn acquire(&self) -> PollSlot {
+        let semaphore = self
+            .permits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone();
+        let slot = PollSlot {
+            semaphore,
+            permit: Mutex::new(None),
+            in_flight: self.in_flight.clone(),
+        };
+        slot.take_permit().await;
+        slot
+    }
+
+    /// Polls holding a permit now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// One poll's hold on a permit, given back when dropped.
+pub struct PollSlot {
+    semaphore: Arc<Semaphore>,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl PollSlot {
+    /// Sleeps `wait` without the permit, then queues for one again.
+    pub async fn wait_without_permit(&self, wait: Duration) {
+        self.give_back();
+        tokio::time::sleep(wait).await;
+        self.take_permit().await;
+    }
+
+    async fn take_permit(&self) {
+        // The semaphore is never closed; without a permit the poll goes ahead rather than hang.
+        let permit = self.semaphore.clone().acquire_owned().await.ok();
+        *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn give_back(&self) {
+        let permit = self.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(permit);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for PollSlot {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
