@@ -22,6 +22,9 @@ pub(super) struct Decoder<'a> {
     pub(super) index: &'a PositionIndex,
     pub(super) base_dir: &'a Path,
     pub(super) errors: Vec<ConfigError>,
+    /// For the entry being decoded: the paths whose values came from `defaults`, and where
+    /// in `defaults` they are written.
+    pub(super) from_defaults: Vec<(String, String)>,
 }
 
 /// A value and the path it was read from: the source's own key, the `global` key it fell back
@@ -56,7 +59,7 @@ fn choose<T>(
 impl Decoder<'_> {
     /// Records an error once: a bad `global` key is found again for every source.
     pub(super) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        let path = path.into();
+        let path = self.written_path(path.into());
         let message = message.into();
         if self
             .errors
@@ -92,6 +95,7 @@ impl Decoder<'_> {
         };
         let global_value = raw.global.clone().unwrap_or_default();
         let global = self.decode_global(raw.global);
+        let defaults = self.decode_defaults(raw.defaults);
         if raw.sources.is_empty() {
             self.error(
                 "sources",
@@ -100,12 +104,14 @@ impl Decoder<'_> {
         }
         let mut sources = Vec::new();
         for (i, entry) in raw.sources.into_iter().enumerate() {
+            let entry = self.apply_defaults(i, entry, &defaults);
             let entry_value = entry.clone();
             if let Some(mut source) = self.decode_source(i, entry, &global) {
                 source.fingerprint = fingerprint(&[&entry_value, &global_value], &source.auth);
                 sources.push(source);
             }
         }
+        self.from_defaults.clear();
         self.check_unique_names(&sources);
         let max_concurrent_polls = global
             .max_concurrent_polls

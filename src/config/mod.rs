@@ -11,6 +11,7 @@
 mod budgets;
 mod credentials;
 mod decode;
+mod defaults;
 mod env;
 pub mod positions;
 mod raw;
@@ -137,6 +138,7 @@ pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigEr
         index: &index,
         base_dir,
         errors: Vec::new(),
+        from_defaults: Vec::new(),
     };
     let config = decoder.decode(text);
     match config {

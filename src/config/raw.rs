@@ -18,6 +18,8 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub(super) global: Option<Value>,
     #[serde(default)]
+    pub(super) defaults: Option<Value>,
+    #[serde(default)]
     pub(super) sources: Vec<Value>,
 }
 

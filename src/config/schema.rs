@@ -15,6 +15,10 @@ pub fn schema() -> Value {
     global["description"] = json!("Defaults for every source.");
     let vendors: Vec<Value> = TYPES.iter().map(|t| source_schema(*t)).collect();
     let names: Vec<&str> = TYPES.iter().map(|t| t.name()).collect();
+    let defaults: Map<String, Value> = TYPES
+        .iter()
+        .map(|t| (t.name().to_string(), defaults_schema(*t)))
+        .collect();
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://consumption-exporter.invalid/exporter.schema.json",
@@ -24,6 +28,12 @@ pub fn schema() -> Value {
         "required": ["sources"],
         "properties": {
             "global": global,
+            "defaults": {
+                "description": "Keys shared by every source of one type; a source's own keys win, mappings merge key by key.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": defaults,
+            },
             "sources": {
                 "type": "array",
                 "items": {
@@ -37,28 +47,41 @@ pub fn schema() -> Value {
     })
 }
 
-/// `if type is this vendor, then` the shared keys and the vendor's, and nothing else.
+/// `if type is this vendor, then` the shared keys and the vendor's, and nothing else. The keys
+/// a vendor needs are not required here: `defaults` may give them, and `check` knows.
 fn source_schema(vendor: &dyn SourceType) -> Value {
-    let common = schema_of::<RawCommon>();
-    let own = vendor.settings_schema();
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    for part in [&common, &own] {
-        if let Some(keys) = part["properties"].as_object() {
-            properties.extend(keys.clone());
-        }
-        if let Some(names) = part["required"].as_array() {
-            required.extend(names.iter().cloned());
-        }
-    }
+    let mut properties = keys_of(vendor);
     properties.insert("type".into(), json!({"const": vendor.name()}));
     json!({
         "if": {"properties": {"type": {"const": vendor.name()}}},
         "then": {
             "description": format!("A `{}` source.", vendor.name()),
             "properties": properties,
-            "required": required,
             "additionalProperties": false,
         },
     })
+}
+
+/// `defaults.<vendor>`: any key of its sources but the two that make an entry itself.
+fn defaults_schema(vendor: &dyn SourceType) -> Value {
+    let mut properties = keys_of(vendor);
+    properties.remove("name");
+    properties.remove("type");
+    json!({
+        "description": format!("Keys every `{}` source takes unless it sets them itself.", vendor.name()),
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// The keys every source has and the vendor's own.
+fn keys_of(vendor: &dyn SourceType) -> Map<String, Value> {
+    let mut properties = Map::new();
+    for part in [schema_of::<RawCommon>(), vendor.settings_schema()] {
+        if let Some(keys) = part["properties"].as_object() {
+            properties.extend(keys.clone());
+        }
+    }
+    properties
 }

@@ -68,7 +68,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
             "global:\n  full_refresh_interval: 1 fortnight\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
             "exporter.yml:2:3: global.full_refresh_interval: invalid value: string \"1 fortnight\", expected a duration",
         ),
-        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected `global` or `sources`"),
+        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected one of `global`, `defaults`, `sources`"),
         ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
     ];
     for (yaml, expected) in cases {
@@ -327,4 +327,127 @@ fn the_password_grant_needs_a_user_and_its_keys_are_refused_without_it() {
         "a public client"
     );
     assert!(!format!("{:?}", oauth).contains("secret-password"));
+}
+
+#[test]
+fn defaults_fill_every_source_of_their_type_and_its_own_keys_win() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        std::fs::write(dir.path().join(format!("{name}.secret")), "s\n").unwrap();
+    }
+    let yaml = "defaults:\n  qlik:\n    interval: 1h\n    oauth2:\n      client_id: shared-client\n      scopes: [admin_classic]\n  uipath:\n    interval: 2h\nsources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    oauth2: {client_secret_file: a.secret}\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    interval: 5m\n    oauth2: {client_id: own-client, client_secret_file: b.secret}\n";
+    std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
+    let config = config::load(&dir.path().join("exporter.yml")).unwrap();
+    let (a, b) = (&config.sources[0], &config.sources[1]);
+    assert_eq!(
+        a.schedule.interval,
+        Duration::from_secs(3600),
+        "from defaults.qlik, not defaults.uipath"
+    );
+    assert_eq!(
+        b.schedule.interval,
+        Duration::from_secs(300),
+        "its own key wins"
+    );
+    let oauth = |source: &config::SourceConfig| match &source.auth {
+        AuthConfig::OAuth2(oauth) => (oauth.client_id.clone(), oauth.scopes.clone()),
+        _ => panic!("oauth2 expected"),
+    };
+    assert_eq!(
+        oauth(a),
+        (
+            "shared-client".to_string(),
+            vec!["admin_classic".to_string()]
+        )
+    );
+    assert_eq!(
+        oauth(b),
+        ("own-client".to_string(), vec!["admin_classic".to_string()]),
+        "oauth2 merges key by key"
+    );
+}
+
+#[test]
+fn an_error_in_a_default_is_reported_where_the_default_is_written() {
+    let errors = errors_of(
+        "defaults:\n  qlik:\n    page_size: 5000\n    authorization:\n      credentials_file: /nonexistent/qlik.key\nsources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n",
+    );
+    let mut lines: Vec<&str> = errors.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one error per default, not one per source: {errors}"
+    );
+    assert!(
+        lines[0].starts_with("exporter.yml:3:5: defaults.qlik.page_size: qlik source:"),
+        "{errors}"
+    );
+    assert!(
+        lines[1].starts_with("exporter.yml:5:7: defaults.qlik.authorization.credentials_file:"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn defaults_for_no_known_type_or_with_keys_no_source_takes_are_refused() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "defaults:\n  qlick:\n    interval: 1h\n",
+            "exporter.yml:2:3: defaults.qlick: unknown source type \"qlick\": one of",
+        ),
+        (
+            "defaults:\n  uipath:\n    intervall: 1h\n",
+            "exporter.yml:3:5: defaults.uipath.intervall: unknown key `intervall`: not a key of uipath sources",
+        ),
+        (
+            "defaults:\n  qlik:\n    name: shared\n",
+            "exporter.yml:3:5: defaults.qlik.name: `name` is set in each source, not in defaults",
+        ),
+        (
+            "defaults: [qlik]\n",
+            "exporter.yml:1:1: defaults: defaults must map a source type to the keys its sources share",
+        ),
+    ];
+    for (defaults, expected) in cases {
+        let errors = errors_of(&format!("{defaults}sources:\n{GOOD_SOURCE}"));
+        assert!(
+            errors.starts_with(expected),
+            "expected {expected:?}\n     got {errors:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_vendor_key_from_defaults_shapes_what_the_source_serves() {
+    use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
+    let today = crate::helpers::test_today();
+    let tenant = QlikTenant {
+        today,
+        ..QlikTenant::default()
+    };
+    let key = tenant.api_key.clone();
+    let simulator = QlikSimulator::new(tenant, generate_records(3, 4, today))
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = format!(
+        "defaults:\n  qlik:\n    labels: [resource_type, user_id]\n    authorization: {{credentials: {key}}}\nsources:\n  - name: per-user\n    type: qlik\n    base_url: {}\n",
+        simulator.url()
+    );
+    let exporter = crate::helpers::TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let exposition = exporter.scrape().await;
+    let consumption: Vec<&[(String, String)]> = exposition
+        .samples()
+        .filter(|(name, _, _)| name.starts_with("consumption_qlik_"))
+        .map(|(_, labels, _)| labels)
+        .collect();
+    assert!(!consumption.is_empty(), "the source served Qlik series");
+    assert!(
+        consumption
+            .iter()
+            .any(|labels| labels.iter().any(|(k, _)| k == "user_id")),
+        "labels from defaults.qlik split the series by user"
+    );
 }

@@ -95,3 +95,31 @@ async fn a_misspelt_key_is_refused_by_the_schema_as_by_check() {
     let global = "global:\n  poll_intervall: 1h\nsources: []\n";
     assert!(validate(global).is_err(), "a misspelt global key");
 }
+
+#[tokio::test]
+async fn defaults_pass_the_schema_and_a_key_no_source_of_the_type_takes_does_not() {
+    for vendor in kit::VENDORS {
+        let name = vendor.type_name();
+        let tenant = vendor.start(small_tenant()).await.unwrap();
+        let good = format!(
+            "defaults:\n  {name}:\n    interval: 1h\nsources:\n{}",
+            tenant.entry("acme")
+        );
+        validate(&good).unwrap_or_else(|e| panic!("{name}: {e}\n{good}"));
+        let misspelt = format!(
+            "defaults:\n  {name}:\n    intervall: 1h\nsources:\n{}",
+            tenant.entry("acme")
+        );
+        let said = validate(&misspelt).expect_err("the schema refuses `intervall`");
+        assert!(said.contains("intervall"), "{name}: {said}");
+        let errors =
+            match consumption_exporter::config::parse(&misspelt, "exporter.yml", Path::new(".")) {
+                Ok(_) => panic!("{name}: check accepted defaults.{name}.intervall"),
+                Err(errors) => errors.to_string(),
+            };
+        assert!(
+            errors.contains(&format!("defaults.{name}.intervall: unknown key")),
+            "{errors}"
+        );
+    }
+}
