@@ -6,6 +6,7 @@
 
 mod auth;
 mod backfill;
+mod fleet;
 mod incremental;
 mod load;
 mod nginx;
@@ -45,14 +46,21 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string()])]
     only: Vec<String>,
+    /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
+    #[arg(long, default_value_t = 1_000)]
+    fleet_sources: usize,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
     serve_qlik_users: Option<usize>,
+    /// (Internal) serve the fleet section's tenants.
+    #[arg(long = "serve-fleet", hide = true)]
+    serve_fleet: bool,
 }
 
 pub const SERVE_QLIK_FLAG: &str = "--serve-qlik-users";
+pub const SERVE_FLEET_FLAG: &str = "--serve-fleet";
 
 /// The series the base memory is measured at: the tenant's own records, no users.
 const BASE_SERIES: usize = 240;
@@ -66,9 +74,10 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    match options.serve_qlik_users {
-        Some(users) => runtime.block_on(scrape::serve_simulator(users)),
-        None => runtime.block_on(run(options)),
+    match (options.serve_qlik_users, options.serve_fleet) {
+        (Some(users), _) => runtime.block_on(scrape::serve_simulator(users)),
+        (None, true) => runtime.block_on(fleet::serve_simulators()),
+        (None, false) => runtime.block_on(run(options)),
     }
 }
 
@@ -108,6 +117,85 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "auth") {
         auth_section().await?;
+    }
+    if options.only.iter().any(|s| s == "fleet") {
+        fleet_section(options.fleet_sources).await?;
+    }
+    Ok(())
+}
+
+async fn fleet_section(sources: usize) -> anyhow::Result<()> {
+    let f = fleet::measure(sources, Duration::from_secs(3)).await?;
+    println!(
+        "\n## {} sources in one process ({} series; every vendor in turn, small and demo-sized tenants)\n",
+        f.sources, f.series
+    );
+    println!("| vendor | sources | series per source |");
+    println!("|---|---:|---:|");
+    for (vendor, count, series) in &f.per_vendor {
+        println!("| {vendor} | {count} | {series} |");
+    }
+    let beyond = f.rss.saturating_sub(f.base_rss) as f64;
+    let allowed = 400.0 * f.series as f64 + 50.0 * 1024.0 * f.sources as f64;
+    println!("\n| figure | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| resident memory after the first round | {} ({} beyond a {} one-source base: {:.0} bytes/series, or {:.1} KiB/source) | < 400 B/series + 50 KiB/source = {} |",
+        size(f.rss),
+        size(beyond as u64),
+        size(f.base_rss),
+        beyond / f.series.max(1) as f64,
+        beyond / 1024.0 / f.sources.max(1) as f64,
+        size(allowed as u64)
+    );
+    println!(
+        "| first round, {} polls through {} slots | {:.1} s, at most {} in flight | ≤ {} in flight |",
+        f.sources,
+        f.max_concurrent_polls,
+        f.first_round.as_secs_f64(),
+        f.most_in_flight,
+        f.max_concurrent_polls
+    );
+    println!(
+        "| CPU and wake-ups between polls and scrapes ({} s) | {} ms, {} wake-ups | none |",
+        f.idle_window.as_secs(),
+        f.idle_cpu.as_millis(),
+        f.idle_wakeups
+    );
+    println!(
+        "| render after one source changes (its lines anew, the rest copied) | {} ms median, {} ms max | not a render of every source |",
+        ms(f.render_one.0),
+        ms(f.render_one.1)
+    );
+    println!(
+        "| render of every source (start, reload) | {} ms median | |",
+        ms(f.render_all)
+    );
+    println!(
+        "| body, plain / gzip | {} / {} | |",
+        size(f.body_bytes.0 as u64),
+        size(f.body_bytes.1 as u64)
+    );
+    println!(
+        "| `check` of the file (process start included) | {} ms median, {} ms max (parse and validate in process: {} ms) | < 1 s |",
+        ms(f.check.0),
+        ms(f.check.1),
+        ms(f.parse)
+    );
+    println!(
+        "\n| scrapes at {} series | req/s | p50 (ms) | p99 (ms) |",
+        f.series
+    );
+    println!("|---|---:|---:|---:|");
+    for (gzip, clients, result) in &f.scrapes {
+        println!(
+            "| {}, {clients} client{} | {:.0} | {} | {} |",
+            if *gzip { "gzip" } else { "plain" },
+            if *clients == 1 { "" } else { "s" },
+            result.per_second(),
+            ms(result.latency(0.5)),
+            ms(result.latency(0.99))
+        );
     }
     Ok(())
 }

@@ -222,7 +222,7 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
 }
 
 /// Starts the exporter binary on a free port with `config`.
-fn start_exporter(config: &str) -> anyhow::Result<(Process, SocketAddr, tempfile::TempDir)> {
+pub fn start_exporter(config: &str) -> anyhow::Result<(Process, SocketAddr, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(&config_path, config)?;
@@ -323,7 +323,7 @@ async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
     })
 }
 
-async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
         let response = client.get(format!("http://{addr}/-/ready")).send().await?;
@@ -336,7 +336,11 @@ async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Resul
 }
 
 /// The exposition's bytes as served; reqwest is built without gzip, so these are the wire bytes.
-async fn fetch(client: &reqwest::Client, addr: SocketAddr, gzip: bool) -> anyhow::Result<Vec<u8>> {
+pub async fn fetch(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    gzip: bool,
+) -> anyhow::Result<Vec<u8>> {
     let mut request = client.get(format!("http://{addr}/metrics"));
     if gzip {
         request = request.header("Accept-Encoding", "gzip");

@@ -1,0 +1,323 @@
+//! A thousand sources in one process: every vendor in turn, small and demo-sized tenants served by a
+//! simulator child process (several sources share a tenant, as the exporter cannot tell),
+//! polled through `max_concurrent_polls`. Memory, idle CPU and scrapes are the exporter
+//! binary's; the render per change and `check` are timed on the same config.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use consumption_exporter::simulator::kit::{self, Scale, TenantSpec};
+use consumption_exporter::{app, clock::SystemClock, config};
+use futures_util::StreamExt;
+
+use crate::load::{self, LoadResult, Target};
+use crate::processes::Process;
+use crate::scrape::{fetch, start_exporter, wait_ready};
+
+/// Simulated tenants per vendor; the sources take them in turn.
+const TENANTS_PER_VENDOR: usize = 10;
+const NAME_MARK: &str = "FLEET_SOURCE_NAME";
+const END_MARK: &str = "END";
+
+pub struct FleetFigures {
+    pub sources: usize,
+    pub series: usize,
+    /// Per vendor: sources and the series one of its sources serves.
+    pub per_vendor: Vec<(&'static str, usize, usize)>,
+    pub base_rss: u64,
+    pub rss: u64,
+    pub first_round: Duration,
+    pub most_in_flight: f64,
+    pub max_concurrent_polls: usize,
+    pub idle_cpu: Duration,
+    pub idle_wakeups: u64,
+    pub idle_window: Duration,
+    pub render_one: (Duration, Duration),
+    pub render_all: Duration,
+    pub parse: Duration,
+    pub check: (Duration, Duration),
+    pub scrapes: Vec<(bool, usize, LoadResult)>,
+    pub body_bytes: (usize, usize),
+}
+
+/// The child's side: starts the tenants and prints one `sources` entry per tenant (JSON, with
+/// [`NAME_MARK`] where the name goes), then [`END_MARK`].
+pub async fn serve_simulators() -> anyhow::Result<()> {
+    let mut running = Vec::new();
+    for i in 0..TENANTS_PER_VENDOR {
+        for vendor in kit::VENDORS {
+            let spec = TenantSpec {
+                seed: i as u64,
+                today: chrono::Utc::now().date_naive(),
+                // Small and demo-sized tenants in turn: about 100 series a source on average.
+                scale: if i % 2 == 0 {
+                    Scale::Demo
+                } else {
+                    Scale::Small
+                },
+            };
+            let tenant = vendor.start(spec).await?;
+            println!("{}", serde_json::to_string(&tenant.entry(NAME_MARK))?);
+            running.push(tenant);
+        }
+    }
+    println!("{END_MARK}");
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+struct Fleet {
+    _simulators: Process,
+    entries: Vec<String>,
+}
+
+impl Fleet {
+    fn start() -> anyhow::Result<Self> {
+        let mut simulators = Process::spawn(
+            Command::new(std::env::current_exe()?)
+                .arg(crate::SERVE_FLEET_FLAG)
+                .stdout(Stdio::piped()),
+        )?;
+        let mut entries = Vec::new();
+        loop {
+            let line = simulators.read_line()?;
+            if line == END_MARK {
+                break;
+            }
+            anyhow::ensure!(!line.is_empty(), "the fleet's simulators stopped");
+            entries.push(serde_json::from_str(&line)?);
+        }
+        Ok(Fleet {
+            _simulators: simulators,
+            entries,
+        })
+    }
+
+    /// `sources` sources, the tenants in turn, polled every `interval`.
+    fn config(&self, sources: usize, interval: &str, max_concurrent_polls: usize) -> String {
+        let mut text = format!(
+            "global:\n  poll_interval: {interval}\n  max_concurrent_polls: {max_concurrent_polls}\nsources:\n"
+        );
+        for i in 0..sources {
+            let entry = &self.entries[i % self.entries.len()];
+            text.push_str(&entry.replacen(NAME_MARK, &format!("fleet-{i:04}"), 1));
+        }
+        text
+    }
+}
+
+pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<FleetFigures> {
+    const MAX_CONCURRENT_POLLS: usize = 16;
+    let fleet = Fleet::start()?;
+    let text = fleet.config(sources, "1h", MAX_CONCURRENT_POLLS);
+    eprintln!("fleet section: {sources} sources");
+    let in_process = in_process_figures(&text).await?;
+    let check = check_times(&text)?;
+    let base_rss = {
+        let (exporter, addr, _dir) = start_exporter(&fleet.config(1, "1h", MAX_CONCURRENT_POLLS))?;
+        let client = consumption_exporter::http::build_reqwest_client()?;
+        wait_ready(&client, addr).await?;
+        fetch(&client, addr, false).await?;
+        fetch(&client, addr, true).await?;
+        exporter.rss_bytes()?
+    };
+    let (exporter, addr, _dir) = start_exporter(&text)?;
+    let client = consumption_exporter::http::build_reqwest_client()?;
+    let started = Instant::now();
+    let most_in_flight = watch_first_round(&client, addr).await?;
+    let first_round = started.elapsed();
+    let plain = fetch(&client, addr, false).await?;
+    let gzipped = fetch(&client, addr, true).await?;
+    let rss = exporter.rss_bytes()?;
+    let (cpu_before, wakeups_before) = (exporter.cpu_time()?, exporter.context_switches()?);
+    tokio::time::sleep(idle_window).await;
+    let idle_cpu = exporter.cpu_time()? - cpu_before;
+    let idle_wakeups = exporter.context_switches()? - wakeups_before;
+    let scrapes = scrape_runs(addr, plain.len(), gzipped.len()).await?;
+    let text_body = String::from_utf8_lossy(&plain).into_owned();
+    Ok(FleetFigures {
+        sources,
+        series: vendor_series(&text_body).values().map(|(_, s)| s).sum(),
+        per_vendor: per_vendor(&text_body),
+        base_rss,
+        rss,
+        first_round,
+        most_in_flight,
+        max_concurrent_polls: MAX_CONCURRENT_POLLS,
+        idle_cpu,
+        idle_wakeups,
+        idle_window,
+        render_one: in_process.render_one,
+        render_all: in_process.render_all,
+        parse: in_process.parse,
+        check,
+        scrapes,
+        body_bytes: (plain.len(), gzipped.len()),
+    })
+}
+
+struct InProcess {
+    parse: Duration,
+    render_one: (Duration, Duration),
+    render_all: Duration,
+}
+
+/// Parses the config, polls every source once, then times what one source's change costs (its
+/// lines written anew, the others copied) against a render of every source.
+async fn in_process_figures(text: &str) -> anyhow::Result<InProcess> {
+    let started = Instant::now();
+    let config = config::parse(text, "fleet config", Path::new("."))?;
+    let parse = started.elapsed();
+    let (store, pollers) = app::pollers(&config, Arc::new(SystemClock))?;
+    let failed = futures_util::stream::iter(pollers.iter().map(|p| p.poll_once()))
+        .buffer_unordered(16)
+        .filter(|ok| std::future::ready(!ok))
+        .count()
+        .await;
+    anyhow::ensure!(failed == 0, "{failed} of the fleet's polls failed");
+    let slots = store.slots();
+    let mut one: Vec<Duration> = (0..60)
+        .map(|i| {
+            let slot = &slots[(i * 997) % slots.len()];
+            let started = Instant::now();
+            store.record_failure(slot, "benchmark".into(), Duration::ZERO);
+            started.elapsed()
+        })
+        .collect();
+    one.sort_unstable();
+    let mut all: Vec<Duration> = (0..9)
+        .map(|_| {
+            let started = Instant::now();
+            store.rerender();
+            started.elapsed()
+        })
+        .collect();
+    all.sort_unstable();
+    Ok(InProcess {
+        parse,
+        render_one: (one[one.len() / 2], one[one.len() - 1]),
+        render_all: all[all.len() / 2],
+    })
+}
+
+/// `consumption_exporter check` on the fleet's config: median and max of five runs.
+fn check_times(text: &str) -> anyhow::Result<(Duration, Duration)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("exporter.yml");
+    std::fs::write(&path, text)?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let output = Command::new(crate::processes::exporter_binary()?)
+            .args(["check", "--config.file"])
+            .arg(&path)
+            .output()?;
+        times.push(started.elapsed());
+        anyhow::ensure!(
+            output.status.success(),
+            "check refused the fleet config: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    times.sort_unstable();
+    Ok((times[2], times[4]))
+}
+
+/// Scrapes until every source has polled once; returns the most polls seen in flight.
+async fn watch_first_round(client: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<f64> {
+    let mut most = 0.0f64;
+    let started = Instant::now();
+    loop {
+        let ready = client.get(format!("http://{addr}/-/ready")).send().await?;
+        if ready.status().is_success() {
+            return Ok(most);
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the fleet's first polls did not end within 600 s"
+        );
+        let body = fetch(client, addr, false).await?;
+        let in_flight = String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("consumption_exporter_polls_in_flight ")?
+                    .parse()
+                    .ok()
+            })
+            .context("no polls_in_flight gauge")?;
+        most = most.max(in_flight);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn scrape_runs(
+    addr: SocketAddr,
+    plain_len: usize,
+    gzip_len: usize,
+) -> anyhow::Result<Vec<(bool, usize, LoadResult)>> {
+    let mut runs = Vec::new();
+    for gzip in [false, true] {
+        for clients in [1, 16] {
+            let target = Target {
+                addr,
+                path: "/metrics",
+                gzip,
+                expected_len: if gzip { gzip_len } else { plain_len },
+            };
+            let result = load::run(
+                target,
+                clients,
+                Duration::from_millis(500),
+                Duration::from_secs(3),
+            )
+            .await
+            .with_context(|| format!("scraping the fleet (gzip {gzip}, {clients} clients)"))?;
+            runs.push((gzip, clients, result));
+        }
+    }
+    Ok(runs)
+}
+
+/// `consumption_source_series` by source: (vendor, series).
+fn vendor_series(exposition: &str) -> std::collections::BTreeMap<String, (String, usize)> {
+    let mut by_source = std::collections::BTreeMap::new();
+    for line in exposition.lines() {
+        let Some(rest) = line.strip_prefix("consumption_source_series{") else {
+            continue;
+        };
+        let label = |name: &str| {
+            let start = rest.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = rest[start..].find('"')? + start;
+            Some(rest[start..end].to_string())
+        };
+        let value = rest
+            .rsplit_once(' ')
+            .and_then(|(_, v)| v.parse::<f64>().ok());
+        if let (Some(source), Some(vendor), Some(value)) = (label("source"), label("vendor"), value)
+        {
+            by_source.insert(source, (vendor, value as usize));
+        }
+    }
+    by_source
+}
+
+fn per_vendor(exposition: &str) -> Vec<(&'static str, usize, usize)> {
+    let by_source = vendor_series(exposition);
+    kit::VENDORS
+        .iter()
+        .map(|vendor| {
+            let name = vendor.type_name();
+            let of_vendor: Vec<usize> = by_source
+                .values()
+                .filter(|(v, _)| v == name)
+                .map(|(_, s)| *s)
+                .collect();
+            let mean = of_vendor.iter().sum::<usize>() / of_vendor.len().max(1);
+            (name, of_vendor.len(), mean)
+        })
+        .collect()
+}
