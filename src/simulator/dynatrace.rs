@@ -65,6 +65,12 @@ pub struct DynatraceAccount {
     /// Whether the OAuth client lacks the account-viewer permission: the subscription and
     /// forecast calls then answer 403.
     pub subscription_forbidden: bool,
+    /// More subscriptions of the account, with their `status` (`ACTIVE`, `TERMINATED`, ...),
+    /// listed after the main one. Each has its own usage (the seed, shifted) and the main
+    /// one's commitment.
+    pub other_subscriptions: Vec<(String, String)>,
+    /// The main subscription's `status` in the account's list.
+    pub subscription_status: String,
 }
 
 /// A Dynatrace Platform Subscription's commitment.
@@ -102,6 +108,8 @@ impl Default for DynatraceAccount {
             },
             forecast_median: Some(262_144.0),
             subscription_forbidden: false,
+            other_subscriptions: Vec::new(),
+            subscription_status: "ACTIVE".into(),
         }
     }
 }
@@ -168,6 +176,10 @@ impl DynatraceSimulator {
             .route(
                 "/sub/v2/accounts/{account}/subscriptions/{subscription}",
                 get(subscription),
+            )
+            .route(
+                "/sub/v2/accounts/{account}/subscriptions",
+                get(subscription_list),
             )
             .with_state(self.state.clone());
         super::serve(router, port).await
@@ -359,6 +371,51 @@ async fn subscription_call(
         .then(|| fail(StatusCode::NOT_FOUND, "Account not found"))
 }
 
+impl DynatraceAccount {
+    /// The account as `subscription` sees it (its usage seed), if the account has it.
+    fn with_subscription(&self, subscription: &str) -> Option<std::borrow::Cow<'_, Self>> {
+        if subscription == self.subscription_uuid {
+            return Some(std::borrow::Cow::Borrowed(self));
+        }
+        let index = self
+            .other_subscriptions
+            .iter()
+            .position(|(uuid, _)| uuid == subscription)?;
+        let mut other = self.clone();
+        other.seed = self.seed + 1_000 * (index as u64 + 1);
+        other.subscription_uuid = subscription.to_string();
+        Some(std::borrow::Cow::Owned(other))
+    }
+}
+
+/// `GET /sub/v2/accounts/{a}/subscriptions`: `SubscriptionListDto`, unpaged.
+async fn subscription_list(
+    State(state): State<Arc<SimState>>,
+    Path(account_uuid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = subscription_call(&state, &account_uuid, &headers).await {
+        return response;
+    }
+    let account = &state.account;
+    let summary = |uuid: &str, status: &str| {
+        json!({"uuid": uuid, "type": "DPS", "subType": "standard", "name": format!("Simulated DPS {uuid}"),
+               "status": status, "startTime": "2026-04-01", "endTime": "2029-03-31"})
+    };
+    let data: Vec<Value> = std::iter::once(summary(
+        &account.subscription_uuid,
+        &account.subscription_status,
+    ))
+    .chain(
+        account
+            .other_subscriptions
+            .iter()
+            .map(|(uuid, status)| summary(uuid, status)),
+    )
+    .collect();
+    Json(json!({ "data": data })).into_response()
+}
+
 async fn subscription(
     State(state): State<Arc<SimState>>,
     Path((account_uuid, subscription)): Path<(String, String)>,
@@ -367,10 +424,10 @@ async fn subscription(
     if let Some(response) = subscription_call(&state, &account_uuid, &headers).await {
         return response;
     }
-    let account = &state.account;
-    if subscription != account.subscription_uuid {
+    let Some(account) = state.account.with_subscription(&subscription) else {
         return fail(StatusCode::NOT_FOUND, "Subscription not found");
-    }
+    };
+    let account = account.as_ref();
     let c = &account.commitment;
     let used = f64::from_bits(
         state
@@ -477,10 +534,11 @@ async fn listing(
             "The bearer token is incorrect or expired",
         );
     }
-    let account = &state.account;
-    if account_uuid != account.account_uuid || subscription != account.subscription_uuid {
-        return fail(StatusCode::NOT_FOUND, "Subscription not found");
-    }
+    let account = match state.account.with_subscription(&subscription) {
+        Some(account) if account_uuid == account.account_uuid => account,
+        _ => return fail(StatusCode::NOT_FOUND, "Subscription not found"),
+    };
+    let account = account.as_ref();
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
         .collect();

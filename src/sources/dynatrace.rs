@@ -38,7 +38,8 @@ pub struct DynatraceType;
 #[serde(deny_unknown_fields)]
 struct Settings {
     account_uuid: String,
-    subscription_uuid: String,
+    /// Without it, every active subscription of the account, listed at each poll.
+    subscription_uuid: Option<String>,
     #[serde(default)]
     environment_ids: Vec<String>,
     #[serde(default)]
@@ -173,6 +174,23 @@ struct ForecastBody {
     forecast_median: Option<f64>,
 }
 
+/// `GET /sub/v2/accounts/{a}/subscriptions`: the account's subscriptions, unpaged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SubscriptionList {
+    data: Vec<SubscriptionSummary>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SubscriptionSummary {
+    uuid: Option<String>,
+    status: Option<String>,
+}
+
+/// What a failed subscription list says it needs.
+const LIST_SCOPE: &str = "without subscription_uuid the exporter lists the account's subscriptions, which needs the scope account-uac-read";
+
 /// What a failed entitlement request says it needs.
 const ENTITLEMENT_SCOPE: &str =
     "entitlements: true needs the scope account-uac-read and the account-viewer permission";
@@ -210,44 +228,40 @@ impl Source for Dynatrace {
     ) -> Result<Snapshot, PollError> {
         let now = clock.now();
         let windows = Windows::planned(now, &plan);
+        let subscriptions = match &self.settings.subscription_uuid {
+            Some(uuid) => vec![uuid.clone()],
+            None => self.active_subscriptions(session).await?,
+        };
         let mut folder = Folder {
-            subscription: &self.settings.subscription_uuid,
             sums: WindowSums::new(windows).seeded(&plan, &USAGE),
             newest: None,
             sunset: None,
             costs: None,
         };
-        let subscription = self.settings.subscription_uuid.as_str();
-        let first = self.first_url(session, &self.path(), windows, now);
-        let paged = self.settings.api_version == ApiVersion::V3;
-        self.walk(session, (first, &self.path(), paged), |page, headers| {
-            folder.note_sunset(headers, subscription);
-            folder.fold_page(page);
-        })
-        .await
-        .map_err(|(page, source)| PollError::Page { page, source })?;
+        for subscription in &subscriptions {
+            self.read_usage(session, (subscription, windows, now), &mut folder)
+                .await?;
+        }
         if self.settings.entitlements {
             // Cost is summed in the windows only: budgets read usage, not money.
             let cost_windows = windows.without_history();
             let mut costs = WindowSums::new(cost_windows).seeded(&plan, &COST);
-            let path = self.cost_path();
-            let first = self.first_url(session, &path, cost_windows, now);
-            // Cost is a v3 listing whatever api_version the usage uses.
-            self.walk(session, (first, &path, true), |page, _| {
-                fold_costs(&mut costs, subscription, page)
-            })
-            .await
-            .map_err(|(page, source)| PollError::Item {
-                item: format!("cost page {page} ({ENTITLEMENT_SCOPE})"),
-                source,
-            })?;
+            for subscription in &subscriptions {
+                self.read_costs(session, (subscription, cost_windows, now), &mut costs)
+                    .await?;
+            }
             folder.costs = Some(costs);
         }
         let mut snapshot = folder.finish();
         if self.settings.entitlements && !plan.history_only {
-            snapshot
-                .vendor_budgets
-                .extend(self.commitment(session).await?);
+            // The forecast is the account's: it belongs to a subscription only if there is one.
+            let with_forecast = subscriptions.len() == 1;
+            for subscription in &subscriptions {
+                let budget = self
+                    .commitment(session, subscription, with_forecast)
+                    .await?;
+                snapshot.vendor_budgets.extend(budget);
+            }
         }
         Ok(snapshot)
     }
@@ -273,15 +287,86 @@ impl Source for Dynatrace {
 }
 
 impl Dynatrace {
-    fn path(&self) -> String {
+    fn path(&self, subscription: &str) -> String {
         let version = match self.settings.api_version {
             ApiVersion::V2 => "v2",
             ApiVersion::V3 => "v3",
         };
         format!(
-            "/sub/{version}/accounts/{}/subscriptions/{}/environments/usage",
-            self.settings.account_uuid, self.settings.subscription_uuid
+            "/sub/{version}/accounts/{}/subscriptions/{subscription}/environments/usage",
+            self.settings.account_uuid
         )
+    }
+
+    /// `GET /sub/v2/accounts/{a}/subscriptions` (one page): the subscriptions not terminated
+    /// or expired, as Dynatrace's own CLI reads the status (its full list of values is not
+    /// documented; a subscription without one counts as active). None is an error: an
+    /// account polled for nothing would look healthy.
+    async fn active_subscriptions(
+        &self,
+        session: &PollSession<'_>,
+    ) -> Result<Vec<String>, PollError> {
+        let account = &self.settings.account_uuid;
+        let item = || format!("the subscription list of account {account} ({LIST_SCOPE})");
+        let fail = |source| PollError::Item {
+            item: item(),
+            source,
+        };
+        let url = session.url(&format!("/sub/v2/accounts/{account}/subscriptions"));
+        let response = session.send(&Request::get(url)).await.map_err(fail)?;
+        let list: SubscriptionList = response.json().map_err(fail)?;
+        let active: Vec<String> = list
+            .data
+            .into_iter()
+            .filter(|s| !matches!(s.status.as_deref(), Some("TERMINATED" | "EXPIRED")))
+            .filter_map(|s| s.uuid.filter(|uuid| !uuid.is_empty()))
+            .collect();
+        if active.is_empty() {
+            return Err(PollError::Item {
+                item: item(),
+                source: response.decode_error(
+                    "no active subscription in the account: set subscription_uuid, or check account_uuid".into(),
+                ),
+            });
+        }
+        Ok(active)
+    }
+
+    /// One subscription's usage pages, folded.
+    async fn read_usage(
+        &self,
+        session: &PollSession<'_>,
+        (subscription, windows, now): (&str, Windows, DateTime<Utc>),
+        folder: &mut Folder,
+    ) -> Result<(), PollError> {
+        let path = self.path(subscription);
+        let first = self.first_url(session, &path, windows, now);
+        let paged = self.settings.api_version == ApiVersion::V3;
+        self.walk(session, (first, &path, paged), |page, headers| {
+            folder.note_sunset(headers, subscription);
+            folder.fold_page(subscription, page);
+        })
+        .await
+        .map_err(|(page, source)| PollError::Page { page, source })
+    }
+
+    /// One subscription's cost pages (a v3 listing whatever api_version the usage uses).
+    async fn read_costs(
+        &self,
+        session: &PollSession<'_>,
+        (subscription, windows, now): (&str, Windows, DateTime<Utc>),
+        costs: &mut WindowSums,
+    ) -> Result<(), PollError> {
+        let path = self.cost_path(subscription);
+        let first = self.first_url(session, &path, windows, now);
+        self.walk(session, (first, &path, true), |page, _| {
+            fold_costs(costs, subscription, page)
+        })
+        .await
+        .map_err(|(page, source)| PollError::Item {
+            item: format!("cost page {page} of subscription {subscription} ({ENTITLEMENT_SCOPE})"),
+            source,
+        })
     }
 
     /// The commitment of the subscription's current period, with Dynatrace's forecast of it
@@ -290,11 +375,10 @@ impl Dynatrace {
     async fn commitment(
         &self,
         session: &PollSession<'_>,
+        subscription: &str,
+        with_forecast: bool,
     ) -> Result<Option<VendorBudget>, PollError> {
-        let (account, subscription) = (
-            &self.settings.account_uuid,
-            &self.settings.subscription_uuid,
-        );
+        let account = &self.settings.account_uuid;
         let fail = |what: &str| {
             let item = format!("subscription {subscription} {what} ({ENTITLEMENT_SCOPE})");
             move |source| PollError::Item { item, source }
@@ -311,20 +395,9 @@ impl Dynatrace {
         let (Some(limit), Some(used)) = (budget.total, budget.used) else {
             return Ok(None);
         };
-        let forecast_url = session.url(&format!(
-            "/sub/v2/accounts/{account}/subscriptions/forecast"
-        ));
-        let forecast = match session.send(&Request::get(forecast_url)).await {
-            Ok(response) => {
-                response
-                    .json::<ForecastBody>()
-                    .map_err(fail("forecast"))?
-                    .forecast_median
-            }
-            Err(HttpError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
-                None
-            }
-            Err(error) => return Err(fail("forecast")(error)),
+        let forecast = match with_forecast {
+            true => self.forecast(session).await.map_err(fail("forecast"))?,
+            false => None,
         };
         // currentPeriod's endTime is the period's last day: it ends at the next midnight.
         let period = body.current_period.and_then(|p| {
@@ -332,8 +405,13 @@ impl Dynatrace {
             let end = end_of_last_day(p.end_time.as_deref()?.get(..10)?)?;
             Some((start.timestamp() as f64, end.timestamp() as f64))
         });
+        // A subscription found by listing the account is named, so that several are apart.
+        let name = match &self.settings.subscription_uuid {
+            Some(_) => "commitment".to_string(),
+            None => format!("commitment-{subscription}"),
+        };
         Ok(Some(VendorBudget {
-            name: "commitment".into(),
+            name,
             unit: budget.currency_code.unwrap_or_else(|| "units".into()),
             limit,
             used: Some(used),
@@ -368,10 +446,26 @@ impl Dynatrace {
         }
     }
 
-    fn cost_path(&self) -> String {
+    /// Dynatrace's forecast of the account's usage at the commitment's end; none while it
+    /// has none (404 on young accounts).
+    async fn forecast(&self, session: &PollSession<'_>) -> Result<Option<f64>, HttpError> {
+        let account = &self.settings.account_uuid;
+        let url = session.url(&format!(
+            "/sub/v2/accounts/{account}/subscriptions/forecast"
+        ));
+        match session.send(&Request::get(url)).await {
+            Ok(response) => Ok(response.json::<ForecastBody>()?.forecast_median),
+            Err(HttpError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn cost_path(&self, subscription: &str) -> String {
         format!(
-            "/sub/v3/accounts/{}/subscriptions/{}/environments/cost",
-            self.settings.account_uuid, self.settings.subscription_uuid
+            "/sub/v3/accounts/{}/subscriptions/{subscription}/environments/cost",
+            self.settings.account_uuid
         )
     }
 
@@ -434,8 +528,7 @@ fn fold_costs(costs: &mut WindowSums, subscription: &str, page: &UsagePage<'_>) 
     }
 }
 
-struct Folder<'a> {
-    subscription: &'a str,
+struct Folder {
     sums: WindowSums,
     newest: Option<DateTime<Utc>>,
     sunset: Option<DateTime<Utc>>,
@@ -443,8 +536,8 @@ struct Folder<'a> {
     costs: Option<WindowSums>,
 }
 
-impl Folder<'_> {
-    fn fold_page(&mut self, page: &UsagePage<'_>) {
+impl Folder {
+    fn fold_page(&mut self, subscription: &str, page: &UsagePage<'_>) {
         if let Some(modified) = page
             .last_modified_time
             .as_deref()
@@ -459,7 +552,7 @@ impl Folder<'_> {
                     continue;
                 };
                 let labels = [
-                    self.subscription,
+                    subscription,
                     environment_id,
                     usage.capability_key.as_deref().unwrap_or(""),
                     usage.capability_name.as_deref().unwrap_or(""),
@@ -546,14 +639,13 @@ mod tests {
         ];
         // October 1st, 15:00: the first day of a quarter and of a month.
         let mut folder = Folder {
-            subscription: "sub",
             sums: WindowSums::new(Windows::at(at("2026-10-01T15:00:00Z"))),
             newest: None,
             sunset: None,
             costs: None,
         };
         for page in &pages {
-            folder.fold_page(page);
+            folder.fold_page("sub", page);
         }
         let snapshot = folder.finish();
         let family = snapshot.family("consumption_dynatrace_usage").unwrap();
@@ -598,8 +690,8 @@ mod properties {
         #[test]
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             if let Ok(page) = serde_json::from_slice::<UsagePage>(&bytes) {
-                let mut folder = Folder { subscription: "s", sums: WindowSums::new(Windows::at(Utc::now())), newest: None, sunset: None, costs: None };
-                folder.fold_page(&page);
+                let mut folder = Folder { sums: WindowSums::new(Windows::at(Utc::now())), newest: None, sunset: None, costs: None };
+                folder.fold_page("s", &page);
                 folder.finish();
             }
         }

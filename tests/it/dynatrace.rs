@@ -516,3 +516,132 @@ async fn entitlements_serve_dynatraces_cost_per_window_across_cursor_pages() {
         .count();
     assert_eq!(cost_pages, 3, "five environments, two a page");
 }
+
+/// A source without `subscription_uuid`: Dynatrace lists the account's subscriptions.
+fn discovering_source(url: &str, extra: &str) -> String {
+    let a = DynatraceAccount::default();
+    format!(
+        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n{extra}",
+        a.account_uuid, a.client_id, a.client_secret
+    )
+}
+
+#[tokio::test]
+async fn without_a_subscription_every_active_subscription_of_the_account_is_polled() {
+    let main = DynatraceAccount::default().subscription_uuid;
+    let (second, ended, expired) = ("dps-second", "dps-terminated", "dps-expired");
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        other_subscriptions: vec![
+            (second.into(), "ACTIVE".into()),
+            (ended.into(), "TERMINATED".into()),
+            (expired.into(), "EXPIRED".into()),
+        ],
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&discovering_source(
+        &running.url(),
+        "    entitlements: true\n",
+    ))
+    .await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let served = |subscription: &str| {
+        m.samples()
+            .filter(|(name, _, _)| *name == "consumption_dynatrace_usage")
+            .filter(|(_, labels, _)| {
+                labels
+                    .iter()
+                    .any(|(k, v)| k == "subscription_uuid" && v == subscription)
+            })
+            .count()
+    };
+    let per_subscription = 5 * CAPABILITIES.len() * 3;
+    assert_eq!(served(&main), per_subscription);
+    assert_eq!(served(second), per_subscription);
+    assert_eq!(served(ended), 0, "a terminated subscription is not polled");
+    assert_eq!(served(expired), 0, "an expired subscription is not polled");
+    // Each subscription's own usage (the simulator shifts the second one's seed).
+    let today = |subscription: &str| {
+        m.get(
+            "consumption_dynatrace_usage",
+            &[
+                ("source", "dt"),
+                ("subscription_uuid", subscription),
+                ("environment_id", "abc12345"),
+                ("capability_key", CAPABILITIES[0].0),
+                ("capability_name", CAPABILITIES[0].1),
+                ("unit", CAPABILITIES[0].2),
+                ("window", "today"),
+            ],
+        )
+    };
+    assert_eq!(
+        today(&main),
+        Some(expected(1, "abc12345", CAPABILITIES[0].0)[0])
+    );
+    assert_eq!(
+        today(second),
+        Some(expected(1001, "abc12345", CAPABILITIES[0].0)[0])
+    );
+    let paths: Vec<String> = running.requests().into_iter().map(|r| r.uri).collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains(ended) || p.contains(expired)),
+        "nothing is asked of the ended subscriptions: {paths:?}"
+    );
+    // One commitment per subscription, named apart; the account's forecast belongs to none.
+    for subscription in [main.as_str(), second] {
+        let labels = [
+            ("source", "dt"),
+            ("vendor", "dynatrace"),
+            ("budget", &format!("commitment-{subscription}")),
+            ("unit", "USD"),
+            ("origin", "vendor"),
+        ];
+        assert_eq!(m.get("consumption_budget_limit", &labels), Some(250_000.0));
+        assert_eq!(m.get("consumption_budget_forecast", &labels), None);
+    }
+    assert!(
+        !paths.iter().any(|p| p.contains("/subscriptions/forecast")),
+        "the account forecast is not read for two subscriptions"
+    );
+}
+
+#[tokio::test]
+async fn an_account_with_no_active_subscription_fails_the_poll_saying_what_to_set() {
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        subscription_status: "EXPIRED".into(),
+        other_subscriptions: vec![("dps-ended".into(), "TERMINATED".into())],
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&discovering_source(&running.url(), "")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("no active subscription in the account: set subscription_uuid"),
+        "{error}"
+    );
+    assert_eq!(
+        exporter.scrape().await.count("consumption_dynatrace_usage"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_list_refused_names_the_scope_it_needs() {
+    let simulator = DynatraceSimulator::new(DynatraceAccount {
+        subscription_forbidden: true,
+        ..account()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&discovering_source(&running.url(), "")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("the subscription list of account") && error.contains("account-uac-read"),
+        "{error}"
+    );
+}
