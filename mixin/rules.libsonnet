@@ -130,7 +130,7 @@ local selector = import 'selector.libsonnet';
         },
         {
           alert: 'ConsumptionLicenseExpiringSoon',
-          expr: std.format('%s - time()\n  < 30 * 86400\nor\nlabel_replace(\n  label_replace(%s - time() < 30 * 86400, "vendor", "qlik", "", ""),\n  "budget", "licence", "", ""\n)\n', [m('consumption_budget_period_end_timestamp_seconds', 'origin="vendor", vendor="dynatrace", budget="commitment"'), m('consumption_qlik_license_end_timestamp_seconds')]),
+          expr: std.format('%s - time()\n  < 30 * 86400\nor\nlabel_replace(\n  label_replace(%s - time() < 30 * 86400, "vendor", "qlik", "", ""),\n  "budget", "licence", "", ""\n)\n', [m('consumption_budget_period_end_timestamp_seconds', 'origin="vendor", vendor="dynatrace", budget=~"commitment(-.+)?"'), m('consumption_qlik_license_end_timestamp_seconds')]),
           'for': '1h',
           labels: {
             severity: 'warning',
