@@ -1015,6 +1015,72 @@ local selector = import 'selector.libsonnet';
           options: {},
           description: "Response bytes read from each vendor (consumption_source_response_bytes_total): what a source costs its vendor's API. Incremental polling (settled_after) keeps it low; a jump means a full refresh or a growing tenant.",
         },
+        {
+          id: 32,
+          title: 'Polls in flight, per replica',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 96,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('%s', [m('consumption_exporter_polls_in_flight')]),
+              legendFormat: '{{instance}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {},
+            overrides: [],
+          },
+          options: {},
+          description: 'Polls running now (consumption_exporter_polls_in_flight), at most global.max_concurrent_polls. A replica that stays at its maximum has more sources than slots: raise max_concurrent_polls, or add a shard.',
+        },
+        {
+          id: 33,
+          title: 'Exporter memory, per replica',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 96,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('process_resident_memory_bytes and on(instance, job) %s', [m('consumption_exporter_build_info')]),
+              legendFormat: '{{instance}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'bytes',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Resident memory of each exporter process: about 400 bytes a series and 50 KiB a source beyond a 12 MiB base (README, Performance).',
+        },
       ],
     },
   },
