@@ -451,3 +451,22 @@ async fn a_vendor_key_from_defaults_shapes_what_the_source_serves() {
         "labels from defaults.qlik split the series by user"
     );
 }
+
+#[test]
+fn a_changed_default_changes_the_fingerprint_of_its_types_sources_only() {
+    let yaml = |qlik_interval: &str| {
+        format!(
+            "defaults:\n  qlik:\n    interval: {qlik_interval}\n  uipath:\n    consumable_codes: [RU]\nsources:\n{GOOD_SOURCE}  - name: robots\n    type: uipath\n    organization_id: o\n    tenant_ids: [t]\n    authorization:\n      credentials: k\n"
+        )
+    };
+    let parse = |text: String| config::parse(&text, "exporter.yml", Path::new(".")).unwrap();
+    let (before, after) = (parse(yaml("1h")), parse(yaml("2h")));
+    assert_ne!(
+        before.sources[0].fingerprint, after.sources[0].fingerprint,
+        "a reload restarts the Qlik source, whose default changed"
+    );
+    assert_eq!(
+        before.sources[1].fingerprint, after.sources[1].fingerprint,
+        "and leaves the UiPath source polling"
+    );
+}
