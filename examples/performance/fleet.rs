@@ -41,6 +41,11 @@ pub struct FleetFigures {
     pub parse: Duration,
     pub check: (Duration, Duration),
     pub scrapes: Vec<(bool, usize, LoadResult)>,
+    /// The same scrapes while every source polls once a minute, and the polls that ended
+    /// during them.
+    pub churn_scrapes: Vec<(bool, usize, LoadResult)>,
+    pub churn_polls: usize,
+    pub churn_window: Duration,
     pub body_bytes: (usize, usize),
 }
 
@@ -138,6 +143,8 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     let idle_cpu = exporter.cpu_time()? - cpu_before;
     let idle_wakeups = exporter.context_switches()? - wakeups_before;
     let scrapes = scrape_runs(addr, plain.len(), gzipped.len()).await?;
+    drop(exporter);
+    let churn = churn_runs(&fleet.config(sources, "1m", MAX_CONCURRENT_POLLS)).await?;
     let text_body = String::from_utf8_lossy(&plain).into_owned();
     Ok(FleetFigures {
         sources,
@@ -156,6 +163,9 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
         parse: in_process.parse,
         check,
         scrapes,
+        churn_scrapes: churn.0,
+        churn_polls: churn.1,
+        churn_window: churn.2,
         body_bytes: (plain.len(), gzipped.len()),
     })
 }
@@ -254,6 +264,62 @@ async fn watch_first_round(client: &reqwest::Client, addr: SocketAddr) -> anyhow
     }
 }
 
+/// Scrapes while the sources poll every minute (after the first round, whose polls run back
+/// to back): each ended poll renders, and the next gzip scrape compresses the new body.
+async fn churn_runs(
+    text: &str,
+) -> anyhow::Result<(Vec<(bool, usize, LoadResult)>, usize, Duration)> {
+    let (exporter, addr, _dir) = start_exporter(text)?;
+    let client = consumption_exporter::http::build_reqwest_client()?;
+    wait_ready(&client, addr).await?;
+    // The second round starts about a minute after the first did.
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    let before = last_successes(&String::from_utf8_lossy(
+        &fetch(&client, addr, false).await?,
+    ));
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    for (gzip, clients) in [(true, 1), (true, 16), (false, 1)] {
+        let target = Target {
+            addr,
+            path: "/metrics",
+            gzip,
+            expected_len: None,
+        };
+        let result = load::run(
+            target,
+            clients,
+            Duration::from_millis(500),
+            Duration::from_secs(8),
+        )
+        .await
+        .with_context(|| format!("scraping the polling fleet (gzip {gzip}, {clients} clients)"))?;
+        runs.push((gzip, clients, result));
+    }
+    let window = started.elapsed();
+    let after = last_successes(&String::from_utf8_lossy(
+        &fetch(&client, addr, false).await?,
+    ));
+    let polls = after
+        .iter()
+        .filter(|(source, at)| before.get(*source) != Some(*at))
+        .count();
+    drop(exporter);
+    Ok((runs, polls, window))
+}
+
+/// `consumption_source_last_success_timestamp_seconds` by source, as served.
+fn last_successes(exposition: &str) -> std::collections::BTreeMap<String, String> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("consumption_source_last_success_timestamp_seconds{"))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once(' ')?;
+            Some((labels.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
 async fn scrape_runs(
     addr: SocketAddr,
     plain_len: usize,
@@ -266,7 +332,7 @@ async fn scrape_runs(
                 addr,
                 path: "/metrics",
                 gzip,
-                expected_len: if gzip { gzip_len } else { plain_len },
+                expected_len: Some(if gzip { gzip_len } else { plain_len }),
             };
             let result = load::run(
                 target,

@@ -182,12 +182,20 @@ async fn fleet_section(sources: usize) -> anyhow::Result<()> {
         ms(f.check.1),
         ms(f.parse)
     );
-    println!(
-        "\n| scrapes at {} series | req/s | p50 (ms) | p99 (ms) |",
-        f.series
+    print_scrapes(&format!("scrapes at {} series", f.series), &f.scrapes);
+    let churn = format!(
+        "scrapes while every source polls once a minute ({} polls ended in {:.0} s)",
+        f.churn_polls,
+        f.churn_window.as_secs_f64()
     );
+    print_scrapes(&churn, &f.churn_scrapes);
+    Ok(())
+}
+
+fn print_scrapes(title: &str, runs: &[(bool, usize, load::LoadResult)]) {
+    println!("\n| {title} | req/s | p50 (ms) | p99 (ms) |");
     println!("|---|---:|---:|---:|");
-    for (gzip, clients, result) in &f.scrapes {
+    for (gzip, clients, result) in runs {
         println!(
             "| {}, {clients} client{} | {:.0} | {} | {} |",
             if *gzip { "gzip" } else { "plain" },
@@ -197,7 +205,6 @@ async fn fleet_section(sources: usize) -> anyhow::Result<()> {
             ms(result.latency(0.99))
         );
     }
-    Ok(())
 }
 
 async fn auth_section() -> anyhow::Result<()> {

@@ -157,7 +157,7 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
                 addr,
                 path: "/metrics",
                 gzip,
-                expected_len,
+                expected_len: Some(expected_len),
             };
             let what = format!(
                 "{served_series} series, {} body, {clients} clients",
