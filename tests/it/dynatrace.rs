@@ -609,37 +609,37 @@ async fn without_a_subscription_every_active_subscription_of_the_account_is_poll
     );
 }
 
+/// The error of a poll that lists `account`'s subscriptions and fails, and what it served.
+async fn failed_discovery(account: DynatraceAccount) -> (String, Exposition) {
+    let simulator = DynatraceSimulator::new(account);
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&discovering_source(&running.url(), "")).await;
+    assert!(!exporter.poll(0).await, "the poll fails");
+    (exporter.last_error(0), exporter.scrape().await)
+}
+
 #[tokio::test]
 async fn an_account_with_no_active_subscription_fails_the_poll_saying_what_to_set() {
-    let simulator = DynatraceSimulator::new(DynatraceAccount {
+    let (error, served) = failed_discovery(DynatraceAccount {
         subscription_status: "EXPIRED".into(),
         other_subscriptions: vec![("dps-ended".into(), "TERMINATED".into())],
         ..account()
-    });
-    let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&discovering_source(&running.url(), "")).await;
-    assert!(!exporter.poll(0).await);
-    let error = exporter.last_error(0);
+    })
+    .await;
     assert!(
         error.contains("no active subscription in the account: set subscription_uuid"),
         "{error}"
     );
-    assert_eq!(
-        exporter.scrape().await.count("consumption_dynatrace_usage"),
-        0
-    );
+    assert_eq!(served.count("consumption_dynatrace_usage"), 0);
 }
 
 #[tokio::test]
 async fn a_subscription_list_refused_names_the_scope_it_needs() {
-    let simulator = DynatraceSimulator::new(DynatraceAccount {
+    let (error, _) = failed_discovery(DynatraceAccount {
         subscription_forbidden: true,
         ..account()
-    });
-    let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&discovering_source(&running.url(), "")).await;
-    assert!(!exporter.poll(0).await);
-    let error = exporter.last_error(0);
+    })
+    .await;
     assert!(
         error.contains("the subscription list of account") && error.contains("account-uac-read"),
         "{error}"
