@@ -20,16 +20,25 @@ pub struct GzipPrefix {
 
 impl GzipPrefix {
     pub fn new(body: &[u8]) -> Self {
+        Self::of_parts(&[body])
+    }
+
+    /// The prefix of a body sent as these parts, one after the other.
+    pub fn of_parts(parts: &[&[u8]]) -> Self {
         let mut bytes = HEADER.to_vec();
+        let mut compress = Compress::new(Compression::fast(), false);
+        let mut crc = crc32fast::Hasher::new();
+        for part in parts {
+            deflate_into(&mut compress, &mut bytes, part);
+            crc.update(part);
+        }
         // A sync flush ends on a byte boundary without marking the last block, so more
         // blocks can follow.
-        sync_flushed_deflate_into(&mut bytes, body);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(body);
+        sync_flush_into(&mut compress, &mut bytes);
         GzipPrefix {
             bytes: Bytes::from(bytes),
             crc,
-            length: body.len() as u64,
+            length: parts.iter().map(|p| p.len() as u64).sum(),
         }
     }
 
@@ -72,13 +81,13 @@ fn stored_blocks_into(out: &mut Vec<u8>, tail: &[u8]) {
     }
 }
 
-/// Appends raw deflate of `input` to `out`, ended by a sync flush: byte-aligned, no final block.
-fn sync_flushed_deflate_into(out: &mut Vec<u8>, input: &[u8]) {
-    let mut compress = Compress::new(Compression::fast(), false);
+/// Feeds `input` to the raw deflate stream in `out`.
+fn deflate_into(compress: &mut Compress, out: &mut Vec<u8>, input: &[u8]) {
+    let start = compress.total_in();
     // Compressing into memory fails only on a stream already finished, so errors end the loops.
-    while (compress.total_in() as usize) < input.len() {
+    while ((compress.total_in() - start) as usize) < input.len() {
         out.reserve((input.len() / 8).max(4096));
-        let consumed = compress.total_in() as usize;
+        let consumed = (compress.total_in() - start) as usize;
         if compress
             .compress_vec(&input[consumed..], out, FlushCompress::None)
             .is_err()
@@ -86,6 +95,10 @@ fn sync_flushed_deflate_into(out: &mut Vec<u8>, input: &[u8]) {
             return;
         }
     }
+}
+
+/// Ends the deflate stream in `out` with a sync flush: byte-aligned, no final block.
+fn sync_flush_into(compress: &mut Compress, out: &mut Vec<u8>) {
     loop {
         out.reserve(4096);
         let flushed = compress.compress_vec(&[], out, FlushCompress::Sync);
@@ -129,5 +142,20 @@ mod tests {
             whole.extend_from_slice(tail);
             assert_eq!(gunzip_one_member(&member), whole);
         }
+    }
+
+    #[test]
+    fn a_body_in_parts_gzips_as_the_whole_would() {
+        let body: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("series{{n=\"{}\"}} {}\n", i % 331, i).into_bytes())
+            .collect();
+        let (a, rest) = body.split_at(1_000);
+        let (b, c) = rest.split_at(120_000);
+        let prefix = GzipPrefix::of_parts(&[a, b, &[], c]);
+        let mut member = prefix.bytes().to_vec();
+        member.extend_from_slice(&prefix.finish(b"# EOF\n"));
+        let mut whole = body.clone();
+        whole.extend_from_slice(b"# EOF\n");
+        assert_eq!(gunzip_one_member(&member), whole);
     }
 }

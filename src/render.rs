@@ -28,13 +28,21 @@ use crate::snapshot::{escape_into, FamilySamples, Snapshot};
 
 /// The exposition as served: the text, and its OpenMetrics and gzip forms, each made on the
 /// first request that wants it and kept until the next render.
+///
+/// OpenMetrics has the same sample lines as the text format; only the HELP, TYPE and UNIT lines
+/// differ. Its form is the text body's sample blocks (shared, not copied) between OpenMetrics
+/// descriptors, so serving both formats does not hold the exposition twice.
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub body: Bytes,
     /// Where each source's lines are in `body`, in the order of the sources rendered.
     parts: Vec<PartLayout>,
+    /// Where each family's HELP and TYPE lines, and then its samples, are in `body`.
+    families: Vec<(Range<usize>, Range<usize>)>,
+    /// Where the exporter's own families start in `body`; they run to its end.
+    exporter_families: usize,
     gzip: OnceLock<GzipPrefix>,
-    openmetrics: OnceLock<Bytes>,
+    openmetrics: OnceLock<Vec<Bytes>>,
     openmetrics_gzip: OnceLock<GzipPrefix>,
 }
 
@@ -44,14 +52,12 @@ impl Rendered {
         self.parts.iter().all(|part| part.polled)
     }
 
-    /// The body in `format`. OpenMetrics comes without its `# EOF`, so the per-scrape block
-    /// can follow.
-    pub fn body_in(&self, format: Format) -> &Bytes {
+    /// The body in `format`, as parts sent one after the other. OpenMetrics comes without its
+    /// `# EOF`, so the per-scrape block can follow.
+    pub fn body_in(&self, format: Format) -> &[Bytes] {
         match format {
-            Format::Text => &self.body,
-            Format::OpenMetrics => self.openmetrics.get_or_init(|| {
-                Bytes::from(openmetrics::from_text(&String::from_utf8_lossy(&self.body)))
-            }),
+            Format::Text => std::slice::from_ref(&self.body),
+            Format::OpenMetrics => self.openmetrics.get_or_init(|| self.openmetrics_parts()),
         }
     }
 
@@ -61,7 +67,25 @@ impl Rendered {
             Format::Text => &self.gzip,
             Format::OpenMetrics => &self.openmetrics_gzip,
         };
-        cell.get_or_init(|| GzipPrefix::new(self.body_in(format)))
+        cell.get_or_init(|| {
+            let parts: Vec<&[u8]> = self.body_in(format).iter().map(|p| &p[..]).collect();
+            GzipPrefix::of_parts(&parts)
+        })
+    }
+
+    fn openmetrics_parts(&self) -> Vec<Bytes> {
+        let descriptors = |lines: Range<usize>| {
+            Bytes::from(openmetrics::from_text(&String::from_utf8_lossy(
+                &self.body[lines],
+            )))
+        };
+        let mut parts = Vec::with_capacity(self.families.len() * 2 + 1);
+        for (head, samples) in &self.families {
+            parts.push(descriptors(head.clone()));
+            parts.push(self.body.slice(samples.clone()));
+        }
+        parts.push(descriptors(self.exporter_families..self.body.len()));
+        parts
     }
 }
 
@@ -381,6 +405,7 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
     let mut layouts: Vec<PartLayout> = parts.iter().map(|(_, layout)| (*layout).clone()).collect();
     let mut body: Vec<u8> = Vec::with_capacity(size_hint + size_hint / 16 + 4096);
     let mut head = String::new();
+    let mut written = Vec::new();
     for family in families_in_order(parts) {
         let segment = |&(part, health, i): &(usize, bool, usize)| {
             let layout = parts[part].1;
@@ -391,11 +416,13 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
             };
             segments[i].lines.clone()
         };
+        let head_start = body.len();
         if !family.members.iter().all(|m| segment(m).is_empty()) {
             head.clear();
             write_head(&mut head, family.head);
             body.extend_from_slice(head.as_bytes());
         }
+        let samples_start = body.len();
         for member @ &(part, health, i) in &family.members {
             let start = body.len();
             body.extend_from_slice(&parts[part].0[segment(member)]);
@@ -407,7 +434,9 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
             };
             segments[i].lines = start..body.len();
         }
+        written.push((head_start..samples_start, samples_start..body.len()));
     }
+    let exporter_families = body.len();
     let mut exporter = Families::default();
     add_exporter_families(&mut exporter, reload);
     let mut tail = String::new();
@@ -420,6 +449,8 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
     Rendered {
         body: Bytes::from(body),
         parts: layouts,
+        families: written,
+        exporter_families,
         ..Rendered::default()
     }
 }
@@ -870,6 +901,13 @@ mod tests {
                     String::from_utf8_lossy(&whole.body)
                 );
                 prop_assert_eq!(anew.every_source_polled(), whole.every_source_polled());
+                // The OpenMetrics form shares the text's sample blocks: it is what converting
+                // the whole text would give.
+                let parts: Vec<u8> = anew.body_in(Format::OpenMetrics).concat();
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&parts),
+                    openmetrics::from_text(&String::from_utf8_lossy(&anew.body))
+                );
                 previous = anew;
             }
         }

@@ -412,14 +412,18 @@ fn metrics(
         block = openmetrics::from_text(&block);
         block.push_str(openmetrics::EOF);
     }
-    let (body, block) = match wants_gzip {
+    let chunks: VecDeque<Bytes> = match wants_gzip {
         true => {
             let prefix = rendered.gzip_prefix_in(format);
-            (prefix.bytes().clone(), prefix.finish(block.as_bytes()))
+            VecDeque::from([prefix.bytes().clone(), prefix.finish(block.as_bytes())])
         }
-        false => (rendered.body_in(format).clone(), Bytes::from(block)),
+        false => {
+            let mut chunks: VecDeque<Bytes> = rendered.body_in(format).iter().cloned().collect();
+            chunks.push_back(Bytes::from(block));
+            chunks
+        }
     };
-    let mut response = Response::new(Chunks(VecDeque::from([body, block])));
+    let mut response = Response::new(Chunks(chunks));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -432,8 +436,8 @@ fn metrics(
     response
 }
 
-/// A response body of a few chunks sent in order, so the cached exposition is never copied to
-/// put the per-scrape block after it.
+/// A response body of chunks sent in order, so the cached exposition is never copied to put
+/// the per-scrape block after it (or, in OpenMetrics, its descriptors between its samples).
 pub struct Chunks(VecDeque<Bytes>);
 
 impl From<Bytes> for Chunks {

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 
 use crate::load::{self, LoadResult, Target};
 use crate::processes::Process;
-use crate::scrape::{fetch, start_exporter, wait_ready};
+use crate::scrape::{fetch, fetch_as_prometheus, start_exporter, wait_ready};
 
 /// Simulated tenants per vendor; the sources take them in turn.
 const TENANTS_PER_VENDOR: usize = 10;
@@ -128,6 +128,7 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
         wait_ready(&client, addr).await?;
         fetch(&client, addr, false).await?;
         fetch(&client, addr, true).await?;
+        fetch_as_prometheus(&client, addr).await?;
         exporter.rss_bytes()?
     };
     let (exporter, addr, _dir) = start_exporter(&text)?;
@@ -137,6 +138,7 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     let first_round = started.elapsed();
     let plain = fetch(&client, addr, false).await?;
     let gzipped = fetch(&client, addr, true).await?;
+    fetch_as_prometheus(&client, addr).await?;
     let rss = exporter.rss_bytes()?;
     let (cpu_before, wakeups_before) = (exporter.cpu_time()?, exporter.context_switches()?);
     tokio::time::sleep(idle_window).await;

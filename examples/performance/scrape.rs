@@ -248,10 +248,12 @@ async fn steady_rss(tenant: &Tenant) -> anyhow::Result<u64> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Let the last poll's render land, then scrape as Prometheus would.
+    // Let the last poll's render land, then scrape in every form: plain and gzip text, and
+    // gzipped OpenMetrics as Prometheus asks for it.
     tokio::time::sleep(Duration::from_millis(500)).await;
     fetch(&client, addr, false).await?;
     fetch(&client, addr, true).await?;
+    fetch_as_prometheus(&client, addr).await?;
     exporter.rss_bytes()
 }
 
@@ -333,6 +335,22 @@ pub async fn wait_ready(client: &reqwest::Client, addr: SocketAddr) -> anyhow::R
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     anyhow::bail!("the exporter on {addr} was not ready within 120 s")
+}
+
+/// What Prometheus asks for: OpenMetrics first, gzipped (its default scrape `Accept`).
+pub async fn fetch_as_prometheus(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+) -> anyhow::Result<Vec<u8>> {
+    const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let response = client
+        .get(format!("http://{addr}/metrics"))
+        .header("Accept", ACCEPT)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(response.bytes().await?.to_vec())
 }
 
 /// The exposition's bytes as served; reqwest is built without gzip, so these are the wire bytes.
