@@ -103,6 +103,12 @@ impl Decoder<'_> {
             );
         }
         let mut sources = Vec::new();
+        let types: HashSet<String> = raw
+            .sources
+            .iter()
+            .filter_map(|entry| Some(entry.get("type")?.as_str()?.to_string()))
+            .collect();
+        self.refuse_unused_defaults(&defaults, &types);
         for (i, entry) in raw.sources.into_iter().enumerate() {
             let entry = self.apply_defaults(i, entry, &defaults);
             let entry_value = entry.clone();

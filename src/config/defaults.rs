@@ -6,7 +6,7 @@
 //! A value taken from the defaults is checked where it lands (in each source), and an error
 //! in it is reported at its line in `defaults`, where the user has to fix it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_yaml::{Mapping, Value};
 
@@ -79,6 +79,20 @@ impl Decoder<'_> {
                     format!("unknown key `{key}`: not a key of {name} sources"),
                 );
             }
+        }
+    }
+
+    /// Defaults no source takes would be read and then ignored: a leftover, or a type
+    /// misnamed in its sources. Refused, so their values are never unchecked.
+    pub(super) fn refuse_unused_defaults(&mut self, defaults: &Defaults, types: &HashSet<String>) {
+        for kind in defaults
+            .by_type
+            .keys()
+            .filter(|kind| !types.contains(*kind))
+        {
+            let message =
+                format!("no source has `type: {kind}`: add one, or remove these defaults");
+            self.error(format!("defaults.{kind}"), message);
         }
     }
 

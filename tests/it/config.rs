@@ -335,14 +335,14 @@ fn defaults_fill_every_source_of_their_type_and_its_own_keys_win() {
     for name in ["a", "b"] {
         std::fs::write(dir.path().join(format!("{name}.secret")), "s\n").unwrap();
     }
-    let yaml = "defaults:\n  qlik:\n    interval: 1h\n    oauth2:\n      client_id: shared-client\n      scopes: [admin_classic]\n  uipath:\n    interval: 2h\nsources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    oauth2: {client_secret_file: a.secret}\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    interval: 5m\n    oauth2: {client_id: own-client, client_secret_file: b.secret}\n";
+    let yaml = "defaults:\n  qlik:\n    interval: 1h\n    oauth2:\n      client_id: shared-client\n      scopes: [admin_classic]\nsources:\n  - name: a\n    type: qlik\n    base_url: https://a.eu.qlikcloud.com\n    oauth2: {client_secret_file: a.secret}\n  - name: b\n    type: qlik\n    base_url: https://b.eu.qlikcloud.com\n    interval: 5m\n    oauth2: {client_id: own-client, client_secret_file: b.secret}\n";
     std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
     let config = config::load(&dir.path().join("exporter.yml")).unwrap();
     let (a, b) = (&config.sources[0], &config.sources[1]);
     assert_eq!(
         a.schedule.interval,
         Duration::from_secs(3600),
-        "from defaults.qlik, not defaults.uipath"
+        "from defaults.qlik"
     );
     assert_eq!(
         b.schedule.interval,
@@ -403,6 +403,10 @@ fn defaults_for_no_known_type_or_with_keys_no_source_takes_are_refused() {
         (
             "defaults:\n  qlik:\n    name: shared\n",
             "exporter.yml:3:5: defaults.qlik.name: `name` is set in each source, not in defaults",
+        ),
+        (
+            "defaults:\n  uipath:\n    interval: 2h\n",
+            "exporter.yml:2:3: defaults.uipath: no source has `type: uipath`: add one, or remove these defaults",
         ),
         (
             "defaults: [qlik]\n",
