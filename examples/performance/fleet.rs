@@ -147,11 +147,11 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     let scrapes = scrape_runs(addr, plain.len(), gzipped.len()).await?;
     drop(exporter);
     let churn = churn_runs(&fleet.config(sources, "1m", MAX_CONCURRENT_POLLS)).await?;
-    let text_body = String::from_utf8_lossy(&plain).into_owned();
+    let by_source = vendor_series(&String::from_utf8_lossy(&plain));
     Ok(FleetFigures {
         sources,
-        series: vendor_series(&text_body).values().map(|(_, s)| s).sum(),
-        per_vendor: per_vendor(&text_body),
+        series: by_source.values().map(|(_, s)| s).sum(),
+        per_vendor: per_vendor(&by_source),
         base_rss,
         rss,
         first_round,
@@ -280,24 +280,9 @@ async fn churn_runs(
         &fetch(&client, addr, false).await?,
     ));
     let started = Instant::now();
-    let mut runs = Vec::new();
-    for (gzip, clients) in [(true, 1), (true, 16), (false, 1)] {
-        let target = Target {
-            addr,
-            path: "/metrics",
-            gzip,
-            expected_len: None,
-        };
-        let result = load::run(
-            target,
-            clients,
-            Duration::from_millis(500),
-            Duration::from_secs(8),
-        )
-        .await
-        .with_context(|| format!("scraping the polling fleet (gzip {gzip}, {clients} clients)"))?;
-        runs.push((gzip, clients, result));
-    }
+    // Bodies change while these run, so any length will do.
+    let cases = [(true, 1, None), (true, 16, None), (false, 1, None)];
+    let runs = load_rounds(addr, &cases, Duration::from_secs(8), "the polling fleet").await?;
     let window = started.elapsed();
     let after = last_successes(&String::from_utf8_lossy(
         &fetch(&client, addr, false).await?,
@@ -327,25 +312,35 @@ async fn scrape_runs(
     plain_len: usize,
     gzip_len: usize,
 ) -> anyhow::Result<Vec<(bool, usize, LoadResult)>> {
+    let (plain, gzip) = (Some(plain_len), Some(gzip_len));
+    let cases = [
+        (false, 1, plain),
+        (false, 16, plain),
+        (true, 1, gzip),
+        (true, 16, gzip),
+    ];
+    load_rounds(addr, &cases, Duration::from_secs(3), "the fleet").await
+}
+
+/// One load run per case (gzip, clients, the body length every answer must have).
+async fn load_rounds(
+    addr: SocketAddr,
+    cases: &[(bool, usize, Option<usize>)],
+    duration: Duration,
+    what: &str,
+) -> anyhow::Result<Vec<(bool, usize, LoadResult)>> {
     let mut runs = Vec::new();
-    for gzip in [false, true] {
-        for clients in [1, 16] {
-            let target = Target {
-                addr,
-                path: "/metrics",
-                gzip,
-                expected_len: Some(if gzip { gzip_len } else { plain_len }),
-            };
-            let result = load::run(
-                target,
-                clients,
-                Duration::from_millis(500),
-                Duration::from_secs(3),
-            )
+    for &(gzip, clients, expected_len) in cases {
+        let target = Target {
+            addr,
+            path: "/metrics",
+            gzip,
+            expected_len,
+        };
+        let result = load::run(target, clients, Duration::from_millis(500), duration)
             .await
-            .with_context(|| format!("scraping the fleet (gzip {gzip}, {clients} clients)"))?;
-            runs.push((gzip, clients, result));
-        }
+            .with_context(|| format!("scraping {what} (gzip {gzip}, {clients} clients)"))?;
+        runs.push((gzip, clients, result));
     }
     Ok(runs)
 }
@@ -373,8 +368,9 @@ fn vendor_series(exposition: &str) -> std::collections::BTreeMap<String, (String
     by_source
 }
 
-fn per_vendor(exposition: &str) -> Vec<(&'static str, usize, usize)> {
-    let by_source = vendor_series(exposition);
+fn per_vendor(
+    by_source: &std::collections::BTreeMap<String, (String, usize)>,
+) -> Vec<(&'static str, usize, usize)> {
     kit::VENDORS
         .iter()
         .map(|vendor| {

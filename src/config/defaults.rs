@@ -108,8 +108,7 @@ impl Decoder<'_> {
             return Value::Mapping(own);
         };
         let paths = (format!("sources[{i}]"), format!("defaults.{kind}"));
-        let shared = shared.clone();
-        Value::Mapping(merge(own, &shared, &paths, &mut self.from_defaults))
+        Value::Mapping(merge(own, shared, &paths, &mut self.from_defaults))
     }
 
     /// `path` as the user wrote it: in `defaults` if the value there came from them.

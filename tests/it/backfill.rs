@@ -13,7 +13,6 @@ use consumption_exporter::backfill::{self, Range, Request};
 use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, VENDORS};
 use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization, CONSUMABLES};
 use consumption_exporter::simulator::{Fault, When};
-use serde_json::Value;
 
 use crate::e2e::{program, query_at, run_tool, start_prometheus};
 use crate::helpers::parse_config;
@@ -303,23 +302,20 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
             .unwrap()
             .and_utc(),
     );
-    let response: Value = crate::helpers::client()
-        .get(format!("{prometheus}/api/v1/query_range"))
-        .query(&[
-            (
-                "query",
-                r#"consumption_uipath_consumed_units{window="today",uipath_service="studio"}"#,
-            ),
-            ("start", &start.timestamp().to_string()),
-            ("end", &end.timestamp().to_string()),
-            ("step", "3600"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = crate::helpers::json_of(
+        crate::helpers::client()
+            .get(format!("{prometheus}/api/v1/query_range"))
+            .query(&[
+                (
+                    "query",
+                    r#"consumption_uipath_consumed_units{window="today",uipath_service="studio"}"#,
+                ),
+                ("start", &start.timestamp().to_string()),
+                ("end", &end.timestamp().to_string()),
+                ("step", "3600"),
+            ]),
+    )
+    .await;
     let result = response["data"]["result"].as_array().unwrap();
     assert_eq!(result.len(), 1, "{response}");
     let points = result[0]["values"].as_array().unwrap().len() as i64;

@@ -94,11 +94,7 @@ fn the_chart_lints_clean_and_its_core_kinds_validate_against_kubernetes() {
             .args(&files)
             .output()
             .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let said = crate::helpers::said(&output);
         assert!(output.status.success() && !said.contains("ERROR"), "{said}");
     }
 }
@@ -126,13 +122,7 @@ fn the_operator_kinds_validate_and_the_rule_is_the_shipped_rules_file() {
     crate::helpers::run_ok(Command::new(node).arg(&script).args(&files));
 
     let spec = &of_kind(&resources, "PrometheusRule")["spec"];
-    let shipped: Value = serde_yaml::from_str(
-        &std::fs::read_to_string(
-            repository().join("examples/prometheus/rules/consumption.rules.yml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let shipped = crate::helpers::shipped_rules();
     assert_eq!(
         spec, &shipped,
         "the PrometheusRule carries the shipped rules, unchanged"

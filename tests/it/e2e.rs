@@ -133,15 +133,12 @@ pub(crate) async fn query_at(
     at: chrono::DateTime<Utc>,
 ) -> Vec<Value> {
     let time = (at.timestamp_millis() as f64 / 1000.0).to_string();
-    let response: Value = crate::helpers::client()
-        .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", promql), ("time", time.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = crate::helpers::json_of(
+        crate::helpers::client()
+            .get(format!("{prometheus}/api/v1/query"))
+            .query(&[("query", promql), ("time", time.as_str())]),
+    )
+    .await;
     assert_eq!(response["status"], "success", "{promql}: {response}");
     response["data"]["result"]
         .as_array()
@@ -305,14 +302,10 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     // Prometheus asks for OpenMetrics first and reads it: the units it keeps come only from
     // OpenMetrics' `# UNIT` lines (this Prometheus, 2.42, predates `scrape_protocols`, which
     // would pin the format; its default `Accept` header puts OpenMetrics 1.0.0 first).
-    let metadata: Value = crate::helpers::client()
-        .get(format!("{prometheus}/api/v1/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = crate::helpers::json_of(
+        crate::helpers::client().get(format!("{prometheus}/api/v1/metadata")),
+    )
+    .await;
     for (family, kind, unit) in [
         (
             "consumption_source_poll_duration_seconds",
@@ -465,25 +458,17 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     }
 
     // The rules and the dashboard use only metric names the exporter serves.
-    let names: Value = crate::helpers::client()
-        .get(format!("{prometheus}/api/v1/label/__name__/values"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let names = crate::helpers::json_of(
+        crate::helpers::client().get(format!("{prometheus}/api/v1/label/__name__/values")),
+    )
+    .await;
     let served: BTreeSet<&str> = names["data"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let rules: Value = serde_yaml::from_str(
-        &std::fs::read_to_string(examples().join("prometheus/rules/consumption.rules.yml"))
-            .unwrap(),
-    )
-    .unwrap();
+    let rules = crate::helpers::shipped_rules();
     let rule_expressions = rules["groups"]
         .as_array()
         .unwrap()
@@ -639,11 +624,7 @@ pub(crate) fn run_tool(program_path: PathBuf, args: &[&str], directory: &Path) -
             .args(args)
             .current_dir(directory),
     );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    crate::helpers::said(&output)
 }
 
 #[test]

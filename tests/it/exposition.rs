@@ -83,26 +83,11 @@ async fn promtool_check_metrics_is_clean_for_every_vendor_and_two_qlik_sources()
 }
 
 fn promtool_check_metrics(body: &str) {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let complaints = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let output = crate::helpers::output_with_input(
+        Command::new(promtool()).args(["check", "metrics"]),
+        body,
     );
+    let complaints = crate::helpers::said(&output);
     assert!(
         output.status.success() && complaints.trim().is_empty(),
         "promtool check metrics:\n{complaints}"
@@ -343,7 +328,6 @@ async fn the_metrics_path_is_what_web_telemetry_path_says() {
 /// What `tests/it/scripts/parse_exposition.py` (Debian's python3-prometheus-client) reads from
 /// `body` with the `openmetrics` or `text` parser; a parse error fails the test.
 fn python_parse(body: &str, parser: &str) -> Vec<String> {
-    use std::io::Write;
     let python = std::path::Path::new("/usr/bin/python3");
     assert!(
         python.is_file(),
@@ -351,21 +335,8 @@ fn python_parse(body: &str, parser: &str) -> Vec<String> {
     );
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it/scripts/parse_exposition.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(parser)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output =
+        crate::helpers::output_with_input(Command::new(python).arg(script).arg(parser), body);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !stderr.contains("No module named 'prometheus_client'"),

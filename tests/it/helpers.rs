@@ -327,10 +327,49 @@ pub fn run_ok(command: &mut std::process::Command) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     assert!(
         output.status.success(),
-        "{command:?} failed ({}):\n{}{}",
+        "{command:?} failed ({}):\n{}",
         output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        said(&output)
     );
     output
+}
+
+/// What a tool printed, stdout then stderr: where its verdict is, whichever it writes to.
+pub fn said(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `command` with `input` on its standard input, and waits for its output.
+pub fn output_with_input(command: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The JSON an HTTP API answers `request` with.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// `examples/prometheus/rules/consumption.rules.yml`, parsed.
+pub fn shipped_rules() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/prometheus/rules/consumption.rules.yml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

@@ -67,13 +67,7 @@ fn the_mixin_is_formatted_as_jsonnetfmt_wants() {
 #[test]
 fn with_the_default_config_the_mixin_generates_the_shipped_rules_and_dashboard() {
     let (rules, dashboard) = generate("");
-    let shipped_rules: Value = serde_yaml::from_str(
-        &std::fs::read_to_string(
-            repository().join("examples/prometheus/rules/consumption.rules.yml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let shipped_rules = crate::helpers::shipped_rules();
     assert_eq!(
         rules, shipped_rules,
         "examples/prometheus/rules differ from the mixin"

@@ -262,11 +262,7 @@ fn every_web_config_fixture_is_judged_as_promtool_check_web_config_judges_it() {
             .current_dir(path.parent().unwrap())
             .output()
             .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let said = crate::helpers::said(&output);
         match expected.promtool.as_str() {
             "ok" => assert!(output.status.success(), "promtool refuses {name}:\n{said}"),
             "fails" => assert!(!output.status.success(), "promtool accepts {name}"),
@@ -366,11 +362,7 @@ async fn s_client(exporter: &RunningExporter, options: &[&str]) -> Result<String
         .output()
         .await
         .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let said = crate::helpers::said(&output);
     let established = said.contains(", Cipher is ") && !said.contains("Cipher is (NONE)");
     match output.status.success() && established {
         true => Ok(said),
