@@ -4,7 +4,7 @@
 //! for the wait and queues for one again after: a throttled host's sources, asleep, hold no
 //! permit that other hosts' sources are queuing for.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -45,6 +45,7 @@ impl PollSlots {
         let slot = PollSlot {
             semaphore,
             permit: Mutex::new(None),
+            held: AtomicBool::new(false),
             in_flight: self.in_flight.clone(),
         };
         slot.take_permit().await;
@@ -61,6 +62,9 @@ impl PollSlots {
 pub struct PollSlot {
     semaphore: Arc<Semaphore>,
     permit: Mutex<Option<OwnedSemaphorePermit>>,
+    /// Whether the poll counts as in flight now: a poll cancelled during its wait (its
+    /// timeout) holds nothing, and is not counted out twice.
+    held: AtomicBool,
     in_flight: Arc<AtomicUsize>,
 }
 
@@ -76,10 +80,14 @@ impl PollSlot {
         // The semaphore is never closed; without a permit the poll goes ahead rather than hang.
         let permit = self.semaphore.clone().acquire_owned().await.ok();
         *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+        self.held.store(true, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
     fn give_back(&self) {
+        if !self.held.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let permit = self.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(permit);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -89,5 +97,30 @@ impl PollSlot {
 impl Drop for PollSlot {
     fn drop(&mut self) {
         self.give_back();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_poll_cancelled_while_it_waits_is_counted_out_once_and_frees_its_permit() {
+        let slots = PollSlots::default();
+        slots.set_max(1);
+        let slot = slots.acquire().await;
+        assert_eq!(slots.in_flight(), 1);
+        // A poll timeout drops the waiting future half-way; the slot is dropped after.
+        let waiting = slot.wait_without_permit(Duration::from_secs(3600));
+        let _ = tokio::time::timeout(Duration::from_millis(10), waiting).await;
+        assert_eq!(slots.in_flight(), 0, "waiting, it is not in flight");
+        drop(slot);
+        assert_eq!(
+            slots.in_flight(),
+            0,
+            "and dropping it counts nothing out again"
+        );
+        let next = tokio::time::timeout(Duration::from_secs(1), slots.acquire()).await;
+        assert!(next.is_ok(), "the one permit is free for the next poll");
     }
 }
