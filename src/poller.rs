@@ -98,7 +98,7 @@ impl Poller {
 
     async fn poll_and_publish(&self, slot: Option<&PollSlot>) -> bool {
         let started = Instant::now();
-        let result = self.poll(false, slot).await;
+        let result = self.poll_surviving_panics(false, slot).await;
         let duration = started.elapsed();
         let source = &self.config.name;
         let vendor = self.config.vendor;
@@ -112,7 +112,14 @@ impl Poller {
             }
             Err(error) => {
                 let message = format!("source {source} ({vendor}): poll failed: {error}");
-                tracing::warn!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed");
+                match error {
+                    PollError::Panic(_) => {
+                        tracing::error!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed")
+                    }
+                    _ => {
+                        tracing::warn!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed")
+                    }
+                }
                 self.client.stats().count_error(error.reason());
                 self.store.record_failure(&self.slot, message, duration);
                 false
@@ -123,7 +130,21 @@ impl Poller {
     /// One poll for a backfill, as of the clock's now: the days' families and the budgets
     /// configured on them, nothing that reports only the present state. Not published.
     pub async fn poll_history(&self) -> Result<Snapshot, PollError> {
-        self.poll(true, None).await
+        self.poll_surviving_panics(true, None).await
+    }
+
+    /// A poll in which a panic (a bug, whatever its cause) fails the poll instead of ending the
+    /// source's task: a task that ended would leave `up` at 1 and its data frozen.
+    async fn poll_surviving_panics(
+        &self,
+        history_only: bool,
+        slot: Option<&PollSlot>,
+    ) -> Result<Snapshot, PollError> {
+        use futures_util::FutureExt;
+        std::panic::AssertUnwindSafe(self.poll(history_only, slot))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(PollError::Panic(panic_message(panic.as_ref()))))
     }
 
     async fn poll(
@@ -205,6 +226,14 @@ impl Poller {
         families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
         snapshot.families.extend(families.finish());
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// The interval ±10%, so that sources started together do not poll their vendors in step.

@@ -1,6 +1,9 @@
-//! Values that must never be printed: API keys, client secrets, tokens.
+//! Values that must never be printed: API keys, client secrets, tokens, and the secrets a URL
+//! may carry.
 
 use std::fmt;
+
+use url::Url;
 
 /// A secret string. `Debug` and `Display` print `<secret>`, so a secret inside a config struct,
 /// an error or a log line cannot leak by accident; `expose()` is the one way to read it.
@@ -35,9 +38,94 @@ impl fmt::Display for Secret {
     }
 }
 
+/// What a redacted part of a URL reads as (Go's `url.URL.Redacted` writes the same).
+const REDACTED: &str = "xxxxx";
+
+/// `url` as it may be printed in a log line, an error or a page: the password of its userinfo,
+/// and the value of every query parameter whose name says it holds a secret, read `xxxxx`.
+/// Go's `url.Redacted` does the first; the second is for `token_url: …?client_secret=…`.
+pub fn redacted_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some(REDACTED));
+    }
+    if shown.query_pairs().any(|(name, _)| names_a_secret(&name)) {
+        let pairs: Vec<(String, String)> = shown
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = match names_a_secret(&name) {
+                    true => REDACTED.to_string(),
+                    false => value.into_owned(),
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
+/// Whether a query parameter's name says its value is a credential: `client_secret`,
+/// `api_key`, `access_token`, `password`, `sig`, … (case, `-` and `_` aside). A cursor named
+/// `pageToken` is redacted too: a line without it is still clear, a line with a key is not.
+fn names_a_secret(name: &str) -> bool {
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    const EXACT: [&str; 10] = [
+        "key",
+        "code",
+        "sig",
+        "signature",
+        "auth",
+        "authorization",
+        "pwd",
+        "passwd",
+        "pass",
+        "credentials",
+    ];
+    const ENDINGS: [&str; 7] = [
+        "secret",
+        "password",
+        "token",
+        "apikey",
+        "signature",
+        "assertion",
+        "credential",
+    ];
+    EXACT.contains(&name.as_str()) || ENDINGS.iter().any(|ending| name.ends_with(ending))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::*;
+
+    #[test]
+    fn a_url_prints_without_its_password_or_secret_query_values() {
+        let shown = |url: &str| redacted_url(&Url::parse(url).unwrap());
+        assert_eq!(
+            shown("http://user:S3CR3T@vendor.example/api"),
+            "http://user:xxxxx@vendor.example/api"
+        );
+        assert_eq!(
+            shown("https://login.example/token?client_secret=S3CR3T&tenant=t1"),
+            "https://login.example/token?client_secret=xxxxx&tenant=t1"
+        );
+        assert_eq!(
+            shown("https://x.example/a?API-Key=S3CR3T&Access_Token=S3CR3T&sig=S3CR3T&code=S3CR3T"),
+            "https://x.example/a?API-Key=xxxxx&Access_Token=xxxxx&sig=xxxxx&code=xxxxx"
+        );
+        // What names no secret stays as it was, byte for byte.
+        for plain in [
+            "https://api.example/v2/usage?page-key=abc&startTime=2026-11-01T00%3A00%3A00Z",
+            "http://user@vendor.example/x?page=2",
+            "https://vendor.example/x",
+        ] {
+            assert_eq!(shown(plain), plain);
+        }
+    }
 
     #[test]
     fn a_secret_never_prints_its_value() {

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 use url::Url;
 
-use super::env::expand_env_in;
+use super::env::{expand_env_in, Expansion, ExpansionLog};
 use super::positions::{Position, PositionIndex};
 use super::raw::*;
 use super::{Config, ConfigError, Schedule, SourceConfig};
@@ -25,6 +25,8 @@ pub(super) struct Decoder<'a> {
     /// For the entry being decoded: the paths whose values came from `defaults`, and where
     /// in `defaults` they are written.
     pub(super) from_defaults: Vec<(String, String)>,
+    /// Every string that took a value from the environment, so errors can leave it out.
+    pub(super) expansions: Vec<Expansion>,
 }
 
 /// A value and the path it was read from: the source's own key, the `global` key it fell back
@@ -158,10 +160,11 @@ impl Decoder<'_> {
     }
 
     fn expand_env(&mut self, prefix: &str, value: Value) -> Option<Value> {
-        let mut failures = Vec::new();
-        let value = expand_env_in(value, prefix, &mut failures);
-        let ok = failures.is_empty();
-        for (path, message) in failures {
+        let mut log = ExpansionLog::default();
+        let value = expand_env_in(value, prefix, &mut log);
+        self.expansions.append(&mut log.expansions);
+        let ok = log.failures.is_empty();
+        for (path, message) in log.failures {
             self.error(path, message);
         }
         ok.then_some(value)
@@ -271,7 +274,10 @@ impl Decoder<'_> {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             self.error(
                 format!("{prefix}.base_url"),
-                format!("{url} is not an http(s) URL with a host"),
+                format!(
+                    "{} is not an http(s) URL with a host",
+                    crate::secret::redacted_url(&url)
+                ),
             );
             return None;
         }
@@ -428,7 +434,7 @@ fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for value in values {
-        expand_env_in((*value).clone(), "", &mut Vec::new()).hash(&mut hasher);
+        expand_env_in((*value).clone(), "", &mut ExpansionLog::default()).hash(&mut hasher);
     }
     if let AuthConfig::OAuth2(OAuth2Config {
         grant: Grant::Password { password, .. },

@@ -139,13 +139,25 @@ pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigEr
         base_dir,
         errors: Vec::new(),
         from_defaults: Vec::new(),
+        expansions: Vec::new(),
     };
     let config = decoder.decode(text);
     match config {
         Some(config) if decoder.errors.is_empty() => Ok(config),
         _ => Err(ConfigErrors {
             file: file.to_string(),
-            errors: decoder.errors,
+            errors: decoder
+                .errors
+                .into_iter()
+                .map(|error| ConfigError {
+                    message: env::without_expanded_values(
+                        &error.message,
+                        &error.path,
+                        &decoder.expansions,
+                    ),
+                    ..error
+                })
+                .collect(),
         }),
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::assertion::{client_assertion, AssertionError, JWT_BEARER};
 use super::credentials::{sensitive_header, AuthConfig, ClientCredential, Grant, OAuth2Config};
 use super::{Body, HttpError, PollSession, Request};
-use crate::secret::Secret;
+use crate::secret::{redacted_url, Secret};
 
 /// Why no token was had. The token endpoint's own answer is in `Request`; no variant holds a
 /// secret or a token.
@@ -109,7 +109,7 @@ impl TokenCache {
     async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
         let requested_at = Instant::now();
         let token_error = |failure: TokenFailure| HttpError::Token {
-            token_url: self.config.token_url.to_string(),
+            token_url: redacted_url(&self.config.token_url),
             failure: Box::new(failure),
         };
         let request = self
@@ -126,7 +126,7 @@ impl TokenCache {
         let header = sensitive_header("Bearer", &parsed.access_token)
             .ok_or_else(|| token_error(TokenFailure::TokenNotAHeaderValue))?;
         let margin = MAX_REFRESH_MARGIN.min(lifetime / 5);
-        tracing::debug!(token_url = %self.config.token_url, lifetime_s = lifetime.as_secs(), "got an access token");
+        tracing::debug!(token_url = %redacted_url(&self.config.token_url), lifetime_s = lifetime.as_secs(), "got an access token");
         Ok(CachedToken {
             header,
             refresh_at: requested_at + lifetime.saturating_sub(margin),
@@ -183,11 +183,16 @@ impl TokenCache {
 }
 
 fn lifetime(response: &TokenResponse, now: DateTime<Utc>) -> Duration {
-    let from_expires_in = response.expires_in.as_ref().and_then(|v| match v {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
-    });
+    // `"NaN"` and `"inf"` parse as f64; neither is a lifetime.
+    let from_expires_in = response
+        .expires_in
+        .as_ref()
+        .and_then(|v| match v {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|seconds: &f64| seconds.is_finite());
     let from_expires_at = response
         .expires_at
         .as_deref()
@@ -239,5 +244,34 @@ mod tests {
             Duration::from_secs(300)
         );
         assert_eq!(lifetime(&response(None, None), now), ASSUMED_TOKEN_LIFETIME);
+    }
+
+    #[test]
+    fn a_lifetime_that_is_not_a_finite_number_is_assumed() {
+        let now = Utc::now();
+        for odd in [
+            "NaN",
+            "nan",
+            "-NaN",
+            "inf",
+            "-infinity",
+            "Infinity",
+            "soon",
+            "",
+        ] {
+            assert_eq!(
+                lifetime(&response(Some(odd.into()), None), now),
+                ASSUMED_TOKEN_LIFETIME,
+                "{odd:?}"
+            );
+        }
+        assert_eq!(
+            lifetime(&response(Some("-5".into()), None), now),
+            Duration::ZERO
+        );
+        assert_eq!(
+            lifetime(&response(Some(" 60 ".into()), None), now),
+            Duration::from_secs(60)
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use super::auth::TokenFailure;
+use super::retry::ThrottleLimit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -21,11 +22,12 @@ pub enum HttpError {
         status: StatusCode,
         detail: String,
     },
-    #[error("{request}: throttled by the vendor (HTTP {status}) and the wait it asks for ({wait:?}) does not fit in the poll timeout; raise poll_timeout or the interval")]
+    #[error("{request}: throttled by the vendor (HTTP {status}); {}", throttle_advice(*wait, *limit))]
     Throttled {
         request: String,
         status: StatusCode,
         wait: Duration,
+        limit: ThrottleLimit,
     },
     #[error("{request}: the response is larger than max_response_bytes ({limit} bytes); raise it if the vendor really sends this much")]
     TooLarge { request: String, limit: u64 },
@@ -67,6 +69,18 @@ impl HttpError {
             HttpError::TooManyPages { .. } => "too_many_pages",
             HttpError::Token { .. } => "token",
         }
+    }
+}
+
+fn throttle_advice(wait: Duration, limit: ThrottleLimit) -> String {
+    match limit {
+        ThrottleLimit::PollTimeout => format!(
+            "the wait it asks for ({wait:?}) does not fit in the poll timeout; raise poll_timeout or the interval"
+        ),
+        ThrottleLimit::Waits(times) => format!(
+            "throttled {times} times in a row, past the limit of {} throttle waits a request may make; the vendor's quota for these credentials is spent: raise the interval, or give sources that share these credentials their own",
+            times - 1
+        ),
     }
 }
 

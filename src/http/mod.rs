@@ -29,11 +29,12 @@ pub use credentials::{
 };
 pub use error::HttpError;
 pub use retry::retry_after;
+pub use retry::ThrottleLimit;
 use retry::{Outcome, Step};
 pub use stats::SourceStats;
 
 use crate::poll_slots::PollSlot;
-use crate::secret::Secret;
+use crate::secret::{redacted_url, Secret};
 use auth::Authorizer;
 
 /// At most this many throttled answers are waited out within one request.
@@ -130,8 +131,9 @@ impl Request {
         }
     }
 
+    /// The request for an error or a log line, without the secrets its URL may carry.
     fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url)
+        format!("{} {}", self.method, redacted_url(&self.url))
     }
 }
 
@@ -163,6 +165,26 @@ impl Response {
         }
         serde_json::from_slice(&self.body)
             .map_err(|e| self.decode_error(format!("invalid JSON: {e}")))
+    }
+
+    /// Decodes a body that must be a JSON object. Serde reads a struct from an array too (`[]`
+    /// is every field at its default), so an array where the vendor documents an object would
+    /// pass as an empty answer and drop every series.
+    pub fn json_object<'a, T: Deserialize<'a>>(&'a self) -> Result<T, HttpError> {
+        let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            let got = match first {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b'n') => "null",
+                Some(b't' | b'f') => "a boolean",
+                Some(b'-' | b'0'..=b'9') => "a number",
+                None => "an empty body",
+                Some(_) => "something that is not JSON",
+            };
+            return Err(self.decode_error(format!("expected a JSON object, got {got}")));
+        }
+        self.json()
     }
 
     pub fn decode_error(&self, detail: String) -> HttpError {
@@ -212,7 +234,7 @@ impl HttpClient {
             slot,
             deadline,
             pages: AtomicU32::new(0),
-            seen_links: Mutex::new(HashSet::new()),
+            seen_links: Mutex::new(LinkSet::default()),
         }
     }
 
@@ -380,13 +402,39 @@ fn body_excerpt(body: &[u8]) -> Option<String> {
     Some(line.chars().take(200).collect())
 }
 
+/// The pagination links one poll has followed, as digests: a vendor may send a long link per
+/// page (a 60 KB `nextLink` each time), and keeping the links would grow a poll's memory with
+/// its page count instead of bounding it by one page.
+#[derive(Default)]
+struct LinkSet {
+    digests: HashSet<[u8; 20]>,
+}
+
+impl LinkSet {
+    /// Adds the link; false if it was followed before in this poll.
+    fn insert(&mut self, link: &Url) -> bool {
+        use sha1::Digest;
+        self.digests
+            .insert(sha1::Sha1::digest(link.as_str().as_bytes()).into())
+    }
+}
+
+/// At most the first 200 characters of a vendor's link, for an error line.
+fn shortened(link: &str) -> String {
+    const KEPT: usize = 200;
+    match link.char_indices().nth(KEPT) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &link[..cut], link.len()),
+        None => link.to_string(),
+    }
+}
+
 /// The requests of one poll of one source.
 pub struct PollSession<'a> {
     client: &'a HttpClient,
     slot: Option<&'a PollSlot>,
     deadline: Instant,
     pages: AtomicU32,
-    seen_links: Mutex<HashSet<String>>,
+    seen_links: Mutex<LinkSet>,
 }
 
 impl PollSession<'_> {
@@ -436,11 +484,12 @@ impl PollSession<'_> {
                     }
                 }
                 Step::Fail => return Err(self.client.failure(request, result)),
-                Step::FailThrottled { wait } => {
+                Step::FailThrottled { wait, limit } => {
                     return Err(HttpError::Throttled {
                         request: request.describe(),
                         status: result.map_or(StatusCode::TOO_MANY_REQUESTS, |r| r.status),
                         wait,
+                        limit,
                     })
                 }
             }
@@ -465,9 +514,9 @@ impl PollSession<'_> {
             return Err(HttpError::TooManyPages { max });
         }
         let mut seen = self.seen_links.lock().unwrap_or_else(|e| e.into_inner());
-        if !seen.insert(url.as_str().to_string()) {
+        if !seen.insert(url) {
             return Err(HttpError::PaginationLoop {
-                link: url.to_string(),
+                link: shortened(&redacted_url(url)),
             });
         }
         Ok(())
@@ -496,6 +545,41 @@ impl PollSession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_link_set_keeps_a_fixed_size_digest_per_link_not_the_link() {
+        let mut links = LinkSet::default();
+        let long = |i: usize| {
+            Url::parse(&format!(
+                "https://vendor.example/next?key={i}{}",
+                "k".repeat(60_000)
+            ))
+            .unwrap()
+        };
+        for i in 0..50 {
+            assert!(links.insert(&long(i)), "link {i} is new");
+        }
+        assert!(!links.insert(&long(7)), "a link seen before is a loop");
+        assert_eq!(links.digests.len(), 50);
+        // What the set holds per link is the digest, whatever the link's length.
+        assert_eq!(
+            std::mem::size_of_val(links.digests.iter().next().unwrap()),
+            20
+        );
+        assert!(
+            links.digests.capacity() * 21 < 4096,
+            "50 links cost well under a page"
+        );
+    }
+
+    #[test]
+    fn a_long_link_is_shortened_in_errors() {
+        let link = format!("https://vendor.example/{}", "é".repeat(1000));
+        let short = shortened(&link);
+        assert!(short.chars().count() < 230, "{short}");
+        assert!(short.ends_with(&format!("({} bytes)", link.len())));
+        assert_eq!(shortened("https://a.example/x"), "https://a.example/x");
+    }
 
     #[test]
     fn an_error_body_is_cut_to_its_first_line() {

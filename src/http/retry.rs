@@ -71,8 +71,21 @@ pub enum Step {
     Retry { wait: Duration },
     /// Give up with this exchange's error.
     Fail,
-    /// Give up: throttled, and the wait asked for does not fit (or too many throttles).
-    FailThrottled { wait: Duration },
+    /// Give up: throttled, and the wait does not fit in the poll, or the request was
+    /// throttled more often than a request may wait out.
+    FailThrottled {
+        wait: Duration,
+        limit: ThrottleLimit,
+    },
+}
+
+/// Which limit a throttled request ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThrottleLimit {
+    /// The wait asked for is longer than what is left of the poll.
+    PollTimeout,
+    /// The request was throttled this many times in a row (`Policy::max_throttle_waits`).
+    Waits(u32),
 }
 
 /// Decides the next step after an exchange. `remaining` is the time left in the poll: a wait
@@ -117,9 +130,18 @@ pub fn decide(
     }
     if outcome.is_throttle() {
         attempts.throttles += 1;
-        let wait = retry_after.unwrap_or_else(|| backoff(attempts.throttles - 1));
-        if attempts.throttles > policy.max_throttle_waits || wait >= remaining {
-            return Step::FailThrottled { wait };
+        // Never sooner than the backoff's next step: a `Retry-After` of 0 or a date already
+        // past would otherwise send the next request at once, and the one after it too.
+        let wait = retry_after
+            .unwrap_or_default()
+            .max(backoff(attempts.throttles - 1));
+        if attempts.throttles > policy.max_throttle_waits {
+            let limit = ThrottleLimit::Waits(attempts.throttles);
+            return Step::FailThrottled { wait, limit };
+        }
+        if wait >= remaining {
+            let limit = ThrottleLimit::PollTimeout;
+            return Step::FailThrottled { wait, limit };
         }
         return Step::Retry { wait };
     }
@@ -197,8 +219,14 @@ mod tests {
             // A 429 waits as long as Retry-After asks, if that fits; without it, the backoff.
             (answer(429, Some(30)), fresh, long, Step::Retry { wait: secs(30) }, after(0, 1, false)),
             (answer(429, None), after(0, 1, false), long, Step::Retry { wait: secs(2) }, after(0, 2, false)),
-            (answer(429, Some(30)), fresh, secs(30), Step::FailThrottled { wait: secs(30) }, after(0, 1, false)),
-            (answer(429, Some(1)), after(0, 3, false), long, Step::FailThrottled { wait: secs(1) }, after(0, 4, false)),
+            (answer(429, Some(30)), fresh, secs(30), Step::FailThrottled { wait: secs(30), limit: ThrottleLimit::PollTimeout }, after(0, 1, false)),
+            (answer(429, Some(1)), after(0, 3, false), long, Step::FailThrottled { wait: secs(8), limit: ThrottleLimit::Waits(4) }, after(0, 4, false)),
+            // A wait of nothing (Retry-After 0, or a date already past) is the backoff's next step.
+            (answer(429, Some(0)), fresh, long, Step::Retry { wait: secs(1) }, after(0, 1, false)),
+            (answer(429, Some(0)), after(0, 2, false), long, Step::Retry { wait: secs(4) }, after(0, 3, false)),
+            (answer(503, Some(0)), after(0, 2, false), secs(3), Step::FailThrottled { wait: secs(4), limit: ThrottleLimit::PollTimeout }, after(0, 3, false)),
+            // A wait longer than the backoff is the vendor's.
+            (answer(429, Some(3)), after(0, 1, false), long, Step::Retry { wait: secs(3) }, after(0, 2, false)),
             // A 503 is a throttle only with Retry-After; throttles do not use up max_retries.
             (answer(503, Some(7)), after(2, 0, false), long, Step::Retry { wait: secs(7) }, after(2, 1, false)),
             // A 401 refreshes the token once.

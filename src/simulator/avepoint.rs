@@ -433,6 +433,16 @@ impl super::kit::SimulatedVendor for AvePointKit {
         r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#
     }
 
+    fn wrong_shape_answers(&self) -> &'static [&'static str] {
+        &[
+            "[]",
+            "{}",
+            r#"{"totalCount":0,"nextLink":""}"#,
+            r#"{"connectionUsageCloudFlows":{}}"#,
+            "null",
+        ]
+    }
+
     fn odd_answer(&self) -> &'static str {
         r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"nextLink":null,"other":{}}"#
     }

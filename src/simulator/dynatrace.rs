@@ -779,6 +779,17 @@ impl super::kit::SimulatedVendor for DynatraceKit {
         r#"{"data":[],"lastModifiedTime":"2026-11-22T00:00:00Z","nextPageKey":null}"#
     }
 
+    fn wrong_shape_answers(&self) -> &'static [&'static str] {
+        &[
+            "[]",
+            "{}",
+            r#"{"nextPageKey":null}"#,
+            r#"{"data":{}}"#,
+            "null",
+            "true",
+        ]
+    }
+
     fn odd_answer(&self) -> &'static str {
         r#"{"data":[{"usage":[{"value":1}]},{"environmentId":"e","usage":[{"startTime":"2026-11-22","surprise":"x"}]}],"nextPageKey":""}"#
     }

@@ -119,6 +119,11 @@ pub trait SimulatedVendor: Sync {
     /// A data answer with unexpected fields and records missing theirs.
     fn odd_answer(&self) -> &'static str;
 
+    /// 200 answers that are not of the vendor's documented shape (an array or an object
+    /// without the list key where its docs say an object with it): a poll that meets one
+    /// fails as `invalid_response` instead of serving an empty tenant.
+    fn wrong_shape_answers(&self) -> &'static [&'static str];
+
     /// The benchmark's large tenant, in [`Self::scale_unit`].
     fn benchmark_scale(&self) -> u64;
 

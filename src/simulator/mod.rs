@@ -152,6 +152,32 @@ pub enum Fault {
     },
 }
 
+impl Fault {
+    /// A 200 whose body is `body`, sent as JSON (a body of the wrong shape, say).
+    pub fn answer(body: &str) -> Fault {
+        Fault::Custom {
+            status: 200,
+            body: body.to_string(),
+            retry_after: None,
+        }
+    }
+
+    /// A token answer whose `expires_in` is `"NaN"`, which parses as a float, with a token the
+    /// tenant does not know (so the exporter's next data request is refused and it asks again).
+    pub fn token_lifetime_not_a_number() -> Fault {
+        Fault::answer(
+            r#"{"access_token":"hostile-token","token_type":"Bearer","expires_in":"NaN"}"#,
+        )
+    }
+
+    /// A 429 whose `Retry-After` is a date already past.
+    pub fn throttle_until_the_past() -> Fault {
+        Fault::Throttle {
+            retry_after: "Thu, 01 Jan 2015 00:00:00 GMT".to_string(),
+        }
+    }
+}
+
 /// Which requests a fault applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {

@@ -700,6 +700,17 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
         r#"{"currentPage":1,"records":[]}"#
     }
 
+    fn wrong_shape_answers(&self) -> &'static [&'static str] {
+        &[
+            "[]",
+            "{}",
+            r#"{"currentPage":1}"#,
+            r#"{"records":{}}"#,
+            "null",
+            "7",
+        ]
+    }
+
     fn odd_answer(&self) -> &'static str {
         r#"{"records":[{"unexpected":true},{"consumptionDate":"2026-11-22T01:00:00Z"}],"extra":1}"#
     }

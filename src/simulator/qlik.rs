@@ -773,6 +773,17 @@ impl super::kit::SimulatedVendor for QlikKit {
         r#"{"totalCount":0,"currentPageCount":0,"data":[],"links":{}}"#
     }
 
+    fn wrong_shape_answers(&self) -> &'static [&'static str] {
+        &[
+            "[]",
+            "{}",
+            r#"{"totalCount":0,"currentPageCount":0}"#,
+            r#"{"data":{}}"#,
+            "null",
+            "\"data\"",
+        ]
+    }
+
     fn odd_answer(&self) -> &'static str {
         r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"new":{"x":[1]}}"#
     }

@@ -501,6 +501,18 @@ impl super::kit::SimulatedVendor for UiPathKit {
         r#"{"items":[]}"#
     }
 
+    /// UiPath's answers come as a bare list or as `{"items": [...]}` (its docs show both), so
+    /// `[]` is an empty answer here; an object without `items` is not.
+    fn wrong_shape_answers(&self) -> &'static [&'static str] {
+        &[
+            "{}",
+            r#"{"value":[]}"#,
+            r#"{"items":{}}"#,
+            "null",
+            "\"items\"",
+        ]
+    }
+
     fn odd_answer(&self) -> &'static str {
         r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"more":[]}"#
     }

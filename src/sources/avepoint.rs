@@ -92,13 +92,16 @@ pub struct AvePoint {
     settings: Settings,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// `connectionUsageCloudFlows` is required: AvePoint's answer carries it, empty or not, and an
+/// object without it (a gateway's or an error's body) read as no records would drop every series.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct UsagePage<'a> {
     #[serde(borrow)]
     connection_usage_cloud_flows: Vec<ConnectionUsage<'a>>,
+    #[serde(default)]
     total_count: Option<f64>,
-    #[serde(borrow)]
+    #[serde(borrow, default)]
     next_link: Option<Cow<'a, str>>,
 }
 
@@ -204,7 +207,7 @@ impl Source for AvePoint {
                     .send(&Request::get(url.clone()))
                     .await
                     .map_err(PollError::on_page(page))?;
-                let body: UsagePage = response.json().map_err(PollError::on_page(page))?;
+                let body: UsagePage = response.json_object().map_err(PollError::on_page(page))?;
                 for record in &body.connection_usage_cloud_flows {
                     folder.fold_record(record);
                 }

@@ -105,14 +105,16 @@ pub struct Dynatrace {
     settings: Settings,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// `data` is required, as Dynatrace's spec marks it: an object without it (a gateway's or an
+/// error's body) read as no records would drop every series.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct UsagePage<'a> {
     #[serde(borrow)]
     data: Vec<EnvironmentUsage<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, default)]
     last_modified_time: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default)]
     next_page_key: Option<Cow<'a, str>>,
 }
 
@@ -175,8 +177,8 @@ struct ForecastBody {
 }
 
 /// `GET /sub/v2/accounts/{a}/subscriptions`: the account's subscriptions, unpaged.
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// `data` is required: a list without it is not an account with no subscriptions.
+#[derive(Deserialize)]
 struct SubscriptionList {
     data: Vec<SubscriptionSummary>,
 }
@@ -314,7 +316,7 @@ impl Dynatrace {
         };
         let url = session.url(&format!("/sub/v2/accounts/{account}/subscriptions"));
         let response = session.send(&Request::get(url)).await.map_err(fail)?;
-        let list: SubscriptionList = response.json().map_err(fail)?;
+        let list: SubscriptionList = response.json_object().map_err(fail)?;
         let active: Vec<String> = list
             .data
             .into_iter()
@@ -390,7 +392,7 @@ impl Dynatrace {
             .send(&Request::get(url))
             .await
             .map_err(fail("commitment"))?;
-        let body: SubscriptionBody = response.json().map_err(fail("commitment"))?;
+        let body: SubscriptionBody = response.json_object().map_err(fail("commitment"))?;
         let budget = body.budget.unwrap_or_default();
         let (Some(limit), Some(used)) = (budget.total, budget.used) else {
             return Ok(None);
@@ -436,7 +438,7 @@ impl Dynatrace {
                 .send(&Request::get(url.clone()))
                 .await
                 .map_err(|e| (page, e))?;
-            let body: UsagePage = response.json().map_err(|e| (page, e))?;
+            let body: UsagePage = response.json_object().map_err(|e| (page, e))?;
             on_page(&body, &response.headers);
             match body.next_page_key.as_deref().filter(|k| !k.is_empty()) {
                 Some(key) if paged => url = next_url(session, path, key),
@@ -454,7 +456,7 @@ impl Dynatrace {
             "/sub/v2/accounts/{account}/subscriptions/forecast"
         ));
         match session.send(&Request::get(url)).await {
-            Ok(response) => Ok(response.json::<ForecastBody>()?.forecast_median),
+            Ok(response) => Ok(response.json_object::<ForecastBody>()?.forecast_median),
             Err(HttpError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
                 Ok(None)
             }

@@ -151,6 +151,9 @@ pub enum PollError {
     Http(#[from] HttpError),
     #[error("the poll did not finish within poll_timeout ({0:?}); raise poll_timeout or narrow the query")]
     Timeout(Duration),
+    /// A bug: the poll panicked. The source is polled again at its next interval.
+    #[error("the poll panicked ({0}); this is a bug in consumption_exporter, please report it with this line; the source is polled again at its next interval")]
+    Panic(String),
 }
 
 impl PollError {
@@ -165,6 +168,7 @@ impl PollError {
             | PollError::Item { source, .. }
             | PollError::Http(source) => source.reason(),
             PollError::Timeout(_) => "poll_timeout",
+            PollError::Panic(_) => "panic",
         }
     }
 }

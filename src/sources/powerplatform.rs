@@ -168,8 +168,10 @@ pub struct PowerPlatform {
 
 /// A page of records. Strings borrow from the response body where they can (a page holds
 /// thousands of records, each with six strings).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// `records` is required: the documented empty answer is 204 or `records: []`; an object
+/// without it (a gateway's or an error's body) read as no records would drop every series.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RecordsPage<'a> {
     #[serde(borrow)]
     records: Vec<CapacityRecord<'a>>,
@@ -233,7 +235,7 @@ impl Source for PowerPlatform {
             if response.status == StatusCode::NO_CONTENT || response.body.is_empty() {
                 break;
             }
-            let body: RecordsPage = response.json().map_err(PollError::on_page(page))?;
+            let body: RecordsPage = response.json_object().map_err(PollError::on_page(page))?;
             let count = body.records.len();
             folder.fold_page(&body);
             if count < self.settings.page_size as usize {
@@ -349,7 +351,7 @@ impl PowerPlatform {
             .send(&Request::get(url))
             .await
             .map_err(fail("tenant capacity"))?;
-        let capacity: TenantCapacity = response.json().map_err(fail("tenant capacity"))?;
+        let capacity: TenantCapacity = response.json_object().map_err(fail("tenant capacity"))?;
         add_tenant_capacity(builder, &capacity);
         Ok(())
     }

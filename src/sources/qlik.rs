@@ -199,14 +199,18 @@ pub struct Qlik {
 }
 
 // Borrowed from the page's bytes: a record costs no allocation unless a string has escapes.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// `data` is required: Qlik's answers carry it on every page, empty or not, and an object
+/// without it (a gateway's or an error's body) read as no records would drop every series.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ExecutionsPage<'a> {
     #[serde(borrow)]
     data: Vec<Execution<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, default)]
     links: Option<Links<'a>>,
+    #[serde(default)]
     overage: Option<bool>,
+    #[serde(default)]
     close_to_overage: Option<bool>,
 }
 
@@ -274,7 +278,7 @@ impl Source for Qlik {
                 .send(&Request::get(url.clone()))
                 .await
                 .map_err(PollError::on_page(page))?;
-            let body: ExecutionsPage = response.json().map_err(PollError::on_page(page))?;
+            let body: ExecutionsPage = response.json_object().map_err(PollError::on_page(page))?;
             folder.fold_page(&body);
             match next_page_url(&body, &first, &response.url, session)
                 .map_err(PollError::on_page(page))?
@@ -614,7 +618,7 @@ async fn license_overview(session: &PollSession<'_>) -> Result<LicenseOverview, 
     };
     let url = session.url("/api/v1/licenses/overview");
     let response = session.send(&Request::get(url)).await.map_err(fail)?;
-    response.json().map_err(fail)
+    response.json_object().map_err(fail)
 }
 
 /// The allotments as budgets with `origin="vendor"` over the licence's validity, their allowed

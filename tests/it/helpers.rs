@@ -125,6 +125,11 @@ impl RunningExporter {
         Self::launch(parse_config(yaml), clock, None).await
     }
 
+    /// The exporter with a config the test has changed after parsing it.
+    pub async fn start_with_config(config: Config) -> Self {
+        Self::launch(config, test_clock(), None).await
+    }
+
     /// The exporter behind a web config (TLS, basic auth).
     pub async fn start_with_web(
         yaml: &str,

@@ -9,6 +9,7 @@ mod e2e;
 mod exposition;
 mod faults;
 mod helpers;
+mod hostile;
 mod incremental;
 mod layout;
 mod listen;
