@@ -154,3 +154,150 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         }
     }
 }
+
+/// The secrets a config can carry outside its secret keys: a password in a URL's userinfo, a
+/// secret in a URL's query, and a value expanded from the environment.
+const URL_PASSWORD: &str = "URLPASS-S3CR3T";
+const QUERY_SECRET: &str = "QUERY-S3CR3T";
+const ENV_SECRET: &str = "ENV-VALUE-S3CR3T";
+const ENV_VARIABLE: &str = "CONSUMPTION_EXPORTER_TEST_LEAK";
+
+#[tokio::test]
+async fn no_secret_in_a_url_or_the_environment_reaches_logs_check_the_landing_page_or_a_reload() {
+    let spec = TenantSpec {
+        seed: 3,
+        today: test_today(),
+        scale: Scale::Small,
+    };
+    // Every vendor: its base_url with a password, its token_url (where it takes one) with a
+    // client_secret in the query, and its client_id from the environment.
+    let mut entries = String::new();
+    let mut tenants = Vec::new();
+    for vendor in kit::VENDORS {
+        let tenant = vendor.start(spec).await.unwrap();
+        let url = tenant.url();
+        let with_password = url.replace("http://", &format!("http://user:{URL_PASSWORD}@"));
+        let entry = tenant
+            .entry(vendor.type_name())
+            .replace(
+                &format!("base_url: {url}"),
+                &format!("base_url: {with_password}"),
+            )
+            .lines()
+            .map(|line| match line.trim_start().starts_with("token_url:") {
+                true => format!("{line}?client_secret={QUERY_SECRET}\n"),
+                false => format!("{line}\n"),
+            })
+            .collect::<String>()
+            .replace("client_id: ", &format!("client_id: ${{{ENV_VARIABLE}}}-"));
+        assert!(entry.contains(URL_PASSWORD), "{entry}");
+        entries.push_str(&entry);
+        tenants.push(tenant);
+    }
+    assert!(
+        entries.contains(QUERY_SECRET),
+        "some vendor takes a token_url"
+    );
+    let yaml = format!("global:\n  poll_interval: 1s\nsources:\n{entries}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.yml");
+    std::fs::write(&path, &yaml).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("exporter.log");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args([
+            "--config.file",
+            &path.display().to_string(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.level",
+            "debug",
+        ])
+        .env(ENV_VARIABLE, ENV_SECRET)
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !client()
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sources did not poll"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A reload refused for a key whose value is the environment's: the error names the
+    // variable. The same file through `check`.
+    let refused = yaml.replace(
+        "  poll_interval: 1s\n",
+        &format!("  poll_interval: 1s\n  max_pages: ${{{ENV_VARIABLE}}}\n"),
+    );
+    std::fs::write(&path, &refused).unwrap();
+    let reload_answer = client()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(reload_answer.contains(ENV_VARIABLE), "{reload_answer}");
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["check", "--config.file", &path.display().to_string()])
+        .env(ENV_VARIABLE, ENV_SECRET)
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "check refuses the file");
+    let check = crate::helpers::said(&check);
+    assert!(check.contains(ENV_VARIABLE), "{check}");
+
+    let landing = client()
+        .get(&base)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metrics = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for redacted in ["user:xxxxx@", "client_secret=xxxxx"] {
+        assert!(
+            landing.contains(redacted),
+            "poll errors show redacted URLs: {landing}"
+        );
+    }
+    drop(child);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
+    for (place, text) in [
+        ("logs", &logs),
+        ("check", &check),
+        ("/metrics", &metrics),
+        ("the landing page", &landing),
+        ("the reload answer", &reload_answer),
+    ] {
+        for secret in [URL_PASSWORD, QUERY_SECRET, ENV_SECRET] {
+            assert!(
+                !text.contains(secret),
+                "{secret:?} appears in {place}:\n{text}"
+            );
+        }
+    }
+}
