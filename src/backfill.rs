@@ -129,6 +129,8 @@ pub async fn run(
     progress: &mut (dyn Write + Send),
 ) -> anyhow::Result<Summary> {
     let chosen = choose_sources(config, &request.sources)?;
+    check_labels(&request.labels, &chosen)?;
+    let output = Output::prepare(&request.output)?;
     let mut with_history = Vec::new();
     for source in chosen {
         if source.source.reads_date_range() {
@@ -150,7 +152,7 @@ pub async fn run(
         },
         Arc::new(clock.clone()),
     )?;
-    let mut spool = Spool::default();
+    let mut spool = Spool::beside(&output);
     let mut summary = Summary {
         sources: pollers.len(),
         ..Summary::default()
@@ -169,7 +171,9 @@ pub async fn run(
                 )
             })?;
             let source = (poller.config.name.as_str(), request.labels.as_slice());
-            summary.samples += spool.add(source, &snapshot, at)?;
+            summary.samples += spool
+                .add(source, &snapshot, at)
+                .map_err(|e| anyhow::anyhow!("spooling in {}: {e}", output.directory.display()))?;
         }
         summary.steps += 1;
         if reported_day != Some(at.date_naive()) {
@@ -178,9 +182,76 @@ pub async fn run(
         }
     }
     summary.bytes = spool
-        .finish(&request.output)
+        .finish(output)
         .with_context(|| format!("writing {}", request.output.display()))?;
     Ok(summary)
+}
+
+/// Refuses a `--label` whose name another `--label` has, or a backfilled series has already:
+/// promtool would refuse the file, after every vendor request.
+fn check_labels(labels: &[(String, String)], sources: &[&SourceConfig]) -> anyhow::Result<()> {
+    for (i, (name, _)) in labels.iter().enumerate() {
+        if labels[..i].iter().any(|(earlier, _)| earlier == name) {
+            anyhow::bail!("--label {name} is given twice: give each label once");
+        }
+        let taken_by = sources.iter().find(|source| {
+            // A backfill serves the budgets configured, not the vendor's own (see `Poller`).
+            source.source.label_names().contains(&name.as_str())
+                || !source.budgets.is_empty()
+                    && crate::budgets::LABEL_NAMES.contains(&name.as_str())
+        });
+        if let Some(source) = taken_by {
+            anyhow::bail!(
+                "--label {name}: source {} ({}) has series with a {name} label already; choose another name",
+                source.name,
+                source.vendor
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where the backfill goes: checked before the first request, so a path that cannot be
+/// written is found before the vendors are asked for weeks of days.
+struct Output {
+    path: PathBuf,
+    directory: PathBuf,
+    /// The file written, beside `path` and renamed to it at the end.
+    file: tempfile::NamedTempFile,
+}
+
+impl Output {
+    fn prepare(path: &Path) -> anyhow::Result<Self> {
+        if let Ok(existing) = std::fs::metadata(path) {
+            anyhow::ensure!(
+                existing.is_file(),
+                "--output {} exists and is not a regular file; refusing to replace it: name a file",
+                path.display()
+            );
+        }
+        let directory = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        anyhow::ensure!(
+            directory.is_dir(),
+            "--output {}: the directory {} does not exist; create it first",
+            path.display(),
+            directory.display()
+        );
+        let file = tempfile::NamedTempFile::new_in(&directory).with_context(|| {
+            format!(
+                "--output {}: cannot create a file in {}",
+                path.display(),
+                directory.display()
+            )
+        })?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            directory,
+            file,
+        })
+    }
 }
 
 /// The sources named (all when none is), or an error naming the unknown ones.
@@ -241,9 +312,11 @@ fn report_progress(
     )
 }
 
-/// The lines of each family so far, in a file of their own (unnamed, gone when dropped).
-#[derive(Default)]
+/// The lines of each family so far, in a file of their own (unnamed, gone when dropped),
+/// beside the output: the spool is as large as the output, which `$TMPDIR` (often a tmpfs
+/// in memory) may not hold.
 struct Spool {
+    directory: PathBuf,
     families: Vec<SpooledFamily>,
     lines: String,
 }
@@ -255,6 +328,14 @@ struct SpooledFamily {
 }
 
 impl Spool {
+    fn beside(output: &Output) -> Self {
+        Spool {
+            directory: output.directory.clone(),
+            families: Vec::new(),
+            lines: String::new(),
+        }
+    }
+
     /// Spools the snapshot's samples at `at`; returns how many.
     fn add(
         &mut self,
@@ -287,7 +368,7 @@ impl Spool {
                 self.families.push(SpooledFamily {
                     name,
                     help,
-                    file: BufWriter::new(tempfile::tempfile()?),
+                    file: BufWriter::new(tempfile::tempfile_in(&self.directory)?),
                 });
                 self.families.len() - 1
             }
@@ -295,14 +376,10 @@ impl Spool {
         Ok(&mut self.families[index].file)
     }
 
-    /// Writes every family, once, and `# EOF` to a file beside `output`, then renames it to
+    /// Writes every family, once, and `# EOF` to the file beside `output`, then renames it to
     /// `output`: a reader never sees half a file. Returns the bytes written.
-    fn finish(self, output: &Path) -> std::io::Result<u64> {
-        let directory = match output.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut out = BufWriter::new(tempfile::NamedTempFile::new_in(directory)?);
+    fn finish(self, output: Output) -> std::io::Result<u64> {
+        let mut out = BufWriter::new(output.file);
         for family in self.families {
             writeln!(out, "# HELP {} {}", family.name, escape_help(family.help))?;
             writeln!(out, "# TYPE {} gauge", family.name)?;
@@ -314,7 +391,7 @@ impl Spool {
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.as_file().sync_all()?;
         let bytes = file.as_file().metadata()?.len();
-        file.persist(output).map_err(|e| e.error)?;
+        file.persist(&output.path).map_err(|e| e.error)?;
         Ok(bytes)
     }
 }

@@ -61,7 +61,7 @@ impl Poller {
     /// One poll, once one of the process's `max_concurrent_polls` slots is free.
     pub async fn poll_in_a_slot(&self) -> bool {
         let slot = self.store.poll_slot().await;
-        self.poll_and_publish(Some(&slot)).await
+        self.poll_and_publish(Some(slot)).await
     }
 
     /// Sleeps until `next_poll`, dropping the snapshot on the way if it passes `max_age`.
@@ -96,9 +96,12 @@ impl Poller {
         self.poll_and_publish(None).await
     }
 
-    async fn poll_and_publish(&self, slot: Option<&PollSlot>) -> bool {
+    /// Polls, lets go of the slot, then publishes: a render is no vendor's business, and
+    /// another source may poll while it runs.
+    async fn poll_and_publish(&self, slot: Option<PollSlot>) -> bool {
         let started = Instant::now();
-        let result = self.poll_surviving_panics(false, slot).await;
+        let result = self.poll_surviving_panics(false, slot.as_ref()).await;
+        drop(slot);
         let duration = started.elapsed();
         let source = &self.config.name;
         let vendor = self.config.vendor;

@@ -13,7 +13,7 @@
 //! left its garbage in the heap. The encoder stays the reference: a property test checks that
 //! both write the same bytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -315,13 +315,14 @@ pub fn render(
     merge(&texts, reload, size_hint)
 }
 
-/// The exposition after `changed`'s state changed: its part made anew, every other source's
-/// lines copied from `previous`. `None` if `previous` was rendered for other sources than
-/// `slots` (a reload came between), or `changed` is not among them: render them all then.
-pub fn rerender_source(
+/// The exposition after the states of the slots with ids in `changed` changed: their parts
+/// made anew, every other source's lines copied from `previous`. `None` if `previous` was
+/// rendered for other sources than `slots` (a reload came between): render them all then. A
+/// changed id no longer among `slots` is a source a reload removed; it has no lines to write.
+pub fn rerender_sources(
     previous: &Rendered,
     slots: &[Arc<SourceSlot>],
-    changed: &SourceSlot,
+    changed: &HashSet<u64>,
     reload: ReloadStatus,
 ) -> Option<Rendered> {
     let same_sources = previous.parts.len() == slots.len()
@@ -330,18 +331,24 @@ pub fn rerender_source(
             .iter()
             .zip(slots)
             .all(|(part, slot)| part.slot == slot.id);
-    let index = slots.iter().position(|s| s.id == changed.id)?;
     if !same_sources {
         return None;
     }
-    let (text, layout) = render_part(changed, &changed.state());
+    let fresh: Vec<Option<(String, PartLayout)>> = slots
+        .iter()
+        .map(|slot| {
+            changed
+                .contains(&slot.id)
+                .then(|| render_part(slot, &slot.state()))
+        })
+        .collect();
     let texts: Vec<(&[u8], &PartLayout)> = previous
         .parts
         .iter()
-        .enumerate()
-        .map(|(i, part)| match i == index {
-            true => (text.as_bytes(), &layout),
-            false => (&previous.body[..], part),
+        .zip(&fresh)
+        .map(|(part, fresh)| match fresh {
+            Some((text, layout)) => (text.as_bytes(), layout),
+            None => (&previous.body[..], part),
         })
         .collect();
     Some(merge(&texts, reload, previous.body.len()))
@@ -870,17 +877,21 @@ mod tests {
     };
 
     proptest! {
-        /// Whatever changes, in whatever order, one source's lines made anew and the rest
-        /// copied give the bytes (and the readiness) a render of every source gives.
+        /// Whatever changes, in whatever order and batches, the changed sources' lines made
+        /// anew and the rest copied give the bytes (and the readiness) a render of every
+        /// source gives.
         #[test]
-        fn rendering_one_source_anew_gives_what_rendering_all_gives(
+        fn rendering_changed_sources_anew_gives_what_rendering_all_gives(
             initial in proptest::collection::vec(
                 (rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
                 1..5,
             ),
-            changes in proptest::collection::vec(
-                (0..5usize, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
-                1..6,
+            batches in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0..5usize, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
+                    1..4,
+                ),
+                1..5,
             ),
         ) {
             let slots: Vec<Arc<SourceSlot>> = (0..initial.len())
@@ -890,10 +901,14 @@ mod tests {
                 slot.change_state(|s| *s = state(rows, *limit, *up));
             }
             let mut previous = render(&views(&slots), RELOAD, 0);
-            for (i, rows, limit, up) in changes {
-                let changed = &slots[i % slots.len()];
-                changed.change_state(|s| *s = state(&rows, limit, up));
-                let anew = rerender_source(&previous, &slots, changed, RELOAD)
+            for batch in batches {
+                let mut changed = HashSet::new();
+                for (i, rows, limit, up) in batch {
+                    let slot = &slots[i % slots.len()];
+                    slot.change_state(|s| *s = state(&rows, limit, up));
+                    changed.insert(slot.id);
+                }
+                let anew = rerender_sources(&previous, &slots, &changed, RELOAD)
                     .expect("the sources are the ones rendered before");
                 let whole = render(&views(&slots), RELOAD, 0);
                 prop_assert_eq!(
@@ -920,10 +935,10 @@ mod tests {
         let previous = render(&views(&[kept.clone(), replaced]), RELOAD, 0);
         let added = Arc::new(SourceSlot::new("added".into(), "some-vendor"));
         let now = [kept.clone(), added.clone()];
-        assert!(rerender_source(&previous, &now, &added, RELOAD).is_none());
-        assert!(rerender_source(&previous, &now, &kept, RELOAD).is_none());
-        let gone = Arc::new(SourceSlot::new("gone".into(), "some-vendor"));
-        assert!(rerender_source(&previous, &now, &gone, RELOAD).is_none());
+        for changed in [&added, &kept] {
+            let changed = HashSet::from([changed.id]);
+            assert!(rerender_sources(&previous, &now, &changed, RELOAD).is_none());
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! rendered bytes behind an `Arc` and never wait for a poll or a render. A reload swaps the set
 //! of slots; a source that stays keeps its slot, so its data and counters carry over.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub struct Store {
     ready: AtomicBool,
     /// Serialises renders so two pollers finishing together cannot publish an older render last.
     render_lock: Mutex<()>,
+    /// The sources changed since the last render, and whether a render of changes is running.
+    pending: Mutex<PendingChanges>,
     /// `max_concurrent_polls`.
     poll_slots: PollSlots,
 }
@@ -38,6 +41,7 @@ impl Store {
             rendered: RwLock::new(Arc::default()),
             ready: AtomicBool::new(false),
             render_lock: Mutex::new(()),
+            pending: Mutex::new(PendingChanges::default()),
             poll_slots: PollSlots::default(),
         });
         store.rerender();
@@ -120,13 +124,39 @@ impl Store {
         self.update(slot, |state| state.snapshot = None);
     }
 
-    /// Changes one source's state, then renders that source's lines anew and copies the rest.
+    /// Changes one source's state and sees it rendered: by this caller, or, when a render is
+    /// running, by that render's next round, which takes every change made meanwhile. Renders
+    /// coalesce, so a thousand polls ending together cost a few renders, not a thousand, and
+    /// only one thread renders at a time while the others go on polling and serving scrapes.
     fn update(&self, slot: &SourceSlot, change: impl FnOnce(&mut SourceState)) {
         slot.change_state(change);
+        {
+            let mut pending = lock(&self.pending);
+            pending.changed.insert(slot.id);
+            if pending.rendering {
+                return;
+            }
+            pending.rendering = true;
+        }
+        loop {
+            let changed = {
+                let mut pending = lock(&self.pending);
+                if pending.changed.is_empty() {
+                    pending.rendering = false;
+                    return;
+                }
+                std::mem::take(&mut pending.changed)
+            };
+            self.render_changes(&changed);
+        }
+    }
+
+    /// Renders the changed sources' lines anew and copies the rest from the last render.
+    fn render_changes(&self, changed: &HashSet<u64>) {
         let _serial = lock(&self.render_lock);
         let slots = self.slots();
         let reload = *lock(&self.reload);
-        match render::rerender_source(&self.rendered(), &slots, slot, reload) {
+        match render::rerender_sources(&self.rendered(), &slots, changed, reload) {
             Some(rendered) => self.publish(rendered),
             None => self.render_all(&slots),
         }
@@ -154,6 +184,14 @@ impl Store {
         self.ready.store(ready, Ordering::Release);
         crate::memory::release_free_memory();
     }
+}
+
+/// What `update` leaves for the render in flight.
+#[derive(Default)]
+struct PendingChanges {
+    /// The ids of the slots changed since the last render took them.
+    changed: HashSet<u64>,
+    rendering: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -385,3 +385,68 @@ fn per_vendor(
         })
         .collect()
 }
+
+/// The first round of polls at one fleet size: from start to ready, the exporter's CPU in
+/// that time, and plain scrapes taken back to back while it runs.
+pub struct FirstRound {
+    pub sources: usize,
+    pub to_ready: Duration,
+    pub cpu: Duration,
+    pub rss: u64,
+    pub scrapes: usize,
+    pub scrape_p50: Duration,
+    pub scrape_p99: Duration,
+    pub scrape_max: Duration,
+}
+
+/// Starts the exporter on `sources` sources (interval 1h, so each polls once) and measures
+/// its first round. Sizes run one after the other, on one set of simulated tenants.
+pub async fn first_rounds(sizes: &[usize]) -> anyhow::Result<Vec<FirstRound>> {
+    let fleet = Fleet::start()?;
+    let mut rounds = Vec::new();
+    for &sources in sizes {
+        eprintln!("first round: {sources} sources");
+        let (exporter, addr, _dir) = start_exporter(&fleet.config(sources, "1h", 16))?;
+        let client = consumption_exporter::http::build_reqwest_client()?;
+        let started = Instant::now();
+        let cpu_before = exporter.cpu_time()?;
+        let mut latencies = Vec::new();
+        loop {
+            let ready = client.get(format!("http://{addr}/-/ready")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(1200),
+                "{sources} sources were not ready within 1200 s"
+            );
+            let scrape_started = Instant::now();
+            match fetch(&client, addr, false).await {
+                Ok(_) => latencies.push(scrape_started.elapsed()),
+                // Not listening yet: the config is still being read.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        let to_ready = started.elapsed();
+        let cpu = exporter.cpu_time()? - cpu_before;
+        let rss = exporter.rss_bytes()?;
+        latencies.sort_unstable();
+        let quantile = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        rounds.push(FirstRound {
+            sources,
+            to_ready,
+            cpu,
+            rss,
+            scrapes: latencies.len(),
+            scrape_p50: quantile(0.5),
+            scrape_p99: quantile(0.99),
+            scrape_max: latencies.last().copied().unwrap_or_default(),
+        });
+    }
+    Ok(rounds)
+}

@@ -8,6 +8,7 @@ mod auth;
 mod backfill;
 mod fleet;
 mod incremental;
+mod links;
 mod load;
 mod nginx;
 mod processes;
@@ -46,11 +47,14 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
     fleet_sources: usize,
+    /// Fleet sizes whose first round of polls the first-round section times, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 2_000, 4_000, 10_000])]
+    first_round_sources: Vec<usize>,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
     serve_qlik_users: Option<usize>,
@@ -121,6 +125,49 @@ async fn run(options: Options) -> anyhow::Result<()> {
     if options.only.iter().any(|s| s == "fleet") {
         fleet_section(options.fleet_sources).await?;
     }
+    if options.only.iter().any(|s| s == "first-round") {
+        first_round_section(&options.first_round_sources).await?;
+    }
+    if options.only.iter().any(|s| s == "links") {
+        links_section().await?;
+    }
+    Ok(())
+}
+
+async fn first_round_section(sizes: &[usize]) -> anyhow::Result<()> {
+    let rounds = fleet::first_rounds(sizes).await?;
+    println!("\n## The first round of polls, by fleet size (16 polls in flight at most)\n");
+    println!("| sources | to ready | × the smallest | exporter CPU | RSS at ready | scrapes meanwhile | scrape p50 | p99 | max |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let smallest = rounds.first().map_or(1.0, |r| r.to_ready.as_secs_f64());
+    for r in &rounds {
+        println!(
+            "| {} | {:.1} s | {:.1} | {:.1} s | {:.0} MiB | {} | {} ms | {} ms | {} ms |",
+            r.sources,
+            r.to_ready.as_secs_f64(),
+            r.to_ready.as_secs_f64() / smallest,
+            r.cpu.as_secs_f64(),
+            r.rss as f64 / (1024.0 * 1024.0),
+            r.scrapes,
+            ms(r.scrape_p50),
+            ms(r.scrape_p99),
+            ms(r.scrape_max)
+        );
+    }
+    Ok(())
+}
+
+async fn links_section() -> anyhow::Result<()> {
+    let f = links::measure(2_000, 60_000).await?;
+    println!("\n## A vendor sending a unique long link on every page\n");
+    println!(
+        "{} pages, each with a {} KB next link: peak RSS {:.1} MiB (one-page baseline {:.1} MiB), poll {:.1} s",
+        f.pages,
+        f.link_bytes / 1000,
+        f.peak_rss as f64 / (1024.0 * 1024.0),
+        f.baseline_rss as f64 / (1024.0 * 1024.0),
+        f.poll.as_secs_f64()
+    );
     Ok(())
 }
 

@@ -42,6 +42,11 @@ impl Process {
         Ok(status_kib(self.pid(), "VmRSS:")? * 1024)
     }
 
+    /// The most resident memory the process has had (VmHWM), in bytes.
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        Ok(status_kib(self.pid(), "VmHWM:")? * 1024)
+    }
+
     /// CPU time used so far, all threads, user and system.
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;

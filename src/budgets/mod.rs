@@ -276,6 +276,9 @@ fn unit_of(budget: &Budget, usage: Option<&Usage>, default: BudgetUnit) -> Strin
     }
 }
 
+/// The labels of every budget family, besides `source`.
+pub const LABEL_NAMES: [&str; 4] = ["vendor", "budget", "unit", "origin"];
+
 /// The budget families of one poll of one source: its declared budgets against its usage,
 /// and the budgets its vendor reports.
 pub struct BudgetFamilies {
@@ -287,7 +290,7 @@ pub struct BudgetFamilies {
 impl BudgetFamilies {
     pub fn new(vendor: &'static str) -> Self {
         let mut builder = SnapshotBuilder::new();
-        let names = || vec!["vendor", "budget", "unit", "origin"];
+        let names = || LABEL_NAMES.to_vec();
         let ids = [
             &LIMIT,
             &USED,

@@ -241,6 +241,10 @@ impl Source for AvePoint {
         USAGE_LABELS.to_vec()
     }
 
+    fn label_names(&self) -> Vec<&'static str> {
+        self.usage_labels()
+    }
+
     fn budget_unit(&self) -> BudgetUnit {
         BudgetUnit::Fixed("connections")
     }

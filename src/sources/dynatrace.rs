@@ -276,6 +276,13 @@ impl Source for Dynatrace {
         USAGE_LABELS.to_vec()
     }
 
+    fn label_names(&self) -> Vec<&'static str> {
+        let mut names = self.usage_labels();
+        names.extend(COST_LABELS.iter().filter(|l| !USAGE_LABELS.contains(l)));
+        names.push("window");
+        names
+    }
+
     fn budget_unit(&self) -> BudgetUnit {
         BudgetUnit::Label("unit")
     }

@@ -118,6 +118,10 @@ pub trait Source: Send + Sync {
     /// The labels of the usage budgets read, which a budget's `match` may name.
     fn usage_labels(&self) -> Vec<&'static str>;
 
+    /// Every label name the source's own series may carry, besides `source` (the budget
+    /// families' are [`crate::budgets::LABEL_NAMES`]): `backfill --label` may not reuse one.
+    fn label_names(&self) -> Vec<&'static str>;
+
     /// The unit of a budget that names none.
     fn budget_unit(&self) -> BudgetUnit {
         BudgetUnit::Fixed("units")

@@ -266,6 +266,12 @@ impl Source for PowerPlatform {
         self.settings.labels.iter().map(|l| l.name()).collect()
     }
 
+    fn label_names(&self) -> Vec<&'static str> {
+        let mut names = self.usage_labels();
+        names.extend(["window", "flow_context", "status", "currency_type"]);
+        names
+    }
+
     fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
         Some(is_burst_throttled)
     }

@@ -303,6 +303,12 @@ impl Source for Qlik {
         self.labels.iter().map(|l| l.name()).collect()
     }
 
+    fn label_names(&self) -> Vec<&'static str> {
+        let mut names = self.usage_labels();
+        names.extend(["period", "allotment"]);
+        names
+    }
+
     fn budget_unit(&self) -> BudgetUnit {
         BudgetUnit::Label("unit")
     }

@@ -222,6 +222,12 @@ impl Source for UiPath {
         USAGE_LABELS.to_vec()
     }
 
+    fn label_names(&self) -> Vec<&'static str> {
+        let mut names = self.usage_labels();
+        names.push("window");
+        names
+    }
+
     /// Consumables are units of their own (Robot Units, Platform Units, …).
     fn budget_unit(&self) -> BudgetUnit {
         BudgetUnit::Label("consumable")

@@ -162,6 +162,10 @@ impl Source for PanickingSource {
     fn usage_labels(&self) -> Vec<&'static str> {
         self.inner.usage_labels()
     }
+
+    fn label_names(&self) -> Vec<&'static str> {
+        self.inner.label_names()
+    }
 }
 
 /// Everything logged, in the exporter's own line format.
