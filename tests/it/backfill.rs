@@ -4,7 +4,7 @@
 //! real Prometheus.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -98,6 +98,76 @@ async fn an_unknown_source_or_a_bad_range_fails_before_any_request() {
         "{stderr}"
     );
     assert_nothing_asked(&tenants);
+}
+
+#[tokio::test]
+async fn an_output_or_a_label_that_cannot_be_written_fails_before_any_request() {
+    let tenants = tenants(Utc::now().date_naive()).await;
+    let config = parse_config(&config_text(&tenants));
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("a-fifo");
+    let fifo_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(fifo_path.as_ptr(), 0o600) }, 0);
+    let range = Range::parse(
+        "2026-11-01",
+        "2026-11-02",
+        Duration::from_secs(3600),
+        at("2026-12-01T00:00:00Z"),
+    )
+    .unwrap();
+    let label = |text: &str| backfill::parse_label(text).unwrap();
+    let file = dir.path().join("backfill.om");
+    let cases: Vec<(PathBuf, Vec<(String, String)>, String)> = vec![
+        (
+            dir.path().to_path_buf(),
+            Vec::new(),
+            format!("--output {} exists and is not a regular file", dir.path().display()),
+        ),
+        (
+            fifo.clone(),
+            Vec::new(),
+            format!("--output {} exists and is not a regular file", fifo.display()),
+        ),
+        (
+            dir.path().join("missing/backfill.om"),
+            Vec::new(),
+            format!("the directory {} does not exist", dir.path().join("missing").display()),
+        ),
+        (
+            file.clone(),
+            vec![label("job=a"), label("job=b")],
+            "--label job is given twice".to_string(),
+        ),
+        (
+            file.clone(),
+            vec![label("window=x")],
+            "--label window: source powerplatform (powerplatform) has series with a window label already".to_string(),
+        ),
+        (
+            file.clone(),
+            vec![label("tenant_id=x")],
+            "--label tenant_id: source uipath (uipath) has series with a tenant_id label already".to_string(),
+        ),
+    ];
+    for (output, labels, expected) in cases {
+        let request = Request {
+            range,
+            sources: Vec::new(),
+            labels,
+            output: output.clone(),
+        };
+        let error = backfill::run(&config, &request, &mut Vec::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&expected), "{error}\nexpected: {expected}");
+        assert_nothing_asked(&tenants);
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let fifo_kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(fifo_kind.is_fifo(), "the FIFO is still a FIFO");
+    assert!(!file.exists());
 }
 
 /// Progress that injects a fault into a tenant once the backfill reaches `day`.
@@ -224,6 +294,8 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
             "--output",
         ])
         .arg(&output)
+        // The spool is beside the output, not in $TMPDIR (often a tmpfs in memory).
+        .env("TMPDIR", dir.path().join("no-such-tmpdir"))
         .stdout(Stdio::piped())
         .output()
         .unwrap();
@@ -320,4 +392,47 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
     assert_eq!(result.len(), 1, "{response}");
     let points = result[0]["values"].as_array().unwrap().len() as i64;
     assert_eq!(points, (end - start).num_hours() + 1);
+}
+
+/// `backfill --label` refuses the names a backfilled series has already, from what each source
+/// says it serves; this holds each source to it: every label the demo's sources serve (every
+/// vendor, entitlements and budgets on) is among them.
+#[tokio::test]
+async fn every_label_a_source_serves_is_one_it_declares() {
+    let (demo, _tenants) = consumption_exporter::demo::start_simulators(SEED)
+        .await
+        .unwrap();
+    let config = parse_config(&demo);
+    let exporter = crate::helpers::TestExporter::start(&demo).await;
+    for i in 0..config.sources.len() {
+        exporter.assert_polls(i).await;
+    }
+    let exposition = exporter.scrape().await;
+    let mut checked = 0;
+    for (family, labels, _) in exposition.samples() {
+        let Some(source) = labels
+            .iter()
+            .find(|(name, _)| name == "source")
+            .and_then(|(_, value)| config.sources.iter().find(|s| &s.name == value))
+        else {
+            continue;
+        };
+        if family.starts_with("consumption_source_") {
+            continue;
+        }
+        let declared: Vec<&str> = match family.starts_with("consumption_budget_") {
+            true => consumption_exporter::budgets::LABEL_NAMES.to_vec(),
+            false => source.source.label_names(),
+        };
+        for (name, _) in labels.iter().filter(|(name, _)| name != "source") {
+            assert!(
+                declared.contains(&name.as_str()),
+                "{family} of {} ({}) has the label {name}, which label_names() does not list: {declared:?}",
+                source.name,
+                source.vendor
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} labels were checked");
 }
