@@ -194,6 +194,39 @@ async fn check_daily_vendor(
         total(amount, "2026-11-15", "2027-01-31"),
         "the quarter goes on",
     );
+    check_month_on_its_second_day(vendor, entry, unit, amount).await;
+}
+
+/// A month budget alone, on the 2nd at noon, polled by a fresh exporter: the forecast's rate
+/// comes from the 7 days before today, six of them before the period began, which the poll
+/// must read although no budget's period reaches back to them.
+async fn check_month_on_its_second_day(
+    vendor: &str,
+    entry: &str,
+    unit: &str,
+    amount: &dyn Fn(NaiveDate) -> f64,
+) {
+    let (source, budgets) = entry
+        .split_once("    budgets:\n")
+        .expect("the entry has budgets");
+    let month = budgets
+        .lines()
+        .find(|line| line.contains("{name: month,"))
+        .expect("the entry has the month budget");
+    let only_month = format!("sources:\n{source}    budgets:\n{month}\n");
+    let clock = FixedClock::new(at("2027-02-02T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&only_month, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let b = BudgetSeries { m: &m, vendor };
+    let used = total(amount, "2027-02-01", "2027-02-02");
+    close(b.get("used", "month", unit), used, "used on the 2nd");
+    let rate = total(amount, "2027-01-26", "2027-02-01") / 7.0;
+    close(
+        b.get("forecast", "month", unit),
+        used + rate * 26.5,
+        "the forecast on the 2nd, at the rate of 26 January to 1 February",
+    );
 }
 
 #[tokio::test]
@@ -230,7 +263,7 @@ async fn uipath_budgets_have_exact_used_forecast_money_and_periods() {
 async fn dynatrace_budgets_have_exact_used_forecast_money_and_periods() {
     let account = DynatraceAccount {
         seed: 3,
-        today: day("2027-02-01"),
+        today: day("2027-02-28"),
         days: 400,
         ..DynatraceAccount::default()
     };
