@@ -138,6 +138,7 @@ impl Store {
             }
             pending.rendering = true;
         }
+        let _unwinding = RenderingUnwinds(&self.pending);
         loop {
             let changed = {
                 let mut pending = lock(&self.pending);
@@ -192,6 +193,18 @@ struct PendingChanges {
     /// The ids of the slots changed since the last render took them.
     changed: HashSet<u64>,
     rendering: bool,
+}
+
+/// Clears `rendering` if a render panics, so that the next change renders again instead of
+/// waiting for a render that will never take it.
+struct RenderingUnwinds<'a>(&'a Mutex<PendingChanges>);
+
+impl Drop for RenderingUnwinds<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).rendering = false;
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
