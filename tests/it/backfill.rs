@@ -118,7 +118,9 @@ async fn an_output_or_a_label_that_cannot_be_written_fails_before_any_request() 
     .unwrap();
     let label = |text: &str| backfill::parse_label(text).unwrap();
     let file = dir.path().join("backfill.om");
-    let cases: Vec<(PathBuf, Vec<(String, String)>, String)> = vec![
+    // The output, the labels, and what the error says.
+    type Case = (PathBuf, Vec<(String, String)>, String);
+    let cases: Vec<Case> = vec![
         (
             dir.path().to_path_buf(),
             Vec::new(),
