@@ -10,14 +10,14 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::SharedClock;
 use crate::config::{self, Config, SourceConfig};
-use crate::health::SourceSlot;
+use crate::engine::poller::Poller;
+use crate::engine::store::Store;
 use crate::http::{build_reqwest_client, HttpClient, VendorHooks};
-use crate::poller::Poller;
-use crate::server::{self, ReloadError, ReloadRequest, ReloadSummary};
-use crate::shard::Shard;
-use crate::store::Store;
+use crate::model::clock::SharedClock;
+use crate::model::health::SourceSlot;
+use crate::model::shard::Shard;
+use crate::serve::server::{self, ReloadError, ReloadRequest, ReloadSummary};
 
 fn now_unix(clock: &SharedClock) -> f64 {
     clock.now().timestamp_millis() as f64 / 1000.0
@@ -250,7 +250,7 @@ fn log_start(
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         revision = crate::REVISION,
-        addresses = %crate::listen::describe(listeners),
+        addresses = %crate::serve::listen::describe(listeners),
         telemetry_path = %endpoints.telemetry_path,
         tls = web.is_some_and(|w| w.serves_tls()),
         basic_auth = web.is_some_and(|w| w.current().requires_auth()),

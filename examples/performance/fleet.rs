@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use consumption_exporter::model::clock::SystemClock;
 use consumption_exporter::simulator::kit::{self, Scale, TenantSpec};
-use consumption_exporter::{app, clock::SystemClock, config};
+use consumption_exporter::{app, config};
 use futures_util::StreamExt;
 
 use crate::load::{self, LoadResult, Target};

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta};
-use consumption_exporter::clock::FixedClock;
-use consumption_exporter::poller::Poller;
+use consumption_exporter::engine::poller::Poller;
+use consumption_exporter::engine::store::Store;
+use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::kit::{Scale, SimulatedVendor, TenantSpec};
-use consumption_exporter::store::Store;
 use consumption_exporter::{app, config};
 
 use crate::vendors::LARGE_POLL;

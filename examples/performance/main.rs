@@ -72,7 +72,7 @@ const BASE_SERIES: usize = 240;
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     // The renders timed here get the allocator settings the exporter's binary has.
-    consumption_exporter::memory::tune_allocator();
+    consumption_exporter::engine::memory::tune_allocator();
     // The load generator and simulators use both cores, as the servers they drive do.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
+use consumption_exporter::model::clock::SystemClock;
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
-use consumption_exporter::{app, clock::SystemClock, config};
+use consumption_exporter::{app, config};
 
 use crate::load::{self, LoadResult, Target};
 use crate::nginx::Nginx;
@@ -281,7 +282,7 @@ struct RenderTimes {
 /// same sources; the gzip and OpenMetrics forms the first scrape asking for them pays; and the
 /// block every scrape makes (median of 500).
 async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
-    use consumption_exporter::openmetrics::Format;
+    use consumption_exporter::exposition::openmetrics::Format;
     let config = config::parse(config_text, "benchmark config", Path::new("."))?;
     let (store, pollers) = app::pollers(&config, Arc::new(SystemClock))?;
     for poller in &pollers {
@@ -306,8 +307,8 @@ async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
     let mut per_scrape: Vec<Duration> = (0..500)
         .map(|_| {
             let started = Instant::now();
-            let block = consumption_exporter::render::scrape_block(
-                &consumption_exporter::process::read(),
+            let block = consumption_exporter::exposition::render::scrape_block(
+                &consumption_exporter::exposition::process::read(),
                 &counts,
                 0,
             );

@@ -12,7 +12,7 @@ pub struct StartupFigures {
 }
 
 pub async fn measure(runs: usize) -> anyhow::Result<StartupFigures> {
-    let (config, _simulators) = consumption_exporter::demo::start_simulators(11).await?;
+    let (config, _simulators) = consumption_exporter::commands::demo::start_simulators(11).await?;
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(&config_path, config)?;

@@ -12,8 +12,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
-use crate::usage::{sum_days, BudgetUnit, DailyUsage, LevelUsage, Usage, VendorBudget};
+use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
+use crate::model::usage::{sum_days, BudgetUnit, DailyUsage, LevelUsage, Usage, VendorBudget};
 pub use period::Period;
 
 /// Days of history the forecast's rate is taken over: the last complete UTC days.

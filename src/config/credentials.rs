@@ -12,7 +12,7 @@ use crate::http::{
     signing_key_is_valid, AuthConfig, ClientCertificate, ClientCredential, Grant, OAuth2Config,
     StaticCredential,
 };
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 use crate::sources::SourceType;
 
 impl Decoder<'_> {

@@ -276,7 +276,7 @@ impl Decoder<'_> {
                 format!("{prefix}.base_url"),
                 format!(
                     "{} is not an http(s) URL with a host",
-                    crate::secret::redacted_url(&url)
+                    crate::model::secret::redacted_url(&url)
                 ),
             );
             return None;

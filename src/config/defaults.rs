@@ -31,7 +31,7 @@ impl Decoder<'_> {
             return defaults;
         };
         let Value::Mapping(by_type) = value else {
-            let message = "defaults must map a source type to the keys its sources share, e.g. `defaults: {qlik: {interval: 1h}}`";
+            let message = "defaults must map a source type to the keys its sources share, e.g. `defaults: {<type>: {interval: 1h}}`";
             self.error("defaults", message);
             return defaults;
         };

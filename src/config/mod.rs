@@ -42,7 +42,7 @@ pub struct Config {
 
 impl Config {
     /// Only the sources of `shard` (`--sources.shard`).
-    pub fn of_shard(mut self, shard: crate::shard::Shard) -> Config {
+    pub fn of_shard(mut self, shard: crate::model::shard::Shard) -> Config {
         self.sources.retain(|source| shard.owns(&source.name));
         self
     }

@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 use url::Url;
 
 use super::credentials::ClientCertificate;
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::assertion::{client_assertion, AssertionError, JWT_BEARER};
 use super::credentials::{sensitive_header, AuthConfig, ClientCredential, Grant, OAuth2Config};
 use super::{Body, HttpError, PollSession, Request};
-use crate::secret::{redacted_url, Secret};
+use crate::model::secret::{redacted_url, Secret};
 
 /// Why no token was had. The token endpoint's own answer is in `Request`; no variant holds a
 /// secret or a token.

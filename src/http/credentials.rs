@@ -8,7 +8,7 @@ use std::fmt;
 use reqwest::header::HeaderValue;
 use url::Url;
 
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 
 /// How requests to a vendor are authorised.
 #[derive(Clone, Debug)]

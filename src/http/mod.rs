@@ -7,7 +7,6 @@ mod auth;
 mod credentials;
 mod error;
 mod retry;
-mod stats;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,10 +30,10 @@ pub use error::HttpError;
 pub use retry::retry_after;
 pub use retry::ThrottleLimit;
 use retry::{Outcome, Step};
-pub use stats::SourceStats;
 
-use crate::poll_slots::PollSlot;
-use crate::secret::{redacted_url, Secret};
+use crate::model::poll_slots::PollSlot;
+use crate::model::secret::{redacted_url, Secret};
+use crate::model::source_stats::SourceStats;
 use auth::Authorizer;
 
 /// At most this many throttled answers are waited out within one request.

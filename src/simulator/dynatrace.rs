@@ -570,21 +570,25 @@ async fn listing(
     ))
     .into_response();
     if !paged {
-        let headers = response.headers_mut();
-        headers.insert(
-            "deprecation",
-            HeaderValue::from_static("Mon, 15 Jun 2026 00:00:00 GMT"),
-        );
-        headers.insert("sunset", HeaderValue::from_static(SUNSET));
-        let link = format!(
-            "</sub/v3/accounts/{}/subscriptions/{}/environment-usage>; rel=\"successor-version\"",
-            account.account_uuid, account.subscription_uuid
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert("link", value);
-        }
+        announce_the_sunset(response.headers_mut(), account);
     }
     response
+}
+
+/// What Dynatrace sends with every v2 answer: when v2 is deprecated and ends, and its successor.
+fn announce_the_sunset(headers: &mut HeaderMap, account: &DynatraceAccount) {
+    headers.insert(
+        "deprecation",
+        HeaderValue::from_static("Mon, 15 Jun 2026 00:00:00 GMT"),
+    );
+    headers.insert("sunset", HeaderValue::from_static(SUNSET));
+    let link = format!(
+        "</sub/v3/accounts/{}/subscriptions/{}/environment-usage>; rel=\"successor-version\"",
+        account.account_uuid, account.subscription_uuid
+    );
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        headers.insert("link", value);
+    }
 }
 
 fn page_body(

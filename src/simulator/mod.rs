@@ -281,17 +281,6 @@ pub async fn apply_fault(
     fault: Option<Fault>,
     error_body: impl Fn(StatusCode) -> String,
 ) -> Option<Response> {
-    let json = |status: StatusCode, body: String| {
-        (
-            status,
-            [(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response()
-    };
     match fault? {
         Fault::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -331,24 +320,7 @@ pub async fn apply_fault(
             StatusCode::OK,
             format!("{{\"padding\": \"{}\"}}", "x".repeat(bytes)),
         )),
-        Fault::ResetMidBody => {
-            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
-                Ok("{\"data\": ["),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "simulated reset",
-                )),
-            ];
-            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
-            Some(
-                (
-                    StatusCode::OK,
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-                    .into_response(),
-            )
-        }
+        Fault::ResetMidBody => Some(reset_mid_body()),
         Fault::MalformedJson => Some(json(StatusCode::OK, "this is not json".into())),
         Fault::TruncatedJson => Some(json(StatusCode::OK, r#"{"data":[{"unit":"rel"#.into())),
         Fault::WrongContentType => Some(
@@ -360,6 +332,37 @@ pub async fn apply_fault(
                 .into_response(),
         ),
     }
+}
+
+/// A JSON answer with this status.
+fn json(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// A 200 whose body stops half-way, the connection dropped.
+fn reset_mid_body() -> Response {
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+        Ok("{\"data\": ["),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated reset",
+        )),
+    ];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

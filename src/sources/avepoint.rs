@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{PollError, PollPlan, Source, SourceType};
-use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::model::clock::Clock;
+use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::model::usage::{BudgetUnit, LevelUsage, Usage};
 use crate::settings::{decode_settings, FieldError};
-use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::{BudgetUnit, LevelUsage, Usage};
 
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
 

@@ -20,11 +20,11 @@ use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, SourceType};
-use crate::clock::Clock;
 use crate::http::{HttpError, PollSession, Request};
+use crate::model::clock::Clock;
+use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::model::usage::{BudgetUnit, VendorBudget};
 use crate::settings::{decode_settings, FieldError};
-use crate::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::{BudgetUnit, VendorBudget};
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",

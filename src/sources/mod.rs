@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use url::Url;
 
-use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
+use crate::model::clock::Clock;
+use crate::model::settled::SettledDays;
+use crate::model::snapshot::Snapshot;
+use crate::model::usage::BudgetUnit;
 use crate::settings::FieldError;
-use crate::settled::SettledDays;
-use crate::snapshot::Snapshot;
-use crate::usage::BudgetUnit;
 
 /// Every vendor type the config accepts.
 pub static TYPES: &[&dyn SourceType] = &[

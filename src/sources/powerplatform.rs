@@ -19,11 +19,11 @@ use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, SourceType};
-use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
+use crate::model::clock::Clock;
+use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::model::usage::VendorBudget;
 use crate::settings::{check_labels, decode_settings, FieldError};
-use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::VendorBudget;
 
 const RECORDS_PATH: &str = "/licensing/UserPerFlowCapacitySource";
 const SUMMARY_PATH: &str = "/licensing/UserPerFlowCapacitySource/TenantContextSummary";

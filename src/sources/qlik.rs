@@ -19,11 +19,11 @@ use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time};
 use super::{PollError, PollPlan, Source, SourceType};
-use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
+use crate::model::clock::Clock;
+use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
+use crate::model::usage::{BudgetUnit, LevelUsage, Usage, VendorBudget};
 use crate::settings::{check_labels, decode_settings, FieldError};
-use crate::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
-use crate::usage::{BudgetUnit, LevelUsage, Usage, VendorBudget};
 
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
 const MAX_PAGE_SIZE: u32 = 200;

@@ -19,11 +19,11 @@ use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, SourceType};
-use crate::clock::Clock;
 use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::model::clock::Clock;
+use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
+use crate::model::usage::{BudgetUnit, VendorBudget};
 use crate::settings::{decode_settings, FieldError};
-use crate::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::usage::{BudgetUnit, VendorBudget};
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",

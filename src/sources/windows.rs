@@ -6,9 +6,9 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 
 use super::PollPlan;
-use crate::settled::SettledFamily;
-use crate::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
-use crate::usage::{DailyUsage, Usage};
+use crate::model::settled::SettledFamily;
+use crate::model::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
+use crate::model::usage::{DailyUsage, Usage};
 
 /// The `window` label values, in the order of [`Windows::membership`].
 pub const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];

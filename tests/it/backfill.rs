@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use consumption_exporter::backfill::{self, Range, Request};
+use consumption_exporter::commands::backfill::{self, Range, Request};
 use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, VENDORS};
 use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization, CONSUMABLES};
 use consumption_exporter::simulator::{Fault, When};
@@ -401,7 +401,7 @@ async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_quer
 /// vendor, entitlements and budgets on) is among them.
 #[tokio::test]
 async fn every_label_a_source_serves_is_one_it_declares() {
-    let (demo, _tenants) = consumption_exporter::demo::start_simulators(SEED)
+    let (demo, _tenants) = consumption_exporter::commands::demo::start_simulators(SEED)
         .await
         .unwrap();
     let config = parse_config(&demo);

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use consumption_exporter::clock::FixedClock;
+use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::avepoint::{AvePointSimulator, AvePointTenant};
 use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
 use consumption_exporter::simulator::powerplatform::{

@@ -211,6 +211,7 @@ fn with_shards_the_chart_runs_a_statefulset_whose_pod_n_polls_shard_n() {
         .iter()
         .find_map(|a| a.strip_prefix("--sources.shard="))
         .unwrap();
-    let shard = consumption_exporter::shard::Shard::parse(&flag.replace("$(POD_INDEX)", "2"));
+    let shard =
+        consumption_exporter::model::shard::Shard::parse(&flag.replace("$(POD_INDEX)", "2"));
     assert_eq!(shard.map(|s| (s.index, s.count)), Ok((2, 3)));
 }

@@ -186,11 +186,11 @@ async fn once_prints_the_exposition_and_fails_when_a_source_fails() {
 
 #[tokio::test]
 async fn the_demo_polls_every_vendor_successfully() {
-    let (yaml, _simulators) = consumption_exporter::demo::start_simulators(42)
+    let (yaml, _simulators) = consumption_exporter::commands::demo::start_simulators(42)
         .await
         .unwrap();
     // The demo's tenants and budgets are made for the real now.
-    let clock = std::sync::Arc::new(consumption_exporter::clock::SystemClock);
+    let clock = std::sync::Arc::new(consumption_exporter::model::clock::SystemClock);
     let exporter = crate::helpers::TestExporter::start_with_clock(&yaml, clock).await;
     let slots = exporter.store.slots();
     for (i, slot) in slots.iter().enumerate() {

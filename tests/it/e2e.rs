@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
-use consumption_exporter::clock::SystemClock;
+use consumption_exporter::model::clock::SystemClock;
 use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
 use consumption_exporter::simulator::kit::{demo_period_start, DemoUsage};
 use consumption_exporter::simulator::powerplatform::{PowerPlatformSimulator, PowerPlatformTenant};
@@ -196,7 +196,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
 
     // Every vendor from the demo, a Qlik tenant this test controls, and a Dynatrace source on
     // v2 (which announces its sunset, for the dashboard's sunset panel).
-    let (demo, _demo_simulators) = consumption_exporter::demo::start_simulators(7)
+    let (demo, _demo_simulators) = consumption_exporter::commands::demo::start_simulators(7)
         .await
         .unwrap();
     let qlik = QlikSimulator::new(

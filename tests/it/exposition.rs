@@ -9,7 +9,7 @@ use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, Qli
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 
 use crate::helpers::{qlik_source, status_of, test_today, TestExporter};
-use consumption_exporter::server;
+use consumption_exporter::serve::server;
 
 async fn two_qlik_tenants() -> (
     TestExporter,

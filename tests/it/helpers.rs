@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use consumption_exporter::app;
-use consumption_exporter::clock::{FixedClock, SharedClock};
 use consumption_exporter::config::{self, Config};
-use consumption_exporter::poller::Poller;
-use consumption_exporter::server;
-use consumption_exporter::store::Store;
+use consumption_exporter::engine::poller::Poller;
+use consumption_exporter::engine::store::Store;
+use consumption_exporter::model::clock::{FixedClock, SharedClock};
+use consumption_exporter::serve::server;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -133,7 +133,7 @@ impl RunningExporter {
     /// The exporter behind a web config (TLS, basic auth).
     pub async fn start_with_web(
         yaml: &str,
-        web: Arc<consumption_exporter::web_config::WebConfig>,
+        web: Arc<consumption_exporter::serve::web_config::WebConfig>,
     ) -> Self {
         Self::launch_with(parse_config(yaml), test_clock(), None, Some(web)).await
     }
@@ -146,7 +146,7 @@ impl RunningExporter {
         config: Config,
         clock: SharedClock,
         path: Option<std::path::PathBuf>,
-        web: Option<Arc<consumption_exporter::web_config::WebConfig>>,
+        web: Option<Arc<consumption_exporter::serve::web_config::WebConfig>>,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

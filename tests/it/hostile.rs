@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use consumption_exporter::clock::Clock;
 use consumption_exporter::http::PollSession;
+use consumption_exporter::model::clock::Clock;
+use consumption_exporter::model::snapshot::Snapshot;
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 use consumption_exporter::simulator::{Fault, When};
-use consumption_exporter::snapshot::Snapshot;
 use consumption_exporter::sources::{PollError, PollPlan, Source};
 
 use crate::helpers::{parse_config, test_today, Exposition, RunningExporter, TestExporter};
@@ -210,8 +210,8 @@ async fn a_panic_in_a_poll_fails_that_poll_and_the_next_interval_polls_again() {
     let logs = LogBuffer::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
-        .event_format(consumption_exporter::logging::PrometheusFormat {
-            format: consumption_exporter::cli::LogFormat::Logfmt,
+        .event_format(consumption_exporter::commands::logging::PrometheusFormat {
+            format: consumption_exporter::commands::cli::LogFormat::Logfmt,
         })
         .with_writer(move || writer.clone())
         .finish();

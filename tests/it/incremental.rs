@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
-use consumption_exporter::clock::FixedClock;
+use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, VENDORS};
 use consumption_exporter::simulator::{Fault, When};
 

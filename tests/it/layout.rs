@@ -27,6 +27,15 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// The source with comments, string and character literals blanked out (same length, so line
 /// numbers stay), leaving only code to search.
 fn code_only(text: &str) -> String {
+    blanked(text, true)
+}
+
+/// The source with comments blanked out, strings kept: what the program does and says.
+fn without_comments(text: &str) -> String {
+    blanked(text, false)
+}
+
+fn blanked(text: &str, strings_too: bool) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -47,7 +56,11 @@ fn code_only(text: &str) -> String {
             out.push_str(&" ".repeat(hashes + 2));
             i += hashes + 2;
             while i < chars.len() && !chars[i..].iter().collect::<String>().starts_with(&end) {
-                out.push(blank(chars[i]));
+                out.push(if strings_too {
+                    blank(chars[i])
+                } else {
+                    chars[i]
+                });
                 i += 1;
             }
             out.push_str(&" ".repeat(end.len()));
@@ -58,7 +71,11 @@ fn code_only(text: &str) -> String {
             while i < chars.len() && chars[i] != '"' {
                 let step = if chars[i] == '\\' { 2 } else { 1 };
                 for _ in 0..step.min(chars.len() - i) {
-                    out.push(blank(chars[i]));
+                    out.push(if strings_too {
+                        blank(chars[i])
+                    } else {
+                        chars[i]
+                    });
                     i += 1;
                 }
             }
@@ -93,37 +110,106 @@ fn is_char_literal(chars: &[char], i: usize) -> bool {
     )
 }
 
-/// The top-level module a file under `src/` belongs to (`src/http/auth.rs` → `http`).
-fn module_of(src: &Path, file: &Path) -> Option<String> {
+/// The wing a file under `src/` belongs to (`src/http/auth.rs` → `http`, `src/app.rs` →
+/// `app`, `src/main.rs` → `main`); `lib.rs` declares the wings and belongs to none.
+fn wing_of(src: &Path, file: &Path) -> Option<String> {
     let relative = file.strip_prefix(src).ok()?;
     let first = relative.components().next()?.as_os_str().to_str()?;
     let name = first.strip_suffix(".rs").unwrap_or(first);
-    (!matches!(name, "lib" | "main")).then(|| name.to_string())
+    (name != "lib").then(|| name.to_string())
+}
+
+/// The wings, lowest first: a wing may import only wings of a lower rank. `model` is what every
+/// wing passes around; `main` only dispatches.
+const RANKS: &[(&str, u32)] = &[
+    ("model", 0),
+    ("http", 1),
+    ("budgets", 1),
+    ("exposition", 1),
+    ("settings", 1),
+    ("sources", 2),
+    ("simulator", 3),
+    ("config", 3),
+    ("engine", 4),
+    ("serve", 5),
+    ("app", 6),
+    ("commands", 7),
+    ("main", 8),
+];
+
+/// One `crate::` (or, in `main.rs`, `consumption_exporter::`) path in a file: the file, its
+/// wing, the wing it names, and the line.
+struct Import {
+    file: String,
+    wing: String,
+    imported: String,
+    line: usize,
+}
+
+/// Every import of a wing in the code (comments and strings aside) of the files under `src/`.
+fn wing_imports() -> Vec<Import> {
+    let src = root().join("src");
+    let mut imports = Vec::new();
+    for file in rust_files(&src) {
+        let Some(wing) = wing_of(&src, &file) else {
+            continue;
+        };
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        for prefix in ["crate::", "consumption_exporter::"] {
+            for (at, _) in code.match_indices(prefix) {
+                let rest = &code[at + prefix.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let is_wing = !name.is_empty()
+                    && (src.join(format!("{name}.rs")).exists() || src.join(&name).is_dir());
+                if is_wing && name != wing {
+                    imports.push(Import {
+                        file: file.strip_prefix(root()).unwrap().display().to_string(),
+                        wing: wing.clone(),
+                        imported: name,
+                        line: code[..at].lines().count().max(1),
+                    });
+                }
+            }
+        }
+    }
+    imports
 }
 
 /// Module → the modules its code names with `crate::`.
 fn module_imports() -> BTreeMap<String, BTreeSet<String>> {
-    let src = root().join("src");
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in rust_files(&src) {
-        let Some(module) = module_of(&src, &file) else {
-            continue;
-        };
-        let code = code_only(&std::fs::read_to_string(&file).unwrap());
-        let imports = graph.entry(module.clone()).or_default();
-        for (at, _) in code.match_indices("crate::") {
-            let rest = &code[at + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            let is_module = src.join(format!("{name}.rs")).exists() || src.join(&name).is_dir();
-            if is_module && name != module {
-                imports.insert(name);
-            }
-        }
+    for import in wing_imports() {
+        graph.entry(import.imported.clone()).or_default();
+        graph
+            .entry(import.wing)
+            .or_default()
+            .insert(import.imported);
     }
     graph
+}
+
+/// The imports that run up or across the ranks, and the wings without a rank, as lines for
+/// the user.
+fn direction_breaches(imports: &[Import], ranks: &[(&str, u32)]) -> Vec<String> {
+    let rank = |wing: &str| ranks.iter().find(|(w, _)| *w == wing).map(|(_, r)| *r);
+    let mut breaches = Vec::new();
+    for import in imports {
+        match (rank(&import.wing), rank(&import.imported)) {
+            (Some(from), Some(to)) if to < from => {}
+            (Some(from), Some(to)) => breaches.push(format!(
+                "{}:{}: {} (rank {from}) imports {} (rank {to}); a wing imports only wings ranked below it",
+                import.file, import.line, import.wing, import.imported
+            )),
+            (None, _) => breaches.push(format!("{}: the wing {} has no rank in RANKS", import.file, import.wing)),
+            (_, None) => breaches.push(format!("{}: the wing {} has no rank in RANKS", import.file, import.imported)),
+        }
+    }
+    breaches.sort();
+    breaches.dedup();
+    breaches
 }
 
 /// A path of imports that leads from a module back to itself, if there is one.
@@ -163,7 +249,7 @@ fn no_module_imports_a_module_that_imports_it_back() {
     let graph = module_imports();
     assert!(graph.len() > 10, "the modules were found: {graph:?}");
     assert!(
-        graph["poller"].contains("store"),
+        graph["engine"].contains("exposition"),
         "imports are read: {graph:?}"
     );
     if let Some(cycle) = find_cycle(&graph) {
@@ -172,6 +258,49 @@ fn no_module_imports_a_module_that_imports_it_back() {
             cycle.join(" → ")
         );
     }
+}
+
+#[test]
+fn every_wing_imports_only_wings_ranked_below_it() {
+    let src = root().join("src");
+    let wings: BTreeSet<String> = rust_files(&src)
+        .iter()
+        .filter_map(|file| wing_of(&src, file))
+        .collect();
+    let ranked: BTreeSet<String> = RANKS.iter().map(|(w, _)| w.to_string()).collect();
+    assert_eq!(
+        wings, ranked,
+        "every wing under src/ has a rank, and every rank a wing"
+    );
+    let imports = wing_imports();
+    assert!(imports.len() > 50, "imports are read: {}", imports.len());
+    let breaches = direction_breaches(&imports, RANKS);
+    assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+}
+
+#[test]
+fn the_direction_rule_catches_an_import_up_or_across_and_a_wing_without_rank() {
+    let import = |wing: &str, imported: &str| Import {
+        file: format!("src/{wing}/x.rs"),
+        wing: wing.into(),
+        imported: imported.into(),
+        line: 3,
+    };
+    let ranks = [("low", 0), ("mid", 1), ("twin", 1), ("high", 2)];
+    assert!(direction_breaches(&[import("high", "low"), import("mid", "low")], &ranks).is_empty());
+    assert_eq!(
+        direction_breaches(&[import("low", "high")], &ranks),
+        ["src/low/x.rs:3: low (rank 0) imports high (rank 2); a wing imports only wings ranked below it"]
+    );
+    assert_eq!(
+        direction_breaches(&[import("mid", "twin")], &ranks).len(),
+        1,
+        "across a rank"
+    );
+    assert_eq!(
+        direction_breaches(&[import("new", "low")], &ranks),
+        ["src/new/x.rs: the wing new has no rank in RANKS"]
+    );
 }
 
 #[test]
@@ -199,49 +328,87 @@ fn the_circle_finder_finds_long_circles_and_not_shared_imports() {
     assert!(!code.contains('{'));
 }
 
-#[test]
-fn the_vendor_blind_code_names_no_vendor() {
-    let vendor_blind = [
-        "src/demo.rs",
-        "src/app.rs",
-        "src/poller.rs",
-        "src/store.rs",
-        "src/render.rs",
-        "src/server.rs",
-        "src/listen.rs",
-        "src/openmetrics.rs",
-        "src/process.rs",
-        "src/gzip.rs",
-        "src/logging.rs",
-        "src/shard.rs",
-        "src/poll_slots.rs",
-        "src/web_config/mod.rs",
-        "src/web_config/tls.rs",
-        "tests/it/faults.rs",
-        "tests/it/incremental.rs",
-        "src/settled.rs",
-        "src/backfill.rs",
-        "src/sources/windows.rs",
-        "tests/it/secrets.rs",
-        "tests/it/cli.rs",
-        "examples/performance/vendors.rs",
-    ];
-    for file in vendor_blind {
-        let text = std::fs::read_to_string(root().join(file))
-            .unwrap()
-            .to_lowercase();
-        for name in sources::type_names() {
-            assert!(
-                !text.contains(name),
-                "{file} names the vendor {name}: go through simulator::kit::VENDORS or sources::TYPES"
-            );
-        }
-    }
+/// The wings that know no vendor: they go through `sources::TYPES` and
+/// `simulator::kit::VENDORS`. `sources` and `simulator` hold one file per vendor (and
+/// `sources/windows.rs`, which is vendor-blind too).
+const VENDOR_BLIND_WINGS: &[&str] = &[
+    "model",
+    "http",
+    "budgets",
+    "exposition",
+    "settings",
+    "config",
+    "engine",
+    "serve",
+    "app",
+    "commands",
+    "main",
+];
+
+/// The files outside those wings that must name no vendor either. (`sources/mod.rs` and
+/// `simulator/kit.rs` hold the two lists of vendors, one line each.)
+const VENDOR_BLIND_FILES: &[&str] = &[
+    "src/sources/windows.rs",
+    "tests/it/faults.rs",
+    "tests/it/hostile.rs",
+    "tests/it/incremental.rs",
+    "tests/it/secrets.rs",
+    "tests/it/cli.rs",
+    "examples/performance/vendors.rs",
+    "examples/performance/fleet.rs",
+];
+
+/// The vendors a file's code and messages name (comments and tests aside).
+fn vendors_named(text: &str, vendors: &[&str]) -> Vec<String> {
+    let text = without_comments(text);
+    let product = text
+        .split("#[cfg(test)]")
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    vendors
+        .iter()
+        .filter(|vendor| product.contains(*vendor))
+        .map(|vendor| vendor.to_string())
+        .collect()
 }
 
-/// Functions longer than `limit` lines in `file`, as (name, lines).
-fn long_functions(file: &Path, limit: usize) -> Vec<(String, usize)> {
-    let code = code_only(&std::fs::read_to_string(file).unwrap());
+#[test]
+fn the_vendor_blind_code_names_no_vendor() {
+    let src = root().join("src");
+    let mut files: Vec<PathBuf> = rust_files(&src)
+        .into_iter()
+        .filter(|file| {
+            wing_of(&src, file).is_some_and(|w| VENDOR_BLIND_WINGS.contains(&w.as_str()))
+        })
+        .collect();
+    assert!(files.len() > 30, "the wings' files were found: {files:?}");
+    files.extend(VENDOR_BLIND_FILES.iter().map(|file| root().join(file)));
+    let vendors = sources::type_names();
+    let mut found = Vec::new();
+    for file in files {
+        for vendor in vendors_named(&std::fs::read_to_string(&file).unwrap(), &vendors) {
+            found.push(format!("{} names the vendor {vendor}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "go through simulator::kit::VENDORS or sources::TYPES:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_vendor_rule_reads_code_and_messages_but_not_comments_or_tests() {
+    let vendors = ["acme", "globex"];
+    let text = "// acme's docs say so\nlet x = \"Globex\";\n#[cfg(test)]\nmod tests { acme() }";
+    assert_eq!(vendors_named(text, &vendors), ["globex"]);
+    assert!(vendors_named("fn f() {} /// acme", &vendors).is_empty());
+}
+
+/// Functions longer than `limit` lines in a file's text, as (name, lines).
+fn long_functions(text: &str, limit: usize) -> Vec<(String, usize)> {
+    let code = code_only(text);
     // Tests are not on any path.
     let code = code.split("#[cfg(test)]").next().unwrap_or_default();
     let lines: Vec<&str> = code.lines().collect();
@@ -291,24 +458,13 @@ fn long_functions(file: &Path, limit: usize) -> Vec<(String, usize)> {
 }
 
 #[test]
-fn functions_on_the_poll_render_and_serve_path_are_short() {
-    let src = root().join("src");
-    let mut files = vec![
-        src.join("poller.rs"),
-        src.join("store.rs"),
-        src.join("render.rs"),
-        src.join("snapshot.rs"),
-        src.join("server.rs"),
-        src.join("listen.rs"),
-        src.join("openmetrics.rs"),
-        src.join("process.rs"),
-        src.join("gzip.rs"),
-    ];
-    files.extend(rust_files(&src.join("http")));
-    files.extend(rust_files(&src.join("sources")));
+fn every_product_function_is_at_most_60_lines() {
     let mut found = Vec::new();
+    let files = rust_files(&root().join("src"));
+    assert!(files.iter().any(|f| f.ends_with("src/main.rs")));
     for file in &files {
-        for (name, lines) in long_functions(file, 60) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (name, lines) in long_functions(&text, 60) {
             found.push(format!("{}: fn {name} has {lines} lines", file.display()));
         }
     }
@@ -317,6 +473,18 @@ fn functions_on_the_poll_render_and_serve_path_are_short() {
         "split these (at most 60 lines):\n{}",
         found.join("\n")
     );
+}
+
+#[test]
+fn the_length_rule_counts_a_function_to_its_closing_brace_and_skips_tests() {
+    let body = |n: usize| "    let x = 1;\n".repeat(n);
+    let text = format!(
+        "pub async fn long() {{\n{}}}\nfn short() {{\n{}}}\nfn declared();\n#[cfg(test)]\nfn test_only() {{\n{}}}\n",
+        body(61),
+        body(10),
+        body(100)
+    );
+    assert_eq!(long_functions(&text, 60), [("long".to_string(), 63)]);
 }
 
 #[test]

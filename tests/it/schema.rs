@@ -55,7 +55,7 @@ fn the_committed_schema_is_what_the_binary_prints() {
 async fn every_shipped_and_tested_config_passes_the_schema() {
     let shipped = std::fs::read_to_string(repository().join("exporter.yml")).unwrap();
     validate(&shipped).unwrap();
-    let (demo, _simulators) = consumption_exporter::demo::start_simulators(42)
+    let (demo, _simulators) = consumption_exporter::commands::demo::start_simulators(42)
         .await
         .unwrap();
     validate(&demo).unwrap_or_else(|e| panic!("the demo config: {e}"));

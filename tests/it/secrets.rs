@@ -21,7 +21,7 @@ fn secrets() -> Vec<&'static str> {
 
 #[tokio::test]
 async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
-    let (demo, _simulators) = consumption_exporter::demo::start_simulators(5)
+    let (demo, _simulators) = consumption_exporter::commands::demo::start_simulators(5)
         .await
         .unwrap();
     // For every vendor, sources that fail: a wrong secret, a wrong static token where the

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use consumption_exporter::shard::Shard;
+use consumption_exporter::model::shard::Shard;
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 
 use crate::helpers::{client, parse_config, Exposition};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use consumption_exporter::serve::web_config::WebConfig;
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
-use consumption_exporter::web_config::WebConfig;
 
 use crate::helpers::{qlik_source, test_today, RunningExporter};
 

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::health::{ReloadStatus, SourceSlot, SourceState};
-use crate::poll_slots::{PollSlot, PollSlots};
-use crate::render::{self, Rendered};
-use crate::snapshot::Snapshot;
+use crate::exposition::render::{self, Rendered};
+use crate::model::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::model::poll_slots::{PollSlot, PollSlots};
+use crate::model::snapshot::Snapshot;
 
 /// Every source's slot and the current exposition.
 pub struct Store {
@@ -183,7 +183,7 @@ impl Store {
         let ready = rendered.every_source_polled();
         *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
         self.ready.store(ready, Ordering::Release);
-        crate::memory::release_free_memory();
+        crate::engine::memory::release_free_memory();
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::http::SourceStats;
-use crate::snapshot::Snapshot;
+use crate::model::snapshot::Snapshot;
+use crate::model::source_stats::SourceStats;
 
 /// What the store knows of one source.
 #[derive(Debug, Clone, Default)]

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use hashbrown::HashMap;
 
-use crate::settled::SettledFamily;
-use crate::usage::{Usage, VendorBudget};
+use crate::model::settled::SettledFamily;
+use crate::model::usage::{Usage, VendorBudget};
 
 /// Escapes backslash and newline (and `"` in label values), as the text format requires.
 pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {

@@ -31,15 +31,15 @@ pub struct Cli {
 
     /// Poll and serve only shard I of N (0-based) of the config's sources, by a consistent hash
     /// of their names: run N replicas with 0/N … N-1/N [default: 0/1, every source].
-    #[arg(long = "sources.shard", global = true, value_parser = crate::shard::Shard::parse)]
-    pub shard: Option<crate::shard::Shard>,
+    #[arg(long = "sources.shard", global = true, value_parser = crate::model::shard::Shard::parse)]
+    pub shard: Option<crate::model::shard::Shard>,
 
     /// Serve on the sockets systemd passes (socket activation) instead of listening.
     #[arg(long = "web.systemd-socket", global = true)]
     pub systemd_socket: bool,
 
     /// The path the metrics are served on [default: /metrics].
-    #[arg(long = "web.telemetry-path", global = true, value_parser = crate::server::parse_telemetry_path)]
+    #[arg(long = "web.telemetry-path", global = true, value_parser = crate::serve::server::parse_telemetry_path)]
     pub telemetry_path: Option<String>,
 
     /// TLS and basic auth for the endpoints, in the Prometheus exporter-toolkit format.
@@ -83,7 +83,7 @@ pub enum Command {
         sources: Vec<String>,
         /// A label NAME=VALUE on every series (repeat for several), e.g. the `job` and
         /// `instance` Prometheus gives the live ones.
-        #[arg(long = "label", value_parser = crate::backfill::parse_label)]
+        #[arg(long = "label", value_parser = crate::commands::backfill::parse_label)]
         labels: Vec<(String, String)>,
         /// The file to write; it appears only when the whole range was read.
         #[arg(long)]
@@ -118,14 +118,14 @@ impl Cli {
     }
 
     /// This replica's shard of the sources (every source unless `--sources.shard`).
-    pub fn shard(&self) -> crate::shard::Shard {
+    pub fn shard(&self) -> crate::model::shard::Shard {
         self.shard.unwrap_or_default()
     }
 
     /// Where to listen when systemd passes no sockets: the flags, or the default.
     pub fn listen_addresses(&self) -> Vec<String> {
         match self.listen_addresses.is_empty() {
-            true => vec![crate::listen::DEFAULT_LISTEN_ADDRESS.to_string()],
+            true => vec![crate::serve::listen::DEFAULT_LISTEN_ADDRESS.to_string()],
             false => self.listen_addresses.clone(),
         }
     }
@@ -133,8 +133,8 @@ impl Cli {
     /// The sockets to serve on: systemd's, or every listen address bound.
     pub async fn listeners(&self) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
         match self.systemd_socket {
-            true => crate::listen::systemd_sockets(),
-            false => crate::listen::bind_all(&self.listen_addresses()).await,
+            true => crate::serve::listen::systemd_sockets(),
+            false => crate::serve::listen::bind_all(&self.listen_addresses()).await,
         }
     }
 

@@ -21,7 +21,7 @@ use rustls::{
 use serde::Deserialize;
 
 use super::WebConfigError;
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

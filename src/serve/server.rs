@@ -25,9 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigErrors;
-use crate::openmetrics::{self, Format};
-use crate::store::Store;
-use crate::web_config::{WebConfig, WebSettings};
+use crate::engine::store::Store;
+use crate::exposition::openmetrics::{self, Format};
+use crate::serve::web_config::{WebConfig, WebSettings};
 use tokio_rustls::TlsAcceptor;
 
 /// A client that has not sent its request headers by then is dropped, so slow or idle
@@ -381,7 +381,7 @@ fn not_allowed(allow: &'static str, body: &'static str) -> Response<Chunks> {
 
 /// The rendered exposition in the format asked for, then the per-scrape block (process
 /// figures, scrape counts), then `# EOF` for OpenMetrics. Gzipped, the rendered part's deflate
-/// blocks are cached and the scrape adds the block's (see [`crate::gzip`]).
+/// blocks are cached and the scrape adds the block's (see [`crate::exposition::gzip`]).
 fn metrics(
     store: &Store,
     request: &Request<Incoming>,
@@ -406,8 +406,11 @@ fn metrics(
         .iter()
         .map(|(code, count)| (*code, *count))
         .collect();
-    let mut block =
-        crate::render::scrape_block(&crate::process::read(), &counts, store.polls_in_flight());
+    let mut block = crate::exposition::render::scrape_block(
+        &crate::exposition::process::read(),
+        &counts,
+        store.polls_in_flight(),
+    );
     if format == Format::OpenMetrics {
         block = openmetrics::from_text(&block);
         block.push_str(openmetrics::EOF);

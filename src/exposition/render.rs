@@ -20,11 +20,11 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use crate::gzip::GzipPrefix;
-use crate::health::{ReloadStatus, SourceSlot, SourceState};
-use crate::openmetrics::{self, Format};
-use crate::process::ProcessFigures;
-use crate::snapshot::{escape_into, FamilySamples, Snapshot};
+use crate::exposition::gzip::GzipPrefix;
+use crate::exposition::openmetrics::{self, Format};
+use crate::exposition::process::ProcessFigures;
+use crate::model::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::model::snapshot::{escape_into, FamilySamples, Snapshot};
 
 /// The exposition as served: the text, and its OpenMetrics and gzip forms, each made on the
 /// first request that wants it and kept until the next render.
@@ -721,7 +721,7 @@ fn add_exporter_families(families: &mut Families<'_>, reload: ReloadStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
+    use crate::model::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
     use prometheus::proto::{self, MetricFamily, MetricType};
     use prometheus::{Encoder, TextEncoder};
     use proptest::prelude::*;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::usage::DaySeries;
+use crate::model::usage::DaySeries;
 
 /// The settled days of one family.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -11,7 +11,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::{LogFormat, LogLevel};
+use crate::commands::cli::{LogFormat, LogLevel};
 
 /// Sends `tracing` output to stderr in the chosen format.
 pub fn init(level: LogLevel, format: LogFormat) {

@@ -10,9 +10,9 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app;
-use crate::clock::SystemClock;
 use crate::config;
-use crate::server;
+use crate::model::clock::SystemClock;
+use crate::serve::server;
 use crate::simulator::kit::{self, SimulatedTenant};
 use tokio::net::TcpListener;
 

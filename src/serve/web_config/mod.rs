@@ -19,7 +19,7 @@ use rustls::ServerConfig;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use crate::secret::Secret;
+use crate::model::secret::Secret;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

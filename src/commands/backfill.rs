@@ -18,11 +18,11 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 
 use crate::app;
-use crate::clock::FixedClock;
 use crate::config::{Config, SourceConfig};
-use crate::poller::Poller;
-use crate::render::write_timestamped;
-use crate::snapshot::Snapshot;
+use crate::engine::poller::Poller;
+use crate::exposition::render::write_timestamped;
+use crate::model::clock::FixedClock;
+use crate::model::snapshot::Snapshot;
 
 /// The instants a backfill writes: `from`, then every `step`, up to `to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +108,7 @@ pub fn parse_label(text: &str) -> Result<(String, String), String> {
         return Err("--label source: every series has its source label already".into());
     }
     let mut escaped = String::with_capacity(value.len());
-    crate::snapshot::escape_into(&mut escaped, value, true);
+    crate::model::snapshot::escape_into(&mut escaped, value, true);
     Ok((name.to_string(), escaped))
 }
 
@@ -121,6 +121,22 @@ pub struct Summary {
     pub bytes: u64,
 }
 
+/// `backfill`: writes the file, with progress on stderr, and says what it wrote and how to
+/// load it.
+pub async fn command(config: &Config, request: &Request) -> anyhow::Result<std::process::ExitCode> {
+    let summary = run(config, request, &mut std::io::stderr()).await?;
+    eprintln!(
+        "wrote {}: {} steps of {} sources, {} samples, {} bytes; load it with: promtool tsdb create-blocks-from openmetrics {} <data dir>",
+        request.output.display(),
+        summary.steps,
+        summary.sources,
+        summary.samples,
+        summary.bytes,
+        request.output.display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// Writes the backfill `request` asks for, telling `progress` (stderr) which sources are
 /// skipped and how far it got.
 pub async fn run(
@@ -131,18 +147,7 @@ pub async fn run(
     let chosen = choose_sources(config, &request.sources)?;
     check_labels(&request.labels, &chosen)?;
     let output = Output::prepare(&request.output)?;
-    let mut with_history = Vec::new();
-    for source in chosen {
-        if source.source.reads_date_range() {
-            with_history.push(for_backfill(source));
-        } else {
-            writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to backfill", source.name, source.vendor)?;
-        }
-    }
-    anyhow::ensure!(
-        !with_history.is_empty(),
-        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (README, \"Backfill\")"
-    );
+    let with_history = with_history(chosen, progress)?;
     let range = request.range;
     let clock = FixedClock::new(range.from);
     let (_store, pollers) = app::pollers(
@@ -185,6 +190,27 @@ pub async fn run(
         .finish(output)
         .with_context(|| format!("writing {}", request.output.display()))?;
     Ok(summary)
+}
+
+/// The chosen sources that have a history, as a backfill polls them; a line on `progress` for
+/// each that has none.
+fn with_history(
+    chosen: Vec<&SourceConfig>,
+    progress: &mut (dyn Write + Send),
+) -> anyhow::Result<Vec<SourceConfig>> {
+    let mut with_history = Vec::new();
+    for source in chosen {
+        if source.source.reads_date_range() {
+            with_history.push(for_backfill(source));
+        } else {
+            writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to backfill", source.name, source.vendor)?;
+        }
+    }
+    anyhow::ensure!(
+        !with_history.is_empty(),
+        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (README, \"Backfill\")"
+    );
+    Ok(with_history)
 }
 
 /// Refuses a `--label` whose name another `--label` has, or a backfilled series has already:

@@ -10,16 +10,16 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::budgets::{self, BudgetFamilies};
-use crate::clock::SharedClock;
 use crate::config::SourceConfig;
-use crate::health::SourceSlot;
+use crate::engine::store::Store;
 use crate::http::HttpClient;
-use crate::poll_slots::PollSlot;
-use crate::settled::{PollDays, SettledState};
-use crate::snapshot::Snapshot;
+use crate::model::clock::SharedClock;
+use crate::model::health::SourceSlot;
+use crate::model::poll_slots::PollSlot;
+use crate::model::settled::{PollDays, SettledState};
+use crate::model::snapshot::Snapshot;
 use crate::sources::windows::Windows;
 use crate::sources::{PollError, PollPlan};
-use crate::store::Store;
 
 /// A source with everything it needs to poll.
 pub struct Poller {

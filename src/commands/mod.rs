@@ -1,0 +1,140 @@
+//! Each command's body, which `main.rs` dispatches to: [`cli`] (the command line), [`demo`]
+//! (simulators and an exporter against them), [`backfill`] (past instants as OpenMetrics), and
+//! [`logging`] (log lines in Prometheus's form). [`run`] dispatches a parsed command line;
+//! `serve`, `once` and `check` call into [`crate::app`].
+
+pub mod backfill;
+pub mod cli;
+pub mod demo;
+pub mod logging;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app;
+use crate::config;
+use crate::model::clock::SystemClock;
+use crate::serve::server;
+use crate::serve::web_config::WebConfig;
+use cli::{Cli, Command};
+
+/// Runs the command the command line names; the exit code says whether it succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.version {
+        print!("{}", crate::version_text());
+        return Ok(ExitCode::SUCCESS);
+    }
+    cli.check_flags()?;
+    let config_file = cli.config_file();
+    match cli.command() {
+        Command::Check => Ok(check(&config_file)),
+        Command::Schema => {
+            let schema = config::schema::schema();
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once => once(&cli, &config_file).await,
+        Command::Serve => serve(&cli, config_file).await,
+        Command::Backfill {
+            from,
+            to,
+            step,
+            sources,
+            labels,
+            output,
+        } => {
+            let range = backfill::Range::parse(&from, &to, step, chrono::Utc::now())
+                .map_err(anyhow::Error::msg)?;
+            let config = config::load(&config_file)?.of_shard(cli.shard());
+            let request = backfill::Request {
+                range,
+                sources,
+                labels,
+                output,
+            };
+            backfill::command(&config, &request).await
+        }
+        Command::Demo { seed } => {
+            let endpoints = endpoints(&cli)?;
+            let listeners = cli.listeners().await?;
+            demo::run(listeners, seed, endpoints, shutdown_on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(config_file: &Path) -> ExitCode {
+    match app::check(config_file, chrono::Utc::now()) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn once(cli: &Cli, config_file: &Path) -> anyhow::Result<ExitCode> {
+    let config = config::load(config_file)?.of_shard(cli.shard());
+    let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
+    print!("{}", String::from_utf8_lossy(&body));
+    Ok(match all_succeeded {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
+}
+
+async fn serve(cli: &Cli, config_file: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let config = config::load(&config_file)?;
+    let endpoints = endpoints(cli)?;
+    let listeners = cli.listeners().await?;
+    let file = app::ConfigFile {
+        path: Some(config_file),
+        shard: cli.shard(),
+    };
+    let clock = Arc::new(SystemClock);
+    app::run(
+        config,
+        listeners,
+        clock,
+        shutdown_on_signal(),
+        file,
+        endpoints,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The web config (loaded: a bad one stops the start) and the metrics path.
+fn endpoints(cli: &Cli) -> anyhow::Result<server::Endpoints> {
+    let web = cli.web_config_file.as_deref().map(WebConfig::load);
+    Ok(server::Endpoints {
+        web: web.transpose()?.map(Arc::new),
+        telemetry_path: cli
+            .telemetry_path
+            .clone()
+            .unwrap_or_else(|| server::DEFAULT_TELEMETRY_PATH.to_string()),
+    })
+}
+
+/// Cancelled on SIGINT or SIGTERM.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

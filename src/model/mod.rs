@@ -1,0 +1,20 @@
+//! The data every wing above passes around, and the small primitives they share. Imports no
+//! other wing.
+//!
+//! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built, and
+//!   the text format's label escaping; [`usage`]: what a poll consumed, as budgets read it;
+//!   [`settled`]: the per-day amounts of settled days kept between polls.
+//! - [`health`]: each source's identity, counters and state; [`source_stats`]: its request
+//!   counters; [`poll_slots`]: the `max_concurrent_polls` permits, let go of while a poll waits.
+//! - [`clock`]: the injectable time; [`secret`]: the string that never prints, and URLs as they
+//!   may be printed; [`shard`]: which sources a replica owns.
+
+pub mod clock;
+pub mod health;
+pub mod poll_slots;
+pub mod secret;
+pub mod settled;
+pub mod shard;
+pub mod snapshot;
+pub mod source_stats;
+pub mod usage;
