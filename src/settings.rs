@@ -1,6 +1,7 @@
 //! Decoding a vendor's own config keys, shared by [`config`](crate::config) (which calls each
 //! vendor) and [`sources`](crate::sources) (whose settings structs define the keys). It sits
-//! below both so that neither has to import the other back.
+//! below both so that neither has to import the other back. With `config`, the only caller of
+//! the YAML library ([`from_yaml`] reads the web config's file too).
 //!
 //! Paths in [`FieldError`] are relative to the source entry; the config loader prefixes them
 //! and finds their line and column.
@@ -46,6 +47,32 @@ pub fn check_labels(key: &str, names: &[&str]) -> Vec<FieldError> {
         }
     }
     errors
+}
+
+/// A vendor's own keys as a source entry gives them (the entry less the keys every source
+/// shares), for its type to decode. `config` makes them; vendors never see the YAML.
+pub struct VendorKeys(serde_yaml::Value);
+
+impl VendorKeys {
+    pub fn new(keys: serde_yaml::Value) -> Self {
+        VendorKeys(keys)
+    }
+
+    /// The keys as the vendor's settings type; unknown keys are refused by the type.
+    pub fn decode<T: DeserializeOwned>(self) -> Result<T, FieldError> {
+        decode_settings(self.0)
+    }
+}
+
+/// A YAML document that does not read as the type asked for: the library's message, which
+/// names the line and column.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct YamlError(String);
+
+/// Reads a whole YAML document as `T`.
+pub fn from_yaml<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    serde_yaml::from_str(text).map_err(|e| YamlError(e.to_string()))
 }
 
 /// Decodes a vendor's settings. Unknown keys must be rejected by `T` (`deny_unknown_fields`);

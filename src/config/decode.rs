@@ -15,7 +15,7 @@ use super::positions::{Position, PositionIndex};
 use super::raw::*;
 use super::{Config, ConfigError, Schedule, SourceConfig};
 use crate::http::{AuthConfig, ClientCredential, Grant, OAuth2Config, RequestLimits};
-use crate::settings::{decode_settings, join_path, strip_serde_yaml_location};
+use crate::settings::{decode_settings, join_path, strip_serde_yaml_location, VendorKeys};
 use crate::sources::{self, Source, SourceType};
 
 pub(super) struct Decoder<'a> {
@@ -221,7 +221,7 @@ impl Decoder<'_> {
         let limits = self.limits(prefix, &common, global);
         let credentials = (common.authorization.take(), common.oauth2.take());
         let auth = self.auth(prefix, &common.name, source_type, &base_url, credentials);
-        let source = match source_type.build(vendor_settings, &base_url) {
+        let source = match source_type.build(VendorKeys::new(vendor_settings)) {
             Ok(source) => Some(source),
             Err(errors) => {
                 for e in errors {

@@ -504,41 +504,83 @@ impl PollSession<'_> {
             .max(Duration::from_millis(1))
     }
 
-    /// Accepts the next page's URL: counts pages against `max_pages` and refuses a link seen
-    /// before in this poll, so a vendor that loops cannot keep a poll running forever.
-    pub fn next_page(&self, url: &Url) -> Result<(), HttpError> {
-        let pages = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+    /// GETs one page of a paged listing. Pages count against `max_pages` across the poll,
+    /// and a URL asked for before in this poll is refused, so a vendor that loops cannot keep
+    /// a poll running forever. Every error says which page of the poll it met.
+    pub async fn get_page(&self, url: &Url) -> Result<Page, PageError> {
+        let number = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        let on_page = |source| PageError {
+            page: number,
+            source,
+        };
         let max = self.client.limits.max_pages;
-        if pages > max {
-            return Err(HttpError::TooManyPages { max });
+        if number > max {
+            return Err(on_page(HttpError::TooManyPages { max }));
         }
-        let mut seen = self.seen_links.lock().unwrap_or_else(|e| e.into_inner());
-        if !seen.insert(url) {
-            return Err(HttpError::PaginationLoop {
-                link: shortened(&redacted_url(url)),
-            });
+        let first_time = lock(&self.seen_links).insert(url);
+        if !first_time {
+            let link = shortened(&redacted_url(url));
+            return Err(on_page(HttpError::PaginationLoop { link }));
         }
-        Ok(())
+        let response = self
+            .send(&Request::get(url.clone()))
+            .await
+            .map_err(on_page)?;
+        Ok(Page { number, response })
     }
 
     /// Resolves a pagination link against the URL of the page that carried it (RFC 3986 §5.1:
     /// the base is the retrieval URI, so `name?skip=9` on `/a/b/list` is `/a/b/name?skip=9`) and
     /// refuses it unless it points at the configured host: the credentials must never be sent
     /// anywhere else.
-    pub fn same_host_link(&self, page: &Url, link: &str) -> Result<Url, HttpError> {
+    pub fn same_host_link(&self, page: &Page, link: &str) -> Result<Url, PageError> {
         let base = &self.client.base_url;
-        let url = page.join(link).map_err(|e| HttpError::Decode {
-            request: format!("pagination link {link:?}"),
-            detail: format!("not a URL: {e}"),
+        let url = page.response.url.join(link).map_err(|e| {
+            page.error(HttpError::Decode {
+                request: format!("pagination link {link:?}"),
+                detail: format!("not a URL: {e}"),
+            })
         })?;
         if origin_of(&url) != origin_of(base) {
-            return Err(HttpError::ForeignLink {
+            return Err(page.error(HttpError::ForeignLink {
                 link: origin_of(&url),
                 expected: origin_of(base),
-            });
+            }));
         }
         Ok(url)
     }
+}
+
+/// One page of a paged listing: the answer, and which page of the poll it is (from 1).
+pub struct Page {
+    pub number: u32,
+    pub response: Response,
+}
+
+impl Page {
+    /// The page's body as a JSON object (see [`Response::json_object`]).
+    pub fn json_object<'a, T: Deserialize<'a>>(&'a self) -> Result<T, PageError> {
+        self.response.json_object().map_err(|e| self.error(e))
+    }
+
+    fn error(&self, source: HttpError) -> PageError {
+        PageError {
+            page: self.number,
+            source,
+        }
+    }
+}
+
+/// What went wrong with a page, and which page of the poll it was.
+#[derive(Debug, thiserror::Error)]
+#[error("page {page}: {source}")]
+pub struct PageError {
+    pub page: u32,
+    pub source: HttpError,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

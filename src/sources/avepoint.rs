@@ -15,12 +15,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{PollError, PollPlan, Source, SourceType};
-use crate::http::{ErrorDetailFn, PollSession, Request};
+use super::{PollError, PollPlan, Source, Vendor};
+use crate::http::{ErrorDetailFn, PollSession};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, Usage};
-use crate::settings::{decode_settings, FieldError};
+use crate::settings::FieldError;
 
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
 
@@ -38,7 +38,7 @@ pub struct AvePointType;
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     #[serde(default)]
     flow_ids: Vec<String>,
     tenant: Option<String>,
@@ -50,10 +50,8 @@ fn default_page_size() -> u32 {
     1000
 }
 
-impl SourceType for AvePointType {
-    fn settings_schema(&self) -> serde_json::Value {
-        crate::settings::schema_of::<Settings>()
-    }
+impl Vendor for AvePointType {
+    type Settings = Settings;
 
     fn name(&self) -> &'static str {
         "avepoint"
@@ -71,12 +69,7 @@ impl SourceType for AvePointType {
         vec!["enpower.data.read.all".to_string()]
     }
 
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        _base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
-        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+    fn source(&self, settings: Settings) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         if !(1..=1000).contains(&settings.page_size) {
             return Err(vec![FieldError::new(
                 "page_size",
@@ -196,18 +189,12 @@ impl Source for AvePoint {
                 .map(|f| Some(f.as_str()))
                 .collect()
         };
-        let mut page = 0;
         for flow_id in queries {
             let mut url = self.first_url(session, flow_id);
             let mut first_page_of_query = true;
             loop {
-                page += 1;
-                session.next_page(&url).map_err(PollError::on_page(page))?;
-                let response = session
-                    .send(&Request::get(url.clone()))
-                    .await
-                    .map_err(PollError::on_page(page))?;
-                let body: UsagePage = response.json_object().map_err(PollError::on_page(page))?;
+                let page = session.get_page(&url).await?;
+                let body: UsagePage = page.json_object()?;
                 for record in &body.connection_usage_cloud_flows {
                     folder.fold_record(record);
                 }
@@ -221,11 +208,7 @@ impl Source for AvePoint {
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
                 {
-                    Some(link) => {
-                        url = session
-                            .same_host_link(&response.url, link)
-                            .map_err(PollError::on_page(page))?
-                    }
+                    Some(link) => url = session.same_host_link(&page, link)?,
                     None => break,
                 }
             }

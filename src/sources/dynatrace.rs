@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, SourceType};
-use crate::http::{HttpError, PollSession, Request};
+use super::{PollError, PollPlan, Source, Vendor};
+use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, VendorBudget};
-use crate::settings::{decode_settings, FieldError};
+use crate::settings::FieldError;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",
@@ -36,7 +36,7 @@ pub struct DynatraceType;
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     account_uuid: String,
     /// Without it, every active subscription of the account, listed at each poll.
     subscription_uuid: Option<String>,
@@ -60,10 +60,8 @@ enum ApiVersion {
     V3,
 }
 
-impl SourceType for DynatraceType {
-    fn settings_schema(&self) -> serde_json::Value {
-        crate::settings::schema_of::<Settings>()
-    }
+impl Vendor for DynatraceType {
+    type Settings = Settings;
 
     fn name(&self) -> &'static str {
         "dynatrace"
@@ -81,12 +79,7 @@ impl SourceType for DynatraceType {
         vec!["account-uac-read".to_string()]
     }
 
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        _base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
-        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+    fn source(&self, settings: Settings) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         if settings.page_size == Some(0) {
             return Err(vec![FieldError::new("page_size", "must be at least 1")]);
         }
@@ -356,7 +349,7 @@ impl Dynatrace {
             folder.fold_page(subscription, page);
         })
         .await
-        .map_err(|(page, source)| PollError::Page { page, source })
+        .map_err(PollError::Page)
     }
 
     /// One subscription's cost pages (a v3 listing whatever api_version the usage uses).
@@ -372,7 +365,7 @@ impl Dynatrace {
             fold_costs(costs, subscription, page)
         })
         .await
-        .map_err(|(page, source)| PollError::Item {
+        .map_err(|PageError { page, source }| PollError::Item {
             item: format!("cost page {page} of subscription {subscription} ({ENTITLEMENT_SCOPE})"),
             source,
         })
@@ -435,23 +428,17 @@ impl Dynatrace {
         &self,
         session: &PollSession<'_>,
         (first, path, paged): (Url, &str, bool),
-        mut on_page: impl FnMut(&UsagePage<'_>, &HeaderMap),
-    ) -> Result<(), (u32, HttpError)> {
+        mut fold: impl FnMut(&UsagePage<'_>, &HeaderMap),
+    ) -> Result<(), PageError> {
         let mut url = first;
-        let mut page = 1;
         loop {
-            session.next_page(&url).map_err(|e| (page, e))?;
-            let response = session
-                .send(&Request::get(url.clone()))
-                .await
-                .map_err(|e| (page, e))?;
-            let body: UsagePage = response.json_object().map_err(|e| (page, e))?;
-            on_page(&body, &response.headers);
+            let page = session.get_page(&url).await?;
+            let body: UsagePage = page.json_object()?;
+            fold(&body, &page.response.headers);
             match body.next_page_key.as_deref().filter(|k| !k.is_empty()) {
                 Some(key) if paged => url = next_url(session, path, key),
                 _ => return Ok(()),
             }
-            page += 1;
         }
     }
 

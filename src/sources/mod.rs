@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use url::Url;
 
-use crate::http::{ErrorDetailFn, HttpError, PollSession, ThrottleSignalFn};
+use crate::http::{ErrorDetailFn, HttpError, PageError, PollSession, ThrottleSignalFn};
 use crate::model::clock::Clock;
 use crate::model::settled::SettledDays;
 use crate::model::snapshot::Snapshot;
 use crate::model::usage::BudgetUnit;
-use crate::settings::FieldError;
+use crate::settings::{FieldError, VendorKeys};
 
 /// Every vendor type the config accepts.
 pub static TYPES: &[&dyn SourceType] = &[
@@ -42,8 +42,13 @@ pub fn type_names() -> Vec<&'static str> {
     TYPES.iter().map(|t| t.name()).collect()
 }
 
-/// A vendor's config: its `type` name, its defaults, and how its own keys become a [`Source`].
-pub trait SourceType: Sync {
+/// A vendor as its file declares it: its `type` name, its defaults, the type its own keys are
+/// read into, and how those make a [`Source`]. Every `Vendor` is a [`SourceType`], which
+/// decodes the keys and makes their schema the same way for all.
+pub trait Vendor: Sync {
+    /// The vendor's own keys; unknown ones must be refused (`deny_unknown_fields`).
+    type Settings: serde::de::DeserializeOwned + schemars::JsonSchema;
+
     fn name(&self) -> &'static str;
 
     /// The vendor's public API host, where one exists for every customer.
@@ -61,17 +66,49 @@ pub trait SourceType: Sync {
         Vec::new()
     }
 
-    /// The JSON Schema of the vendor's own keys (`crate::config::schema::schema_of` of the
-    /// type [`SourceType::build`] reads them into).
+    /// Checks the decoded keys and makes the source. Errors carry paths relative to the entry.
+    fn source(&self, settings: Self::Settings) -> Result<Arc<dyn Source>, Vec<FieldError>>;
+}
+
+/// A vendor as the config sees it, in [`TYPES`].
+pub trait SourceType: Sync {
+    fn name(&self) -> &'static str;
+    fn default_base_url(&self) -> Option<&'static str>;
+    fn default_token_url(&self, base_url: &Url) -> Option<Url>;
+    fn default_scopes(&self, base_url: &Url) -> Vec<String>;
+
+    /// The JSON Schema of the vendor's own keys.
     fn settings_schema(&self) -> serde_json::Value;
 
     /// Builds the source from the entry's keys other than the shared ones. Errors carry paths
     /// relative to the entry.
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>>;
+    fn build(&self, keys: VendorKeys) -> Result<Arc<dyn Source>, Vec<FieldError>>;
+}
+
+impl<V: Vendor> SourceType for V {
+    fn name(&self) -> &'static str {
+        Vendor::name(self)
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Vendor::default_base_url(self)
+    }
+
+    fn default_token_url(&self, base_url: &Url) -> Option<Url> {
+        Vendor::default_token_url(self, base_url)
+    }
+
+    fn default_scopes(&self, base_url: &Url) -> Vec<String> {
+        Vendor::default_scopes(self, base_url)
+    }
+
+    fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::schema_of::<V::Settings>()
+    }
+
+    fn build(&self, keys: VendorKeys) -> Result<Arc<dyn Source>, Vec<FieldError>> {
+        self.source(keys.decode().map_err(|e| vec![e])?)
+    }
 }
 
 /// What a poll must read beyond what the source serves itself, and what it may skip.
@@ -146,8 +183,8 @@ pub trait Source: Send + Sync {
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
-    #[error("page {page}: {source}")]
-    Page { page: u32, source: HttpError },
+    #[error(transparent)]
+    Page(#[from] PageError),
     /// A request for one part of the data, e.g. one tenant and consumable.
     #[error("{item}: {source}")]
     Item { item: String, source: HttpError },
@@ -161,14 +198,10 @@ pub enum PollError {
 }
 
 impl PollError {
-    pub fn on_page(page: u32) -> impl Fn(HttpError) -> PollError {
-        move |source| PollError::Page { page, source }
-    }
-
     /// The `consumption_source_errors_total{reason}` label value.
     pub fn reason(&self) -> &'static str {
         match self {
-            PollError::Page { source, .. }
+            PollError::Page(PageError { source, .. })
             | PollError::Item { source, .. }
             | PollError::Http(source) => source.reason(),
             PollError::Timeout(_) => "poll_timeout",

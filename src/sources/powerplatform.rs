@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, SourceType};
+use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::VendorBudget;
-use crate::settings::{check_labels, decode_settings, FieldError};
+use crate::settings::{check_labels, FieldError};
 
 const RECORDS_PATH: &str = "/licensing/UserPerFlowCapacitySource";
 const SUMMARY_PATH: &str = "/licensing/UserPerFlowCapacitySource/TenantContextSummary";
@@ -43,7 +43,7 @@ pub struct PowerPlatformType;
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     #[serde(default = "default_api_version")]
     api_version: String,
     #[serde(default = "default_page_size")]
@@ -121,10 +121,8 @@ fn default_labels() -> Vec<Label> {
     ]
 }
 
-impl SourceType for PowerPlatformType {
-    fn settings_schema(&self) -> serde_json::Value {
-        crate::settings::schema_of::<Settings>()
-    }
+impl Vendor for PowerPlatformType {
+    type Settings = Settings;
 
     fn name(&self) -> &'static str {
         "powerplatform"
@@ -142,12 +140,7 @@ impl SourceType for PowerPlatformType {
         )]
     }
 
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        _base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
-        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+    fn source(&self, settings: Settings) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         let mut errors = Vec::new();
         if settings.page_size == 0 {
             errors.push(FieldError::new("page_size", "must be at least 1"));
@@ -224,25 +217,19 @@ impl Source for PowerPlatform {
         let windows = Windows::planned(now, &plan);
         let mut folder = Folder::new(&self.settings.labels, windows, &plan);
         let mut page_number = self.settings.first_page;
-        let mut page = 1;
         loop {
             let url = self.records_url(session, windows, now, page_number);
-            session.next_page(&url).map_err(PollError::on_page(page))?;
-            let response = session
-                .send(&Request::get(url))
-                .await
-                .map_err(PollError::on_page(page))?;
-            if response.status == StatusCode::NO_CONTENT || response.body.is_empty() {
+            let page = session.get_page(&url).await?;
+            if page.response.status == StatusCode::NO_CONTENT || page.response.body.is_empty() {
                 break;
             }
-            let body: RecordsPage = response.json_object().map_err(PollError::on_page(page))?;
+            let body: RecordsPage = page.json_object()?;
             let count = body.records.len();
             folder.fold_page(&body);
             if count < self.settings.page_size as usize {
                 break;
             }
             page_number += 1;
-            page += 1;
         }
         let mut builder = folder.finish();
         if self.settings.tenant_summary && !plan.history_only {

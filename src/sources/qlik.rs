@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time};
-use super::{PollError, PollPlan, Source, SourceType};
-use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
+use super::{PollError, PollPlan, Source, Vendor};
+use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, Usage, VendorBudget};
-use crate::settings::{check_labels, decode_settings, FieldError};
+use crate::settings::{check_labels, FieldError};
 
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
 const MAX_PAGE_SIZE: u32 = 200;
@@ -74,7 +74,7 @@ pub struct QlikType;
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct QlikSettings {
+pub struct QlikSettings {
     #[serde(default = "default_periods")]
     periods_to_include: Vec<PeriodToInclude>,
     filter: Option<String>,
@@ -145,10 +145,8 @@ fn default_labels() -> Vec<Label> {
     ]
 }
 
-impl SourceType for QlikType {
-    fn settings_schema(&self) -> serde_json::Value {
-        crate::settings::schema_of::<QlikSettings>()
-    }
+impl Vendor for QlikType {
+    type Settings = QlikSettings;
 
     fn name(&self) -> &'static str {
         "qlik"
@@ -159,12 +157,7 @@ impl SourceType for QlikType {
         base_url.join("/oauth/token").ok()
     }
 
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        _base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
-        let settings: QlikSettings = decode_settings(settings).map_err(|e| vec![e])?;
+    fn source(&self, settings: QlikSettings) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         let page_size = settings.page_size.unwrap_or(MAX_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(vec![FieldError::new(
@@ -271,22 +264,14 @@ impl Source for Qlik {
         let first = self.first_page_url(session);
         let mut folder = Folder::new(&self.labels, clock.now(), plan);
         let mut url = first.clone();
-        let mut page = 1;
         loop {
-            session.next_page(&url).map_err(PollError::on_page(page))?;
-            let response = session
-                .send(&Request::get(url.clone()))
-                .await
-                .map_err(PollError::on_page(page))?;
-            let body: ExecutionsPage = response.json_object().map_err(PollError::on_page(page))?;
+            let page = session.get_page(&url).await?;
+            let body: ExecutionsPage = page.json_object()?;
             folder.fold_page(&body);
-            match next_page_url(&body, &first, &response.url, session)
-                .map_err(PollError::on_page(page))?
-            {
+            match next_page_url(&body, &first, &page, session)? {
                 Some(next) => url = next,
                 None => break,
             }
-            page += 1;
         }
         if self.entitlements {
             folder.license = Some(license_overview(session).await?);
@@ -344,9 +329,9 @@ impl Qlik {
 fn next_page_url(
     body: &ExecutionsPage<'_>,
     first: &Url,
-    page: &Url,
+    page: &Page,
     session: &PollSession<'_>,
-) -> Result<Option<Url>, HttpError> {
+) -> Result<Option<Url>, PageError> {
     let Some(next) = body.links.as_ref().and_then(|l| l.next.as_ref()) else {
         return Ok(None);
     };

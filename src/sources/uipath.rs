@@ -18,12 +18,12 @@ use serde_json::json;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, SourceType};
+use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, VendorBudget};
-use crate::settings::{decode_settings, FieldError};
+use crate::settings::FieldError;
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -35,7 +35,7 @@ pub struct UiPathType;
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     organization_id: String,
     tenant_ids: Vec<String>,
     consumable_codes: Vec<String>,
@@ -54,10 +54,8 @@ fn default_concurrency() -> usize {
     4
 }
 
-impl SourceType for UiPathType {
-    fn settings_schema(&self) -> serde_json::Value {
-        crate::settings::schema_of::<Settings>()
-    }
+impl Vendor for UiPathType {
+    type Settings = Settings;
 
     fn name(&self) -> &'static str {
         "uipath"
@@ -76,12 +74,7 @@ impl SourceType for UiPathType {
         vec!["PM.License".to_string()]
     }
 
-    fn build(
-        &self,
-        settings: serde_yaml::Value,
-        _base_url: &Url,
-    ) -> Result<Arc<dyn Source>, Vec<FieldError>> {
-        let settings: Settings = decode_settings(settings).map_err(|e| vec![e])?;
+    fn source(&self, settings: Settings) -> Result<Arc<dyn Source>, Vec<FieldError>> {
         let mut errors = Vec::new();
         if settings.tenant_ids.is_empty() {
             errors.push(FieldError::new("tenant_ids", "list at least one tenant ID"));

@@ -406,6 +406,21 @@ fn the_vendor_rule_reads_code_and_messages_but_not_comments_or_tests() {
     assert!(vendors_named("fn f() {} /// acme", &vendors).is_empty());
 }
 
+#[test]
+fn only_config_and_settings_call_the_yaml_library() {
+    let src = root().join("src");
+    let callers: Vec<String> = rust_files(&src)
+        .iter()
+        .filter(|file| !file.starts_with(src.join("config")) && !file.ends_with("src/settings.rs"))
+        .filter(|file| code_only(&std::fs::read_to_string(file).unwrap()).contains("serde_yaml"))
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        callers.is_empty(),
+        "go through config or settings (swapping the deprecated serde_yaml should touch those two only): {callers:?}"
+    );
+}
+
 /// Functions longer than `limit` lines in a file's text, as (name, lines).
 fn long_functions(text: &str, limit: usize) -> Vec<(String, usize)> {
     let code = code_only(text);

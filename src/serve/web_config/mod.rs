@@ -95,7 +95,7 @@ pub enum WebConfigError {
     #[error("{}: {source}", path.display())]
     Syntax {
         path: PathBuf,
-        source: serde_yaml::Error,
+        source: crate::settings::YamlError,
     },
     #[error("{}: basic_auth_users.{user} is not a bcrypt hash (make one with `htpasswd -nBC 10 {user}`)", path.display())]
     NotBcrypt { path: PathBuf, user: String },
@@ -316,7 +316,7 @@ fn read(path: &Path) -> Result<(Watched, WebSettings), WebConfigError> {
         source,
     })?;
     let raw: RawWebConfig =
-        serde_yaml::from_str(&text).map_err(|source| WebConfigError::Syntax {
+        crate::settings::from_yaml(&text).map_err(|source| WebConfigError::Syntax {
             path: path.to_path_buf(),
             source,
         })?;
