@@ -48,4 +48,6 @@ if [ ! -x "$tools/cargo/bin/cargo-deb" ]; then
   cargo install --quiet --locked --version 3.8.0 --root "$tools/cargo" cargo-deb
 fi
 
-cargo test --locked
+# Plain `cargo test` runs the hermetic tests only; the ones that need the tools above are
+# #[ignore]d there, with the tool they need, and run here.
+cargo test --locked -- --include-ignored

@@ -81,14 +81,7 @@ pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
+    use crate::model::clock::testing::{at, day};
 
     #[test]
     fn periods_contain_now_and_end_where_the_next_begins() {

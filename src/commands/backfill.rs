@@ -438,12 +438,7 @@ fn escape_help(help: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::model::clock::testing::at;
 
     #[test]
     fn a_range_is_read_from_dates_times_and_now_and_a_bad_one_is_refused() {

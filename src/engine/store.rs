@@ -63,6 +63,11 @@ impl Store {
         self.poll_slots.in_flight()
     }
 
+    /// The most polls that ever held a slot at once.
+    pub fn most_polls_in_flight(&self) -> usize {
+        self.poll_slots.most_in_flight()
+    }
+
     pub fn slots(&self) -> Vec<Arc<SourceSlot>> {
         read(&self.slots).clone()
     }

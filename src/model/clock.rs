@@ -40,3 +40,22 @@ impl Clock for FixedClock {
 }
 
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Instants and days written as text, for the unit tests' injected clocks.
+#[cfg(test)]
+pub mod testing {
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    /// An RFC 3339 instant.
+    pub fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
+            .to_utc()
+    }
+
+    /// A `YYYY-MM-DD` day.
+    pub fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .unwrap_or_else(|e| panic!("{text:?} is not YYYY-MM-DD: {e}"))
+    }
+}

@@ -14,7 +14,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// restarts then, since the global keys are part of each source's fingerprint).
 pub struct PollSlots {
     permits: RwLock<(usize, Arc<Semaphore>)>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Polls holding a permit now, and the most that ever did at once.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl Default for PollSlots {
@@ -54,7 +61,13 @@ impl PollSlots {
 
     /// Polls holding a permit now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight.now.load(Ordering::Relaxed)
+    }
+
+    /// The most polls that ever held a permit at once (a high-water mark: unlike the gauge,
+    /// it misses no peak between two reads).
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::Relaxed)
     }
 }
 
@@ -65,7 +78,7 @@ pub struct PollSlot {
     /// Whether the poll counts as in flight now: a poll cancelled during its wait (its
     /// timeout) holds nothing, and is not counted out twice.
     held: AtomicBool,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
 }
 
 impl PollSlot {
@@ -81,7 +94,8 @@ impl PollSlot {
         let permit = self.semaphore.clone().acquire_owned().await.ok();
         *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
         self.held.store(true, Ordering::Relaxed);
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight.most.fetch_max(now, Ordering::Relaxed);
     }
 
     fn give_back(&self) {
@@ -90,7 +104,7 @@ impl PollSlot {
         }
         let permit = self.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(permit);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.in_flight.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -149,17 +149,8 @@ impl SettledState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::clock::testing::{at, day};
     use std::time::Duration;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    fn day(text: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
-    }
 
     const THREE_DAYS: Duration = Duration::from_secs(3 * 86_400);
     const DAY: Duration = Duration::from_secs(86_400);

@@ -609,10 +609,7 @@ impl Folder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
+    use crate::model::clock::testing::at;
 
     #[test]
     fn usage_folds_into_windows_per_environment_and_capability_across_a_quarter_boundary() {

@@ -587,10 +587,7 @@ fn is_burst_throttled(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
+    use crate::model::clock::testing::at;
 
     #[test]
     fn records_fold_into_window_sums_per_label_set_across_a_year_boundary() {

@@ -713,12 +713,7 @@ fn describe_qlik_error(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::model::clock::testing::at;
 
     fn sample(snapshot: &Snapshot, family: &str, labels: &[&str]) -> Option<f64> {
         snapshot.family(family)?.get(labels)

@@ -411,10 +411,7 @@ impl UiPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-    }
+    use crate::model::clock::testing::at;
 
     #[test]
     fn days_fold_into_windows_per_tenant_consumable_and_service_across_a_month_boundary() {

@@ -8,14 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use consumption_exporter::commands::backfill::{self, Range, Request};
 use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, VENDORS};
 use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization, CONSUMABLES};
 use consumption_exporter::simulator::{Fault, When};
 
-use crate::e2e::{program, query_at, run_tool, start_prometheus};
+use crate::e2e::{query_at, start_prometheus};
+use crate::helpers::at;
 use crate::helpers::parse_config;
+use crate::helpers::{program, run_tool};
 
 const SEED: u64 = 5;
 
@@ -35,12 +37,6 @@ async fn tenants(today: NaiveDate) -> Vec<SimulatedTenant> {
 fn config_text(tenants: &[SimulatedTenant]) -> String {
     let entries: String = tenants.iter().map(|t| t.entry(t.type_name())).collect();
     format!("sources:\n{entries}")
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 fn assert_nothing_asked(tenants: &[SimulatedTenant]) {
@@ -269,6 +265,7 @@ fn promtool(args: &[&str], dir: &Path) -> String {
     run_tool(program(&["promtool"], "prometheus"), args, dir)
 }
 
+#[ignore = "needs prometheus and promtool: ./scripts/test.sh installs and runs it"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_five_backfilled_days_load_into_a_real_prometheus_and_answer_queries() {
     // A missing Prometheus fails the test first, naming its package.

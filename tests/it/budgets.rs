@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::avepoint::{AvePointSimulator, AvePointTenant};
 use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
@@ -18,15 +18,8 @@ use consumption_exporter::simulator::uipath::{self, UiPathOrganization, UiPathSi
 use consumption_exporter::simulator::RunningSimulator;
 use serde_json::json;
 
+use crate::helpers::{at, day};
 use crate::helpers::{Exposition, TestExporter};
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-fn day(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
 
 fn midnight(text: &str) -> f64 {
     at(&format!("{text}T00:00:00Z")).timestamp() as f64

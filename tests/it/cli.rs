@@ -7,6 +7,7 @@ use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantS
 use consumption_exporter::simulator::{Fault, When};
 
 use crate::helpers::client;
+use crate::helpers::free_port;
 
 fn exporter() -> Command {
     Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
@@ -31,14 +32,6 @@ async fn every_vendor(seed: u64) -> Vec<SimulatedTenant> {
         tenants.push(vendor.start(spec).await.unwrap());
     }
     tenants
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

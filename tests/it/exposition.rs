@@ -74,6 +74,7 @@ fn promtool() -> &'static str {
     "promtool"
 }
 
+#[ignore = "needs promtool: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn promtool_check_metrics_is_clean_for_every_vendor_and_two_qlik_sources() {
     let (exporter, _simulators) = every_vendor().await;
@@ -369,6 +370,7 @@ async fn fetch(url: &str, accept: Option<&str>) -> (String, String) {
 /// Prometheus 2.x's scrape `Accept` header: OpenMetrics first.
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
+#[ignore = "needs python3-prometheus-client: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn openmetrics_is_served_when_asked_and_the_python_parsers_read_the_same_samples_in_both() {
     let (exporter, _simulators) = every_vendor().await;

@@ -24,6 +24,27 @@ pub fn test_now() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// An RFC 3339 instant.
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
+        .to_utc()
+}
+
+/// A `YYYY-MM-DD` day.
+pub fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .unwrap_or_else(|e| panic!("{text:?} is not YYYY-MM-DD: {e}"))
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
 pub fn test_today() -> NaiveDate {
     test_now().date_naive()
 }
@@ -68,6 +89,12 @@ impl TestExporter {
             pollers,
             stop,
         }
+    }
+
+    /// Polls every source at once, each in one of the process's `max_concurrent_polls` slots
+    /// as a running exporter does; returns whether each succeeded.
+    pub async fn poll_all_in_slots(&self) -> Vec<bool> {
+        futures_util::future::join_all(self.pollers.iter().map(|p| p.poll_in_a_slot())).await
     }
 
     /// Runs one poll of source `i`; returns whether it succeeded.
@@ -377,4 +404,37 @@ pub fn shipped_rules() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/prometheus/rules/consumption.rules.yml");
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The first of `names` on the PATH; a missing program fails the test, naming its package.
+pub fn program(names: &[&str], package: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{} is not installed: run `apt-get install {package}` (or ./scripts/test.sh, which does)", names[0]))
+}
+
+/// A tool `scripts/test.sh` installs under target/test-tools; missing, the test says so.
+pub fn test_tool(relative: &str) -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-tools")
+        .join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run ./scripts/test.sh, which installs the PyPI and npm tools the tests use",
+        path.display()
+    );
+    path
+}
+
+/// Runs a tool in `directory`; a failure fails the test with everything it printed.
+pub fn run_tool(program_path: std::path::PathBuf, args: &[&str], directory: &Path) -> String {
+    let output = run_ok(
+        std::process::Command::new(&program_path)
+            .args(args)
+            .current_dir(directory),
+    );
+    said(&output)
 }

@@ -10,17 +10,8 @@ use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, VENDORS};
 use consumption_exporter::simulator::{Fault, When};
 
+use crate::helpers::{at, day};
 use crate::helpers::{Exposition, TestExporter};
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn day(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
-}
 
 /// Families that count the exporter's own work, which incremental polling changes on purpose.
 const WORK_FAMILIES: [&str; 4] = [

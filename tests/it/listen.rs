@@ -7,10 +7,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::helpers::client;
-
-fn free_port() -> u16 {
-    crate::e2e::free_port()
-}
+use crate::helpers::free_port;
 
 /// The demo with these flags, its logs piped, killed when dropped.
 fn demo(program: &str, args: &[&str]) -> Child {
@@ -101,9 +98,10 @@ async fn a_port_in_use_stops_the_start_naming_the_address() {
     );
 }
 
+#[ignore = "needs systemd-socket-activate: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn systemd_socket_activation_serves_on_every_socket_systemd_passes() {
-    let activate = crate::e2e::program(&["systemd-socket-activate"], "systemd");
+    let activate = crate::helpers::program(&["systemd-socket-activate"], "systemd");
     let (first, second) = (free_port(), free_port());
     let _activated = demo(
         &activate.display().to_string(),

@@ -9,7 +9,7 @@ fn repository() -> &'static Path {
 }
 
 fn systemd_analyze() -> PathBuf {
-    crate::e2e::program(&["systemd-analyze"], "systemd")
+    crate::helpers::program(&["systemd-analyze"], "systemd")
 }
 
 /// The shipped units in a directory of their own, the binary path pointing at this build (verify
@@ -49,6 +49,7 @@ fn units_for_verify() -> tempfile::TempDir {
     dir
 }
 
+#[ignore = "needs podman, systemd-analyze, cargo-deb and lintian: ./scripts/test.sh installs and runs it"]
 #[test]
 fn the_systemd_units_pass_systemd_analyze_verify_without_a_word() {
     let dir = units_for_verify();
@@ -72,6 +73,7 @@ fn the_systemd_units_pass_systemd_analyze_verify_without_a_word() {
     );
 }
 
+#[ignore = "needs podman, systemd-analyze, cargo-deb and lintian: ./scripts/test.sh installs and runs it"]
 #[test]
 fn the_service_is_hardened_to_an_exposure_of_two_or_less() {
     let dir = units_for_verify();
@@ -134,7 +136,7 @@ impl Drop for Image {
 
 /// podman as it runs here: runc, and explicit limits (the defaults fail in this sandbox).
 fn podman() -> Command {
-    Command::new(crate::e2e::program(&["podman"], "podman"))
+    Command::new(crate::helpers::program(&["podman"], "podman"))
 }
 
 const RUN_FLAGS: [&str; 6] = [
@@ -146,6 +148,7 @@ const RUN_FLAGS: [&str; 6] = [
     "nproc=1024:1024",
 ];
 
+#[ignore = "needs podman, systemd-analyze, cargo-deb and lintian: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on_sigterm() {
     let tag = "localhost/consumption-exporter:test";
@@ -188,7 +191,7 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
             .arg("--config.file=/etc/consumption-exporter/exporter.yml"),
     );
 
-    let port = crate::e2e::free_port();
+    let port = crate::helpers::free_port();
     let name = format!("consumption-exporter-test-{port}");
     crate::helpers::run_ok(
         podman()
@@ -229,7 +232,7 @@ async fn the_container_image_builds_from_scratch_gets_ready_and_stops_cleanly_on
 /// The Debian package of this build, made by `cargo deb` (installed by scripts/test.sh under
 /// target/test-tools), in `dir`.
 fn debian_package(dir: &Path) -> PathBuf {
-    let cargo_deb = crate::chart::test_tool("cargo/bin/cargo-deb");
+    let cargo_deb = crate::helpers::test_tool("cargo/bin/cargo-deb");
     let output = crate::helpers::run_ok(
         Command::new(cargo_deb)
             .args([
@@ -247,11 +250,12 @@ fn debian_package(dir: &Path) -> PathBuf {
     PathBuf::from(package.lines().last().unwrap_or_default())
 }
 
+#[ignore = "needs podman, systemd-analyze, cargo-deb and lintian: ./scripts/test.sh installs and runs it"]
 #[test]
 fn the_debian_package_passes_lintian_installs_and_checks_its_config() {
     let dir = tempfile::tempdir().unwrap();
     let package = debian_package(dir.path());
-    let lintian = Command::new(crate::e2e::program(&["lintian"], "lintian"))
+    let lintian = Command::new(crate::helpers::program(&["lintian"], "lintian"))
         .args(["--tag-display-limit", "0"])
         .arg(&package)
         .output()
@@ -268,7 +272,7 @@ fn the_debian_package_passes_lintian_installs_and_checks_its_config() {
         0,
         "installing the package needs root"
     );
-    let dpkg = crate::e2e::program(&["dpkg"], "dpkg");
+    let dpkg = crate::helpers::program(&["dpkg"], "dpkg");
     crate::helpers::run_ok(Command::new(&dpkg).arg("--install").arg(&package));
     struct Purge(PathBuf);
     impl Drop for Purge {

@@ -16,7 +16,7 @@ fn validate(config: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("exporter.yml");
     std::fs::write(&file, config).unwrap();
-    let output = Command::new(crate::chart::test_tool("venv/bin/check-jsonschema"))
+    let output = Command::new(crate::helpers::test_tool("venv/bin/check-jsonschema"))
         .arg("--schemafile")
         .arg(repository().join("exporter.schema.json"))
         .arg(&file)
@@ -51,6 +51,7 @@ fn the_committed_schema_is_what_the_binary_prints() {
     assert!(shipped.starts_with("# yaml-language-server: $schema=./exporter.schema.json\n"));
 }
 
+#[ignore = "needs check-jsonschema from PyPI: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn every_shipped_and_tested_config_passes_the_schema() {
     let shipped = std::fs::read_to_string(repository().join("exporter.yml")).unwrap();
@@ -73,6 +74,7 @@ async fn every_shipped_and_tested_config_passes_the_schema() {
         .unwrap_or_else(|e| panic!("the chart's default config: {e}"));
 }
 
+#[ignore = "needs check-jsonschema from PyPI: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn a_misspelt_key_is_refused_by_the_schema_as_by_check() {
     for vendor in kit::VENDORS {
@@ -96,6 +98,7 @@ async fn a_misspelt_key_is_refused_by_the_schema_as_by_check() {
     assert!(validate(global).is_err(), "a misspelt global key");
 }
 
+#[ignore = "needs check-jsonschema from PyPI: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn defaults_pass_the_schema_and_a_key_no_source_of_the_type_takes_does_not() {
     for vendor in kit::VENDORS {

@@ -41,7 +41,7 @@ async fn three_replicas_serve_every_source_exactly_once_and_poll_none_twice() {
 
     let mut replicas = Vec::new();
     for index in 0..3 {
-        let port = crate::e2e::free_port();
+        let port = crate::helpers::free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
             .arg("--config.file")
             .arg(&config)
@@ -172,31 +172,22 @@ async fn no_more_than_max_concurrent_polls_are_in_flight() {
     let entries: String = (0..6)
         .map(|i| tenants[i].entry(&format!("slow-{i}")))
         .collect();
-    let exporter = crate::helpers::RunningExporter::start(&format!(
+    let exporter = crate::helpers::TestExporter::start(&format!(
         "global:\n  poll_interval: 1h\n  max_concurrent_polls: 2\nsources:\n{entries}"
     ))
     .await;
-    let in_flight = |text: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix("consumption_exporter_polls_in_flight "))
-            .and_then(|v| v.parse().ok())
-            .expect("the in-flight gauge is served")
-    };
-    let mut most = 0.0f64;
-    let ready = format!("http://{}/-/ready", exporter.addr);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while crate::helpers::status_of(ready.clone()).await != 200 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the six polls did not end"
-        );
-        let text = crate::helpers::get(&format!("http://{}/metrics", exporter.addr)).await;
-        most = most.max(in_flight(&text));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(most, 2.0, "two polls at a time, never more");
-    let text = crate::helpers::get(&format!("http://{}/metrics", exporter.addr)).await;
-    assert_eq!(in_flight(&text), 0.0, "none once every first poll ended");
+    let polled = exporter.poll_all_in_slots().await;
+    assert_eq!(polled, [true; 6], "every slow poll succeeds");
+    assert_eq!(
+        exporter.store.most_polls_in_flight(),
+        2,
+        "two polls at a time, never more"
+    );
+    let text = crate::helpers::get(&exporter.url("/metrics")).await;
+    assert!(
+        text.contains("\nconsumption_exporter_polls_in_flight 0\n"),
+        "none once every poll ended"
+    );
 }
 
 #[tokio::test]

@@ -245,9 +245,10 @@ fn expectation(path: &Path) -> Expectation {
     }
 }
 
+#[ignore = "needs promtool: ./scripts/test.sh installs and runs it"]
 #[test]
 fn every_web_config_fixture_is_judged_as_promtool_check_web_config_judges_it() {
-    let promtool = crate::e2e::program(&["promtool"], "prometheus");
+    let promtool = crate::helpers::program(&["promtool"], "prometheus");
     let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixture("configs"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -349,7 +350,7 @@ async fn exporter_behind_text(yaml: &str) -> (RunningExporter, tempfile::TempDir
 
 /// What `openssl s_client` says of a handshake with these options, or why it failed.
 async fn s_client(exporter: &RunningExporter, options: &[&str]) -> Result<String, String> {
-    let openssl = crate::e2e::program(&["openssl"], "openssl");
+    let openssl = crate::helpers::program(&["openssl"], "openssl");
     let connect = format!("127.0.0.1:{}", exporter.addr.port());
     let ca = fixture("server-ca.pem");
     let output = tokio::process::Command::new(openssl)
@@ -370,6 +371,7 @@ async fn s_client(exporter: &RunningExporter, options: &[&str]) -> Result<String
     }
 }
 
+#[ignore = "needs openssl: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn openssl_s_client_sees_the_pinned_versions_ciphers_and_curves() {
     let (tls13, _sim) = exporter_behind("tls13-only.yml").await;
@@ -421,6 +423,7 @@ async fn openssl_s_client_sees_the_pinned_versions_ciphers_and_curves() {
     assert!(s_client(&defaults, &["-tls1_1"]).await.is_err());
 }
 
+#[ignore = "needs openssl: ./scripts/test.sh installs and runs it"]
 #[tokio::test]
 async fn http2_is_offered_by_alpn_unless_the_web_config_turns_it_off() {
     let (default_on, _sim) = exporter_behind("client-auth-NoClientCert.yml").await;
