@@ -1079,7 +1079,7 @@ local selector = import 'selector.libsonnet';
             overrides: [],
           },
           options: {},
-          description: 'Resident memory of each exporter process: about 400 bytes a series and 50 KiB a source beyond a 12 MiB base (README, Performance).',
+          description: 'Resident memory of each exporter process: about 400 bytes a series and 50 KiB a source beyond a 12 MiB base (docs/performance.md).',
         },
       ],
     },

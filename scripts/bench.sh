@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance benchmark (README, "Performance"): installs nginx for the static-file
+# The performance benchmark (docs/performance.md): installs nginx for the static-file
 # baseline if it is missing, builds the exporter and the benchmark in release mode, and prints
 # every figure as Markdown tables. Options go to the benchmark: ./scripts/bench.sh --help
 set -euo pipefail

@@ -208,7 +208,7 @@ fn with_history(
     }
     anyhow::ensure!(
         !with_history.is_empty(),
-        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (README, \"Backfill\")"
+        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (docs/operations.md, \"Backfill\")"
     );
     Ok(with_history)
 }

@@ -516,9 +516,164 @@ fn every_vendor_has_a_test_file_and_a_readme_section() {
             root().join(format!("src/simulator/{name}.rs")).exists(),
             "{name}: add its simulator, src/simulator/{name}.rs"
         );
+        let page = format!("docs/vendors/{name}.md");
         assert!(
-            readme.contains(&format!("### `type: {name}`")),
-            "{name}: README needs a \"### `type: {name}`\" section"
+            root().join(&page).exists() && readme.contains(&format!("]({page})")),
+            "{name}: add {page} and link it from README"
         );
     }
+}
+
+/// The Markdown pages: README, CONTRIBUTING and every page under docs/.
+fn markdown_pages() -> Vec<PathBuf> {
+    let mut pages = vec![root().join("README.md"), root().join("CONTRIBUTING.md")];
+    let mut pending = vec![root().join("docs")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                pages.push(path);
+            }
+        }
+    }
+    pages.sort();
+    pages
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to `-`, punctuation dropped.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The links of a page that lead nowhere: a missing file, or an anchor no heading has.
+fn broken_links(page: &Path, text: &str) -> Vec<String> {
+    let mut broken = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        let after = &rest[at + 2..];
+        let end = after.find(')').unwrap_or(after.len());
+        let target = &after[..end];
+        rest = &after[end..];
+        if target.contains("://") || target.starts_with("mailto:") {
+            continue;
+        }
+        let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+        let linked = match file.is_empty() {
+            true => page.to_path_buf(),
+            false => page.parent().unwrap().join(file),
+        };
+        let Ok(linked_text) = std::fs::read_to_string(&linked) else {
+            broken.push(format!("{}: {target}: no such file", page.display()));
+            continue;
+        };
+        let headings: Vec<String> = linked_text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .map(|h| anchor_of(h.trim_start_matches('#')))
+            .collect();
+        if !anchor.is_empty() && !headings.iter().any(|h| h == anchor) {
+            broken.push(format!(
+                "{}: {target}: no heading #{anchor}",
+                page.display()
+            ));
+        }
+    }
+    broken
+}
+
+/// Tables that would render as plain text: a row block whose second line is not a
+/// `|---|` separator, that does not follow a blank line, or whose rows have another number of
+/// cells than its header.
+fn broken_tables(text: &str) -> Vec<String> {
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut broken = Vec::new();
+    let mut in_code = false;
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].starts_with("```") {
+            in_code = !in_code;
+        }
+        if in_code || !lines[i].starts_with('|') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < lines.len() && lines[i].starts_with('|') {
+            i += 1;
+        }
+        let rows = &lines[start..i];
+        let separator = rows.get(1).is_some_and(|l| {
+            l.trim_matches('|').split('|').all(|cell| {
+                cell.trim().trim_matches(':').chars().all(|c| c == '-') && cell.contains('-')
+            })
+        });
+        let after_blank = start == 0 || lines[start - 1].trim().is_empty();
+        let same_width = rows.iter().all(|row| cells(row) == cells(rows[0]));
+        if !(separator && after_blank && same_width) {
+            broken.push(format!("line {}: {}", start + 1, rows[0]));
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_link_in_the_docs_resolves_and_every_table_renders() {
+    let mut problems = Vec::new();
+    for page in markdown_pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        problems.extend(broken_links(&page, &text));
+        for table in broken_tables(&text) {
+            problems.push(format!(
+                "{}: a table that renders as text at {table}",
+                page.display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 300,
+        "README has {lines} lines; the reference goes to docs/"
+    );
+}
+
+#[test]
+fn the_docs_checks_catch_a_dead_link_a_missing_anchor_and_a_headerless_table() {
+    let page = root().join("README.md");
+    let broken = broken_links(
+        &page,
+        "[a](docs/nothing.md) [b](docs/metrics.md#nowhere) [c](#documentation)",
+    );
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert_eq!(
+        anchor_of(" `type: qlik`: Qlik Cloud"),
+        "type-qlik-qlik-cloud"
+    );
+    assert_eq!(
+        broken_tables("| a | b |\n|---|---|\n| 1 | 2 |\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        broken_tables("text\n| 1 | 2 |\n| 3 | 4 |\n").len(),
+        1,
+        "no header separator"
+    );
+    assert_eq!(
+        broken_tables("| a | b |\n|---|---|\n| 1 |\n").len(),
+        1,
+        "a short row"
+    );
 }

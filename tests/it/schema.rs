@@ -126,3 +126,77 @@ async fn defaults_pass_the_schema_and_a_key_no_source_of_the_type_takes_does_not
         );
     }
 }
+
+/// The keys a page documents under `heading` (the whole page: `None`), until the next heading
+/// of its level: the first cell of every table row, each `key` in it.
+fn documented_keys(page: &str, heading: Option<&str>) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(page))
+        .unwrap_or_else(|e| panic!("{page}: {e}"));
+    let section: Vec<&str> = match heading {
+        None => text.lines().collect(),
+        Some(heading) => text
+            .lines()
+            .skip_while(|line| *line != heading)
+            .skip(1)
+            .take_while(|line| !line.starts_with("## "))
+            .collect(),
+    };
+    assert!(!section.is_empty(), "{page} has no section {heading:?}");
+    section
+        .into_iter()
+        .filter_map(|line| line.strip_prefix('|')?.split('|').next())
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn property_names(schema: &serde_json::Value) -> Vec<String> {
+    schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_config_key_is_documented_once_on_its_page() {
+    let schema = consumption_exporter::config::schema::schema();
+    let global = documented_keys("docs/configuration.md", Some("## `global`"));
+    let common = documented_keys("docs/configuration.md", Some("## Keys of every source"));
+    let once = |key: &str, documented: &[String], page: &str| {
+        let rows = documented.iter().filter(|k| *k == key).count();
+        assert_eq!(
+            rows, 1,
+            "`{key}` is documented in {rows} table rows of {page}; once, please"
+        );
+    };
+    for key in property_names(&schema["properties"]["global"]) {
+        once(&key, &global, "docs/configuration.md, `global`");
+    }
+    let entries = schema["properties"]["sources"]["items"]["allOf"]
+        .as_array()
+        .expect("one schema per source type");
+    for source_type in consumption_exporter::sources::TYPES {
+        let name = source_type.name();
+        let own = property_names(&source_type.settings_schema());
+        let page = format!("docs/vendors/{name}.md");
+        let on_page = documented_keys(&page, None);
+        for key in &own {
+            once(key, &on_page, &page);
+        }
+        let entry = entries
+            .iter()
+            .find(|e| e["if"]["properties"]["type"]["const"] == name)
+            .unwrap_or_else(|| panic!("no schema for {name}"));
+        for key in property_names(&entry["then"])
+            .iter()
+            .filter(|k| !own.contains(k))
+        {
+            once(key, &common, "docs/configuration.md, keys of every source");
+        }
+    }
+}
