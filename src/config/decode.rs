@@ -444,7 +444,6 @@ fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
         password.expose().hash(&mut hasher);
     }
     match auth {
-        AuthConfig::None => {}
         AuthConfig::Static(credential) => {
             (&credential.scheme, credential.credentials.expose()).hash(&mut hasher)
         }

@@ -15,6 +15,7 @@ use crate::engine::store::Store;
 use crate::http::HttpClient;
 use crate::model::clock::SharedClock;
 use crate::model::health::SourceSlot;
+use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
 use crate::model::settled::{PollDays, SettledState};
 use crate::model::snapshot::Snapshot;
@@ -30,10 +31,6 @@ pub struct Poller {
     pub clock: SharedClock,
     /// The settled days of earlier polls (sources with daily data).
     pub settled: Mutex<SettledState>,
-}
-
-fn lock(state: &Mutex<SettledState>) -> std::sync::MutexGuard<'_, SettledState> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Poller {

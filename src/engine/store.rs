@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::exposition::render::{self, Rendered};
 use crate::model::health::{ReloadStatus, SourceSlot, SourceState};
+use crate::model::locks::{lock, read, write};
 use crate::model::poll_slots::{PollSlot, PollSlots};
 use crate::model::snapshot::Snapshot;
 
@@ -74,7 +75,7 @@ impl Store {
 
     /// Replaces the set of sources (a reload), then re-renders.
     pub fn replace_slots(&self, slots: Vec<Arc<SourceSlot>>) {
-        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
+        *write(&self.slots) = slots;
         self.rerender();
     }
 
@@ -186,7 +187,7 @@ impl Store {
 
     fn publish(&self, rendered: Rendered) {
         let ready = rendered.every_source_polled();
-        *self.rendered.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rendered);
+        *write(&self.rendered) = Arc::new(rendered);
         self.ready.store(ready, Ordering::Release);
         crate::engine::memory::release_free_memory();
     }
@@ -210,14 +211,4 @@ impl Drop for RenderingUnwinds<'_> {
             lock(self.0).rendering = false;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -32,7 +32,6 @@ const ASSUMED_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 pub(super) enum Authorizer {
-    None,
     Static(HeaderValue),
     OAuth2(Box<TokenCache>),
 }
@@ -40,7 +39,6 @@ pub(super) enum Authorizer {
 impl Authorizer {
     pub(super) fn new(config: &AuthConfig) -> Self {
         match config {
-            AuthConfig::None => Authorizer::None,
             AuthConfig::Static(credential) => Authorizer::Static(credential.header().clone()),
             AuthConfig::OAuth2(config) => Authorizer::OAuth2(Box::new(TokenCache {
                 config: config.clone(),
@@ -54,7 +52,6 @@ impl Authorizer {
         session: &PollSession<'_>,
     ) -> Result<Option<HeaderValue>, HttpError> {
         match self {
-            Authorizer::None => Ok(None),
             Authorizer::Static(value) => Ok(Some(value.clone())),
             Authorizer::OAuth2(cache) => cache.header(session).await.map(Some),
         }

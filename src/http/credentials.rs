@@ -13,7 +13,6 @@ use crate::model::secret::Secret;
 /// How requests to a vendor are authorised.
 #[derive(Clone, Debug)]
 pub enum AuthConfig {
-    None,
     /// `Authorization: <scheme> <credentials>`, e.g. a Qlik API key.
     Static(StaticCredential),
     OAuth2(OAuth2Config),

@@ -31,6 +31,7 @@ pub use retry::retry_after;
 pub use retry::ThrottleLimit;
 use retry::{Outcome, Step};
 
+use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
 use crate::model::secret::{redacted_url, Secret};
 use crate::model::source_stats::SourceStats;
@@ -74,7 +75,7 @@ impl Default for VendorHooks {
 /// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
 pub fn build_reqwest_client() -> reqwest::Result<reqwest::Client> {
     // Several rustls providers may be linked in; choose one explicitly (a second install is a no-op).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("consumption_exporter/", env!("CARGO_PKG_VERSION")))
         .redirect(same_host_redirects())
@@ -577,10 +578,6 @@ impl Page {
 pub struct PageError {
     pub page: u32,
     pub source: HttpError,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::model::locks::lock;
 use crate::model::snapshot::Snapshot;
 use crate::model::source_stats::SourceStats;
 
@@ -61,10 +62,4 @@ impl SourceSlot {
 pub struct ReloadStatus {
     pub successful: bool,
     pub last_success_unix: f64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod health;
+pub mod locks;
 pub mod poll_slots;
 pub mod secret;
 pub mod settled;

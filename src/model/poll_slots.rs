@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::model::locks::{lock, read, write};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The permits. A reload that changes their number replaces the semaphore (every source
@@ -35,7 +36,7 @@ impl Default for PollSlots {
 
 impl PollSlots {
     pub fn set_max(&self, max: usize) {
-        let mut permits = self.permits.write().unwrap_or_else(|e| e.into_inner());
+        let mut permits = write(&self.permits);
         if permits.0 != max {
             *permits = (max, Arc::new(Semaphore::new(max)));
         }
@@ -43,12 +44,7 @@ impl PollSlots {
 
     /// Waits for a permit.
     pub async fn acquire(&self) -> PollSlot {
-        let semaphore = self
-            .permits
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .1
-            .clone();
+        let semaphore = read(&self.permits).1.clone();
         let slot = PollSlot {
             semaphore,
             permit: Mutex::new(None),
@@ -92,7 +88,7 @@ impl PollSlot {
     async fn take_permit(&self) {
         // The semaphore is never closed; without a permit the poll goes ahead rather than hang.
         let permit = self.semaphore.clone().acquire_owned().await.ok();
-        *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = permit;
+        *lock(&self.permit) = permit;
         self.held.store(true, Ordering::Relaxed);
         let now = self.in_flight.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.in_flight.most.fetch_max(now, Ordering::Relaxed);
@@ -102,7 +98,7 @@ impl PollSlot {
         if !self.held.swap(false, Ordering::Relaxed) {
             return;
         }
-        let permit = self.permit.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let permit = lock(&self.permit).take();
         drop(permit);
         self.in_flight.now.fetch_sub(1, Ordering::Relaxed);
     }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ConfigErrors;
 use crate::engine::store::Store;
 use crate::exposition::openmetrics::{self, Format};
+use crate::model::locks::lock;
 use crate::serve::web_config::{WebConfig, WebSettings};
 use tokio_rustls::TlsAcceptor;
 
@@ -233,7 +234,7 @@ async fn handle(
     let scrape = request.uri().path() == options.endpoints.telemetry_path;
     let response = answer_behind_web_config(store, options, settings, request).await;
     if scrape {
-        let mut scrapes = options.scrapes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scrapes = lock(&options.scrapes);
         *scrapes.entry(response.status().as_u16()).or_default() += 1;
     }
     response
@@ -400,9 +401,7 @@ fn metrics(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let counts: Vec<(u16, u64)> = scrapes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    let counts: Vec<(u16, u64)> = lock(scrapes)
         .iter()
         .map(|(code, count)| (*code, *count))
         .collect();

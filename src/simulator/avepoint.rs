@@ -21,6 +21,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::{apply_fault, form, Faults, RunningSimulator, Tokens};
+use crate::model::locks::lock;
 
 /// How a page names the next one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,20 +138,12 @@ impl AvePointSimulator {
     }
 
     pub fn queries(&self) -> Vec<String> {
-        self.state
-            .queries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.state.queries).clone()
     }
 
     /// Token requests that authenticated with a valid signed assertion.
     pub fn assertions_accepted(&self) -> u32 {
-        *self
-            .state
-            .assertions_accepted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        *lock(&self.state.assertions_accepted)
     }
 }
 
@@ -190,10 +183,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
     {
         let valid = assertion_is_valid(&state, field("client_assertion"), field("client_id"));
         if valid {
-            *state
-                .assertions_accepted
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) += 1;
+            *lock(&state.assertions_accepted) += 1;
         }
         valid
     } else {
@@ -258,11 +248,7 @@ async fn usage(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    state
-        .queries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(raw.clone());
+    lock(&state.queries).push(raw.clone());
     if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }

@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
+use crate::model::locks::lock;
 
 /// Capabilities with the units Dynatrace bills them in.
 pub const CAPABILITIES: [(&str, &str, &str); 4] = [
@@ -206,11 +207,7 @@ impl DynatraceSimulator {
     }
 
     pub fn queries(&self) -> Vec<String> {
-        self.state
-            .queries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.state.queries).clone()
     }
 
     pub fn tokens_issued(&self) -> usize {
@@ -523,11 +520,7 @@ async fn listing(
     listing: Listing,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    state
-        .queries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(raw.clone());
+    lock(&state.queries).push(raw.clone());
     if !state.tokens.accepts(&headers) {
         return fail(
             StatusCode::UNAUTHORIZED,

@@ -24,6 +24,8 @@ use chrono::NaiveDate;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::model::locks::lock;
+
 /// A simulator serving on loopback; it stops when dropped.
 pub struct RunningSimulator {
     pub addr: SocketAddr,
@@ -223,7 +225,7 @@ impl Revisions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NaiveDate, f64>> {
-        self.days.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.days)
     }
 }
 
@@ -363,12 +365,6 @@ fn reset_mid_body() -> Response {
         body,
     )
         .into_response()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The access tokens a simulated identity server has issued, each with its expiry.

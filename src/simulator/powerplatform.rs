@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
+use crate::model::locks::{lock, read};
 
 /// What a request past the last page gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,11 +159,7 @@ impl PowerPlatformSimulator {
 
     /// Query strings of the data requests received, in order.
     pub fn queries(&self) -> Vec<String> {
-        self.state
-            .queries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.state.queries).clone()
     }
 
     pub fn tokens_issued(&self) -> u64 {
@@ -192,11 +189,7 @@ async fn token(
     }
     let form = form(&body);
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let tenant = read(&state.tenant).clone();
     if field("grant_type") != "client_credentials" || !field("scope").ends_with("/.default") {
         return ms_error(
             StatusCode::BAD_REQUEST,
@@ -279,11 +272,7 @@ async fn records(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    state
-        .queries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(raw.clone());
+    lock(&state.queries).push(raw.clone());
     if !authorised(&state, &headers) {
         return ms_error(
             StatusCode::UNAUTHORIZED,
@@ -291,11 +280,7 @@ async fn records(
             "The access token is missing or invalid.",
         );
     }
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let tenant = read(&state.tenant).clone();
     let query = match parse_query(&raw, tenant.first_page) {
         Ok(query) => query,
         Err(message) => return ms_error(StatusCode::BAD_REQUEST, "BadRequest", &message),
@@ -483,11 +468,7 @@ async fn capacity_call(
         let message = "api-version is required.";
         return Err(ms_error(StatusCode::BAD_REQUEST, "BadRequest", message));
     }
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let tenant = read(&state.tenant).clone();
     if tenant.capacity_forbidden {
         let message = "The caller does not have permission to read tenant capacity.";
         return Err(ms_error(StatusCode::FORBIDDEN, "Forbidden", message));
@@ -535,11 +516,7 @@ async fn summary(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    state
-        .queries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(raw.clone().unwrap_or_default());
+    lock(&state.queries).push(raw.clone().unwrap_or_default());
     if !authorised(&state, &headers) {
         return ms_error(
             StatusCode::UNAUTHORIZED,
@@ -560,11 +537,7 @@ async fn summary(
             "api-version and startDate are required.",
         );
     }
-    let tenant = state
-        .tenant
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let tenant = read(&state.tenant).clone();
     Json(tenant.summary).into_response()
 }
 

@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use super::{apply_fault, bearer, Faults, RunningSimulator, Tokens};
+use crate::model::locks::{lock, read, write};
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 200;
@@ -111,10 +112,10 @@ pub struct Received {
 /// A running Qlik tenant simulator and its controls.
 #[derive(Clone)]
 pub struct QlikSimulator {
-    state: Arc<State_>,
+    state: Arc<QlikState>,
 }
 
-struct State_ {
+struct QlikState {
     tenant: QlikTenant,
     records: RwLock<Vec<Value>>,
     tenant_flags: RwLock<(bool, bool)>,
@@ -134,7 +135,7 @@ impl QlikSimulator {
     pub fn new(tenant: QlikTenant, records: Vec<Value>) -> Self {
         let flags = tenant_flags(&records);
         QlikSimulator {
-            state: Arc::new(State_ {
+            state: Arc::new(QlikState {
                 tenant,
                 records: RwLock::new(records),
                 tenant_flags: RwLock::new(flags),
@@ -159,10 +160,6 @@ impl QlikSimulator {
 
     pub fn faults(&self) -> &Faults {
         &self.state.faults
-    }
-
-    pub fn records(&self) -> Vec<Value> {
-        read(&self.state.records).clone()
     }
 
     /// Replaces the data, e.g. to push a capacity into overage mid-test.
@@ -207,7 +204,7 @@ fn error_response(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
-async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: String) -> Response {
+async fn token(State(state): State<Arc<QlikState>>, headers: HeaderMap, body: String) -> Response {
     record(&state, "/oauth/token", "", &headers);
     if let Some(response) = apply_fault(state.faults.take(None), |s| {
         qlik_error(s, "simulated fault")
@@ -257,7 +254,7 @@ async fn token(State(state): State<Arc<State_>>, headers: HeaderMap, body: Strin
     .into_response()
 }
 
-fn record(state: &State_, path: &str, query: &str, headers: &HeaderMap) {
+fn record(state: &QlikState, path: &str, query: &str, headers: &HeaderMap) {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -365,7 +362,7 @@ fn period_of(record: &Value, today: NaiveDate) -> &'static str {
 }
 
 /// Counts a data request against the per-minute limit; returns the seconds to wait if over it.
-fn over_rate_limit(state: &State_) -> Option<u64> {
+fn over_rate_limit(state: &QlikState) -> Option<u64> {
     let limit = state.tenant.requests_per_minute?;
     let mut window = lock(&state.window);
     if window.0.elapsed() >= Duration::from_secs(60) {
@@ -376,7 +373,7 @@ fn over_rate_limit(state: &State_) -> Option<u64> {
 }
 
 async fn executions(
-    State(state): State<Arc<State_>>,
+    State(state): State<Arc<QlikState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -411,7 +408,7 @@ async fn executions(
 }
 
 /// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
-async fn license_overview(State(state): State<Arc<State_>>, headers: HeaderMap) -> Response {
+async fn license_overview(State(state): State<Arc<QlikState>>, headers: HeaderMap) -> Response {
     record(&state, "/api/v1/licenses/overview", "", &headers);
     if !authorised(&state, &headers) {
         return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
@@ -451,12 +448,12 @@ async fn license_overview(State(state): State<Arc<State_>>, headers: HeaderMap) 
     .into_response()
 }
 
-fn authorised(state: &State_, headers: &HeaderMap) -> bool {
+fn authorised(state: &QlikState, headers: &HeaderMap) -> bool {
     bearer(headers)
         .is_some_and(|token| token == state.tenant.api_key || state.tokens.is_live(token))
 }
 
-fn page_body(state: &State_, query: &Query, raw: &str) -> Value {
+fn page_body(state: &QlikState, query: &Query, raw: &str) -> Value {
     let today = state.tenant.today;
     let records = read(&state.records);
     let key = (query.periods.clone(), query.filter.clone());
@@ -652,21 +649,6 @@ fn period_bounds(period_type: &str, today: NaiveDate, previous: bool) -> (NaiveD
             (start, end)
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl super::kit::Simulated for QlikSimulator {

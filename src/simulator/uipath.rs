@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
+use crate::model::locks::lock;
 
 /// How the simulator writes `date`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,11 +166,7 @@ impl UiPathSimulator {
 
     /// The JSON bodies of the usage requests received, in order.
     pub fn bodies(&self) -> Vec<Value> {
-        self.state
-            .bodies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.state.bodies).clone()
     }
 
     pub fn tokens_issued(&self) -> u64 {
@@ -238,11 +235,7 @@ async fn usage(
     let Ok(request) = serde_json::from_str::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "The request body is not JSON.");
     };
-    state
-        .bodies
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(request.clone());
+    lock(&state.bodies).push(request.clone());
     if let Some(response) = apply_fault(state.faults.take(Some(1)), error_body).await {
         return response;
     }

@@ -19,6 +19,7 @@ use rustls::ServerConfig;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use crate::model::locks::lock;
 use crate::model::secret::Secret;
 
 #[derive(Deserialize)]
@@ -167,7 +168,7 @@ struct RateLimit {
 
 impl RateLimit {
     fn admit(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bucket = lock(&self.bucket);
         let now = Instant::now();
         let refilled = now.duration_since(bucket.1).as_secs_f64() / self.interval.as_secs_f64();
         let tokens = (bucket.0 + refilled).min(self.burst);
@@ -212,7 +213,7 @@ impl WebConfig {
 
     /// The settings for a new connection, re-read first if any of the files changed.
     pub fn current(&self) -> Arc<WebSettings> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = lock(&self.current);
         let changed =
             current.0.iter().any(|(file, seen)| modified(file) != *seen) || current.0.is_empty();
         if changed {
@@ -220,10 +221,7 @@ impl WebConfig {
                 Ok((files, settings)) => {
                     tracing::info!(file = %self.path.display(), "web config reloaded");
                     *current = (files, Arc::new(settings));
-                    self.verified
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clear();
+                    lock(&self.verified).clear();
                 }
                 Err(e) => {
                     tracing::error!(file = %self.path.display(), error = %e, "web config change refused; the previous settings stay");
@@ -265,10 +263,7 @@ impl WebConfig {
                 .unwrap_or(false);
         let ok = known && matches;
         if ok {
-            self.verified
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, ());
+            lock(&self.verified).insert(key, ());
         }
         ok
     }
@@ -279,10 +274,7 @@ impl WebConfig {
     }
 
     fn was_verified(&self, key: &(String, u64)) -> bool {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(key)
+        lock(&self.verified).contains_key(key)
     }
 }
 

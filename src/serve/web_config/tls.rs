@@ -1,4 +1,4 @@
-//! `tls_server_config` as exporter-toolkit reads it, built on rustls with the *ring* provider.
+//! `tls_server_config` as exporter-toolkit reads it, built on rustls with the aws-lc-rs provider (the one jsonwebtoken signs with).
 //! The names are Go's (`TLS12`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, `CurveP256`,
 //! `RequireAndVerifyClientCert`), so a web config written for a Go exporter works here; what
 //! rustls cannot do (TLS 1.0 and 1.1, CBC and static-RSA suites, P-521) is refused with the key,
@@ -196,9 +196,9 @@ fn versions(
         .collect())
 }
 
-/// The *ring* provider narrowed to `cipher_suites` and `curve_preferences`, in their order.
+/// The aws-lc-rs provider narrowed to `cipher_suites` and `curve_preferences`, in their order.
 fn provider(path: &Path, tls: &RawTls) -> Result<CryptoProvider, WebConfigError> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     if !tls.cipher_suites.is_empty() {
         let chosen = tls
             .cipher_suites
@@ -223,7 +223,7 @@ fn provider(path: &Path, tls: &RawTls) -> Result<CryptoProvider, WebConfigError>
 }
 
 fn cipher_suite(path: &Path, name: &str) -> Result<SupportedCipherSuite, WebConfigError> {
-    use rustls::crypto::ring::cipher_suite::*;
+    use rustls::crypto::aws_lc_rs::cipher_suite::*;
     let suite = match name {
         "TLS_AES_128_GCM_SHA256" => TLS13_AES_128_GCM_SHA256,
         "TLS_AES_256_GCM_SHA384" => TLS13_AES_256_GCM_SHA384,
@@ -262,7 +262,7 @@ const SUITE_NAMES: [&str; 9] = [
 ];
 
 fn curve(path: &Path, name: &str) -> Result<&'static dyn SupportedKxGroup, WebConfigError> {
-    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    use rustls::crypto::aws_lc_rs::kx_group::{SECP256R1, SECP384R1, X25519};
     match name {
         "X25519" => Ok(X25519),
         "CurveP256" => Ok(SECP256R1),
@@ -271,7 +271,7 @@ fn curve(path: &Path, name: &str) -> Result<&'static dyn SupportedKxGroup, WebCo
             path,
             "curve_preferences",
             name,
-            "rustls' ring provider has no P-521 key exchange; use X25519, CurveP256 or CurveP384",
+            "rustls has no P-521 key exchange; use X25519, CurveP256 or CurveP384",
         )),
         other => Err(refused(
             path,
