@@ -419,6 +419,14 @@ impl super::kit::SimulatedVendor for AvePointKit {
         r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#
     }
 
+    /// AvePoint reports the connections in use now, a level: no days to sum.
+    fn budget_case(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Option<super::kit::BudgetCase>>>
+    {
+        Box::pin(async { Ok(None) })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -776,6 +776,43 @@ impl super::kit::SimulatedVendor for DynatraceKit {
         r#"{"data":[],"lastModifiedTime":"2026-11-22T00:00:00Z","nextPageKey":null}"#
     }
 
+    /// An account at seed 3 with 400 days to 2027-02-28, two entries a page; the budget
+    /// matches log ingest, whose unit is GiB.
+    fn budget_case(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Option<super::kit::BudgetCase>>>
+    {
+        Box::pin(async {
+            let account = DynatraceAccount {
+                seed: 3,
+                today: NaiveDate::from_ymd_opt(2027, 2, 28).unwrap_or_default(),
+                days: 400,
+                ..DynatraceAccount::default()
+            };
+            let running = DynatraceSimulator::new(account.clone()).start(0).await?;
+            let url = running.url();
+            let entry = format!(
+                "  - name: s\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    page_size: 2\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+                account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret,
+            );
+            let environments = account.environments.clone();
+            let amount = move |day: NaiveDate| -> f64 {
+                environments
+                    .iter()
+                    .map(|env| daily_usage(3, env, "LOG_MANAGEMENT_INGEST", day))
+                    .sum()
+            };
+            Ok(Some(super::kit::BudgetCase {
+                running,
+                entry,
+                key: "capability_key",
+                value: "LOG_MANAGEMENT_INGEST".into(),
+                unit: "GiB".into(),
+                amount: Box::new(amount),
+            }))
+        })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -152,6 +152,27 @@ pub trait SimulatedVendor: Sync {
     fn concurrency(&self) -> usize {
         1
     }
+
+    /// The exact budget tests' tenant, for a vendor whose API serves per-day amounts: days
+    /// from 2026-03-01 to 2027-02-28 at least. `None` opts a vendor out, which only a vendor
+    /// whose source reports a level now may do (the budget tests check it): its budgets are
+    /// tested by hand-made records.
+    fn budget_case(&self) -> BoxFuture<'static, anyhow::Result<Option<BudgetCase>>>;
+}
+
+/// A simulated tenant for the exact budget tests, and what its data consumes.
+pub struct BudgetCase {
+    /// Kept running for the test.
+    pub running: RunningSimulator,
+    /// A `sources` list item named `s`, without `budgets:`.
+    pub entry: String,
+    /// The label a budget's `match` names, and the value it matches.
+    pub key: &'static str,
+    pub value: String,
+    /// The `unit` label the budget's series get.
+    pub unit: String,
+    /// What the matched label sets consume on a day, from the simulator's own data.
+    pub amount: Box<dyn Fn(NaiveDate) -> f64 + Send + Sync>,
 }
 
 /// What the vendor-blind code may do to a running simulator.

@@ -673,6 +673,51 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
         r#"{"currentPage":1,"records":[]}"#
     }
 
+    /// Hand-made records for every day from March 2026 to February 2027 in two environments;
+    /// the budget matches `e1`, whose amount changes by weekday. A record at 06:00 on a day is
+    /// after that day's first second.
+    fn budget_case(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Option<super::kit::BudgetCase>>>
+    {
+        Box::pin(async {
+            let amount = |day: NaiveDate| {
+                f64::from(chrono::Datelike::weekday(&day).number_from_monday()) + 0.25
+            };
+            let first = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+            let last = NaiveDate::from_ymd_opt(2027, 2, 28).unwrap_or_default();
+            let mut records = Vec::new();
+            for day in first.iter_days().take_while(|d| *d <= last) {
+                for (environment, units) in [("e1", amount(day)), ("e2", 1000.0)] {
+                    records.push(json!({
+                        "consumptionDate": format!("{day}T06:00:00Z"), "consumptionUnits": units,
+                        "environmentId": environment, "flowContext": "Process",
+                        "flowLicenseCategorization": "PerFlow", "resourceId": "flow-1", "userId": "u1"
+                    }));
+                }
+            }
+            let tenant = PowerPlatformTenant {
+                today: last,
+                records: FlowRecords::Listed(records),
+                ..PowerPlatformTenant::default()
+            };
+            let running = PowerPlatformSimulator::new(tenant.clone()).start(0).await?;
+            let url = running.url();
+            let entry = format!(
+                "  - name: s\n    type: powerplatform\n    base_url: {url}\n    page_size: 100\n    oauth2:\n      token_url: {url}/t/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+                tenant.client_id, tenant.client_secret,
+            );
+            Ok(Some(super::kit::BudgetCase {
+                running,
+                entry,
+                key: "environment_id",
+                value: "e1".into(),
+                unit: "units".into(),
+                amount: Box::new(amount),
+            }))
+        })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -755,6 +755,14 @@ impl super::kit::SimulatedVendor for QlikKit {
         r#"{"totalCount":0,"currentPageCount":0,"data":[],"links":{}}"#
     }
 
+    /// Qlik reports each period's usage so far, a level: no days to sum.
+    fn budget_case(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Option<super::kit::BudgetCase>>>
+    {
+        Box::pin(async { Ok(None) })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -496,6 +496,47 @@ impl super::kit::SimulatedVendor for UiPathKit {
 
     /// UiPath's answers come as a bare list or as `{"items": [...]}` (its docs show both), so
     /// `[]` is an empty answer here; an object without `items` is not.
+    /// An organisation at seed 7; the budget matches the first tenant's Robot Units.
+    fn budget_case(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Option<super::kit::BudgetCase>>>
+    {
+        Box::pin(async {
+            let org = UiPathOrganization {
+                seed: 7,
+                ..UiPathOrganization::default()
+            };
+            let tenant = org.tenant_ids[0].clone();
+            let running = UiPathSimulator::new(org.clone()).start(0).await?;
+            let entry = format!(
+                "  - name: s\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{tenant}]\n    consumable_codes: [RU, PLTU]\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+                running.url(),
+                org.organization_id,
+                org.client_id,
+                org.client_secret,
+            );
+            let services = CONSUMABLES
+                .iter()
+                .find(|(code, _)| *code == "RU")
+                .map(|(_, services)| *services)
+                .unwrap_or_default();
+            let amount = move |day: NaiveDate| -> f64 {
+                services
+                    .iter()
+                    .map(|service| daily_amount(7, &tenant, "RU", service, day))
+                    .sum()
+            };
+            Ok(Some(super::kit::BudgetCase {
+                running,
+                entry,
+                key: "consumable",
+                value: "RU".into(),
+                unit: "RU".into(),
+                amount: Box::new(amount),
+            }))
+        })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "{}",

@@ -9,12 +9,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::avepoint::{AvePointSimulator, AvePointTenant};
-use consumption_exporter::simulator::dynatrace::{self, DynatraceAccount, DynatraceSimulator};
-use consumption_exporter::simulator::powerplatform::{
-    FlowRecords, PowerPlatformSimulator, PowerPlatformTenant,
-};
+use consumption_exporter::simulator::kit::{self, Scale, TenantSpec};
 use consumption_exporter::simulator::qlik::{QlikSimulator, QlikTenant};
-use consumption_exporter::simulator::uipath::{self, UiPathOrganization, UiPathSimulator};
 use consumption_exporter::simulator::RunningSimulator;
 use serde_json::json;
 
@@ -222,104 +218,37 @@ async fn check_month_on_its_second_day(
     );
 }
 
+/// Every vendor whose API serves days gives the kit a tenant and its per-day amounts; a
+/// vendor that opts out must be one whose source reports a level, tested by hand below.
 #[tokio::test]
-async fn uipath_budgets_have_exact_used_forecast_money_and_periods() {
-    let org = UiPathOrganization {
-        seed: 7,
-        ..UiPathOrganization::default()
-    };
-    let tenant = org.tenant_ids[0].clone();
-    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
-    let entry = format!(
-        "  - name: s\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{tenant}]\n    consumable_codes: [RU, PLTU]\n    oauth2:\n      client_id: {}\n      client_secret: {}\n{}",
-        running.url(),
-        org.organization_id,
-        org.client_id,
-        org.client_secret,
-        daily_budgets("consumable", "RU")
-    );
-    let services = uipath::CONSUMABLES
-        .iter()
-        .find(|(code, _)| *code == "RU")
-        .map(|(_, services)| *services)
-        .unwrap();
-    let amount = |d: NaiveDate| -> f64 {
-        services
-            .iter()
-            .map(|service| uipath::daily_amount(7, &tenant, "RU", service, d))
-            .sum()
-    };
-    check_daily_vendor("uipath", &entry, "RU", &amount).await;
-}
-
-#[tokio::test]
-async fn dynatrace_budgets_have_exact_used_forecast_money_and_periods() {
-    let account = DynatraceAccount {
-        seed: 3,
-        today: day("2027-02-28"),
-        days: 400,
-        ..DynatraceAccount::default()
-    };
-    let running = DynatraceSimulator::new(account.clone())
-        .start(0)
-        .await
-        .unwrap();
-    let url = running.url();
-    let entry = format!(
-        "  - name: s\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    page_size: 2\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n{}",
-        account.account_uuid,
-        account.subscription_uuid,
-        account.client_id,
-        account.client_secret,
-        daily_budgets("capability_key", "LOG_MANAGEMENT_INGEST")
-    );
-    let environments = account.environments.clone();
-    let amount = |d: NaiveDate| -> f64 {
-        environments
-            .iter()
-            .map(|env| dynatrace::daily_usage(3, env, "LOG_MANAGEMENT_INGEST", d))
-            .sum()
-    };
-    // The unit comes from the matched usage's own unit label.
-    check_daily_vendor("dynatrace", &entry, "GiB", &amount).await;
-}
-
-#[tokio::test]
-async fn power_platform_budgets_have_exact_used_forecast_money_and_periods() {
-    // Hand-made records: every day from March 2026 to February 2027, two environments, the
-    // matched one with an amount that changes by weekday.
-    let amount = |d: NaiveDate| f64::from(d.format("%u").to_string().parse::<u8>().unwrap()) + 0.25;
-    let mut records = Vec::new();
-    for d in day("2026-03-01")
-        .iter_days()
-        .take_while(|d| *d <= day("2027-02-28"))
-    {
-        for (environment, units) in [("e1", amount(d)), ("e2", 1000.0)] {
-            records.push(json!({
-                "consumptionDate": format!("{d}T06:00:00Z"), "consumptionUnits": units,
-                "environmentId": environment, "flowContext": "Process",
-                "flowLicenseCategorization": "PerFlow", "resourceId": "flow-1", "userId": "u1"
-            }));
-        }
+async fn every_daily_vendor_has_exact_used_forecast_money_and_periods() {
+    let mut covered = Vec::new();
+    for vendor in kit::VENDORS {
+        let name = vendor.type_name();
+        let Some(case) = vendor.budget_case().await.unwrap() else {
+            let tenant = vendor
+                .start(TenantSpec {
+                    seed: 1,
+                    today: day("2027-01-15"),
+                    scale: Scale::Small,
+                })
+                .await
+                .unwrap();
+            let config = crate::helpers::parse_config(&format!("sources:\n{}", tenant.entry("s")));
+            assert!(
+                !config.sources[0].source.reads_date_range(),
+                "{name} serves days: give it a budget case in its kit"
+            );
+            continue;
+        };
+        let entry = format!("{}{}", case.entry, daily_budgets(case.key, &case.value));
+        check_daily_vendor(name, &entry, &case.unit, &case.amount).await;
+        covered.push(name);
     }
-    let tenant = PowerPlatformTenant {
-        today: day("2027-02-28"),
-        records: FlowRecords::Listed(records),
-        ..PowerPlatformTenant::default()
-    };
-    let running = PowerPlatformSimulator::new(tenant.clone())
-        .start(0)
-        .await
-        .unwrap();
-    let url = running.url();
-    let entry = format!(
-        "  - name: s\n    type: powerplatform\n    base_url: {url}\n    page_size: 100\n    oauth2:\n      token_url: {url}/t/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n{}",
-        tenant.client_id,
-        tenant.client_secret,
-        daily_budgets("environment_id", "e1")
+    assert!(
+        covered.len() >= 3,
+        "the daily vendors were checked: {covered:?}"
     );
-    // A record at 06:00 on 1 February is after the first second of February: used is 0.
-    check_daily_vendor("powerplatform", &entry, "units", &amount).await;
 }
 
 /// A level vendor's budgets: used is the level now, and so is the forecast.
