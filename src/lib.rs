@@ -23,17 +23,18 @@
 //!   `main.rs` only dispatches.
 //!
 //! # Adding a vendor
-//! 1. `src/sources/<vendor>.rs`: a `SourceType` (its keys, defaults) and a `Source` (a poll
-//!    that fetches through the `PollSession` and folds pages), with exact fold tests; one line
-//!    in `sources::TYPES`.
+//! 1. `src/sources/<vendor>.rs`: a `Vendor` (its `Settings` type, its defaults, `source()`) and
+//!    a `Source` (a poll that fetches pages with `PollSession::get_page` and folds them), with
+//!    exact fold tests; one line in `sources::TYPES`.
 //! 2. `src/simulator/<vendor>.rs`: a simulator written from the vendor's documentation (no code
 //!    shared with the source) and its `SimulatedVendor`; one line in `simulator::kit::VENDORS`.
-//! 3. `tests/it/<vendor>.rs`, listed in `tests/it/main.rs`, and a `### type: <vendor>` section in
-//!    README.
+//! 3. `tests/it/<vendor>.rs`, listed in `tests/it/main.rs`, and `docs/vendors/<vendor>.md`,
+//!    linked from README.
 //!
-//! Forgetting any of these fails a test (`simulator::kit` and `layout` tests); the
-//! demo, the fault suite, the secret test, the CLI tests, the golden exposition and the
-//! benchmark then cover the vendor without further code.
+//! Forgetting any of these fails a test (`simulator::kit` and `layout` tests); the demo, the
+//! fault and hostile-vendor suites, the budget test, the secret test, the CLI tests, the golden
+//! exposition and the benchmark then cover the vendor without further code. CONTRIBUTING.md
+//! says more.
 
 pub mod app;
 pub mod budgets;

@@ -1,5 +1,5 @@
 //! `--web.config.file`, in the Prometheus exporter-toolkit format: `tls_server_config` (see
-//! [`tls`]), `http_server_config` (response headers, HTTP/2), `rate_limit` and
+//! `tls`), `http_server_config` (response headers, HTTP/2), `rate_limit` and
 //! `basic_auth_users` (bcrypt hashes). The file and the files it names are re-read when they
 //! change, so certificates and users rotate without a restart; a change that does not load is
 //! logged and the last good settings stay.
