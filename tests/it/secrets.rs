@@ -19,6 +19,25 @@ fn secrets() -> Vec<&'static str> {
     all
 }
 
+/// Per source, what changes when a poll ends: its failures so far and its last success.
+fn poll_outcomes(metrics: &str) -> std::collections::BTreeMap<String, (f64, f64)> {
+    let exposition = crate::helpers::Exposition::parse(metrics);
+    let mut outcomes = std::collections::BTreeMap::<String, (f64, f64)>::new();
+    for (family, labels, value) in exposition.samples() {
+        let Some((_, source)) = labels.iter().find(|(name, _)| name == "source") else {
+            continue;
+        };
+        let outcome = outcomes.entry(source.clone()).or_default();
+        match family {
+            "consumption_source_errors_total" => outcome.0 += value,
+            "consumption_source_last_success_timestamp_seconds" => outcome.1 = value,
+            "consumption_source_up" => {}
+            _ => continue,
+        }
+    }
+    outcomes
+}
+
 #[tokio::test]
 async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     let (demo, _simulators) = consumption_exporter::commands::demo::start_simulators(5)
@@ -97,7 +116,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     // Every source's first poll ended (the exporter is ready), then a second poll for each
-    // (token reuse and refresh paths included).
+    // (token reuse and refresh paths included): its failures or its last success changed.
     while !client()
         .get(format!("{base}/-/ready"))
         .send()
@@ -110,7 +129,21 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let first = poll_outcomes(&get("/metrics").await.unwrap());
+    loop {
+        let now = poll_outcomes(&get("/metrics").await.unwrap());
+        let polled_again = first
+            .iter()
+            .all(|(source, outcome)| now.get(source).is_some_and(|n| n != outcome));
+        if polled_again {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every source polled a second time"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // A refused reload prints config errors; the file still holds every secret.
     std::fs::write(
         &path,
