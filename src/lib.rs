@@ -46,6 +46,7 @@ pub mod http;
 pub mod model;
 pub mod serve;
 pub mod settings;
+pub mod showback;
 pub mod simulator;
 pub mod sources;
 

@@ -154,6 +154,7 @@ pub async fn run(
         &Config {
             sources: with_history,
             max_concurrent_polls: config.max_concurrent_polls,
+            showback: config.showback.clone(),
         },
         Arc::new(clock.clone()),
     )?;

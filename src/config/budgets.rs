@@ -76,7 +76,7 @@ impl Decoder<'_> {
         })
     }
 
-    fn matcher(
+    pub(super) fn matcher(
         &mut self,
         path: &str,
         raw: std::collections::BTreeMap<String, Value>,

@@ -98,29 +98,7 @@ impl Decoder<'_> {
         let global_value = raw.global.clone().unwrap_or_default();
         let global = self.decode_global(raw.global);
         let defaults = self.decode_defaults(raw.defaults);
-        if raw.sources.is_empty() {
-            self.error(
-                "sources",
-                "no sources are configured: add at least one entry under `sources`",
-            );
-        }
-        let mut sources = Vec::new();
-        let types: HashSet<String> = raw
-            .sources
-            .iter()
-            .filter_map(|entry| Some(entry.get("type")?.as_str()?.to_string()))
-            .collect();
-        self.refuse_unused_defaults(&defaults, &types);
-        for (i, entry) in raw.sources.into_iter().enumerate() {
-            let entry = self.apply_defaults(i, entry, &defaults);
-            let entry_value = entry.clone();
-            if let Some(mut source) = self.decode_source(i, entry, &global) {
-                source.fingerprint = fingerprint(&[&entry_value, &global_value], &source.auth);
-                sources.push(source);
-            }
-        }
-        self.from_defaults.clear();
-        self.check_unique_names(&sources);
+        let mut sources = self.decode_sources(raw.sources, (&global, &global_value), &defaults);
         let max_concurrent_polls = global
             .max_concurrent_polls
             .unwrap_or(super::raw::DEFAULT_MAX_CONCURRENT_POLLS);
@@ -130,10 +108,44 @@ impl Decoder<'_> {
                 "max_concurrent_polls must be at least 1: no source would ever poll",
             );
         }
+        let showback = self.attach_showback(raw.money, raw.allocation, &mut sources);
         Some(Config {
             sources,
             max_concurrent_polls: max_concurrent_polls.max(1) as usize,
+            showback,
         })
+    }
+
+    /// Every entry of `sources`, with `defaults` applied, each with its fingerprint.
+    fn decode_sources(
+        &mut self,
+        entries: Vec<Value>,
+        (global, global_value): (&RawGlobal, &Value),
+        defaults: &super::defaults::Defaults,
+    ) -> Vec<SourceConfig> {
+        if entries.is_empty() {
+            self.error(
+                "sources",
+                "no sources are configured: add at least one entry under `sources`",
+            );
+        }
+        let types: HashSet<String> = entries
+            .iter()
+            .filter_map(|entry| Some(entry.get("type")?.as_str()?.to_string()))
+            .collect();
+        self.refuse_unused_defaults(defaults, &types);
+        let mut sources = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let entry = self.apply_defaults(i, entry, defaults);
+            let entry_value = entry.clone();
+            if let Some(mut source) = self.decode_source(i, entry, global) {
+                source.fingerprint = fingerprint(&[&entry_value, global_value], &source.auth);
+                sources.push(source);
+            }
+        }
+        self.from_defaults.clear();
+        self.check_unique_names(&sources);
+        sources
     }
 
     fn decode_global(&mut self, value: Option<Value>) -> RawGlobal {
@@ -249,6 +261,7 @@ impl Decoder<'_> {
             auth,
             source,
             budgets,
+            showback: None,
             fingerprint: 0,
         })
     }

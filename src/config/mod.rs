@@ -16,6 +16,7 @@ mod env;
 pub mod positions;
 mod raw;
 pub mod schema;
+mod showback;
 
 use std::fmt;
 use std::path::Path;
@@ -38,6 +39,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `global.max_concurrent_polls`: polls in flight at once in the process.
     pub max_concurrent_polls: usize,
+    /// `money:` and `allocation:`, when either is configured (each source holds it too).
+    pub showback: Option<Arc<crate::showback::Showback>>,
 }
 
 impl Config {
@@ -60,6 +63,8 @@ pub struct SourceConfig {
     pub source: Arc<dyn Source>,
     /// The budgets declared for this source, evaluated after each poll.
     pub budgets: Vec<Budget>,
+    /// The process's showback config, evaluated after each poll too.
+    pub showback: Option<Arc<crate::showback::Showback>>,
     /// Changes whenever anything that shapes this source's polls changes (its entry, the
     /// global keys, the environment it expands, the secrets its files hold), so a reload can
     /// leave unchanged sources polling undisturbed.

@@ -21,6 +21,10 @@ pub(super) struct RawFile {
     pub(super) defaults: Option<Value>,
     #[serde(default)]
     pub(super) sources: Vec<Value>,
+    #[serde(default)]
+    pub(super) money: Option<Value>,
+    #[serde(default)]
+    pub(super) allocation: Option<Value>,
 }
 
 /// `global`: defaults for every source.

@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::raw::{RawCommon, RawGlobal};
+use super::showback::{RawDimension, RawMoney};
 use crate::settings::schema_of;
 use crate::sources::{SourceType, TYPES};
 
@@ -34,6 +35,12 @@ pub fn schema() -> Value {
                 "additionalProperties": false,
                 "properties": defaults,
             },
+            "money": money_schema(),
+            "allocation": {
+                "description": "Dimensions to allocate usage and money by: each is a label on the showback families.",
+                "type": "object",
+                "additionalProperties": schema_of::<RawDimension>(),
+            },
             "sources": {
                 "type": "array",
                 "items": {
@@ -45,6 +52,13 @@ pub fn schema() -> Value {
             },
         },
     })
+}
+
+fn money_schema() -> Value {
+    let mut money = schema_of::<RawMoney>();
+    money["description"] =
+        json!("The reporting currency, the rates into it and the prices of vendor units.");
+    money
 }
 
 /// `if type is this vendor, then` the shared keys and the vendor's, and nothing else. The keys

@@ -176,7 +176,18 @@ impl Poller {
     /// settled days it may start from and the day before which it settles them.
     fn plan(&self) -> (PollPlan, Option<PollDays>) {
         let now = self.clock.now();
-        let history_from = budgets::history_from(&self.config.budgets, now);
+        let showback_from = self
+            .config
+            .showback
+            .as_ref()
+            .map(|_| crate::showback::history_from(now));
+        let history_from = match (
+            budgets::history_from(&self.config.budgets, now),
+            showback_from,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let schedule = &self.config.schedule;
         let incremental =
             self.config.source.reads_date_range() && !schedule.full_refresh_interval.is_zero();
@@ -216,6 +227,7 @@ impl Poller {
     /// the vendor's own; the per-day usage is then dropped.
     fn add_budgets(&self, snapshot: &mut Snapshot) {
         let usage = snapshot.usage.take();
+        self.add_showback(snapshot, usage.as_ref());
         let mut families = BudgetFamilies::new(self.config.vendor);
         families.add_configured(
             &self.config.budgets,
@@ -234,6 +246,28 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_string())
+}
+
+impl Poller {
+    /// The source's usage in units and money, by allocation, when `money:` or `allocation:`
+    /// is configured and the vendor bills what it reports.
+    fn add_showback(&self, snapshot: &mut Snapshot, usage: Option<&crate::model::usage::Usage>) {
+        let (Some(showback), Some(usage)) = (&self.config.showback, usage) else {
+            return;
+        };
+        let Some(service) = self.config.source.service() else {
+            return;
+        };
+        let input = crate::showback::SourceUsage {
+            vendor: self.config.vendor,
+            source: &self.config.name,
+            usage,
+            service,
+            unit: self.config.source.budget_unit(),
+        };
+        let families = showback.families(&input, self.clock.now());
+        snapshot.families.extend(families);
+    }
 }
 
 /// The interval ±10%, so that sources started together do not poll their vendors in step.

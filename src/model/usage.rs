@@ -73,6 +73,43 @@ pub struct VendorBudget {
     pub period: Option<(f64, f64)>,
 }
 
+/// What a vendor bills a usage label set as (showback's `service` label): the value of one
+/// label, or of several joined by `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceOf {
+    Label(&'static str),
+    Joined(&'static [&'static str]),
+}
+
+impl ServiceOf {
+    /// The service of a label set; a label the set lacks reads as empty.
+    pub fn of(&self, names: &[&'static str], values: &[String]) -> String {
+        let value = |label: &str| {
+            names
+                .iter()
+                .position(|n| *n == label)
+                .and_then(|i| values.get(i))
+                .map_or("", String::as_str)
+        };
+        match self {
+            ServiceOf::Label(label) => value(label).to_string(),
+            ServiceOf::Joined(labels) => labels
+                .iter()
+                .map(|l| value(l))
+                .collect::<Vec<_>>()
+                .join("/"),
+        }
+    }
+
+    /// The labels it reads.
+    pub fn labels(&self) -> &[&'static str] {
+        match self {
+            ServiceOf::Label(label) => std::slice::from_ref(label),
+            ServiceOf::Joined(labels) => labels,
+        }
+    }
+}
+
 /// Which unit a budget over this source's usage is in when the config names none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetUnit {

@@ -19,7 +19,7 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, LevelUsage, Usage};
+use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage};
 use crate::settings::FieldError;
 
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
@@ -222,6 +222,11 @@ impl Source for AvePoint {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         USAGE_LABELS.to_vec()
+    }
+
+    /// AvePoint's connection counts are not billed.
+    fn service(&self) -> Option<ServiceOf> {
+        None
     }
 
     fn label_names(&self) -> Vec<&'static str> {

@@ -23,7 +23,7 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, VendorBudget};
+use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
 use crate::settings::FieldError;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
@@ -267,6 +267,11 @@ impl Source for Dynatrace {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         USAGE_LABELS.to_vec()
+    }
+
+    /// Dynatrace bills each capability.
+    fn service(&self) -> Option<ServiceOf> {
+        Some(ServiceOf::Label("capability_key"))
     }
 
     fn label_names(&self) -> Vec<&'static str> {

@@ -22,7 +22,7 @@ use crate::http::{ErrorDetailFn, HttpError, PageError, PollSession, ThrottleSign
 use crate::model::clock::Clock;
 use crate::model::settled::SettledDays;
 use crate::model::snapshot::Snapshot;
-use crate::model::usage::BudgetUnit;
+use crate::model::usage::{BudgetUnit, ServiceOf};
 use crate::settings::{FieldError, VendorKeys};
 
 /// Every vendor type the config accepts.
@@ -158,6 +158,10 @@ pub trait Source: Send + Sync {
     /// Every label name the source's own series may carry, besides `source` (the budget
     /// families' are [`crate::budgets::LABEL_NAMES`]): `backfill --label` may not reuse one.
     fn label_names(&self) -> Vec<&'static str>;
+
+    /// What the vendor bills a label set of its usage as (showback's `service`); none: the
+    /// usage is not billed (no showback rows).
+    fn service(&self) -> Option<ServiceOf>;
 
     /// The unit of a budget that names none.
     fn budget_unit(&self) -> BudgetUnit {

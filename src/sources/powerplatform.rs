@@ -22,7 +22,7 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::VendorBudget;
+use crate::model::usage::{ServiceOf, VendorBudget};
 use crate::settings::{check_labels, FieldError};
 
 const RECORDS_PATH: &str = "/licensing/UserPerFlowCapacitySource";
@@ -251,6 +251,11 @@ impl Source for PowerPlatform {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         self.settings.labels.iter().map(|l| l.name()).collect()
+    }
+
+    /// Power Platform bills flow capacity by licence categorisation.
+    fn service(&self) -> Option<ServiceOf> {
+        Some(ServiceOf::Label("flow_license_categorization"))
     }
 
     fn label_names(&self) -> Vec<&'static str> {

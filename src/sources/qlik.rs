@@ -22,7 +22,7 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, LevelUsage, Usage, VendorBudget};
+use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage, VendorBudget};
 use crate::settings::{check_labels, FieldError};
 
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
@@ -286,6 +286,11 @@ impl Source for Qlik {
     /// Budgets read the current period's local usage by the configured labels.
     fn usage_labels(&self) -> Vec<&'static str> {
         self.labels.iter().map(|l| l.name()).collect()
+    }
+
+    /// Qlik bills capacity per resource type and action.
+    fn service(&self) -> Option<ServiceOf> {
+        Some(ServiceOf::Joined(&["resource_type", "resource_action"]))
     }
 
     fn label_names(&self) -> Vec<&'static str> {

@@ -22,7 +22,7 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, VendorBudget};
+use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
 use crate::settings::FieldError;
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
@@ -213,6 +213,11 @@ impl Source for UiPath {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         USAGE_LABELS.to_vec()
+    }
+
+    /// UiPath bills each consumable (RU, PLTU, AGU, …).
+    fn service(&self) -> Option<ServiceOf> {
+        Some(ServiceOf::Label("consumable"))
     }
 
     fn label_names(&self) -> Vec<&'static str> {

@@ -166,6 +166,10 @@ impl Source for PanickingSource {
     fn label_names(&self) -> Vec<&'static str> {
         self.inner.label_names()
     }
+
+    fn service(&self) -> Option<consumption_exporter::model::usage::ServiceOf> {
+        self.inner.service()
+    }
 }
 
 /// Everything logged, in the exporter's own line format.

@@ -22,5 +22,6 @@ mod reload;
 mod schema;
 mod secrets;
 mod shard;
+mod showback;
 mod uipath;
 mod web;

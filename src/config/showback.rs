@@ -1,0 +1,278 @@
+//! `money:` and `allocation:`: the reporting currency, its rates and the prices, and the
+//! dimensions usage is allocated by. Checked against the sources they apply to (a match key
+//! must be something a matching source keeps), every error at its line and column.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use super::decode::Decoder;
+use super::SourceConfig;
+use crate::showback::rates::{read_ecb_file, Rates};
+use crate::showback::{Dimension, Matcher, Money, Price, Showback};
+
+/// `money:`.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMoney {
+    /// The reporting currency (ISO 4217): every `consumption_cost` series is in it.
+    currency: String,
+    /// Reporting-currency units per one unit of another currency.
+    #[serde(default)]
+    rates: BTreeMap<String, f64>,
+    /// The ECB's reference-rate CSV (daily or history), re-read on reload.
+    #[serde(default)]
+    rates_file: Option<PathBuf>,
+    /// List prices of vendor units; the first match wins.
+    #[serde(default)]
+    prices: Vec<RawPrice>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    /// Over `source`, `vendor`, `service` and the source's own labels.
+    #[serde(rename = "match", default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    matcher: BTreeMap<String, Value>,
+    price: f64,
+    /// The price's currency; the reporting currency when left out.
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+/// One `allocation:` dimension.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDimension {
+    /// The value where no rule matches.
+    default: String,
+    /// First match wins.
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(rename = "match")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    matcher: BTreeMap<String, Value>,
+    value: String,
+}
+
+/// Keys a rule or price may match on besides the sources' own labels.
+const SHOWBACK_KEYS: [&str; 3] = ["source", "vendor", "service"];
+
+impl Decoder<'_> {
+    /// `money:` and `allocation:`, given to every source too. Their content (the rates file's
+    /// too) is part of each source's fingerprint: a reload that reads a new rate restarts the
+    /// sources, which then convert at it.
+    pub(super) fn attach_showback(
+        &mut self,
+        money: Option<Value>,
+        allocation: Option<Value>,
+        sources: &mut [SourceConfig],
+    ) -> Option<Arc<Showback>> {
+        let showback = Arc::new(self.showback(money, allocation, sources)?);
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            format!("{showback:?}").hash(&mut hasher);
+            hasher.finish()
+        };
+        for source in sources.iter_mut() {
+            source.showback = Some(showback.clone());
+            source.fingerprint ^= fingerprint;
+        }
+        Some(showback)
+    }
+
+    /// `money:` and `allocation:`, or none when neither is configured.
+    pub(super) fn showback(
+        &mut self,
+        money: Option<Value>,
+        allocation: Option<Value>,
+        sources: &[SourceConfig],
+    ) -> Option<Showback> {
+        if money.is_none() && allocation.is_none() {
+            return None;
+        }
+        let money = money.and_then(|value| {
+            let raw = self.decode_value::<RawMoney>("money", value)?;
+            self.money(raw, sources)
+        });
+        let dimensions = allocation
+            .and_then(|value| {
+                self.decode_value::<BTreeMap<String, RawDimension>>("allocation", value)
+            })
+            .map(|raw| self.dimensions(raw, sources))
+            .unwrap_or_default();
+        Some(Showback { money, dimensions })
+    }
+
+    fn money(&mut self, raw: RawMoney, sources: &[SourceConfig]) -> Option<Money> {
+        let errors_before = self.errors.len();
+        self.iso_currency("money.currency", &raw.currency);
+        let mut rates = Rates {
+            currency: raw.currency.clone(),
+            ..Rates::default()
+        };
+        for (currency, rate) in raw.rates {
+            let path = format!("money.rates.{currency}");
+            self.iso_currency(&path, &currency);
+            if !(rate.is_finite() && rate > 0.0) {
+                self.error(
+                    path,
+                    "a rate must be a number above 0 (reporting-currency units per unit)",
+                );
+            }
+            rates.fixed.insert(currency, rate);
+        }
+        if let Some(file) = raw.rates_file {
+            let file = self.base_dir.join(file);
+            match read_ecb_file(&file) {
+                Ok(days) => rates.per_euro = days,
+                Err(e) => self.error("money.rates_file", format!("{}: {e}", file.display())),
+            }
+        }
+        let mut prices = Vec::new();
+        for (i, price) in raw.prices.into_iter().enumerate() {
+            let path = format!("money.prices[{i}]");
+            let currency = price.currency.unwrap_or_else(|| raw.currency.clone());
+            self.iso_currency(&format!("{path}.currency"), &currency);
+            if !rates.knows(&currency) {
+                let message = format!("no rate converts {currency} into {}: add money.rates.{currency} or a rates_file that quotes both", raw.currency);
+                self.error(format!("{path}.currency"), message);
+            }
+            if !(price.price.is_finite() && price.price > 0.0) {
+                self.error(
+                    format!("{path}.price"),
+                    "the price must be a number above 0",
+                );
+            }
+            let matcher = self.showback_matcher(&path, price.matcher, sources);
+            prices.push(Price {
+                matcher,
+                per_unit: price.price,
+                currency,
+            });
+        }
+        (self.errors.len() == errors_before).then_some(Money { rates, prices })
+    }
+
+    fn dimensions(
+        &mut self,
+        raw: BTreeMap<String, RawDimension>,
+        sources: &[SourceConfig],
+    ) -> Vec<Dimension> {
+        let mut dimensions = Vec::new();
+        for (name, dimension) in raw {
+            let path = format!("allocation.{name}");
+            self.dimension_name(&path, &name, sources);
+            if dimension.default.is_empty() {
+                self.error(
+                    format!("{path}.default"),
+                    "the default value must not be empty",
+                );
+            }
+            let mut rules = Vec::new();
+            for (i, rule) in dimension.rules.into_iter().enumerate() {
+                let rule_path = format!("{path}.rules[{i}]");
+                if rule.value.is_empty() {
+                    self.error(format!("{rule_path}.value"), "the value must not be empty");
+                }
+                let matcher = self.showback_matcher(&rule_path, rule.matcher, sources);
+                rules.push((matcher, rule.value));
+            }
+            dimensions.push(Dimension {
+                name,
+                default: dimension.default,
+                rules,
+            });
+        }
+        dimensions
+    }
+
+    /// A dimension becomes a label: it must be a label name no series has already.
+    fn dimension_name(&mut self, path: &str, name: &str, sources: &[SourceConfig]) {
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with("__");
+        if !valid {
+            let message = format!("{name:?} is not a label name: letters, digits and _, not starting with a digit or __");
+            self.error(path, message);
+            return;
+        }
+        let taken = ["source"]
+            .iter()
+            .chain(crate::showback::LABEL_NAMES.iter())
+            .chain(crate::budgets::LABEL_NAMES.iter())
+            .any(|label| *label == name)
+            || sources
+                .iter()
+                .any(|s| s.source.label_names().contains(&name));
+        if taken {
+            let message = format!("`{name}` is a label the exporter's series have already: name the dimension otherwise (team, owner, cost_centre, …)");
+            self.error(path, message);
+        }
+    }
+
+    /// A `match:` of a price or rule: each key must be `source`, `vendor`, `service` or a
+    /// label that a source it can match keeps; `source` and `vendor` must name some.
+    fn showback_matcher(
+        &mut self,
+        path: &str,
+        raw: BTreeMap<String, Value>,
+        sources: &[SourceConfig],
+    ) -> Matcher {
+        let vendors: Vec<String> = match raw.get("vendor") {
+            Some(Value::String(v)) => vec![v.clone()],
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let reachable: Vec<&SourceConfig> = sources
+            .iter()
+            .filter(|s| vendors.is_empty() || vendors.iter().any(|v| v == s.vendor))
+            .collect();
+        let mut keys: Vec<&str> = SHOWBACK_KEYS.to_vec();
+        for source in &reachable {
+            keys.extend(source.source.usage_labels());
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let matcher = self.matcher(path, raw, &keys);
+        for (key, values) in &matcher {
+            let known: Vec<&str> = match key.as_str() {
+                "vendor" => crate::sources::type_names(),
+                "source" => sources.iter().map(|s| s.name.as_str()).collect(),
+                _ => continue,
+            };
+            for value in values.iter().filter(|v| !known.contains(&v.as_str())) {
+                let message = format!(
+                    "no source has {key} {value:?}: the config has {}",
+                    known.join(", ")
+                );
+                self.error(format!("{path}.match.{key}"), message);
+            }
+        }
+        matcher
+    }
+
+    fn iso_currency(&mut self, path: &str, code: &str) {
+        if iso_currency::Currency::from_code(code).is_none() {
+            let message = format!("{code:?} is not an ISO 4217 currency code (EUR, USD, GBP, …)");
+            self.error(path, message);
+        }
+    }
+}

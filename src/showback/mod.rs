@@ -1,0 +1,302 @@
+//! Showback: what each source's usage is, in units and in the reporting currency, and whose it
+//! is. Vendor-blind, like budgets: evaluated by the poller after each poll from the usage the
+//! source folded (the same the budgets read), a pure function of (config, usage, now).
+//!
+//! Every label set of the usage gets exactly one value per allocation dimension (the first
+//! rule that matches, else the dimension's default), so the sum over a dimension's values is
+//! the source's total: nothing lost, nothing counted twice. Money is units × the first
+//! matching price, converted at its charge day's rate; a usage with no price has usage and no
+//! cost, never a cost of 0 that would claim it is free.
+
+pub mod rates;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+
+use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
+use crate::model::usage::{BudgetUnit, ServiceOf, Usage};
+pub use rates::Rates;
+
+/// Label → the values it may have; every key must match.
+pub type Matcher = Vec<(String, Vec<String>)>;
+
+/// Whether every key of `matcher` has one of its values, as `lookup` reads the keys.
+pub fn matches<'a>(matcher: &Matcher, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
+    matcher
+        .iter()
+        .all(|(key, values)| lookup(key).is_some_and(|v| values.iter().any(|w| w == v)))
+}
+
+/// A list price of a vendor's unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    pub matcher: Matcher,
+    pub per_unit: f64,
+    pub currency: String,
+}
+
+/// `money:`: the reporting currency, the rates into it, and the prices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Money {
+    pub rates: Rates,
+    pub prices: Vec<Price>,
+}
+
+/// One `allocation:` dimension: a label on the showback families.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    pub name: String,
+    pub default: String,
+    /// First match wins.
+    pub rules: Vec<(Matcher, String)>,
+}
+
+/// The showback config: money, allocation, or both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Showback {
+    pub money: Option<Money>,
+    pub dimensions: Vec<Dimension>,
+}
+
+/// Labels the showback families carry besides the dimensions (and `source`, which every
+/// source's series have): a dimension may not be named like one.
+pub const LABEL_NAMES: [&str; 6] = ["vendor", "service", "unit", "window", "currency", "origin"];
+
+pub static USAGE: FamilyDesc = FamilyDesc {
+    name: "consumption_usage",
+    help: "Units consumed in the window (UTC days; `period`: the vendor's current consumption period), by service and allocation.",
+};
+pub static COST: FamilyDesc = FamilyDesc {
+    name: "consumption_cost",
+    help: "Money in the window, in the currency label's currency: units × the first matching price, converted at each charge day's rate.",
+};
+
+/// The first day of usage showback needs at `now`: this month's first, or yesterday on the 1st.
+pub fn history_from(now: DateTime<Utc>) -> NaiveDate {
+    let today = now.date_naive();
+    let month_start = today.with_day(1).unwrap_or(today);
+    month_start.min(today - Days::new(1))
+}
+
+/// What showback reads of one source's poll.
+pub struct SourceUsage<'a> {
+    pub vendor: &'static str,
+    pub source: &'a str,
+    pub usage: &'a Usage,
+    pub service: ServiceOf,
+    pub unit: BudgetUnit,
+}
+
+/// A window of days, [first, last], and its label value.
+struct Window {
+    name: &'static str,
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+fn windows(now: DateTime<Utc>) -> [Window; 3] {
+    let today = now.date_naive();
+    let yesterday = today - Days::new(1);
+    [
+        Window {
+            name: "today",
+            first: today,
+            last: today,
+        },
+        Window {
+            name: "yesterday",
+            first: yesterday,
+            last: yesterday,
+        },
+        Window {
+            name: "month_to_date",
+            first: today.with_day(1).unwrap_or(today),
+            last: today,
+        },
+    ]
+}
+
+/// One label set of the usage, as showback labels it.
+struct LabelSet {
+    service: String,
+    unit: String,
+    allocation: Vec<String>,
+    price: Option<(f64, String)>,
+}
+
+impl Showback {
+    /// The showback families of one source's poll.
+    pub fn families(&self, input: &SourceUsage<'_>, now: DateTime<Utc>) -> Vec<FamilySamples> {
+        let mut builder = SnapshotBuilder::new();
+        let names = |first: &[&'static str]| -> Vec<&'static str> {
+            let mut names = first.to_vec();
+            names.extend(self.dimensions.iter().map(|d| leak_once(&d.name)));
+            names
+        };
+        let usage = builder.family(
+            &USAGE,
+            names(&["vendor", "service", "unit", "window"]),
+            Combine::Sum,
+        );
+        let cost = builder.family(
+            &COST,
+            names(&["vendor", "service", "currency", "window", "origin"]),
+            Combine::Sum,
+        );
+        let ids = (usage, cost);
+        let names = input.usage.label_names();
+        match input.usage {
+            Usage::Daily(daily) => {
+                for (values, days) in &daily.series {
+                    let set = self.label_set(input, names, values);
+                    for window in windows(now) {
+                        self.observe_days(&mut builder, ids, input.vendor, &set, &window, days);
+                    }
+                }
+            }
+            Usage::Level(level) => {
+                for (values, amount) in &level.series {
+                    let set = self.label_set(input, names, values);
+                    let day = now.date_naive();
+                    let window = Window {
+                        name: "period",
+                        first: day,
+                        last: day,
+                    };
+                    let days = [(day, *amount)];
+                    self.observe_days(&mut builder, ids, input.vendor, &set, &window, &days);
+                }
+            }
+        }
+        builder
+            .finish()
+            .families
+            .into_iter()
+            .filter(|family| !family.is_empty())
+            .collect()
+    }
+
+    fn label_set(
+        &self,
+        input: &SourceUsage<'_>,
+        names: &[&'static str],
+        values: &[String],
+    ) -> LabelSet {
+        let service = input.service.of(names, values);
+        let unit = match input.unit {
+            BudgetUnit::Fixed(unit) => unit.to_string(),
+            BudgetUnit::Label(label) => ServiceOf::Label(label).of(names, values),
+        };
+        let lookup = |key: &str| -> Option<&str> {
+            match key {
+                "source" => Some(input.source),
+                "vendor" => Some(input.vendor),
+                "service" => Some(service.as_str()),
+                label => names
+                    .iter()
+                    .position(|n| *n == label)
+                    .and_then(|i| values.get(i))
+                    .map(String::as_str),
+            }
+        };
+        let allocation = self
+            .dimensions
+            .iter()
+            .map(|dimension| {
+                dimension
+                    .rules
+                    .iter()
+                    .find(|(matcher, _)| matches(matcher, lookup))
+                    .map_or(&dimension.default, |(_, value)| value)
+                    .clone()
+            })
+            .collect();
+        let price = self.money.as_ref().and_then(|money| {
+            let price = money.prices.iter().find(|p| matches(&p.matcher, lookup))?;
+            Some((price.per_unit, price.currency.clone()))
+        });
+        LabelSet {
+            service,
+            unit,
+            allocation,
+            price,
+        }
+    }
+
+    /// Adds a label set's units (and money, when priced) in `window`.
+    fn observe_days(
+        &self,
+        builder: &mut SnapshotBuilder,
+        (usage, cost): (FamilyId, FamilyId),
+        vendor: &str,
+        set: &LabelSet,
+        window: &Window,
+        days: &[(NaiveDate, f64)],
+    ) {
+        let in_window = days
+            .iter()
+            .filter(|(day, _)| window.first <= *day && *day <= window.last);
+        let mut units = 0.0;
+        // Money by the currency it ends in: the reporting one, or the price's own on a day
+        // with no rate (never guessed).
+        let mut money: Vec<(String, f64)> = Vec::new();
+        for (day, amount) in in_window {
+            units += amount;
+            let (Some(money_config), Some((per_unit, currency))) = (&self.money, &set.price) else {
+                continue;
+            };
+            let (currency, value) = match money_config.rates.rate(currency, *day) {
+                Some(rate) => (
+                    money_config.rates.currency.clone(),
+                    amount * per_unit * rate,
+                ),
+                None => (currency.clone(), amount * per_unit),
+            };
+            match money.iter_mut().find(|(c, _)| *c == currency) {
+                Some((_, sum)) => *sum += value,
+                None => money.push((currency, value)),
+            }
+        }
+        fn labels<'a>(first: [&'a str; 4], set: &'a LabelSet) -> Vec<&'a str> {
+            first
+                .into_iter()
+                .chain(set.allocation.iter().map(String::as_str))
+                .collect()
+        }
+        builder.observe(
+            usage,
+            &labels([vendor, &set.service, &set.unit, window.name], set),
+            units,
+        );
+        if self.money.is_some() && set.price.is_some() && money.is_empty() {
+            money.push((
+                self.money
+                    .as_ref()
+                    .map(|m| m.rates.currency.clone())
+                    .unwrap_or_default(),
+                0.0,
+            ));
+        }
+        for (currency, value) in &money {
+            let mut values = labels([vendor, &set.service, currency, window.name], set);
+            values.insert(4, "price");
+            builder.observe(cost, &values, *value);
+        }
+    }
+}
+
+/// A dimension's name for a family's label names, which are `&'static str`: each distinct
+/// name is leaked once per process (a config has a handful; a reload adds none it had).
+fn leak_once(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = crate::model::locks::lock(NAMES.get_or_init(Default::default));
+    match names.get(name) {
+        Some(known) => known,
+        None => {
+            let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+            names.insert(leaked);
+            leaked
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Exchange rates into the reporting currency: static ones from the config, and the ECB's
+//! reference-rate CSV (the daily file or the history file: a `Date` column, then one column per
+//! currency, in units of that currency per euro; cross rates go through the euro). A day
+//! without a rate in the file takes the latest earlier day's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+/// Reporting-currency units per unit of another currency, by day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates {
+    /// The reporting currency (ISO 4217).
+    pub currency: String,
+    /// From the config: the same every day; they win over the file.
+    pub fixed: BTreeMap<String, f64>,
+    /// From a rates file: units per euro, by day.
+    pub per_euro: BTreeMap<NaiveDate, BTreeMap<String, f64>>,
+}
+
+/// Why a rates file could not be read.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RatesFileError {
+    #[error("cannot read it: {0}")]
+    Read(String),
+    #[error("line {line}: {detail}")]
+    Line { line: u64, detail: String },
+    #[error("it has no rates (a header `Date,USD,…` and a line per day are expected)")]
+    Empty,
+}
+
+impl Rates {
+    /// Reporting-currency units per unit of `currency` on `day`; none if nothing gives one.
+    pub fn rate(&self, currency: &str, day: NaiveDate) -> Option<f64> {
+        if currency == self.currency {
+            return Some(1.0);
+        }
+        if let Some(rate) = self.fixed.get(currency) {
+            return Some(*rate);
+        }
+        let (_, rates) = self.per_euro.range(..=day).next_back()?;
+        let per_euro = |c: &str| match c {
+            "EUR" => Some(1.0),
+            c => rates.get(c).copied(),
+        };
+        Some(per_euro(&self.currency)? / per_euro(currency)?)
+    }
+
+    /// The currencies a rate exists for, with the rate on `day`.
+    pub fn all_on(&self, day: NaiveDate) -> BTreeMap<String, f64> {
+        let mut currencies: Vec<String> = self.fixed.keys().cloned().collect();
+        if let Some((_, rates)) = self.per_euro.range(..=day).next_back() {
+            currencies.extend(rates.keys().cloned());
+            currencies.push("EUR".to_string());
+        }
+        currencies
+            .into_iter()
+            .filter(|c| *c != self.currency)
+            .filter_map(|c| Some((c.clone(), self.rate(&c, day)?)))
+            .collect()
+    }
+
+    /// Whether any day of the file, or the config, gives `currency` a rate.
+    pub fn knows(&self, currency: &str) -> bool {
+        let in_file = |c: &str| c == "EUR" || self.per_euro.values().any(|r| r.contains_key(c));
+        currency == self.currency
+            || self.fixed.contains_key(currency)
+            || (!self.per_euro.is_empty() && in_file(currency) && in_file(&self.currency))
+    }
+}
+
+/// Reads an ECB reference-rate file: `Date,USD,JPY,…` then `2026-11-27,1.0552,…`. `N/A` and
+/// empty cells are days without that rate; a trailing comma (as the ECB writes) is no column.
+pub fn read_ecb_file(
+    path: &Path,
+) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>>, RatesFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RatesFileError::Read(e.to_string()))?;
+    read_ecb_text(&text)
+}
+
+fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>>, RatesFileError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| RatesFileError::Line {
+            line: 1,
+            detail: e.to_string(),
+        })?
+        .clone();
+    if headers.get(0) != Some("Date") {
+        return Err(RatesFileError::Line {
+            line: 1,
+            detail: format!(
+                "the first column is {:?}, not Date: is this the ECB's eurofxref CSV?",
+                headers.get(0).unwrap_or_default()
+            ),
+        });
+    }
+    let mut days = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| RatesFileError::Line {
+            line: e.position().map_or(0, |p| p.line()),
+            detail: e.to_string(),
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let bad = |detail: String| RatesFileError::Line { line, detail };
+        let date = record.get(0).unwrap_or_default();
+        let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map_err(|e| bad(format!("{date:?} is not a date as YYYY-MM-DD: {e}")))?;
+        let mut rates = BTreeMap::new();
+        for (currency, cell) in headers.iter().zip(record.iter()).skip(1) {
+            if currency.is_empty() || cell.is_empty() || cell == "N/A" {
+                continue;
+            }
+            let rate: f64 = cell
+                .parse()
+                .map_err(|_| bad(format!("{currency}: {cell:?} is not a number")))?;
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(bad(format!("{currency}: {cell} is not a rate above 0")));
+            }
+            rates.insert(currency.to_string(), rate);
+        }
+        days.insert(day, rates);
+    }
+    if days.is_empty() {
+        return Err(RatesFileError::Empty);
+    }
+    Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::clock::testing::day;
+
+    /// The history file's shape: newest first, a trailing comma, N/A for a currency not quoted.
+    const HISTORY: &str = "Date,USD,JPY,GBP,ISK,\n2026-11-27,1.0500,160.10,0.8300,N/A,\n2026-11-26,1.0400,159.00,0.8350,N/A,\n2026-11-24,1.0000,158.00,0.8400,150.0,\n";
+
+    fn rates(currency: &str) -> Rates {
+        Rates {
+            currency: currency.into(),
+            fixed: BTreeMap::new(),
+            per_euro: read_ecb_text(HISTORY).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_day_takes_its_own_rate_or_the_latest_earlier_one_and_cross_rates_go_through_the_euro() {
+        let eur = rates("EUR");
+        assert_eq!(eur.rate("USD", day("2026-11-26")), Some(1.0 / 1.04));
+        // Wednesday the 25th has no line: Tuesday's rate.
+        assert_eq!(eur.rate("USD", day("2026-11-25")), Some(1.0));
+        // A Sunday after the last line: Friday's.
+        assert_eq!(eur.rate("USD", day("2026-11-29")), Some(1.0 / 1.05));
+        assert_eq!(eur.rate("USD", day("2026-11-23")), None, "before the file");
+        assert_eq!(eur.rate("EUR", day("2026-11-23")), Some(1.0));
+        assert_eq!(eur.rate("ISK", day("2026-11-27")), None, "N/A is no rate");
+        let usd = rates("USD");
+        assert_eq!(usd.rate("EUR", day("2026-11-27")), Some(1.05));
+        assert_eq!(usd.rate("GBP", day("2026-11-27")), Some(1.05 / 0.83));
+        let fixed = Rates {
+            fixed: BTreeMap::from([("USD".to_string(), 0.9)]),
+            ..rates("EUR")
+        };
+        assert_eq!(
+            fixed.rate("USD", day("2026-11-27")),
+            Some(0.9),
+            "the config wins"
+        );
+        assert!(fixed.knows("JPY") && fixed.knows("USD") && !fixed.knows("CHF"));
+    }
+
+    #[test]
+    fn a_bad_rates_file_names_its_line() {
+        let bad = |text: &str| read_ecb_text(text).unwrap_err().to_string();
+        assert!(bad("Day,USD\n2026-11-27,1.05\n").contains("line 1"));
+        assert_eq!(
+            bad("Date,USD,\n2026-11-27,1.05,\n2026-13-01,1.06,\n")
+                .split(':')
+                .next(),
+            Some("line 3")
+        );
+        assert!(bad("Date,USD\n2026-11-27,abc\n").contains("\"abc\" is not a number"));
+        assert_eq!(read_ecb_text("Date,USD\n"), Err(RatesFileError::Empty));
+    }
+}

@@ -1,0 +1,297 @@
+//! Showback over HTTP against the simulators, on an injected clock: usage and money per
+//! service, window and team, exact against the simulators' own data; a price in dollars
+//! converted to euros at each day's rate from an ECB file (a weekend and a missing day taking
+//! the latest earlier rate); a usage with no price; allocation that sums to the total; and the
+//! config errors a user meets, each at its line.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use consumption_exporter::model::clock::FixedClock;
+use consumption_exporter::simulator::kit::{self, BudgetCase};
+use consumption_exporter::simulator::uipath::{daily_amount, UiPathOrganization};
+
+use crate::helpers::{at, day, TestExporter};
+
+/// An ECB history file's shape, newest first: no line for the weekend of 9–10 January, nor
+/// for Wednesday 13 January; USD per euro.
+const ECB_HISTORY: &str = "Date,USD,JPY,GBP,\n2027-01-15,1.0800,160.00,0.8400,\n2027-01-14,1.0750,160.00,0.8400,\n2027-01-12,1.0700,160.00,0.8400,\n2027-01-11,1.0650,160.00,0.8400,\n2027-01-08,1.0600,160.00,0.8400,\n2027-01-07,1.0550,160.00,0.8400,\n2027-01-06,1.0500,160.00,0.8400,\n2027-01-05,1.0450,160.00,0.8400,\n2027-01-04,1.0400,160.00,0.8400,\n2026-12-31,1.0350,160.00,0.8400,\n";
+
+/// EUR per USD on `d`, as the file above gives it (the latest earlier line).
+fn eur_per_usd(d: NaiveDate) -> f64 {
+    let rates = [
+        ("2027-01-15", 1.08),
+        ("2027-01-14", 1.075),
+        ("2027-01-12", 1.07),
+        ("2027-01-11", 1.065),
+        ("2027-01-08", 1.06),
+        ("2027-01-07", 1.055),
+        ("2027-01-06", 1.05),
+        ("2027-01-05", 1.045),
+        ("2027-01-04", 1.04),
+        ("2026-12-31", 1.035),
+    ];
+    let per_euro = rates
+        .iter()
+        .find(|(from, _)| day(from) <= d)
+        .map(|(_, r)| *r)
+        .unwrap();
+    1.0 / per_euro
+}
+
+fn close(got: Option<f64>, want: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what}: no series"));
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{what}: {got} != {want}"
+    );
+}
+
+fn total(
+    amount: &dyn Fn(NaiveDate) -> f64,
+    first: &str,
+    last: &str,
+    weight: &dyn Fn(NaiveDate) -> f64,
+) -> f64 {
+    day(first)
+        .iter_days()
+        .take_while(|d| *d <= day(last))
+        .map(|d| amount(d) * weight(d))
+        .sum()
+}
+
+async fn uipath_case() -> BudgetCase {
+    let uipath = kit::vendor("uipath").unwrap();
+    uipath.budget_case().await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_dollar_price_is_converted_at_each_days_rate_and_allocated_to_teams_that_sum_to_the_total(
+) {
+    let case = uipath_case().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("eurofxref-hist.csv"), ECB_HISTORY).unwrap();
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\n  prices:\n    - match: {{vendor: uipath, consumable: RU}}\n      price: 0.12\n      currency: USD\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {{uipath_service: orchestrator}}\n        value: sales\nsources:\n{}",
+        dir.path().join("eurofxref-hist.csv").display(),
+        case.entry
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+
+    let org = UiPathOrganization {
+        seed: 7,
+        ..UiPathOrganization::default()
+    };
+    let tenant = org.tenant_ids[0].clone();
+    let ru = |service: &'static str| {
+        let tenant = tenant.clone();
+        move |d: NaiveDate| daily_amount(7, &tenant, "RU", service, d)
+    };
+    let one = |_: NaiveDate| 1.0;
+    let usd = |d: NaiveDate| 0.12 * eur_per_usd(d);
+    for (team, service) in [("sales", "orchestrator"), ("unallocated", "studio")] {
+        let amount = ru(service);
+        let labels = |window| {
+            vec![
+                ("source", "s"),
+                ("vendor", "uipath"),
+                ("service", "RU"),
+                ("unit", "RU"),
+                ("window", window),
+                ("team", team),
+            ]
+        };
+        close(
+            m.get("consumption_usage", &labels("month_to_date")),
+            total(&amount, "2027-01-01", "2027-01-15", &one),
+            &format!("{team}: units this month"),
+        );
+        close(
+            m.get("consumption_usage", &labels("yesterday")),
+            amount(day("2027-01-14")),
+            &format!("{team}: units yesterday"),
+        );
+        let cost = |window| {
+            vec![
+                ("source", "s"),
+                ("vendor", "uipath"),
+                ("service", "RU"),
+                ("currency", "EUR"),
+                ("window", window),
+                ("origin", "price"),
+                ("team", team),
+            ]
+        };
+        // Saturday 9 and Sunday 10 January convert at Friday's rate, Wednesday 13 at Tuesday's.
+        close(
+            m.get("consumption_cost", &cost("month_to_date")),
+            total(&amount, "2027-01-01", "2027-01-15", &usd),
+            &format!("{team}: euros this month"),
+        );
+        close(
+            m.get("consumption_cost", &cost("today")),
+            amount(day("2027-01-15")) * 0.12 / 1.08,
+            &format!("{team}: euros today"),
+        );
+    }
+    // The teams' sum is the source's total, and PLTU, with no price, has units and no cost.
+    let sum = |family: &str, service: &str, window: &str| -> f64 {
+        m.samples()
+            .filter(|(name, labels, _)| {
+                *name == family
+                    && labels.contains(&("service".to_string(), service.to_string()))
+                    && labels.contains(&("window".to_string(), window.to_string()))
+            })
+            .map(|(_, _, v)| v)
+            .sum()
+    };
+    let all_ru = |d: NaiveDate| ru("orchestrator")(d) + ru("studio")(d);
+    close(
+        Some(sum("consumption_usage", "RU", "month_to_date")),
+        total(&all_ru, "2027-01-01", "2027-01-15", &one),
+        "the teams sum to the total",
+    );
+    assert!(sum("consumption_usage", "PLTU", "month_to_date") > 0.0);
+    assert_eq!(
+        m.samples()
+            .filter(|(name, labels, _)| *name == "consumption_cost"
+                && labels.contains(&("service".to_string(), "PLTU".to_string())))
+            .count(),
+        0,
+        "a usage with no price has no cost, not a cost of 0"
+    );
+}
+
+#[tokio::test]
+async fn a_level_vendor_is_served_for_its_period_at_todays_rate() {
+    let qlik = kit::vendor("qlik").unwrap();
+    let tenant = qlik
+        .start(kit::TenantSpec {
+            seed: 3,
+            today: day("2027-01-15"),
+            scale: kit::Scale::Small,
+        })
+        .await
+        .unwrap();
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates: {{USD: 0.5}}\n  prices:\n    - match: {{vendor: qlik}}\n      price: 2\n      currency: USD\nsources:\n{}",
+        tenant.entry("s")
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let mut checked = 0;
+    for (name, labels, units) in m.samples().filter(|(n, _, _)| *n == "consumption_usage") {
+        assert_eq!(
+            labels
+                .iter()
+                .find(|(k, _)| k == "window")
+                .map(|(_, v)| v.as_str()),
+            Some("period"),
+            "{name}: {labels:?}"
+        );
+        let mut cost_labels: Vec<(&str, &str)> = labels
+            .iter()
+            .filter(|(k, _)| k != "unit")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        cost_labels.extend([("currency", "EUR"), ("origin", "price")]);
+        close(
+            m.get("consumption_cost", &cost_labels),
+            units * 2.0 * 0.5,
+            "units × price × rate",
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "Qlik's usage is served: {}", m.text);
+}
+
+/// Errors of a config with `money`/`allocation` over one UiPath source.
+fn refused(showback: &str) -> String {
+    let org = UiPathOrganization::default();
+    let yaml = format!(
+        "{showback}sources:\n  - name: s\n    type: uipath\n    base_url: http://127.0.0.1:1\n    organization_id: {}\n    tenant_ids: [t1]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n",
+        org.organization_id
+    );
+    match consumption_exporter::config::parse(&yaml, "test.yml", std::path::Path::new(".")) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+#[test]
+fn a_bad_money_or_allocation_block_is_refused_at_its_line() {
+    let cases = [
+        ("money:\n  currency: EURO\n", "test.yml:2:3: money.currency: \"EURO\" is not an ISO 4217 currency code"),
+        (
+            "money:\n  currency: EUR\n  prices:\n    - match: {vendor: uipath}\n      price: 1\n      currency: USD\n",
+            "test.yml:6:7: money.prices[0].currency: no rate converts USD into EUR",
+        ),
+        (
+            "money:\n  currency: EUR\n  prices:\n    - match: {vendor: uipath, flow_id: f}\n      price: 1\n",
+            "money.prices[0].match.flow_id: `flow_id` is not a label of this source's usage",
+        ),
+        (
+            "money:\n  currency: EUR\n  prices:\n    - match: {vendor: qlk}\n      price: 1\n",
+            "money.prices[0].match.vendor: no source has vendor \"qlk\"",
+        ),
+        (
+            "allocation:\n  window:\n    default: x\n",
+            "test.yml:2:3: allocation.window: `window` is a label the exporter's series have already",
+        ),
+        (
+            "allocation:\n  team:\n    default: x\n    rules:\n      - match: {tenant: t1}\n        value: a\n",
+            "allocation.team.rules[0].match.tenant: `tenant` is not a label",
+        ),
+        (
+            "money:\n  currency: EUR\n  colour: blue\n",
+            "test.yml:3:3: money.colour: unknown field `colour`",
+        ),
+        (
+            "money:\n  currency: EUR\n  rates_file: /nonexistent/eurofxref.csv\n",
+            "money.rates_file: /nonexistent/eurofxref.csv: cannot read it",
+        ),
+    ];
+    for (block, expected) in cases {
+        let errors = refused(block);
+        assert!(
+            errors.contains(expected),
+            "{block}\n→ {errors}\nexpected: {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_rates_file_is_refused_with_its_line_and_a_new_rate_restarts_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rates.csv");
+    let config = |rates: &str| {
+        std::fs::write(&file, rates).unwrap();
+        let org = UiPathOrganization::default();
+        let yaml = format!(
+            "money:\n  currency: EUR\n  rates_file: rates.csv\nsources:\n  - name: s\n    type: uipath\n    organization_id: {}\n    tenant_ids: [t1]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n",
+            org.organization_id
+        );
+        consumption_exporter::config::parse(&yaml, "test.yml", dir.path())
+    };
+    let errors = config("Date,USD,\n2027-01-15,1.08,\n2027-01-14,x,\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        errors.contains("rates.csv: line 3: USD: \"x\" is not a number"),
+        "{errors}"
+    );
+    let before = config("Date,USD,\n2027-01-15,1.08,\n").unwrap().sources[0].fingerprint;
+    let same = config("Date,USD,\n2027-01-15,1.08,\n").unwrap().sources[0].fingerprint;
+    let after = config("Date,USD,\n2027-01-15,1.09,\n").unwrap().sources[0].fingerprint;
+    assert_eq!(before, same);
+    assert_ne!(
+        before, after,
+        "a reload that reads a new rate restarts the source"
+    );
+}
