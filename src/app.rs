@@ -147,6 +147,10 @@ impl Supervisor {
         let mut summary = ReloadSummary::default();
         self.store
             .set_max_concurrent_polls(config.max_concurrent_polls);
+        let keeps_money = config.showback.as_ref().is_some_and(|s| s.money.is_some());
+        if !keeps_money {
+            self.store.set_exchange_rates(Vec::new());
+        }
         let shard = self.config_file.shard;
         for source in config.sources.iter().filter(|s| shard.owns(&s.name)) {
             let same_name = previous.iter().position(|r| r.name == source.name);
@@ -271,6 +275,16 @@ pub fn check(
     for source in &config.sources {
         for budget in &source.budgets {
             report.push_str(&format!("  {}: {}\n", source.name, budget.describe(now)));
+        }
+    }
+    if let Some(showback) = &config.showback {
+        for line in showback.describe_money() {
+            report.push_str(&format!("{line}\n"));
+        }
+        for source in &config.sources {
+            let billed = source.source.service().is_some();
+            let line = showback.describe_source(&source.name, source.vendor, billed);
+            report.push_str(&format!("  {line}\n"));
         }
     }
     Ok(report)

@@ -311,6 +311,7 @@ async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
                 &consumption_exporter::exposition::process::read(),
                 &counts,
                 0,
+                &[],
             );
             std::hint::black_box(prefix.finish(block.as_bytes()));
             started.elapsed()

@@ -265,8 +265,12 @@ impl Poller {
             service,
             unit: self.config.source.budget_unit(),
         };
-        let families = showback.families(&input, self.clock.now());
-        snapshot.families.extend(families);
+        let now = self.clock.now();
+        snapshot.families.extend(showback.families(&input, now));
+        if let Some(money) = &showback.money {
+            let rates = money.rates.all_on(now.date_naive()).into_iter().collect();
+            self.store.set_exchange_rates(rates);
+        }
     }
 }
 

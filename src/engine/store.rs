@@ -29,6 +29,8 @@ pub struct Store {
     pending: Mutex<PendingChanges>,
     /// `max_concurrent_polls`.
     poll_slots: PollSlots,
+    /// The exchange rates in use, as of the last poll: served per scrape.
+    exchange_rates: RwLock<Vec<(String, f64)>>,
 }
 
 impl Store {
@@ -44,6 +46,7 @@ impl Store {
             render_lock: Mutex::new(()),
             pending: Mutex::new(PendingChanges::default()),
             poll_slots: PollSlots::default(),
+            exchange_rates: RwLock::new(Vec::new()),
         });
         store.rerender();
         store
@@ -57,6 +60,16 @@ impl Store {
     /// Waits for a poll slot (`max_concurrent_polls`).
     pub async fn poll_slot(&self) -> PollSlot {
         self.poll_slots.acquire().await
+    }
+
+    /// Sets the exchange rates in use (none: no `money:`).
+    pub fn set_exchange_rates(&self, rates: Vec<(String, f64)>) {
+        *write(&self.exchange_rates) = rates;
+    }
+
+    /// The exchange rates in use, reporting-currency units per unit, by currency.
+    pub fn exchange_rates(&self) -> Vec<(String, f64)> {
+        read(&self.exchange_rates).clone()
     }
 
     /// Polls holding a slot now.

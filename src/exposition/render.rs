@@ -618,9 +618,18 @@ pub fn scrape_block(
     process: &ProcessFigures,
     scrapes: &[(u16, u64)],
     polls_in_flight: usize,
+    exchange_rates: &[(String, f64)],
 ) -> String {
     let mut families = Families::default();
     add_process_families(&mut families, process);
+    for (currency, rate) in exchange_rates {
+        families.gauge(
+            "consumption_exchange_rate",
+            "The exchange rate in use, reporting-currency units per unit of the currency.",
+            vec![label("currency", currency)],
+            *rate,
+        );
+    }
     families.gauge(
         "consumption_exporter_polls_in_flight",
         "Polls running now, at most global.max_concurrent_polls.",

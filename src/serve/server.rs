@@ -409,6 +409,7 @@ fn metrics(
         &crate::exposition::process::read(),
         &counts,
         store.polls_in_flight(),
+        &store.exchange_rates(),
     );
     if format == Format::OpenMetrics {
         block = openmetrics::from_text(&block);

@@ -284,6 +284,86 @@ impl Showback {
     }
 }
 
+impl Showback {
+    /// What `check` says of money: the reporting currency and where each rate comes from.
+    pub fn describe_money(&self) -> Vec<String> {
+        let Some(money) = &self.money else {
+            return Vec::new();
+        };
+        let rates = &money.rates;
+        let mut lines = vec![format!("money: reporting currency {}", rates.currency)];
+        for (currency, rate) in &rates.fixed {
+            lines.push(format!(
+                "  rate {currency}: {rate} {} (config)",
+                rates.currency
+            ));
+        }
+        if let (Some((first, _)), Some((last, quoted))) = (
+            rates.per_euro.first_key_value(),
+            rates.per_euro.last_key_value(),
+        ) {
+            lines.push(format!(
+                "  rates file: {} days from {first} to {last}, {} currencies on the last",
+                rates.per_euro.len(),
+                quoted.len()
+            ));
+        }
+        lines
+    }
+
+    /// What `check` says of one source: the prices that may apply to it, or why it has none.
+    pub fn describe_source(&self, source: &str, vendor: &str, billed: bool) -> String {
+        if !billed {
+            return format!("{source}: its usage is not billed: no showback rows");
+        }
+        let Some(money) = &self.money else {
+            return format!("{source}: usage by allocation, no money (no `money:`)");
+        };
+        let applies = |price: &&Price| {
+            price
+                .matcher
+                .iter()
+                .all(|(key, values)| match key.as_str() {
+                    "source" => values.iter().any(|v| v == source),
+                    "vendor" => values.iter().any(|v| v == vendor),
+                    _ => true,
+                })
+        };
+        let prices: Vec<String> = money
+            .prices
+            .iter()
+            .filter(applies)
+            .map(|p| {
+                format!(
+                    "{} {} per unit where {}",
+                    p.per_unit,
+                    p.currency,
+                    describe(&p.matcher)
+                )
+            })
+            .collect();
+        match prices.is_empty() {
+            true => format!("{source}: no price matches: usage served, no cost"),
+            false => format!(
+                "{source}: priced: {}; other services have usage and no cost",
+                prices.join("; ")
+            ),
+        }
+    }
+}
+
+/// A matcher as `key=value|value, …` (`everything` when empty).
+fn describe(matcher: &Matcher) -> String {
+    match matcher.is_empty() {
+        true => "everything".to_string(),
+        false => matcher
+            .iter()
+            .map(|(key, values)| format!("{key}={}", values.join("|")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// A dimension's name for a family's label names, which are `&'static str`: each distinct
 /// name is leaked once per process (a config has a handful; a reload adds none it had).
 fn leak_once(name: &str) -> &'static str {
@@ -297,6 +377,118 @@ fn leak_once(name: &str) -> &'static str {
             let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
             names.insert(leaked);
             leaked
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::model::clock::testing::at;
+    use crate::model::usage::DailyUsage;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 2] = ["env", "kind"];
+
+    fn label_sets() -> impl Strategy<Value = Vec<crate::model::usage::DaySeries>> {
+        let values = proptest::collection::vec("[a-c]", 2);
+        let days = proptest::collection::vec((1..=15u32, 0.0..1000.0f64), 1..6).prop_map(|days| {
+            let mut by_day: std::collections::BTreeMap<NaiveDate, f64> = Default::default();
+            for (d, amount) in days {
+                let day = NaiveDate::from_ymd_opt(2027, 1, d).unwrap_or_default();
+                *by_day.entry(day).or_default() += amount;
+            }
+            by_day.into_iter().collect()
+        });
+        proptest::collection::vec((values, days), 1..8)
+    }
+
+    fn matcher() -> impl Strategy<Value = Matcher> {
+        proptest::collection::vec(
+            (
+                proptest::sample::select(vec!["env", "kind", "service"]),
+                proptest::collection::vec("[a-c]", 1..3),
+            ),
+            0..3,
+        )
+        .prop_map(|pairs| pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    fn showback() -> impl Strategy<Value = Showback> {
+        let rules = proptest::collection::vec((matcher(), "[x-z]"), 0..4);
+        let prices = proptest::collection::vec((matcher(), 0.01..10.0f64), 0..3);
+        (rules, prices).prop_map(|(rules, prices)| Showback {
+            money: Some(Money {
+                rates: Rates {
+                    currency: "EUR".into(),
+                    fixed: [("USD".to_string(), 0.9)].into(),
+                    ..Rates::default()
+                },
+                prices: prices
+                    .into_iter()
+                    .map(|(matcher, per_unit)| Price {
+                        matcher,
+                        per_unit,
+                        currency: "USD".into(),
+                    })
+                    .collect(),
+            }),
+            dimensions: vec![Dimension {
+                name: "team".into(),
+                default: "unallocated".into(),
+                rules,
+            }],
+        })
+    }
+
+    proptest! {
+        /// Whatever the label sets, rules and prices: every label set lands in exactly one
+        /// team, so the teams' units sum to the source's total, and money is what the priced
+        /// label sets' units cost.
+        #[test]
+        fn allocation_is_total_and_money_sums_to_the_priced_units(
+            series in label_sets(),
+            showback in showback(),
+        ) {
+            let usage = Usage::Daily(DailyUsage { label_names: NAMES.to_vec(), series: series.clone() });
+            let input = SourceUsage {
+                vendor: "some-vendor",
+                source: "s",
+                usage: &usage,
+                service: ServiceOf::Label("kind"),
+                unit: BudgetUnit::Fixed("units"),
+            };
+            let families = showback.families(&input, at("2027-01-15T12:00:00Z"));
+            let window_sum = |family: &str| -> f64 {
+                families
+                    .iter()
+                    .filter(|f| f.desc.name == family)
+                    .flat_map(|f| {
+                        let window = f.label_names.iter().position(|n| *n == "window");
+                        f.iter().filter_map(move |(mut values, value)| {
+                            let in_month = values.nth(window?)? == "month_to_date";
+                            in_month.then_some(value)
+                        })
+                    })
+                    .sum()
+            };
+            let total: f64 = series.iter().flat_map(|(_, days)| days).map(|(_, a)| a).sum();
+            prop_assert!((window_sum("consumption_usage") - total).abs() <= 1e-9 * total.max(1.0));
+            let names: Vec<&'static str> = NAMES.to_vec();
+            let priced: f64 = series
+                .iter()
+                .filter_map(|(values, days)| {
+                    let lookup = |key: &str| match key {
+                        "service" => Some(values[1].as_str()),
+                        label => names.iter().position(|n| *n == label).map(|i| values[i].as_str()),
+                    };
+                    let money = showback.money.as_ref()?;
+                    let price = money.prices.iter().find(|p| matches(&p.matcher, lookup))?;
+                    Some(days.iter().map(|(_, a)| a * price.per_unit * 0.9).sum::<f64>())
+                })
+                .sum();
+            let money = window_sum("consumption_cost");
+            prop_assert!((money - priced).abs() <= 1e-9 * priced.max(1.0), "{money} != {priced}");
         }
     }
 }

@@ -137,6 +137,21 @@ async fn a_dollar_price_is_converted_at_each_days_rate_and_allocated_to_teams_th
             &format!("{team}: euros today"),
         );
     }
+    // The rates in use, as of the poll's day: every currency the file quotes.
+    close(
+        m.get("consumption_exchange_rate", &[("currency", "USD")]),
+        1.0 / 1.08,
+        "USD in euros",
+    );
+    close(
+        m.get("consumption_exchange_rate", &[("currency", "GBP")]),
+        1.0 / 0.84,
+        "GBP in euros",
+    );
+    assert_eq!(
+        m.get("consumption_exchange_rate", &[("currency", "EUR")]),
+        None
+    );
     // The teams' sum is the source's total, and PLTU, with no price, has units and no cost.
     let sum = |family: &str, service: &str, window: &str| -> f64 {
         m.samples()
@@ -294,4 +309,35 @@ fn a_bad_rates_file_is_refused_with_its_line_and_a_new_rate_restarts_the_sources
         before, after,
         "a reload that reads a new rate restarts the source"
     );
+}
+
+#[test]
+fn check_prints_the_reporting_currency_where_rates_come_from_and_each_sources_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rates.csv"), ECB_HISTORY).unwrap();
+    let org = UiPathOrganization::default();
+    let config = dir.path().join("exporter.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "money:\n  currency: EUR\n  rates: {{CHF: 1.05}}\n  rates_file: rates.csv\n  prices:\n    - match: {{vendor: uipath, consumable: RU}}\n      price: 0.12\n      currency: USD\nsources:\n  - name: robots\n    type: uipath\n    organization_id: {}\n    tenant_ids: [t1]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n  - name: flows\n    type: avepoint\n    authorization:\n      credentials: k\n",
+            org.organization_id
+        ),
+    )
+    .unwrap();
+    let output = crate::helpers::run_ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+            .args(["check", "--config.file"])
+            .arg(&config),
+    );
+    let said = crate::helpers::said(&output);
+    for line in [
+        "money: reporting currency EUR",
+        "  rate CHF: 1.05 EUR (config)",
+        "  rates file: 10 days from 2026-12-31 to 2027-01-15, 3 currencies on the last",
+        "  robots: priced: 0.12 USD per unit where consumable=RU, vendor=uipath; other services have usage and no cost",
+        "  flows: its usage is not billed: no showback rows",
+    ] {
+        assert!(said.lines().any(|l| l == line), "{line:?} not in:\n{said}");
+    }
 }
