@@ -227,7 +227,8 @@ impl Poller {
     /// the vendor's own; the per-day usage is then dropped.
     fn add_budgets(&self, snapshot: &mut Snapshot) {
         let usage = snapshot.usage.take();
-        self.add_showback(snapshot, usage.as_ref());
+        let vendor_costs = snapshot.vendor_costs.take();
+        self.add_showback(snapshot, usage.as_ref(), vendor_costs.as_ref());
         let mut families = BudgetFamilies::new(self.config.vendor);
         families.add_configured(
             &self.config.budgets,
@@ -251,7 +252,12 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 impl Poller {
     /// The source's usage in units and money, by allocation, when `money:` or `allocation:`
     /// is configured and the vendor bills what it reports.
-    fn add_showback(&self, snapshot: &mut Snapshot, usage: Option<&crate::model::usage::Usage>) {
+    fn add_showback(
+        &self,
+        snapshot: &mut Snapshot,
+        usage: Option<&crate::model::usage::Usage>,
+        vendor_costs: Option<&crate::model::usage::DailyUsage>,
+    ) {
         let (Some(showback), Some(usage)) = (&self.config.showback, usage) else {
             return;
         };
@@ -262,6 +268,7 @@ impl Poller {
             vendor: self.config.vendor,
             source: &self.config.name,
             usage,
+            vendor_costs,
             service,
             unit: self.config.source.budget_unit(),
         };

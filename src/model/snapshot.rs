@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use hashbrown::HashMap;
 
 use crate::model::settled::SettledFamily;
-use crate::model::usage::{Usage, VendorBudget};
+use crate::model::usage::{DailyUsage, Usage, VendorBudget};
 
 /// Escapes backslash and newline (and `"` in label values), as the text format requires.
 pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {
@@ -235,6 +235,9 @@ pub struct Snapshot {
     pub api_sunset: Option<f64>,
     /// What the poll consumed, for budgets; taken when they are evaluated.
     pub usage: Option<Usage>,
+    /// Money the vendor computed per day (a `currency` label among the labels), for
+    /// showback; taken with the usage.
+    pub vendor_costs: Option<DailyUsage>,
     /// Limits the vendor reports itself.
     pub vendor_budgets: Vec<VendorBudget>,
     /// The per-day amounts of the days settled now, which the next poll need not re-read;
@@ -284,6 +287,7 @@ pub struct SnapshotBuilder {
     data_updated: Option<f64>,
     api_sunset: Option<f64>,
     usage: Option<Usage>,
+    vendor_costs: Option<DailyUsage>,
     vendor_budgets: Vec<VendorBudget>,
     settled: Vec<SettledFamily>,
     key: Vec<u8>,
@@ -357,6 +361,11 @@ impl SnapshotBuilder {
         self.usage = Some(usage);
     }
 
+    /// Money the vendor computed per day, with a `currency` label.
+    pub fn vendor_costs(&mut self, costs: DailyUsage) {
+        self.vendor_costs = Some(costs);
+    }
+
     pub fn vendor_budget(&mut self, budget: VendorBudget) {
         self.vendor_budgets.push(budget);
     }
@@ -386,6 +395,7 @@ impl SnapshotBuilder {
             data_updated: self.data_updated,
             api_sunset: self.api_sunset,
             usage: self.usage,
+            vendor_costs: self.vendor_costs,
             vendor_budgets: self.vendor_budgets,
             settled: self.settled,
         }

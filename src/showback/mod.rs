@@ -13,7 +13,7 @@ pub mod rates;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, ServiceOf, Usage};
+use crate::model::usage::{BudgetUnit, DailyUsage, ServiceOf, Usage};
 pub use rates::Rates;
 
 /// Label → the values it may have; every key must match.
@@ -82,6 +82,9 @@ pub struct SourceUsage<'a> {
     pub vendor: &'static str,
     pub source: &'a str,
     pub usage: &'a Usage,
+    /// Money the vendor computed per day, with a `currency` label: used as it is
+    /// (`origin="vendor"`), and the source's usage is then not priced.
+    pub vendor_costs: Option<&'a DailyUsage>,
     pub service: ServiceOf,
     pub unit: BudgetUnit,
 }
@@ -143,6 +146,9 @@ impl Showback {
             Combine::Sum,
         );
         let ids = (usage, cost);
+        if let Some(costs) = input.vendor_costs {
+            self.observe_vendor_costs(&mut builder, cost, input, costs, now);
+        }
         let names = input.usage.label_names();
         match input.usage {
             Usage::Daily(daily) => {
@@ -173,6 +179,52 @@ impl Showback {
             .into_iter()
             .filter(|family| !family.is_empty())
             .collect()
+    }
+
+    /// The vendor's own money, by service, window and allocation, in the reporting currency
+    /// at each day's rate (in its own currency on a day without one: never guessed).
+    fn observe_vendor_costs(
+        &self,
+        builder: &mut SnapshotBuilder,
+        cost: FamilyId,
+        input: &SourceUsage<'_>,
+        costs: &DailyUsage,
+        now: DateTime<Utc>,
+    ) {
+        let names = &costs.label_names;
+        for (values, days) in &costs.series {
+            let set = self.label_set(input, names, values);
+            let own = ServiceOf::Label("currency").of(names, values);
+            for window in windows(now) {
+                let in_window = days
+                    .iter()
+                    .filter(|(d, _)| window.first <= *d && *d <= window.last);
+                let mut money: Vec<(String, f64)> = Vec::new();
+                for (day, amount) in in_window {
+                    let (currency, value) = self.in_reporting_currency(&own, *day, *amount);
+                    match money.iter_mut().find(|(c, _)| *c == currency) {
+                        Some((_, sum)) => *sum += value,
+                        None => money.push((currency, value)),
+                    }
+                }
+                for (currency, value) in &money {
+                    let first = [input.vendor, &set.service, currency, window.name, "vendor"];
+                    let mut labels: Vec<&str> = first.to_vec();
+                    labels.extend(set.allocation.iter().map(String::as_str));
+                    builder.observe(cost, &labels, *value);
+                }
+            }
+        }
+    }
+
+    /// `amount` of `currency` on `day`, in the reporting currency, or as it is when no rate
+    /// converts it.
+    fn in_reporting_currency(&self, currency: &str, day: NaiveDate, amount: f64) -> (String, f64) {
+        let rates = self.money.as_ref().map(|m| &m.rates);
+        match rates.and_then(|r| Some((r, r.rate(currency, day)?))) {
+            Some((rates, rate)) => (rates.currency.clone(), amount * rate),
+            None => (currency.to_string(), amount),
+        }
     }
 
     fn label_set(
@@ -210,7 +262,8 @@ impl Showback {
                     .clone()
             })
             .collect();
-        let price = self.money.as_ref().and_then(|money| {
+        let priced = self.money.as_ref().filter(|_| input.vendor_costs.is_none());
+        let price = priced.and_then(|money| {
             let price = money.prices.iter().find(|p| matches(&p.matcher, lookup))?;
             Some((price.per_unit, price.currency.clone()))
         });
@@ -241,16 +294,10 @@ impl Showback {
         let mut money: Vec<(String, f64)> = Vec::new();
         for (day, amount) in in_window {
             units += amount;
-            let (Some(money_config), Some((per_unit, currency))) = (&self.money, &set.price) else {
+            let Some((per_unit, currency)) = &set.price else {
                 continue;
             };
-            let (currency, value) = match money_config.rates.rate(currency, *day) {
-                Some(rate) => (
-                    money_config.rates.currency.clone(),
-                    amount * per_unit * rate,
-                ),
-                None => (currency.clone(), amount * per_unit),
-            };
+            let (currency, value) = self.in_reporting_currency(currency, *day, amount * per_unit);
             match money.iter_mut().find(|(c, _)| *c == currency) {
                 Some((_, sum)) => *sum += value,
                 None => money.push((currency, value)),
@@ -455,6 +502,7 @@ mod properties {
                 vendor: "some-vendor",
                 source: "s",
                 usage: &usage,
+                vendor_costs: None,
                 service: ServiceOf::Label("kind"),
                 unit: BudgetUnit::Fixed("units"),
             };

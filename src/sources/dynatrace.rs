@@ -599,7 +599,7 @@ impl Folder {
         let mut builder = SnapshotBuilder::new();
         self.sums.into_family(&mut builder, &USAGE, &USAGE_LABELS);
         if let Some(costs) = self.costs {
-            costs.into_family(&mut builder, &COST, &COST_LABELS);
+            costs.into_money_family(&mut builder, &COST, &COST_LABELS);
         }
         if let Some(newest) = self.newest {
             builder.data_updated(newest.timestamp() as f64);

@@ -8,7 +8,7 @@ use hashbrown::HashMap;
 use super::PollPlan;
 use crate::model::settled::SettledFamily;
 use crate::model::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
-use crate::model::usage::{DailyUsage, Usage};
+use crate::model::usage::{DailyUsage, DaySeries, Usage};
 
 /// The `window` label values, in the order of [`Windows::membership`].
 pub const WINDOW_NAMES: [&str; 3] = ["today", "yesterday", "month_to_date"];
@@ -275,6 +275,31 @@ impl WindowSums {
                 series,
             }));
         }
+    }
+
+    /// As [`WindowSums::into_family`], for money the vendor computed (`label_names` hold a
+    /// `currency`): the days go to the snapshot's vendor costs, for showback, not to budgets.
+    pub fn into_money_family(
+        self,
+        builder: &mut SnapshotBuilder,
+        desc: &'static FamilyDesc,
+        label_names: &[&'static str],
+    ) {
+        let days: Vec<DaySeries> = self
+            .sums
+            .values()
+            .map(|s| (s.values.clone(), s.days.clone()))
+            .collect();
+        let windows = self.windows;
+        WindowSums {
+            windows: windows.without_history(),
+            ..self
+        }
+        .into_family(builder, desc, label_names);
+        builder.vendor_costs(DailyUsage {
+            label_names: label_names.to_vec(),
+            series: days,
+        });
     }
 }
 

@@ -341,3 +341,61 @@ fn check_prints_the_reporting_currency_where_rates_come_from_and_each_sources_pr
         assert!(said.lines().any(|l| l == line), "{line:?} not in:\n{said}");
     }
 }
+
+#[tokio::test]
+async fn a_vendors_own_money_is_converted_at_each_days_rate_and_not_priced_again() {
+    use consumption_exporter::simulator::dynatrace::{daily_usage, rate, DynatraceAccount};
+    let dynatrace = kit::vendor("dynatrace").unwrap();
+    let case = dynatrace.budget_case().await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rates.csv"), ECB_HISTORY).unwrap();
+    // A price that would match too: the vendor's money wins, nothing is priced twice.
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\n  prices:\n    - match: {{vendor: dynatrace}}\n      price: 1000\nsources:\n{}    entitlements: true\n",
+        dir.path().join("rates.csv").display(),
+        case.entry
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let environments = DynatraceAccount::default().environments;
+    let key = "LOG_MANAGEMENT_INGEST";
+    let dollars = |d: NaiveDate| -> f64 {
+        environments
+            .iter()
+            .map(|env| daily_usage(3, env, key, d) * rate(key))
+            .sum()
+    };
+    let cost = |window| {
+        m.get(
+            "consumption_cost",
+            &[
+                ("source", "s"),
+                ("vendor", "dynatrace"),
+                ("service", key),
+                ("currency", "EUR"),
+                ("window", window),
+                ("origin", "vendor"),
+            ],
+        )
+    };
+    close(
+        cost("month_to_date"),
+        total(&dollars, "2027-01-01", "2027-01-15", &eur_per_usd),
+        "the vendor's dollars this month, in euros at each day's rate",
+    );
+    close(
+        cost("yesterday"),
+        dollars(day("2027-01-14")) / 1.075,
+        "yesterday",
+    );
+    assert_eq!(
+        m.samples()
+            .filter(|(name, labels, _)| *name == "consumption_cost"
+                && labels.contains(&("origin".to_string(), "price".to_string())))
+            .count(),
+        0,
+        "the vendor's own money is not priced again"
+    );
+}
