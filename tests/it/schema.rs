@@ -177,6 +177,14 @@ fn every_config_key_is_documented_once_on_its_page() {
     for key in property_names(&schema["properties"]["global"]) {
         once(&key, &global, "docs/configuration.md, `global`");
     }
+    let money = documented_keys("docs/showback.md", Some("## `money`"));
+    for key in property_names(&schema["properties"]["money"]) {
+        once(&key, &money, "docs/showback.md, `money`");
+    }
+    let allocation = documented_keys("docs/showback.md", Some("## `allocation`"));
+    for key in property_names(&schema["properties"]["allocation"]["additionalProperties"]) {
+        once(&key, &allocation, "docs/showback.md, `allocation`");
+    }
     let entries = schema["properties"]["sources"]["items"]["allOf"]
         .as_array()
         .expect("one schema per source type");
