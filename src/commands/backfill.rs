@@ -221,6 +221,14 @@ fn check_labels(labels: &[(String, String)], sources: &[&SourceConfig]) -> anyho
         if labels[..i].iter().any(|(earlier, _)| earlier == name) {
             anyhow::bail!("--label {name} is given twice: give each label once");
         }
+        let showback = sources.iter().find_map(|s| s.showback.as_ref());
+        let showback_label = showback.is_some_and(|showback| {
+            crate::showback::LABEL_NAMES.contains(&name.as_str())
+                || showback.dimensions.iter().any(|d| d.name == *name)
+        });
+        if showback_label {
+            anyhow::bail!("--label {name}: the showback series (money:, allocation:) have a {name} label already; choose another name");
+        }
         let taken_by = sources.iter().find(|source| {
             // A backfill serves the budgets configured, not the vendor's own (see `Poller`).
             source.source.label_names().contains(&name.as_str())

@@ -55,12 +55,31 @@ pub async fn run(
     .await
 }
 
-/// Starts every simulated vendor's demo tenants; returns the config for them and the tenants,
-/// which stop when dropped.
-pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, Vec<SimulatedTenant>)> {
-    let (entries, tenants) = kit::start_demo(seed, Utc::now())
+/// What the demo runs beside the exporter: the simulated tenants and the rates file, which
+/// stop and go when dropped.
+pub struct DemoParts {
+    pub tenants: Vec<SimulatedTenant>,
+    _files: tempfile::TempDir,
+}
+
+/// Starts every simulated vendor's demo tenants and writes the demo's rates file; returns the
+/// config for them and what must live as long as it is used.
+pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, DemoParts)> {
+    let now = Utc::now();
+    let (entries, tenants) = kit::start_demo(seed, now)
         .await
         .context("starting the demo's simulators")?;
-    let config = format!("global:\n  poll_interval: 30s\n  max_age: 5m\nsources:\n{entries}");
-    Ok((config, tenants))
+    let files = tempfile::tempdir().context("making a directory for the demo's rates file")?;
+    let rates = files.path().join("eurofxref-hist.csv");
+    std::fs::write(&rates, kit::demo_rates_file(now.date_naive()))
+        .with_context(|| format!("writing {}", rates.display()))?;
+    let config = format!(
+        "global:\n  poll_interval: 30s\n  max_age: 5m\n{}sources:\n{entries}",
+        kit::demo_showback(&rates)
+    );
+    let parts = DemoParts {
+        tenants,
+        _files: files,
+    };
+    Ok((config, parts))
 }

@@ -427,6 +427,11 @@ impl super::kit::SimulatedVendor for AvePointKit {
         Box::pin(async { Ok(None) })
     }
 
+    /// Connection counts are not billed.
+    fn demo_price(&self) -> Option<&'static str> {
+        None
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -813,6 +813,11 @@ impl super::kit::SimulatedVendor for DynatraceKit {
         })
     }
 
+    /// Dynatrace computes its own money (`entitlements: true`): nothing to price.
+    fn demo_price(&self) -> Option<&'static str> {
+        None
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

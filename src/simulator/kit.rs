@@ -158,6 +158,11 @@ pub trait SimulatedVendor: Sync {
     /// whose source reports a level now may do (the budget tests check it): its budgets are
     /// tested by hand-made records.
     fn budget_case(&self) -> BoxFuture<'static, anyhow::Result<Option<BudgetCase>>>;
+
+    /// The demo's list price for one of the vendor's services, as a `money.prices` item's
+    /// flow mapping; none for a vendor that bills nothing the exporter reads, or whose money
+    /// is its own.
+    fn demo_price(&self) -> Option<&'static str>;
 }
 
 /// A simulated tenant for the exact budget tests, and what its data consumes.
@@ -349,6 +354,59 @@ pub async fn start_demo(
         }
     }
     Ok((entries, tenants))
+}
+
+/// The demo's `money:` and `allocation:`: euros, dollar prices converted at a rates file of
+/// the ECB's shape, and two teams (the first vendor's sources and every third vendor's after
+/// it are `sales`, the next vendor's `platform`, the rest unallocated). `rates_file` names the
+/// file [`demo_rates_file`] wrote.
+pub fn demo_showback(rates_file: &std::path::Path) -> String {
+    let mut prices = String::new();
+    let mut teams: [Vec<&'static str>; 2] = [Vec::new(), Vec::new()];
+    for (i, vendor) in VENDORS.iter().enumerate() {
+        if let Some(price) = vendor.demo_price() {
+            prices.push_str(&format!("    - {price}\n"));
+        }
+        if let Some(team) = teams.get_mut(i % 3) {
+            team.extend(vendor.demo_sources().iter().map(|s| s.name));
+        }
+    }
+    let rule = |names: &[&str], value: &str| match names.is_empty() {
+        true => String::new(),
+        false => format!(
+            "      - {{match: {{source: [{}]}}, value: {value}}}\n",
+            names.join(", ")
+        ),
+    };
+    format!(
+        "money:\n  currency: EUR\n  rates_file: {}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n{}{}",
+        rates_file.display(),
+        rule(&teams[0], "sales"),
+        rule(&teams[1], "platform"),
+    )
+}
+
+/// An ECB reference-rate history of the 120 days to `today` (weekdays only, as the ECB quotes):
+/// dollars, pounds and yen per euro, moving a little from day to day.
+pub fn demo_rates_file(today: NaiveDate) -> String {
+    let mut text = String::from("Date,USD,JPY,GBP,\n");
+    for back in 0..120u64 {
+        let day = today - Days::new(back);
+        if matches!(
+            chrono::Datelike::weekday(&day),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        ) {
+            continue;
+        }
+        let wave = ((back % 20) as f64 - 10.0) / 1000.0;
+        text.push_str(&format!(
+            "{day},{:.4},{:.2},{:.4},\n",
+            1.08 + wave,
+            160.0 + wave * 100.0,
+            0.84 + wave / 2.0
+        ));
+    }
+    text
 }
 
 /// The demo's budgets are quarters that began 20 days ago: their periods always hold 20 days

@@ -718,6 +718,10 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
         })
     }
 
+    fn demo_price(&self) -> Option<&'static str> {
+        Some(r#"{match: {vendor: powerplatform}, price: 0.02}"#)
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

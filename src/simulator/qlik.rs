@@ -763,6 +763,10 @@ impl super::kit::SimulatedVendor for QlikKit {
         Box::pin(async { Ok(None) })
     }
 
+    fn demo_price(&self) -> Option<&'static str> {
+        Some(r#"{match: {vendor: qlik}, price: 0.5, currency: USD}"#)
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "[]",

@@ -537,6 +537,10 @@ impl super::kit::SimulatedVendor for UiPathKit {
         })
     }
 
+    fn demo_price(&self) -> Option<&'static str> {
+        Some(r#"{match: {vendor: uipath, consumable: [RU, PLTU]}, price: 0.12, currency: USD}"#)
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "{}",

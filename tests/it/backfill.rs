@@ -419,9 +419,20 @@ async fn every_label_a_source_serves_is_one_it_declares() {
         if family.starts_with("consumption_source_") {
             continue;
         }
-        let declared: Vec<&str> = match family.starts_with("consumption_budget_") {
-            true => consumption_exporter::budgets::LABEL_NAMES.to_vec(),
-            false => source.source.label_names(),
+        let showback = config
+            .showback
+            .as_ref()
+            .expect("the demo has money and teams");
+        let declared: Vec<&str> = match family {
+            f if f.starts_with("consumption_budget_") => {
+                consumption_exporter::budgets::LABEL_NAMES.to_vec()
+            }
+            "consumption_usage" | "consumption_cost" => {
+                let mut names = consumption_exporter::showback::LABEL_NAMES.to_vec();
+                names.extend(showback.dimensions.iter().map(|d| d.name.as_str()));
+                names
+            }
+            _ => source.source.label_names(),
         };
         for (name, _) in labels.iter().filter(|(name, _)| name != "source") {
             assert!(
