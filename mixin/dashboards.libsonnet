@@ -1081,6 +1081,155 @@ local selector = import 'selector.libsonnet';
           options: {},
           description: 'Resident memory of each exporter process: about 400 bytes a series and 50 KiB a source beyond a 12 MiB base (docs/performance.md).',
         },
+        {
+          id: 34,
+          type: 'row',
+          title: 'Showback',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 104,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 35,
+          title: 'Spend this month by allocation',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 105,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (%s, currency) (%s)', [$._config.showbackDimension, m('consumption_cost', 'window=~"month_to_date|period"')]),
+              legendFormat: std.format('{{%s}} {{currency}}', [$._config.showbackDimension]),
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Money consumed this month (Qlik: its current period) by the allocation dimension _config.showbackDimension names, in the reporting currency (consumption_cost; docs/showback.md).',
+        },
+        {
+          id: 36,
+          title: 'Spend this month by vendor',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 105,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, currency) (%s)', [m('consumption_cost', 'window=~"month_to_date|period"')]),
+              legendFormat: '{{vendor}} {{currency}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Money consumed this month (Qlik: its current period) by vendor, in the reporting currency.',
+        },
+        {
+          id: 37,
+          title: 'Top services this month',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 113,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('topk(10, sum by (vendor, service, currency) (%s))', [m('consumption_cost', 'window=~"month_to_date|period"')]),
+              legendFormat: '{{vendor}} {{service}} {{currency}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'The ten services that cost most this month.',
+        },
+        {
+          id: 38,
+          title: 'Unallocated share of spend',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 113,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum(%s) / sum(%s)', [m('consumption_cost', std.format('window=~"month_to_date|period", %s="%s"', [$._config.showbackDimension, $._config.showbackUnallocated])), m('consumption_cost', 'window=~"month_to_date|period"')]),
+              legendFormat: 'unallocated',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'percentunit',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: "The share of this month's spend that no allocation rule claims: what the vendors do not say whose it is, or what no rule matches yet.",
+        },
       ],
     },
   },

@@ -22,6 +22,14 @@ local selector = import 'selector.libsonnet';
           expr: std.format('sum by (source, tenant_id, consumable) (%s)', [m('consumption_uipath_consumed_units', 'window="month_to_date"')]),
         },
         {
+          record: std.format('consumption:cost_by_%s:month_to_date', [$._config.showbackDimension]),
+          expr: std.format('sum by (%s, currency) (%s)', [$._config.showbackDimension, m('consumption_cost', 'window=~"month_to_date|period"')]),
+        },
+        {
+          record: 'consumption:cost_by_vendor:month_to_date',
+          expr: std.format('sum by (vendor, currency) (%s)', [m('consumption_cost', 'window=~"month_to_date|period"')]),
+        },
+        {
           record: 'consumption:budget_used:ratio',
           expr: std.format('%s / (%s > 0)', [m('consumption_budget_used'), m('consumption_budget_limit')]),
         },
