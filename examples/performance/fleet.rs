@@ -173,24 +173,50 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     })
 }
 
-struct InProcess {
-    parse: Duration,
-    render_one: (Duration, Duration),
-    render_all: Duration,
+pub struct InProcess {
+    pub parse: Duration,
+    /// Every source polled once, 16 at a time.
+    pub poll_all: Duration,
+    /// Sample lines in the rendered body.
+    pub samples: usize,
+    pub render_one: (Duration, Duration),
+    pub render_all: Duration,
+}
+
+/// The fleet's in-process figures without and with `showback` (a `money:`/`allocation:` block).
+pub async fn showback_overhead(
+    sources: usize,
+    showback: &str,
+) -> anyhow::Result<(InProcess, InProcess)> {
+    let fleet = Fleet::start()?;
+    let text = fleet.config(sources, "1h", 16);
+    let with = text.replacen("sources:\n", &format!("{showback}sources:\n"), 1);
+    Ok((
+        in_process_figures(&text).await?,
+        in_process_figures(&with).await?,
+    ))
 }
 
 /// Parses the config, polls every source once, then times what one source's change costs (its
 /// lines written anew, the others copied) against a render of every source.
-async fn in_process_figures(text: &str) -> anyhow::Result<InProcess> {
+pub async fn in_process_figures(text: &str) -> anyhow::Result<InProcess> {
     let started = Instant::now();
     let config = config::parse(text, "fleet config", Path::new("."))?;
     let parse = started.elapsed();
     let (store, pollers) = app::pollers(&config, Arc::new(SystemClock))?;
+    let started = Instant::now();
     let failed = futures_util::stream::iter(pollers.iter().map(|p| p.poll_once()))
         .buffer_unordered(16)
         .filter(|ok| std::future::ready(!ok))
         .count()
         .await;
+    let poll_all = started.elapsed();
+    let samples = store
+        .rendered()
+        .body
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty() && !line.starts_with(b"#"))
+        .count();
     anyhow::ensure!(failed == 0, "{failed} of the fleet's polls failed");
     let slots = store.slots();
     let mut one: Vec<Duration> = (0..60)
@@ -212,6 +238,8 @@ async fn in_process_figures(text: &str) -> anyhow::Result<InProcess> {
     all.sort_unstable();
     Ok(InProcess {
         parse,
+        poll_all,
+        samples,
         render_one: (one[one.len() / 2], one[one.len() - 1]),
         render_all: all[all.len() / 2],
     })

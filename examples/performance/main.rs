@@ -47,7 +47,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
@@ -131,6 +131,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     if options.only.iter().any(|s| s == "links") {
         links_section().await?;
     }
+    if options.only.iter().any(|s| s == "showback") {
+        showback_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
+    }
     Ok(())
 }
 
@@ -154,6 +157,74 @@ async fn first_round_section(sizes: &[usize]) -> anyhow::Result<()> {
             ms(r.scrape_max)
         );
     }
+    Ok(())
+}
+
+/// A `money:` and `allocation:` block that prices and allocates every vendor's usage.
+fn showback_block() -> String {
+    let mut prices = String::new();
+    for vendor in consumption_exporter::simulator::kit::VENDORS {
+        prices.push_str(&format!(
+            "    - {{match: {{vendor: {}}}, price: 0.05, currency: USD}}\n",
+            vendor.type_name()
+        ));
+    }
+    format!("money:\n  currency: EUR\n  rates: {{USD: 0.93}}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n      - {{match: {{service: [RU, Premium]}}, value: sales}}\n")
+}
+
+async fn showback_section(only: &[String], divisor: u64, rounds: usize) -> anyhow::Result<()> {
+    let showback = showback_block();
+    println!("\n## Showback (money: and allocation: over every vendor)\n");
+    println!("| vendor | tenant | poll (median of {rounds}) | with showback | ratio (≤ 1.05) |");
+    println!("|---|---|---:|---:|---:|");
+    for (vendor, scale) in selected_vendors(only, divisor) {
+        let mut runs = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            runs[0].push(
+                vendors::measure_configured(vendor, scale, ("", ""))
+                    .await?
+                    .poll,
+            );
+            runs[1].push(
+                vendors::measure_configured(vendor, scale, (&showback, ""))
+                    .await?
+                    .poll,
+            );
+        }
+        let [plain, with] = runs.map(median);
+        println!(
+            "| {} | {scale} {} | {:.2} s | {:.2} s | {:.3} |",
+            vendor.type_name(),
+            vendor.scale_unit(),
+            plain.as_secs_f64(),
+            with.as_secs_f64(),
+            with.as_secs_f64() / plain.as_secs_f64()
+        );
+    }
+    let (plain, with) = fleet::showback_overhead(1_000, &showback).await?;
+    println!("\n| 1,000 sources | without | with showback | ratio (≤ 1.05) |");
+    println!("|---|---:|---:|---:|");
+    let row = |what: &str, a: Duration, b: Duration| {
+        println!(
+            "| {what} | {} ms | {} ms | {:.3} |",
+            ms(a),
+            ms(b),
+            b.as_secs_f64() / a.as_secs_f64()
+        );
+    };
+    println!(
+        "| samples served | {} | {} | {:.3} |",
+        plain.samples,
+        with.samples,
+        with.samples as f64 / plain.samples as f64
+    );
+    row("every source polled once", plain.poll_all, with.poll_all);
+    row(
+        "render after one change (median)",
+        plain.render_one.0,
+        with.render_one.0,
+    );
+    row("render of every source", plain.render_all, with.render_all);
     Ok(())
 }
 

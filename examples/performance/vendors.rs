@@ -37,6 +37,15 @@ pub async fn measure_with(
     scale: u64,
     extra: &str,
 ) -> anyhow::Result<PollFigures> {
+    measure_configured(vendor, scale, ("", extra)).await
+}
+
+/// As [`measure_with`], with `top` (top-level keys such as `money:`) before `sources:`.
+pub async fn measure_configured(
+    vendor: &dyn SimulatedVendor,
+    scale: u64,
+    (top, extra): (&str, &str),
+) -> anyhow::Result<PollFigures> {
     let spec = TenantSpec {
         seed: 3,
         today: Utc::now().date_naive(),
@@ -48,7 +57,7 @@ pub async fn measure_with(
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(
         &config_path,
-        format!("sources:\n{entry}{LARGE_POLL}{extra}"),
+        format!("{top}sources:\n{entry}{LARGE_POLL}{extra}"),
     )?;
     let (peak_rss, exposition) = once_with_peak(vendor, &config_path).await?;
     let poll = Duration::from_secs_f64(gauge(
