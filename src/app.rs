@@ -47,6 +47,7 @@ fn new_poller(
         store: store.clone(),
         clock: clock.clone(),
         settled: Default::default(),
+        unconverted: Default::default(),
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Poller {
     pub clock: SharedClock,
     /// The settled days of earlier polls (sources with daily data).
     pub settled: Mutex<SettledState>,
+    /// The currencies this source's money came in that no rate converts, each logged once.
+    pub unconverted: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Poller {
@@ -250,6 +252,28 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Poller {
+    /// Logs, once per currency, money this source was served in because no rate converts it.
+    fn log_unconverted(&self, families: &[crate::model::snapshot::FamilySamples], reporting: &str) {
+        let Some(cost) = families
+            .iter()
+            .find(|f| f.desc.name == crate::showback::COST.name)
+        else {
+            return;
+        };
+        let Some(at) = cost.label_names.iter().position(|n| *n == "currency") else {
+            return;
+        };
+        let mut logged = crate::model::locks::lock(&self.unconverted);
+        for (mut values, _) in cost.iter() {
+            let Some(currency) = values.nth(at).filter(|c| c != reporting) else {
+                continue;
+            };
+            if logged.insert(currency.to_string()) {
+                tracing::warn!(source_name = %self.config.name, vendor = self.config.vendor, currency = %currency, reporting, "money served in its own currency: no rate converts it on its day; add money.rates or a rates_file that covers it");
+            }
+        }
+    }
+
     /// The source's usage in units and money, by allocation, when `money:` or `allocation:`
     /// is configured and the vendor bills what it reports.
     fn add_showback(
@@ -273,7 +297,11 @@ impl Poller {
             unit: self.config.source.budget_unit(),
         };
         let now = self.clock.now();
-        snapshot.families.extend(showback.families(&input, now));
+        let families = showback.families(&input, now);
+        if let Some(money) = &showback.money {
+            self.log_unconverted(&families, &money.rates.currency);
+        }
+        snapshot.families.extend(families);
         if let Some(money) = &showback.money {
             let rates = money.rates.all_on(now.date_naive()).into_iter().collect();
             self.store.set_exchange_rates(rates);

@@ -438,3 +438,41 @@ pub fn run_tool(program_path: std::path::PathBuf, args: &[&str], directory: &Pat
     );
     said(&output)
 }
+
+/// Everything logged, in the exporter's own line format.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// Captures what the exporter logs on this thread, in its own line format, until the guard
+/// drops: for a `current_thread` test, whose spawned tasks run on it too.
+pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(consumption_exporter::commands::logging::PrometheusFormat {
+            format: consumption_exporter::commands::cli::LogFormat::Logfmt,
+        })
+        .with_writer(move || writer.clone())
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}

@@ -3,7 +3,7 @@
 //! in a poll. Each case once killed a source or served an empty tenant as a healthy one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -172,30 +172,6 @@ impl Source for PanickingSource {
     }
 }
 
-/// Everything logged, in the exporter's own line format.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-}
-
 // On one thread, so the test's log subscriber sees the exporter's tasks.
 #[tokio::test(flavor = "current_thread")]
 async fn a_panic_in_a_poll_fails_that_poll_and_the_next_interval_polls_again() {
@@ -211,15 +187,7 @@ async fn a_panic_in_a_poll_fails_that_poll_and_the_next_interval_polls_again() {
         inner: source.source.clone(),
         panics: AtomicUsize::new(1),
     });
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .event_format(consumption_exporter::commands::logging::PrometheusFormat {
-            format: consumption_exporter::commands::cli::LogFormat::Logfmt,
-        })
-        .with_writer(move || writer.clone())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    let (logs, _logging) = crate::helpers::capture_logs();
 
     let exporter = RunningExporter::start_with_config(config).await;
     let failed = exporter

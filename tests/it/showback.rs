@@ -399,3 +399,82 @@ async fn a_vendors_own_money_is_converted_at_each_days_rate_and_not_priced_again
         "the vendor's own money is not priced again"
     );
 }
+
+#[tokio::test]
+async fn a_reload_that_reads_a_new_rate_converts_at_it() {
+    let case = uipath_case().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rates = dir.path().join("rates.csv");
+    let write_rates = |usd_per_euro: f64| {
+        // The day of the exporter's injected clock.
+        let today = crate::helpers::test_today();
+        std::fs::write(&rates, format!("Date,USD,\n{today},{usd_per_euro},\n")).unwrap();
+    };
+    write_rates(1.25);
+    let config = dir.path().join("exporter.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "money:\n  currency: EUR\n  rates_file: rates.csv\n  prices:\n    - match: {{vendor: uipath}}\n      price: 1\n      currency: USD\nsources:\n{}",
+            case.entry
+        ),
+    )
+    .unwrap();
+    let exporter = crate::helpers::RunningExporter::start_from_file(&config).await;
+    let usd =
+        |m: &crate::helpers::Exposition| m.get("consumption_exchange_rate", &[("currency", "USD")]);
+    exporter
+        .scrape_until(std::time::Duration::from_secs(20), |m| usd(m) == Some(0.8))
+        .await;
+    write_rates(2.0);
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 200, "{answer}");
+    exporter
+        .scrape_until(std::time::Duration::from_secs(20), |m| usd(m) == Some(0.5))
+        .await;
+}
+
+// On one thread, so the test's log subscriber sees the exporter's tasks.
+#[tokio::test(flavor = "current_thread")]
+async fn money_no_rate_converts_is_served_in_its_own_currency_and_logged_once() {
+    let dynatrace = kit::vendor("dynatrace").unwrap();
+    let case = dynatrace.budget_case().await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The file starts on 11 January: the vendor's dollars of 1 to 10 January have no rate.
+    let from_the_eleventh: String = ECB_HISTORY
+        .lines()
+        .filter(|line| !line.starts_with("2027-01-0") && !line.starts_with("2026"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(dir.path().join("rates.csv"), from_the_eleventh).unwrap();
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\nsources:\n{}    entitlements: true\n",
+        dir.path().join("rates.csv").display(),
+        case.entry
+    );
+    let (logs, _logging) = crate::helpers::capture_logs();
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let month = |currency: &str| {
+        let currency = ("currency".to_string(), currency.to_string());
+        let window = ("window".to_string(), "month_to_date".to_string());
+        m.samples()
+            .filter(|(name, labels, _)| {
+                *name == "consumption_cost"
+                    && labels.contains(&window)
+                    && labels.contains(&currency)
+            })
+            .count()
+    };
+    assert!(month("USD") > 0, "the days without a rate, in dollars");
+    assert!(month("EUR") > 0, "the days with one, in euros");
+    let text = logs.text();
+    let warnings = text
+        .lines()
+        .filter(|l| l.contains("money served in its own currency") && l.contains("currency=USD"))
+        .count();
+    assert_eq!(warnings, 1, "logged once over two polls:\n{text}");
+}
