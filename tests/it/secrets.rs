@@ -38,6 +38,92 @@ fn poll_outcomes(metrics: &str) -> std::collections::BTreeMap<String, (f64, f64)
     outcomes
 }
 
+/// The exporter binary on a config of its own, logging at debug level to a file, ready.
+struct LoggedExporter {
+    child: tokio::process::Child,
+    base: String,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LoggedExporter {
+    /// Starts it on `yaml` with `env` set, and waits until every source's first poll ended.
+    async fn start(yaml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("exporter.yml");
+        std::fs::write(&config, yaml).unwrap();
+        let port = crate::helpers::free_port();
+        let log = dir.path().join("exporter.log");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+            .args([
+                "--config.file",
+                &config.display().to_string(),
+                "--web.listen-address",
+                &format!("127.0.0.1:{port}"),
+                "--log.level",
+                "debug",
+            ])
+            .envs(env.iter().copied())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !client()
+            .get(format!("{base}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the sources did not poll"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        LoggedExporter {
+            child,
+            base,
+            config,
+            log,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.base);
+        client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /-/reload`'s answer.
+    async fn reload(&self) -> String {
+        let url = format!("{}/-/reload", self.base);
+        client()
+            .post(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Stops it and returns what it logged.
+    fn logs(mut self) -> String {
+        let _ = self.child.start_kill();
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
 #[tokio::test]
 async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     let (demo, _simulators) = consumption_exporter::commands::demo::start_simulators(5)
@@ -87,51 +173,13 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         "{}{extra_entries}",
         demo.replace("poll_interval: 30s", "poll_interval: 1s")
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("exporter.yml");
-    std::fs::write(&path, &yaml).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log_path = dir.path().join("exporter.log");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args([
-            "--config.file",
-            &path.display().to_string(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "debug",
-        ])
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let get = |path: &'static str| {
-        let url = format!("{base}{path}");
-        async move { client().get(url).send().await.ok()?.text().await.ok() }
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     // Every source's first poll ended (the exporter is ready), then a second poll for each
     // (token reuse and refresh paths included): its failures or its last success changed.
-    while !client()
-        .get(format!("{base}/-/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the sources did not poll"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let first = poll_outcomes(&get("/metrics").await.unwrap());
+    let exporter = LoggedExporter::start(&yaml, &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let first = poll_outcomes(&exporter.get("/metrics").await);
     loop {
-        let now = poll_outcomes(&get("/metrics").await.unwrap());
+        let now = poll_outcomes(&exporter.get("/metrics").await);
         let polled_again = first
             .iter()
             .all(|(source, outcome)| now.get(source).is_some_and(|n| n != outcome));
@@ -146,22 +194,15 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
     }
     // A refused reload prints config errors; the file still holds every secret.
     std::fs::write(
-        &path,
+        &exporter.config,
         yaml.replace("poll_interval: 1s", "poll_interval: 1s\n  bogus: 1"),
     )
     .unwrap();
-    let reload_answer = client()
-        .post(format!("{base}/-/reload"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let reload_answer = exporter.reload().await;
     assert!(reload_answer.contains("bogus"), "{reload_answer}");
 
-    let metrics = get("/metrics").await.unwrap();
-    let landing = get("/").await.unwrap();
+    let metrics = exporter.get("/metrics").await;
+    let landing = exporter.get("/").await;
     for name in &failing {
         assert!(
             landing.contains(name.as_str()),
@@ -172,8 +213,7 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         landing.matches("getting a token from").count() >= 2 * kit::VENDORS.len(),
         "every vendor's refused secret and certificate are on the landing page: {landing}"
     );
-    drop(child);
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = exporter.logs();
     assert!(logs.contains("level=DEBUG"), "debug logging was on");
     assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
     for (place, text) in [
@@ -232,61 +272,19 @@ async fn no_secret_in_a_url_or_the_environment_reaches_logs_check_the_landing_pa
         "some vendor takes a token_url"
     );
     let yaml = format!("global:\n  poll_interval: 1s\nsources:\n{entries}");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("exporter.yml");
-    std::fs::write(&path, &yaml).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log_path = dir.path().join("exporter.log");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args([
-            "--config.file",
-            &path.display().to_string(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "debug",
-        ])
-        .env(ENV_VARIABLE, ENV_SECRET)
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !client()
-        .get(format!("{base}/-/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the sources did not poll"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let exporter = LoggedExporter::start(&yaml, &[(ENV_VARIABLE, ENV_SECRET)]).await;
     // A reload refused for a key whose value is the environment's: the error names the
     // variable. The same file through `check`.
     let refused = yaml.replace(
         "  poll_interval: 1s\n",
         &format!("  poll_interval: 1s\n  max_pages: ${{{ENV_VARIABLE}}}\n"),
     );
-    std::fs::write(&path, &refused).unwrap();
-    let reload_answer = client()
-        .post(format!("{base}/-/reload"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    std::fs::write(&exporter.config, &refused).unwrap();
+    let reload_answer = exporter.reload().await;
     assert!(reload_answer.contains(ENV_VARIABLE), "{reload_answer}");
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["check", "--config.file", &path.display().to_string()])
+        .args(["check", "--config.file"])
+        .arg(&exporter.config)
         .env(ENV_VARIABLE, ENV_SECRET)
         .output()
         .unwrap();
@@ -294,30 +292,15 @@ async fn no_secret_in_a_url_or_the_environment_reaches_logs_check_the_landing_pa
     let check = crate::helpers::said(&check);
     assert!(check.contains(ENV_VARIABLE), "{check}");
 
-    let landing = client()
-        .get(&base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let metrics = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let landing = exporter.get("/").await;
+    let metrics = exporter.get("/metrics").await;
     for redacted in ["user:xxxxx@", "client_secret=xxxxx"] {
         assert!(
             landing.contains(redacted),
             "poll errors show redacted URLs: {landing}"
         );
     }
-    drop(child);
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = exporter.logs();
     assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
     for (place, text) in [
         ("logs", &logs),
