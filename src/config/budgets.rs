@@ -18,7 +18,12 @@ impl Decoder<'_> {
         entries: Vec<Value>,
         source: &dyn Source,
     ) -> Vec<Budget> {
-        let labels = source.usage_labels();
+        let mut labels = source.usage_labels();
+        labels.extend(
+            self.dimensions
+                .iter()
+                .map(|d| crate::showback::leak_once(d)),
+        );
         let mut names = HashSet::new();
         let mut budgets = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {

@@ -27,6 +27,8 @@ pub(super) struct Decoder<'a> {
     pub(super) from_defaults: Vec<(String, String)>,
     /// Every string that took a value from the environment, so errors can leave it out.
     pub(super) expansions: Vec<Expansion>,
+    /// The `allocation:` dimensions, which a source's budget may match on too.
+    pub(super) dimensions: Vec<String>,
 }
 
 /// A value and the path it was read from: the source's own key, the `global` key it fell back
@@ -96,6 +98,16 @@ impl Decoder<'_> {
             }
         };
         let global_value = raw.global.clone().unwrap_or_default();
+        self.dimensions = raw
+            .allocation
+            .as_ref()
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         let global = self.decode_global(raw.global);
         let defaults = self.decode_defaults(raw.defaults);
         let mut sources = self.decode_sources(raw.sources, (&global, &global_value), &defaults);

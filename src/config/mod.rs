@@ -145,6 +145,7 @@ pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigEr
         errors: Vec::new(),
         from_defaults: Vec::new(),
         expansions: Vec::new(),
+        dimensions: Vec::new(),
     };
     let config = decoder.decode(text);
     match config {

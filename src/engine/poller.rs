@@ -231,10 +231,11 @@ impl Poller {
         let usage = snapshot.usage.take();
         let vendor_costs = snapshot.vendor_costs.take();
         self.add_showback(snapshot, usage.as_ref(), vendor_costs.as_ref());
+        let allocated = self.with_allocation(usage.as_ref());
         let mut families = BudgetFamilies::new(self.config.vendor);
         families.add_configured(
             &self.config.budgets,
-            usage.as_ref(),
+            allocated.as_ref().or(usage.as_ref()),
             self.config.source.budget_unit(),
             self.clock.now(),
         );
@@ -252,6 +253,32 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Poller {
+    /// The usage with the allocation dimensions as labels, when there are any and the source
+    /// has budgets, which may match on them.
+    fn with_allocation(
+        &self,
+        usage: Option<&crate::model::usage::Usage>,
+    ) -> Option<crate::model::usage::Usage> {
+        let showback = self.config.showback.as_ref()?;
+        if showback.dimensions.is_empty() || self.config.budgets.is_empty() {
+            return None;
+        }
+        let usage = usage?;
+        let input = crate::showback::SourceUsage {
+            vendor: self.config.vendor,
+            source: &self.config.name,
+            usage,
+            vendor_costs: None,
+            service: self
+                .config
+                .source
+                .service()
+                .unwrap_or(crate::model::usage::ServiceOf::Joined(&[])),
+            unit: self.config.source.budget_unit(),
+        };
+        Some(showback.allocated(usage, &input))
+    }
+
     /// Logs, once per currency, money this source was served in because no rate converts it.
     fn log_unconverted(&self, families: &[crate::model::snapshot::FamilySamples], reporting: &str) {
         let Some(cost) = families

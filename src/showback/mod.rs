@@ -250,18 +250,7 @@ impl Showback {
                     .map(String::as_str),
             }
         };
-        let allocation = self
-            .dimensions
-            .iter()
-            .map(|dimension| {
-                dimension
-                    .rules
-                    .iter()
-                    .find(|(matcher, _)| matches(matcher, lookup))
-                    .map_or(&dimension.default, |(_, value)| value)
-                    .clone()
-            })
-            .collect();
+        let allocation = self.allocation_of(lookup);
         let priced = self.money.as_ref().filter(|_| input.vendor_costs.is_none());
         let price = priced.and_then(|money| {
             let price = money.prices.iter().find(|p| matches(&p.matcher, lookup))?;
@@ -332,6 +321,67 @@ impl Showback {
 }
 
 impl Showback {
+    /// The value of each dimension for a label set, as `lookup` reads its keys: the first
+    /// rule that matches, else the default.
+    fn allocation_of<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str> + Copy) -> Vec<String> {
+        self.dimensions
+            .iter()
+            .map(|dimension| {
+                dimension
+                    .rules
+                    .iter()
+                    .find(|(matcher, _)| matches(matcher, lookup))
+                    .map_or(&dimension.default, |(_, value)| value)
+                    .clone()
+            })
+            .collect()
+    }
+
+    /// `usage` with a label per allocation dimension after its own, so that a source's budget
+    /// may match on them (`match: {team: sales}`).
+    pub fn allocated(&self, usage: &Usage, input: &SourceUsage<'_>) -> Usage {
+        let names = usage.label_names().to_vec();
+        let with_dimensions = |values: &[String]| -> Vec<String> {
+            let service = input.service.of(&names, values);
+            let lookup = |key: &str| -> Option<&str> {
+                match key {
+                    "source" => Some(input.source),
+                    "vendor" => Some(input.vendor),
+                    "service" => Some(service.as_str()),
+                    label => names
+                        .iter()
+                        .position(|n| *n == label)
+                        .and_then(|i| values.get(i))
+                        .map(String::as_str),
+                }
+            };
+            let mut all = values.to_vec();
+            all.extend(self.allocation_of(lookup));
+            all
+        };
+        let mut label_names = names.clone();
+        label_names.extend(self.dimensions.iter().map(|d| leak_once(&d.name)));
+        match usage {
+            Usage::Daily(daily) => Usage::Daily(DailyUsage {
+                label_names,
+                series: daily
+                    .series
+                    .iter()
+                    .map(|(v, days)| (with_dimensions(v), days.clone()))
+                    .collect(),
+            }),
+            Usage::Level(level) => Usage::Level(crate::model::usage::LevelUsage {
+                label_names,
+                series: level
+                    .series
+                    .iter()
+                    .map(|(v, amount)| (with_dimensions(v), *amount))
+                    .collect(),
+                members: level.members.clone(),
+            }),
+        }
+    }
+
     /// What `check` says of money: the reporting currency and where each rate comes from.
     pub fn describe_money(&self) -> Vec<String> {
         let Some(money) = &self.money else {
@@ -413,7 +463,7 @@ fn describe(matcher: &Matcher) -> String {
 
 /// A dimension's name for a family's label names, which are `&'static str`: each distinct
 /// name is leaked once per process (a config has a handful; a reload adds none it had).
-fn leak_once(name: &str) -> &'static str {
+pub fn leak_once(name: &str) -> &'static str {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
     static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();

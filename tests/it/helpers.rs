@@ -53,6 +53,14 @@ pub fn test_clock() -> SharedClock {
     Arc::new(FixedClock::new(test_now()))
 }
 
+/// The errors of a config the loader refuses; a config it accepts fails the test.
+pub fn parse_config_errors(yaml: &str) -> String {
+    match config::parse(yaml, "test.yml", Path::new(".")) {
+        Ok(_) => panic!("the config was accepted:\n{yaml}"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
 pub fn parse_config(yaml: &str) -> Config {
     config::parse(yaml, "test.yml", Path::new("."))
         .unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))

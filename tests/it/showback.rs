@@ -232,10 +232,7 @@ fn refused(showback: &str) -> String {
         "{showback}sources:\n  - name: s\n    type: uipath\n    base_url: http://127.0.0.1:1\n    organization_id: {}\n    tenant_ids: [t1]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n",
         org.organization_id
     );
-    match consumption_exporter::config::parse(&yaml, "test.yml", std::path::Path::new(".")) {
-        Ok(_) => panic!("accepted:\n{yaml}"),
-        Err(errors) => errors.to_string(),
-    }
+    crate::helpers::parse_config_errors(&yaml)
 }
 
 #[test]
@@ -477,4 +474,43 @@ async fn money_no_rate_converts_is_served_in_its_own_currency_and_logged_once() 
         .filter(|l| l.contains("money served in its own currency") && l.contains("currency=USD"))
         .count();
     assert_eq!(warnings, 1, "logged once over two polls:\n{text}");
+}
+
+#[tokio::test]
+async fn a_sources_budget_may_match_an_allocation_label() {
+    let case = uipath_case().await;
+    let yaml = format!(
+        "allocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {{uipath_service: orchestrator}}\n        value: sales\nsources:\n{}    budgets:\n      - {{name: sales-ru, match: {{team: sales, consumable: RU}}, limit: 1, period: month}}\n",
+        case.entry
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let org = UiPathOrganization {
+        seed: 7,
+        ..UiPathOrganization::default()
+    };
+    let tenant = org.tenant_ids[0].clone();
+    let orchestrator = |d: NaiveDate| daily_amount(7, &tenant, "RU", "orchestrator", d);
+    close(
+        m.get(
+            "consumption_budget_used",
+            &[
+                ("source", "s"),
+                ("vendor", "uipath"),
+                ("budget", "sales-ru"),
+                ("unit", "RU"),
+                ("origin", "config"),
+            ],
+        ),
+        total(&orchestrator, "2027-01-01", "2027-01-15", &|_| 1.0),
+        "the sales team's Robot Units this month",
+    );
+    let errors =
+        crate::helpers::parse_config_errors(&yaml.replace("{team: sales,", "{owner: sales,"));
+    assert!(
+        errors.contains("`owner` is not a label of this source's usage: the labels this source keeps are tenant_id, consumable, uipath_service, team"),
+        "{errors}"
+    );
 }
