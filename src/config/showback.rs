@@ -130,6 +130,10 @@ impl Decoder<'_> {
                     path,
                     "a rate must be a number above 0 (reporting-currency units per unit)",
                 );
+            } else if currency == raw.currency {
+                let message =
+                    format!("{currency} is the reporting currency, whose rate is 1: remove it");
+                self.error(path, message);
             }
             rates.fixed.insert(currency, rate);
         }

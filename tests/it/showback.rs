@@ -260,6 +260,10 @@ fn a_bad_money_or_allocation_block_is_refused_at_its_line() {
             "allocation.team.rules[0].match.tenant: `tenant` is not a label",
         ),
         (
+            "money:\n  currency: EUR\n  rates: {EUR: 2}\n",
+            "money.rates.EUR: EUR is the reporting currency, whose rate is 1",
+        ),
+        (
             "money:\n  currency: EUR\n  colour: blue\n",
             "test.yml:3:3: money.colour: unknown field `colour`",
         ),
