@@ -81,16 +81,16 @@ pub enum ServiceOf {
     Joined(&'static [&'static str]),
 }
 
+/// The value of `label` in a label set whose names are `names`.
+pub fn label_value<'a>(names: &[&str], values: &'a [String], label: &str) -> Option<&'a str> {
+    let at = names.iter().position(|n| *n == label)?;
+    values.get(at).map(String::as_str)
+}
+
 impl ServiceOf {
     /// The service of a label set; a label the set lacks reads as empty.
     pub fn of(&self, names: &[&'static str], values: &[String]) -> String {
-        let value = |label: &str| {
-            names
-                .iter()
-                .position(|n| *n == label)
-                .and_then(|i| values.get(i))
-                .map_or("", String::as_str)
-        };
+        let value = |label: &str| label_value(names, values, label).unwrap_or("");
         match self {
             ServiceOf::Label(label) => value(label).to_string(),
             ServiceOf::Joined(labels) => labels

@@ -13,7 +13,7 @@ pub mod rates;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, FamilySamples, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, DailyUsage, ServiceOf, Usage};
+use crate::model::usage::{label_value, BudgetUnit, DailyUsage, ServiceOf, Usage};
 pub use rates::Rates;
 
 /// Label → the values it may have; every key must match.
@@ -243,11 +243,7 @@ impl Showback {
                 "source" => Some(input.source),
                 "vendor" => Some(input.vendor),
                 "service" => Some(service.as_str()),
-                label => names
-                    .iter()
-                    .position(|n| *n == label)
-                    .and_then(|i| values.get(i))
-                    .map(String::as_str),
+                label => label_value(names, values, label),
             }
         };
         let allocation = self.allocation_of(lookup);
@@ -342,21 +338,8 @@ impl Showback {
     pub fn allocated(&self, usage: &Usage, input: &SourceUsage<'_>) -> Usage {
         let names = usage.label_names().to_vec();
         let with_dimensions = |values: &[String]| -> Vec<String> {
-            let service = input.service.of(&names, values);
-            let lookup = |key: &str| -> Option<&str> {
-                match key {
-                    "source" => Some(input.source),
-                    "vendor" => Some(input.vendor),
-                    "service" => Some(service.as_str()),
-                    label => names
-                        .iter()
-                        .position(|n| *n == label)
-                        .and_then(|i| values.get(i))
-                        .map(String::as_str),
-                }
-            };
             let mut all = values.to_vec();
-            all.extend(self.allocation_of(lookup));
+            all.extend(self.label_set(input, &names, values).allocation);
             all
         };
         let mut label_names = names.clone();

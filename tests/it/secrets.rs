@@ -93,15 +93,7 @@ impl LoggedExporter {
     }
 
     async fn get(&self, path: &str) -> String {
-        let url = format!("{}{path}", self.base);
-        client()
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        crate::helpers::get(&format!("{}{path}", self.base)).await
     }
 
     /// `POST /-/reload`'s answer.

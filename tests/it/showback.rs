@@ -60,6 +60,16 @@ fn total(
         .sum()
 }
 
+/// What the UiPath budget case's tenant consumes of Robot Units in `service` on a day.
+fn robot_units(service: &'static str) -> impl Fn(NaiveDate) -> f64 {
+    let org = UiPathOrganization {
+        seed: 7,
+        ..UiPathOrganization::default()
+    };
+    let tenant = org.tenant_ids[0].clone();
+    move |d: NaiveDate| daily_amount(7, &tenant, "RU", service, d)
+}
+
 async fn uipath_case() -> BudgetCase {
     let uipath = kit::vendor("uipath").unwrap();
     uipath.budget_case().await.unwrap().unwrap()
@@ -81,15 +91,7 @@ async fn a_dollar_price_is_converted_at_each_days_rate_and_allocated_to_teams_th
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
 
-    let org = UiPathOrganization {
-        seed: 7,
-        ..UiPathOrganization::default()
-    };
-    let tenant = org.tenant_ids[0].clone();
-    let ru = |service: &'static str| {
-        let tenant = tenant.clone();
-        move |d: NaiveDate| daily_amount(7, &tenant, "RU", service, d)
-    };
+    let ru = robot_units;
     let one = |_: NaiveDate| 1.0;
     let usd = |d: NaiveDate| 0.12 * eur_per_usd(d);
     for (team, service) in [("sales", "orchestrator"), ("unallocated", "studio")] {
@@ -491,12 +493,7 @@ async fn a_sources_budget_may_match_an_allocation_label() {
     let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
-    let org = UiPathOrganization {
-        seed: 7,
-        ..UiPathOrganization::default()
-    };
-    let tenant = org.tenant_ids[0].clone();
-    let orchestrator = |d: NaiveDate| daily_amount(7, &tenant, "RU", "orchestrator", d);
+    let orchestrator = robot_units("orchestrator");
     close(
         m.get(
             "consumption_budget_used",
