@@ -62,6 +62,7 @@ pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store
         .collect();
     let store = Store::new(slots.clone(), now_unix(&clock));
     store.set_max_concurrent_polls(config.max_concurrent_polls);
+    store.set_top_level_budgets(config.showback.clone(), clock.clone());
     let pollers = config
         .sources
         .iter()
@@ -126,7 +127,20 @@ impl Supervisor {
         let Some(path) = self.config_file.path.clone() else {
             return Err(ReloadError::NoConfigFile);
         };
-        match config::load(&path) {
+        let loaded = config::load(&path).and_then(|config| {
+            config
+                .check_shard(self.config_file.shard)
+                .map_err(|message| config::ConfigErrors {
+                    file: path.display().to_string(),
+                    errors: vec![config::ConfigError {
+                        position: None,
+                        path: "budgets".to_string(),
+                        message,
+                    }],
+                })?;
+            Ok(config)
+        });
+        match loaded {
             Ok(config) => {
                 let summary = self.apply(&config);
                 self.store.record_reload(true, now_unix(&self.clock));
@@ -148,6 +162,8 @@ impl Supervisor {
         let mut summary = ReloadSummary::default();
         self.store
             .set_max_concurrent_polls(config.max_concurrent_polls);
+        self.store
+            .set_top_level_budgets(config.showback.clone(), self.clock.clone());
         let keeps_money = config.showback.as_ref().is_some_and(|s| s.money.is_some());
         if !keeps_money {
             self.store.set_exchange_rates(Vec::new());
@@ -286,6 +302,9 @@ pub fn check(
             let billed = source.source.service().is_some();
             let line = showback.describe_source(&source.name, source.vendor, billed);
             report.push_str(&format!("  {line}\n"));
+        }
+        for budget in &showback.budgets {
+            report.push_str(&format!("  top level: {}\n", budget.describe(now)));
         }
     }
     Ok(report)

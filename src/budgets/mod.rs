@@ -144,14 +144,25 @@ struct Series<'a> {
 
 /// Evaluates one budget against daily amounts.
 pub fn evaluate_daily(budget: &Budget, usage: &DailyUsage, now: DateTime<Utc>) -> Evaluation {
+    let matched = usage
+        .series
+        .iter()
+        .filter(|(values, _)| budget.matches(&usage.label_names, values))
+        .map(|(_, days)| days.as_slice());
+    evaluate_days(budget, matched, now)
+}
+
+/// Evaluates one budget against the per-day amounts of the series it matched.
+pub fn evaluate_days<'a>(
+    budget: &Budget,
+    matched: impl IntoIterator<Item = &'a [(NaiveDate, f64)]>,
+    now: DateTime<Utc>,
+) -> Evaluation {
     let (start, end) = budget.current_period(now);
     let today = now.date_naive();
     let rate_start = today - Duration::days(RATE_DAYS);
     let (mut used, mut recent) = (0.0, 0.0);
-    for (values, days) in &usage.series {
-        if !budget.matches(&usage.label_names, values) {
-            continue;
-        }
+    for days in matched {
         used += sum_days(days, start, end.min(today + Duration::days(1)));
         recent += sum_days(days, rate_start, today);
     }
@@ -279,18 +290,29 @@ fn unit_of(budget: &Budget, usage: Option<&Usage>, default: BudgetUnit) -> Strin
 /// The labels of every budget family, besides `source`.
 pub const LABEL_NAMES: [&str; 4] = ["vendor", "budget", "unit", "origin"];
 
-/// The budget families of one poll of one source: its declared budgets against its usage,
-/// and the budgets its vendor reports.
+/// The budget families of one poll of one source (its declared budgets against its usage, and
+/// the budgets its vendor reports), or of the top-level budgets across sources.
 pub struct BudgetFamilies {
     builder: SnapshotBuilder,
     ids: [FamilyId; 7],
-    vendor: &'static str,
+    /// None: the top-level budgets, which have no `source` or `vendor` label.
+    vendor: Option<&'static str>,
 }
 
 impl BudgetFamilies {
+    /// One source's budget families.
     pub fn new(vendor: &'static str) -> Self {
+        Self::with_vendor(Some(vendor))
+    }
+
+    /// The top-level budgets' families: over many sources, so without `vendor`.
+    pub fn across_sources() -> Self {
+        Self::with_vendor(None)
+    }
+
+    fn with_vendor(vendor: Option<&'static str>) -> Self {
         let mut builder = SnapshotBuilder::new();
-        let names = || LABEL_NAMES.to_vec();
+        let names = || LABEL_NAMES[usize::from(vendor.is_none())..].to_vec();
         let ids = [
             &LIMIT,
             &USED,
@@ -313,7 +335,9 @@ impl BudgetFamilies {
     fn add(&mut self, series: Series<'_>) {
         let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id] = self.ids;
         let (name, unit, origin) = series.labels;
-        let labels = [self.vendor, name, unit, origin];
+        let first = usize::from(self.vendor.is_none());
+        let labels = [self.vendor.unwrap_or_default(), name, unit, origin];
+        let labels = &labels[first..];
         let mut observations = vec![(limit_id, series.limit), (warn_id, series.warn_ratio)];
         if let Some(used) = series.used {
             let overage = if used > series.limit { 1.0 } else { 0.0 };
@@ -323,13 +347,19 @@ impl BudgetFamilies {
         if let Some((start, end)) = series.period {
             observations.extend([(start_id, start), (end_id, end)]);
         }
-        self.builder.observe_all(&labels, observations);
+        self.builder.observe_all(labels, observations);
         if let Some(price) = series.money {
-            let labels = [self.vendor, name, price.currency.as_str(), origin];
+            let labels = [
+                self.vendor.unwrap_or_default(),
+                name,
+                price.currency.as_str(),
+                origin,
+            ];
+            let labels = &labels[first..];
             let mut money = vec![(limit_id, series.limit * price.per_unit)];
             money.extend(series.used.map(|u| (used_id, u * price.per_unit)));
             money.extend(series.forecast.map(|f| (forecast_id, f * price.per_unit)));
-            self.builder.observe_all(&labels, money);
+            self.builder.observe_all(labels, money);
         }
     }
 
@@ -367,6 +397,26 @@ impl BudgetFamilies {
                 money: budget.price.as_ref(),
             });
         }
+    }
+
+    /// Serves a budget evaluated elsewhere (the top-level budgets, over many sources' money).
+    pub fn add_evaluated(
+        &mut self,
+        budget: &Budget,
+        unit: &str,
+        evaluation: Evaluation,
+        now: DateTime<Utc>,
+    ) {
+        let (start, end) = budget.current_period(now);
+        self.add(Series {
+            labels: (&budget.name, unit, "config"),
+            limit: budget.limit,
+            used: Some(evaluation.used),
+            forecast: Some(evaluation.forecast),
+            warn_ratio: budget.warn_ratio,
+            period: Some((seconds(start), seconds(end))),
+            money: None,
+        });
     }
 
     /// Serves what the vendor reports as its own limits.

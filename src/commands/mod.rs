@@ -80,7 +80,11 @@ fn check(config_file: &Path) -> ExitCode {
 }
 
 async fn once(cli: &Cli, config_file: &Path) -> anyhow::Result<ExitCode> {
-    let config = config::load(config_file)?.of_shard(cli.shard());
+    let config = config::load(config_file)?;
+    config
+        .check_shard(cli.shard())
+        .map_err(anyhow::Error::msg)?;
+    let config = config.of_shard(cli.shard());
     let (body, all_succeeded) = app::once(config, Arc::new(SystemClock)).await?;
     print!("{}", String::from_utf8_lossy(&body));
     Ok(match all_succeeded {
@@ -91,6 +95,9 @@ async fn once(cli: &Cli, config_file: &Path) -> anyhow::Result<ExitCode> {
 
 async fn serve(cli: &Cli, config_file: std::path::PathBuf) -> anyhow::Result<ExitCode> {
     let config = config::load(&config_file)?;
+    config
+        .check_shard(cli.shard())
+        .map_err(anyhow::Error::msg)?;
     let endpoints = endpoints(cli)?;
     let listeners = cli.listeners().await?;
     let file = app::ConfigFile {

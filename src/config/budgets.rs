@@ -45,7 +45,12 @@ impl Decoder<'_> {
         budgets
     }
 
-    fn budget(&mut self, path: &str, mut raw: RawBudget, labels: &[&str]) -> Option<Budget> {
+    pub(super) fn budget(
+        &mut self,
+        path: &str,
+        mut raw: RawBudget,
+        labels: &[&str],
+    ) -> Option<Budget> {
         let errors_before = self.errors.len();
         if raw.name.trim().is_empty() {
             self.error(format!("{path}.name"), "a budget name must not be empty");

@@ -120,7 +120,14 @@ impl Decoder<'_> {
                 "max_concurrent_polls must be at least 1: no source would ever poll",
             );
         }
-        let showback = self.attach_showback(raw.money, raw.allocation, &mut sources);
+        let showback = self.attach_showback(
+            super::showback::RawShowback {
+                money: raw.money,
+                allocation: raw.allocation,
+                budgets: raw.budgets,
+            },
+            &mut sources,
+        );
         Some(Config {
             sources,
             max_concurrent_polls: max_concurrent_polls.max(1) as usize,

@@ -44,6 +44,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether this config may run as `shard`: a top-level budget sums every source, which no
+    /// shard sees.
+    pub fn check_shard(&self, shard: crate::model::shard::Shard) -> Result<(), String> {
+        let budgets = self.showback.as_ref().map_or(0, |s| s.budgets.len());
+        if shard == crate::model::shard::Shard::WHOLE || budgets == 0 {
+            return Ok(());
+        }
+        Err(format!("--sources.shard={shard}: the config has {budgets} top-level budget(s), which sum the money of every source, and a shard polls only some: run them in one unsharded exporter, or remove `budgets:` and sum consumption_cost in Prometheus"))
+    }
+
     /// Only the sources of `shard` (`--sources.shard`).
     pub fn of_shard(mut self, shard: crate::model::shard::Shard) -> Config {
         self.sources.retain(|source| shard.owns(&source.name));

@@ -25,6 +25,8 @@ pub(super) struct RawFile {
     pub(super) money: Option<Value>,
     #[serde(default)]
     pub(super) allocation: Option<Value>,
+    #[serde(default)]
+    pub(super) budgets: Option<Value>,
 }
 
 /// `global`: defaults for every source.

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::raw::{RawCommon, RawGlobal};
-use super::showback::{RawDimension, RawMoney};
+use super::showback::{RawDimension, RawMoney, RawMoneyBudget};
 use crate::settings::schema_of;
 use crate::sources::{SourceType, TYPES};
 
@@ -40,6 +40,11 @@ pub fn schema() -> Value {
                 "description": "Dimensions to allocate usage and money by: each is a label on the showback families.",
                 "type": "object",
                 "additionalProperties": schema_of::<RawDimension>(),
+            },
+            "budgets": {
+                "description": "Top-level budgets: money across sources, in the reporting currency (needs `money:`).",
+                "type": "array",
+                "items": schema_of::<RawMoneyBudget>(),
             },
             "sources": {
                 "type": "array",

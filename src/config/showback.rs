@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use super::decode::Decoder;
+use super::raw::RawBudget;
 use super::SourceConfig;
+use crate::budgets::Budget;
 use crate::showback::rates::{read_ecb_file, Rates};
 use crate::showback::{Dimension, Matcher, Money, Price, Showback};
 
@@ -65,6 +67,33 @@ struct RawRule {
     value: String,
 }
 
+/// One top-level budget: money across sources, in the reporting currency.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMoneyBudget {
+    /// Unique among the top-level budgets; the `budget` label.
+    name: String,
+    /// Over `source`, `vendor`, `service` and the allocation dimensions.
+    #[serde(rename = "match", default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    matcher: BTreeMap<String, Value>,
+    /// In the reporting currency.
+    limit: f64,
+    period: crate::budgets::Period,
+    /// The anchor of quarter and year periods; January 1 by default.
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    warn_ratio: Option<f64>,
+}
+
+/// The top-level keys showback reads, as written.
+pub(super) struct RawShowback {
+    pub(super) money: Option<Value>,
+    pub(super) allocation: Option<Value>,
+    pub(super) budgets: Option<Value>,
+}
+
 /// Keys a rule or price may match on besides the sources' own labels.
 const SHOWBACK_KEYS: [&str; 3] = ["source", "vendor", "service"];
 
@@ -74,11 +103,10 @@ impl Decoder<'_> {
     /// sources, which then convert at it.
     pub(super) fn attach_showback(
         &mut self,
-        money: Option<Value>,
-        allocation: Option<Value>,
+        raw: RawShowback,
         sources: &mut [SourceConfig],
     ) -> Option<Arc<Showback>> {
-        let showback = Arc::new(self.showback(money, allocation, sources)?);
+        let showback = Arc::new(self.showback(raw, sources)?);
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -92,16 +120,17 @@ impl Decoder<'_> {
         Some(showback)
     }
 
-    /// `money:` and `allocation:`, or none when neither is configured.
-    pub(super) fn showback(
-        &mut self,
-        money: Option<Value>,
-        allocation: Option<Value>,
-        sources: &[SourceConfig],
-    ) -> Option<Showback> {
-        if money.is_none() && allocation.is_none() {
+    /// `money:`, `allocation:` and the top-level `budgets:`, or none when none is configured.
+    fn showback(&mut self, raw: RawShowback, sources: &[SourceConfig]) -> Option<Showback> {
+        let RawShowback {
+            money,
+            allocation,
+            budgets,
+        } = raw;
+        if money.is_none() && allocation.is_none() && budgets.is_none() {
             return None;
         }
+        let money_configured = money.is_some();
         let money = money.and_then(|value| {
             let raw = self.decode_value::<RawMoney>("money", value)?;
             self.money(raw, sources)
@@ -112,7 +141,22 @@ impl Decoder<'_> {
             })
             .map(|raw| self.dimensions(raw, sources))
             .unwrap_or_default();
-        Some(Showback { money, dimensions })
+        let budgets = match (budgets, money_configured) {
+            (None, _) => Vec::new(),
+            (Some(_), false) => {
+                self.error("budgets", "top-level budgets are money in the reporting currency: add `money:` with its `currency` (and the prices or rates the money comes from)");
+                Vec::new()
+            }
+            (Some(value), true) => {
+                let currency = money.as_ref().map(|m| m.rates.currency.clone());
+                self.money_budgets(value, &dimensions, sources, currency.unwrap_or_default())
+            }
+        };
+        Some(Showback {
+            money,
+            dimensions,
+            budgets,
+        })
     }
 
     fn money(&mut self, raw: RawMoney, sources: &[SourceConfig]) -> Option<Money> {
@@ -202,6 +246,60 @@ impl Decoder<'_> {
         dimensions
     }
 
+    /// The top-level `budgets:`: each a budget over `source`, `vendor`, `service` and the
+    /// allocation dimensions, in the reporting currency.
+    fn money_budgets(
+        &mut self,
+        value: Value,
+        dimensions: &[Dimension],
+        sources: &[SourceConfig],
+        currency: String,
+    ) -> Vec<Budget> {
+        let entries = self
+            .decode_value::<Vec<Value>>("budgets", value)
+            .unwrap_or_default();
+        let mut keys: Vec<&str> = crate::showback::budgets::MATCH_KEYS.to_vec();
+        keys.extend(dimensions.iter().map(|d| d.name.as_str()));
+        let mut names = std::collections::HashSet::new();
+        let mut budgets = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let path = format!("budgets[{i}]");
+            let Some(raw) = self.decode_value::<RawMoneyBudget>(&path, entry) else {
+                continue;
+            };
+            if !names.insert(raw.name.clone()) {
+                let message = format!("duplicate budget name {:?}: top-level budget names must be unique (they are the `budget` label)", raw.name);
+                self.error(format!("{path}.name"), message);
+            }
+            let mut matcher = raw.matcher;
+            matcher.retain(|key, _| {
+                let known = keys.contains(&key.as_str());
+                if !known {
+                    let message = format!("a top-level budget matches on {}; `{key}` is none of them (a source's own labels are matched by that source's budgets)", keys.join(", "));
+                    self.error(format!("{path}.match.{key}"), message);
+                }
+                known
+            });
+            let raw = RawBudget {
+                name: raw.name,
+                matcher,
+                limit: raw.limit,
+                period: raw.period,
+                start: raw.start,
+                unit: Some(currency.clone()),
+                price: None,
+                currency: None,
+                warn_ratio: raw.warn_ratio,
+            };
+            let Some(budget) = self.budget(&path, raw, &keys) else {
+                continue;
+            };
+            self.known_sources_and_vendors(&path, &budget.matcher, sources);
+            budgets.push(budget);
+        }
+        budgets
+    }
+
     /// A dimension becomes a label: it must be a label name no series has already.
     fn dimension_name(&mut self, path: &str, name: &str, sources: &[SourceConfig]) {
         let mut chars = name.chars();
@@ -256,7 +354,18 @@ impl Decoder<'_> {
         keys.sort_unstable();
         keys.dedup();
         let matcher = self.matcher(path, raw, &keys);
-        for (key, values) in &matcher {
+        self.known_sources_and_vendors(path, &matcher, sources);
+        matcher
+    }
+
+    /// A match's `source` and `vendor` values must name a configured source and a vendor.
+    fn known_sources_and_vendors(
+        &mut self,
+        path: &str,
+        matcher: &Matcher,
+        sources: &[SourceConfig],
+    ) {
+        for (key, values) in matcher {
             let known: Vec<&str> = match key.as_str() {
                 "vendor" => crate::sources::type_names(),
                 "source" => sources.iter().map(|s| s.name.as_str()).collect(),
@@ -270,7 +379,6 @@ impl Decoder<'_> {
                 self.error(format!("{path}.match.{key}"), message);
             }
         }
-        matcher
     }
 
     fn iso_currency(&mut self, path: &str, code: &str) {

@@ -182,7 +182,7 @@ impl Poller {
             .config
             .showback
             .as_ref()
-            .map(|_| crate::showback::history_from(now));
+            .map(|showback| showback.history_from(&self.config.name, self.config.vendor, now));
         let history_from = match (
             budgets::history_from(&self.config.budgets, now),
             showback_from,
@@ -325,6 +325,7 @@ impl Poller {
         };
         let now = self.clock.now();
         let families = showback.families(&input, now);
+        snapshot.budget_shares = showback.budget_shares(&input, now);
         if let Some(money) = &showback.money {
             self.log_unconverted(&families, &money.rates.currency);
         }

@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::exposition::render::{self, Rendered};
+use crate::model::clock::SharedClock;
 use crate::model::health::{ReloadStatus, SourceSlot, SourceState};
 use crate::model::locks::{lock, read, write};
 use crate::model::poll_slots::{PollSlot, PollSlots};
-use crate::model::snapshot::Snapshot;
+use crate::model::snapshot::{FamilySamples, Snapshot};
+use crate::showback::Showback;
 
 /// Every source's slot and the current exposition.
 pub struct Store {
@@ -31,6 +33,9 @@ pub struct Store {
     poll_slots: PollSlots,
     /// The exchange rates in use, as of the last poll: served per scrape.
     exchange_rates: RwLock<Vec<(String, f64)>>,
+    /// The showback config whose top-level budgets sum every source's share at each render,
+    /// and the clock they are evaluated by.
+    across_sources: RwLock<Option<(Arc<Showback>, SharedClock)>>,
 }
 
 impl Store {
@@ -47,6 +52,7 @@ impl Store {
             pending: Mutex::new(PendingChanges::default()),
             poll_slots: PollSlots::default(),
             exchange_rates: RwLock::new(Vec::new()),
+            across_sources: RwLock::new(None),
         });
         store.rerender();
         store
@@ -60,6 +66,27 @@ impl Store {
     /// Waits for a poll slot (`max_concurrent_polls`).
     pub async fn poll_slot(&self) -> PollSlot {
         self.poll_slots.acquire().await
+    }
+
+    /// Sets the showback config whose top-level budgets are evaluated across sources (none, or
+    /// one without budgets: nothing across sources). Takes effect at the next render.
+    pub fn set_top_level_budgets(&self, showback: Option<Arc<Showback>>, clock: SharedClock) {
+        let across = showback.filter(|s| !s.budgets.is_empty());
+        *write(&self.across_sources) = across.map(|showback| (showback, clock));
+    }
+
+    /// The families across sources: the top-level budgets over the shares every source's
+    /// current snapshot holds, as of now.
+    fn across_sources(&self, slots: &[Arc<SourceSlot>]) -> Vec<FamilySamples> {
+        let Some((showback, clock)) = read(&self.across_sources).clone() else {
+            return Vec::new();
+        };
+        let snapshots: Vec<Arc<Snapshot>> = slots
+            .iter()
+            .filter_map(|slot| slot.state().snapshot)
+            .collect();
+        let shares = snapshots.iter().flat_map(|s| &s.budget_shares);
+        showback.budget_families(shares, clock.now())
     }
 
     /// Sets the exchange rates in use (none: no `money:`).
@@ -176,7 +203,8 @@ impl Store {
         let _serial = lock(&self.render_lock);
         let slots = self.slots();
         let reload = *lock(&self.reload);
-        match render::rerender_sources(&self.rendered(), &slots, changed, reload) {
+        let across = self.across_sources(&slots);
+        match render::rerender_sources(&self.rendered(), &slots, changed, &across, reload) {
             Some(rendered) => self.publish(rendered),
             None => self.render_all(&slots),
         }
@@ -193,7 +221,8 @@ impl Store {
         let views: Vec<(Arc<SourceSlot>, SourceState)> =
             slots.iter().map(|s| (s.clone(), s.state())).collect();
         let size_hint = read(&self.rendered).body.len();
-        let rendered = render::render(&views, *lock(&self.reload), size_hint);
+        let across = self.across_sources(slots);
+        let rendered = render::render(&views, &across, *lock(&self.reload), size_hint);
         drop(views);
         self.publish(rendered);
     }

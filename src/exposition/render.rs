@@ -95,10 +95,11 @@ enum Kind {
     Counter,
 }
 
-/// Part of a family: one source's vendor samples, or one sample with its own labels.
+/// Part of a family: one source's vendor samples (none: the exporter's own, across sources),
+/// or one sample with its own labels.
 enum Member<'a> {
     Vendor {
-        source: &'a str,
+        source: Option<&'a str>,
         samples: &'a FamilySamples,
     },
     Sample {
@@ -211,10 +212,13 @@ impl Member<'_> {
         };
         match self {
             Member::Vendor { source, samples } => {
-                let source = escaped(source);
+                let source = source.map(escaped);
                 // Snapshots hold their label values escaped already.
                 for (values, value) in samples.iter_escaped() {
-                    let labels = std::iter::once(("source", source.as_str()))
+                    let labels = source
+                        .as_deref()
+                        .map(|source| ("source", source))
+                        .into_iter()
                         .chain(samples.label_names.iter().copied().zip(values));
                     write_sample(out, name, labels, value, "");
                 }
@@ -297,17 +301,24 @@ fn label(name: &'static str, value: &str) -> (&'static str, String) {
     (name, value.to_string())
 }
 
-/// Renders the exposition for these sources, every part anew. `size_hint` (the last body's
-/// length) lets the buffer be allocated once.
+/// The id of the part that holds the families across sources (the top-level budgets), after
+/// every source's part. Slot ids count up from 0 and never reach it.
+const ACROSS_SOURCES: u64 = u64::MAX;
+
+/// Renders the exposition for these sources, every part anew, and `across` (families over
+/// many sources, without a `source` label). `size_hint` (the last body's length) lets the
+/// buffer be allocated once.
 pub fn render(
     sources: &[(Arc<SourceSlot>, SourceState)],
+    across: &[FamilySamples],
     reload: ReloadStatus,
     size_hint: usize,
 ) -> Rendered {
-    let parts: Vec<(String, PartLayout)> = sources
+    let mut parts: Vec<(String, PartLayout)> = sources
         .iter()
         .map(|(slot, state)| render_part(slot, state))
         .collect();
+    parts.push(render_across_sources(across));
     let texts: Vec<(&[u8], &PartLayout)> = parts
         .iter()
         .map(|(text, layout)| (text.as_bytes(), layout))
@@ -323,17 +334,16 @@ pub fn rerender_sources(
     previous: &Rendered,
     slots: &[Arc<SourceSlot>],
     changed: &HashSet<u64>,
+    across: &[FamilySamples],
     reload: ReloadStatus,
 ) -> Option<Rendered> {
-    let same_sources = previous.parts.len() == slots.len()
-        && previous
-            .parts
-            .iter()
-            .zip(slots)
-            .all(|(part, slot)| part.slot == slot.id);
+    let ids = slots.iter().map(|slot| slot.id).chain([ACROSS_SOURCES]);
+    let same_sources = previous.parts.len() == slots.len() + 1
+        && previous.parts.iter().map(|part| part.slot).eq(ids);
     if !same_sources {
         return None;
     }
+    // The part across sources is small and sums every source: it is made anew each time.
     let fresh: Vec<Option<(String, PartLayout)>> = slots
         .iter()
         .map(|slot| {
@@ -341,6 +351,7 @@ pub fn rerender_sources(
                 .contains(&slot.id)
                 .then(|| render_part(slot, &slot.state()))
         })
+        .chain([Some(render_across_sources(across))])
         .collect();
     let texts: Vec<(&[u8], &PartLayout)> = previous
         .parts
@@ -395,6 +406,26 @@ fn render_part(slot: &SourceSlot, state: &SourceState) -> (String, PartLayout) {
         polled: state.up.is_some(),
         vendor: vendor.write_segments(&mut text),
         health: health.write_segments(&mut text),
+    };
+    (text, layout)
+}
+
+/// The families across sources, as a part with no health families.
+fn render_across_sources(across: &[FamilySamples]) -> (String, PartLayout) {
+    let mut families = Families::default();
+    for samples in across {
+        let member = Member::Vendor {
+            source: None,
+            samples,
+        };
+        families.add(samples.desc.name, samples.desc.help, Kind::Gauge, member);
+    }
+    let mut text = String::new();
+    let layout = PartLayout {
+        slot: ACROSS_SOURCES,
+        polled: true,
+        vendor: families.write_segments(&mut text),
+        health: Vec::new(),
     };
     (text, layout)
 }
@@ -508,7 +539,10 @@ fn add_vendor_families<'a>(families: &mut Families<'a>, source: &'a str, snapsho
             samples.desc.name,
             samples.desc.help,
             Kind::Gauge,
-            Member::Vendor { source, samples },
+            Member::Vendor {
+                source: Some(source),
+                samples,
+            },
         );
     }
     if let Some(sunset) = snapshot.api_sunset {
@@ -784,7 +818,10 @@ mod tests {
                     Member::Vendor { source, samples } => {
                         for (values, value) in samples.iter() {
                             let values: Vec<_> = values.collect();
-                            let mut labels = vec![("source", *source)];
+                            let mut labels: Vec<(&str, &str)> = source
+                                .map(|source| ("source", source))
+                                .into_iter()
+                                .collect();
                             labels.extend(
                                 samples
                                     .label_names
@@ -828,9 +865,11 @@ mod tests {
 
     proptest! {
         /// Any label values (quotes, backslashes, newlines, any Unicode), any finite value,
-        /// several sources merging into one family: byte for byte what TextEncoder writes.
+        /// several sources merging into one family, and a member across sources without a
+        /// `source` label: byte for byte what TextEncoder writes.
         #[test]
         fn the_exposition_is_what_the_prometheus_text_encoder_writes(
+            across in rows(),
             sources in proptest::collection::vec(
                 (
                     ".{0,8}",
@@ -853,6 +892,11 @@ mod tests {
             let mut families = Families::default();
             for (name, snapshot) in &snapshots {
                 add_vendor_families(&mut families, name, snapshot);
+            }
+            let across = snapshot(&across, None);
+            for samples in &across.families {
+                let member = Member::Vendor { source: None, samples };
+                families.add(samples.desc.name, samples.desc.help, Kind::Gauge, member);
             }
             add_exporter_families(&mut families, ReloadStatus { successful: true, last_success_unix: 1.7e9 });
             let mut ours = String::new();
@@ -888,7 +932,8 @@ mod tests {
     proptest! {
         /// Whatever changes, in whatever order and batches, the changed sources' lines made
         /// anew and the rest copied give the bytes (and the readiness) a render of every
-        /// source gives.
+        /// source gives, with families across sources (in the sources' families, or alone)
+        /// changing too.
         #[test]
         fn rendering_changed_sources_anew_gives_what_rendering_all_gives(
             initial in proptest::collection::vec(
@@ -896,9 +941,13 @@ mod tests {
                 1..5,
             ),
             batches in proptest::collection::vec(
-                proptest::collection::vec(
-                    (0..5usize, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
-                    1..4,
+                (
+                    proptest::collection::vec(
+                        (0..5usize, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
+                        1..4,
+                    ),
+                    rows(),
+                    proptest::option::of(0.0..1e4f64),
                 ),
                 1..5,
             ),
@@ -909,17 +958,18 @@ mod tests {
             for (slot, (rows, limit, up)) in slots.iter().zip(&initial) {
                 slot.change_state(|s| *s = state(rows, *limit, *up));
             }
-            let mut previous = render(&views(&slots), RELOAD, 0);
-            for batch in batches {
+            let mut previous = render(&views(&slots), &[], RELOAD, 0);
+            for (batch, across_rows, across_limit) in batches {
+                let across = snapshot(&across_rows, across_limit).families;
                 let mut changed = HashSet::new();
                 for (i, rows, limit, up) in batch {
                     let slot = &slots[i % slots.len()];
                     slot.change_state(|s| *s = state(&rows, limit, up));
                     changed.insert(slot.id);
                 }
-                let anew = rerender_sources(&previous, &slots, &changed, RELOAD)
+                let anew = rerender_sources(&previous, &slots, &changed, &across, RELOAD)
                     .expect("the sources are the ones rendered before");
-                let whole = render(&views(&slots), RELOAD, 0);
+                let whole = render(&views(&slots), &across, RELOAD, 0);
                 prop_assert_eq!(
                     String::from_utf8_lossy(&anew.body),
                     String::from_utf8_lossy(&whole.body)
@@ -941,12 +991,12 @@ mod tests {
     fn a_render_for_other_sources_is_not_merged_into() {
         let kept = Arc::new(SourceSlot::new("kept".into(), "some-vendor"));
         let replaced = Arc::new(SourceSlot::new("replaced".into(), "some-vendor"));
-        let previous = render(&views(&[kept.clone(), replaced]), RELOAD, 0);
+        let previous = render(&views(&[kept.clone(), replaced]), &[], RELOAD, 0);
         let added = Arc::new(SourceSlot::new("added".into(), "some-vendor"));
         let now = [kept.clone(), added.clone()];
         for changed in [&added, &kept] {
             let changed = HashSet::from([changed.id]);
-            assert!(rerender_sources(&previous, &now, &changed, RELOAD).is_none());
+            assert!(rerender_sources(&previous, &now, &changed, &[], RELOAD).is_none());
         }
     }
 

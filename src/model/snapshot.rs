@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use hashbrown::HashMap;
 
 use crate::model::settled::SettledFamily;
-use crate::model::usage::{DailyUsage, Usage, VendorBudget};
+use crate::model::usage::{BudgetShare, DailyUsage, Usage, VendorBudget};
 
 /// Escapes backslash and newline (and `"` in label values), as the text format requires.
 pub(crate) fn escape_into(out: &mut String, text: &str, quote: bool) {
@@ -243,6 +243,8 @@ pub struct Snapshot {
     /// The per-day amounts of the days settled now, which the next poll need not re-read;
     /// taken by the poller.
     pub settled: Vec<SettledFamily>,
+    /// This source's money toward each top-level budget, summed across sources at render.
+    pub budget_shares: Vec<BudgetShare>,
 }
 
 impl Snapshot {
@@ -398,6 +400,7 @@ impl SnapshotBuilder {
             vendor_costs: self.vendor_costs,
             vendor_budgets: self.vendor_budgets,
             settled: self.settled,
+            budget_shares: Vec::new(),
         }
     }
 }

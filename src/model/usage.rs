@@ -118,3 +118,14 @@ pub enum BudgetUnit {
     /// The value of this label, when the matched label sets agree on one.
     Label(&'static str),
 }
+
+/// One source's money toward one top-level budget: the reporting-currency money per charge day
+/// of the label sets the budget matches (daily vendors), and the money of the current levels
+/// (vendors that report a state). The store sums the shares of every source.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BudgetShare {
+    pub budget: String,
+    /// Sorted by day, one amount a day.
+    pub days: Vec<(NaiveDate, f64)>,
+    pub level: f64,
+}

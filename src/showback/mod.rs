@@ -8,6 +8,7 @@
 //! matching price, converted at its charge day's rate; a usage with no price has usage and no
 //! cost, never a cost of 0 that would claim it is free.
 
+pub mod budgets;
 pub mod rates;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -55,6 +56,8 @@ pub struct Dimension {
 pub struct Showback {
     pub money: Option<Money>,
     pub dimensions: Vec<Dimension>,
+    /// Top-level budgets: money across sources, in the reporting currency.
+    pub budgets: Vec<crate::budgets::Budget>,
 }
 
 /// Labels the showback families carry besides the dimensions (and `source`, which every
@@ -518,6 +521,7 @@ mod properties {
                 default: "unallocated".into(),
                 rules,
             }],
+            budgets: Vec::new(),
         })
     }
 

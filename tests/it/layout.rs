@@ -125,7 +125,7 @@ const RANKS: &[(&str, u32)] = &[
     ("model", 0),
     ("http", 1),
     ("budgets", 1),
-    ("showback", 1),
+    ("showback", 2),
     ("exposition", 1),
     ("settings", 1),
     ("sources", 2),
