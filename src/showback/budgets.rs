@@ -16,6 +16,64 @@ use crate::budgets::{self, Budget, BudgetFamilies, Evaluation};
 use crate::model::snapshot::FamilySamples;
 use crate::model::usage::{BudgetShare, ServiceOf, Usage};
 
+/// One label set's money: per charge day in the reporting currency, or a level in a
+/// price's currency (converted at today's rate).
+enum Money<'a> {
+    Days(Box<dyn Iterator<Item = (NaiveDate, f64)> + 'a>),
+    Level((f64, String)),
+}
+
+/// The shares of one source's poll while its label sets are added.
+struct Shares<'b> {
+    budgets: &'b [&'b Budget],
+    days: Vec<BTreeMap<NaiveDate, f64>>,
+    levels: Vec<f64>,
+}
+
+impl Shares<'_> {
+    fn matched<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str> + Copy) -> Vec<usize> {
+        (0..self.budgets.len())
+            .filter(|&i| super::matches(&self.budgets[i].matcher, lookup))
+            .collect()
+    }
+
+    fn add_days<'a>(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<&'a str> + Copy,
+        days: Box<dyn Iterator<Item = (NaiveDate, f64)> + '_>,
+    ) {
+        let matched = self.matched(lookup);
+        if matched.is_empty() {
+            return;
+        }
+        for (day, money) in days {
+            for &i in &matched {
+                *self.days[i].entry(day).or_default() += money;
+            }
+        }
+    }
+
+    fn add_level<'a>(&mut self, lookup: impl Fn(&str) -> Option<&'a str> + Copy, money: f64) {
+        for i in self.matched(lookup) {
+            self.levels[i] += money;
+        }
+    }
+
+    /// The shares with money, one per budget.
+    fn finish(self) -> Vec<BudgetShare> {
+        self.budgets
+            .iter()
+            .zip(self.days.into_iter().zip(self.levels))
+            .filter(|(_, (days, level))| !days.is_empty() || *level != 0.0)
+            .map(|(budget, (days, level))| BudgetShare {
+                budget: budget.name.clone(),
+                days: days.into_iter().collect(),
+                level,
+            })
+            .collect()
+    }
+}
+
 /// Keys a top-level budget may match on besides the allocation dimensions.
 pub const MATCH_KEYS: [&str; 3] = ["source", "vendor", "service"];
 
@@ -57,77 +115,65 @@ impl Showback {
         if budgets.is_empty() || self.money.is_none() {
             return Vec::new();
         }
-        let mut shares: Vec<(BTreeMap<NaiveDate, f64>, f64)> =
-            vec![Default::default(); budgets.len()];
-        let mut add = |set: &LabelSet, days: &mut dyn Iterator<Item = (NaiveDate, f64)>| {
-            let lookup = |key: &str| self.budget_key(input, set, key);
-            let matched: Vec<usize> = (0..budgets.len())
-                .filter(|&i| super::matches(&budgets[i].matcher, lookup))
-                .collect();
-            if matched.is_empty() {
-                return;
-            }
-            for (day, money) in days {
-                for &i in &matched {
-                    *shares[i].0.entry(day).or_default() += money;
+        let mut shares = Shares {
+            budgets: &budgets,
+            days: vec![BTreeMap::new(); budgets.len()],
+            levels: vec![0.0; budgets.len()],
+        };
+        let today = now.date_naive();
+        for (set, money) in self.money_of(input) {
+            let lookup = |key: &str| self.budget_key(input, &set, key);
+            match money {
+                Money::Days(days) => shares.add_days(lookup, days),
+                Money::Level(amount) => {
+                    let converted = self.converted(&amount.1, today, amount.0);
+                    shares.add_level(lookup, converted.unwrap_or(0.0));
                 }
             }
+        }
+        shares.finish()
+    }
+
+    /// Each label set's money: the vendor's own where it computes it, else the priced units,
+    /// per day in the reporting currency (days no rate converts left out).
+    fn money_of<'a>(&'a self, input: &'a SourceUsage<'_>) -> Vec<(LabelSet, Money<'a>)> {
+        let priced = |set: LabelSet, days: &'a [(NaiveDate, f64)]| {
+            let (per_unit, currency) = set.price.clone()?;
+            let money = days.iter().filter_map(move |(day, amount)| {
+                Some((*day, self.converted(&currency, *day, amount * per_unit)?))
+            });
+            Some((set, Money::Days(Box::new(money))))
         };
         match (input.vendor_costs, input.usage) {
             (Some(costs), _) => {
                 let names = &costs.label_names;
-                for (values, days) in &costs.series {
+                let sets = costs.series.iter().map(|(values, days)| {
                     let set = self.label_set(input, names, values);
                     let own = ServiceOf::Label("currency").of(names, values);
-                    let mut money = days.iter().filter_map(|(day, amount)| {
+                    let money = days.iter().filter_map(move |(day, amount)| {
                         Some((*day, self.converted(&own, *day, *amount)?))
                     });
-                    add(&set, &mut money);
-                }
+                    (set, Money::Days(Box::new(money)))
+                });
+                sets.collect()
             }
-            (None, Usage::Daily(daily)) => {
-                let names = &daily.label_names;
-                for (values, days) in &daily.series {
-                    let set = self.label_set(input, names, values);
-                    let Some((per_unit, currency)) = &set.price else {
-                        continue;
-                    };
-                    let mut money = days.iter().filter_map(|(day, amount)| {
-                        Some((*day, self.converted(currency, *day, amount * per_unit)?))
-                    });
-                    add(&set, &mut money);
-                }
-            }
-            (None, Usage::Level(level)) => {
-                let names = &level.label_names;
-                let today = now.date_naive();
-                for (values, amount) in &level.series {
-                    let set = self.label_set(input, names, values);
-                    let Some((per_unit, currency)) = &set.price else {
-                        continue;
-                    };
-                    let lookup = |key: &str| self.budget_key(input, &set, key);
-                    let Some(money) = self.converted(currency, today, amount * per_unit) else {
-                        continue;
-                    };
-                    for (i, budget) in budgets.iter().enumerate() {
-                        if super::matches(&budget.matcher, lookup) {
-                            shares[i].1 += money;
-                        }
-                    }
-                }
-            }
+            (None, Usage::Daily(daily)) => daily
+                .series
+                .iter()
+                .filter_map(|(values, days)| {
+                    priced(self.label_set(input, &daily.label_names, values), days)
+                })
+                .collect(),
+            (None, Usage::Level(level)) => level
+                .series
+                .iter()
+                .filter_map(|(values, amount)| {
+                    let set = self.label_set(input, &level.label_names, values);
+                    let (per_unit, currency) = set.price.clone()?;
+                    Some((set, Money::Level((amount * per_unit, currency))))
+                })
+                .collect(),
         }
-        budgets
-            .iter()
-            .zip(shares)
-            .filter(|(_, (days, level))| !days.is_empty() || *level != 0.0)
-            .map(|(budget, (days, level))| BudgetShare {
-                budget: budget.name.clone(),
-                days: days.into_iter().collect(),
-                level,
-            })
-            .collect()
     }
 
     /// A key of a top-level budget's match, as a label set of this source reads it.

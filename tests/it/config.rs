@@ -68,7 +68,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
             "global:\n  full_refresh_interval: 1 fortnight\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
             "exporter.yml:2:3: global.full_refresh_interval: invalid value: string \"1 fortnight\", expected a duration",
         ),
-        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected one of `global`, `defaults`, `sources`, `money`, `allocation`"),
+        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected one of `global`, `defaults`, `sources`, `money`, `allocation`, `budgets`"),
         ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
     ];
     for (yaml, expected) in cases {

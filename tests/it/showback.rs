@@ -515,3 +515,122 @@ async fn a_sources_budget_may_match_an_allocation_label() {
         "{errors}"
     );
 }
+
+#[tokio::test]
+async fn a_top_level_budget_sums_the_money_of_two_vendors_for_a_team() {
+    use consumption_exporter::simulator::dynatrace::{daily_usage, rate, DynatraceAccount};
+    let uipath = uipath_case().await;
+    let dynatrace = kit::vendor("dynatrace").unwrap();
+    let dynatrace = dynatrace.budget_case().await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rates.csv"), ECB_HISTORY).unwrap();
+    let key = "LOG_MANAGEMENT_INGEST";
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\n  prices:\n    - match: {{vendor: uipath, consumable: RU}}\n      price: 0.12\n      currency: USD\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {{uipath_service: orchestrator}}\n        value: sales\n      - match: {{vendor: dynatrace, service: {key}}}\n        value: sales\nbudgets:\n  - name: sales-saas\n    match: {{team: sales}}\n    limit: 100\n    period: month\n  - name: nobody\n    match: {{team: finance}}\n    limit: 5\n    period: quarter\n    start: 2026-04-01\nsources:\n{}{}    entitlements: true\n",
+        dir.path().join("rates.csv").display(),
+        uipath.entry,
+        dynatrace.entry.replacen("name: s\n", "name: dt\n", 1),
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    exporter.assert_polls(1).await;
+    let m = exporter.scrape().await;
+
+    let environments = DynatraceAccount::default().environments;
+    let orchestrator = robot_units("orchestrator");
+    let euros = |d: NaiveDate| -> f64 {
+        let dynatrace: f64 = environments
+            .iter()
+            .map(|env| daily_usage(3, env, key, d) * rate(key))
+            .sum();
+        (orchestrator(d) * 0.12 + dynatrace) * eur_per_usd(d)
+    };
+    let one = |_: NaiveDate| 1.0;
+    let used = total(&euros, "2027-01-01", "2027-01-15", &one);
+    // The rate of the 7 complete days before today, for the 16.5 days left in January.
+    let forecast = used + total(&euros, "2027-01-08", "2027-01-14", &one) / 7.0 * 16.5;
+    let budget = |name| [("budget", name), ("unit", "EUR"), ("origin", "config")];
+    close(
+        m.get("consumption_budget_used", &budget("sales-saas")),
+        used,
+        "sales' euros across UiPath and Dynatrace this month",
+    );
+    close(
+        m.get("consumption_budget_forecast", &budget("sales-saas")),
+        forecast,
+        "forecast",
+    );
+    close(
+        m.get("consumption_budget_limit", &budget("sales-saas")),
+        100.0,
+        "limit",
+    );
+    assert!(used > 100.0, "the case should overrun its limit: {used}");
+    close(
+        m.get("consumption_budget_overage", &budget("sales-saas")),
+        1.0,
+        "overage",
+    );
+    close(
+        m.get(
+            "consumption_budget_period_start_timestamp_seconds",
+            &budget("sales-saas"),
+        ),
+        at("2027-01-01T00:00:00Z").timestamp() as f64,
+        "period start",
+    );
+    // A budget no money matches serves 0, never nothing; its quarter runs from the anniversary.
+    close(
+        m.get("consumption_budget_used", &budget("nobody")),
+        0.0,
+        "nobody's money",
+    );
+    close(
+        m.get(
+            "consumption_budget_period_end_timestamp_seconds",
+            &budget("nobody"),
+        ),
+        at("2027-04-01T00:00:00Z").timestamp() as f64,
+        "the quarter's end",
+    );
+}
+
+#[test]
+fn a_bad_top_level_budget_is_refused_at_its_line() {
+    let allocation = "allocation:\n  team:\n    default: x\n";
+    let money = "money:\n  currency: EUR\n";
+    let cases = [
+        (
+            format!("{allocation}budgets:\n  - name: b\n    limit: 1\n    period: month\n"),
+            "test.yml:4:1: budgets: top-level budgets are money in the reporting currency: add `money:`".to_string(),
+        ),
+        (
+            format!("{money}{allocation}budgets:\n  - name: b\n    match: {{consumable: RU}}\n    limit: 1\n    period: month\n"),
+            "budgets[0].match.consumable: a top-level budget matches on source, vendor, service, team; `consumable` is none of them".to_string(),
+        ),
+        (
+            format!("{money}budgets:\n  - name: b\n    match: {{source: nope}}\n    limit: 1\n    period: month\n"),
+            "budgets[0].match.source: no source has source \"nope\"".to_string(),
+        ),
+        (
+            format!("{money}budgets:\n  - name: b\n    limit: 1\n    period: month\n    price: 2\n"),
+            "test.yml:7:5: budgets[0].price: unknown field `price`".to_string(),
+        ),
+        (
+            format!("{money}budgets:\n  - name: b\n    limit: 1\n    period: month\n  - name: b\n    limit: 0\n    period: week\n"),
+            "budgets[1]".to_string(),
+        ),
+        (
+            format!("{money}budgets:\n  - name: b\n    limit: 1\n    period: month\n    start: 2026-04-01\n"),
+            "budgets[0].start: start anchors quarter and year periods".to_string(),
+        ),
+    ];
+    for (showback, expected) in cases {
+        let errors = refused(&showback);
+        assert!(
+            errors.contains(&expected),
+            "{showback}\nwanted {expected:?} in:\n{errors}"
+        );
+    }
+}
