@@ -109,8 +109,8 @@ local selector = import 'selector.libsonnet';
             severity: 'warning',
           },
           annotations: {
-            summary: '{{ $labels.source }}: budget {{ $labels.budget }} is at {{ $value | humanizePercentage }} of its limit',
-            description: "Budget {{ $labels.budget }} of {{ $labels.vendor }} source {{ $labels.source }} ({{ $labels.origin }}) has used {{ with printf \"consumption_budget_used{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} of {{ with printf \"consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} in the period ending {{ with printf \"consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}when the vendor's period ends{{ end }}.",
+            summary: '{{ with $labels.source }}{{ . }}{{ else }}all sources{{ end }}: budget {{ $labels.budget }} is at {{ $value | humanizePercentage }} of its limit',
+            description: "Budget {{ $labels.budget }} {{ if $labels.source }}of {{ $labels.vendor }} source {{ $labels.source }}{{ else }}across sources{{ end }} ({{ $labels.origin }}) has used {{ with printf \"consumption_budget_used{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} of {{ with printf \"consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} in the period ending {{ with printf \"consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}when the vendor's period ends{{ end }}.",
           },
         },
         {
@@ -120,8 +120,8 @@ local selector = import 'selector.libsonnet';
             severity: 'critical',
           },
           annotations: {
-            summary: '{{ $labels.source }}: budget {{ $labels.budget }} is exceeded',
-            description: "Budget {{ $labels.budget }} of {{ $labels.vendor }} source {{ $labels.source }} ({{ $labels.origin }}) has used {{ $value | humanize }} of its limit of {{ with printf \"consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} in the period ending {{ with printf \"consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}when the vendor's period ends{{ end }}. What is used beyond it is billed as overage.",
+            summary: '{{ with $labels.source }}{{ . }}{{ else }}all sources{{ end }}: budget {{ $labels.budget }} is exceeded',
+            description: "Budget {{ $labels.budget }} {{ if $labels.source }}of {{ $labels.vendor }} source {{ $labels.source }}{{ else }}across sources{{ end }} ({{ $labels.origin }}) has used {{ $value | humanize }} of its limit of {{ with printf \"consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} in the period ending {{ with printf \"consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}\" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}when the vendor's period ends{{ end }}. What is used beyond it is billed as overage.",
           },
         },
         {
@@ -132,8 +132,8 @@ local selector = import 'selector.libsonnet';
             severity: 'warning',
           },
           annotations: {
-            summary: '{{ $labels.source }}: budget {{ $labels.budget }} is forecast to be exceeded before its period ends',
-            description: 'At the rate of the last 7 days, budget {{ $labels.budget }} of {{ $labels.vendor }} source {{ $labels.source }} reaches {{ $value | humanize }} {{ $labels.unit }} by the end of its period ({{ with printf "consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}), over its limit of {{ with printf "consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }}; used so far: {{ with printf "consumption_budget_used{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }}.',
+            summary: '{{ with $labels.source }}{{ . }}{{ else }}all sources{{ end }}: budget {{ $labels.budget }} is forecast to be exceeded before its period ends',
+            description: 'At the rate of the last 7 days, budget {{ $labels.budget }} {{ if $labels.source }}of {{ $labels.vendor }} source {{ $labels.source }}{{ else }}across sources{{ end }} reaches {{ $value | humanize }} {{ $labels.unit }} by the end of its period ({{ with printf "consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}), over its limit of {{ with printf "consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }}; used so far: {{ with printf "consumption_budget_used{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }}.',
           },
         },
         {

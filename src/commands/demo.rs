@@ -66,16 +66,24 @@ pub struct DemoParts {
 /// config for them and what must live as long as it is used.
 pub async fn start_simulators(seed: u64) -> anyhow::Result<(String, DemoParts)> {
     let now = Utc::now();
-    let (entries, tenants) = kit::start_demo(seed, now)
+    let (entries, tenants, spends) = kit::start_demo(seed, now)
         .await
         .context("starting the demo's simulators")?;
     let files = tempfile::tempdir().context("making a directory for the demo's rates file")?;
     let rates = files.path().join("eurofxref-hist.csv");
     std::fs::write(&rates, kit::demo_rates_file(now.date_naive()))
         .with_context(|| format!("writing {}", rates.display()))?;
+    let per_euro = crate::showback::rates::read_ecb_file(&rates)
+        .map_err(|e| anyhow::anyhow!("the demo's rates file: {e}"))?;
+    let in_euros = crate::showback::Rates {
+        currency: "EUR".to_string(),
+        per_euro,
+        ..Default::default()
+    };
     let config = format!(
-        "global:\n  poll_interval: 30s\n  max_age: 5m\n{}sources:\n{entries}",
-        kit::demo_showback(&rates)
+        "global:\n  poll_interval: 30s\n  max_age: 5m\n{}{}sources:\n{entries}",
+        kit::demo_showback(&rates),
+        kit::demo_money_budget(&spends, &in_euros, now),
     );
     let parts = DemoParts {
         tenants,

@@ -163,6 +163,20 @@ pub trait SimulatedVendor: Sync {
     /// flow mapping; none for a vendor that bills nothing the exporter reads, or whose money
     /// is its own.
     fn demo_price(&self) -> Option<&'static str>;
+
+    /// What `demo_price` prices on a demo tenant started from `spec`, per day, for the demo's
+    /// top-level budget; none (the default) keeps the vendor out of it.
+    fn demo_spend(&self, _spec: TenantSpec) -> Option<DemoSpend> {
+        None
+    }
+}
+
+/// A demo tenant's priced units per day, and the price `demo_price` gives them.
+pub struct DemoSpend {
+    pub vendor: &'static str,
+    pub per_unit: f64,
+    pub currency: &'static str,
+    pub units: Box<dyn Fn(NaiveDate) -> f64 + Send + Sync>,
 }
 
 /// A simulated tenant for the exact budget tests, and what its data consumes.
@@ -334,9 +348,10 @@ impl SimulatedTenant {
 pub async fn start_demo(
     seed: u64,
     now: DateTime<Utc>,
-) -> anyhow::Result<(String, Vec<SimulatedTenant>)> {
+) -> anyhow::Result<(String, Vec<SimulatedTenant>, Vec<DemoSpend>)> {
     let mut entries = String::new();
     let mut tenants = Vec::new();
+    let mut spends = Vec::new();
     for vendor in VENDORS {
         for (i, demo) in vendor.demo_sources().into_iter().enumerate() {
             let spec = TenantSpec {
@@ -350,10 +365,11 @@ pub async fn start_demo(
                 .ok_or_else(|| anyhow::anyhow!("{}: no static token to use", demo.name))?;
             entries.push_str(&entry);
             entries.push_str(&vendor.demo_budgets(spec, now));
+            spends.extend(vendor.demo_spend(spec));
             tenants.push(tenant);
         }
     }
-    Ok((entries, tenants))
+    Ok((entries, tenants, spends))
 }
 
 /// The demo's `money:` and `allocation:`: euros, dollar prices converted at a rates file of
@@ -383,6 +399,34 @@ pub fn demo_showback(rates_file: &std::path::Path) -> String {
         rates_file.display(),
         rule(&teams[0], "sales"),
         rule(&teams[1], "platform"),
+    )
+}
+
+/// The demo's top-level `budgets:`: the money of every vendor that gives a [`DemoSpend`], in
+/// euros at `rates`, for the quarter from [`demo_period_start`], with a limit it has used 90%
+/// of: near it, so the near-limit alert has something to say.
+pub fn demo_money_budget(
+    spends: &[DemoSpend],
+    rates: &crate::showback::Rates,
+    now: DateTime<Utc>,
+) -> String {
+    if spends.is_empty() {
+        return String::new();
+    }
+    let euros = |day: NaiveDate| -> f64 {
+        spends
+            .iter()
+            .map(|s| (s.units)(day) * s.per_unit * rates.rate(s.currency, day).unwrap_or(0.0))
+            .sum()
+    };
+    let spend = DemoUsage::daily("spend", euros, now);
+    let mut vendors: Vec<&str> = spends.iter().map(|s| s.vendor).collect();
+    vendors.dedup();
+    format!(
+        "budgets:\n  - {{name: demo-spend, match: {{vendor: [{}]}}, limit: {:.2}, period: quarter, start: {}}}\n",
+        vendors.join(", "),
+        spend.used / 0.9,
+        demo_period_start(now)
     )
 }
 

@@ -541,6 +541,31 @@ impl super::kit::SimulatedVendor for UiPathKit {
         Some(r#"{match: {vendor: uipath, consumable: [RU, PLTU]}, price: 0.12, currency: USD}"#)
     }
 
+    fn demo_spend(&self, spec: super::kit::TenantSpec) -> Option<super::kit::DemoSpend> {
+        let org = UiPathOrganization::default();
+        let units = move |day| -> f64 {
+            let mut sum = 0.0;
+            for (code, services) in CONSUMABLES
+                .iter()
+                .filter(|(c, _)| ["RU", "PLTU"].contains(c))
+            {
+                for tenant in &org.tenant_ids {
+                    sum += services
+                        .iter()
+                        .map(|s| daily_amount(spec.seed, tenant, code, s, day))
+                        .sum::<f64>();
+                }
+            }
+            sum
+        };
+        Some(super::kit::DemoSpend {
+            vendor: "uipath",
+            per_unit: 0.12,
+            currency: "USD",
+            units: Box::new(units),
+        })
+    }
+
     fn wrong_shape_answers(&self) -> &'static [&'static str] {
         &[
             "{}",

@@ -231,6 +231,21 @@ async fn the_demo_polls_every_vendor_successfully() {
             );
         }
     }
+    // The demo's top-level money budget, across sources, is near its limit.
+    let top = |family: &str| {
+        let labels = [
+            ("budget", "demo-spend"),
+            ("unit", "EUR"),
+            ("origin", "config"),
+        ];
+        m.get(family, &labels)
+            .unwrap_or_else(|| panic!("no {family} of the demo's top-level budget"))
+    };
+    let ratio = top("consumption_budget_used") / top("consumption_budget_limit");
+    assert!(
+        (0.8..1.0).contains(&ratio),
+        "the demo's top-level budget is at {ratio} of its limit"
+    );
 }
 
 /// used, limit and forecast of each configured budget of a vendor in the demo, in its own unit.

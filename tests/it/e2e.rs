@@ -115,7 +115,7 @@ fn budget_alerts_for(
         })
         .filter(|alert| {
             alert["labels"]["alertname"] == alertname
-                && alert["labels"]["source"] == source
+                && alert["labels"]["source"].as_str().unwrap_or("") == source
                 && budget.is_none_or(|b| alert["labels"]["budget"] == b)
                 && alert["status"] == "firing"
         })
@@ -234,7 +234,17 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         dt = dt_running.url(),
     );
     let (budget_sources, robots, dynatrace_budgets, _budget_simulators) = budget_sources().await;
-    let yaml = format!("{yaml}{budget_sources}");
+    // A top-level money budget (the demo's dollar price of Robot Units, in euros), far above
+    // what e2e-robots spends until the surge below; it joins the demo's own top-level budget.
+    assert!(
+        yaml.contains("\nbudgets:\n"),
+        "the demo has a top-level budget"
+    );
+    let yaml = format!("{yaml}{budget_sources}").replacen(
+        "\nbudgets:\n",
+        "\nbudgets:\n  - {name: e2e-spend, match: {source: e2e-robots}, limit: 10000000, period: month}\n",
+        1,
+    );
     let exporter = RunningExporter::start_with_clock(&yaml, Arc::new(SystemClock)).await;
 
     // Alertmanager with the shipped config, pointed at this test's webhook and told not to wait.
@@ -379,6 +389,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     for (source, budget) in [
         ("e2e-robots", "robot-units"),
         ("e2e-dynatrace-budget", "log-ingest"),
+        ("", "e2e-spend"),
     ] {
         assert_eq!(
             budget_alerts_for(&received, "ConsumptionBudgetExceeded", source, Some(budget)),
@@ -388,9 +399,11 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     }
     robots.add_consumption_today(1e9);
     dynatrace_budgets.add_usage_today(1e9);
+    // The top-level budget has no source label: "" matches its absence.
     for (source, budget) in [
         ("e2e-robots", "robot-units"),
         ("e2e-dynatrace-budget", "log-ingest"),
+        ("", "e2e-spend"),
     ] {
         wait_for(
             &format!("ConsumptionBudgetExceeded for {source}/{budget} at the webhook"),

@@ -185,6 +185,10 @@ fn every_config_key_is_documented_once_on_its_page() {
     for key in property_names(&schema["properties"]["allocation"]["additionalProperties"]) {
         once(&key, &allocation, "docs/showback.md, `allocation`");
     }
+    let top_level = documented_keys("docs/showback.md", Some("## Top-level `budgets`"));
+    for key in property_names(&schema["properties"]["budgets"]["items"]) {
+        once(&key, &top_level, "docs/showback.md, top-level `budgets`");
+    }
     let entries = schema["properties"]["sources"]["items"]["allOf"]
         .as_array()
         .expect("one schema per source type");

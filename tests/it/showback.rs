@@ -634,3 +634,43 @@ fn a_bad_top_level_budget_is_refused_at_its_line() {
         );
     }
 }
+
+/// A vendor's demo spend (the demo's top-level budget) is priced as its demo price says.
+#[test]
+fn each_demo_spend_is_priced_as_the_vendors_demo_price() {
+    let spec = kit::TenantSpec {
+        seed: 1,
+        today: day("2027-01-15"),
+        scale: kit::Scale::Demo,
+    };
+    let mut spends = 0;
+    for vendor in kit::VENDORS {
+        let Some(spend) = vendor.demo_spend(spec) else {
+            continue;
+        };
+        spends += 1;
+        let price = vendor
+            .demo_price()
+            .expect("a demo spend needs a demo price");
+        for part in [
+            format!("vendor: {}", spend.vendor),
+            format!("price: {}", spend.per_unit),
+            format!("currency: {}", spend.currency),
+        ] {
+            assert!(
+                price.contains(&part),
+                "{}: {part} not in {price}",
+                vendor.type_name()
+            );
+        }
+        assert!(
+            (spend.units)(day("2027-01-14")) > 0.0,
+            "{}",
+            vendor.type_name()
+        );
+    }
+    assert!(
+        spends > 0,
+        "the demo's top-level budget takes some vendor's money"
+    );
+}
