@@ -160,7 +160,8 @@ async fn first_round_section(sizes: &[usize]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A `money:` and `allocation:` block that prices and allocates every vendor's usage.
+/// A `money:` and `allocation:` block that prices and allocates every vendor's usage, and two
+/// top-level budgets that sum every source's money at each render.
 fn showback_block() -> String {
     let mut prices = String::new();
     for vendor in consumption_exporter::simulator::kit::VENDORS {
@@ -169,7 +170,7 @@ fn showback_block() -> String {
             vendor.type_name()
         ));
     }
-    format!("money:\n  currency: EUR\n  rates: {{USD: 0.93}}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n      - {{match: {{service: [RU, Premium]}}, value: sales}}\n")
+    format!("money:\n  currency: EUR\n  rates: {{USD: 0.93}}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n      - {{match: {{service: [RU, Premium]}}, value: sales}}\nbudgets:\n  - {{name: sales, match: {{team: sales}}, limit: 1000000, period: quarter}}\n  - {{name: everything, limit: 5000000, period: month}}\n")
 }
 
 async fn showback_section(only: &[String], divisor: u64, rounds: usize) -> anyhow::Result<()> {

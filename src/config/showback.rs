@@ -350,6 +350,7 @@ impl Decoder<'_> {
         let mut keys: Vec<&str> = SHOWBACK_KEYS.to_vec();
         for source in &reachable {
             keys.extend(source.source.usage_labels());
+            keys.extend(source.source.money_labels());
         }
         keys.sort_unstable();
         keys.dedup();

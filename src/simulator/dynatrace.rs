@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, SecondsFormat, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{apply_fault, form, Faults, Revisions, RunningSimulator, Tokens};
@@ -66,6 +67,9 @@ pub struct DynatraceAccount {
     /// Whether the OAuth client lacks the account-viewer permission: the subscription and
     /// forecast calls then answer 403.
     pub subscription_forbidden: bool,
+    /// Whether the cost-allocation breakdown answers 403 (no account-viewer permission, or no
+    /// cost allocation on the subscription's agreement).
+    pub cost_allocation_forbidden: bool,
     /// More subscriptions of the account, with their `status` (`ACTIVE`, `TERMINATED`, ...),
     /// listed after the main one. Each has its own usage (the seed, shifted) and the main
     /// one's commitment.
@@ -109,6 +113,7 @@ impl Default for DynatraceAccount {
             },
             forecast_median: Some(262_144.0),
             subscription_forbidden: false,
+            cost_allocation_forbidden: false,
             other_subscriptions: Vec::new(),
             subscription_status: "ACTIVE".into(),
         }
@@ -181,6 +186,10 @@ impl DynatraceSimulator {
             .route(
                 "/sub/v2/accounts/{account}/subscriptions",
                 get(subscription_list),
+            )
+            .route(
+                "/v1/subscriptions/{subscription}/cost-allocation",
+                get(cost_allocation),
             )
             .with_state(self.state.clone());
         super::serve(router, port).await
@@ -627,6 +636,150 @@ fn page_body(
         body["nextPageKey"] = next_key.map_or(Value::Null, Value::from);
     }
     body
+}
+
+/// The simulator's cost allocation: the shares of each day's cost of each capability that go
+/// to each cost centre or product; the rest is unallocated, as where Dynatrace cannot tag.
+pub fn allocation_shares(field: &str) -> &'static [(&'static str, f64)] {
+    match field {
+        "COSTCENTER" => &[("CC-1001", 0.5), ("CC-2002", 0.3)],
+        "PRODUCT" => &[("checkout", 0.7)],
+        _ => &[],
+    }
+}
+
+/// Records per cost-allocation page when the request gives no `page-size`.
+const ALLOCATION_PAGE_SIZE: usize = 25;
+
+/// `GET /v1/subscriptions/{s}/cost-allocation`: `PaginatedEnvironmentBreakdownDto`, one
+/// environment's records per request (`field` and `environment-id` required unless `page-key`
+/// is given, which must then come alone). Each record is a day's cost of a capability (by its
+/// display name: which of key and name Dynatrace sends is undocumented) for one key.
+async fn cost_allocation(
+    State(state): State<Arc<SimState>>,
+    Path(subscription): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    lock(&state.queries).push(raw.clone());
+    if !state.tokens.accepts(&headers) {
+        return fail(StatusCode::UNAUTHORIZED, "No valid session provided");
+    }
+    if state.account.cost_allocation_forbidden {
+        return fail(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Some(account) = state.account.with_subscription(&subscription) else {
+        return fail(StatusCode::BAD_REQUEST, "Subscription not found");
+    };
+    let mut query = match AllocationQuery::parse(&raw, &account) {
+        Ok(query) => query,
+        Err(message) => return fail(StatusCode::BAD_REQUEST, message),
+    };
+    let surge = f64::from_bits(state.surge.load(std::sync::atomic::Ordering::Relaxed));
+    let records = allocation_records(
+        &account,
+        (&query.environment, &query.field),
+        query.days,
+        (surge, &state.revisions),
+    );
+    let page: Vec<&Value> = records.iter().skip(query.offset).take(query.size).collect();
+    query.offset += query.size;
+    let next_key = match query.offset < records.len() {
+        true => query.encode(),
+        false => String::new(),
+    };
+    let body = json!({"environmentId": query.environment, "field": query.field, "records": page, "nextPageKey": next_key});
+    Json(body).into_response()
+}
+
+/// A cost-allocation request: its parameters, or the page-key that carries them.
+#[derive(Serialize, Deserialize)]
+struct AllocationQuery {
+    field: String,
+    environment: String,
+    days: (NaiveDate, NaiveDate),
+    size: usize,
+    offset: usize,
+}
+
+impl AllocationQuery {
+    fn parse(raw: &str, account: &DynatraceAccount) -> Result<Self, &'static str> {
+        let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect();
+        if let Some(key) = pairs.get("page-key") {
+            if pairs.len() > 1 {
+                return Err("page-key must be the only parameter");
+            }
+            return Self::decode(key).ok_or("invalid page-key");
+        }
+        let (Some(field), Some(environment)) = (pairs.get("field"), pairs.get("environment-id"))
+        else {
+            return Err("field and environment-id are required");
+        };
+        if !["COSTCENTER", "PRODUCT"].contains(&field.as_str()) {
+            return Err("field must be COSTCENTER or PRODUCT");
+        }
+        let day = |name: &str, default: NaiveDate| match pairs.get(name) {
+            Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+            None => Some(default),
+        };
+        let first_day = account.today - Days::days(i64::from(account.days) - 1);
+        let (Some(from), Some(to)) = (day("from", first_day), day("to", account.today)) else {
+            return Err("from and to look like 2021-05-01");
+        };
+        let size = pairs.get("page-size").and_then(|s| s.parse().ok());
+        Ok(AllocationQuery {
+            field: field.clone(),
+            environment: environment.clone(),
+            days: (from, to),
+            size: size.unwrap_or(ALLOCATION_PAGE_SIZE).max(1),
+            offset: 0,
+        })
+    }
+
+    fn encode(&self) -> String {
+        use base64::Engine;
+        let text = serde_json::to_string(self).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    fn decode(key: &str) -> Option<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(key).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn allocation_records(
+    account: &DynatraceAccount,
+    (environment, field): (&str, &str),
+    (from, to): (NaiveDate, NaiveDate),
+    (surge, revisions): (f64, &Revisions),
+) -> Vec<Value> {
+    let first_day = account.today - Days::days(i64::from(account.days) - 1);
+    let mut records = Vec::new();
+    for day in from
+        .max(first_day)
+        .iter_days()
+        .take_while(|d| *d <= to.min(account.today))
+    {
+        for (key, name, _) in CAPABILITIES {
+            let usage = daily_usage(account.seed, environment, key, day)
+                + revisions.on(day)
+                + if day == account.today { surge } else { 0.0 };
+            for (allocated_to, share) in allocation_shares(field) {
+                records.push(json!({
+                    "date": day.format("%Y-%m-%d").to_string(),
+                    "capability": name,
+                    "key": allocated_to,
+                    "costs": usage * rate(key) * share,
+                }));
+            }
+        }
+    }
+    records
 }
 
 /// A usage entry as its cost entry: the value at the capability's rate, in USD, booked on its day.

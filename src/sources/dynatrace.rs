@@ -25,6 +25,9 @@ use crate::model::clock::Clock;
 use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
 use crate::settings::FieldError;
+use allocation::RawCosts;
+
+mod allocation;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",
@@ -50,6 +53,35 @@ pub struct Settings {
     /// Also read the subscription's commitment and Dynatrace's forecast of it.
     #[serde(default)]
     entitlements: bool,
+    /// Split the cost (read with entitlements: true) by Dynatrace's cost allocation:
+    /// `cost_center` or `product`, then a label of the cost and a showback match key.
+    cost_allocation: Option<CostAllocation>,
+}
+
+/// A Dynatrace cost-allocation field.
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum CostAllocation {
+    CostCenter,
+    Product,
+}
+
+impl CostAllocation {
+    /// The label the split carries.
+    fn label(self) -> &'static str {
+        match self {
+            CostAllocation::CostCenter => "cost_center",
+            CostAllocation::Product => "product",
+        }
+    }
+
+    /// The `field` query parameter.
+    fn field(self) -> &'static str {
+        match self {
+            CostAllocation::CostCenter => "COSTCENTER",
+            CostAllocation::Product => "PRODUCT",
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, JsonSchema, Default, Clone, Copy, PartialEq, Eq, Debug)]
@@ -87,6 +119,12 @@ impl Vendor for DynatraceType {
             return Err(vec![FieldError::new(
                 "page_size",
                 "v2 is not paged; remove page_size or use api_version: v3",
+            )]);
+        }
+        if settings.cost_allocation.is_some() && !settings.entitlements {
+            return Err(vec![FieldError::new(
+                "cost_allocation",
+                "cost_allocation splits the cost that entitlements: true reads: set entitlements: true",
             )]);
         }
         Ok(Arc::new(Dynatrace { settings }))
@@ -190,6 +228,9 @@ const LIST_SCOPE: &str = "without subscription_uuid the exporter lists the accou
 const ENTITLEMENT_SCOPE: &str =
     "entitlements: true needs the scope account-uac-read and the account-viewer permission";
 
+/// What a failed cost-allocation request says it needs.
+const ALLOCATION_NEEDS: &str = "cost_allocation needs the scope account-uac-read, the account-viewer permission, and cost allocation on the subscription (DPS agreements signed after April 2023)";
+
 pub static COST: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_cost",
     help: "Dynatrace Platform Subscription cost per environment and capability in the window (UTC days, by each entry's startTime), as Dynatrace computes it, in the currency label's currency.",
@@ -242,10 +283,19 @@ impl Source for Dynatrace {
             let cost_windows = windows.without_history();
             let mut costs = WindowSums::new(cost_windows).seeded(&plan, &COST);
             for subscription in &subscriptions {
-                self.read_costs(session, (subscription, cost_windows, now), &mut costs)
+                let raw = self
+                    .read_costs(session, (subscription, cost_windows, now))
                     .await?;
+                match self.settings.cost_allocation {
+                    Some(field) => {
+                        let days = (cost_windows, now);
+                        let split = self.allocate(session, subscription, field, days, raw);
+                        split.await?.fold_into(&mut costs);
+                    }
+                    None => raw.fold_into(&mut costs),
+                }
             }
-            folder.costs = Some(costs);
+            folder.costs = Some((costs, self.cost_labels()));
         }
         let mut snapshot = folder.finish();
         if self.settings.entitlements && !plan.history_only {
@@ -277,8 +327,17 @@ impl Source for Dynatrace {
     fn label_names(&self) -> Vec<&'static str> {
         let mut names = self.usage_labels();
         names.extend(COST_LABELS.iter().filter(|l| !USAGE_LABELS.contains(l)));
+        names.extend(self.money_labels());
         names.push("window");
         names
+    }
+
+    fn money_labels(&self) -> Vec<&'static str> {
+        self.settings
+            .cost_allocation
+            .map(CostAllocation::label)
+            .into_iter()
+            .collect()
     }
 
     fn budget_unit(&self) -> BudgetUnit {
@@ -362,18 +421,26 @@ impl Dynatrace {
         &self,
         session: &PollSession<'_>,
         (subscription, windows, now): (&str, Windows, DateTime<Utc>),
-        costs: &mut WindowSums,
-    ) -> Result<(), PollError> {
+    ) -> Result<RawCosts, PollError> {
         let path = self.cost_path(subscription);
         let first = self.first_url(session, &path, windows, now);
+        let mut costs = RawCosts::default();
         self.walk(session, (first, &path, true), |page, _| {
-            fold_costs(costs, subscription, page)
+            costs.fold(subscription, page)
         })
         .await
         .map_err(|PageError { page, source }| PollError::Item {
             item: format!("cost page {page} of subscription {subscription} ({ENTITLEMENT_SCOPE})"),
             source,
-        })
+        })?;
+        Ok(costs)
+    }
+
+    /// The labels of `consumption_dynatrace_cost` besides `window`.
+    fn cost_labels(&self) -> Vec<&'static str> {
+        let mut labels = COST_LABELS.to_vec();
+        labels.extend(self.money_labels());
+        labels
     }
 
     /// The commitment of the subscription's current period, with Dynatrace's forecast of it
@@ -509,32 +576,12 @@ fn next_url(session: &PollSession<'_>, path: &str, key: &str) -> Url {
     url
 }
 
-/// Cost entries into window sums per environment, capability and currency.
-fn fold_costs(costs: &mut WindowSums, subscription: &str, page: &UsagePage<'_>) {
-    for environment in &page.data {
-        let environment_id = environment.environment_id.as_deref().unwrap_or("");
-        for cost in &environment.usage {
-            let Some(start) = cost.start_time.as_deref().and_then(parse_day_or_time) else {
-                continue;
-            };
-            let labels = [
-                subscription,
-                environment_id,
-                cost.capability_key.as_deref().unwrap_or(""),
-                cost.capability_name.as_deref().unwrap_or(""),
-                cost.currency_code.as_deref().unwrap_or(""),
-            ];
-            costs.add(&labels, start.date_naive(), cost.value.unwrap_or(0.0));
-        }
-    }
-}
-
 struct Folder {
     sums: WindowSums,
     newest: Option<DateTime<Utc>>,
     sunset: Option<DateTime<Utc>>,
-    /// Money per window, with `entitlements: true`.
-    costs: Option<WindowSums>,
+    /// Money per window, with `entitlements: true`, and its labels besides `window`.
+    costs: Option<(WindowSums, Vec<&'static str>)>,
 }
 
 impl Folder {
@@ -598,8 +645,8 @@ impl Folder {
     fn finish(self) -> Snapshot {
         let mut builder = SnapshotBuilder::new();
         self.sums.into_family(&mut builder, &USAGE, &USAGE_LABELS);
-        if let Some(costs) = self.costs {
-            costs.into_money_family(&mut builder, &COST, &COST_LABELS);
+        if let Some((costs, labels)) = self.costs {
+            costs.into_money_family(&mut builder, &COST, &labels);
         }
         if let Some(newest) = self.newest {
             builder.data_updated(newest.timestamp() as f64);

@@ -155,6 +155,12 @@ pub trait Source: Send + Sync {
     /// The labels of the usage budgets read, which a budget's `match` may name.
     fn usage_labels(&self) -> Vec<&'static str>;
 
+    /// Labels only the vendor's own money carries (a vendor-native allocation, such as
+    /// Dynatrace's cost centre), which showback rules may match on besides `usage_labels`.
+    fn money_labels(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Every label name the source's own series may carry, besides `source` (the budget
     /// families' are [`crate::budgets::LABEL_NAMES`]): `backfill --label` may not reuse one.
     fn label_names(&self) -> Vec<&'static str>;

@@ -674,3 +674,170 @@ fn each_demo_spend_is_priced_as_the_vendors_demo_price() {
         "the demo's top-level budget takes some vendor's money"
     );
 }
+
+/// A Dynatrace source with `cost_allocation: cost_center`, the simulator's cost allocation and
+/// the rates in `money`.
+async fn cost_centre_case(
+    account: consumption_exporter::simulator::dynatrace::DynatraceAccount,
+    showback: &str,
+) -> (
+    TestExporter,
+    consumption_exporter::simulator::RunningSimulator,
+) {
+    use consumption_exporter::simulator::dynatrace::DynatraceSimulator;
+    let running = DynatraceSimulator::new(account.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let url = running.url();
+    let yaml = format!(
+        "{showback}sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    entitlements: true\n    cost_allocation: cost_center\n    max_retries: 0\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret,
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    (
+        TestExporter::start_with_clock(&yaml, Arc::new(clock)).await,
+        running,
+    )
+}
+
+#[tokio::test]
+async fn dynatrace_cost_centres_split_its_money_and_a_rule_gives_one_to_a_team() {
+    use consumption_exporter::simulator::dynatrace::{
+        allocation_shares, daily_usage, rate, DynatraceAccount, CAPABILITIES,
+    };
+    let account = DynatraceAccount {
+        seed: 3,
+        today: day("2027-01-15"),
+        ..DynatraceAccount::default()
+    };
+    let showback = "money:\n  currency: EUR\n  rates: {USD: 0.9}\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {vendor: dynatrace, cost_center: CC-1001}\n        value: platform\n";
+    let (exporter, _running) = cost_centre_case(account.clone(), showback).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+
+    let dollars = |environment: &str, key: &str| -> f64 {
+        day("2027-01-01")
+            .iter_days()
+            .take_while(|d| *d <= day("2027-01-15"))
+            .map(|d| daily_usage(3, environment, key, d) * rate(key))
+            .sum()
+    };
+    let share = |centre: &str| -> f64 {
+        allocation_shares("COSTCENTER")
+            .iter()
+            .find(|(c, _)| *c == centre)
+            .map_or(0.0, |(_, s)| *s)
+    };
+    let mut platform = 0.0;
+    let mut everything = 0.0;
+    for (key, name, _) in CAPABILITIES {
+        let mut per_capability = 0.0;
+        for environment in &account.environments {
+            let total = dollars(environment, key);
+            everything += total;
+            platform += total * share("CC-1001");
+            // The vendor's own family carries the split: the centres and an unallocated rest.
+            let mut sum = 0.0;
+            for centre in ["CC-1001", "CC-2002", ""] {
+                let labels = [
+                    ("source", "dt"),
+                    ("subscription_uuid", account.subscription_uuid.as_str()),
+                    ("environment_id", environment.as_str()),
+                    ("capability_key", key),
+                    ("capability_name", name),
+                    ("currency", "USD"),
+                    ("cost_center", centre),
+                    ("window", "month_to_date"),
+                ];
+                sum += m.get("consumption_dynatrace_cost", &labels).unwrap_or(0.0);
+            }
+            close(
+                Some(sum),
+                total,
+                &format!("{environment}/{key}: the split sums to the cost"),
+            );
+            per_capability += total;
+        }
+        assert!(per_capability > 0.0, "{key} has cost");
+    }
+    let team = |team: &str| {
+        let mut sum = 0.0;
+        for (key, _, _) in CAPABILITIES {
+            let labels = [
+                ("source", "dt"),
+                ("vendor", "dynatrace"),
+                ("service", key),
+                ("currency", "EUR"),
+                ("window", "month_to_date"),
+                ("origin", "vendor"),
+                ("team", team),
+            ];
+            sum += m.get("consumption_cost", &labels).unwrap_or(0.0);
+        }
+        sum
+    };
+    close(
+        Some(team("platform")),
+        platform * 0.9,
+        "CC-1001's euros go to platform",
+    );
+    close(
+        Some(team("platform") + team("unallocated")),
+        everything * 0.9,
+        "the teams sum to the whole cost",
+    );
+}
+
+#[tokio::test]
+async fn a_refused_cost_allocation_names_what_the_client_needs() {
+    use consumption_exporter::simulator::dynatrace::DynatraceAccount;
+    let account = DynatraceAccount {
+        today: day("2027-01-15"),
+        cost_allocation_forbidden: true,
+        ..DynatraceAccount::default()
+    };
+    let (exporter, _running) = cost_centre_case(account, "").await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    for needed in [
+        "HTTP 403",
+        "cost-allocation page",
+        "account-uac-read",
+        "account-viewer",
+        "cost allocation on the subscription",
+    ] {
+        assert!(error.contains(needed), "{needed} not in {error}");
+    }
+}
+
+#[test]
+fn a_cost_centre_is_a_match_key_only_where_cost_allocation_reads_it() {
+    use consumption_exporter::simulator::dynatrace::DynatraceAccount;
+    let account = DynatraceAccount::default();
+    let entry = |extra: &str| {
+        format!(
+            "allocation:\n  team:\n    default: x\n    rules:\n      - match: {{vendor: dynatrace, cost_center: CC-1}}\n        value: a\nsources:\n  - name: dt\n    type: dynatrace\n    account_uuid: {}\n    oauth2:\n      client_id: c\n      client_secret: s\n{extra}",
+            account.account_uuid
+        )
+    };
+    let without = crate::helpers::parse_config_errors(&entry(""));
+    assert!(
+        without
+            .contains("allocation.team.rules[0].match.cost_center: `cost_center` is not a label"),
+        "{without}"
+    );
+    let no_entitlements =
+        crate::helpers::parse_config_errors(&entry("    cost_allocation: cost_center\n"));
+    assert!(
+        no_entitlements.contains("cost_allocation splits the cost that entitlements: true reads"),
+        "{no_entitlements}"
+    );
+    let product = crate::helpers::parse_config_errors(&entry(
+        "    entitlements: true\n    cost_allocation: product\n",
+    ));
+    assert!(
+        product.contains("`cost_center` is not a label"),
+        "{product}"
+    );
+}
