@@ -161,7 +161,9 @@ async fn first_round_section(sizes: &[usize]) -> anyhow::Result<()> {
 }
 
 /// A `money:` and `allocation:` block that prices and allocates every vendor's usage, and two
-/// top-level budgets that sum every source's money at each render.
+/// top-level budgets that sum every source's money at each render. Both are monthly, as
+/// showback's own windows are: a quarter's budget reads a quarter of days, which is the
+/// budgets section's cost, not showback's.
 fn showback_block() -> String {
     let mut prices = String::new();
     for vendor in consumption_exporter::simulator::kit::VENDORS {
@@ -170,7 +172,7 @@ fn showback_block() -> String {
             vendor.type_name()
         ));
     }
-    format!("money:\n  currency: EUR\n  rates: {{USD: 0.93}}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n      - {{match: {{service: [RU, Premium]}}, value: sales}}\nbudgets:\n  - {{name: sales, match: {{team: sales}}, limit: 1000000, period: quarter}}\n  - {{name: everything, limit: 5000000, period: month}}\n")
+    format!("money:\n  currency: EUR\n  rates: {{USD: 0.93}}\n  prices:\n{prices}allocation:\n  team:\n    default: unallocated\n    rules:\n      - {{match: {{service: [RU, Premium]}}, value: sales}}\nbudgets:\n  - {{name: sales, match: {{team: sales}}, limit: 1000000, period: month}}\n  - {{name: everything, limit: 5000000, period: month}}\n")
 }
 
 async fn showback_section(only: &[String], divisor: u64, rounds: usize) -> anyhow::Result<()> {

@@ -46,7 +46,27 @@ pub struct UiPathOrganization {
     pub today: NaiveDate,
     /// Whether the token may not read the consumption summary: it answers 403.
     pub summary_forbidden: bool,
+    /// Whether the token may not read consumption by folder: it answers 403.
+    pub folders_forbidden: bool,
 }
+
+/// Every tenant's Orchestrator folders (key, name, parent key) and the share of each
+/// consumable's units each consumes itself, whatever the range.
+pub const FOLDERS: [(&str, &str, Option<&str>, f64); 3] = [
+    ("aaaaaaaa-0000-4000-8000-000000000001", "Shared", None, 0.2),
+    (
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "Finance",
+        Some("aaaaaaaa-0000-4000-8000-000000000001"),
+        0.5,
+    ),
+    (
+        "aaaaaaaa-0000-4000-8000-000000000003",
+        "Sales",
+        Some("aaaaaaaa-0000-4000-8000-000000000001"),
+        0.3,
+    ),
+];
 
 /// Each consumable's allocation to every tenant of the organisation.
 pub const ALLOCATED: [(&str, f64); 4] = [
@@ -76,6 +96,7 @@ impl Default for UiPathOrganization {
             ),
             today: chrono::Utc::now().date_naive(),
             summary_forbidden: false,
+            folders_forbidden: false,
         }
     }
 }
@@ -147,6 +168,10 @@ impl UiPathSimulator {
             .route(
                 "/lease_/api/usage/{org}/tenants/{tenant}/consumption-summary",
                 post(consumption_summary),
+            )
+            .route(
+                "/lease_/api/usage/{org}/tenants/consumption-by-folder",
+                post(consumption_by_folder),
             )
             .with_state(self.state.clone());
         super::serve(router, port).await
@@ -276,6 +301,68 @@ pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) ->
         .sum();
     let tenant_pool = consumed.min(allocated);
     (allocated, tenant_pool, consumed - tenant_pool)
+}
+
+/// `POST /lease_/api/usage/{org}/tenants/consumption-by-folder`: one row per folder of the
+/// tenant with the units it consumed itself in the range (`consumedBySelf`, descendants not
+/// included), unpaged, in the fields UiPath's CLI shows (the raw response is not published).
+async fn consumption_by_folder(
+    State(state): State<Arc<SimState>>,
+    Path(org_id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if !state.tokens.accepts(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let org = &state.org;
+    if org.folders_forbidden {
+        return error(
+            StatusCode::FORBIDDEN,
+            "The token is not authorized to read license consumption.",
+        );
+    }
+    let request: Value = serde_json::from_str(&body).unwrap_or_default();
+    lock(&state.bodies).push(request.clone());
+    let tenant = request["tenantId"].as_str().unwrap_or_default();
+    if org_id != org.organization_id || !org.tenant_ids.iter().any(|t| t == tenant) {
+        return error(StatusCode::NOT_FOUND, "Tenant not found.");
+    }
+    let code = request["consumableCode"].as_str().unwrap_or_default();
+    let Some((_, services)) = CONSUMABLES.iter().find(|(c, _)| *c == code) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("Unit '{code}' is not an active consumable in this organization."),
+        );
+    };
+    let day = |name: &str| {
+        let millis = request[name].as_i64()?;
+        Some(DateTime::from_timestamp_millis(millis)?.date_naive())
+    };
+    let (Some(first), Some(end)) = (day("startDate"), day("endDate")) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "startDate and endDate are Unix milliseconds.",
+        );
+    };
+    let total: f64 = first
+        .iter_days()
+        .take_while(|d| *d <= end.min(org.today))
+        .flat_map(|d| {
+            services
+                .iter()
+                .map(move |s| daily_amount(org.seed, tenant, code, s, d))
+        })
+        .sum();
+    let rows: Vec<Value> = FOLDERS
+        .iter()
+        .map(|(key, name, parent, share)| {
+            json!({"code": code, "name": code, "tenantId": tenant, "tenantName": "default",
+                   "folderKey": key, "folderName": name, "parentFolderKey": parent,
+                   "consumedBySelf": total * share, "processCountSelf": 3})
+        })
+        .collect();
+    Json(rows).into_response()
 }
 
 /// `POST /lease_/api/usage/{org}/tenants/{tenant}/consumption-summary`, in the fields UiPath's

@@ -22,8 +22,10 @@ use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
+use crate::model::usage::{BudgetUnit, ServiceOf, Usage, VendorBudget};
 use crate::settings::FieldError;
+
+mod folders;
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -48,6 +50,10 @@ pub struct Settings {
     /// Also read each tenant's allocation of each consumable (the consumption summary).
     #[serde(default)]
     entitlements: bool,
+    /// Also split each consumable's units by the Orchestrator folder that consumed them (a
+    /// `folder` label on what budgets and showback read).
+    #[serde(default)]
+    by_folder: bool,
 }
 
 fn default_concurrency() -> usize {
@@ -200,7 +206,21 @@ impl Source for UiPath {
                 .try_collect()
                 .await?;
         }
-        Ok(folder.finish(&summaries))
+        let days = self
+            .settings
+            .by_folder
+            .then(|| folder.sums.day_series(&USAGE_LABELS));
+        let mut snapshot = folder.finish(&summaries);
+        if let Some(days) = days {
+            let split = self.split_by_folder(session, days, now).await?;
+            snapshot
+                .families
+                .extend(folders::folder_family(&split, &windows));
+            if snapshot.usage.is_some() {
+                snapshot.usage = Some(Usage::Daily(split));
+            }
+        }
+        Ok(snapshot)
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
@@ -212,7 +232,11 @@ impl Source for UiPath {
     }
 
     fn usage_labels(&self) -> Vec<&'static str> {
-        USAGE_LABELS.to_vec()
+        let mut labels = USAGE_LABELS.to_vec();
+        if self.settings.by_folder {
+            labels.push(folders::FOLDER_LABEL);
+        }
+        labels
     }
 
     /// UiPath bills each consumable (RU, PLTU, AGU, …).

@@ -277,6 +277,18 @@ impl WindowSums {
         }
     }
 
+    /// Every label set's amounts by day, as they stand (settled days included).
+    pub fn day_series(&self, label_names: &[&'static str]) -> DailyUsage {
+        DailyUsage {
+            label_names: label_names.to_vec(),
+            series: self
+                .sums
+                .values()
+                .map(|s| (s.values.clone(), s.days.clone()))
+                .collect(),
+        }
+    }
+
     /// As [`WindowSums::into_family`], for money the vendor computed (`label_names` hold a
     /// `currency`): the days go to the snapshot's vendor costs, for showback, not to budgets.
     pub fn into_money_family(

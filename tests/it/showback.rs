@@ -841,3 +841,180 @@ fn a_cost_centre_is_a_match_key_only_where_cost_allocation_reads_it() {
         "{product}"
     );
 }
+
+/// A UiPath source with `by_folder: true` on the simulator, and `showback` before it.
+async fn folder_case(
+    org: UiPathOrganization,
+    showback: &str,
+) -> (
+    TestExporter,
+    consumption_exporter::simulator::RunningSimulator,
+) {
+    use consumption_exporter::simulator::uipath::UiPathSimulator;
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let yaml = format!(
+        "{showback}sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    by_folder: true\n    max_retries: 0\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+        running.url(),
+        org.organization_id,
+        org.tenant_ids[0],
+        org.client_id,
+        org.client_secret,
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    (
+        TestExporter::start_with_clock(&yaml, Arc::new(clock)).await,
+        running,
+    )
+}
+
+#[tokio::test]
+async fn uipath_folders_split_its_units_and_a_rule_and_a_budget_read_them() {
+    use consumption_exporter::simulator::uipath::FOLDERS;
+    let org = UiPathOrganization {
+        seed: 11,
+        today: day("2027-01-15"),
+        ..UiPathOrganization::default()
+    };
+    let showback = "money:\n  currency: EUR\n  prices:\n    - match: {vendor: uipath}\n      price: 0.1\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {vendor: uipath, folder: Shared/Finance}\n        value: finance\n";
+    let (exporter, _running) = folder_case(org.clone(), showback).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let tenant = org.tenant_ids[0].clone();
+    let units = |first: &str, last: &str| -> f64 {
+        day(first)
+            .iter_days()
+            .take_while(|d| *d <= day(last))
+            .flat_map(|d| {
+                let tenant = tenant.clone();
+                ["orchestrator", "studio"].map(move |s| daily_amount(11, &tenant, "RU", s, d))
+            })
+            .sum()
+    };
+    let share = |name: &str| {
+        FOLDERS
+            .iter()
+            .find(|(_, n, _, _)| *n == name)
+            .map_or(0.0, |f| f.3)
+    };
+    let usage = |team: &str, window: &str| {
+        let labels = [
+            ("source", "robots"),
+            ("vendor", "uipath"),
+            ("service", "RU"),
+            ("unit", "RU"),
+            ("window", window),
+            ("team", team),
+        ];
+        m.get("consumption_usage", &labels)
+    };
+    for (window, first, last) in [
+        ("month_to_date", "2027-01-01", "2027-01-15"),
+        ("yesterday", "2027-01-14", "2027-01-14"),
+        ("today", "2027-01-15", "2027-01-15"),
+    ] {
+        let all = units(first, last);
+        close(
+            usage("finance", window),
+            all * share("Finance"),
+            &format!("finance {window}"),
+        );
+        close(
+            usage("unallocated", window),
+            all * (share("Shared") + share("Sales")),
+            &format!("the rest {window}"),
+        );
+    }
+    // The vendor's own family has every folder by its path.
+    for (folder, name) in [
+        ("Shared", "Shared"),
+        ("Shared/Finance", "Finance"),
+        ("Shared/Sales", "Sales"),
+    ] {
+        let labels = [
+            ("source", "robots"),
+            ("tenant_id", tenant.as_str()),
+            ("consumable", "RU"),
+            ("folder", folder),
+            ("window", "month_to_date"),
+        ];
+        close(
+            m.get("consumption_uipath_folder_units", &labels),
+            units("2027-01-01", "2027-01-15") * share(name),
+            folder,
+        );
+    }
+    let cost = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("service", "RU"),
+        ("currency", "EUR"),
+        ("window", "month_to_date"),
+        ("origin", "price"),
+        ("team", "finance"),
+    ];
+    close(
+        m.get("consumption_cost", &cost),
+        units("2027-01-01", "2027-01-15") * share("Finance") * 0.1,
+        "finance's money",
+    );
+}
+
+#[tokio::test]
+async fn a_sources_budget_may_match_a_folder_and_a_refused_folder_read_names_the_grant() {
+    use consumption_exporter::simulator::uipath::UiPathSimulator;
+    let org = UiPathOrganization {
+        seed: 11,
+        today: day("2027-01-15"),
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let yaml = format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    by_folder: true\n    oauth2:\n      client_id: {}\n      client_secret: {}\n    budgets:\n      - {{name: sales-robots, match: {{folder: Shared/Sales}}, limit: 1, period: month}}\n",
+        running.url(),
+        org.organization_id,
+        org.tenant_ids[0],
+        org.client_id,
+        org.client_secret,
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let tenant = &org.tenant_ids[0];
+    let month: f64 = day("2027-01-01")
+        .iter_days()
+        .take_while(|d| *d <= day("2027-01-15"))
+        .flat_map(|d| ["orchestrator", "studio"].map(|s| daily_amount(11, tenant, "RU", s, d)))
+        .sum();
+    let labels = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("budget", "sales-robots"),
+        ("unit", "RU"),
+        ("origin", "config"),
+    ];
+    close(
+        m.get("consumption_budget_used", &labels),
+        month * 0.3,
+        "Sales' units this month",
+    );
+
+    let (refused, _running) = folder_case(
+        UiPathOrganization {
+            folders_forbidden: true,
+            ..org
+        },
+        "",
+    )
+    .await;
+    assert!(!refused.poll(0).await);
+    let error = refused.last_error(0);
+    for needed in [
+        "HTTP 403",
+        "consumption by folder of tenant",
+        "by_folder: true needs",
+        "PM.License",
+    ] {
+        assert!(error.contains(needed), "{needed} not in {error}");
+    }
+}
