@@ -110,7 +110,9 @@ impl Decoder<'_> {
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            format!("{showback:?}").hash(&mut hasher);
+            let prices = showback.money.as_ref().map(|m| &m.prices);
+            format!("{prices:?}{:?}{:?}", showback.dimensions, showback.budgets).hash(&mut hasher);
+            showback.money.as_ref().map(|m| &m.rates).hash(&mut hasher);
             hasher.finish()
         };
         for source in sources.iter_mut() {

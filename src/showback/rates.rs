@@ -30,6 +30,23 @@ pub enum RatesFileError {
     Empty,
 }
 
+/// By the rates' bits: a reload that reads one new rate changes the hash, and a history file of
+/// decades hashes without being formatted.
+impl std::hash::Hash for Rates {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.currency.hash(state);
+        for (currency, rate) in &self.fixed {
+            (currency, rate.to_bits()).hash(state);
+        }
+        for (day, rates) in &self.per_euro {
+            day.hash(state);
+            for (currency, rate) in rates {
+                (currency, rate.to_bits()).hash(state);
+            }
+        }
+    }
+}
+
 impl Rates {
     /// Reporting-currency units per unit of `currency` on `day`; none if nothing gives one.
     pub fn rate(&self, currency: &str, day: NaiveDate) -> Option<f64> {
