@@ -44,6 +44,7 @@ pub mod engine;
 pub mod exposition;
 pub mod http;
 pub mod model;
+pub mod seats;
 pub mod serve;
 pub mod settings;
 pub mod showback;

@@ -264,6 +264,7 @@ impl Decoder<'_> {
         };
         let (mut auth, source) = (auth?, source?);
         self.refuse_settling_without_dates(prefix, &common, source_type, source.as_ref());
+        let idle_after = self.idle_after(prefix, &common, source_type, source.as_ref());
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
             // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
@@ -280,9 +281,32 @@ impl Decoder<'_> {
             auth,
             source,
             budgets,
+            idle_after,
             showback: None,
             fingerprint: 0,
         })
+    }
+
+    /// `idle_after` where the source reports seat activity; refused elsewhere, where it would
+    /// be accepted and do nothing.
+    fn idle_after(
+        &mut self,
+        prefix: &str,
+        common: &RawCommon,
+        source_type: &dyn SourceType,
+        source: &dyn Source,
+    ) -> Duration {
+        let default = crate::seats::DEFAULT_IDLE_AFTER;
+        let Some(idle_after) = common.idle_after else {
+            return default;
+        };
+        if !source.reports_seat_activity() {
+            let message = format!("{} as configured reports no seat activity, so no seat can be idle: remove `idle_after`, or read seats where the vendor has them (seats: true)", source_type.name());
+            self.error(format!("{prefix}.idle_after"), message);
+        } else if idle_after.is_zero() {
+            self.error(format!("{prefix}.idle_after"), "idle_after must be above 0");
+        }
+        idle_after
     }
 
     fn base_url(

@@ -73,6 +73,8 @@ pub struct SourceConfig {
     pub source: Arc<dyn Source>,
     /// The budgets declared for this source, evaluated after each poll.
     pub budgets: Vec<Budget>,
+    /// A seat whose holder was not active for this long is idle.
+    pub idle_after: Duration,
     /// The process's showback config, evaluated after each poll too.
     pub showback: Option<Arc<crate::showback::Showback>>,
     /// Changes whenever anything that shapes this source's polls changes (its entry, the

@@ -72,6 +72,7 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "max_pages",
     "settled_after",
     "full_refresh_interval",
+    "idle_after",
     "authorization",
     "oauth2",
     "budgets",
@@ -107,6 +108,11 @@ pub(super) struct RawCommon {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
+    /// A seat whose holder was not active for this long is idle (sources that report
+    /// seat activity); default 30d.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
+    pub(super) idle_after: Option<Duration>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]

@@ -241,6 +241,13 @@ impl Poller {
         );
         families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
         snapshot.families.extend(families.finish());
+        if let Some(seats) = snapshot.seats.take() {
+            let idle_after =
+                chrono::Duration::from_std(self.config.idle_after).unwrap_or(chrono::Duration::MAX);
+            let now = self.clock.now();
+            let seat_families = crate::seats::families(self.config.vendor, &seats, idle_after, now);
+            snapshot.families.extend(seat_families);
+        }
     }
 }
 

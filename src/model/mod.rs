@@ -3,7 +3,8 @@
 //!
 //! - [`snapshot`]: what one poll produced, aggregated by label set, immutable once built, and
 //!   the text format's label escaping; [`usage`]: what a poll consumed, as budgets read it;
-//!   [`settled`]: the per-day amounts of settled days kept between polls.
+//!   [`settled`]: the per-day amounts of settled days kept between polls; [`seats`]: seats
+//!   bought, assigned and held.
 //! - [`health`]: each source's identity, counters and state; [`source_stats`]: its request
 //!   counters; [`poll_slots`]: the `max_concurrent_polls` permits, let go of while a poll waits.
 //! - [`clock`]: the injectable time; [`secret`]: the string that never prints, and URLs as they
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod health;
 pub mod locks;
 pub mod poll_slots;
+pub mod seats;
 pub mod secret;
 pub mod settled;
 pub mod shard;

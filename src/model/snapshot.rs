@@ -245,6 +245,8 @@ pub struct Snapshot {
     pub settled: Vec<SettledFamily>,
     /// This source's money toward each top-level budget, summed across sources at render.
     pub budget_shares: Vec<BudgetShare>,
+    /// The seats the vendor reports (`seats: true`, or a vendor of seats); taken by the poller.
+    pub seats: Option<crate::model::seats::Seats>,
 }
 
 impl Snapshot {
@@ -292,6 +294,7 @@ pub struct SnapshotBuilder {
     vendor_costs: Option<DailyUsage>,
     vendor_budgets: Vec<VendorBudget>,
     settled: Vec<SettledFamily>,
+    seats: Option<crate::model::seats::Seats>,
     key: Vec<u8>,
 }
 
@@ -368,6 +371,11 @@ impl SnapshotBuilder {
         self.vendor_costs = Some(costs);
     }
 
+    /// The seats the poll found.
+    pub fn seats(&mut self, seats: crate::model::seats::Seats) {
+        self.seats = Some(seats);
+    }
+
     pub fn vendor_budget(&mut self, budget: VendorBudget) {
         self.vendor_budgets.push(budget);
     }
@@ -401,6 +409,7 @@ impl SnapshotBuilder {
             vendor_budgets: self.vendor_budgets,
             settled: self.settled,
             budget_shares: Vec::new(),
+            seats: self.seats,
         }
     }
 }

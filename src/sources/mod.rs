@@ -155,6 +155,12 @@ pub trait Source: Send + Sync {
     /// The labels of the usage budgets read, which a budget's `match` may name.
     fn usage_labels(&self) -> Vec<&'static str>;
 
+    /// Whether the source, as configured, reports when each seat's holder was last active
+    /// (then `idle_after` applies to it).
+    fn reports_seat_activity(&self) -> bool {
+        false
+    }
+
     /// Labels only the vendor's own money carries (a vendor-native allocation, such as
     /// Dynatrace's cost centre), which showback rules may match on besides `usage_labels`.
     fn money_labels(&self) -> Vec<&'static str> {

@@ -1,0 +1,164 @@
+//! Seats: bought, assigned, active and idle per licence, and when licences end, the same
+//! families for every vendor that sells seats. Vendor-blind, like budgets: it reads the
+//! [`Seats`] a source folded and knows nothing of where they came from. A pure function of
+//! (seats, idle_after, now).
+//!
+//! A seat is idle when its holder's last activity is `idle_after` or longer ago, or unknown;
+//! active otherwise, so active + idle = assigned. Holders never become labels.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::model::snapshot::{Combine, FamilyDesc, FamilySamples, SnapshotBuilder};
+
+/// `idle_after` when a source sets none.
+pub const DEFAULT_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+pub static PURCHASED: FamilyDesc = FamilyDesc {
+    name: "consumption_seats_purchased",
+    help: "Seats of the licence bought, as the vendor reports them.",
+};
+pub static ASSIGNED: FamilyDesc = FamilyDesc {
+    name: "consumption_seats_assigned",
+    help: "Seats of the licence assigned to a user, flow or app.",
+};
+pub static ACTIVE: FamilyDesc = FamilyDesc {
+    name: "consumption_seats_active",
+    help: "Assigned seats whose holder was active within the source's idle_after.",
+};
+pub static IDLE: FamilyDesc = FamilyDesc {
+    name: "consumption_seats_idle",
+    help: "Assigned seats whose holder was not active within the source's idle_after (or never).",
+};
+pub static LICENCE_END: FamilyDesc = FamilyDesc {
+    name: "consumption_licence_end_timestamp_seconds",
+    help: "When the licence, bundle or commitment ends (Unix seconds), as the vendor reports it.",
+};
+
+/// The labels of every seat family, besides `source`.
+pub const LABEL_NAMES: [&str; 2] = ["vendor", "licence"];
+
+/// One licence's counts now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeatCount {
+    pub purchased: Option<f64>,
+    pub assigned: Option<f64>,
+    /// None where the vendor reports no activity.
+    pub active: Option<f64>,
+    pub idle: Option<f64>,
+}
+
+/// Whether a holder is idle at `now`.
+pub fn is_idle(holder: &Holder, idle_after: Duration, now: DateTime<Utc>) -> bool {
+    holder
+        .last_activity
+        .is_none_or(|last| now - last >= idle_after)
+}
+
+/// A licence's counts at `now`.
+pub fn count(licence: &LicenceSeats, idle_after: Duration, now: DateTime<Utc>) -> SeatCount {
+    let Some(holders) = &licence.holders else {
+        return SeatCount {
+            purchased: licence.purchased,
+            assigned: licence.assigned,
+            active: None,
+            idle: None,
+        };
+    };
+    let idle = holders
+        .iter()
+        .filter(|h| is_idle(h, idle_after, now))
+        .count() as f64;
+    let assigned = holders.len() as f64;
+    SeatCount {
+        purchased: licence.purchased,
+        assigned: Some(licence.assigned.unwrap_or(assigned)),
+        active: Some(assigned - idle),
+        idle: Some(idle),
+    }
+}
+
+/// The idle holders of every licence at `now`, licence by licence.
+pub fn idle_holders(
+    seats: &Seats,
+    idle_after: Duration,
+    now: DateTime<Utc>,
+) -> Vec<(&str, &Holder)> {
+    seats
+        .licences
+        .iter()
+        .flat_map(|licence| {
+            let holders = licence.holders.as_deref().unwrap_or_default();
+            holders
+                .iter()
+                .filter(move |h| is_idle(h, idle_after, now))
+                .map(move |h| (licence.licence.as_str(), h))
+        })
+        .collect()
+}
+
+/// The seat families of one poll of one source.
+pub fn families(
+    vendor: &'static str,
+    seats: &Seats,
+    idle_after: Duration,
+    now: DateTime<Utc>,
+) -> Vec<FamilySamples> {
+    let mut builder = SnapshotBuilder::new();
+    let [purchased, assigned, active, idle, end] =
+        [&PURCHASED, &ASSIGNED, &ACTIVE, &IDLE, &LICENCE_END]
+            .map(|desc| builder.family(desc, LABEL_NAMES.to_vec(), Combine::Sum));
+    for licence in &seats.licences {
+        let counts = count(licence, idle_after, now);
+        let labels = [vendor, licence.licence.as_str()];
+        let observed = [
+            (purchased, counts.purchased),
+            (assigned, counts.assigned),
+            (active, counts.active),
+            (idle, counts.idle),
+        ];
+        let observations = observed
+            .into_iter()
+            .filter_map(|(family, value)| Some((family, value?)));
+        builder.observe_all(&labels, observations);
+    }
+    for (licence, at) in &seats.ends {
+        builder.observe(end, &[vendor, licence], *at);
+    }
+    builder
+        .finish()
+        .families
+        .into_iter()
+        .filter(|family| !family.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::clock::testing::at;
+
+    #[test]
+    fn a_seat_turns_idle_at_exactly_idle_after_and_active_plus_idle_is_assigned() {
+        let now = at("2027-01-01T00:00:00Z");
+        let holder = |who: &str, last: Option<&str>| Holder {
+            who: who.into(),
+            last_activity: last.map(at),
+        };
+        let licence = LicenceSeats {
+            licence: "Attended".into(),
+            purchased: Some(10.0),
+            assigned: None,
+            holders: Some(vec![
+                holder("a", Some("2026-12-02T00:00:01Z")),
+                holder("b", Some("2026-12-02T00:00:00Z")),
+                holder("c", None),
+            ]),
+        };
+        let counts = count(&licence, Duration::days(30), now);
+        assert_eq!(counts.active, Some(1.0), "29 days 23:59:59 ago is active");
+        assert_eq!(counts.idle, Some(2.0), "30 days ago, and never, are idle");
+        assert_eq!(counts.assigned, Some(3.0));
+        assert_eq!(counts.purchased, Some(10.0));
+    }
+}
