@@ -319,6 +319,7 @@ impl Decoder<'_> {
             .iter()
             .chain(crate::showback::LABEL_NAMES.iter())
             .chain(crate::budgets::LABEL_NAMES.iter())
+            .chain(crate::seats::LABEL_NAMES.iter())
             .any(|label| *label == name)
             || sources
                 .iter()

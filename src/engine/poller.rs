@@ -168,7 +168,9 @@ impl Poller {
         };
         self.keep_settled(&plan, days, &mut snapshot);
         if history_only {
+            // A backfill is about days gone: the present state of limits and seats is not.
             snapshot.vendor_budgets.clear();
+            snapshot.seats = None;
         }
         self.add_budgets(&mut snapshot);
         Ok(snapshot)

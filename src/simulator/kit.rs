@@ -17,6 +17,7 @@ pub static VENDORS: &[&dyn SimulatedVendor] = &[
     &super::uipath::UiPathKit,
     &super::dynatrace::DynatraceKit,
     &super::avepoint::AvePointKit,
+    &super::microsoft::MicrosoftKit,
 ];
 
 /// The simulated vendor of a source type.

@@ -8,6 +8,7 @@
 pub mod avepoint;
 pub mod dynatrace;
 pub mod kit;
+pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;

@@ -6,6 +6,7 @@
 
 pub mod avepoint;
 pub mod dynatrace;
+pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;
@@ -32,6 +33,7 @@ pub static TYPES: &[&dyn SourceType] = &[
     &uipath::UiPathType,
     &dynatrace::DynatraceType,
     &avepoint::AvePointType,
+    &microsoft::MicrosoftType,
 ];
 
 pub fn find_type(name: &str) -> Option<&'static dyn SourceType> {

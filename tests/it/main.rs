@@ -14,6 +14,7 @@ mod incremental;
 mod layout;
 mod listen;
 mod load;
+mod microsoft;
 mod mixin;
 mod packaging;
 mod powerplatform;

@@ -1,0 +1,190 @@
+//! The Microsoft Graph licence source against its simulator over real HTTP: seats bought and
+//! assigned per SKU, exact against the simulator's SKUs (suspended and grace-period units
+//! included), the SKU filter, friendly names, a followed nextLink, and a 403 that names the
+//! permission to grant.
+
+use consumption_exporter::simulator::microsoft::{MicrosoftSimulator, MicrosoftTenant, SimSku};
+
+use crate::helpers::TestExporter;
+
+fn source(url: &str, tenant: &MicrosoftTenant, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: m365\n    type: microsoft\n    base_url: {url}\n    max_retries: 0\n    oauth2:\n      token_url: {url}/{}/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n{extra}",
+        tenant.tenant_id, tenant.client_id, tenant.client_secret
+    )
+}
+
+fn sku<'a>(tenant: &'a MicrosoftTenant, part: &str) -> &'a SimSku {
+    tenant.skus.iter().find(|s| s.part_number == part).unwrap()
+}
+
+#[tokio::test]
+async fn seats_bought_and_assigned_per_sku_are_exact_across_pages() {
+    let tenant = MicrosoftTenant {
+        page_size: Some(3),
+        ..MicrosoftTenant::generated(9, 4)
+    };
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), &tenant, "")).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let seats = |family: &str, licence: &str| {
+        m.get(
+            family,
+            &[
+                ("source", "m365"),
+                ("vendor", "microsoft"),
+                ("licence", licence),
+            ],
+        )
+    };
+    // Every SKU, over three pages of three: the nextLink was followed.
+    assert_eq!(m.count("consumption_seats_assigned"), tenant.skus.len());
+    let premium = sku(&tenant, "POWERAUTOMATE_ATTENDED_RPA");
+    assert_eq!(
+        seats("consumption_seats_purchased", "Power Automate Premium"),
+        Some(f64::from(premium.enabled))
+    );
+    assert_eq!(
+        seats("consumption_seats_assigned", "Power Automate Premium"),
+        Some(f64::from(premium.consumed))
+    );
+    // Units in their grace period are still bought; suspended ones are not.
+    let office = sku(&tenant, "ENTERPRISEPREMIUM");
+    assert_eq!(office.warning, 5);
+    assert_eq!(
+        seats("consumption_seats_purchased", "ENTERPRISEPREMIUM"),
+        Some(f64::from(office.enabled + office.warning)),
+        "a SKU with no known name is its part number"
+    );
+    let per_flow = sku(&tenant, "FLOW_BUSINESS_PROCESS");
+    assert_eq!(
+        seats(
+            "consumption_seats_purchased",
+            "Power Automate per flow plan"
+        ),
+        Some(0.0)
+    );
+    let units = |part: &str, id: &str, licence: &str, state: &str| {
+        m.get(
+            "consumption_microsoft_sku_units",
+            &[
+                ("source", "m365"),
+                ("sku_id", id),
+                ("sku_part_number", part),
+                ("licence", licence),
+                ("units", state),
+            ],
+        )
+    };
+    assert_eq!(
+        units(
+            "FLOW_BUSINESS_PROCESS",
+            &per_flow.sku_id,
+            "Power Automate per flow plan",
+            "suspended"
+        ),
+        Some(f64::from(per_flow.suspended))
+    );
+    assert!(per_flow.suspended > 0);
+    // Graph gives no activity per seat: no active or idle seats are claimed.
+    assert_eq!(m.count("consumption_seats_idle"), 0);
+    assert_eq!(m.count("consumption_seats_active"), 0);
+}
+
+#[tokio::test]
+async fn the_sku_filter_keeps_what_it_names_and_licence_names_rename() {
+    let tenant = MicrosoftTenant::generated(2, 3);
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let extra = "    sku_part_numbers: [power_automate_PER_PROCESS]\n    sku_ids: [b30411f5-fea1-4a59-9ad9-3db7c7ead579]\n    licence_names: {POWERAPPS_PER_USER: Apps premium}\n";
+    let exporter = TestExporter::start(&source(&running.url(), &tenant, extra)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let licences: std::collections::BTreeSet<String> = m
+        .samples()
+        .filter(|(name, _, _)| *name == "consumption_seats_assigned")
+        .filter_map(|(_, labels, _)| {
+            labels
+                .iter()
+                .find(|(k, _)| k == "licence")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(
+        licences,
+        ["Apps premium", "Power Automate Process"]
+            .map(String::from)
+            .into()
+    );
+}
+
+#[tokio::test]
+async fn a_budget_on_assigned_seats_reads_the_level() {
+    let tenant = MicrosoftTenant::generated(4, 0);
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let apps = sku(&tenant, "POWERAPPS_PER_USER");
+    let extra = format!(
+        "    budgets:\n      - {{name: apps, match: {{sku_part_number: POWERAPPS_PER_USER}}, limit: {}, period: month}}\n",
+        apps.consumed.max(1)
+    );
+    let exporter = TestExporter::start(&source(&running.url(), &tenant, &extra)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let labels = [
+        ("source", "m365"),
+        ("vendor", "microsoft"),
+        ("budget", "apps"),
+        ("unit", "seats"),
+        ("origin", "config"),
+    ];
+    assert_eq!(
+        m.get("consumption_budget_used", &labels),
+        Some(f64::from(apps.consumed))
+    );
+}
+
+#[tokio::test]
+async fn a_registration_without_the_permission_names_it() {
+    let tenant = MicrosoftTenant {
+        forbidden: true,
+        ..MicrosoftTenant::generated(1, 0)
+    };
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), &tenant, "")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    for needed in [
+        "HTTP 403",
+        "Authorization_RequestDenied",
+        "Organization.Read.All",
+        "admin consent",
+    ] {
+        assert!(error.contains(needed), "{needed} not in {error}");
+    }
+}
+
+#[test]
+fn idle_after_is_refused_where_no_seat_activity_is_reported() {
+    let tenant = MicrosoftTenant::default();
+    let errors = crate::helpers::parse_config_errors(&source(
+        "http://127.0.0.1:1",
+        &tenant,
+        "    idle_after: 30d\n",
+    ));
+    assert!(
+        errors.contains("sources[0].idle_after: microsoft as configured reports no seat activity"),
+        "{errors}"
+    );
+}
