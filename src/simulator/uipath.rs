@@ -48,6 +48,42 @@ pub struct UiPathOrganization {
     pub summary_forbidden: bool,
     /// Whether the token may not read consumption by folder: it answers 403.
     pub folders_forbidden: bool,
+    /// Named users per tenant, spread over the named-user licence types.
+    pub named_users: usize,
+    /// Whether the token may not read licences (OR.License.Read / OR.Settings.Read): 403.
+    pub licences_forbidden: bool,
+}
+
+/// The named-user licence types the simulator assigns, and the seats each tenant bought of
+/// each; `Unattended` is a runtime licence: bought and used, with no named users.
+pub const NAMED_USER_TYPES: [(&str, i64); 3] = [
+    ("Attended", 4_000),
+    ("Development", 1_500),
+    ("StudioX", 1_000),
+];
+
+/// One named user of a tenant, as `GetLicensesNamedUser` lists it: user name, licence type, and
+/// when the robot last acquired a licence (none: never). Drawn from the seed: about a third
+/// idle for 30 days or more, some never used.
+pub fn named_user(
+    org: &UiPathOrganization,
+    tenant: &str,
+    i: usize,
+) -> (String, &'static str, Option<DateTime<chrono::Utc>>) {
+    let mut hash = org.seed;
+    for byte in format!("{tenant}/{i}").bytes() {
+        hash = hash
+            .wrapping_mul(0x100_0000_01b3)
+            .wrapping_add(u64::from(byte));
+    }
+    let mut rng = StdRng::seed_from_u64(hash);
+    let licence = NAMED_USER_TYPES[i % NAMED_USER_TYPES.len()].0;
+    let midnight = org.today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let last = match rng.random_range(0..10) {
+        0 => None,
+        _ => Some(midnight - chrono::Duration::seconds(rng.random_range(0..90 * 86_400))),
+    };
+    (format!("acme\\user{i:05}"), licence, last)
 }
 
 /// Every tenant's Orchestrator folders (key, name, parent key) and the share of each
@@ -97,6 +133,8 @@ impl Default for UiPathOrganization {
             today: chrono::Utc::now().date_naive(),
             summary_forbidden: false,
             folders_forbidden: false,
+            named_users: 30,
+            licences_forbidden: false,
         }
     }
 }
@@ -172,6 +210,14 @@ impl UiPathSimulator {
             .route(
                 "/lease_/api/usage/{org}/tenants/consumption-by-folder",
                 post(consumption_by_folder),
+            )
+            .route(
+                "/{org}/{tenant}/orchestrator_/odata/Settings/UiPath.Server.Configuration.OData.GetLicense",
+                axum::routing::get(get_license),
+            )
+            .route(
+                "/{org}/{tenant}/orchestrator_/odata/LicensesNamedUser/{function}",
+                axum::routing::get(named_users),
             )
             .with_state(self.state.clone());
         super::serve(router, port).await
@@ -301,6 +347,113 @@ pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) ->
         .sum();
     let tenant_pool = consumed.min(allocated);
     (allocated, tenant_pool, consumed - tenant_pool)
+}
+
+/// Checks what every Orchestrator licence read checks: the token, the permission, the tenant.
+fn orchestrator_refusal(
+    state: &SimState,
+    headers: &HeaderMap,
+    org: &str,
+    tenant: &str,
+) -> Option<Response> {
+    if !state.tokens.accepts(headers) {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "You are not authenticated!",
+        ));
+    }
+    if state.org.licences_forbidden {
+        return Some(error(StatusCode::FORBIDDEN, "You are not authorized! (#0)"));
+    }
+    let known =
+        org == state.org.organization_id && state.org.tenant_ids.iter().any(|t| t == tenant);
+    (!known).then(|| error(StatusCode::NOT_FOUND, "Tenant not found."))
+}
+
+/// `GET …/odata/Settings/UiPath.Server.Configuration.OData.GetLicense`: `LicenseDto`, with
+/// `Allowed` and `Used` per licence type (the key names are undocumented: the simulator uses
+/// the robot types) and the licence's `ExpireDate` (epoch seconds).
+async fn get_license(
+    State(state): State<Arc<SimState>>,
+    Path((org, tenant)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant) {
+        return refused;
+    }
+    let mut allowed = serde_json::Map::new();
+    let mut used = serde_json::Map::new();
+    for (licence, bought) in NAMED_USER_TYPES {
+        let holders = (0..state.org.named_users)
+            .filter(|i| NAMED_USER_TYPES[i % NAMED_USER_TYPES.len()].0 == licence)
+            .count();
+        allowed.insert(licence.into(), json!(bought));
+        used.insert(licence.into(), json!(holders));
+    }
+    allowed.insert("Unattended".into(), json!(20));
+    used.insert("Unattended".into(), json!(12));
+    let expires = state
+        .org
+        .bundle
+        .1
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    Json(json!({
+        "Id": 1, "ExpireDate": expires.timestamp(), "GracePeriodEndDate": null, "GracePeriod": 0,
+        "Allowed": allowed, "Used": used, "IsExpired": false, "IsRegistered": true,
+        "SubscriptionPlan": "Enterprise", "UserLicensingEnabled": true,
+    }))
+    .into_response()
+}
+
+/// `GET …/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='T')`:
+/// the tenant's named users of that type, `$top` at most 1000, `$skip`; `@odata.count` on every
+/// page, as the documented example has it; an unknown type answers 400.
+async fn named_users(
+    State(state): State<Arc<SimState>>,
+    Path((org, tenant, function)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant) {
+        return refused;
+    }
+    let robot_type = function
+        .strip_prefix("UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='")
+        .and_then(|rest| rest.strip_suffix("')"));
+    let Some(robot_type) = robot_type.filter(|t| NAMED_USER_TYPES.iter().any(|(n, _)| n == t))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "The robotType is not a named-user licence type.",
+        );
+    };
+    let raw = raw.unwrap_or_default();
+    let pairs: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect();
+    let number = |key: &str, default: usize| {
+        pairs
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (top, skip) = (number("$top", 1000).min(1000), number("$skip", 0));
+    let users: Vec<Value> = (0..state.org.named_users)
+        .map(|i| named_user(&state.org, &tenant, i))
+        .filter(|(_, licence, _)| *licence == robot_type)
+        .map(|(name, _, last)| {
+            json!({"UserName": name, "Key": name, "LastLoginDate": last.map(|t| t.to_rfc3339()),
+                   "MachinesCount": 1, "IsLicensed": false, "ActiveRobotId": null,
+                   "MachineNames": ["SIM-MACHINE"], "ActiveMachineNames": []})
+        })
+        .collect();
+    let count = users.len();
+    let page: Vec<Value> = users.into_iter().skip(skip).take(top).collect();
+    Json(json!({"@odata.context": "https://cloud.uipath.com/sim/orchestrator_/odata/$metadata#NamedUserLicenses", "@odata.count": count, "value": page}))
+        .into_response()
 }
 
 /// `POST /lease_/api/usage/{org}/tenants/consumption-by-folder`: one row per folder of the

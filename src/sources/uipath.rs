@@ -26,6 +26,7 @@ use crate::model::usage::{BudgetUnit, ServiceOf, Usage, VendorBudget};
 use crate::settings::FieldError;
 
 mod folders;
+mod seats;
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -54,6 +55,12 @@ pub struct Settings {
     /// `folder` label on what budgets and showback read).
     #[serde(default)]
     by_folder: bool,
+    /// Also read each tenant's Orchestrator licence and its named users (seats).
+    #[serde(default)]
+    seats: bool,
+    /// The robot types whose named users are read with `seats: true` (default: the named-user
+    /// types).
+    seat_robot_types: Option<Vec<String>>,
 }
 
 fn default_concurrency() -> usize {
@@ -93,6 +100,17 @@ impl Vendor for UiPathType {
         }
         if settings.concurrency == 0 {
             errors.push(FieldError::new("concurrency", "must be at least 1"));
+        }
+        match (&settings.seat_robot_types, settings.seats) {
+            (Some(_), false) => errors.push(FieldError::new(
+                "seat_robot_types",
+                "the robot types of named users are read with seats: true; set it, or remove seat_robot_types",
+            )),
+            (Some(types), true) if types.is_empty() => errors.push(FieldError::new(
+                "seat_robot_types",
+                "list at least one robot type, e.g. [Attended, Development]",
+            )),
+            _ => {}
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -211,6 +229,9 @@ impl Source for UiPath {
             .by_folder
             .then(|| folder.sums.day_series(&USAGE_LABELS));
         let mut snapshot = folder.finish(&summaries);
+        if self.settings.seats && !plan.history_only {
+            snapshot.seats = Some(self.seats(session).await?);
+        }
         if let Some(days) = days {
             let split = self.split_by_folder(session, days, now).await?;
             snapshot
@@ -229,6 +250,10 @@ impl Source for UiPath {
 
     fn reads_date_range(&self) -> bool {
         true
+    }
+
+    fn reports_seat_activity(&self) -> bool {
+        self.settings.seats
     }
 
     fn usage_labels(&self) -> Vec<&'static str> {

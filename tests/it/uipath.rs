@@ -454,3 +454,141 @@ async fn the_summary_in_the_fields_of_uipaths_cli_is_read_and_absent_fields_stay
     assert_eq!(pool(TENANT_A), Some(150.0));
     assert_eq!(pool(TENANT_B), None);
 }
+
+/// Seats the test expects from the simulator's own named users at `now`: per licence type,
+/// (assigned, active, idle).
+fn expected_seats(
+    org: &UiPathOrganization,
+    now: chrono::DateTime<chrono::Utc>,
+    idle_after: Duration,
+) -> std::collections::BTreeMap<&'static str, (f64, f64, f64)> {
+    use consumption_exporter::simulator::uipath::named_user;
+    let mut seats = std::collections::BTreeMap::new();
+    for tenant in &org.tenant_ids {
+        for i in 0..org.named_users {
+            let (_, licence, last) = named_user(org, tenant, i);
+            let entry = seats.entry(licence).or_insert((0.0, 0.0, 0.0));
+            entry.0 += 1.0;
+            match last.filter(|last| now - *last < idle_after) {
+                Some(_) => entry.1 += 1.0,
+                None => entry.2 += 1.0,
+            }
+        }
+    }
+    seats
+}
+
+#[tokio::test]
+async fn seats_of_named_users_past_a_thousand_turn_idle_at_exactly_idle_after() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::uipath::{named_user, NAMED_USER_TYPES};
+    let org = UiPathOrganization {
+        named_users: 5_000,
+        today: NaiveDate::from_ymd_opt(2027, 3, 10).unwrap(),
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    // One user's last licence acquisition: the clock is put a second before it is 30 days
+    // old, then at exactly 30 days.
+    let last = (0..org.named_users)
+        .find_map(|i| named_user(&org, &org.tenant_ids[0], i).2)
+        .unwrap();
+    let boundary = last + Duration::days(30);
+    let clock = FixedClock::new(boundary - Duration::seconds(1));
+    let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let mut idle_before = 0.0;
+    for (now, phase) in [
+        (boundary - Duration::seconds(1), "before"),
+        (boundary, "at"),
+    ] {
+        clock.set(now);
+        exporter.assert_polls(0).await;
+        let m = exporter.scrape().await;
+        let seats = |family: &str, licence: &str| {
+            m.get(
+                family,
+                &[
+                    ("source", "robots"),
+                    ("vendor", "uipath"),
+                    ("licence", licence),
+                ],
+            )
+        };
+        let expected = expected_seats(&org, now, Duration::days(30));
+        let mut idle = 0.0;
+        for (licence, bought) in NAMED_USER_TYPES {
+            let (assigned, active, idle_seats) = expected[licence];
+            assert!(
+                assigned > 1_000.0,
+                "{licence}: more than one page of named users"
+            );
+            assert_eq!(
+                seats("consumption_seats_assigned", licence),
+                Some(assigned),
+                "{phase}: {licence}"
+            );
+            assert_eq!(
+                seats("consumption_seats_active", licence),
+                Some(active),
+                "{phase}: {licence}"
+            );
+            assert_eq!(
+                seats("consumption_seats_idle", licence),
+                Some(idle_seats),
+                "{phase}: {licence}"
+            );
+            assert_eq!(
+                seats("consumption_seats_purchased", licence),
+                Some(bought as f64 * org.tenant_ids.len() as f64),
+                "{licence}: bought in every tenant"
+            );
+            idle += idle_seats;
+        }
+        // A runtime licence has no named users: its seats are Orchestrator's Used, no activity.
+        assert_eq!(
+            seats("consumption_seats_assigned", "Unattended"),
+            Some(24.0)
+        );
+        assert_eq!(seats("consumption_seats_idle", "Unattended"), None);
+        if phase == "at" {
+            assert!(
+                idle > idle_before,
+                "the user turned idle at exactly 30 days"
+            );
+        }
+        idle_before = idle;
+        let end = m.get(
+            "consumption_licence_end_timestamp_seconds",
+            &[
+                ("source", "robots"),
+                ("vendor", "uipath"),
+                ("licence", &format!("Orchestrator licence ({TENANT_A})")),
+            ],
+        );
+        let bundle_end = org.bundle.1.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        assert_eq!(end, Some(bundle_end.timestamp() as f64));
+    }
+}
+
+#[tokio::test]
+async fn seats_refused_name_the_scopes_and_the_permission() {
+    let org = UiPathOrganization {
+        licences_forbidden: true,
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org).start(0).await.unwrap();
+    let yaml = source(&running.url(), "    seats: true\n    max_retries: 0\n");
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    for needed in [
+        "HTTP 403",
+        "Orchestrator licence of tenant",
+        "OR.License.Read",
+        "OR.Settings.Read",
+        "License.View",
+    ] {
+        assert!(error.contains(needed), "{needed} not in {error}");
+    }
+}

@@ -1,0 +1,213 @@
+//! UiPath seats (`seats: true`): per tenant, Orchestrator's licence
+//! (`GET …/odata/Settings/UiPath.Server.Configuration.OData.GetLicense`: `Allowed` and `Used`
+//! per licence type, `ExpireDate`) and its named users per robot type
+//! (`GET …/odata/LicensesNamedUser/…GetLicensesNamedUser(robotType='…')`: `UserName`,
+//! `LastLoginDate`), shared/vendor-seats.md §2.
+//!
+//! Vendor facts and gaps: `$top` is at most 1000 and a page is read until one comes back short
+//! or `@odata.count` is reached; `LastLoginDate` is when the robot last acquired a licence (the
+//! activity read here), null for one never used; which robot types are named-user types is
+//! undocumented, so the configured list is asked and a type the tenant refuses with 400 is
+//! skipped; the keys of `Allowed` and `Used` are undocumented and read as licence names.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::UiPath;
+use crate::http::{HttpError, PageError, PollSession, Request};
+use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::sources::windows::parse_day_or_time;
+use crate::sources::PollError;
+
+/// The robot types asked for named users unless `seat_robot_types` says otherwise.
+pub(super) fn default_robot_types() -> Vec<String> {
+    [
+        "Attended",
+        "Development",
+        "StudioX",
+        "RpaDeveloper",
+        "RpaDeveloperPro",
+        "CitizenDeveloper",
+        "StudioPro",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// What a refused licence read needs.
+const LICENCE_GRANT: &str = "seats: true needs the scopes OR.License.Read (named users) and OR.Settings.Read (the licence) and the License.View permission on the tenant";
+
+/// Named users per page: Orchestrator's maximum.
+const PAGE: usize = 1000;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct LicenseDto {
+    allowed: BTreeMap<String, Option<f64>>,
+    used: BTreeMap<String, Option<f64>>,
+    expire_date: Option<serde_json::Value>,
+}
+
+/// `value` is required: a body without it is not a tenant without named users.
+#[derive(Deserialize)]
+struct NamedUserPage {
+    value: Vec<NamedUser>,
+    #[serde(rename = "@odata.count", default)]
+    count: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NamedUser {
+    user_name: Option<String>,
+    last_login_date: Option<String>,
+}
+
+/// Seats per licence type over the tenants, as they are read.
+#[derive(Default)]
+struct SeatFolder {
+    purchased: BTreeMap<String, f64>,
+    used: BTreeMap<String, f64>,
+    holders: BTreeMap<String, Vec<Holder>>,
+    ends: Vec<(String, f64)>,
+}
+
+impl UiPath {
+    /// Every tenant's licence and named users.
+    pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
+        let mut folder = SeatFolder::default();
+        for tenant in &self.settings.tenant_ids {
+            let licence = self.licence(session, tenant).await?;
+            for (name, allowed) in licence.allowed {
+                *folder.purchased.entry(name).or_default() += allowed.unwrap_or(0.0);
+            }
+            for (name, used) in licence.used {
+                *folder.used.entry(name).or_default() += used.unwrap_or(0.0);
+            }
+            let expires = licence.expire_date.as_ref().and_then(epoch_or_time);
+            if let Some(at) = expires {
+                folder
+                    .ends
+                    .push((format!("Orchestrator licence ({tenant})"), at));
+            }
+            let robot_types = self.settings.seat_robot_types.clone();
+            for robot_type in &robot_types.unwrap_or_else(default_robot_types) {
+                if let Some(users) = self.named_users(session, tenant, robot_type).await? {
+                    folder
+                        .holders
+                        .entry(robot_type.clone())
+                        .or_default()
+                        .extend(users);
+                }
+            }
+        }
+        Ok(folder.finish())
+    }
+
+    async fn licence(
+        &self,
+        session: &PollSession<'_>,
+        tenant: &str,
+    ) -> Result<LicenseDto, PollError> {
+        let fail = |source| PollError::Item {
+            item: format!("the Orchestrator licence of tenant {tenant} ({LICENCE_GRANT})"),
+            source,
+        };
+        let path = format!(
+            "/{}/{tenant}/orchestrator_/odata/Settings/UiPath.Server.Configuration.OData.GetLicense",
+            self.settings.organization_id
+        );
+        let response = session
+            .send(&Request::get(session.url(&path)))
+            .await
+            .map_err(fail)?;
+        response.json_object().map_err(fail)
+    }
+
+    /// A tenant's named users of one robot type, page by page; none when the tenant says the
+    /// type is not one it has (400).
+    async fn named_users(
+        &self,
+        session: &PollSession<'_>,
+        tenant: &str,
+        robot_type: &str,
+    ) -> Result<Option<Vec<Holder>>, PollError> {
+        let path = format!(
+            "/{}/{tenant}/orchestrator_/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='{robot_type}')",
+            self.settings.organization_id
+        );
+        let fail = |PageError { page, source }| PollError::Item {
+            item: format!(
+                "page {page} of the {robot_type} named users of tenant {tenant} ({LICENCE_GRANT})"
+            ),
+            source,
+        };
+        let mut holders = Vec::new();
+        loop {
+            let mut url = session.url(&path);
+            url.query_pairs_mut()
+                .append_pair("$top", &PAGE.to_string())
+                .append_pair("$skip", &holders.len().to_string());
+            let page = match session.get_page(&url).await {
+                Ok(page) => page,
+                Err(PageError {
+                    source: HttpError::Status { status, .. },
+                    ..
+                }) if status == reqwest::StatusCode::BAD_REQUEST && holders.is_empty() => {
+                    return Ok(None)
+                }
+                Err(error) => return Err(fail(error)),
+            };
+            let body: NamedUserPage = page.json_object().map_err(fail)?;
+            let short = body.value.len() < PAGE;
+            holders.extend(body.value.into_iter().map(|user| Holder {
+                who: user.user_name.unwrap_or_default(),
+                last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
+            }));
+            if short || body.count.is_some_and(|count| holders.len() >= count) {
+                return Ok(Some(holders));
+            }
+        }
+    }
+}
+
+impl SeatFolder {
+    /// A licence type with named users counts them as its assigned seats; one without (a
+    /// runtime licence, a concurrent one) takes `Used`.
+    fn finish(self) -> Seats {
+        let mut names: Vec<&String> = self.purchased.keys().chain(self.used.keys()).collect();
+        names.extend(self.holders.keys());
+        names.sort_unstable();
+        names.dedup();
+        let licences = names
+            .into_iter()
+            .map(|name| {
+                let holders = self.holders.get(name).filter(|h| !h.is_empty()).cloned();
+                LicenceSeats {
+                    licence: name.clone(),
+                    purchased: self.purchased.get(name).copied(),
+                    assigned: match holders {
+                        Some(_) => None,
+                        None => self.used.get(name).copied(),
+                    },
+                    holders,
+                }
+            })
+            .collect();
+        Seats {
+            licences,
+            ends: self.ends,
+        }
+    }
+}
+
+/// `ExpireDate`: epoch seconds in the spec (int64); a time or day string read too.
+fn epoch_or_time(value: &serde_json::Value) -> Option<f64> {
+    if let Some(seconds) = value.as_f64() {
+        return Some(seconds);
+    }
+    let at: DateTime<Utc> = parse_day_or_time(value.as_str()?)?;
+    Some(at.timestamp() as f64)
+}
