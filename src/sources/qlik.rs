@@ -655,6 +655,10 @@ fn add_license(builder: &mut SnapshotBuilder, license: LicenseOverview, now: Dat
     if let Some((_, end)) = validity {
         let family = builder.family(&LICENSE_END, vec![], Combine::Max);
         builder.observe(family, &[], seconds(end));
+        builder.seats(crate::model::seats::Seats {
+            licences: Vec::new(),
+            ends: vec![("Qlik Cloud licence".to_string(), seconds(end))],
+        });
     }
 }
 

@@ -232,6 +232,15 @@ impl Source for UiPath {
         if self.settings.seats && !plan.history_only {
             snapshot.seats = Some(self.seats(session).await?);
         }
+        let bundle_ends = summaries.iter().filter_map(|(tenant, consumable, summary)| {
+            let end = day_or_millis(summary.end_date.as_ref()?)?;
+            Some((format!("{consumable} bundle ({tenant})"), end.timestamp() as f64))
+        });
+        let bundle_ends: Vec<(String, f64)> = bundle_ends.collect();
+        if !bundle_ends.is_empty() {
+            let seats = snapshot.seats.get_or_insert_with(Default::default);
+            seats.ends.extend(bundle_ends);
+        }
         if let Some(days) = days {
             let split = self.split_by_folder(session, days, now).await?;
             snapshot
