@@ -205,7 +205,7 @@ impl Decoder<'_> {
                     "the price must be a number above 0",
                 );
             }
-            let matcher = self.showback_matcher(&path, price.matcher, sources);
+            let matcher = self.price_matcher(&path, price.matcher, sources);
             prices.push(Price {
                 matcher,
                 per_unit: price.price,
@@ -328,6 +328,45 @@ impl Decoder<'_> {
             let message = format!("`{name}` is a label the exporter's series have already: name the dimension otherwise (team, owner, cost_centre, …)");
             self.error(path, message);
         }
+    }
+
+    /// A price's `match:`: a rule's keys, or `licence` (then it prices idle seats, per seat
+    /// and month, of the sources that report seats), not both kinds.
+    fn price_matcher(
+        &mut self,
+        path: &str,
+        mut raw: BTreeMap<String, Value>,
+        sources: &[SourceConfig],
+    ) -> Matcher {
+        let Some(licence) = raw.remove("licence") else {
+            return self.showback_matcher(path, raw, sources);
+        };
+        let other: Vec<String> = raw
+            .keys()
+            .filter(|k| !["source", "vendor"].contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if !other.is_empty() {
+            let message = format!("a seat price matches on licence, source and vendor only; {} belong to a price of usage", other.join(", "));
+            self.error(format!("{path}.match"), message);
+        }
+        let mut matcher = self.showback_matcher(path, raw, sources);
+        let values = match licence {
+            Value::Sequence(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            Value::String(one) => vec![one],
+            _ => Vec::new(),
+        };
+        if values.is_empty() {
+            self.error(
+                format!("{path}.match.licence"),
+                "a licence is a name or a list of names",
+            );
+        }
+        matcher.push(("licence".to_string(), values));
+        matcher
     }
 
     /// A `match:` of a price or rule: each key must be `source`, `vendor`, `service` or a

@@ -249,6 +249,11 @@ impl Poller {
             let now = self.clock.now();
             let seat_families = crate::seats::families(self.config.vendor, &seats, idle_after, now);
             snapshot.families.extend(seat_families);
+            if let Some(showback) = &self.config.showback {
+                let source = (self.config.name.as_str(), self.config.vendor);
+                let cost = showback.idle_seat_cost(source, &seats, idle_after, now);
+                snapshot.families.extend(cost);
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod budgets;
 pub mod rates;
+pub mod seats;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 
@@ -33,6 +34,13 @@ pub struct Price {
     pub matcher: Matcher,
     pub per_unit: f64,
     pub currency: String,
+}
+
+impl Price {
+    /// Whether it prices idle seats (its match names `licence`), not units of usage.
+    pub fn prices_seats(&self) -> bool {
+        self.matcher.iter().any(|(key, _)| key == "licence")
+    }
 }
 
 /// `money:`: the reporting currency, the rates into it, and the prices.
@@ -252,7 +260,8 @@ impl Showback {
         let allocation = self.allocation_of(lookup);
         let priced = self.money.as_ref().filter(|_| input.vendor_costs.is_none());
         let price = priced.and_then(|money| {
-            let price = money.prices.iter().find(|p| matches(&p.matcher, lookup))?;
+            let usage_prices = money.prices.iter().filter(|p| !p.prices_seats());
+            let price = usage_prices.clone().find(|p| matches(&p.matcher, lookup))?;
             Some((price.per_unit, price.currency.clone()))
         });
         LabelSet {

@@ -305,7 +305,9 @@ impl Source for Dynatrace {
                 let budget = self
                     .commitment(session, subscription, with_forecast)
                     .await?;
-                let end = budget.as_ref().and_then(|b| Some((b.name.clone(), b.period?.1)));
+                let end = budget
+                    .as_ref()
+                    .and_then(|b| Some((b.name.clone(), b.period?.1)));
                 let seats = snapshot.seats.get_or_insert_with(Default::default);
                 seats.ends.extend(end);
                 snapshot.vendor_budgets.extend(budget);

@@ -232,11 +232,7 @@ impl Source for UiPath {
         if self.settings.seats && !plan.history_only {
             snapshot.seats = Some(self.seats(session).await?);
         }
-        let bundle_ends = summaries.iter().filter_map(|(tenant, consumable, summary)| {
-            let end = day_or_millis(summary.end_date.as_ref()?)?;
-            Some((format!("{consumable} bundle ({tenant})"), end.timestamp() as f64))
-        });
-        let bundle_ends: Vec<(String, f64)> = bundle_ends.collect();
+        let bundle_ends = bundle_ends(&summaries);
         if !bundle_ends.is_empty() {
             let seats = snapshot.seats.get_or_insert_with(Default::default);
             seats.ends.extend(bundle_ends);
@@ -358,6 +354,16 @@ pub static ORG_POOL_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_org_pool_units",
     help: "UiPath units a tenant drew from the organisation's pool beyond its allocation, in the bundle window: above 0, the tenant has outgrown its allocation.",
 };
+
+/// When each tenant's bundle of each consumable ends, as its summary says.
+fn bundle_ends(summaries: &[(String, String, Summary)]) -> Vec<(String, f64)> {
+    let end = |(tenant, consumable, summary): &(String, String, Summary)| {
+        let end = day_or_millis(summary.end_date.as_ref()?)?;
+        let licence = format!("{consumable} bundle ({tenant})");
+        Some((licence, end.timestamp() as f64))
+    };
+    summaries.iter().filter_map(end).collect()
+}
 
 /// Each tenant's allocation of each consumable as a budget with `origin="vendor"`, over the
 /// bundle window, and what it drew from the organisation's pool.

@@ -592,3 +592,55 @@ async fn seats_refused_name_the_scopes_and_the_permission() {
         assert!(error.contains(needed), "{needed} not in {error}");
     }
 }
+
+#[tokio::test]
+async fn idle_seats_are_priced_per_month_by_a_seat_price_and_usage_prices_leave_them() {
+    use consumption_exporter::model::clock::FixedClock;
+    let org = UiPathOrganization {
+        named_users: 300,
+        today: NaiveDate::from_ymd_opt(2027, 3, 10).unwrap(),
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let now = org.today.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let money = "money:\n  currency: EUR\n  rates: {USD: 0.9}\n  prices:\n    - {match: {vendor: uipath, consumable: RU}, price: 0.12, currency: USD}\n    - {match: {vendor: uipath, licence: Attended}, price: 15, currency: USD}\n";
+    let yaml = format!(
+        "{money}{}",
+        source(&running.url(), "    seats: true\n    idle_after: 14d\n")
+    );
+    let exporter =
+        TestExporter::start_with_clock(&yaml, std::sync::Arc::new(FixedClock::new(now))).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let expected = expected_seats(&org, now, Duration::days(14));
+    let cost = |licence: &str| {
+        m.get(
+            "consumption_seats_idle_cost",
+            &[
+                ("source", "robots"),
+                ("vendor", "uipath"),
+                ("licence", licence),
+                ("currency", "EUR"),
+            ],
+        )
+    };
+    let idle = expected["Attended"].2;
+    assert!(idle > 0.0);
+    let got = cost("Attended").unwrap();
+    assert!((got - idle * 15.0 * 0.9).abs() < 1e-9, "{got}");
+    assert_eq!(cost("Development"), None, "no seat price matches it");
+    assert_eq!(
+        m.count("consumption_seats_idle_cost"),
+        1,
+        "the RU price prices no seats"
+    );
+
+    let refused = crate::helpers::parse_config_errors(&format!(
+        "money:\n  currency: EUR\n  prices:\n    - {{match: {{licence: Attended, consumable: RU}}, price: 1}}\n{}",
+        source("http://127.0.0.1:1", "    seats: true\n")
+    ));
+    assert!(
+        refused.contains("a seat price matches on licence, source and vendor only; consumable"),
+        "{refused}"
+    );
+}
