@@ -89,12 +89,29 @@ pub enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Print who holds an idle seat (user, flow or app, licence, last activity) per source that
+    /// reports seat activity: for the licence owner, never in metrics or logs.
+    Seats {
+        /// Only this source (repeat for several; default: every source that reports activity).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// `table` (aligned columns) or `csv` (RFC 4180, with a header).
+        #[arg(long, value_enum, default_value_t = SeatsFormat::Table)]
+        format: SeatsFormat,
+    },
     /// Start every vendor simulator on loopback and the exporter against them.
     Demo {
         /// Seed of the simulated data.
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// How `seats` prints the holders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeatsFormat {
+    Table,
+    Csv,
 }
 
 /// A flag given to a command that has no use for it.
@@ -166,7 +183,7 @@ impl Cli {
             Command::Check | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
                 Err(unused(
                     "--sources.shard",
-                    "only serve, once and backfill run a shard of the sources; check validates them all",
+                    "only serve, once, backfill and seats run a shard of the sources; check validates them all",
                 ))
             }
             Command::Schema if self.config_file.is_some() => Err(unused(
@@ -195,6 +212,7 @@ impl Command {
             Command::Schema => "schema",
             Command::Once => "once",
             Command::Backfill { .. } => "backfill",
+            Command::Seats { .. } => "seats",
             Command::Demo { .. } => "demo",
         }
     }

@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod cli;
 pub mod demo;
 pub mod logging;
+pub mod seats;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -56,6 +57,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output,
             };
             backfill::command(&config, &request).await
+        }
+        Command::Seats { sources, format } => {
+            let config = config::load(&config_file)?.of_shard(cli.shard());
+            seats::command(&config, &sources, format).await
         }
         Command::Demo { seed } => {
             let endpoints = endpoints(&cli)?;

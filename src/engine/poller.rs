@@ -135,6 +135,20 @@ impl Poller {
         self.poll_surviving_panics(true, None).await
     }
 
+    /// The seats the source reports now, for the `seats` command: polled as a live poll is,
+    /// within its timeout, not published.
+    pub async fn poll_seats(&self) -> Result<crate::model::seats::Seats, PollError> {
+        let timeout = self.config.schedule.poll_timeout;
+        let session = self.client.session(Instant::now() + timeout, None);
+        let (plan, _) = self.plan();
+        let poll = self.config.source.poll(&session, self.clock.as_ref(), plan);
+        let snapshot = match tokio::time::timeout(timeout, poll).await {
+            Ok(result) => result?,
+            Err(_) => return Err(PollError::Timeout(timeout)),
+        };
+        Ok(snapshot.seats.unwrap_or_default())
+    }
+
     /// A poll in which a panic (a bug, whatever its cause) fails the poll instead of ending the
     /// source's task: a task that ended would leave `up` at 1 and its data frozen.
     async fn poll_surviving_panics(

@@ -644,3 +644,105 @@ async fn idle_seats_are_priced_per_month_by_a_seat_price_and_usage_prices_leave_
         "{refused}"
     );
 }
+
+/// The simulator's idle named users at `now`: (licence, user name, last acquisition).
+fn idle_holders(
+    org: &UiPathOrganization,
+    now: chrono::DateTime<chrono::Utc>,
+    idle_after: Duration,
+) -> std::collections::BTreeSet<(String, String, Option<chrono::DateTime<chrono::Utc>>)> {
+    use consumption_exporter::simulator::uipath::named_user;
+    let mut idle = std::collections::BTreeSet::new();
+    for tenant in &org.tenant_ids {
+        for i in 0..org.named_users {
+            let (name, licence, last) = named_user(org, tenant, i);
+            if last.is_none_or(|last| now - last >= idle_after) {
+                idle.insert((
+                    licence.to_string(),
+                    format!("{name} (tenant {tenant})"),
+                    last,
+                ));
+            }
+        }
+    }
+    idle
+}
+
+#[tokio::test]
+async fn the_seats_command_lists_exactly_the_idle_holders() {
+    use consumption_exporter::commands::seats::{idle_seats, write_csv};
+    use consumption_exporter::model::clock::FixedClock;
+    let org = UiPathOrganization {
+        named_users: 1_200,
+        today: NaiveDate::from_ymd_opt(2027, 3, 10).unwrap(),
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let now = org.today.and_hms_opt(9, 0, 0).unwrap().and_utc();
+    let yaml = source(&running.url(), "    seats: true\n    idle_after: 21d\n");
+    let config = crate::helpers::parse_config(&yaml);
+    let clock = std::sync::Arc::new(FixedClock::new(now));
+    let seats = idle_seats(&config, &[], clock).await.unwrap();
+    let listed: std::collections::BTreeSet<_> = seats
+        .iter()
+        .map(|s| (s.licence.clone(), s.holder.clone(), s.last_activity))
+        .collect();
+    assert_eq!(listed.len(), seats.len(), "each idle seat once");
+    assert_eq!(listed, idle_holders(&org, now, Duration::days(21)));
+    assert!(seats.iter().all(|s| s.source == "robots"));
+    // CSV as RFC 4180 says: a header, CRLF, and a user name with a backslash as it is.
+    let mut csv = Vec::new();
+    write_csv(&mut csv, &seats).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.starts_with("source,licence,holder,last_activity\r\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), seats.len() + 1);
+    assert!(
+        csv.contains("robots,Attended,acme\\user"),
+        "{}",
+        &csv[..200]
+    );
+    assert!(csv.contains(",never\r\n"), "a seat never used says so");
+}
+
+// The binary talks to the simulator of this test's runtime while the test waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seats_command_of_the_binary_prints_csv_and_refuses_an_unknown_source() {
+    let org = UiPathOrganization {
+        named_users: 90,
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yml");
+    std::fs::write(&file, source(&running.url(), "    seats: true\n")).unwrap();
+    let before = chrono::Utc::now();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+            .args(["seats", "--config.file", file.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--format", "csv"]);
+    let after = chrono::Utc::now();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = String::from_utf8_lossy(&output.stdout).lines().count() - 1;
+    let (most, least) = (
+        idle_holders(&org, after, Duration::days(30)).len(),
+        idle_holders(&org, before, Duration::days(30)).len(),
+    );
+    assert!(
+        (least..=most).contains(&rows),
+        "{rows} rows, {least}..={most} idle"
+    );
+    let other = run(&["--source", "nope"]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("unknown source nope"));
+}

@@ -162,8 +162,9 @@ impl UiPath {
             };
             let body: NamedUserPage = page.json_object().map_err(fail)?;
             let short = body.value.len() < PAGE;
+            // One user holds a seat in each tenant it is licensed in: the tenant tells them apart.
             holders.extend(body.value.into_iter().map(|user| Holder {
-                who: user.user_name.unwrap_or_default(),
+                who: format!("{} (tenant {tenant})", user.user_name.unwrap_or_default()),
                 last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
             }));
             if short || body.count.is_some_and(|count| holders.len() >= count) {
