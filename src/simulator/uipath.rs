@@ -350,7 +350,7 @@ pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) ->
 }
 
 /// Checks what every Orchestrator licence read checks: the token, the permission, the tenant.
-fn orchestrator_refusal(
+async fn orchestrator_refusal(
     state: &SimState,
     headers: &HeaderMap,
     org: &str,
@@ -361,6 +361,9 @@ fn orchestrator_refusal(
             StatusCode::UNAUTHORIZED,
             "You are not authenticated!",
         ));
+    }
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
+        return Some(response);
     }
     if state.org.licences_forbidden {
         return Some(error(StatusCode::FORBIDDEN, "You are not authorized! (#0)"));
@@ -378,7 +381,7 @@ async fn get_license(
     Path((org, tenant)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant) {
+    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant).await {
         return refused;
     }
     let mut allowed = serde_json::Map::new();
@@ -416,7 +419,7 @@ async fn named_users(
     headers: HeaderMap,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant) {
+    if let Some(refused) = orchestrator_refusal(&state, &headers, &org, &tenant).await {
         return refused;
     }
     let robot_type = function
@@ -674,11 +677,11 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 running.url(),
                 org.organization_id,
                 asked.join(", "),
-                // Entitlements in the small and demo tenants, so the fault suite and the demo
-                // cover the consumption summary too.
+                // Entitlements and seats in the small and demo tenants, so the fault suite and
+                // the demo cover the consumption summary and the licence reads too.
                 match spec.scale {
                     Scale::Units(_) | Scale::Monthly(_) => "",
-                    _ => "    entitlements: true\n",
+                    _ => "    entitlements: true\n    seats: true\n",
                 },
             );
             let parts = EntryParts {
@@ -730,8 +733,10 @@ impl super::kit::SimulatedVendor for UiPathKit {
         ]
     }
 
+    /// Usage and Orchestrator lists in one body (`items`, `value`): the fault suite answers
+    /// every request of a poll with it, the named-user pages of `seats: true` included.
     fn empty_answer(&self) -> &'static str {
-        r#"{"items":[]}"#
+        r#"{"items":[],"value":[]}"#
     }
 
     /// UiPath's answers come as a bare list or as `{"items": [...]}` (its docs show both), so
@@ -817,7 +822,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
     }
 
     fn odd_answer(&self) -> &'static str {
-        r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"more":[]}"#
+        r#"{"items":[{"surprise":1},{"date":"2026-11-22"}],"value":[{"surprise":1},{"LastLoginDate":"soon"}],"more":[]}"#
     }
 
     fn benchmark_scale(&self) -> u64 {
