@@ -1230,6 +1230,173 @@ local selector = import 'selector.libsonnet';
           options: {},
           description: "The share of this month's spend that no allocation rule claims: what the vendors do not say whose it is, or what no rule matches yet.",
         },
+        {
+          id: 39,
+          type: 'row',
+          title: 'Seats',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 121,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 40,
+          title: 'Seats bought, assigned and idle',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 122,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, licence) (%s)', [m('consumption_seats_purchased')]),
+              legendFormat: 'bought {{vendor}} {{licence}}',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, licence) (%s)', [m('consumption_seats_assigned')]),
+              legendFormat: 'assigned {{vendor}} {{licence}}',
+            },
+            {
+              refId: 'C',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, licence) (%s)', [m('consumption_seats_idle')]),
+              legendFormat: 'idle {{vendor}} {{licence}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Seats per licence and vendor: bought, assigned, and assigned without activity within the source idle_after (docs/seats.md).',
+        },
+        {
+          id: 41,
+          title: 'Idle share of assigned seats',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 122,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, licence) (%s) / (sum by (vendor, licence) (%s) > 0)', [m('consumption_seats_idle'), m('consumption_seats_assigned')]),
+              legendFormat: '{{vendor}} {{licence}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'percentunit',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Idle seats as a share of the assigned ones, for the licences whose vendor reports activity.',
+        },
+        {
+          id: 42,
+          title: 'Monthly money of idle seats',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 130,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (vendor, licence, currency) (%s)', [m('consumption_seats_idle_cost')]),
+              legendFormat: '{{vendor}} {{licence}} {{currency}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Idle seats times their seat price (a money.prices item that names licence), per month.',
+        },
+        {
+          id: 43,
+          title: 'Days until a licence ends',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 130,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('(%s - time()) / 86400', [m('consumption_licence_end_timestamp_seconds')]),
+              legendFormat: '{{source}} {{licence}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'd',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Days left until each licence, bundle or commitment a vendor reports ends.',
+        },
       ],
     },
   },

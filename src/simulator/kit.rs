@@ -165,6 +165,12 @@ pub trait SimulatedVendor: Sync {
     /// is its own.
     fn demo_price(&self) -> Option<&'static str>;
 
+    /// The demo's price of an idle seat of one of the vendor's licences (a `money.prices` item
+    /// whose match names `licence`); none for a vendor whose demo reports no seat activity.
+    fn demo_seat_price(&self) -> Option<&'static str> {
+        None
+    }
+
     /// What `demo_price` prices on a demo tenant started from `spec`, per day, for the demo's
     /// top-level budget; none (the default) keeps the vendor out of it.
     fn demo_spend(&self, _spec: TenantSpec) -> Option<DemoSpend> {
@@ -381,7 +387,10 @@ pub fn demo_showback(rates_file: &std::path::Path) -> String {
     let mut prices = String::new();
     let mut teams: [Vec<&'static str>; 2] = [Vec::new(), Vec::new()];
     for (i, vendor) in VENDORS.iter().enumerate() {
-        if let Some(price) = vendor.demo_price() {
+        for price in [vendor.demo_price(), vendor.demo_seat_price()]
+            .into_iter()
+            .flatten()
+        {
             prices.push_str(&format!("    - {price}\n"));
         }
         if let Some(team) = teams.get_mut(i % 3) {

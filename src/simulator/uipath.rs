@@ -786,6 +786,12 @@ impl super::kit::SimulatedVendor for UiPathKit {
         Some(r#"{match: {vendor: uipath, consumable: [RU, PLTU]}, price: 0.12, currency: USD}"#)
     }
 
+    fn demo_seat_price(&self) -> Option<&'static str> {
+        Some(
+            r#"{match: {vendor: uipath, licence: [Attended, Development, StudioX]}, price: 15, currency: USD}"#,
+        )
+    }
+
     fn demo_spend(&self, spec: super::kit::TenantSpec) -> Option<super::kit::DemoSpend> {
         let org = UiPathOrganization::default();
         let units = move |day| -> f64 {
