@@ -427,6 +427,11 @@ async fn every_label_a_source_serves_is_one_it_declares() {
             f if f.starts_with("consumption_budget_") => {
                 consumption_exporter::budgets::LABEL_NAMES.to_vec()
             }
+            "consumption_seats_idle_cost" => {
+                let mut names = consumption_exporter::seats::LABEL_NAMES.to_vec();
+                names.push("currency");
+                names
+            }
             f if f.starts_with("consumption_seats_")
                 || f == "consumption_licence_end_timestamp_seconds" =>
             {
