@@ -4,6 +4,7 @@
 //! Qlik's 429 with `Retry-After`, and errors as `{errors:[{code,title,detail}],traceId}`.
 //! Written from qlik.dev's consumption reference, not from the exporter's source.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,26 @@ pub struct QlikTenant {
     pub license: QlikLicense,
     /// Whether the credential's user may not read the licence: the overview answers 403.
     pub license_forbidden: bool,
+    /// Licence assignments, served by `GET /api/v1/licenses/assignments`.
+    pub assignments: usize,
+}
+
+/// One licence assignment the simulator serves: (subject, type, excess, orphan). Every 7th is
+/// in excess, every 11th an orphan (a user the tenant no longer has); every 50th is written as
+/// qlik.dev's own example writes its second item, with `"type": false` and no `excess`.
+pub fn assignment(i: usize) -> (String, Option<&'static str>, bool, bool) {
+    let kind = match i % 5 {
+        0 | 1 => "professional",
+        _ => "analyzer",
+    };
+    let odd = i % 50 == 49;
+    let excess = !odd && i % 7 == 3;
+    (
+        format!("qlik\\user{i:05}"),
+        (!odd).then_some(kind),
+        excess,
+        i % 11 == 5,
+    )
 }
 
 /// A tenant's licence overview, in the fields the simulator serves.
@@ -97,6 +118,7 @@ impl Default for QlikTenant {
             today: Utc::now().date_naive(),
             license: QlikLicense::default(),
             license_forbidden: false,
+            assignments: 40,
         }
     }
 }
@@ -154,6 +176,7 @@ impl QlikSimulator {
             .route("/oauth/token", post(token))
             .route("/api/v1/consumption/executions", get(executions))
             .route("/api/v1/licenses/overview", get(license_overview))
+            .route("/api/v1/licenses/assignments", get(license_assignments))
             .with_state(self.state.clone());
         super::serve(router, port).await
     }
@@ -405,6 +428,66 @@ async fn executions(
         return response;
     }
     Json(page_body(&state, &query, &raw)).into_response()
+}
+
+/// `GET /api/v1/licenses/assignments`: `limit` 1–100 (default 20), `orphans=true`, and a `page`
+/// cursor; `links.next.href` names the licence service's internal host, as qlik.dev's example
+/// does, so a client must take its cursor, not follow it.
+async fn license_assignments(
+    State(state): State<Arc<QlikState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    record(&state, "/api/v1/licenses/assignments", &raw, &headers);
+    if !authorised(&state, &headers) {
+        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
+    }
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+    {
+        return response;
+    }
+    if state.tenant.license_forbidden {
+        return error_response(StatusCode::FORBIDDEN, "Insufficient access");
+    }
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let limit: usize = pairs
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return error_response(StatusCode::BAD_REQUEST, "Bad request, invalid query");
+    }
+    let orphans = pairs.get("orphans").is_some_and(|o| o == "true");
+    let offset: usize = pairs.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let chosen: Vec<Value> = (0..state.tenant.assignments)
+        .map(assignment)
+        .filter(|(_, _, _, orphan)| !orphans || *orphan)
+        .skip(offset)
+        .take(limit)
+        .map(|(subject, kind, excess, _)| match kind {
+            Some(kind) => json!({"type": kind, "excess": excess, "created": "2020-12-03T09:24:48.114Z", "subject": subject}),
+            None => json!({"type": false, "created": "2020-12-03T09:24:48.114Z", "subject": subject}),
+        })
+        .collect();
+    let total = (0..state.tenant.assignments)
+        .filter(|i| !orphans || assignment(*i).3)
+        .count();
+    let mut links = json!({});
+    if offset + limit < total {
+        let orphans = if orphans { "&orphans=true" } else { "" };
+        let href = format!(
+            "http://license/v1/licenses/assignments?limit={limit}{orphans}&page={}",
+            offset + limit
+        );
+        links["next"] = json!({"href": href});
+    }
+    Json(json!({"data": chosen, "links": links})).into_response()
 }
 
 /// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
@@ -691,9 +774,12 @@ impl super::kit::SimulatedVendor for QlikKit {
             let running = simulator.start(0).await?;
             let parts = EntryParts {
                 type_name: "qlik",
-                // Entitlements on, so the fault suite, the secret test and the demo cover the
-                // licence overview too.
-                keys: format!("    base_url: {}\n    entitlements: true\n", running.url()),
+                // Entitlements and seats on, so the fault suite, the secret test and the demo
+                // cover the licence overview and assignments too.
+                keys: format!(
+                    "    base_url: {}\n    entitlements: true\n    seats: true\n",
+                    running.url()
+                ),
                 token_url: None,
                 client_id: tenant.client_id,
                 client_secret: tenant.client_secret,

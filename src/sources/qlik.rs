@@ -25,6 +25,8 @@ use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBu
 use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage, VendorBudget};
 use crate::settings::{check_labels, FieldError};
 
+mod seats;
+
 const EXECUTIONS_PATH: &str = "/api/v1/consumption/executions";
 const MAX_PAGE_SIZE: u32 = 200;
 
@@ -86,6 +88,9 @@ pub struct QlikSettings {
     /// Also read the licence overview: allotments, validity.
     #[serde(default)]
     entitlements: bool,
+    /// Also read seats: the assigned allotments and the licence assignments.
+    #[serde(default)]
+    seats: bool,
 }
 
 #[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
@@ -172,6 +177,7 @@ impl Vendor for QlikType {
         }
         Ok(Arc::new(Qlik {
             entitlements: settings.entitlements,
+            seats: settings.seats,
             periods: settings.periods_to_include,
             filter: settings.filter,
             sort: settings.sort,
@@ -184,6 +190,7 @@ impl Vendor for QlikType {
 /// A configured Qlik Cloud tenant.
 pub struct Qlik {
     entitlements: bool,
+    seats: bool,
     periods: Vec<PeriodToInclude>,
     filter: Option<String>,
     sort: Vec<String>,
@@ -262,6 +269,7 @@ impl Source for Qlik {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let first = self.first_page_url(session);
+        let history_only = plan.history_only;
         let mut folder = Folder::new(&self.labels, clock.now(), plan);
         let mut url = first.clone();
         loop {
@@ -273,10 +281,21 @@ impl Source for Qlik {
                 None => break,
             }
         }
+        let seats = match self.seats && !history_only {
+            true => Some(seats::read(session).await?),
+            false => None,
+        };
         if self.entitlements {
-            folder.license = Some(license_overview(session).await?);
+            folder.license = match &seats {
+                Some((overview, _)) => Some(overview.clone()),
+                None => Some(license_overview(session).await?),
+            };
         }
-        Ok(folder.finish())
+        let mut snapshot = folder.finish();
+        if let Some((overview, counts)) = seats {
+            seats::add(&mut snapshot, &overview, counts);
+        }
+        Ok(snapshot)
     }
 
     fn error_detail(&self) -> ErrorDetailFn {
@@ -296,6 +315,9 @@ impl Source for Qlik {
     fn label_names(&self) -> Vec<&'static str> {
         let mut names = self.usage_labels();
         names.extend(["period", "allotment"]);
+        if self.seats {
+            names.extend(["type", "kind"]);
+        }
         names
     }
 
@@ -571,7 +593,7 @@ fn levels(snapshot: &Snapshot, labels: &[Label]) -> Usage {
 
 /// `GET /api/v1/licenses/overview`, read leniently. Its `licenseKey` is a signed secret: it is
 /// not even decoded, so it cannot reach a label, a log line or an error.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase", default)]
 struct LicenseOverview {
     allotments: Vec<Allotment>,
@@ -580,10 +602,12 @@ struct LicenseOverview {
     valid: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase", default)]
 struct Allotment {
     name: Option<String>,
+    /// `assigned` for seats (professional, analyzer), `time` for capacity.
+    usage_class: Option<String>,
     units: Option<f64>,
     units_used: Option<f64>,
     /// The overage allowed beyond `units`; -1: unbounded.
@@ -605,7 +629,7 @@ pub static LICENSE_END: FamilyDesc = FamilyDesc {
 
 /// What `entitlements: true` needs, for the error of a refused overview.
 const ENTITLEMENT_ROLE: &str =
-    "entitlements: true needs a key or client whose user may read the licence overview, as a Tenant Admin may";
+    "entitlements: true and seats: true need a key or client whose user may read the licence overview, as a Tenant Admin may";
 
 async fn license_overview(session: &PollSession<'_>) -> Result<LicenseOverview, PollError> {
     let fail = |source| PollError::Item {

@@ -1054,3 +1054,105 @@ async fn the_bytes_each_source_reads_from_its_vendor_are_counted() {
         "a refused answer's body is traffic too"
     );
 }
+
+#[tokio::test]
+async fn seats_count_twenty_thousand_assignments_through_internal_host_links() {
+    use consumption_exporter::simulator::qlik::assignment;
+    let tenant = QlikTenant {
+        assignments: 20_000,
+        ..QlikTenant::default()
+    };
+    let simulator = QlikSimulator::new(tenant.clone(), fixture_records());
+    let running = simulator.start(0).await.unwrap();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source("acme", &running.url(), "    seats: true\n")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+
+    let mut expected: BTreeMap<&str, [f64; 3]> = BTreeMap::new();
+    for i in 0..tenant.assignments {
+        let (_, kind, excess, orphan) = assignment(i);
+        let counts = expected.entry(kind.unwrap_or("unknown")).or_default();
+        counts[0] += 1.0;
+        counts[1] += f64::from(u8::from(excess));
+        counts[2] += f64::from(u8::from(orphan));
+    }
+    assert!(
+        expected["unknown"][0] > 0.0,
+        "qlik.dev's odd items are in the data"
+    );
+    for (kind, [all, excess, orphan]) in &expected {
+        for (which, count) in [("all", all), ("excess", excess), ("orphan", orphan)] {
+            let labels = [("source", "acme"), ("type", *kind), ("kind", which)];
+            assert_eq!(
+                m.get("consumption_qlik_license_assignments", &labels),
+                Some(*count),
+                "{kind} {which}"
+            );
+        }
+    }
+    // The internal host of every next link was never asked: each page came from the tenant.
+    let pages = simulator
+        .received()
+        .iter()
+        .filter(|r| r.path == "/api/v1/licenses/assignments")
+        .count();
+    let orphans = expected.values().map(|c| c[2]).sum::<f64>() as usize;
+    assert_eq!(pages, 20_000 / 100 + orphans.div_ceil(100));
+    // Seats are the assigned allotments of the overview; its time allotment is capacity.
+    let seats = |family: &str, licence: &str| {
+        m.get(
+            family,
+            &[("source", "acme"), ("vendor", "qlik"), ("licence", licence)],
+        )
+    };
+    for (name, units, used, _, class) in &tenant.license.allotments {
+        let expected = (class == "assigned").then_some(*units as f64);
+        assert_eq!(
+            seats("consumption_seats_purchased", name),
+            expected,
+            "{name}"
+        );
+        let expected = (class == "assigned").then_some(*used as f64);
+        assert_eq!(
+            seats("consumption_seats_assigned", name),
+            expected,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        m.count("consumption_seats_idle"),
+        0,
+        "Qlik's licences hold no activity"
+    );
+}
+
+#[tokio::test]
+async fn refused_assignments_name_the_role() {
+    let tenant = QlikTenant {
+        license_forbidden: true,
+        ..QlikTenant::default()
+    };
+    let running = QlikSimulator::new(tenant, fixture_records())
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source(
+            "acme",
+            &running.url(),
+            "    seats: true\n    max_retries: 0\n"
+        )
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("HTTP 403") && error.contains("Tenant Admin"),
+        "{error}"
+    );
+}
