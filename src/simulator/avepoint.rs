@@ -51,6 +51,31 @@ pub struct AvePointTenant {
     pub loop_on_page: Option<u32>,
     /// Rows of (flowId, environmentId, connectionId).
     pub rows: Vec<(String, String, String)>,
+    /// Cloud flows and Power Apps the inventory endpoints list, with their activity.
+    pub inventory: usize,
+    /// The simulated "today": activity is drawn in the 90 days before it.
+    pub today: chrono::NaiveDate,
+}
+
+/// One inventory item: (id, environment, last activity as AvePoint writes it, `""` for
+/// never; whether an app has a premium connection). Flows and apps share the draw.
+pub fn inventory_item(
+    seed: u64,
+    today: chrono::NaiveDate,
+    kind: &str,
+    i: usize,
+) -> (String, String, String, bool) {
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9e37_79b9) ^ kind.len() as u64);
+    let midnight = today.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let last = match rng.random_range(0..8) {
+        0 => String::new(),
+        _ => (midnight - chrono::Duration::seconds(rng.random_range(0..90 * 86_400)))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+    };
+    let environment = format!("Default-{:08x}", i % 3);
+    (format!("{kind}-{i:05}"), environment, last, i % 4 != 1)
 }
 
 impl Default for AvePointTenant {
@@ -64,6 +89,8 @@ impl Default for AvePointTenant {
             foreign_link_on_page: None,
             loop_on_page: None,
             rows: generate_rows(1, 30),
+            inventory: 30,
+            today: chrono::Utc::now().date_naive(),
         }
     }
 }
@@ -124,6 +151,11 @@ impl AvePointSimulator {
         let router = Router::new()
             .route("/connect/token", post(token))
             .route("/smp/powerplatform/connectionusage/cloudflows", get(usage))
+            .route(
+                "/smp/powerplatform/powerautomate/cloudflows",
+                get(cloud_flows),
+            )
+            .route("/smp/powerplatform/powerapps", get(power_apps))
             .with_state(self.state.clone());
         let running = super::serve(router, port).await?;
         let _ = self
@@ -293,6 +325,106 @@ async fn usage(
     .into_response()
 }
 
+async fn cloud_flows(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    inventory(&state, &headers, raw, "flow").await
+}
+
+async fn power_apps(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    inventory(&state, &headers, raw, "app").await
+}
+
+/// The cloud-flow or Power Apps inventory: `top` 1–1000 and `skip`, `nextLink` absolute, the
+/// documented fields the exporter reads, timestamps `YYYY-MM-DD HH:MM:SS` without a zone and
+/// `""` for never, and every fifth item's counters written as strings.
+async fn inventory(
+    state: &SimState,
+    headers: &HeaderMap,
+    raw: Option<String>,
+    kind: &str,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    lock(&state.queries).push(raw.clone());
+    if !state.tokens.accepts(headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let top: usize = pairs.get("top").and_then(|t| t.parse().ok()).unwrap_or(100);
+    if !(1..=1000).contains(&top) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "top must be a number from 1 to 1000.",
+        );
+    }
+    let skip: usize = pairs.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
+        error_json(s, "simulated fault").to_string()
+    })
+    .await
+    {
+        return response;
+    }
+    let tenant = &state.tenant;
+    let items: Vec<Value> = (skip..tenant.inventory.min(skip + top))
+        .map(|i| inventory_json(tenant, kind, i))
+        .collect();
+    let list = if kind == "flow" {
+        "cloudFlows"
+    } else {
+        "powerApps"
+    };
+    let path = if kind == "flow" {
+        "/smp/powerplatform/powerautomate/cloudflows"
+    } else {
+        "/smp/powerplatform/powerapps"
+    };
+    let base = state
+        .token_url
+        .get()
+        .map(|u| u.trim_end_matches("/connect/token").to_string())
+        .unwrap_or_default();
+    let next = match skip + top < tenant.inventory {
+        true => json!(format!("{base}{path}?top={top}&skip={}", skip + top)),
+        false => json!(""),
+    };
+    Json(json!({list: items, "totalCount": tenant.inventory, "nextLink": next})).into_response()
+}
+
+/// One flow or app in AvePoint's fields; every fifth item's counters are strings.
+fn inventory_json(tenant: &AvePointTenant, kind: &str, i: usize) -> Value {
+    let (id, environment, last, premium) = inventory_item(1, tenant.today, kind, i);
+    let runs = if last.is_empty() { 0 } else { 3 };
+    let counter = |n: u32| {
+        if i % 5 == 4 {
+            json!(n.to_string())
+        } else {
+            json!(n)
+        }
+    };
+    match kind {
+        "flow" => {
+            json!({"flowId": id, "displayName": format!("Flow {i}"), "environmentId": environment,
+            "status": "Started", "lastRunTime": last, "lastActivityDate": "", "flowRuns": counter(runs),
+            "runsLast30Days": counter(runs), "owner": null})
+        }
+        _ => {
+            json!({"id": id, "appId": id, "displayName": format!("App {i}"), "environment": environment,
+            "environmentName": "Default", "lastLaunchedOn": last, "lastActivityDate": "",
+            "hasPremiumConnection": premium, "connectorTier": if premium { "Premium" } else { "Standard" },
+            "appLaunchesLast30Days": counter(runs), "renewProfileApplied": null, "siteUrl": null})
+        }
+    }
+}
+
 fn next_link(
     state: &SimState,
     pairs: &HashMap<String, String>,
@@ -362,15 +494,18 @@ impl super::kit::SimulatedVendor for AvePointKit {
     ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
         use super::kit::{EntryParts, Scale, SimulatedTenant};
         Box::pin(async move {
-            let (flows, page_size) = match spec.scale {
-                Scale::Small => (30, ""),
-                Scale::Demo => (40, ""),
+            // Seats in the small and demo tenants, so the fault suite, the secret test and the
+            // demo cover the inventories too.
+            let (flows, keys) = match spec.scale {
+                Scale::Small => (30, "    seats: true\n"),
+                Scale::Demo => (40, "    seats: true\n"),
                 Scale::Units(flows) | Scale::Monthly(flows) => {
                     (flows as usize, "    page_size: 1000\n")
                 }
             };
             let tenant = AvePointTenant {
                 rows: generate_rows(spec.seed, flows),
+                today: spec.today,
                 ..AvePointTenant::default()
             };
             let simulator = AvePointSimulator::new(tenant.clone());
@@ -379,7 +514,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
             let credentials = (tenant.client_id, tenant.client_secret);
             let parts = EntryParts::client_credentials(
                 "avepoint",
-                format!("    base_url: {url}\n{page_size}"),
+                format!("    base_url: {url}\n{keys}"),
                 Some(format!("{url}/connect/token")),
                 credentials,
             );
@@ -415,8 +550,10 @@ impl super::kit::SimulatedVendor for AvePointKit {
         &["avepoint-sim-secret", "avepoint-sim-token-"]
     }
 
+    /// Usage and the two inventories in one body: the fault suite answers every request of a
+    /// poll with it, the seat reads of `seats: true` included.
     fn empty_answer(&self) -> &'static str {
-        r#"{"connectionUsageCloudFlows":[],"totalCount":0,"nextLink":""}"#
+        r#"{"connectionUsageCloudFlows":[],"cloudFlows":[],"powerApps":[],"totalCount":0,"nextLink":""}"#
     }
 
     /// AvePoint reports the connections in use now, a level: no days to sum.
@@ -443,7 +580,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
     }
 
     fn odd_answer(&self) -> &'static str {
-        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"nextLink":null,"other":{}}"#
+        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"cloudFlows":[{"flowId":"f","lastRunTime":"soon"},{"surprise":1}],"powerApps":[{"hasPremiumConnection":"yes"}],"nextLink":null,"other":{}}"#
     }
 
     fn benchmark_scale(&self) -> u64 {

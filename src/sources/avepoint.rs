@@ -22,6 +22,8 @@ use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage};
 use crate::settings::FieldError;
 
+mod seats;
+
 const USAGE_PATH: &str = "/smp/powerplatform/connectionusage/cloudflows";
 
 pub static FLOW_CONNECTIONS: FamilyDesc = FamilyDesc {
@@ -44,6 +46,9 @@ pub struct Settings {
     tenant: Option<String>,
     #[serde(default = "default_page_size")]
     page_size: u32,
+    /// Also read the cloud flows and Power Apps as seats, with their last run and launch.
+    #[serde(default)]
+    seats: bool,
 }
 
 fn default_page_size() -> u32 {
@@ -213,7 +218,16 @@ impl Source for AvePoint {
                 }
             }
         }
-        Ok(folder.finish(plan))
+        let history_only = plan.history_only;
+        let mut snapshot = folder.finish(plan);
+        if self.settings.seats && !history_only {
+            snapshot.seats = Some(self.seats(session).await?);
+        }
+        Ok(snapshot)
+    }
+
+    fn reports_seat_activity(&self) -> bool {
+        self.settings.seats
     }
 
     fn error_detail(&self) -> ErrorDetailFn {

@@ -383,3 +383,70 @@ mod against_an_avepoint_shaped_server {
         }
     }
 }
+
+#[tokio::test]
+async fn ten_thousand_flows_and_apps_are_seats_per_environment_idle_at_idle_after() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::avepoint::inventory_item;
+    let today = chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap();
+    let tenant = AvePointTenant {
+        inventory: 10_000,
+        today,
+        ..AvePointTenant::default()
+    };
+    let running = AvePointSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let now = today.and_hms_opt(6, 0, 0).unwrap().and_utc();
+    let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
+    let exporter =
+        TestExporter::start_with_clock(&yaml, std::sync::Arc::new(FixedClock::new(now))).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    // The test's own reading of the simulator's items: (licence) -> (assigned, idle).
+    let mut expected: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for (kind, licence) in [("flow", "cloud flow"), ("app", "premium app")] {
+        for i in 0..tenant.inventory {
+            let (_, environment, last, premium) = inventory_item(1, today, kind, i);
+            if kind == "app" && !premium {
+                continue;
+            }
+            let last = chrono::NaiveDateTime::parse_from_str(&last, "%Y-%m-%d %H:%M:%S").ok();
+            let idle = last.is_none_or(|last| now - last.and_utc() >= chrono::Duration::days(30));
+            let entry = expected
+                .entry(format!("{licence} ({environment})"))
+                .or_default();
+            entry.0 += 1.0;
+            entry.1 += f64::from(u8::from(idle));
+        }
+    }
+    assert_eq!(expected.len(), 6, "two kinds in three environments");
+    for (licence, (assigned, idle)) in &expected {
+        let seats = |family: &str| {
+            m.get(
+                family,
+                &[
+                    ("source", "ave"),
+                    ("vendor", "avepoint"),
+                    ("licence", licence.as_str()),
+                ],
+            )
+        };
+        assert_eq!(
+            seats("consumption_seats_assigned"),
+            Some(*assigned),
+            "{licence}"
+        );
+        assert_eq!(seats("consumption_seats_idle"), Some(*idle), "{licence}");
+        assert_eq!(
+            seats("consumption_seats_active"),
+            Some(assigned - idle),
+            "{licence}"
+        );
+        assert!(
+            *idle > 0.0 && *idle < *assigned,
+            "{licence}: some idle, some not"
+        );
+    }
+}

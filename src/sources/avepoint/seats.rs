@@ -1,0 +1,172 @@
+//! AvePoint seats (`seats: true`): the Power Automate cloud flows
+//! (`GET /smp/powerplatform/powerautomate/cloudflows`, `lastRunTime`) and the Power Apps with a
+//! premium connection (`GET /smp/powerplatform/powerapps`, `lastLaunchedOn`), each per
+//! environment, shared/vendor-seats.md §3. A flow that has not run and a premium app that has
+//! not been opened within `idle_after` are idle: paid for (a Process licence, premium seats)
+//! and not used.
+//!
+//! Vendor facts and gaps: `top` 1–1000, `nextLink` as on every EnPower list; timestamps are
+//! `YYYY-MM-DD HH:MM:SS` with no zone (read as UTC) and `""` for never; the samples write
+//! counters and flags as strings at times, so `hasPremiumConnection` is read as a bool or a
+//! string; the activity fields were added in December 2025, so an older answer without them
+//! reads as never active.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AvePoint;
+use crate::http::{PageError, PollSession};
+use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::sources::PollError;
+
+/// What a refused inventory read needs.
+const SEATS_SCOPE: &str = "seats: true needs the scope enpower.data.read.all and an app registered for EnPower's Power Platform inventory";
+
+/// One inventory list: its path, the key of its items, and what its items are.
+struct Inventory {
+    path: &'static str,
+    list: &'static str,
+    licence: &'static str,
+}
+
+const FLOWS: Inventory = Inventory {
+    path: "/smp/powerplatform/powerautomate/cloudflows",
+    list: "cloudFlows",
+    licence: "cloud flow",
+};
+
+const APPS: Inventory = Inventory {
+    path: "/smp/powerplatform/powerapps",
+    list: "powerApps",
+    licence: "premium app",
+};
+
+#[derive(Deserialize)]
+struct InventoryPage {
+    #[serde(flatten)]
+    fields: BTreeMap<String, Value>,
+}
+
+impl AvePoint {
+    /// Every cloud flow and premium app, as seats per environment.
+    pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
+        let mut holders: BTreeMap<String, Vec<Holder>> = BTreeMap::new();
+        for inventory in [FLOWS, APPS] {
+            self.read_inventory(session, &inventory, &mut holders)
+                .await?;
+        }
+        let licences = holders
+            .into_iter()
+            .map(|(licence, holders)| LicenceSeats {
+                licence,
+                purchased: None,
+                assigned: None,
+                holders: Some(holders),
+            })
+            .collect();
+        Ok(Seats {
+            licences,
+            ends: Vec::new(),
+        })
+    }
+
+    async fn read_inventory(
+        &self,
+        session: &PollSession<'_>,
+        inventory: &Inventory,
+        holders: &mut BTreeMap<String, Vec<Holder>>,
+    ) -> Result<(), PollError> {
+        let fail = |PageError { page, source }| PollError::Item {
+            item: format!("page {page} of {} ({SEATS_SCOPE})", inventory.path),
+            source,
+        };
+        let mut url = session.url(inventory.path);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("top", &self.settings.page_size.to_string());
+            if let Some(tenant) = &self.settings.tenant {
+                query.append_pair("tenant", tenant);
+            }
+        }
+        loop {
+            let page = session.get_page(&url).await.map_err(fail)?;
+            let mut body: InventoryPage = page.json_object().map_err(fail)?;
+            let Some(Value::Array(items)) = body.fields.remove(inventory.list) else {
+                let detail = format!("the answer has no `{}` list", inventory.list);
+                return Err(fail(PageError {
+                    page: page.number,
+                    source: page.response.decode_error(detail),
+                }));
+            };
+            for item in &items {
+                if let Some((licence, holder)) = seat_of(inventory, item) {
+                    holders.entry(licence).or_default().push(holder);
+                }
+            }
+            let next = body.fields.get("nextLink").and_then(Value::as_str);
+            match next.map(str::trim).filter(|l| !l.is_empty()) {
+                Some(link) => url = session.same_host_link(&page, link).map_err(fail)?,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The licence (kind and environment) and holder of one item; none for an app without a
+/// premium connection, which needs no premium seat.
+fn seat_of(inventory: &Inventory, item: &Value) -> Option<(String, Holder)> {
+    let text = |key: &str| item[key].as_str().unwrap_or("").to_string();
+    let (id, environment, last) = match inventory.list {
+        "cloudFlows" => (text("flowId"), text("environmentId"), text("lastRunTime")),
+        _ => {
+            if !is_true(&item["hasPremiumConnection"]) {
+                return None;
+            }
+            (text("appId"), text("environment"), text("lastLaunchedOn"))
+        }
+    };
+    let name = text("displayName");
+    let holder = Holder {
+        who: format!("{name} ({id})"),
+        last_activity: parse_time(&last),
+    };
+    Some((format!("{} ({environment})", inventory.licence), holder))
+}
+
+fn is_true(value: &Value) -> bool {
+    value.as_bool().unwrap_or(false)
+        || value
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC, as AvePoint writes it without a zone) or RFC 3339; `""`: never.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return Some(at.and_utc());
+    }
+    crate::sources::windows::parse_day_or_time(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avepoint_times_without_a_zone_are_utc_and_empty_is_never() {
+        let at = parse_time("2024-06-13 03:31:12").map(|t| t.to_rfc3339());
+        assert_eq!(at.as_deref(), Some("2024-06-13T03:31:12+00:00"));
+        assert_eq!(parse_time(""), None);
+    }
+
+    #[test]
+    fn an_app_needs_a_premium_connection_written_as_a_bool_or_a_string() {
+        let app = |premium: Value| serde_json::json!({"appId": "a", "environment": "e", "hasPremiumConnection": premium, "lastLaunchedOn": ""});
+        assert!(seat_of(&APPS, &app(Value::Bool(true))).is_some());
+        assert!(seat_of(&APPS, &app(Value::from("True"))).is_some());
+        assert!(seat_of(&APPS, &app(Value::Bool(false))).is_none());
+    }
+}
