@@ -55,6 +55,22 @@ pub struct QlikTenant {
     pub assignments: usize,
 }
 
+/// The last session of an assigned user, as the audit events record it: none (no session in
+/// the 90 days audits keep), or a time in them, under the legacy event name or its successor.
+pub fn last_session(today: NaiveDate, i: usize) -> Option<(chrono::DateTime<Utc>, &'static str)> {
+    let mut rng = StdRng::seed_from_u64(i as u64 ^ 0x5eed);
+    if rng.random_range(0..5) == 0 {
+        return None;
+    }
+    let midnight = today.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let at = midnight - chrono::Duration::seconds(rng.random_range(1..89 * 86_400));
+    let name = match i % 2 {
+        0 => "com.qlik.user-session.begin",
+        _ => "com.qlik.core.user-session.begun",
+    };
+    Some((at, name))
+}
+
 /// One licence assignment the simulator serves: (subject, type, excess, orphan). Every 7th is
 /// in excess, every 11th an orphan (a user the tenant no longer has); every 50th is written as
 /// qlik.dev's own example writes its second item, with `"type": false` and no `excess`.
@@ -177,6 +193,7 @@ impl QlikSimulator {
             .route("/api/v1/consumption/executions", get(executions))
             .route("/api/v1/licenses/overview", get(license_overview))
             .route("/api/v1/licenses/assignments", get(license_assignments))
+            .route("/api/v1/audits", get(audits))
             .with_state(self.state.clone());
         super::serve(router, port).await
     }
@@ -490,6 +507,124 @@ async fn license_assignments(
     Json(json!({"data": chosen, "links": links})).into_response()
 }
 
+/// The link to an audits page: the whole query, with the cursor.
+fn audit_page_link(
+    event_type: &str,
+    (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    limit: usize,
+    next: usize,
+) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("eventType", event_type)
+        .append_pair(
+            "eventTime",
+            &format!("{}/{}", start.to_rfc3339(), end.to_rfc3339()),
+        )
+        .append_pair("limit", &limit.to_string())
+        .append_pair("next", &next.to_string())
+        .finish();
+    format!("/api/v1/audits?{query}")
+}
+
+/// An audits request: its event type, interval, page size and cursor.
+struct AuditQuery {
+    event_type: String,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+    limit: usize,
+    offset: usize,
+}
+
+impl AuditQuery {
+    fn parse(raw: &str) -> Result<Self, &'static str> {
+        let pairs: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect();
+        let limit: usize = pairs
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err("limit must be 1 to 100");
+        }
+        let event_type = pairs.get("eventType").ok_or("eventType is required here")?;
+        let parse = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let interval = pairs.get("eventTime").and_then(|t| {
+            let (start, end) = t.split_once('/')?;
+            Some((parse(start)?, parse(end)?))
+        });
+        let (start, end) = interval.ok_or("eventTime is an ISO 8601 interval")?;
+        Ok(AuditQuery {
+            event_type: event_type.clone(),
+            start,
+            end,
+            limit,
+            offset: pairs.get("next").and_then(|n| n.parse().ok()).unwrap_or(0),
+        })
+    }
+}
+
+/// `GET /api/v1/audits?eventType=…&eventTime=start/end&limit=…&next=…`: the user-session
+/// events of the assigned users (one, their last, per user) in the interval, newest first as
+/// the default `-eventTime` sort has it; `limit` 1–100 (default 10); `links.next.href` a
+/// relative link with the `next` cursor.
+async fn audits(
+    State(state): State<Arc<QlikState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    record(&state, "/api/v1/audits", &raw, &headers);
+    if !authorised(&state, &headers) {
+        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
+    }
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+    {
+        return response;
+    }
+    let AuditQuery {
+        event_type,
+        start,
+        end,
+        limit,
+        offset,
+    } = match AuditQuery::parse(&raw) {
+        Ok(query) => query,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, message),
+    };
+    let event_type = event_type.as_str();
+    let mut events: Vec<(chrono::DateTime<Utc>, String)> = (0..state.tenant.assignments)
+        .filter_map(|i| {
+            let (at, name) = last_session(state.tenant.today, i)?;
+            (name == event_type && start <= at && at < end).then(|| (at, assignment(i).0))
+        })
+        .collect();
+    events.sort_by_key(|event| std::cmp::Reverse(event.0));
+    let data: Vec<Value> = events
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(at, subject)| {
+            json!({"id": format!("evt-{}", at.timestamp()), "eventType": event_type,
+            "eventTime": at.to_rfc3339(), "tenantId": "sim-tenant", "userId": "u",
+            "data": {"subject": subject, "sessionid": "s"}})
+        })
+        .collect();
+    let mut links = json!({});
+    if offset + limit < events.len() {
+        links["next"] =
+            json!({"href": audit_page_link(event_type, (start, end), limit, offset + limit)});
+    }
+    Json(json!({"data": data, "links": links})).into_response()
+}
+
 /// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
 async fn license_overview(State(state): State<Arc<QlikState>>, headers: HeaderMap) -> Response {
     record(&state, "/api/v1/licenses/overview", "", &headers);
@@ -775,9 +910,9 @@ impl super::kit::SimulatedVendor for QlikKit {
             let parts = EntryParts {
                 type_name: "qlik",
                 // Entitlements and seats on, so the fault suite, the secret test and the demo
-                // cover the licence overview and assignments too.
+                // cover the licence overview, the assignments and the audit events too.
                 keys: format!(
-                    "    base_url: {}\n    entitlements: true\n    seats: true\n",
+                    "    base_url: {}\n    entitlements: true\n    seats: true\n    seat_activity: true\n",
                     running.url()
                 ),
                 token_url: None,

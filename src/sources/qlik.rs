@@ -91,6 +91,9 @@ pub struct QlikSettings {
     /// Also read seats: the assigned allotments and the licence assignments.
     #[serde(default)]
     seats: bool,
+    /// With seats, also read who was active: the user-session audit events of 90 days.
+    #[serde(default)]
+    seat_activity: bool,
 }
 
 #[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
@@ -175,9 +178,16 @@ impl Vendor for QlikType {
         if !label_errors.is_empty() {
             return Err(label_errors);
         }
+        if settings.seat_activity && !settings.seats {
+            return Err(vec![FieldError::new(
+                "seat_activity",
+                "seat_activity reads who holds the seats seats: true reads: set seats: true",
+            )]);
+        }
         Ok(Arc::new(Qlik {
             entitlements: settings.entitlements,
             seats: settings.seats,
+            seat_activity: settings.seat_activity,
             periods: settings.periods_to_include,
             filter: settings.filter,
             sort: settings.sort,
@@ -191,6 +201,7 @@ impl Vendor for QlikType {
 pub struct Qlik {
     entitlements: bool,
     seats: bool,
+    seat_activity: bool,
     periods: Vec<PeriodToInclude>,
     filter: Option<String>,
     sort: Vec<String>,
@@ -282,20 +293,24 @@ impl Source for Qlik {
             }
         }
         let seats = match self.seats && !history_only {
-            true => Some(seats::read(session).await?),
+            true => Some(seats::read(session, self.seat_activity, clock.now()).await?),
             false => None,
         };
         if self.entitlements {
             folder.license = match &seats {
-                Some((overview, _)) => Some(overview.clone()),
+                Some(read) => Some(read.overview().clone()),
                 None => Some(license_overview(session).await?),
             };
         }
         let mut snapshot = folder.finish();
-        if let Some((overview, counts)) = seats {
-            seats::add(&mut snapshot, &overview, counts);
+        if let Some(read) = seats {
+            seats::add(&mut snapshot, read);
         }
         Ok(snapshot)
+    }
+
+    fn reports_seat_activity(&self) -> bool {
+        self.seat_activity
     }
 
     fn error_detail(&self) -> ErrorDetailFn {

@@ -1156,3 +1156,90 @@ async fn refused_assignments_name_the_role() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn seat_activity_reads_both_session_event_names_and_idles_who_has_none() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::qlik::{assignment, last_session};
+    let today = NaiveDate::from_ymd_opt(2027, 5, 20).unwrap();
+    let tenant = QlikTenant {
+        assignments: 20_000,
+        today,
+        ..QlikTenant::default()
+    };
+    let simulator = QlikSimulator::new(tenant.clone(), fixture_records());
+    let running = simulator.start(0).await.unwrap();
+    let now = today.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source(
+            "acme",
+            &running.url(),
+            "    seats: true\n    seat_activity: true\n    idle_after: 30d\n"
+        )
+    );
+    let exporter =
+        TestExporter::start_with_clock(&yaml, std::sync::Arc::new(FixedClock::new(now))).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let mut expected: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for i in 0..tenant.assignments {
+        let (_, kind, _, _) = assignment(i);
+        let idle =
+            last_session(today, i).is_none_or(|(at, _)| now - at >= chrono::Duration::days(30));
+        let entry = expected.entry(kind.unwrap_or("unknown")).or_default();
+        entry.0 += 1.0;
+        entry.1 += f64::from(u8::from(idle));
+    }
+    for (licence, (assigned, idle)) in &expected {
+        let seats = |family: &str| {
+            m.get(
+                family,
+                &[
+                    ("source", "acme"),
+                    ("vendor", "qlik"),
+                    ("licence", *licence),
+                ],
+            )
+        };
+        assert_eq!(
+            seats("consumption_seats_assigned"),
+            Some(*assigned),
+            "{licence}"
+        );
+        assert_eq!(seats("consumption_seats_idle"), Some(*idle), "{licence}");
+        assert_eq!(
+            seats("consumption_seats_active"),
+            Some(assigned - idle),
+            "{licence}"
+        );
+    }
+    let professional = tenant
+        .license
+        .allotments
+        .iter()
+        .find(|a| a.0 == "professional")
+        .unwrap();
+    assert_eq!(
+        m.get(
+            "consumption_seats_purchased",
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("licence", "professional")
+            ]
+        ),
+        Some(professional.1 as f64)
+    );
+    // Both event names were asked, with the audits' 90-day interval.
+    let asked: Vec<String> = simulator
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/audits" && !r.query.contains("next="))
+        .map(|r| r.query)
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked
+        .iter()
+        .any(|q| q.contains("com.qlik.core.user-session.begun")));
+}

@@ -11,17 +11,20 @@
 //! Qlik's licence APIs hold no last activity: these seats are bought and assigned, not idle.
 //! Assignments are counted as they page: a 20,000-assignment tenant holds counts, not items.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
 use super::{license_overview, LicenseOverview};
 use crate::http::{PageError, PollSession};
-use crate::model::seats::{LicenceSeats, Seats};
+use crate::model::seats::{Holder, LicenceSeats, Seats};
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::sources::PollError;
+
+mod audit;
 
 const ASSIGNMENTS_PATH: &str = "/api/v1/licenses/assignments";
 
@@ -44,10 +47,12 @@ struct AssignmentsPage {
     links: Value,
 }
 
-/// Assignment counts per type: all, excess, orphan.
+/// Assignment counts per type: all, excess, orphan; and with `seat_activity`, each type's
+/// subjects.
 #[derive(Default)]
 pub(super) struct AssignmentCounts {
     by_type: BTreeMap<String, [f64; 3]>,
+    subjects: Option<BTreeMap<String, Vec<String>>>,
 }
 
 impl AssignmentCounts {
@@ -62,19 +67,54 @@ impl AssignmentCounts {
         if item["excess"].as_bool() == Some(true) {
             counts[1] += 1.0;
         }
+        if let (Some(subjects), Some(subject)) = (&mut self.subjects, item["subject"].as_str()) {
+            let kind = item["type"].as_str().unwrap_or("unknown");
+            subjects
+                .entry(kind.to_string())
+                .or_default()
+                .push(subject.to_string());
+        }
     }
 }
 
-/// Reads the overview and every assignment, then the orphans.
+/// What a seats read found: the overview, the assignment counts, and with `seat_activity`
+/// each subject's last session.
+pub(super) struct SeatRead {
+    overview: LicenseOverview,
+    counts: AssignmentCounts,
+    sessions: Option<HashMap<String, DateTime<Utc>>>,
+}
+
+impl SeatRead {
+    pub(super) fn overview(&self) -> &LicenseOverview {
+        &self.overview
+    }
+}
+
+/// Reads the overview and every assignment, then the orphans; with `activity`, the user
+/// sessions of the 90 days audits keep.
 pub(super) async fn read(
     session: &PollSession<'_>,
-) -> Result<(LicenseOverview, AssignmentCounts), PollError> {
+    activity: bool,
+    now: DateTime<Utc>,
+) -> Result<SeatRead, PollError> {
     let overview = license_overview(session).await?;
-    let mut counts = AssignmentCounts::default();
+    let mut counts = AssignmentCounts {
+        subjects: activity.then(BTreeMap::new),
+        ..AssignmentCounts::default()
+    };
     for orphans in [false, true] {
         walk(session, orphans, &mut counts).await?;
     }
-    Ok((overview, counts))
+    let sessions = match activity {
+        true => Some(audit::last_sessions(session, now).await?),
+        false => None,
+    };
+    Ok(SeatRead {
+        overview,
+        counts,
+        sessions,
+    })
 }
 
 async fn walk(
@@ -127,19 +167,51 @@ fn page_url(session: &PollSession<'_>, orphans: bool, cursor: Option<&str>) -> U
     url
 }
 
-/// The seats of the assigned allotments, and the assignment counts as a family.
-pub(super) fn add(snapshot: &mut Snapshot, overview: &LicenseOverview, counts: AssignmentCounts) {
-    let licences = overview
-        .allotments
-        .iter()
-        .filter(|a| a.usage_class.as_deref() == Some("assigned"))
-        .map(|a| LicenceSeats {
-            licence: a.name.clone().unwrap_or_default(),
-            purchased: a.units,
-            assigned: a.units_used,
-            holders: None,
-        })
-        .collect();
+/// The seats of the assigned allotments (with `seat_activity`, each type's assignments as
+/// holders with their last session), and the assignment counts as a family.
+pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
+    let SeatRead {
+        overview,
+        counts,
+        sessions,
+    } = read;
+    let units = |name: &str| {
+        let allotment = overview
+            .allotments
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name));
+        allotment.and_then(|a| a.units)
+    };
+    let licences = match (&counts.subjects, &sessions) {
+        (Some(subjects), Some(sessions)) => subjects
+            .iter()
+            .map(|(kind, subjects)| LicenceSeats {
+                licence: kind.clone(),
+                purchased: units(kind),
+                assigned: None,
+                holders: Some(
+                    subjects
+                        .iter()
+                        .map(|subject| Holder {
+                            who: subject.clone(),
+                            last_activity: sessions.get(subject).copied(),
+                        })
+                        .collect(),
+                ),
+            })
+            .collect(),
+        _ => overview
+            .allotments
+            .iter()
+            .filter(|a| a.usage_class.as_deref() == Some("assigned"))
+            .map(|a| LicenceSeats {
+                licence: a.name.clone().unwrap_or_default(),
+                purchased: a.units,
+                assigned: a.units_used,
+                holders: None,
+            })
+            .collect(),
+    };
     snapshot.seats.get_or_insert_with(Seats::default).licences = licences;
     let mut builder = SnapshotBuilder::new();
     let family = builder.family(&ASSIGNMENTS, vec!["type", "kind"], Combine::Sum);
