@@ -9,6 +9,7 @@ mod backfill;
 mod fleet;
 mod incremental;
 mod links;
+mod seats;
 mod load;
 mod nginx;
 mod processes;
@@ -47,7 +48,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
@@ -127,6 +128,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "first-round") {
         first_round_section(&options.first_round_sources).await?;
+    }
+    if options.only.iter().any(|s| s == "seats") {
+        seats_section().await?;
     }
     if options.only.iter().any(|s| s == "links") {
         links_section().await?;
@@ -228,6 +232,27 @@ async fn showback_section(only: &[String], divisor: u64, rounds: usize) -> anyho
         with.render_one.0,
     );
     row("render of every source", plain.render_all, with.render_all);
+    Ok(())
+}
+
+async fn seats_section() -> anyhow::Result<()> {
+    println!("\n## Seats at the vendors' sizes (folded as they page)\n");
+    println!("| vendor | seats read | peak RSS | a 10-seat tenant's | poll |");
+    println!("|---|---|---:|---:|---:|");
+    for (vendor, items, what) in [
+        ("qlik", 20_000, "20,000 assignments and their session events"),
+        ("avepoint", 10_000, "10,000 cloud flows and 10,000 Power Apps"),
+    ] {
+        let f = seats::measure(vendor, items).await?;
+        println!(
+            "| {} | {what} ({} items each) | {:.1} MiB | {:.1} MiB | {:.1} s |",
+            f.vendor,
+            f.items,
+            f.peak_rss as f64 / (1024.0 * 1024.0),
+            f.baseline_rss as f64 / (1024.0 * 1024.0),
+            f.poll.as_secs_f64()
+        );
+    }
     Ok(())
 }
 
