@@ -9,11 +9,11 @@ mod backfill;
 mod fleet;
 mod incremental;
 mod links;
-mod seats;
 mod load;
 mod nginx;
 mod processes;
 mod scrape;
+mod seats;
 mod startup;
 mod vendors;
 
@@ -240,8 +240,16 @@ async fn seats_section() -> anyhow::Result<()> {
     println!("| vendor | seats read | peak RSS | a 10-seat tenant's | poll |");
     println!("|---|---|---:|---:|---:|");
     for (vendor, items, what) in [
-        ("qlik", 20_000, "20,000 assignments and their session events"),
-        ("avepoint", 10_000, "10,000 cloud flows and 10,000 Power Apps"),
+        (
+            "qlik",
+            20_000,
+            "20,000 assignments and their session events",
+        ),
+        (
+            "avepoint",
+            10_000,
+            "10,000 cloud flows and 10,000 Power Apps",
+        ),
     ] {
         let f = seats::measure(vendor, items).await?;
         println!(

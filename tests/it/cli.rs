@@ -231,6 +231,28 @@ async fn the_demo_polls_every_vendor_successfully() {
             );
         }
     }
+    // Every vendor that sells seats shows them, with some idle where it reports activity.
+    let seats = |family: &str, vendor: &str| -> f64 {
+        m.samples()
+            .filter(|(name, labels, _)| {
+                *name == family && labels.contains(&("vendor".to_string(), vendor.to_string()))
+            })
+            .map(|(_, _, value)| value)
+            .sum()
+    };
+    for vendor in ["qlik", "uipath", "avepoint"] {
+        let idle = seats("consumption_seats_idle", vendor);
+        assert!(idle > 0.0, "{vendor}: the demo has idle seats");
+        assert!(
+            idle < seats("consumption_seats_assigned", vendor),
+            "{vendor}: and active ones"
+        );
+    }
+    assert!(seats("consumption_seats_assigned", "microsoft") > 0.0);
+    assert!(
+        seats("consumption_seats_idle_cost", "uipath") > 0.0,
+        "idle seats are priced"
+    );
     // The demo's top-level money budget, across sources, is near its limit.
     let top = |family: &str| {
         let labels = [
