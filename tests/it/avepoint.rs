@@ -450,3 +450,60 @@ async fn ten_thousand_flows_and_apps_are_seats_per_environment_idle_at_idle_afte
         );
     }
 }
+
+#[tokio::test]
+async fn a_flow_turns_idle_at_exactly_idle_after() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::avepoint::inventory_item;
+    let today = chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap();
+    let tenant = AvePointTenant {
+        inventory: 200,
+        today,
+        ..AvePointTenant::default()
+    };
+    let running = AvePointSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let (_, environment, last, _) = (0..tenant.inventory)
+        .map(|i| inventory_item(1, today, "flow", i))
+        .find(|(_, _, last, _)| !last.is_empty())
+        .unwrap();
+    let last = chrono::NaiveDateTime::parse_from_str(&last, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc();
+    let boundary = last + chrono::Duration::days(30);
+    let clock = FixedClock::new(boundary);
+    let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let licence = format!("cloud flow ({environment})");
+    let mut idle = Vec::new();
+    for now in [boundary - chrono::Duration::seconds(1), boundary] {
+        clock.set(now);
+        exporter.assert_polls(0).await;
+        let m = exporter.scrape().await;
+        let expected = (0..tenant.inventory)
+            .map(|i| inventory_item(1, today, "flow", i))
+            .filter(|(_, e, _, _)| *e == environment)
+            .filter(|(_, _, last, _)| {
+                chrono::NaiveDateTime::parse_from_str(last, "%Y-%m-%d %H:%M:%S")
+                    .map_or(true, |at| now - at.and_utc() >= chrono::Duration::days(30))
+            })
+            .count() as f64;
+        let labels = [
+            ("source", "ave"),
+            ("vendor", "avepoint"),
+            ("licence", licence.as_str()),
+        ];
+        assert_eq!(
+            m.get("consumption_seats_idle", &labels),
+            Some(expected),
+            "{now}"
+        );
+        idle.push(expected);
+    }
+    assert!(
+        idle[1] > idle[0],
+        "the flow turned idle at exactly 30 days: {idle:?}"
+    );
+}

@@ -1243,3 +1243,63 @@ async fn seat_activity_reads_both_session_event_names_and_idles_who_has_none() {
         .iter()
         .any(|q| q.contains("com.qlik.core.user-session.begun")));
 }
+
+#[tokio::test]
+async fn a_qlik_user_turns_idle_at_exactly_idle_after() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::qlik::{assignment, last_session};
+    let today = NaiveDate::from_ymd_opt(2027, 5, 20).unwrap();
+    let tenant = QlikTenant {
+        assignments: 300,
+        today,
+        ..QlikTenant::default()
+    };
+    let running = QlikSimulator::new(tenant.clone(), fixture_records())
+        .start(0)
+        .await
+        .unwrap();
+    let (i, (last, _)) = (0..tenant.assignments)
+        .find_map(|i| Some((i, last_session(today, i)?)))
+        .unwrap();
+    let kind = assignment(i).1.unwrap_or("unknown");
+    let boundary = last + chrono::Duration::days(30);
+    let clock = FixedClock::new(boundary);
+    let yaml = format!(
+        "sources:\n{}",
+        qlik_source(
+            "acme",
+            &running.url(),
+            "    seats: true\n    seat_activity: true\n    idle_after: 30d\n"
+        )
+    );
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let mut idle = Vec::new();
+    for now in [boundary - chrono::Duration::seconds(1), boundary] {
+        clock.set(now);
+        exporter.assert_polls(0).await;
+        let m = exporter.scrape().await;
+        let expected = (0..tenant.assignments)
+            .filter(|j| assignment(*j).1.unwrap_or("unknown") == kind)
+            .filter(|j| {
+                // The exporter asks for the sessions of the 90 days before now: a later one
+                // (the simulated tenant's data runs to its own today) is not seen either.
+                let seen =
+                    |at: chrono::DateTime<Utc>| now - chrono::Duration::days(90) <= at && at < now;
+                last_session(today, *j)
+                    .filter(|(at, _)| seen(*at))
+                    .is_none_or(|(at, _)| now - at >= chrono::Duration::days(30))
+            })
+            .count() as f64;
+        let labels = [("source", "acme"), ("vendor", "qlik"), ("licence", kind)];
+        assert_eq!(
+            m.get("consumption_seats_idle", &labels),
+            Some(expected),
+            "{now}"
+        );
+        idle.push(expected);
+    }
+    assert!(
+        idle[1] > idle[0],
+        "the user turned idle at exactly 30 days: {idle:?}"
+    );
+}
