@@ -55,6 +55,9 @@ pub struct AvePointTenant {
     pub inventory: usize,
     /// The simulated "today": activity is drawn in the 90 days before it.
     pub today: chrono::NaiveDate,
+    /// Cloud Backup for Microsoft 365 seats: (purchased, assigned); none: the tenant has no
+    /// Cloud Backup, and the endpoint answers 404.
+    pub backup_seats: Option<(u32, u32)>,
 }
 
 /// One inventory item: (id, environment, last activity as AvePoint writes it, `""` for
@@ -91,6 +94,7 @@ impl Default for AvePointTenant {
             rows: generate_rows(1, 30),
             inventory: 30,
             today: chrono::Utc::now().date_naive(),
+            backup_seats: Some((100, 47)),
         }
     }
 }
@@ -156,6 +160,10 @@ impl AvePointSimulator {
                 get(cloud_flows),
             )
             .route("/smp/powerplatform/powerapps", get(power_apps))
+            .route(
+                "/backup/m365/cloudbackuplicenseconsumption",
+                get(backup_consumption),
+            )
             .with_state(self.state.clone());
         let running = super::serve(router, port).await?;
         let _ = self
@@ -399,6 +407,32 @@ async fn inventory(
     Json(json!({list: items, "totalCount": tenant.inventory, "nextLink": next})).into_response()
 }
 
+/// `GET /backup/m365/cloudbackuplicenseconsumption`: the tenant's Cloud Backup seats in
+/// AvePoint's envelope (`statusCode`, `data`, …), as the documented sample has them.
+async fn backup_consumption(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if !state.tokens.accepts(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
+        error_json(s, "simulated fault").to_string()
+    })
+    .await
+    {
+        return response;
+    }
+    let Some((purchased, assigned)) = state.tenant.backup_seats else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "The tenant has no Cloud Backup subscription.",
+        );
+    };
+    Json(json!({"statusCode": 200, "message": "Success", "data": {
+        "outOfPolicyTime": 0, "purchasedUserSeats": purchased, "assignedUserSeats": assigned,
+        "purchasedStorageSize": 1024, "protectedSize": 310},
+        "requestId": "sim", "timestamp": 0, "traceId": "sim"}))
+    .into_response()
+}
+
 /// One flow or app in AvePoint's fields; every fifth item's counters are strings.
 fn inventory_json(tenant: &AvePointTenant, kind: &str, i: usize) -> Value {
     let (id, environment, last, premium) = inventory_item(1, tenant.today, kind, i);
@@ -497,8 +531,8 @@ impl super::kit::SimulatedVendor for AvePointKit {
             // Seats in the small and demo tenants, so the fault suite, the secret test and the
             // demo cover the inventories too.
             let (flows, keys) = match spec.scale {
-                Scale::Small => (30, "    seats: true\n"),
-                Scale::Demo => (40, "    seats: true\n"),
+                Scale::Small => (30, "    seats: true\n    cloud_backup_seats: true\n"),
+                Scale::Demo => (40, "    seats: true\n    cloud_backup_seats: true\n"),
                 Scale::Units(flows) | Scale::Monthly(flows) => {
                     (flows as usize, "    page_size: 1000\n")
                 }
@@ -550,10 +584,10 @@ impl super::kit::SimulatedVendor for AvePointKit {
         &["avepoint-sim-secret", "avepoint-sim-token-"]
     }
 
-    /// Usage and the two inventories in one body: the fault suite answers every request of a
-    /// poll with it, the seat reads of `seats: true` included.
+    /// Usage, the two inventories and Cloud Backup's envelope in one body: the fault suite
+    /// answers every request of a poll with it, the seat reads of `seats: true` included.
     fn empty_answer(&self) -> &'static str {
-        r#"{"connectionUsageCloudFlows":[],"cloudFlows":[],"powerApps":[],"totalCount":0,"nextLink":""}"#
+        r#"{"connectionUsageCloudFlows":[],"cloudFlows":[],"powerApps":[],"data":{},"totalCount":0,"nextLink":""}"#
     }
 
     /// AvePoint reports the connections in use now, a level: no days to sum.
@@ -580,7 +614,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
     }
 
     fn odd_answer(&self) -> &'static str {
-        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"cloudFlows":[{"flowId":"f","lastRunTime":"soon"},{"surprise":1}],"powerApps":[{"hasPremiumConnection":"yes"}],"nextLink":null,"other":{}}"#
+        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"cloudFlows":[{"flowId":"f","lastRunTime":"soon"},{"surprise":1}],"powerApps":[{"hasPremiumConnection":"yes"}],"data":{"purchasedUserSeats":"many"},"nextLink":null,"other":{}}"#
     }
 
     fn benchmark_scale(&self) -> u64 {

@@ -49,6 +49,9 @@ pub struct Settings {
     /// Also read the cloud flows and Power Apps as seats, with their last run and launch.
     #[serde(default)]
     seats: bool,
+    /// With seats, also read AvePoint's own Cloud Backup for Microsoft 365 seats.
+    #[serde(default)]
+    cloud_backup_seats: bool,
 }
 
 fn default_page_size() -> u32 {
@@ -79,6 +82,12 @@ impl Vendor for AvePointType {
             return Err(vec![FieldError::new(
                 "page_size",
                 "must be 1 to 1000 (AvePoint's `top` range)",
+            )]);
+        }
+        if settings.cloud_backup_seats && !settings.seats {
+            return Err(vec![FieldError::new(
+                "cloud_backup_seats",
+                "Cloud Backup seats are read with the other seats: set seats: true",
             )]);
         }
         Ok(Arc::new(AvePoint { settings }))

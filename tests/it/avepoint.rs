@@ -507,3 +507,53 @@ async fn a_flow_turns_idle_at_exactly_idle_after() {
         "the flow turned idle at exactly 30 days: {idle:?}"
     );
 }
+
+#[tokio::test]
+async fn cloud_backup_seats_are_bought_and_assigned_and_a_refusal_names_the_permission() {
+    let tenant = AvePointTenant {
+        backup_seats: Some((100, 47)),
+        ..AvePointTenant::default()
+    };
+    let running = AvePointSimulator::new(tenant).start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    cloud_backup_seats: true\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let labels = [
+        ("source", "ave"),
+        ("vendor", "avepoint"),
+        ("licence", "Cloud Backup for Microsoft 365"),
+    ];
+    assert_eq!(m.get("consumption_seats_purchased", &labels), Some(100.0));
+    assert_eq!(m.get("consumption_seats_assigned", &labels), Some(47.0));
+    assert_eq!(
+        m.get("consumption_seats_idle", &labels),
+        None,
+        "no activity per seat"
+    );
+
+    let without = AvePointTenant {
+        backup_seats: None,
+        ..AvePointTenant::default()
+    };
+    let running = AvePointSimulator::new(without).start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    cloud_backup_seats: true\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("microsoft365backup.subscriptionInfo.read.all") && error.contains("404"),
+        "{error}"
+    );
+    let refused = crate::helpers::parse_config_errors(&source(
+        "http://127.0.0.1:1",
+        "    cloud_backup_seats: true\n",
+    ));
+    assert!(refused.contains("set seats: true"), "{refused}");
+}

@@ -25,6 +25,16 @@ use crate::sources::PollError;
 /// What a refused inventory read needs.
 const SEATS_SCOPE: &str = "seats: true needs the scope enpower.data.read.all and an app registered for EnPower's Power Platform inventory";
 
+/// What a refused Cloud Backup read needs.
+const BACKUP_SCOPE: &str =
+    "cloud_backup_seats: true needs the permission microsoft365backup.subscriptionInfo.read.all";
+
+/// AvePoint's envelope: `data` is required, an answer without it is no seat count.
+#[derive(Deserialize)]
+struct BackupBody {
+    data: Value,
+}
+
 /// One inventory list: its path, the key of its items, and what its items are.
 struct Inventory {
     path: &'static str,
@@ -51,13 +61,18 @@ struct InventoryPage {
 }
 
 impl AvePoint {
-    /// Every cloud flow and premium app, as seats per environment.
+    /// Every cloud flow and premium app, as seats per environment; with
+    /// `cloud_backup_seats`, AvePoint's own Cloud Backup seats too.
     pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
         let mut holders: BTreeMap<String, Vec<Holder>> = BTreeMap::new();
         for inventory in [FLOWS, APPS] {
             self.read_inventory(session, &inventory, &mut holders)
                 .await?;
         }
+        let backup = match self.settings.cloud_backup_seats {
+            true => Some(self.backup_seats(session).await?),
+            false => None,
+        };
         let licences = holders
             .into_iter()
             .map(|(licence, holders)| LicenceSeats {
@@ -66,10 +81,33 @@ impl AvePoint {
                 assigned: None,
                 holders: Some(holders),
             })
+            .chain(backup)
             .collect();
         Ok(Seats {
             licences,
             ends: Vec::new(),
+        })
+    }
+
+    /// `GET /backup/m365/cloudbackuplicenseconsumption`: Cloud Backup for Microsoft 365 seats,
+    /// bought and assigned (no activity per seat).
+    async fn backup_seats(&self, session: &PollSession<'_>) -> Result<LicenceSeats, PollError> {
+        let fail = |source| PollError::Item {
+            item: format!("Cloud Backup licence consumption ({BACKUP_SCOPE})"),
+            source,
+        };
+        let url = session.url("/backup/m365/cloudbackuplicenseconsumption");
+        let response = session
+            .send(&crate::http::Request::get(url))
+            .await
+            .map_err(fail)?;
+        let body: BackupBody = response.json_object().map_err(fail)?;
+        let number = |value: &Value| value.as_f64().or_else(|| value.as_str()?.parse().ok());
+        Ok(LicenceSeats {
+            licence: "Cloud Backup for Microsoft 365".to_string(),
+            purchased: number(&body.data["purchasedUserSeats"]),
+            assigned: number(&body.data["assignedUserSeats"]),
+            holders: None,
         })
     }
 
