@@ -85,10 +85,13 @@ impl Budget {
 
 /// The first day of usage a poll must read so that every budget can be evaluated: the start
 /// of the longest current period, or the start of the forecast's rate window if earlier.
-pub fn history_from(budgets: &[Budget], now: DateTime<Utc>) -> Option<NaiveDate> {
+pub fn history_from<'a>(
+    budgets: impl IntoIterator<Item = &'a Budget>,
+    now: DateTime<Utc>,
+) -> Option<NaiveDate> {
     let rate_start = now.date_naive() - Duration::days(RATE_DAYS);
     budgets
-        .iter()
+        .into_iter()
         .map(|b| b.current_period(now).0.min(rate_start))
         .min()
 }

@@ -78,17 +78,9 @@ impl Shares<'_> {
 pub const MATCH_KEYS: [&str; 3] = ["source", "vendor", "service"];
 
 impl Showback {
-    /// Whether a top-level budget may take money from this source: its `source` and `vendor`
-    /// keys (the others are known only per label set).
+    /// Whether a top-level budget may take money from this source.
     fn may_match(budget: &Budget, source: &str, vendor: &str) -> bool {
-        budget
-            .matcher
-            .iter()
-            .all(|(key, values)| match key.as_str() {
-                "source" => values.iter().any(|v| v == source),
-                "vendor" => values.iter().any(|v| v == vendor),
-                _ => true,
-            })
+        super::may_apply(&budget.matcher, source, vendor)
     }
 
     /// The first day of usage a source's poll must read for showback at `now`: this month's
@@ -96,13 +88,11 @@ impl Showback {
     /// needs its period and the forecast's rate days.
     pub fn history_from(&self, source: &str, vendor: &str, now: DateTime<Utc>) -> NaiveDate {
         let own = super::history_from(now);
-        let budgets: Vec<Budget> = self
+        let budgets = self
             .budgets
             .iter()
-            .filter(|b| Self::may_match(b, source, vendor))
-            .cloned()
-            .collect();
-        budgets::history_from(&budgets, now).map_or(own, |from| from.min(own))
+            .filter(|b| Self::may_match(b, source, vendor));
+        budgets::history_from(budgets, now).map_or(own, |from| from.min(own))
     }
 
     /// This source's share of each top-level budget it has money for.

@@ -28,6 +28,16 @@ pub fn matches<'a>(matcher: &Matcher, lookup: impl Fn(&str) -> Option<&'a str>) 
         .all(|(key, values)| lookup(key).is_some_and(|v| values.iter().any(|w| w == v)))
 }
 
+/// Whether `matcher` may match label sets of this source: its `source` and `vendor` keys
+/// (the others are known only per label set).
+pub fn may_apply(matcher: &Matcher, source: &str, vendor: &str) -> bool {
+    matcher.iter().all(|(key, values)| match key.as_str() {
+        "source" => values.iter().any(|v| v == source),
+        "vendor" => values.iter().any(|v| v == vendor),
+        _ => true,
+    })
+}
+
 /// A list price of a vendor's unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Price {
@@ -411,16 +421,7 @@ impl Showback {
         let Some(money) = &self.money else {
             return format!("{source}: usage by allocation, no money (no `money:`)");
         };
-        let applies = |price: &&Price| {
-            price
-                .matcher
-                .iter()
-                .all(|(key, values)| match key.as_str() {
-                    "source" => values.iter().any(|v| v == source),
-                    "vendor" => values.iter().any(|v| v == vendor),
-                    _ => true,
-                })
-        };
+        let applies = |price: &&Price| may_apply(&price.matcher, source, vendor);
         let prices: Vec<String> = money
             .prices
             .iter()

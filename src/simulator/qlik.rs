@@ -447,6 +447,27 @@ async fn executions(
     Json(page_body(&state, &query, &raw)).into_response()
 }
 
+/// What every licence and audit read checks first, after recording the request: the
+/// credential, then a queued fault.
+async fn licence_read_refusal(
+    state: &QlikState,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    record(state, path, query, headers);
+    if !authorised(state, headers) {
+        return Some(error_response(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or expired credentials",
+        ));
+    }
+    apply_fault(state.faults.take_entitlement(), |s| {
+        qlik_error(s, "simulated fault")
+    })
+    .await
+}
+
 /// `GET /api/v1/licenses/assignments`: `limit` 1–100 (default 20), `orphans=true`, and a `page`
 /// cursor; `links.next.href` names the licence service's internal host, as qlik.dev's example
 /// does, so a client must take its cursor, not follow it.
@@ -456,16 +477,10 @@ async fn license_assignments(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    record(&state, "/api/v1/licenses/assignments", &raw, &headers);
-    if !authorised(&state, &headers) {
-        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
-    }
-    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
-        qlik_error(s, "simulated fault")
-    })
-    .await
+    if let Some(refused) =
+        licence_read_refusal(&state, "/api/v1/licenses/assignments", &raw, &headers).await
     {
-        return response;
+        return refused;
     }
     if state.tenant.license_forbidden {
         return error_response(StatusCode::FORBIDDEN, "Insufficient access");
@@ -578,16 +593,8 @@ async fn audits(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    record(&state, "/api/v1/audits", &raw, &headers);
-    if !authorised(&state, &headers) {
-        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
-    }
-    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
-        qlik_error(s, "simulated fault")
-    })
-    .await
-    {
-        return response;
+    if let Some(refused) = licence_read_refusal(&state, "/api/v1/audits", &raw, &headers).await {
+        return refused;
     }
     let AuditQuery {
         event_type,
@@ -627,16 +634,10 @@ async fn audits(
 
 /// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
 async fn license_overview(State(state): State<Arc<QlikState>>, headers: HeaderMap) -> Response {
-    record(&state, "/api/v1/licenses/overview", "", &headers);
-    if !authorised(&state, &headers) {
-        return error_response(StatusCode::UNAUTHORIZED, "Invalid or expired credentials");
-    }
-    if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
-        qlik_error(s, "simulated fault")
-    })
-    .await
+    if let Some(refused) =
+        licence_read_refusal(&state, "/api/v1/licenses/overview", "", &headers).await
     {
-        return response;
+        return refused;
     }
     if state.tenant.license_forbidden {
         return error_response(
