@@ -11,15 +11,20 @@
 //!   ([`http::VendorHooks`]). [`budgets`]: declared and vendor-reported budgets, a pure
 //!   function of (budgets, usage, now), vendor-blind. [`exposition`]: the text and OpenMetrics
 //!   expositions, rendered once per change. [`settings`]: how a vendor's own keys decode.
+//!   [`seats`]: seats bought, assigned and idle, vendor-blind.
+//! - [`showback`]: units and money in the reporting currency and whose they are, top-level
+//!   money budgets, a day's charges; vendor-blind, like budgets.
 //! - [`sources`]: one file per vendor behind the `SourceType` and `Source` traits, and
 //!   `sources::TYPES`, the one list of vendor types. [`simulator`]: the vendors' simulators for
 //!   tests, benchmarks and `demo`, one file per vendor; `simulator::kit::VENDORS` is their list.
+//! - [`focus`]: a day's charges as FOCUS 1.2 cost-and-usage rows, vendor-blind.
 //! - [`config`]: `exporter.yml` → a typed, validated `Config`, by job: `raw`, `env` (`${ENV}`),
 //!   `decode`, `credentials`, `defaults`, `positions` (line and column of every error).
 //! - [`engine`]: one poller task per source and the store of their latest state.
 //! - [`serve`]: the HTTP server, its sockets and its web config.
 //! - [`app`]: wires config, engine and server together for `serve`, `once` and `check`.
-//! - [`commands`]: the other commands' bodies (`demo`, `backfill`) and the command line;
+//! - [`commands`]: the other commands' bodies (`demo`, `backfill`, `focus`, `seats`) and the
+//!   command line;
 //!   `main.rs` only dispatches.
 //!
 //! # Adding a vendor
@@ -42,6 +47,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod exposition;
+pub mod focus;
 pub mod http;
 pub mod model;
 pub mod seats;

@@ -186,7 +186,7 @@ impl Showback {
     }
 
     /// `amount` of `currency` on `day` in the reporting currency; none without a rate.
-    fn converted(&self, currency: &str, day: NaiveDate, amount: f64) -> Option<f64> {
+    pub(super) fn converted(&self, currency: &str, day: NaiveDate, amount: f64) -> Option<f64> {
         let rate = self.money.as_ref()?.rates.rate(currency, day)?;
         Some(amount * rate)
     }

@@ -9,6 +9,7 @@
 //! cost, never a cost of 0 that would claim it is free.
 
 pub mod budgets;
+pub mod charges;
 pub mod rates;
 pub mod seats;
 

@@ -17,6 +17,7 @@ use url::Url;
 
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage};
@@ -245,6 +246,10 @@ impl Source for AvePoint {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         USAGE_LABELS.to_vec()
+    }
+
+    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        None
     }
 
     /// AvePoint's connection counts are not billed.

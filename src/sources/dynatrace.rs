@@ -21,6 +21,7 @@ use url::Url;
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
@@ -322,6 +323,17 @@ impl Source for Dynatrace {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         USAGE_LABELS.to_vec()
+    }
+
+    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        Some(Billing {
+            provider: "Dynatrace",
+            account_id: self.settings.account_uuid.clone(),
+            sub_account_label: Some("environment_id"),
+            service_category: "Management and Governance",
+            service_subcategory: "Observability",
+            virtual_currency: false,
+        })
     }
 
     /// Dynatrace bills each capability.

@@ -19,6 +19,7 @@ use url::Url;
 
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PageError, PollSession};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::seats::{LicenceSeats, Seats};
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
@@ -209,6 +210,10 @@ impl Source for Microsoft {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         SKU_LABELS.to_vec()
+    }
+
+    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        None
     }
 
     /// Seats are bought, not consumed: no showback rows.

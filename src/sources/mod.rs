@@ -20,6 +20,7 @@ use chrono::NaiveDate;
 use url::Url;
 
 use crate::http::{ErrorDetailFn, HttpError, PageError, PollSession, ThrottleSignalFn};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::settled::SettledDays;
 use crate::model::snapshot::Snapshot;
@@ -162,6 +163,11 @@ pub trait Source: Send + Sync {
     fn reports_seat_activity(&self) -> bool {
         false
     }
+
+    /// Who bills the usage and how a FOCUS export files it; none: the usage is not billed
+    /// (exactly when [`Source::service`] is none). The account comes from the source's own
+    /// keys, its base URL or its token URL, whichever names it.
+    fn billing(&self, base_url: &Url, token_url: Option<&Url>) -> Option<Billing>;
 
     /// Labels only the vendor's own money carries (a vendor-native allocation, such as
     /// Dynatrace's cost centre), which showback rules may match on besides `usage_labels`.

@@ -20,6 +20,7 @@ use url::Url;
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{ServiceOf, VendorBudget};
@@ -251,6 +252,24 @@ impl Source for PowerPlatform {
 
     fn usage_labels(&self) -> Vec<&'static str> {
         self.settings.labels.iter().map(|l| l.name()).collect()
+    }
+
+    /// The account is the Entra tenant, which the token URL names
+    /// (`https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`); the base URL otherwise.
+    fn billing(&self, base_url: &Url, token_url: Option<&Url>) -> Option<Billing> {
+        let tenant = token_url
+            .and_then(|url| url.path_segments()?.next().map(str::to_string))
+            .filter(|segment| !segment.is_empty());
+        let sub_account = self.settings.labels.contains(&Label::EnvironmentId);
+        Some(Billing {
+            provider: "Microsoft",
+            account_id: tenant.unwrap_or_else(|| base_url.origin().ascii_serialization()),
+            sub_account_label: sub_account.then_some("environment_id"),
+            service_category: "Integration",
+            service_subcategory: "Workflow Orchestration",
+            // Flow capacity: the licences' capacity units that runs draw on.
+            virtual_currency: true,
+        })
     }
 
     /// Power Platform bills flow capacity by licence categorisation.

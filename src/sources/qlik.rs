@@ -20,6 +20,7 @@ use url::Url;
 use super::windows::{end_of_last_day, parse_day_or_time};
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage, VendorBudget};
@@ -320,6 +321,18 @@ impl Source for Qlik {
     /// Budgets read the current period's local usage by the configured labels.
     fn usage_labels(&self) -> Vec<&'static str> {
         self.labels.iter().map(|l| l.name()).collect()
+    }
+
+    /// The account is the tenant, whose hostname the base URL is.
+    fn billing(&self, base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        Some(Billing {
+            provider: "Qlik",
+            account_id: base_url.host_str().unwrap_or_default().to_string(),
+            sub_account_label: None,
+            service_category: "Analytics",
+            service_subcategory: "Business Intelligence",
+            virtual_currency: false,
+        })
     }
 
     /// Qlik bills capacity per resource type and action.

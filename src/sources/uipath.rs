@@ -20,6 +20,7 @@ use url::Url;
 use super::windows::{parse_day_or_time, WindowSums, Windows};
 use super::{PollError, PollPlan, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, ServiceOf, Usage, VendorBudget};
@@ -267,6 +268,18 @@ impl Source for UiPath {
             labels.push(folders::FOLDER_LABEL);
         }
         labels
+    }
+
+    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        Some(Billing {
+            provider: "UiPath",
+            account_id: self.settings.organization_id.clone(),
+            sub_account_label: Some("tenant_id"),
+            service_category: "Integration",
+            service_subcategory: "Workflow Orchestration",
+            // Robot, platform and AI units: bought in bundles, prices are per unit.
+            virtual_currency: true,
+        })
     }
 
     /// UiPath bills each consumable (RU, PLTU, AGU, …).

@@ -1,0 +1,228 @@
+//! One day's charges of one source: units and money by sub-account, service, unit and
+//! allocation values, as a cost-and-usage export (FOCUS) reports them. The same label sets,
+//! prices, allocation rules and rates as the showback families, so that a day's charges sum to
+//! what `consumption_usage` and `consumption_cost` served for it as `window="yesterday"`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::{Showback, SourceUsage};
+use crate::model::usage::{label_value, DailyUsage, ServiceOf, Usage};
+
+/// Money and units of one sub-account, service, unit and allocation on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    pub sub_account: Option<String>,
+    pub service: String,
+    /// One value per allocation dimension, in the config's order.
+    pub allocation: Vec<String>,
+    /// The unit and how many were consumed; none for the vendor's money on a service it
+    /// reported no usage for in one unit.
+    pub consumed: Option<(String, f64)>,
+    /// In the reporting currency, at the day's rate.
+    pub cost: f64,
+    /// The currency the money was priced in (the price's, or the vendor's own) and the
+    /// money in it.
+    pub pricing_currency: String,
+    pub pricing_cost: f64,
+    /// `price` (units × a configured price) or `vendor` (the vendor's own money).
+    pub origin: &'static str,
+}
+
+/// A source's charges on one day, and the services whose usage had no money.
+#[derive(Debug, Default, PartialEq)]
+pub struct DayCharges {
+    pub charges: Vec<Charge>,
+    pub unpriced: BTreeSet<String>,
+}
+
+/// What a charge sums over: its sub-account, service, unit, allocation and pricing currency.
+type PricedKey = (Option<String>, String, String, Vec<String>, String);
+
+#[derive(Default)]
+struct PricedSums {
+    units: f64,
+    cost: f64,
+    pricing_cost: f64,
+}
+
+/// The amount of a label set's `days` (sorted by day) on `day`, if it has one.
+fn on_day(days: &[(NaiveDate, f64)], day: NaiveDate) -> Option<f64> {
+    days.binary_search_by_key(&day, |(d, _)| *d)
+        .ok()
+        .map(|at| days[at].1)
+}
+
+impl Showback {
+    /// The charges of `day`, or the currency of money no rate converts into the reporting
+    /// currency on that day (a charge must be in one currency).
+    pub fn day_charges(
+        &self,
+        input: &SourceUsage<'_>,
+        sub_account_label: Option<&str>,
+        day: NaiveDate,
+    ) -> Result<DayCharges, String> {
+        let Usage::Daily(daily) = input.usage else {
+            return Ok(DayCharges::default());
+        };
+        let sub_account = |names: &[&str], values: &[String]| {
+            sub_account_label
+                .and_then(|label| label_value(names, values, label))
+                .map(str::to_string)
+        };
+        match input.vendor_costs {
+            Some(costs) => self.vendor_charges(input, daily, costs, &sub_account, day),
+            None => self.priced_charges(input, daily, &sub_account, day),
+        }
+    }
+
+    /// Units × the first matching price, summed by what a charge sums over.
+    fn priced_charges(
+        &self,
+        input: &SourceUsage<'_>,
+        daily: &DailyUsage,
+        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        day: NaiveDate,
+    ) -> Result<DayCharges, String> {
+        let names = &daily.label_names;
+        let mut sums: BTreeMap<PricedKey, PricedSums> = BTreeMap::new();
+        let mut unpriced = BTreeSet::new();
+        for (values, days) in &daily.series {
+            let Some(units) = on_day(days, day) else {
+                continue;
+            };
+            let set = self.label_set(input, names, values);
+            let Some((per_unit, currency)) = &set.price else {
+                unpriced.insert(set.service);
+                continue;
+            };
+            let cost = self
+                .converted(currency, day, units * per_unit)
+                .ok_or_else(|| currency.clone())?;
+            let key = (
+                sub_account(names, values),
+                set.service,
+                set.unit,
+                set.allocation,
+                currency.clone(),
+            );
+            let sum = sums.entry(key).or_default();
+            sum.units += units;
+            sum.cost += cost;
+            sum.pricing_cost += units * per_unit;
+        }
+        let charges = sums
+            .into_iter()
+            .map(
+                |((sub_account, service, unit, allocation, currency), sum)| Charge {
+                    sub_account,
+                    service,
+                    allocation,
+                    consumed: Some((unit, sum.units)),
+                    cost: sum.cost,
+                    pricing_currency: currency,
+                    pricing_cost: sum.pricing_cost,
+                    origin: "price",
+                },
+            )
+            .collect();
+        Ok(DayCharges { charges, unpriced })
+    }
+
+    /// The vendor's own money, with the units of its sub-account and service shared out in
+    /// proportion to the money (the vendor charges per unit, so its split of the money by a
+    /// cost centre is its split of the units).
+    fn vendor_charges(
+        &self,
+        input: &SourceUsage<'_>,
+        daily: &DailyUsage,
+        costs: &DailyUsage,
+        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        day: NaiveDate,
+    ) -> Result<DayCharges, String> {
+        let measured = self.units_by_service(input, daily, sub_account, day);
+        let names = &costs.label_names;
+        let mut money: BTreeMap<(Option<String>, String, Vec<String>, String), (f64, f64)> =
+            BTreeMap::new();
+        for (values, days) in &costs.series {
+            let Some(amount) = on_day(days, day) else {
+                continue;
+            };
+            let set = self.label_set(input, names, values);
+            let currency = ServiceOf::Label("currency").of(names, values);
+            let cost = self
+                .converted(&currency, day, amount)
+                .ok_or_else(|| currency.clone())?;
+            let key = (
+                sub_account(names, values),
+                set.service,
+                set.allocation,
+                currency,
+            );
+            let sum = money.entry(key).or_default();
+            sum.0 += cost;
+            sum.1 += amount;
+        }
+        let mut totals: BTreeMap<(Option<String>, String), f64> = BTreeMap::new();
+        for ((sub_account, service, _, _), (_, own)) in &money {
+            *totals
+                .entry((sub_account.clone(), service.clone()))
+                .or_default() += own;
+        }
+        let mut unpriced: BTreeSet<String> = measured.keys().map(|(_, s)| s.clone()).collect();
+        let charges = money
+            .into_iter()
+            .map(
+                |((sub_account, service, allocation, currency), (cost, own))| {
+                    let group = (sub_account, service);
+                    unpriced.remove(&group.1);
+                    let total = totals.get(&group).copied().unwrap_or_default();
+                    let share = if total == 0.0 { 0.0 } else { own / total };
+                    let consumed = match measured.get(&group).map(Vec::as_slice) {
+                        Some([(unit, units)]) => Some((unit.clone(), units * share)),
+                        _ => None,
+                    };
+                    let (sub_account, service) = group;
+                    Charge {
+                        sub_account,
+                        service,
+                        allocation,
+                        consumed,
+                        cost,
+                        pricing_currency: currency,
+                        pricing_cost: own,
+                        origin: "vendor",
+                    }
+                },
+            )
+            .collect();
+        Ok(DayCharges { charges, unpriced })
+    }
+
+    /// Each sub-account's and service's units on `day`, by unit.
+    fn units_by_service(
+        &self,
+        input: &SourceUsage<'_>,
+        daily: &DailyUsage,
+        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        day: NaiveDate,
+    ) -> BTreeMap<(Option<String>, String), Vec<(String, f64)>> {
+        let names = &daily.label_names;
+        let mut measured: BTreeMap<(Option<String>, String), Vec<(String, f64)>> = BTreeMap::new();
+        for (values, days) in &daily.series {
+            let Some(units) = on_day(days, day) else {
+                continue;
+            };
+            let set = self.label_set(input, names, values);
+            let by_unit = measured
+                .entry((sub_account(names, values), set.service))
+                .or_default();
+            match by_unit.iter_mut().find(|(unit, _)| *unit == set.unit) {
+                Some((_, sum)) => *sum += units,
+                None => by_unit.push((set.unit, units)),
+            }
+        }
+        measured
+    }
+}
