@@ -147,7 +147,7 @@ pub async fn run(
     let chosen = choose_sources(config, &request.sources)?;
     check_labels(&request.labels, &chosen)?;
     let output = Output::prepare(&request.output)?;
-    let with_history = with_history(chosen, progress)?;
+    let with_history = with_history(chosen, progress, "backfill")?;
     let range = request.range;
     let clock = FixedClock::new(range.from);
     let (_store, pollers) = app::pollers(
@@ -195,21 +195,22 @@ pub async fn run(
 
 /// The chosen sources that have a history, as a backfill polls them; a line on `progress` for
 /// each that has none.
-fn with_history(
+pub(super) fn with_history(
     chosen: Vec<&SourceConfig>,
     progress: &mut (dyn Write + Send),
+    command: &str,
 ) -> anyhow::Result<Vec<SourceConfig>> {
     let mut with_history = Vec::new();
     for source in chosen {
         if source.source.reads_date_range() {
             with_history.push(for_backfill(source));
         } else {
-            writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to backfill", source.name, source.vendor)?;
+            writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to {command}", source.name, source.vendor)?;
         }
     }
     anyhow::ensure!(
         !with_history.is_empty(),
-        "none of the chosen sources has a history to backfill: only sources whose vendor's API serves a range of days have one (docs/operations.md, \"Backfill\")"
+        "none of the chosen sources has a history to {command}: only sources whose vendor's API serves a range of days have one (docs/operations.md, \"Backfill\")"
     );
     Ok(with_history)
 }
@@ -248,15 +249,15 @@ fn check_labels(labels: &[(String, String)], sources: &[&SourceConfig]) -> anyho
 
 /// Where the backfill goes: checked before the first request, so a path that cannot be
 /// written is found before the vendors are asked for weeks of days.
-struct Output {
-    path: PathBuf,
+pub(super) struct Output {
+    pub(super) path: PathBuf,
     directory: PathBuf,
     /// The file written, beside `path` and renamed to it at the end.
-    file: tempfile::NamedTempFile,
+    pub(super) file: tempfile::NamedTempFile,
 }
 
 impl Output {
-    fn prepare(path: &Path) -> anyhow::Result<Self> {
+    pub(super) fn prepare(path: &Path) -> anyhow::Result<Self> {
         if let Ok(existing) = std::fs::metadata(path) {
             anyhow::ensure!(
                 existing.is_file(),
@@ -290,7 +291,7 @@ impl Output {
 }
 
 /// The sources named (all when none is), or an error naming the unknown ones.
-fn choose_sources<'c>(
+pub(super) fn choose_sources<'c>(
     config: &'c Config,
     names: &[String],
 ) -> anyhow::Result<Vec<&'c SourceConfig>> {
@@ -316,7 +317,7 @@ fn choose_sources<'c>(
 
 /// The source as a backfill polls it: every day before the step's own is settled (the vendor's
 /// history is final by now), and the whole range is never read again.
-fn for_backfill(source: &SourceConfig) -> SourceConfig {
+pub(super) fn for_backfill(source: &SourceConfig) -> SourceConfig {
     let mut source = source.clone();
     source.schedule.settled_after = Duration::ZERO;
     source.schedule.full_refresh_interval = Duration::MAX;

@@ -89,6 +89,25 @@ pub enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Write the daily cost and usage of past days as a FOCUS 1.2 cost-and-usage dataset
+    /// (CSV), for FinOps tools: one row per day, source, sub-account, service and allocation.
+    Focus {
+        /// The first charge day: YYYY-MM-DD (a UTC day).
+        #[arg(long)]
+        from: String,
+        /// The last charge day, included (default: the last day every source has settled).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this source (repeat for several; default: every billed source with a history).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// The file to write, or `-` for stdout; written only when every day was read.
+        #[arg(long, default_value = "-")]
+        output: String,
+        /// Also export days within a source's `settled_after`, which the vendor may revise.
+        #[arg(long)]
+        include_unsettled: bool,
+    },
     /// Print who holds an idle seat (user, flow or app, licence, last activity) per source that
     /// reports seat activity: for the licence owner, never in metrics or logs.
     Seats {
@@ -183,7 +202,7 @@ impl Cli {
             Command::Check | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
                 Err(unused(
                     "--sources.shard",
-                    "only serve, once, backfill and seats run a shard of the sources; check validates them all",
+                    "only serve, once, backfill, focus and seats run a shard of the sources; check validates them all",
                 ))
             }
             Command::Schema if self.config_file.is_some() => Err(unused(
@@ -212,6 +231,7 @@ impl Command {
             Command::Schema => "schema",
             Command::Once => "once",
             Command::Backfill { .. } => "backfill",
+            Command::Focus { .. } => "focus",
             Command::Seats { .. } => "seats",
             Command::Demo { .. } => "demo",
         }

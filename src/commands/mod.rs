@@ -1,11 +1,13 @@
 //! Each command's body, which `main.rs` dispatches to: [`cli`] (the command line), [`demo`]
-//! (simulators and an exporter against them), [`backfill`] (past instants as OpenMetrics), and
+//! (simulators and an exporter against them), [`backfill`] (past instants as OpenMetrics),
+//! [`focus`] (past days' cost and usage as FOCUS), [`seats`] (who holds idle seats), and
 //! [`logging`] (log lines in Prometheus's form). [`run`] dispatches a parsed command line;
 //! `serve`, `once` and `check` call into [`crate::app`].
 
 pub mod backfill;
 pub mod cli;
 pub mod demo;
+pub mod focus;
 pub mod logging;
 pub mod seats;
 
@@ -57,6 +59,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output,
             };
             backfill::command(&config, &request).await
+        }
+        Command::Focus {
+            from,
+            to,
+            sources,
+            output,
+            include_unsettled,
+        } => {
+            let config = config::load(&config_file)?.of_shard(cli.shard());
+            let request = focus::Request {
+                from,
+                to,
+                sources,
+                output: focus::Target::parse(&output),
+                include_unsettled,
+            };
+            focus::command(&config, &request).await
         }
         Command::Seats { sources, format } => {
             let config = config::load(&config_file)?.of_shard(cli.shard());

@@ -19,6 +19,7 @@ use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
 use crate::model::settled::{PollDays, SettledState};
 use crate::model::snapshot::Snapshot;
+use crate::showback::charges::DayCharges;
 use crate::sources::windows::Windows;
 use crate::sources::{PollError, PollPlan};
 
@@ -168,6 +169,18 @@ impl Poller {
         history_only: bool,
         slot: Option<&PollSlot>,
     ) -> Result<Snapshot, PollError> {
+        let mut snapshot = self.poll_vendor(history_only, slot).await?;
+        self.add_budgets(&mut snapshot);
+        Ok(snapshot)
+    }
+
+    /// What the vendor answered, folded, with the settled days kept: usage and money per day,
+    /// before budgets and showback read them.
+    async fn poll_vendor(
+        &self,
+        history_only: bool,
+        slot: Option<&PollSlot>,
+    ) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout, slot);
         let (mut plan, days) = self.plan();
@@ -186,8 +199,32 @@ impl Poller {
             snapshot.vendor_budgets.clear();
             snapshot.seats = None;
         }
-        self.add_budgets(&mut snapshot);
         Ok(snapshot)
+    }
+
+    /// One poll for a FOCUS export, as of the clock's now: the charges of `day`, which must be
+    /// within the days the poll reads (today, or a day this month or yesterday). Not published.
+    pub async fn poll_charges(&self, day: chrono::NaiveDate) -> Result<DayCharges, ChargesError> {
+        use futures_util::FutureExt;
+        let snapshot = std::panic::AssertUnwindSafe(self.poll_vendor(true, None))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(PollError::Panic(panic_message(panic.as_ref()))))?;
+        let (Some(showback), Some(usage)) = (&self.config.showback, snapshot.usage.as_ref()) else {
+            return Ok(DayCharges::default());
+        };
+        let Some(input) = self.source_usage(usage, snapshot.vendor_costs.as_ref()) else {
+            return Ok(DayCharges::default());
+        };
+        let base_url = &self.config.base_url;
+        let billing = self
+            .config
+            .source
+            .billing(base_url, self.config.auth.token_url());
+        let sub_account = billing.and_then(|b| b.sub_account_label);
+        showback
+            .day_charges(&input, sub_account, day)
+            .map_err(|currency| ChargesError::Unconverted { currency, day })
     }
 
     /// What this poll reads: the days budgets need, and for a source with daily data, the
@@ -340,16 +377,8 @@ impl Poller {
         let (Some(showback), Some(usage)) = (&self.config.showback, usage) else {
             return;
         };
-        let Some(service) = self.config.source.service() else {
+        let Some(input) = self.source_usage(usage, vendor_costs) else {
             return;
-        };
-        let input = crate::showback::SourceUsage {
-            vendor: self.config.vendor,
-            source: &self.config.name,
-            usage,
-            vendor_costs,
-            service,
-            unit: self.config.source.budget_unit(),
         };
         let now = self.clock.now();
         let families = showback.families(&input, now);
@@ -363,6 +392,36 @@ impl Poller {
             self.store.set_exchange_rates(rates);
         }
     }
+}
+
+impl Poller {
+    /// What showback reads of a poll; none when the vendor does not bill the usage.
+    fn source_usage<'a>(
+        &'a self,
+        usage: &'a crate::model::usage::Usage,
+        vendor_costs: Option<&'a crate::model::usage::DailyUsage>,
+    ) -> Option<crate::showback::SourceUsage<'a>> {
+        Some(crate::showback::SourceUsage {
+            vendor: self.config.vendor,
+            source: &self.config.name,
+            usage,
+            vendor_costs,
+            service: self.config.source.service()?,
+            unit: self.config.source.budget_unit(),
+        })
+    }
+}
+
+/// Why a FOCUS export has no charges of a source's day.
+#[derive(Debug, thiserror::Error)]
+pub enum ChargesError {
+    #[error(transparent)]
+    Poll(#[from] PollError),
+    #[error("no rate converts its money in {currency} on {day} into the reporting currency: add money.rates for {currency}, or a money.rates_file that covers {day}")]
+    Unconverted {
+        currency: String,
+        day: chrono::NaiveDate,
+    },
 }
 
 /// The interval ±10%, so that sources started together do not poll their vendors in step.

@@ -20,7 +20,7 @@ use crate::showback::charges::Charge;
 
 /// Every column a row has, in order: FOCUS 1.2's mandatory ones, the conditional and
 /// recommended ones the exporter fills, and its own (`x_`).
-pub const COLUMNS: [&str; 39] = [
+pub const COLUMNS: [&str; 41] = [
     "BilledCost",
     "BillingAccountId",
     "BillingAccountName",
@@ -33,6 +33,8 @@ pub const COLUMNS: [&str; 39] = [
     "ChargeFrequency",
     "ChargePeriodEnd",
     "ChargePeriodStart",
+    "CommitmentDiscountId",
+    "CommitmentDiscountStatus",
     "ConsumedQuantity",
     "ConsumedUnit",
     "ContractedCost",
@@ -111,7 +113,7 @@ impl<W: Write> FocusWriter<W> {
     }
 
     /// A row's values, in [`COLUMNS`]' order; none is null.
-    fn row(&self, account: &Account<'_>, period: &Period, charge: &Charge) -> [Option<String>; 39] {
+    fn row(&self, account: &Account<'_>, period: &Period, charge: &Charge) -> [Option<String>; 41] {
         let billing = account.billing;
         let cost = Some(decimal(charge.cost));
         let usage = UsageColumns::of(charge, billing);
@@ -133,6 +135,9 @@ impl<W: Write> FocusWriter<W> {
             text("Usage-Based"),
             text(&period.charge_end),
             text(&period.charge_start),
+            // No commitment discount applies to a charge the exporter knows of.
+            None,
+            None,
             usage.consumed_quantity.clone(),
             usage.unit.clone(),
             cost.clone(),
@@ -221,7 +226,7 @@ impl UsageColumns {
         UsageColumns {
             category: "Usage",
             consumed_quantity: Some(decimal(*units)),
-            unit: Some(unit.clone()),
+            unit: Some(focus_unit(unit)),
             unit_price: Some(decimal(per_unit(charge.cost))),
             pricing_category: Some("Standard".to_string()),
             pricing_currency,
@@ -249,6 +254,35 @@ impl Period {
             billing_start: midnight(month),
             billing_end: midnight(month + Months::new(1)),
         }
+    }
+}
+
+/// A vendor's unit in FOCUS's Unit Format: a count word capitalised (`host` → `Host`), and a
+/// unit per time its plural time (`GiB-hour` → `GiB-Hours`). Data sizes (`GiB`) and units
+/// already capitalised (`RU`) are kept as they are.
+pub fn focus_unit(unit: &str) -> String {
+    const TIMES: [&str; 6] = ["Year", "Month", "Day", "Hour", "Minute", "Second"];
+    let capitalised = |word: &str| {
+        let mut chars = word.chars();
+        match chars.next() {
+            Some(first) if word.chars().all(|c| c.is_ascii_lowercase()) => {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            }
+            _ => word.to_string(),
+        }
+    };
+    let time = |word: &str| {
+        let singular = word.strip_suffix('s').unwrap_or(word);
+        TIMES
+            .iter()
+            .find(|time| time.eq_ignore_ascii_case(singular))
+    };
+    match unit.rsplit_once('-') {
+        Some((base, per)) if time(per).is_some() => {
+            let per = time(per).map_or(per.to_string(), |t| format!("{t}s"));
+            format!("{}-{per}", capitalised(base))
+        }
+        _ => capitalised(unit),
     }
 }
 
@@ -321,6 +355,8 @@ mod tests {
         for (name, value) in [
             ("ChargeCategory", "Usage"),
             ("ConsumedQuantity", "40.0"),
+            ("ConsumedUnit", "Unit"),
+            ("CommitmentDiscountStatus", ""),
             ("PricingQuantity", "40.0"),
             ("ListUnitPrice", "0.25"),
             ("ContractedUnitPrice", "0.25"),
@@ -375,6 +411,23 @@ mod tests {
         }
         assert_eq!(column(&rows[0], "BilledCost"), "7.0");
         assert_eq!(column(&rows[0], "ListCost"), "7.0");
+    }
+
+    #[test]
+    fn vendor_units_are_written_in_focus_unit_format() {
+        for (vendor, focus) in [
+            ("host-hour", "Host-Hours"),
+            ("GiB-hour", "GiB-Hours"),
+            ("GiB-Hours", "GiB-Hours"),
+            ("GiB", "GiB"),
+            ("units", "Units"),
+            ("RU", "RU"),
+            ("session-day", "Session-Days"),
+            ("pod-hours", "Pod-Hours"),
+            ("read-write", "read-write"),
+        ] {
+            assert_eq!(focus_unit(vendor), focus, "{vendor}");
+        }
     }
 
     #[test]

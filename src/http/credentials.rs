@@ -18,6 +18,16 @@ pub enum AuthConfig {
     OAuth2(OAuth2Config),
 }
 
+impl AuthConfig {
+    /// Where tokens come from, for OAuth 2.
+    pub fn token_url(&self) -> Option<&Url> {
+        match self {
+            AuthConfig::Static(_) => None,
+            AuthConfig::OAuth2(oauth) => Some(&oauth.token_url),
+        }
+    }
+}
+
 /// A static `Authorization` value, checked to be a valid header value when it is made.
 #[derive(Clone)]
 pub struct StaticCredential {

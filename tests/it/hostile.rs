@@ -170,6 +170,14 @@ impl Source for PanickingSource {
     fn service(&self) -> Option<consumption_exporter::model::usage::ServiceOf> {
         self.inner.service()
     }
+
+    fn billing(
+        &self,
+        base_url: &url::Url,
+        token_url: Option<&url::Url>,
+    ) -> Option<consumption_exporter::model::billing::Billing> {
+        self.inner.billing(base_url, token_url)
+    }
 }
 
 // On one thread, so the test's log subscriber sees the exporter's tasks.

@@ -8,6 +8,7 @@ mod dynatrace;
 mod e2e;
 mod exposition;
 mod faults;
+mod focus;
 mod helpers;
 mod hostile;
 mod incremental;
