@@ -3,8 +3,8 @@
 # The tests run `prometheus` (with promtool), `prometheus-alertmanager` (with amtool), `openssl`
 # (s_client), `systemd` (systemd-socket-activate, systemd-analyze), `python3-prometheus-client`
 # (the OpenMetrics parser), `podman` with `runc`, and `lintian`; from PyPI helm-python-sdk,
-# kubernetes-validate and check-jsonschema, from npm @kubernetes-models/prometheus-operator, and
-# from crates.io cargo-deb. A test fails, naming what to install, when one is missing.
+# kubernetes-validate, check-jsonschema and focus-validator (with Python 3.12+), from npm
+# @kubernetes-models/prometheus-operator, and from crates.io cargo-deb. A test fails, naming what to install, when one is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,24 @@ if [ ! -x "$tools/venv/bin/check-jsonschema" ] || [ ! -x "$tools/venv/bin/kubern
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
     'helm-python-sdk==0.2.2' 'kubernetes-validate==1.37.0' 'check-jsonschema==0.39.0'
+fi
+# The FinOps Foundation's FOCUS validator needs Python 3.12 or later, which Debian 12 lacks:
+# the first python3.12+ on the PATH or under pyenv.
+if [ ! -x "$tools/focus-venv/bin/focus-validator" ]; then
+  focus_python=""
+  for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]; do
+    if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+      focus_python="$candidate"
+      break
+    fi
+  done
+  if [ -z "$focus_python" ]; then
+    echo "focus-validator needs Python 3.12 or later: install one (e.g. pyenv install 3.12) and run this again" >&2
+    exit 1
+  fi
+  echo "installing focus-validator 2.2.1 from PyPI into $tools/focus-venv (with $focus_python)" >&2
+  "$focus_python" -m venv "$tools/focus-venv"
+  "$tools/focus-venv/bin/pip" install --quiet --disable-pip-version-check 'focus-validator==2.2.1' 'pyarrow<20'
 fi
 if [ ! -d "$tools/node/node_modules/@kubernetes-models/prometheus-operator" ]; then
   echo "installing @kubernetes-models/prometheus-operator from npm into $tools/node" >&2

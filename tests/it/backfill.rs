@@ -168,11 +168,11 @@ async fn an_output_or_a_label_that_cannot_be_written_fails_before_any_request() 
     assert!(!file.exists());
 }
 
-/// Progress that injects a fault into a tenant once the backfill reaches `day`.
-struct FailOn<'t> {
-    tenant: &'t SimulatedTenant,
-    day: String,
-    seen: String,
+/// Progress that injects a fault into a tenant once the command reports `day`.
+pub struct FailOn<'t> {
+    pub tenant: &'t SimulatedTenant,
+    pub day: String,
+    pub seen: String,
 }
 
 impl Write for FailOn<'_> {
