@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
-use super::backfill::{choose_sources, for_backfill, with_history, Output};
+use super::backfill::{choose_sources, with_history, Output};
 use crate::app;
 use crate::config::{Config, SourceConfig};
 use crate::engine::poller::Poller;
@@ -109,59 +109,86 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let currency = reporting_currency(config)?;
     let billed = billed(choose_sources(config, &request.sources)?, progress)?;
+    let settling: Vec<&SourceConfig> = billed
+        .iter()
+        .copied()
+        .filter(|source| source.source.reads_date_range())
+        .collect();
+    let range = day_range(request, &settling, now)?;
     let chosen = with_history(billed, progress, "export")?;
-    let range = day_range(request, &chosen, now)?;
     let (file, destination) = spool(&request.output)?;
     let clock = FixedClock::new(midnight_after(range.first));
-    let (_store, pollers) = app::pollers(
-        &Config {
-            sources: chosen.iter().map(|source| for_backfill(source)).collect(),
-            max_concurrent_polls: config.max_concurrent_polls,
-            showback: config.showback.clone(),
-        },
-        Arc::new(clock.clone()),
-    )?;
-    let billings: Vec<Billing> = pollers.iter().filter_map(billing).collect();
+    let sources = billed_pollers(config, chosen, &clock)?;
     let dimensions = config.showback.iter().flat_map(|s| &s.dimensions);
     let dimensions = dimensions.map(|d| d.name.clone()).collect();
     let mut writer = FocusWriter::new(BufWriter::new(file), dimensions, &currency)?;
     let mut summary = Summary {
-        sources: pollers.len(),
+        sources: sources.len(),
         ..Summary::default()
     };
-    let mut unpriced: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    let mut unpriced = BTreeMap::new();
     for day in range.days() {
         clock.set(midnight_after(day));
-        let mut rows = 0;
-        for (at, (poller, billing)) in pollers.iter().zip(&billings).enumerate() {
-            let charges = poller.poll_charges(day).await.map_err(|error| {
-                anyhow::anyhow!(
-                    "source {} ({}): the export failed on {day}: {error}; {} was not written",
-                    poller.config.name,
-                    poller.config.vendor,
-                    request.output.describe()
-                )
-            })?;
-            unpriced.entry(at).or_default().extend(charges.unpriced);
-            let account = Account {
-                source: &poller.config.name,
-                vendor: poller.config.vendor,
-                billing,
-            };
-            rows += writer.write_day(&account, day, &charges.charges)?;
-        }
+        let rows = export_day(&sources, day, &mut writer, &mut unpriced)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; {} was not written", request.output.describe()))?;
         summary.rows += rows;
         summary.days += 1;
         let done = (day - range.first).num_days() + 1;
-        writeln!(
-            progress,
-            "focus: {day} (day {done} of {}): {rows} rows",
-            range.len()
-        )?;
+        let days = range.len();
+        writeln!(progress, "focus: {day} (day {done} of {days}): {rows} rows")?;
     }
-    report_unpriced(&pollers, &unpriced, progress)?;
+    report_unpriced(&sources, &unpriced, progress)?;
     deliver(writer.finish().context("writing the rows")?, destination)?;
     Ok(summary)
+}
+
+/// A poller per source, as of `clock`, with who bills the source.
+fn billed_pollers(
+    config: &Config,
+    sources: Vec<SourceConfig>,
+    clock: &FixedClock,
+) -> anyhow::Result<Vec<(Poller, Billing)>> {
+    let history = Config {
+        sources,
+        max_concurrent_polls: config.max_concurrent_polls,
+        showback: config.showback.clone(),
+    };
+    let (_store, pollers) = app::pollers(&history, Arc::new(clock.clone()))?;
+    Ok(pollers
+        .into_iter()
+        .filter_map(|poller| {
+            let billing = billing(&poller.config)?;
+            Some((poller, billing))
+        })
+        .collect())
+}
+
+/// Writes every source's charges of `day` (the clock's yesterday); returns the rows written.
+async fn export_day<W: Write>(
+    sources: &[(Poller, Billing)],
+    day: NaiveDate,
+    writer: &mut FocusWriter<W>,
+    unpriced: &mut BTreeMap<String, BTreeSet<String>>,
+) -> anyhow::Result<u64> {
+    let mut rows = 0;
+    for (poller, billing) in sources {
+        let (name, vendor) = (&poller.config.name, poller.config.vendor);
+        let charges = poller.poll_charges(day).await.map_err(|error| {
+            anyhow::anyhow!("source {name} ({vendor}): the export failed on {day}: {error}")
+        })?;
+        unpriced
+            .entry(name.clone())
+            .or_default()
+            .extend(charges.unpriced);
+        let account = Account {
+            source: name,
+            vendor,
+            billing,
+        };
+        rows += writer.write_day(&account, day, &charges.charges)?;
+    }
+    Ok(rows)
 }
 
 /// The reporting currency: FOCUS bills every row in one.
@@ -181,7 +208,7 @@ fn billed<'c>(
 ) -> anyhow::Result<Vec<&'c SourceConfig>> {
     let mut billed = Vec::new();
     for source in chosen {
-        match source.source.service() {
+        match billing(source) {
             Some(_) => billed.push(source),
             None => writeln!(progress, "source {} ({}): skipped: its vendor does not bill its usage (it reports seats or a level), so it has no cost rows", source.name, source.vendor)?,
         }
@@ -189,11 +216,9 @@ fn billed<'c>(
     Ok(billed)
 }
 
-fn billing(poller: &Poller) -> Option<Billing> {
-    let config = &poller.config;
-    config
-        .source
-        .billing(&config.base_url, config.auth.token_url())
+fn billing(source: &SourceConfig) -> Option<Billing> {
+    let endpoints = (&source.base_url, source.auth.token_url());
+    source.source.billing(endpoints.0, endpoints.1)
 }
 
 /// Midnight UTC at the end of `day`: the instant at which it is yesterday.
@@ -206,7 +231,7 @@ fn midnight_after(day: NaiveDate) -> DateTime<Utc> {
 /// The days to export: `--from`, up to `--to` or the last day every source has settled.
 fn day_range(
     request: &Request,
-    sources: &[SourceConfig],
+    sources: &[&SourceConfig],
     now: DateTime<Utc>,
 ) -> anyhow::Result<DayRange> {
     let date = |flag: &str, text: &str| {
@@ -238,7 +263,7 @@ fn day_range(
 
 /// The last day whose end is older than every source's `settled_after`, and the source that
 /// settles last.
-fn last_settled_day(sources: &[SourceConfig], now: DateTime<Utc>) -> (NaiveDate, Option<String>) {
+fn last_settled_day(sources: &[&SourceConfig], now: DateTime<Utc>) -> (NaiveDate, Option<String>) {
     let settled_of = |source: &SourceConfig| {
         let after = chrono::Duration::from_std(source.schedule.settled_after)
             .unwrap_or(chrono::Duration::MAX);
@@ -257,20 +282,21 @@ fn last_settled_day(sources: &[SourceConfig], now: DateTime<Utc>) -> (NaiveDate,
 
 /// A line per source whose usage had services without money: their rows are left out.
 fn report_unpriced(
-    pollers: &[Poller],
-    unpriced: &BTreeMap<usize, BTreeSet<String>>,
+    sources: &[(Poller, Billing)],
+    unpriced: &BTreeMap<String, BTreeSet<String>>,
     progress: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
-    for (at, services) in unpriced {
-        let (Some(poller), false) = (pollers.get(*at), services.is_empty()) else {
+    for (poller, _) in sources {
+        let config = &poller.config;
+        let Some(services) = unpriced.get(&config.name).filter(|s| !s.is_empty()) else {
             continue;
         };
         let services: Vec<&str> = services.iter().map(String::as_str).collect();
         writeln!(
             progress,
             "source {} ({}): no rows for services {}: they have no money (no price in money.prices matches them, and the vendor reports none)",
-            poller.config.name,
-            poller.config.vendor,
+            config.name,
+            config.vendor,
             services.join(", ")
         )?;
     }

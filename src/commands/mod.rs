@@ -81,13 +81,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(&config_file)?.of_shard(cli.shard());
             seats::command(&config, &sources, format).await
         }
-        Command::Demo { seed } => {
-            let endpoints = endpoints(&cli)?;
-            let listeners = cli.listeners().await?;
-            demo::run(listeners, seed, endpoints, shutdown_on_signal()).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo { seed } => demo(&cli, seed).await,
     }
+}
+
+async fn demo(cli: &Cli, seed: u64) -> anyhow::Result<ExitCode> {
+    let endpoints = endpoints(cli)?;
+    let listeners = cli.listeners().await?;
+    demo::run(listeners, seed, endpoints, shutdown_on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(config_file: &Path) -> ExitCode {

@@ -40,6 +40,24 @@ pub struct DayCharges {
 /// What a charge sums over: its sub-account, service, unit, allocation and pricing currency.
 type PricedKey = (Option<String>, String, String, Vec<String>, String);
 
+/// A sub-account and a service.
+type ServiceKey = (Option<String>, String);
+
+/// What the vendor's money sums over: sub-account, service, allocation and its currency.
+type MoneyKey = (Option<String>, String, Vec<String>, String);
+
+/// Reads a label set's sub-account, from the label the source names.
+#[derive(Clone, Copy)]
+struct SubAccountOf<'a>(Option<&'a str>);
+
+impl SubAccountOf<'_> {
+    fn of(self, names: &[&str], values: &[String]) -> Option<String> {
+        self.0
+            .and_then(|label| label_value(names, values, label))
+            .map(str::to_string)
+    }
+}
+
 #[derive(Default)]
 struct PricedSums {
     units: f64,
@@ -66,14 +84,10 @@ impl Showback {
         let Usage::Daily(daily) = input.usage else {
             return Ok(DayCharges::default());
         };
-        let sub_account = |names: &[&str], values: &[String]| {
-            sub_account_label
-                .and_then(|label| label_value(names, values, label))
-                .map(str::to_string)
-        };
+        let sub_account = SubAccountOf(sub_account_label);
         match input.vendor_costs {
-            Some(costs) => self.vendor_charges(input, daily, costs, &sub_account, day),
-            None => self.priced_charges(input, daily, &sub_account, day),
+            Some(costs) => self.vendor_charges(input, daily, costs, sub_account, day),
+            None => self.priced_charges(input, daily, sub_account, day),
         }
     }
 
@@ -82,7 +96,7 @@ impl Showback {
         &self,
         input: &SourceUsage<'_>,
         daily: &DailyUsage,
-        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        sub_account: SubAccountOf<'_>,
         day: NaiveDate,
     ) -> Result<DayCharges, String> {
         let names = &daily.label_names;
@@ -101,7 +115,7 @@ impl Showback {
                 .converted(currency, day, units * per_unit)
                 .ok_or_else(|| currency.clone())?;
             let key = (
-                sub_account(names, values),
+                sub_account.of(names, values),
                 set.service,
                 set.unit,
                 set.allocation,
@@ -138,33 +152,12 @@ impl Showback {
         input: &SourceUsage<'_>,
         daily: &DailyUsage,
         costs: &DailyUsage,
-        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        sub_account: SubAccountOf<'_>,
         day: NaiveDate,
     ) -> Result<DayCharges, String> {
         let measured = self.units_by_service(input, daily, sub_account, day);
-        let names = &costs.label_names;
-        let mut money: BTreeMap<(Option<String>, String, Vec<String>, String), (f64, f64)> =
-            BTreeMap::new();
-        for (values, days) in &costs.series {
-            let Some(amount) = on_day(days, day) else {
-                continue;
-            };
-            let set = self.label_set(input, names, values);
-            let currency = ServiceOf::Label("currency").of(names, values);
-            let cost = self
-                .converted(&currency, day, amount)
-                .ok_or_else(|| currency.clone())?;
-            let key = (
-                sub_account(names, values),
-                set.service,
-                set.allocation,
-                currency,
-            );
-            let sum = money.entry(key).or_default();
-            sum.0 += cost;
-            sum.1 += amount;
-        }
-        let mut totals: BTreeMap<(Option<String>, String), f64> = BTreeMap::new();
+        let money = self.vendor_money(input, costs, sub_account, day)?;
+        let mut totals: BTreeMap<ServiceKey, f64> = BTreeMap::new();
         for ((sub_account, service, _, _), (_, own)) in &money {
             *totals
                 .entry((sub_account.clone(), service.clone()))
@@ -200,23 +193,56 @@ impl Showback {
         Ok(DayCharges { charges, unpriced })
     }
 
+    /// The vendor's money on `day`, in the reporting currency and in its own, by what a
+    /// charge sums over.
+    fn vendor_money(
+        &self,
+        input: &SourceUsage<'_>,
+        costs: &DailyUsage,
+        sub_account: SubAccountOf<'_>,
+        day: NaiveDate,
+    ) -> Result<BTreeMap<MoneyKey, (f64, f64)>, String> {
+        let names = &costs.label_names;
+        let mut money: BTreeMap<MoneyKey, (f64, f64)> = BTreeMap::new();
+        for (values, days) in &costs.series {
+            let Some(amount) = on_day(days, day) else {
+                continue;
+            };
+            let set = self.label_set(input, names, values);
+            let currency = ServiceOf::Label("currency").of(names, values);
+            let cost = self
+                .converted(&currency, day, amount)
+                .ok_or_else(|| currency.clone())?;
+            let key = (
+                sub_account.of(names, values),
+                set.service,
+                set.allocation,
+                currency,
+            );
+            let sum = money.entry(key).or_default();
+            sum.0 += cost;
+            sum.1 += amount;
+        }
+        Ok(money)
+    }
+
     /// Each sub-account's and service's units on `day`, by unit.
     fn units_by_service(
         &self,
         input: &SourceUsage<'_>,
         daily: &DailyUsage,
-        sub_account: &dyn Fn(&[&str], &[String]) -> Option<String>,
+        sub_account: SubAccountOf<'_>,
         day: NaiveDate,
-    ) -> BTreeMap<(Option<String>, String), Vec<(String, f64)>> {
+    ) -> BTreeMap<ServiceKey, Vec<(String, f64)>> {
         let names = &daily.label_names;
-        let mut measured: BTreeMap<(Option<String>, String), Vec<(String, f64)>> = BTreeMap::new();
+        let mut measured: BTreeMap<ServiceKey, Vec<(String, f64)>> = BTreeMap::new();
         for (values, days) in &daily.series {
             let Some(units) = on_day(days, day) else {
                 continue;
             };
             let set = self.label_set(input, names, values);
             let by_unit = measured
-                .entry((sub_account(names, values), set.service))
+                .entry((sub_account.of(names, values), set.service))
                 .or_default();
             match by_unit.iter_mut().find(|(unit, _)| *unit == set.unit) {
                 Some((_, sum)) => *sum += units,

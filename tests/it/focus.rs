@@ -497,3 +497,156 @@ async fn a_vendor_failure_part_way_fails_the_export_naming_the_source_and_leaves
         "no temporary file is left"
     );
 }
+
+#[tokio::test]
+async fn sources_without_history_or_a_bill_are_skipped_and_services_without_money_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at("2026-12-02T09:00:00Z");
+    let rates = rates_file(dir.path(), now.date_naive());
+    let spec = TenantSpec {
+        seed: 3,
+        today: now.date_naive(),
+        scale: Scale::Small,
+    };
+    let mut entries = String::new();
+    let mut running = Vec::new();
+    for vendor in VENDORS {
+        let tenant = vendor.start(spec).await.unwrap();
+        entries.push_str(&tenant.entry(vendor.type_name()));
+        running.push(tenant);
+    }
+    // No price at all: only a vendor's own money makes rows.
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\nsources:\n{entries}",
+        rates.display()
+    );
+    let config = parse_config(&yaml);
+    let output = dir.path().join("focus.csv");
+    let exported = export(
+        &config,
+        &request("2026-11-01", "2026-11-02", &[], &output),
+        now,
+    )
+    .await;
+    let progress = exported.progress.clone();
+    let rows = exported.rows();
+    for source in &config.sources {
+        let (name, vendor) = (&source.name, source.vendor);
+        let billed = source.source.service().is_some();
+        let said = |what: &str| progress.contains(&format!("source {name} ({vendor}): {what}"));
+        let has_rows = rows.iter().any(|row| row["x_Source"] == *name);
+        match (billed, source.source.reads_date_range()) {
+            (false, _) => assert!(said("skipped: its vendor does not bill its usage"), "{progress}"),
+            (true, false) => assert!(said("skipped: its vendor's API reports the present state, not past days, so it has no history to export"), "{progress}"),
+            (true, true) if has_rows => {
+                assert!(rows.iter().filter(|r| r["x_Source"] == *name).all(|r| r["x_CostOrigin"] == "vendor"));
+            }
+            (true, true) => assert!(said("no rows for services "), "{name}: {progress}"),
+        }
+    }
+    assert!(
+        rows.iter().any(|row| row["x_CostOrigin"] == "vendor"),
+        "a vendor's own money makes rows"
+    );
+}
+
+#[tokio::test]
+async fn a_config_without_money_or_a_day_not_settled_or_over_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at("2026-12-02T09:00:00Z");
+    let rates = rates_file(dir.path(), now.date_naive());
+    let tenants = billed_tenants().await;
+    let output = dir.path().join("focus.csv");
+    let refused =
+        |yaml: String, from: &'static str, to: Option<&'static str>, include_unsettled: bool| {
+            let output = output.clone();
+            async move {
+                let request = Request {
+                    from: from.into(),
+                    to: to.map(String::from),
+                    sources: Vec::new(),
+                    output: Target::File(output),
+                    include_unsettled,
+                };
+                let result = export(&parse_config(&yaml), &request, now).await.result;
+                match result {
+                    Ok(_) => format!("accepted {from} {to:?}"),
+                    Err(e) => e.to_string(),
+                }
+            }
+        };
+    let with_money = config_text(&tenants, &rates, false);
+    let without_money = format!("sources:\n{}", tenants[0].entry());
+    let cases = [
+        (
+            refused(without_money, "2026-11-01", None, false).await,
+            "focus exports money, and the config has no money: section",
+        ),
+        (
+            refused(with_money.clone(), "2026-11-01", Some("2026-12-02"), true).await,
+            "--to 2026-12-02 is not over yet: the last whole day is 2026-12-01",
+        ),
+        (
+            refused(with_money.clone(), "2026-11-01", Some("2026-11-30"), false).await,
+            "--to 2026-11-30 is not settled for source",
+        ),
+        (
+            refused(with_money.clone(), "2026-11-30", None, false).await,
+            "--from 2026-11-30 is after the last day to export, 2026-11-28: nothing to export",
+        ),
+        (
+            refused(with_money, "1 Nov", None, false).await,
+            "--from \"1 Nov\" is not a date (YYYY-MM-DD, a UTC day)",
+        ),
+    ];
+    for (error, expected) in &cases {
+        assert!(error.contains(expected), "{error}\nwanted: {expected}");
+    }
+    for tenant in &tenants {
+        assert!(
+            tenant.case.running.requests().is_empty(),
+            "{} was asked nothing",
+            tenant.vendor
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_source_that_bills_says_who_bills_it_in_focus_terms() {
+    let spec = TenantSpec {
+        seed: 1,
+        today: at("2026-12-02T00:00:00Z").date_naive(),
+        scale: Scale::Small,
+    };
+    for vendor in VENDORS {
+        let tenant = vendor.start(spec).await.unwrap();
+        let config = parse_config(&format!("sources:\n{}", tenant.entry("s")));
+        let source = &config.sources[0];
+        let billing = source
+            .source
+            .billing(&source.base_url, source.auth.token_url());
+        let name = vendor.type_name();
+        assert_eq!(
+            billing.is_some(),
+            source.source.service().is_some(),
+            "{name}: a source says who bills it exactly when its usage is billed"
+        );
+        let Some(billing) = billing else { continue };
+        assert!(
+            consumption_exporter::focus::is_service_category(
+                billing.service_category,
+                billing.service_subcategory
+            ),
+            "{name}: {} / {} is one of FOCUS 1.2's service categories and its subcategories",
+            billing.service_category,
+            billing.service_subcategory
+        );
+        assert!(!billing.account_id.is_empty(), "{name} names its account");
+        if let Some(label) = billing.sub_account_label {
+            assert!(
+                source.source.usage_labels().contains(&label),
+                "{name}: the sub-account label {label} is a usage label"
+            );
+        }
+    }
+}

@@ -356,6 +356,7 @@ const VENDOR_BLIND_WINGS: &[&str] = &[
 const VENDOR_BLIND_FILES: &[&str] = &[
     "src/sources/windows.rs",
     "tests/it/faults.rs",
+    "tests/it/focus.rs",
     "tests/it/hostile.rs",
     "tests/it/incremental.rs",
     "tests/it/secrets.rs",
