@@ -520,3 +520,48 @@ async fn json_lines_are_flat_objects_with_prometheus_keys_first() {
     );
     assert!(poll["series"].is_u64(), "numbers stay numbers: {poll}");
 }
+
+#[tokio::test]
+async fn focus_writes_every_billed_vendors_rows_to_stdout_and_says_what_it_wrote_on_stderr() {
+    let tenants = every_vendor(6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let rates = dir.path().join("rates.csv");
+    std::fs::write(&rates, kit::demo_rates_file(today)).unwrap();
+    let prices: String = kit::VENDORS
+        .iter()
+        .filter_map(|v| v.demo_price())
+        .map(|price| format!("    - {price}\n"))
+        .collect();
+    let entries: String = tenants.iter().map(|t| t.entry(t.type_name())).collect();
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates_file: {}\n  prices:\n{prices}sources:\n{entries}",
+        rates.display()
+    );
+    let path = write_config(&dir, &yaml);
+    let (from, to) = (today - chrono::Days::new(9), today - chrono::Days::new(5));
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["focus", "--config.file", &path, "--output", "-"])
+        .args(["--from", &from.to_string(), "--to", &to.to_string()])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        consumption_exporter::focus::COLUMNS
+    );
+    let rows = reader.records().count();
+    assert!(rows > 10, "{rows} rows");
+    assert!(
+        stderr.contains(&format!("wrote stdout: {rows} rows of ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("focus: {to} (day 5 of 5): ")),
+        "{stderr}"
+    );
+}
