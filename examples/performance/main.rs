@@ -7,6 +7,7 @@
 mod auth;
 mod backfill;
 mod fleet;
+mod focus;
 mod incremental;
 mod links;
 mod load;
@@ -48,7 +49,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string(), "focus".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
@@ -137,6 +138,34 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "showback") {
         showback_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
+    }
+    if options.only.iter().any(|s| s == "focus") {
+        focus_section(&options).await?;
+    }
+    Ok(())
+}
+
+/// The binary's FOCUS export of 10 and of 90 settled days of each history tenant.
+async fn focus_section(options: &Options) -> anyhow::Result<()> {
+    println!("\n## FOCUS export: 10 and 90 settled days, the binary's time and peak memory\n");
+    println!(
+        "| vendor | tenant | rows (90 days) | file | time 10 → 90 days | peak RSS 10 → 90 days |"
+    );
+    println!("|---|---|---:|---:|---|---|");
+    for (vendor, scale) in history_vendors(options) {
+        let short = focus::measure(vendor, scale, 10).await?;
+        let long = focus::measure(vendor, scale, 90).await?;
+        println!(
+            "| {} | {scale} {} | {} | {} | {:.1} s → {:.1} s | {} → {} |",
+            vendor.type_name(),
+            vendor.history_scale_unit(),
+            long.rows,
+            size(long.output_bytes),
+            short.elapsed.as_secs_f64(),
+            long.elapsed.as_secs_f64(),
+            size(short.peak_rss),
+            size(long.peak_rss)
+        );
     }
     Ok(())
 }
