@@ -26,6 +26,10 @@ local selector = import 'selector.libsonnet';
           expr: std.format('sum by (%s, currency) (%s)', [$._config.showbackDimension, m('consumption_cost', 'window=~"month_to_date|period"')]),
         },
         {
+          record: 'consumption:usage_by_service:yesterday',
+          expr: std.format('sum by (source, vendor, service, unit) (%s)', [m('consumption_usage', 'window="yesterday"')]),
+        },
+        {
           record: 'consumption:cost_by_vendor:month_to_date',
           expr: std.format('sum by (vendor, currency) (%s)', [m('consumption_cost', 'window=~"month_to_date|period"')]),
         },
@@ -36,6 +40,43 @@ local selector = import 'selector.libsonnet';
         {
           record: 'consumption:budget_exhausted:timestamp_seconds',
           expr: std.format('time()\n  + (%s - %s)\n  / (\n      (%s - %s)\n      / (%s - time())\n      > 0\n    )\n', [m('consumption_budget_limit'), m('consumption_budget_used'), m('consumption_budget_forecast'), m('consumption_budget_used'), m('consumption_budget_period_end_timestamp_seconds')]),
+        },
+      ],
+    },
+    {
+      // A day's usage against the 28 days before it, evaluated at each UTC midnight of the
+      // window (a subquery step of 1d): the baseline changes once a day, so the group runs
+      // every 5 minutes and the alert compares against a recorded threshold.
+      name: 'consumption.baseline',
+      interval: '5m',
+      local yesterday = std.format('sum by (source, vendor, service, unit) (%s)', [m('consumption_usage', 'window="yesterday"')]),
+      local over28d(fn) = std.format('%s(%s[28d:1d] offset 1d)', [fn, yesterday]),
+      rules: [
+        {
+          record: 'consumption:usage_by_service:median_28d',
+          expr: std.format('quantile_over_time(0.5, %s[28d:1d] offset 1d)', [yesterday]),
+        },
+        {
+          record: 'consumption:usage_by_service:mean_28d',
+          expr: over28d('avg_over_time'),
+        },
+        {
+          record: 'consumption:usage_by_service:stddev_28d',
+          expr: over28d('stddev_over_time'),
+        },
+        {
+          record: 'consumption:usage_by_service:days_28d',
+          expr: over28d('count_over_time'),
+        },
+        {
+          // Above both: well above the median (a flat series' small bump stays under it)
+          // and several deviations above the mean (a noisy series' usual peaks stay under it).
+          record: 'consumption:usage_by_service:anomaly_threshold',
+          expr: std.format('(\n  %(factor)s * consumption:usage_by_service:median_28d\n    > consumption:usage_by_service:mean_28d + %(deviations)s * consumption:usage_by_service:stddev_28d\n  or consumption:usage_by_service:mean_28d + %(deviations)s * consumption:usage_by_service:stddev_28d\n)\nand consumption:usage_by_service:days_28d >= %(days)s\n', {
+            factor: $._config.anomalyMedianFactor,
+            deviations: $._config.anomalyDeviations,
+            days: $._config.anomalyMinDays,
+          }),
         },
       ],
     },
@@ -145,7 +186,70 @@ local selector = import 'selector.libsonnet';
           },
           annotations: {
             summary: '{{ $labels.source }}: the {{ $labels.vendor }} {{ $labels.budget }} period ends in {{ $value | humanizeDuration }}',
-            description: 'The current {{ $labels.budget }} period of {{ $labels.vendor }} source {{ $labels.source }} ends in {{ $value | humanizeDuration }}. Renew it before then.',
+            description: 'The current {{ $labels.budget }} period of {{ $labels.vendor }} source {{ $labels.source }} ends in {{ $value | humanizeDuration }}. Renew it before then. Deprecated: ConsumptionRenewalDue covers every licence end, 90 and 30 days ahead; this alert goes in the next release.',
+          },
+        },
+        {
+          alert: 'ConsumptionSpendAnomaly',
+          expr: 'consumption:usage_by_service:yesterday > consumption:usage_by_service:anomaly_threshold',
+          labels: {
+            severity: 'warning',
+            category: 'finops',
+          },
+          annotations: {
+            summary: '{{ $labels.source }}: {{ $labels.service }} used {{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}×{{ end }} its usual day yesterday',
+            description: 'Service {{ $labels.service }} of {{ $labels.vendor }} source {{ $labels.source }} used {{ $value | humanize }} {{ $labels.unit }} yesterday (UTC), against a median of {{ with printf "consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} a day over the 28 days before ({{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}× the median{{ end }}){{ range printf "sum by (currency) (consumption_cost{window=\\"yesterday\\",source=%q,service=%q})" $labels.source $labels.service | query }}; it cost {{ . | value | humanize }} {{ .Labels.currency }}{{ end }}. Find the automation or job behind it before the month adds it up.',
+          },
+        },
+        {
+          alert: 'ConsumptionCommitmentUnderused',
+          expr: '(\n  consumption_budget_forecast < consumption_budget_shortfall_ratio * consumption_budget_limit\n)\nand (time() - consumption_budget_period_start_timestamp_seconds)\n  > 0.5 * (consumption_budget_period_end_timestamp_seconds - consumption_budget_period_start_timestamp_seconds)\n',
+          labels: {
+            severity: 'warning',
+            category: 'finops',
+          },
+          annotations: {
+            summary: '{{ with $labels.source }}{{ . }}{{ else }}all sources{{ end }}: commitment {{ $labels.budget }} is on course to end under-used',
+            description: 'At the rate of the last 7 days, budget {{ $labels.budget }} {{ if $labels.source }}of {{ $labels.vendor }} source {{ $labels.source }}{{ else }}across sources{{ end }} reaches {{ $value | humanize }} {{ $labels.unit }} by the end of its period ({{ with printf "consumption_budget_period_end_timestamp_seconds{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}), under {{ with printf "consumption_budget_shortfall_ratio{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanizePercentage }}{{ end }} of its limit of {{ with printf "consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }}: {{ with printf "consumption_budget_limit{source=%q,budget=%q,unit=%q,origin=%q} - consumption_budget_forecast{source=%q,budget=%q,unit=%q,origin=%q}" $labels.source $labels.budget $labels.unit $labels.origin $labels.source $labels.budget $labels.unit $labels.origin | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} committed will be paid and not used.',
+          },
+        },
+        {
+          alert: 'ConsumptionRenewalDue',
+          expr: std.format('%s - time() < 30 * 86400', [m('consumption_licence_end_timestamp_seconds')]),
+          labels: {
+            severity: 'warning',
+            category: 'finops',
+            within: '30d',
+          },
+          annotations: {
+            summary: '{{ $labels.source }}: {{ $labels.licence }} ends in {{ $value | humanizeDuration }}',
+            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}. Renew it, resized to what is used: idle seats and an under-used commitment are in the Waste row.',
+          },
+        },
+        {
+          alert: 'ConsumptionRenewalDue',
+          expr: std.format('%(end)s - time() < 90 * 86400\nunless %(end)s - time() < 30 * 86400\n', { end: m('consumption_licence_end_timestamp_seconds') }),
+          labels: {
+            severity: 'info',
+            category: 'finops',
+            within: '90d',
+          },
+          annotations: {
+            summary: '{{ $labels.source }}: {{ $labels.licence }} ends in {{ $value | humanizeDuration }}',
+            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}: time to review what it is used for before the renewal.',
+          },
+        },
+        {
+          alert: 'ConsumptionSeatsIdle',
+          expr: std.format('%s / (%s > 0) > %s', [m('consumption_seats_idle'), m('consumption_seats_assigned'), $._config.idleSeatsShare]),
+          'for': '24h',
+          labels: {
+            severity: 'warning',
+            category: 'finops',
+          },
+          annotations: {
+            summary: '{{ $labels.source }}: {{ $value | humanizePercentage }} of the assigned {{ $labels.licence }} seats are idle',
+            description: '{{ with printf "consumption_seats_idle{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanize }}{{ end }} of {{ with printf "consumption_seats_assigned{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanize }}{{ end }} assigned {{ $labels.licence }} seats of {{ $labels.vendor }} source {{ $labels.source }} have been idle for a day{{ range printf "consumption_seats_idle_cost{source=%q,licence=%q}" $labels.source $labels.licence | query }}, {{ . | value | humanize }} {{ .Labels.currency }} a month{{ end }}. `consumption_exporter seats` lists who holds them.',
           },
         },
         {

@@ -35,6 +35,9 @@ pub struct Budget {
     pub unit: Option<String>,
     pub price: Option<Price>,
     pub warn_ratio: f64,
+    /// A commitment's share of the limit that the forecast should reach by the period's end;
+    /// none: not watched for under-use.
+    pub shortfall_ratio: Option<f64>,
 }
 
 /// Money per unit of a budget.
@@ -116,6 +119,10 @@ pub static WARN_RATIO: FamilyDesc = FamilyDesc {
     name: "consumption_budget_warn_ratio",
     help: "The used/limit ratio from which the budget warns.",
 };
+pub static SHORTFALL_RATIO: FamilyDesc = FamilyDesc {
+    name: "consumption_budget_shortfall_ratio",
+    help: "The share of the limit a commitment's forecast should reach by its period's end (only for budgets with shortfall_ratio).",
+};
 pub static PERIOD_START: FamilyDesc = FamilyDesc {
     name: "consumption_budget_period_start_timestamp_seconds",
     help: "Start of the budget's current period (Unix seconds, UTC midnight).",
@@ -141,6 +148,7 @@ struct Series<'a> {
     /// None: the vendor has no forecast yet, and the series is absent.
     forecast: Option<f64>,
     warn_ratio: f64,
+    shortfall_ratio: Option<f64>,
     period: Option<(f64, f64)>,
     money: Option<&'a Price>,
 }
@@ -297,7 +305,7 @@ pub const LABEL_NAMES: [&str; 4] = ["vendor", "budget", "unit", "origin"];
 /// the budgets its vendor reports), or of the top-level budgets across sources.
 pub struct BudgetFamilies {
     builder: SnapshotBuilder,
-    ids: [FamilyId; 7],
+    ids: [FamilyId; 8],
     /// None: the top-level budgets, which have no `source` or `vendor` label.
     vendor: Option<&'static str>,
 }
@@ -324,6 +332,7 @@ impl BudgetFamilies {
             &WARN_RATIO,
             &PERIOD_START,
             &PERIOD_END,
+            &SHORTFALL_RATIO,
         ]
         .map(|desc| builder.family(desc, names(), Combine::Sum));
         BudgetFamilies {
@@ -336,7 +345,8 @@ impl BudgetFamilies {
     /// Adds every series of one budget; a priced one serves limit, used and forecast again in
     /// its currency.
     fn add(&mut self, series: Series<'_>) {
-        let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id] = self.ids;
+        let [limit_id, used_id, forecast_id, overage_id, warn_id, start_id, end_id, shortfall_id] =
+            self.ids;
         let (name, unit, origin) = series.labels;
         let first = usize::from(self.vendor.is_none());
         let labels = [self.vendor.unwrap_or_default(), name, unit, origin];
@@ -347,6 +357,7 @@ impl BudgetFamilies {
             observations.extend([(used_id, used), (overage_id, overage)]);
         }
         observations.extend(series.forecast.map(|f| (forecast_id, f)));
+        observations.extend(series.shortfall_ratio.map(|r| (shortfall_id, r)));
         if let Some((start, end)) = series.period {
             observations.extend([(start_id, start), (end_id, end)]);
         }
@@ -396,6 +407,7 @@ impl BudgetFamilies {
                 used: Some(evaluation.used),
                 forecast: Some(evaluation.forecast),
                 warn_ratio: budget.warn_ratio,
+                shortfall_ratio: budget.shortfall_ratio,
                 period: Some(period),
                 money: budget.price.as_ref(),
             });
@@ -417,6 +429,7 @@ impl BudgetFamilies {
             used: Some(evaluation.used),
             forecast: Some(evaluation.forecast),
             warn_ratio: budget.warn_ratio,
+            shortfall_ratio: budget.shortfall_ratio,
             period: Some((seconds(start), seconds(end))),
             money: None,
         });
@@ -431,6 +444,7 @@ impl BudgetFamilies {
                 used: budget.used,
                 forecast: budget.forecast,
                 warn_ratio: DEFAULT_WARN_RATIO,
+                shortfall_ratio: None,
                 period: budget.period,
                 money: None,
             });

@@ -71,6 +71,15 @@ impl Decoder<'_> {
                 "warn_ratio must be above 0 and at most 1 (a share of the limit)",
             );
         }
+        if raw
+            .shortfall_ratio
+            .is_some_and(|ratio| !(ratio > 0.0 && ratio <= 1.0))
+        {
+            self.error(
+                format!("{path}.shortfall_ratio"),
+                "shortfall_ratio must be above 0 and at most 1 (the share of the limit a commitment should reach by its period's end)",
+            );
+        }
         if raw.unit.as_deref().is_some_and(|u| u.trim().is_empty()) {
             self.error(format!("{path}.unit"), "unit must not be empty");
         }
@@ -83,6 +92,7 @@ impl Decoder<'_> {
             unit: raw.unit,
             price,
             warn_ratio,
+            shortfall_ratio: raw.shortfall_ratio,
         })
     }
 

@@ -135,6 +135,9 @@ pub(super) struct RawBudget {
     pub(super) price: Option<f64>,
     pub(super) currency: Option<String>,
     pub(super) warn_ratio: Option<f64>,
+    /// A commitment: the forecast at the period's end below this share of the limit is money
+    /// paid and not used.
+    pub(super) shortfall_ratio: Option<f64>,
 }
 
 #[derive(Deserialize, Serialize, JsonSchema)]

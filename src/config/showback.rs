@@ -85,6 +85,8 @@ pub(super) struct RawMoneyBudget {
     start: Option<String>,
     #[serde(default)]
     warn_ratio: Option<f64>,
+    #[serde(default)]
+    shortfall_ratio: Option<f64>,
 }
 
 /// The top-level keys showback reads, as written.
@@ -292,6 +294,7 @@ impl Decoder<'_> {
                 price: None,
                 currency: None,
                 warn_ratio: raw.warn_ratio,
+                shortfall_ratio: raw.shortfall_ratio,
             };
             let Some(budget) = self.budget(&path, raw, &keys) else {
                 continue;

@@ -63,7 +63,7 @@ fn daily_budgets(key: &str, value: &str) -> String {
         "    budgets:
       - {{name: month, match: {{{key}: {value}}}, limit: 1, period: month}}
       - {{name: quarter, match: {{{key}: {value}}}, limit: 1e12, period: quarter, start: 2025-11-15}}
-      - {{name: fy, match: {{{key}: {value}}}, limit: 1e12, period: year, start: 2026-04-01}}
+      - {{name: fy, match: {{{key}: {value}}}, limit: 1e12, period: year, start: 2026-04-01, shortfall_ratio: 0.9}}
       - {{name: money, match: {{{key}: {value}}}, limit: 1e12, period: month, price: 0.5, currency: EUR}}
       - {{name: empty, match: {{{key}: nobody}}, limit: 10, period: month, unit: things}}
 "
@@ -102,6 +102,16 @@ async fn check_daily_vendor(
         "over its limit of 1"
     );
     assert_eq!(b.get("warn_ratio", "month", unit), Some(0.8));
+    assert_eq!(
+        b.get("shortfall_ratio", "fy", unit),
+        Some(0.9),
+        "a commitment's shortfall ratio"
+    );
+    assert_eq!(
+        b.get("shortfall_ratio", "month", unit),
+        None,
+        "no ratio: not a commitment"
+    );
     assert_eq!(
         b.get("period_start_timestamp_seconds", "month", unit),
         Some(midnight("2027-01-01"))

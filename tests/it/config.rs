@@ -235,12 +235,13 @@ fn each_bad_budget_is_refused_at_its_line_and_column() {
         )
     };
     let cases = [
-        ("        limt: 5\n", "exporter.yml:13:9: sources[0].budgets[0].limt: unknown field `limt`, expected one of `name`, `match`, `limit`, `period`, `start`, `unit`, `price`, `currency`, `warn_ratio`"),
+        ("        limt: 5\n", "exporter.yml:13:9: sources[0].budgets[0].limt: unknown field `limt`, expected one of `name`, `match`, `limit`, `period`, `start`, `unit`, `price`, `currency`, `warn_ratio`, `shortfall_ratio`"),
         ("        match: {robot: x}\n", "exporter.yml:13:17: sources[0].budgets[0].match.robot: `robot` is not a label of this source's usage: the labels this source keeps are tenant_id, consumable, uipath_service"),
         ("        price: 0.12\n", "exporter.yml:13:9: sources[0].budgets[0].price: a price needs a currency: add `currency` (e.g. EUR), the `unit` of the money series"),
         ("        currency: EUR\n", "exporter.yml:13:9: sources[0].budgets[0].currency: a currency without a price: add `price` (money per unit) or remove currency"),
         ("        start: 2026-13-01\n", "exporter.yml:13:9: sources[0].budgets[0].start: start must be a date as YYYY-MM-DD (the contract's anniversary): input is out of range"),
         ("        warn_ratio: 1.5\n", "exporter.yml:13:9: sources[0].budgets[0].warn_ratio: warn_ratio must be above 0 and at most 1 (a share of the limit)"),
+        ("        shortfall_ratio: 0\n", "exporter.yml:13:9: sources[0].budgets[0].shortfall_ratio: shortfall_ratio must be above 0 and at most 1 (the share of the limit a commitment should reach by its period's end)"),
     ];
     for (lines, expected) in cases {
         assert_eq!(errors_of(&budget(lines)), expected, "for:\n{lines}");
@@ -280,6 +281,10 @@ fn a_budget_is_read_with_its_defaults_and_its_period_anchor() {
         ]
     );
     assert_eq!(budget.warn_ratio, 0.8, "the default warn ratio");
+    assert_eq!(
+        budget.shortfall_ratio, None,
+        "no commitment is watched by default"
+    );
     assert_eq!(budget.unit, None, "the vendor's unit, found when polled");
     let now = chrono::DateTime::parse_from_rfc3339("2027-01-15T00:00:00Z")
         .unwrap()
