@@ -1397,6 +1397,164 @@ local selector = import 'selector.libsonnet';
           options: {},
           description: 'Days left until each licence, bundle or commitment a vendor reports ends.',
         },
+        {
+          id: 44,
+          type: 'row',
+          title: 'Waste',
+          collapsed: false,
+          gridPos: {
+            x: 0,
+            y: 138,
+            w: 24,
+            h: 1,
+          },
+          panels: [],
+        },
+        {
+          id: 45,
+          title: 'Yesterday against its 28-day median',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 139,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: 'consumption:usage_by_service:yesterday / consumption:usage_by_service:median_28d',
+              legendFormat: '{{source}} {{service}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: "Each service's usage yesterday (UTC) as a multiple of the median day of the 28 days before it. ConsumptionSpendAnomaly fires well above both the median and the usual spread (docs/prometheus.md); the baseline needs 14 days of history, which backfill gives on day one.",
+        },
+        {
+          id: 46,
+          title: 'Commitments: committed and not used at period end',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 139,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('(%s - %s) and %s', [m('consumption_budget_limit'), m('consumption_budget_forecast'), m('consumption_budget_shortfall_ratio')]),
+              legendFormat: '{{source}} {{budget}} ({{unit}})',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: "For each budget with a shortfall_ratio (a commitment): its limit less its forecast at the period's end, in the budget's unit: what will be paid and not used at the current rate. ConsumptionCommitmentUnderused fires past half the period when the forecast is under the ratio.",
+        },
+        {
+          id: 47,
+          title: 'Renewals in the next 90 days',
+          type: 'bargauge',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 0,
+            y: 147,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('(%s - time()) / 86400 < 90', [m('consumption_licence_end_timestamp_seconds')]),
+              legendFormat: '{{source}} {{licence}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'd',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Days until each licence, bundle or subscription period ends, for those ending within 90 days: ConsumptionRenewalDue informs at 90 days and warns at 30.',
+        },
+        {
+          id: 48,
+          title: 'Idle seats and their money',
+          type: 'timeseries',
+          datasource: {
+            type: 'prometheus',
+            uid: '${datasource}',
+          },
+          gridPos: {
+            x: 12,
+            y: 147,
+            w: 12,
+            h: 8,
+          },
+          targets: [
+            {
+              refId: 'A',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, licence) (%s)', [m('consumption_seats_idle')]),
+              legendFormat: 'idle {{source}} {{licence}}',
+            },
+            {
+              refId: 'B',
+              datasource: {
+                type: 'prometheus',
+                uid: '${datasource}',
+              },
+              expr: std.format('sum by (source, licence, currency) (%s)', [m('consumption_seats_idle_cost')]),
+              legendFormat: '{{currency}} a month {{source}} {{licence}}',
+            },
+          ],
+          fieldConfig: {
+            defaults: {
+              unit: 'none',
+            },
+            overrides: [],
+          },
+          options: {},
+          description: 'Idle seats per source and licence, and their monthly money where a seat price is set. ConsumptionSeatsIdle fires when idle seats are over a share of the assigned ones for a day; `consumption_exporter seats` lists who holds them.',
+        },
       ],
     },
   },

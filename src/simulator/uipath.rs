@@ -52,7 +52,39 @@ pub struct UiPathOrganization {
     pub named_users: usize,
     /// Whether the token may not read licences (OR.License.Read / OR.Settings.Read): 403.
     pub licences_forbidden: bool,
+    /// A day on which every service consumes this many units more than its usual amount: a
+    /// runaway automation, for the spend-anomaly alert.
+    pub spike: Option<(NaiveDate, f64)>,
 }
+
+impl UiPathOrganization {
+    /// Units consumed by a tenant's service from a consumable on one day, the spike included.
+    pub fn amount(&self, tenant: &str, consumable: &str, service: &str, day: NaiveDate) -> f64 {
+        let spike = self
+            .spike
+            .filter(|(spike_day, _)| *spike_day == day)
+            .map_or(0.0, |(_, extra)| extra);
+        daily_amount(self.seed, tenant, consumable, service, day) + spike
+    }
+
+    /// The demo's organisation: a day that spikes (yesterday), and a bundle that ends in 20
+    /// days, for the FinOps alerts to have something to say.
+    pub fn demo(seed: u64, today: NaiveDate) -> Self {
+        UiPathOrganization {
+            seed,
+            today,
+            spike: Some((today - chrono::Days::new(1), DEMO_SPIKE)),
+            bundle: (
+                today - chrono::Days::new(345),
+                today + chrono::Days::new(20),
+            ),
+            ..UiPathOrganization::default()
+        }
+    }
+}
+
+/// What each service consumes on top of its usual amount on the demo's spike day.
+pub const DEMO_SPIKE: f64 = 2_500.0;
 
 /// The named-user licence types the simulator assigns, and the seats each tenant bought of
 /// each; `Unattended` is a runtime licence: bought and used, with no named users.
@@ -135,6 +167,7 @@ impl Default for UiPathOrganization {
             folders_forbidden: false,
             named_users: 30,
             licences_forbidden: false,
+            spike: None,
         }
     }
 }
@@ -342,7 +375,7 @@ pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) ->
         .flat_map(|day| {
             services
                 .iter()
-                .map(move |s| daily_amount(org.seed, tenant, code, s, day))
+                .map(move |s| org.amount(tenant, code, s, day))
         })
         .sum();
     let tenant_pool = consumed.min(allocated);
@@ -504,11 +537,7 @@ async fn consumption_by_folder(
     let total: f64 = first
         .iter_days()
         .take_while(|d| *d <= end.min(org.today))
-        .flat_map(|d| {
-            services
-                .iter()
-                .map(move |s| daily_amount(org.seed, tenant, code, s, d))
-        })
+        .flat_map(|d| services.iter().map(move |s| org.amount(tenant, code, s, d)))
         .sum();
     let rows: Vec<Value> = FOLDERS
         .iter()
@@ -613,7 +642,7 @@ fn items(
         for (i, service) in services.iter().enumerate() {
             let revised = if i == 0 { revisions.on(day) } else { 0.0 };
             let extra = revised + if day == last { surge } else { 0.0 };
-            let amount = daily_amount(org.seed, tenant, code, service, day) + extra;
+            let amount = org.amount(tenant, code, service, day) + extra;
             items.push(json!({"date": date_value(org.date_style, day), "service": service, "consumedAmount": amount}));
         }
     }
@@ -655,10 +684,13 @@ impl super::kit::SimulatedVendor for UiPathKit {
     ) -> futures_util::future::BoxFuture<'static, anyhow::Result<super::kit::SimulatedTenant>> {
         use super::kit::{EntryParts, Scale, SimulatedTenant};
         Box::pin(async move {
-            let mut org = UiPathOrganization {
-                seed: spec.seed,
-                today: spec.today,
-                ..UiPathOrganization::default()
+            let mut org = match spec.scale {
+                Scale::Demo => UiPathOrganization::demo(spec.seed, spec.today),
+                _ => UiPathOrganization {
+                    seed: spec.seed,
+                    today: spec.today,
+                    ..UiPathOrganization::default()
+                },
             };
             let (asked, codes) = match spec.scale {
                 Scale::Small => (org.tenant_ids[..1].to_vec(), "RU"),
@@ -707,7 +739,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
         now: chrono::DateTime<chrono::Utc>,
     ) -> String {
         use super::kit::{demo_budgets, DemoUsage};
-        let org = UiPathOrganization::default();
+        let org = UiPathOrganization::demo(spec.seed, spec.today);
         let usage = ["RU", "PLTU", "AGU", "AIU"].map(|code| {
             let services = CONSUMABLES
                 .iter()
@@ -715,14 +747,21 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 .map_or(&[][..], |(_, services)| *services);
             let amount = |day| -> f64 {
                 let per_tenant = |tenant: &String| -> f64 {
-                    let amount = |s: &&str| daily_amount(spec.seed, tenant, code, s, day);
+                    let amount = |s: &&str| org.amount(tenant, code, s, day);
                     services.iter().map(amount).sum()
                 };
                 org.tenant_ids.iter().map(per_tenant).sum()
             };
             DemoUsage::daily(code, amount, now)
         });
-        demo_budgets("consumable", usage, now)
+        // A yearly commitment of Robot Units, more than half gone and on course to end at
+        // about half its limit: the under-used commitment the FinOps alert is about.
+        let commitment = format!(
+            "      - {{name: commitment, match: {{consumable: RU}}, limit: {:.0}, period: year, start: {}, shortfall_ratio: 0.9}}\n",
+            8.0 * usage[0].forecast,
+            now.date_naive() - chrono::Days::new(200)
+        );
+        demo_budgets("consumable", usage, now) + &commitment
     }
 
     fn secrets(&self) -> &'static [&'static str] {
@@ -793,7 +832,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
     }
 
     fn demo_spend(&self, spec: super::kit::TenantSpec) -> Option<super::kit::DemoSpend> {
-        let org = UiPathOrganization::default();
+        let org = UiPathOrganization::demo(spec.seed, spec.today);
         let units = move |day| -> f64 {
             let mut sum = 0.0;
             for (code, services) in CONSUMABLES
@@ -803,7 +842,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 for tenant in &org.tenant_ids {
                     sum += services
                         .iter()
-                        .map(|s| daily_amount(spec.seed, tenant, code, s, day))
+                        .map(|s| org.amount(tenant, code, s, day))
                         .sum::<f64>();
                 }
             }

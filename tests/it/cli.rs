@@ -207,6 +207,29 @@ async fn the_demo_polls_every_vendor_successfully() {
             vendor.type_name()
         );
     }
+    // The FinOps alerts' conditions: a commitment on course to end under-used past half its
+    // period, and a licence that ends within 30 days.
+    let now = chrono::Utc::now().timestamp() as f64;
+    let underused = m.samples().filter(|(name, labels, ratio)| {
+        let of = |family: &str| m.get(family, &labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+        *name == "consumption_budget_shortfall_ratio"
+            && matches!(
+                (of("consumption_budget_forecast"), of("consumption_budget_limit"), of("consumption_budget_period_start_timestamp_seconds"), of("consumption_budget_period_end_timestamp_seconds")),
+                (Some(forecast), Some(limit), Some(start), Some(end)) if forecast < ratio * limit && now - start > (end - start) / 2.0
+            )
+    });
+    assert!(
+        underused.count() > 0,
+        "the demo has a commitment on course to end under-used"
+    );
+    let ending_soon = m.samples().filter(|(name, _, end)| {
+        *name == "consumption_licence_end_timestamp_seconds"
+            && (0.0..30.0 * 86_400.0).contains(&(end - now))
+    });
+    assert!(
+        ending_soon.count() > 0,
+        "the demo has a licence ending within 30 days"
+    );
     // Every vendor's demo budgets show the conditions of every budget alert.
     for vendor in kit::VENDORS {
         let name = vendor.type_name();

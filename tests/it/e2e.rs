@@ -484,7 +484,8 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         }
     }
     assert!(expressions.len() >= 15, "the dashboard has its panels");
-    for (title, expression) in &expressions {
+    // The spend baseline needs weeks of history: the FinOps test backfills them and checks it.
+    for (title, expression) in expressions.iter().filter(|(_, e)| !e.contains("_28d")) {
         let promql = expression.replace("$source", ".*");
         assert!(
             !query(&prometheus, &promql).await.is_empty(),
@@ -666,7 +667,12 @@ fn the_shipped_rules_pass_promtool_check_and_their_unit_tests() {
     assert!(checked.contains("SUCCESS"), "{checked}");
     run_tool(
         promtool,
-        &["test", "rules", "tests/consumption.rules.test.yml"],
+        &[
+            "test",
+            "rules",
+            "tests/consumption.rules.test.yml",
+            "tests/consumption.finops.test.yml",
+        ],
         &dir,
     );
 }
