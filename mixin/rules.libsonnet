@@ -27,7 +27,9 @@ local selector = import 'selector.libsonnet';
         },
         {
           record: 'consumption:usage_by_service:yesterday',
-          expr: std.format('sum by (source, vendor, service, unit) (%s)', [m('consumption_usage', 'window="yesterday"')]),
+          // Over the allocation dimensions, once per target: a second scrape of the same
+          // exporter (a replica, a backfill) is not more usage.
+          expr: std.format('sum by (source, vendor, service, unit) (max without (job, instance) (%s))', [m('consumption_usage', 'window="yesterday"')]),
         },
         {
           record: 'consumption:cost_by_vendor:month_to_date',
@@ -49,7 +51,7 @@ local selector = import 'selector.libsonnet';
       // every 5 minutes and the alert compares against a recorded threshold.
       name: 'consumption.baseline',
       interval: '5m',
-      local yesterday = std.format('sum by (source, vendor, service, unit) (%s)', [m('consumption_usage', 'window="yesterday"')]),
+      local yesterday = std.format('sum by (source, vendor, service, unit) (max without (job, instance) (%s))', [m('consumption_usage', 'window="yesterday"')]),
       local over28d(fn) = std.format('%s(%s[28d:1d] offset 1d)', [fn, yesterday]),
       rules: [
         {

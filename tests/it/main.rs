@@ -8,6 +8,7 @@ mod dynatrace;
 mod e2e;
 mod exposition;
 mod faults;
+mod finops_e2e;
 mod focus;
 mod helpers;
 mod hostile;
