@@ -205,7 +205,13 @@ local selector = import 'selector.libsonnet';
         },
         {
           alert: 'ConsumptionCommitmentUnderused',
-          expr: '(\n  consumption_budget_forecast < consumption_budget_shortfall_ratio * consumption_budget_limit\n)\nand (time() - consumption_budget_period_start_timestamp_seconds)\n  > 0.5 * (consumption_budget_period_end_timestamp_seconds - consumption_budget_period_start_timestamp_seconds)\n',
+          expr: std.format('(\n  %(forecast)s < %(ratio)s * %(limit)s\n)\nand (time() - %(start)s)\n  > 0.5 * (%(end)s - %(start)s)\n', {
+            forecast: m('consumption_budget_forecast'),
+            ratio: m('consumption_budget_shortfall_ratio'),
+            limit: m('consumption_budget_limit'),
+            start: m('consumption_budget_period_start_timestamp_seconds'),
+            end: m('consumption_budget_period_end_timestamp_seconds'),
+          }),
           labels: {
             severity: 'warning',
             category: 'finops',

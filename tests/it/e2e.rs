@@ -56,7 +56,7 @@ use crate::helpers::free_port;
 use crate::helpers::{program, run_tool};
 use chrono::Datelike;
 
-async fn webhook() -> (
+pub(crate) async fn webhook() -> (
     String,
     Arc<Mutex<Vec<Value>>>,
     consumption_exporter::simulator::RunningSimulator,
@@ -173,6 +173,23 @@ pub(crate) async fn start_prometheus(config: &Path, tsdb: &Path) -> (Program, St
     (program, url)
 }
 
+/// A real Alertmanager with `config`, its state under `work`, not clustered; and its port.
+pub(crate) fn start_alertmanager(binary: &Path, config: &Path, work: &Path) -> (Program, u16) {
+    let port = free_port();
+    let alertmanager = Program(
+        Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", work.join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (alertmanager, port)
+}
+
 pub(crate) async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
@@ -266,21 +283,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
             .replace("group_wait: 30s", "group_wait: 1s"),
     )
     .unwrap();
-    let am_port = free_port();
-    let _alertmanager = Program(
-        Command::new(alertmanager_bin)
-            .arg(format!("--config.file={}", am_config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                work.path().join("am").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_alertmanager, am_port) = start_alertmanager(&alertmanager_bin, &am_config, work.path());
 
     // Prometheus scraping every second, with the shipped rules.
     let prom_config = work.path().join("prometheus.yml");

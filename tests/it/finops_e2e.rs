@@ -10,39 +10,16 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{Days, Utc};
 use consumption_exporter::model::clock::SystemClock;
 use consumption_exporter::simulator::uipath::{UiPathOrganization, UiPathSimulator};
 use serde_json::Value;
 
-use crate::e2e::{query, start_prometheus, wait_for, Program};
-use crate::helpers::{free_port, program, run_tool, RunningExporter};
+use crate::e2e::{query, start_alertmanager, start_prometheus, wait_for, webhook, Program};
+use crate::helpers::{program, run_tool, RunningExporter};
 
 fn examples() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
-}
-
-/// Every notification a webhook receives.
-async fn webhook() -> (
-    String,
-    Arc<Mutex<Vec<Value>>>,
-    consumption_exporter::simulator::RunningSimulator,
-) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let router = Router::new().route(
-        "/hook",
-        post(move |Json(body): Json<Value>| {
-            let sink = sink.clone();
-            async move { sink.lock().unwrap().push(body) }
-        }),
-    );
-    let running = consumption_exporter::simulator::serve(router, 0)
-        .await
-        .unwrap();
-    (format!("{}/hook", running.url()), received, running)
 }
 
 /// Whether `receiver` was sent a firing `alertname` for the source `e2e-finops`.
@@ -128,7 +105,7 @@ fn backfill_into(config_file: &Path, data: &Path, work: &Path) {
 }
 
 /// Alertmanager with the shipped config, every receiver pointed at `hook`, without waiting.
-fn start_alertmanager(hook: &str, work: &Path) -> (Program, u16) {
+fn start_shipped_alertmanager(hook: &str, work: &Path) -> (Program, u16) {
     let shipped =
         std::fs::read_to_string(examples().join("alertmanager/alertmanager.yml")).unwrap();
     let finops = "http://127.0.0.1:5001/consumption-finops";
@@ -143,22 +120,11 @@ fn start_alertmanager(hook: &str, work: &Path) -> (Program, u16) {
             .replace("group_wait: 30s", "group_wait: 1s"),
     )
     .unwrap();
-    let port = free_port();
-    let alertmanager = Program(
-        Command::new(program(
-            &["prometheus-alertmanager", "alertmanager"],
-            "prometheus-alertmanager",
-        ))
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", work.join("am").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
+    let binary = program(
+        &["prometheus-alertmanager", "alertmanager"],
+        "prometheus-alertmanager",
     );
-    (alertmanager, port)
+    start_alertmanager(&binary, &config, work)
 }
 
 /// The expressions of the dashboard's Waste row.
@@ -200,7 +166,7 @@ async fn finops_alerts_reach_their_receiver_from_a_backfilled_month() {
     backfill_into(&config_file, &data, work.path());
 
     let (hook, received, _hook) = webhook().await;
-    let (_alertmanager, am_port) = start_alertmanager(&hook, work.path());
+    let (_alertmanager, am_port) = start_shipped_alertmanager(&hook, work.path());
     let exporter = RunningExporter::start_with_clock(&yaml, Arc::new(SystemClock)).await;
     let prom_config = work.path().join("prometheus.yml");
     std::fs::write(
