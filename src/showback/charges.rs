@@ -73,6 +73,21 @@ fn on_day(days: &[(NaiveDate, f64)], day: NaiveDate) -> Option<f64> {
 }
 
 impl Showback {
+    /// Each label set of `usage` with an amount on `day`: its values, the amount, and how
+    /// showback labels it.
+    fn on_day<'a>(
+        &'a self,
+        input: &'a SourceUsage<'_>,
+        usage: &'a DailyUsage,
+        day: NaiveDate,
+    ) -> impl Iterator<Item = (&'a [String], f64, super::LabelSet)> + 'a {
+        usage.series.iter().filter_map(move |(values, days)| {
+            let amount = on_day(days, day)?;
+            let set = self.label_set(input, &usage.label_names, values);
+            Some((values.as_slice(), amount, set))
+        })
+    }
+
     /// The charges of `day`, or the currency of money no rate converts into the reporting
     /// currency on that day (a charge must be in one currency).
     pub fn day_charges(
@@ -102,11 +117,7 @@ impl Showback {
         let names = &daily.label_names;
         let mut sums: BTreeMap<PricedKey, PricedSums> = BTreeMap::new();
         let mut unpriced = BTreeSet::new();
-        for (values, days) in &daily.series {
-            let Some(units) = on_day(days, day) else {
-                continue;
-            };
-            let set = self.label_set(input, names, values);
+        for (values, units, set) in self.on_day(input, daily, day) {
             let Some((per_unit, currency)) = &set.price else {
                 unpriced.insert(set.service);
                 continue;
@@ -204,11 +215,7 @@ impl Showback {
     ) -> Result<BTreeMap<MoneyKey, (f64, f64)>, String> {
         let names = &costs.label_names;
         let mut money: BTreeMap<MoneyKey, (f64, f64)> = BTreeMap::new();
-        for (values, days) in &costs.series {
-            let Some(amount) = on_day(days, day) else {
-                continue;
-            };
-            let set = self.label_set(input, names, values);
+        for (values, amount, set) in self.on_day(input, costs, day) {
             let currency = ServiceOf::Label("currency").of(names, values);
             let cost = self
                 .converted(&currency, day, amount)
@@ -236,11 +243,7 @@ impl Showback {
     ) -> BTreeMap<ServiceKey, Vec<(String, f64)>> {
         let names = &daily.label_names;
         let mut measured: BTreeMap<ServiceKey, Vec<(String, f64)>> = BTreeMap::new();
-        for (values, days) in &daily.series {
-            let Some(units) = on_day(days, day) else {
-                continue;
-            };
-            let set = self.label_set(input, names, values);
+        for (values, units, set) in self.on_day(input, daily, day) {
             let by_unit = measured
                 .entry((sub_account.of(names, values), set.service))
                 .or_default();
