@@ -2,7 +2,7 @@
 # Installs what the tests need from Debian's packages, then runs every test.
 # The tests run `prometheus` (with promtool), `prometheus-alertmanager` (with amtool), `openssl`
 # (s_client), `systemd` (systemd-socket-activate, systemd-analyze), `python3-prometheus-client`
-# (the OpenMetrics parser), `podman` with `runc`, and `lintian`; from PyPI helm-python-sdk,
+# (the OpenMetrics parser), `podman` with `runc`, `lintian` and `tinyproxy`; from PyPI helm-python-sdk,
 # kubernetes-validate, check-jsonschema and focus-validator (with Python 3.12+), from npm
 # @kubernetes-models/prometheus-operator, and from crates.io cargo-deb. A test fails, naming what to install, when one is missing.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v systemd-socket-activate >/dev/null 2>&1 || missing+=(systemd)
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 command -v jsonnet >/dev/null 2>&1 && command -v jsonnetfmt >/dev/null 2>&1 || missing+=(jsonnet)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)

@@ -32,7 +32,7 @@ fn new_poller(
 ) -> Poller {
     Poller {
         client: HttpClient::new(
-            http.clone(),
+            source.http.clone().unwrap_or_else(|| http.clone()),
             source.base_url.clone(),
             source.limits,
             &source.auth,
@@ -54,7 +54,7 @@ fn new_poller(
 /// Builds the store and one poller per configured source, without starting them (for `once`
 /// and for tests that drive polls one by one).
 pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store>, Vec<Poller>)> {
-    let http = build_reqwest_client().context("building the HTTP client")?;
+    let http = build_reqwest_client(&Default::default()).context("building the HTTP client")?;
     let slots: Vec<Arc<SourceSlot>> = config
         .sources
         .iter()
@@ -105,7 +105,7 @@ impl Supervisor {
         clock: SharedClock,
         config_file: ConfigFile,
     ) -> anyhow::Result<Self> {
-        let http = build_reqwest_client().context("building the HTTP client")?;
+        let http = build_reqwest_client(&Default::default()).context("building the HTTP client")?;
         let store = Store::new(Vec::new(), now_unix(&clock));
         let mut supervisor = Supervisor {
             store,

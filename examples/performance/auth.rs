@@ -32,7 +32,7 @@ pub async fn measure(requests: usize) -> anyhow::Result<AuthFigures> {
     let _exporter = Process::spawn(&mut command)?;
     processes::wait_until_listening(addr, Duration::from_secs(10))?;
     let url = format!("http://{addr}/-/healthy");
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     let timed = |user: &'static str, password: &'static str| {
         let (client, url) = (client.clone(), url.clone());
         async move {

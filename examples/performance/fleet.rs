@@ -125,7 +125,7 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     let check = check_times(&text)?;
     let base_rss = {
         let (exporter, addr, _dir) = start_exporter(&fleet.config(1, "1h", MAX_CONCURRENT_POLLS))?;
-        let client = consumption_exporter::http::build_reqwest_client()?;
+        let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
         wait_ready(&client, addr).await?;
         fetch(&client, addr, false).await?;
         fetch(&client, addr, true).await?;
@@ -133,7 +133,7 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
         exporter.rss_bytes()?
     };
     let (exporter, addr, _dir) = start_exporter(&text)?;
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     let started = Instant::now();
     let most_in_flight = watch_first_round(&client, addr).await?;
     let first_round = started.elapsed();
@@ -301,7 +301,7 @@ async fn churn_runs(
     text: &str,
 ) -> anyhow::Result<(Vec<(bool, usize, LoadResult)>, usize, Duration)> {
     let (exporter, addr, _dir) = start_exporter(text)?;
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     wait_ready(&client, addr).await?;
     // The second round starts about a minute after the first did.
     tokio::time::sleep(Duration::from_secs(45)).await;
@@ -436,7 +436,7 @@ pub async fn first_rounds(sizes: &[usize]) -> anyhow::Result<Vec<FirstRound>> {
     for &sources in sizes {
         eprintln!("first round: {sources} sources");
         let (exporter, addr, _dir) = start_exporter(&fleet.config(sources, "1h", 16))?;
-        let client = consumption_exporter::http::build_reqwest_client()?;
+        let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
         let started = Instant::now();
         let cpu_before = exporter.cpu_time()?;
         let mut latencies = Vec::new();

@@ -71,7 +71,7 @@ fn config(url: &str) -> String {
 /// Peak resident memory of the exporter polling `pages` pages with unique links of
 /// `link_bytes`, against one page of the same tenant.
 pub async fn measure(pages: usize, link_bytes: usize) -> anyhow::Result<LinkFigures> {
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     let peak_after = |pages: usize| {
         let client = client.clone();
         async move {

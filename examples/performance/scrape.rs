@@ -143,7 +143,7 @@ pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<S
     let rss_bytes = steady_rss(&tenant).await?;
     // Polls an hour apart: the scrapes and the idle figures see no poll.
     let (exporter, addr, _dir) = start_exporter(&tenant.config("1h"))?;
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     wait_ready(&client, addr).await?;
     let plain = fetch(&client, addr, false).await?;
     let gzipped = fetch(&client, addr, true).await?;
@@ -238,7 +238,7 @@ pub fn start_exporter(config: &str) -> anyhow::Result<(Process, SocketAddr, temp
 async fn steady_rss(tenant: &Tenant) -> anyhow::Result<u64> {
     const POLLS: f64 = 4.0;
     let (exporter, addr, _dir) = start_exporter(&tenant.config("2s"))?;
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     wait_ready(&client, addr).await?;
     let per_poll = requests_made(&client, addr).await?;
     let started = Instant::now();

@@ -49,7 +49,7 @@ async fn avepoint(items: usize) -> anyhow::Result<(RunningSimulator, String)> {
 /// Peak RSS and poll time of the exporter polling `items` seats of `vendor`, and the peak of a
 /// tenant of 10.
 pub async fn measure(vendor: &'static str, items: usize) -> anyhow::Result<SeatFigures> {
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     let run = |items: usize| {
         let client = client.clone();
         async move {

@@ -107,7 +107,7 @@ async fn replay(
     requests: &[RecordedRequest],
     concurrency: usize,
 ) -> anyhow::Result<u64> {
-    let client = consumption_exporter::http::build_reqwest_client()?;
+    let client = consumption_exporter::http::build_reqwest_client(&Default::default())?;
     let sizes: Vec<u64> = stream::iter(requests)
         .map(|recorded| {
             let mut request = client.request(

@@ -75,6 +75,10 @@ pub struct SourceConfig {
     pub budgets: Vec<Budget>,
     /// A seat whose holder was not active for this long is idle.
     pub idle_after: Duration,
+    /// Where its requests go out (proxy).
+    pub outbound: crate::http::Outbound,
+    /// The HTTP client its `outbound` needs; none: the process's shared one.
+    pub http: Option<reqwest::Client>,
     /// The process's showback config, evaluated after each poll too.
     pub showback: Option<Arc<crate::showback::Showback>>,
     /// Changes whenever anything that shapes this source's polls changes (its entry, the

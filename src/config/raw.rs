@@ -56,6 +56,43 @@ pub(super) struct RawGlobal {
     pub(super) full_refresh_interval: Option<Duration>,
     /// Polls in flight at once in this process, whatever their sources.
     pub(super) max_concurrent_polls: Option<u32>,
+    /// Every request of the source (token requests too) through this HTTP or HTTPS proxy.
+    #[schemars(with = "Option<String>", url)]
+    #[serde(default)]
+    pub(super) proxy_url: Option<Url>,
+    /// Comma-separated hosts, domains, IPs and CIDR ranges that bypass `proxy_url`.
+    #[serde(default)]
+    pub(super) no_proxy: Option<String>,
+    /// Use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (default true, without `proxy_url`).
+    #[serde(default)]
+    pub(super) proxy_from_environment: Option<bool>,
+}
+
+/// Prometheus's `http_config` proxy keys, as a source or `global` gives them.
+pub(super) struct RawOutbound {
+    pub(super) proxy_url: Option<Url>,
+    pub(super) no_proxy: Option<String>,
+    pub(super) proxy_from_environment: Option<bool>,
+}
+
+impl RawGlobal {
+    pub(super) fn outbound(&self) -> RawOutbound {
+        RawOutbound {
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+        }
+    }
+}
+
+impl RawCommon {
+    pub(super) fn outbound(&self) -> RawOutbound {
+        RawOutbound {
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+        }
+    }
 }
 
 /// The keys every source accepts; the rest of an entry belongs to its vendor.
@@ -73,6 +110,9 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "settled_after",
     "full_refresh_interval",
     "idle_after",
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
     "authorization",
     "oauth2",
     "budgets",
@@ -113,6 +153,16 @@ pub(super) struct RawCommon {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) idle_after: Option<Duration>,
+    /// Every request of the source (token requests too) through this HTTP or HTTPS proxy.
+    #[schemars(with = "Option<String>", url)]
+    #[serde(default)]
+    pub(super) proxy_url: Option<Url>,
+    /// Comma-separated hosts, domains, IPs and CIDR ranges that bypass `proxy_url`.
+    #[serde(default)]
+    pub(super) no_proxy: Option<String>,
+    /// Use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (default true, without `proxy_url`).
+    #[serde(default)]
+    pub(super) proxy_from_environment: Option<bool>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]

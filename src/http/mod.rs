@@ -73,13 +73,48 @@ impl Default for VendorHooks {
 }
 
 /// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
-pub fn build_reqwest_client() -> reqwest::Result<reqwest::Client> {
+pub fn build_reqwest_client(outbound: &Outbound) -> reqwest::Result<reqwest::Client> {
     // Several rustls providers may be linked in; choose one explicitly (a second install is a no-op).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("consumption_exporter/", env!("CARGO_PKG_VERSION")))
-        .redirect(same_host_redirects())
-        .build()
+        .redirect(same_host_redirects());
+    // A proxy of the config's replaces the environment's (reqwest's rule, and Prometheus's).
+    let builder = match (&outbound.proxy_url, outbound.proxy_from_environment) {
+        (Some(url), _) => {
+            let no_proxy = outbound
+                .no_proxy
+                .as_deref()
+                .and_then(reqwest::NoProxy::from_string);
+            builder.proxy(reqwest::Proxy::all(url.as_str())?.no_proxy(no_proxy))
+        }
+        (None, true) => builder,
+        (None, false) => builder.no_proxy(),
+    };
+    builder.build()
+}
+
+/// Where a source's requests (token requests included) go out: Prometheus's `http_config`
+/// proxy keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Outbound {
+    /// `proxy_url`: every request through this HTTP(S) proxy.
+    pub proxy_url: Option<Url>,
+    /// `no_proxy`: hosts, domains, IPs and CIDR ranges that bypass `proxy_url`.
+    pub no_proxy: Option<String>,
+    /// `proxy_from_environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (without `proxy_url`).
+    pub proxy_from_environment: bool,
+}
+
+impl Default for Outbound {
+    /// Today's behaviour: the proxy the environment names, if any.
+    fn default() -> Self {
+        Outbound {
+            proxy_url: None,
+            no_proxy: None,
+            proxy_from_environment: true,
+        }
+    }
 }
 
 /// Redirects are followed only on the host that was asked, so credentials never travel elsewhere.

@@ -246,7 +246,7 @@ impl Drop for RunningExporter {
 
 /// An HTTP client for the tests, with the crypto provider the exporter uses.
 pub fn client() -> reqwest::Client {
-    consumption_exporter::http::build_reqwest_client().unwrap()
+    consumption_exporter::http::build_reqwest_client(&Default::default()).unwrap()
 }
 
 /// The status code of a GET of `url`.

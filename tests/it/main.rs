@@ -20,6 +20,7 @@ mod microsoft;
 mod mixin;
 mod packaging;
 mod powerplatform;
+mod proxy;
 mod qlik;
 mod reload;
 mod schema;
