@@ -216,9 +216,10 @@ fn billed<'c>(
     Ok(billed)
 }
 
+/// Who bills the source's usage; none: its usage is not billed.
 fn billing(source: &SourceConfig) -> Option<Billing> {
-    let endpoints = (&source.base_url, source.auth.token_url());
-    source.source.billing(endpoints.0, endpoints.1)
+    let token_url = source.auth.token_url();
+    source.source.billing(&source.base_url, token_url)
 }
 
 /// Midnight UTC at the end of `day`: the instant at which it is yesterday.

@@ -56,7 +56,7 @@ fn config(url: &str, org: &UiPathOrganization) -> String {
 fn rules_evaluated_now(dir: &Path) -> std::path::PathBuf {
     let rules =
         std::fs::read_to_string(examples().join("prometheus/rules/consumption.rules.yml")).unwrap();
-    let baseline = "interval: \"5m\"\n    name: \"consumption.baseline\"";
+    let baseline = "name: consumption.baseline\n    interval: 5m\n";
     assert_eq!(
         rules.matches(baseline).count(),
         1,
@@ -65,10 +65,7 @@ fn rules_evaluated_now(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("consumption.rules.yml");
     std::fs::write(
         &path,
-        rules.replace(
-            baseline,
-            "interval: \"1s\"\n    name: \"consumption.baseline\"",
-        ),
+        rules.replace(baseline, "name: consumption.baseline\n    interval: 1s\n"),
     )
     .unwrap();
     path
