@@ -309,7 +309,8 @@ impl Decoder<'_> {
         match &chosen.proxy_url {
             Some(url) => {
                 if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    let message = format!("proxy_url {url} is not an http:// or https:// proxy: name it as http://host:port (SOCKS proxies are not supported)");
+                    let shown = crate::model::secret::redacted_url(url);
+                    let message = format!("proxy_url {shown} is not an http:// or https:// proxy: name it as http://host:port (SOCKS proxies are not supported)");
                     self.error(format!("{at}.proxy_url"), message);
                 }
                 if chosen.proxy_from_environment == Some(true) {

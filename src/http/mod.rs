@@ -96,7 +96,7 @@ pub fn build_reqwest_client(outbound: &Outbound) -> reqwest::Result<reqwest::Cli
 
 /// Where a source's requests (token requests included) go out: Prometheus's `http_config`
 /// proxy keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Outbound {
     /// `proxy_url`: every request through this HTTP(S) proxy.
     pub proxy_url: Option<Url>,
@@ -104,6 +104,17 @@ pub struct Outbound {
     pub no_proxy: Option<String>,
     /// `proxy_from_environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (without `proxy_url`).
     pub proxy_from_environment: bool,
+}
+
+/// A proxy URL's password never prints.
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("proxy_url", &self.proxy_url.as_ref().map(redacted_url))
+            .field("no_proxy", &self.no_proxy)
+            .field("proxy_from_environment", &self.proxy_from_environment)
+            .finish()
+    }
 }
 
 impl Default for Outbound {

@@ -190,7 +190,7 @@ async fn the_environments_proxy_is_used_unless_proxy_from_environment_is_false()
 fn proxy_keys_prometheus_refuses_are_refused_at_their_line() {
     let source = "sources:\n  - name: s\n    type: qlik\n    base_url: https://tenant.example\n    authorization:\n      credentials: k\n";
     let cases = [
-        (format!("{source}    proxy_url: socks5://127.0.0.1:1080\n"), "test.yml:7:5: sources[0].proxy_url: proxy_url socks5://127.0.0.1:1080 is not an http:// or https:// proxy"),
+        (format!("{source}    proxy_url: socks5://user:hunter2@127.0.0.1:1080\n"), "test.yml:7:5: sources[0].proxy_url: proxy_url socks5://user:xxxxx@127.0.0.1:1080 is not an http:// or https:// proxy"),
         (format!("{source}    no_proxy: .example.com\n"), "test.yml:7:5: sources[0].no_proxy: no_proxy lists what bypasses proxy_url, and this source has no proxy_url"),
         (format!("{source}    proxy_url: http://proxy:3128\n    proxy_from_environment: true\n"), "test.yml:8:5: sources[0].proxy_from_environment: proxy_from_environment: true and a proxy_url: choose one"),
         (format!("global:\n  proxy_url: http://proxy:3128\n  proxy_from_environment: true\n{source}"), "test.yml:3:3: global.proxy_from_environment: proxy_from_environment: true and a proxy_url: choose one"),
@@ -198,5 +198,9 @@ fn proxy_keys_prometheus_refuses_are_refused_at_their_line() {
     for (yaml, expected) in cases {
         let errors = parse_config_errors(&yaml);
         assert!(errors.starts_with(expected), "{errors}\nwanted: {expected}");
+        assert!(
+            !errors.contains("hunter2"),
+            "a proxy's password never prints: {errors}"
+        );
     }
 }
