@@ -157,11 +157,7 @@ impl Poller {
         history_only: bool,
         slot: Option<&PollSlot>,
     ) -> Result<Snapshot, PollError> {
-        use futures_util::FutureExt;
-        std::panic::AssertUnwindSafe(self.poll(history_only, slot))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(PollError::Panic(panic_message(panic.as_ref()))))
+        surviving_panics(self.poll(history_only, slot)).await
     }
 
     async fn poll(
@@ -205,11 +201,7 @@ impl Poller {
     /// One poll for a FOCUS export, as of the clock's now: the charges of `day`, which must be
     /// within the days the poll reads (today, or a day this month or yesterday). Not published.
     pub async fn poll_charges(&self, day: chrono::NaiveDate) -> Result<DayCharges, ChargesError> {
-        use futures_util::FutureExt;
-        let snapshot = std::panic::AssertUnwindSafe(self.poll_vendor(true, None))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(PollError::Panic(panic_message(panic.as_ref()))))?;
+        let snapshot = surviving_panics(self.poll_vendor(true, None)).await?;
         let (Some(showback), Some(usage)) = (&self.config.showback, snapshot.usage.as_ref()) else {
             return Ok(DayCharges::default());
         };
@@ -307,6 +299,17 @@ impl Poller {
             }
         }
     }
+}
+
+/// `poll`'s outcome, or a panic in it as a failed poll.
+async fn surviving_panics(
+    poll: impl std::future::Future<Output = Result<Snapshot, PollError>>,
+) -> Result<Snapshot, PollError> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(poll)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(PollError::Panic(panic_message(panic.as_ref()))))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
