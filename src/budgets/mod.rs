@@ -68,8 +68,12 @@ impl Budget {
             .as_ref()
             .map(|p| format!(", {} {} per unit", p.per_unit, p.currency))
             .unwrap_or_default();
+        let commitment = self
+            .shortfall_ratio
+            .map(|ratio| format!(", a commitment: alerts when forecast under {ratio} of it"))
+            .unwrap_or_default();
         format!(
-            "budget {}: limit {}{unit}{money}; current {} {start} to {last} (ends {end}T00:00:00Z)",
+            "budget {}: limit {}{unit}{money}{commitment}; current {} {start} to {last} (ends {end}T00:00:00Z)",
             self.name,
             self.limit,
             self.period.name()

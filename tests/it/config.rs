@@ -285,6 +285,20 @@ fn a_budget_is_read_with_its_defaults_and_its_period_anchor() {
         budget.shortfall_ratio, None,
         "no commitment is watched by default"
     );
+    let commitment = format!(
+        "{UIPATH_SOURCE}      - {{name: c, limit: 10, period: month, shortfall_ratio: 0.9}}\n"
+    );
+    let config = config::parse(&commitment, "exporter.yml", Path::new(".")).unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2027-01-15T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let described = config.sources[0].budgets[0].describe(at);
+    assert!(
+        described.starts_with(
+            "budget c: limit 10, a commitment: alerts when forecast under 0.9 of it; current month"
+        ),
+        "{described}"
+    );
     assert_eq!(budget.unit, None, "the vendor's unit, found when polled");
     let now = chrono::DateTime::parse_from_rfc3339("2027-01-15T00:00:00Z")
         .unwrap()
