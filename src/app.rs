@@ -41,7 +41,8 @@ fn new_poller(
                 throttle_signal: source.source.throttle_signal(),
             },
             slot.stats.clone(),
-        ),
+        )
+        .going_out(&source.outbound),
         slot,
         config: source.clone(),
         store: store.clone(),

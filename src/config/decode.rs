@@ -265,8 +265,8 @@ impl Decoder<'_> {
         let (mut auth, source) = (auth?, source?);
         self.refuse_settling_without_dates(prefix, &common, source_type, source.as_ref());
         let idle_after = self.idle_after(prefix, &common, source_type, source.as_ref());
-        let outbound = self.outbound(prefix, &common.outbound(), &global.outbound());
-        let http = self.client_for(prefix, &outbound);
+        let decoded = self.outbound(prefix, common.outbound(), global.outbound());
+        let http = self.client_for(&decoded);
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
             // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
@@ -284,74 +284,11 @@ impl Decoder<'_> {
             source,
             budgets,
             idle_after,
-            outbound,
+            outbound: decoded.outbound,
             http,
             showback: None,
             fingerprint: 0,
         })
-    }
-
-    /// The source's proxy choice, else the global one: `proxy_url` (with `no_proxy`, the
-    /// source's or the global), or `proxy_from_environment`. Refused where Prometheus refuses
-    /// them: `no_proxy` without `proxy_url`, and `proxy_url` with `proxy_from_environment: true`.
-    fn outbound(
-        &mut self,
-        prefix: &str,
-        source: &RawOutbound,
-        global: &RawOutbound,
-    ) -> crate::http::Outbound {
-        let own_choice = source.proxy_url.is_some() || source.proxy_from_environment.is_some();
-        let (chosen, at) = match own_choice {
-            true => (source, prefix),
-            false => (global, "global"),
-        };
-        let no_proxy = source.no_proxy.clone().or_else(|| global.no_proxy.clone());
-        match &chosen.proxy_url {
-            Some(url) => {
-                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    let shown = crate::model::secret::redacted_url(url);
-                    let message = format!("proxy_url {shown} is not an http:// or https:// proxy: name it as http://host:port (SOCKS proxies are not supported)");
-                    self.error(format!("{at}.proxy_url"), message);
-                }
-                if chosen.proxy_from_environment == Some(true) {
-                    self.error(format!("{at}.proxy_from_environment"), "proxy_from_environment: true and a proxy_url: choose one (the environment's proxy or this one), as Prometheus does");
-                }
-            }
-            None if no_proxy.is_some() => {
-                let at = if source.no_proxy.is_some() {
-                    prefix
-                } else {
-                    "global"
-                };
-                self.error(format!("{at}.no_proxy"), "no_proxy lists what bypasses proxy_url, and this source has no proxy_url: add one, or use NO_PROXY with the environment's proxy");
-            }
-            None => {}
-        }
-        crate::http::Outbound {
-            proxy_url: chosen.proxy_url.clone(),
-            no_proxy: no_proxy.filter(|_| chosen.proxy_url.is_some()),
-            proxy_from_environment: chosen.proxy_url.is_none()
-                && chosen.proxy_from_environment != Some(false),
-        }
-    }
-
-    /// A client of its own for a source whose requests go out other than the default way.
-    fn client_for(
-        &mut self,
-        prefix: &str,
-        outbound: &crate::http::Outbound,
-    ) -> Option<reqwest::Client> {
-        if *outbound == crate::http::Outbound::default() {
-            return None;
-        }
-        match crate::http::build_reqwest_client(outbound) {
-            Ok(client) => Some(client),
-            Err(error) => {
-                let message = format!("cannot build an HTTP client with this proxy: {error}");
-                self.error(format!("{prefix}.proxy_url"), message);
-                None
-            }
-        }
     }
 
     /// `idle_after` where the source reports seat activity; refused elsewhere, where it would

@@ -13,6 +13,7 @@ mod credentials;
 mod decode;
 mod defaults;
 mod env;
+mod outbound;
 pub mod positions;
 mod raw;
 pub mod schema;

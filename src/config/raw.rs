@@ -66,13 +66,41 @@ pub(super) struct RawGlobal {
     /// Use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (default true, without `proxy_url`).
     #[serde(default)]
     pub(super) proxy_from_environment: Option<bool>,
+    /// Headers sent to `proxy_url` (its credentials, say): a name and its values.
+    #[serde(default)]
+    pub(super) proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
+    /// TLS of the requests: the CAs trusted, a client certificate, the name to verify.
+    #[serde(default)]
+    pub(super) tls_config: Option<RawTlsConfig>,
 }
 
-/// Prometheus's `http_config` proxy keys, as a source or `global` gives them.
+/// Prometheus's `http_config` proxy and TLS keys, as a source or `global` gives them.
 pub(super) struct RawOutbound {
     pub(super) proxy_url: Option<Url>,
     pub(super) no_proxy: Option<String>,
     pub(super) proxy_from_environment: Option<bool>,
+    pub(super) proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
+    pub(super) tls_config: Option<RawTlsConfig>,
+}
+
+/// `tls_config`, with Prometheus's keys.
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTlsConfig {
+    /// The CA certificates (PEM) trusted instead of the system's.
+    pub(super) ca: Option<String>,
+    /// A file of CA certificates (PEM) trusted instead of the system's.
+    pub(super) ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) presented when the server asks for one.
+    pub(super) cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub(super) key_file: Option<PathBuf>,
+    /// The name the server's certificate is verified against, instead of the URL's host.
+    pub(super) server_name: Option<String>,
+    /// Accept any server certificate: for a test, never for a vendor.
+    pub(super) insecure_skip_verify: Option<bool>,
+    /// The lowest TLS version: TLS12 or TLS13.
+    pub(super) min_version: Option<String>,
 }
 
 impl RawGlobal {
@@ -81,16 +109,20 @@ impl RawGlobal {
             proxy_url: self.proxy_url.clone(),
             no_proxy: self.no_proxy.clone(),
             proxy_from_environment: self.proxy_from_environment,
+            proxy_connect_header: self.proxy_connect_header.clone(),
+            tls_config: self.tls_config.clone(),
         }
     }
 }
 
 impl RawCommon {
-    pub(super) fn outbound(&self) -> RawOutbound {
+    pub(super) fn outbound(&mut self) -> RawOutbound {
         RawOutbound {
-            proxy_url: self.proxy_url.clone(),
-            no_proxy: self.no_proxy.clone(),
+            proxy_url: self.proxy_url.take(),
+            no_proxy: self.no_proxy.take(),
             proxy_from_environment: self.proxy_from_environment,
+            proxy_connect_header: self.proxy_connect_header.take(),
+            tls_config: self.tls_config.take(),
         }
     }
 }
@@ -113,6 +145,8 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "proxy_url",
     "no_proxy",
     "proxy_from_environment",
+    "proxy_connect_header",
+    "tls_config",
     "authorization",
     "oauth2",
     "budgets",
@@ -163,6 +197,12 @@ pub(super) struct RawCommon {
     /// Use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (default true, without `proxy_url`).
     #[serde(default)]
     pub(super) proxy_from_environment: Option<bool>,
+    /// Headers sent to `proxy_url` (its credentials, say): a name and its values.
+    #[serde(default)]
+    pub(super) proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
+    /// TLS of the requests: the CAs trusted, a client certificate, the name to verify.
+    #[serde(default)]
+    pub(super) tls_config: Option<RawTlsConfig>,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]

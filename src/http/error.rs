@@ -14,8 +14,13 @@ pub enum HttpError {
         "{request}: no answer within {after:?}; raise request_timeout if the vendor is this slow"
     )]
     Timeout { request: String, after: Duration },
-    #[error("{request}: connection failed ({detail}); check base_url and that this host can reach the vendor")]
-    Connection { request: String, detail: String },
+    #[error("{request}: connection failed ({detail}); {advice}")]
+    Connection {
+        request: String,
+        detail: String,
+        /// What to check: the host, the proxy, or which half of TLS failed and what to set.
+        advice: String,
+    },
     #[error("{request}: HTTP {status}{detail}; {hint}", hint = status_hint(*status))]
     Status {
         request: String,
@@ -41,7 +46,10 @@ pub enum HttpError {
         "more than max_pages ({max}) pages; raise max_pages if the tenant is really this large"
     )]
     TooManyPages { max: u32 },
-    #[error("getting a token from {token_url} failed: {failure}; check client_id, the client secret and scopes")]
+    #[error(
+        "getting a token from {token_url} failed: {failure}{}",
+        token_hint(failure)
+    )]
     Token {
         token_url: String,
         failure: Box<TokenFailure>,
@@ -72,6 +80,15 @@ impl HttpError {
     }
 }
 
+/// What to check after a token failure: the credentials, unless the request never got an answer
+/// (whose error says what to check instead).
+fn token_hint(failure: &TokenFailure) -> &'static str {
+    match failure {
+        TokenFailure::Request(HttpError::Connection { .. } | HttpError::Timeout { .. }) => "",
+        _ => "; check client_id, the client secret and scopes",
+    }
+}
+
 fn throttle_advice(wait: Duration, limit: ThrottleLimit) -> String {
     match limit {
         ThrottleLimit::PollTimeout => format!(
@@ -89,6 +106,7 @@ fn status_hint(status: StatusCode) -> &'static str {
         401 => "check the credentials (expired or revoked key or secret?)",
         403 => "the credentials lack a permission or role this API needs",
         404 => "check base_url and the IDs in the config",
+        407 => "the proxy wants credentials: give them in proxy_connect_header (Proxy-Authorization) or in proxy_url's user and password",
         400..=499 => "the vendor refused the request; check this source's settings",
         _ => "the vendor failed; it is retried on the next poll",
     }

@@ -7,6 +7,7 @@ mod auth;
 mod credentials;
 mod error;
 mod retry;
+mod tls;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,6 +31,7 @@ pub use error::HttpError;
 pub use retry::retry_after;
 pub use retry::ThrottleLimit;
 use retry::{Outcome, Step};
+pub use tls::{ClientIdentity, TlsSettings, TlsVersion};
 
 use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
@@ -72,8 +74,9 @@ impl Default for VendorHooks {
     }
 }
 
-/// Builds the one `reqwest::Client` all sources share (connection pools, TLS config).
-pub fn build_reqwest_client(outbound: &Outbound) -> reqwest::Result<reqwest::Client> {
+/// Builds a `reqwest::Client`: the one all sources share (`Outbound::default()`), or one for
+/// the sources whose `http_config` keys say otherwise.
+pub fn build_reqwest_client(outbound: &Outbound) -> Result<reqwest::Client, ClientBuildError> {
     // Several rustls providers may be linked in; choose one explicitly (a second install is a no-op).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let builder = reqwest::Client::builder()
@@ -81,22 +84,53 @@ pub fn build_reqwest_client(outbound: &Outbound) -> reqwest::Result<reqwest::Cli
         .redirect(same_host_redirects());
     // A proxy of the config's replaces the environment's (reqwest's rule, and Prometheus's).
     let builder = match (&outbound.proxy_url, outbound.proxy_from_environment) {
-        (Some(url), _) => {
-            let no_proxy = outbound
-                .no_proxy
-                .as_deref()
-                .and_then(reqwest::NoProxy::from_string);
-            builder.proxy(reqwest::Proxy::all(url.as_str())?.no_proxy(no_proxy))
-        }
+        (Some(url), _) => builder.proxy(configured_proxy(url, outbound)?),
         (None, true) => builder,
         (None, false) => builder.no_proxy(),
     };
-    builder.build()
+    let builder = match outbound.tls.is_default() {
+        true => builder,
+        false => builder.tls_backend_preconfigured(
+            tls::client_config(&outbound.tls).map_err(ClientBuildError::Tls)?,
+        ),
+    };
+    builder.build().map_err(ClientBuildError::Client)
 }
 
-/// Where a source's requests (token requests included) go out: Prometheus's `http_config`
-/// proxy keys.
-#[derive(Clone, PartialEq, Eq, Hash)]
+fn configured_proxy(url: &Url, outbound: &Outbound) -> Result<reqwest::Proxy, ClientBuildError> {
+    let no_proxy = outbound
+        .no_proxy
+        .as_deref()
+        .and_then(reqwest::NoProxy::from_string);
+    let mut headers = HeaderMap::new();
+    for (name, value) in &outbound.proxy_connect_header {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ClientBuildError::Header(name.clone()))?;
+        let mut value = HeaderValue::from_str(value.expose())
+            .map_err(|_| ClientBuildError::Header(name.to_string()))?;
+        value.set_sensitive(true);
+        headers.append(name, value);
+    }
+    let proxy = reqwest::Proxy::all(url.as_str()).map_err(ClientBuildError::Proxy)?;
+    Ok(proxy.no_proxy(no_proxy).headers(headers))
+}
+
+/// Why a source's HTTP client could not be built from its `http_config` keys.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("{0}")]
+    Tls(String),
+    #[error("the proxy is not usable: {0}")]
+    Proxy(reqwest::Error),
+    #[error("proxy_connect_header {0:?} is not a valid header name and value")]
+    Header(String),
+    #[error("cannot build an HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
+/// How a source's requests (token requests included) go out: Prometheus's `http_config`
+/// proxy and TLS keys.
+#[derive(Clone, PartialEq)]
 pub struct Outbound {
     /// `proxy_url`: every request through this HTTP(S) proxy.
     pub proxy_url: Option<Url>,
@@ -104,26 +138,69 @@ pub struct Outbound {
     pub no_proxy: Option<String>,
     /// `proxy_from_environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (without `proxy_url`).
     pub proxy_from_environment: bool,
+    /// `proxy_connect_header`: headers for `proxy_url` (its credentials, say); values are secrets.
+    pub proxy_connect_header: Vec<(String, Secret)>,
+    /// `tls_config`.
+    pub tls: TlsSettings,
 }
 
-/// A proxy URL's password never prints.
+/// A proxy URL's password and the proxy headers' values never print.
 impl std::fmt::Debug for Outbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbound")
             .field("proxy_url", &self.proxy_url.as_ref().map(redacted_url))
             .field("no_proxy", &self.no_proxy)
             .field("proxy_from_environment", &self.proxy_from_environment)
+            .field("proxy_connect_header", &self.proxy_connect_header)
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
+impl Outbound {
+    /// The proxy requests to `target` go through, as it may be printed: `proxy_url` unless
+    /// `no_proxy` names the host, or the environment's variable for the scheme.
+    fn proxy_for(&self, target: &Url) -> Option<String> {
+        match &self.proxy_url {
+            Some(url) => (!self.no_proxy_names(target)).then(|| redacted_url(url)),
+            None if self.proxy_from_environment => environment_proxy(target),
+            None => None,
+        }
+    }
+
+    fn no_proxy_names(&self, target: &Url) -> bool {
+        let host = target.host_str().unwrap_or_default();
+        self.no_proxy
+            .iter()
+            .flat_map(|list| list.split(','))
+            .any(|entry| {
+                let entry = entry.trim().trim_start_matches('.');
+                !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
+            })
+    }
+}
+
+/// `HTTPS_PROXY` or `HTTP_PROXY` (either case) for the target's scheme, redacted.
+fn environment_proxy(target: &Url) -> Option<String> {
+    let names: &[&str] = match target.scheme() {
+        "https" => &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+        _ => &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"],
+    };
+    let value = names.iter().find_map(|name| std::env::var(name).ok())?;
+    let shown =
+        Url::parse(&value).map_or_else(|_| "(unparsable)".to_string(), |u| redacted_url(&u));
+    Some(format!("{shown} (from the environment)"))
+}
+
 impl Default for Outbound {
-    /// Today's behaviour: the proxy the environment names, if any.
+    /// Today's behaviour: the proxy the environment names, if any, and the system's CAs.
     fn default() -> Self {
         Outbound {
             proxy_url: None,
             no_proxy: None,
             proxy_from_environment: true,
+            proxy_connect_header: Vec::new(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -250,6 +327,8 @@ pub struct HttpClient {
     stats: Arc<SourceStats>,
     error_detail: ErrorDetailFn,
     throttle_signal: Option<ThrottleSignalFn>,
+    /// The proxy requests go through, as errors may name it (password redacted).
+    proxy: Option<String>,
 }
 
 impl HttpClient {
@@ -269,7 +348,14 @@ impl HttpClient {
             stats,
             error_detail: hooks.error_detail,
             throttle_signal: hooks.throttle_signal,
+            proxy: None,
         }
+    }
+
+    /// Names the proxy of `outbound`, if it has one for the base URL, in connection errors.
+    pub fn going_out(mut self, outbound: &Outbound) -> Self {
+        self.proxy = outbound.proxy_for(&self.base_url);
+        self
     }
 
     /// Starts one poll: requests made through the session share its deadline and page count.
@@ -317,7 +403,7 @@ impl HttpClient {
         let response = builder
             .send()
             .await
-            .map_err(|e| transport_error(request, e, timeout))?;
+            .map_err(|e| transport_error(request, e, timeout, self.proxy.as_deref()))?;
         self.stats.count_response(response.status().as_u16());
         let status = response.status();
         let headers = response.headers().clone();
@@ -349,7 +435,7 @@ impl HttpClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| transport_error(request, e, timeout))?
+            .map_err(|e| transport_error(request, e, timeout, self.proxy.as_deref()))?
         {
             // What the vendor sent counts as traffic, whether or not it is kept.
             self.stats.count_response_bytes(chunk.len());
@@ -419,7 +505,12 @@ impl RawResponse {
     }
 }
 
-fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) -> HttpError {
+fn transport_error(
+    request: &Request,
+    error: reqwest::Error,
+    timeout: Duration,
+    proxy: Option<&str>,
+) -> HttpError {
     if error.is_timeout() {
         return HttpError::Timeout {
             request: request.describe(),
@@ -431,13 +522,51 @@ fn transport_error(request: &Request, error: reqwest::Error, timeout: Duration) 
     let error = error.without_url();
     let mut detail = error.to_string();
     let mut source = std::error::Error::source(&error);
+    let mut tls = None;
     while let Some(cause) = source {
         detail = format!("{detail}: {cause}");
+        tls = tls.or_else(|| rustls_error_in(cause));
         source = cause.source();
     }
+    let host = request.url.host_str().unwrap_or_default();
+    let advice = match (tls, proxy) {
+        (Some(tls), _) => tls_advice(host, tls),
+        (None, Some(proxy)) => format!("the request went through the proxy {proxy}: check that it is reachable, lets this host through, and takes the credentials proxy_connect_header gives it; or that {host} is right"),
+        (None, None) => format!("check that {host} is the right host and region for this tenant (base_url) and that this machine can reach it"),
+    };
     HttpError::Connection {
         request: request.describe(),
         detail,
+        advice,
+    }
+}
+
+/// The rustls error inside a cause: tokio-rustls hands it over wrapped in `io::Error`s (two
+/// deep), whose `source()` skips the error each wraps.
+fn rustls_error_in<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error_in(inner)
+}
+
+/// Whether the chain or the name failed, and what to set for either.
+fn tls_advice(host: &str, error: &rustls::Error) -> String {
+    use rustls::{CertificateError, Error};
+    match error {
+        Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => format!("TLS to {host}: the certificate's chain is trusted but it is not issued for the name {host}: fix base_url, or set tls_config.server_name to the name the certificate carries"),
+        Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature,
+        ) => format!("TLS to {host}: the certificate's chain does not lead to a trusted CA (a TLS-inspecting gateway's own CA?): set tls_config.ca_file to that CA's certificate"),
+        Error::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } | CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+        ) => format!("TLS to {host}: the certificate is outside its validity dates: check this machine's clock, or have the server's certificate renewed"),
+        Error::InvalidCertificate(_) => format!("TLS to {host}: the server's certificate chain was refused"),
+        Error::AlertReceived(_) | Error::NoCertificatesPresented => format!("TLS to {host}: the server ended the handshake; if it requires a client certificate, set tls_config.cert_file and key_file to one it trusts"),
+        _ => format!("TLS to {host} failed: check tls_config (min_version, the certificates) against what the server accepts"),
     }
 }
 

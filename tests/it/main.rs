@@ -27,5 +27,6 @@ mod schema;
 mod secrets;
 mod shard;
 mod showback;
+mod tls;
 mod uipath;
 mod web;

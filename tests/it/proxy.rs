@@ -12,15 +12,16 @@ use consumption_exporter::simulator::kit::{Scale, SimulatedTenant, TenantSpec, V
 use crate::e2e::{wait_for, Program};
 use crate::helpers::{free_port, parse_config_errors, program, TestExporter};
 
-/// A tinyproxy on loopback that logs every request it forwards, and its URL.
-fn start_tinyproxy(dir: &Path) -> (Program, String, PathBuf) {
+/// A tinyproxy on loopback that logs every request it forwards, and its URL; `extra` is more
+/// of its config (`BasicAuth user password`, say).
+fn start_tinyproxy(dir: &Path, extra: &str) -> (Program, String, PathBuf) {
     let port = free_port();
     let log = dir.join("tinyproxy.log");
     let config = dir.join("tinyproxy.conf");
     std::fs::write(
         &config,
         format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 50\nAllow 127.0.0.1\n",
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nMaxClients 50\nAllow 127.0.0.1\n{extra}",
             log.display()
         ),
     )
@@ -69,7 +70,7 @@ async fn small(
 async fn every_request_of_a_source_with_proxy_url_goes_through_the_proxy_and_no_proxy_bypasses_it()
 {
     let dir = tempfile::tempdir().unwrap();
-    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path());
+    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path(), "");
     let mut entries = String::new();
     let mut proxied = Vec::new();
     for vendor in VENDORS {
@@ -147,7 +148,7 @@ async fn once_with_http_proxy(dir: &Path, yaml: &str, proxy_url: &str) -> std::p
 #[tokio::test]
 async fn the_environments_proxy_is_used_unless_proxy_from_environment_is_false() {
     let dir = tempfile::tempdir().unwrap();
-    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path());
+    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path(), "");
     let through = small(VENDORS[0]).await;
     let output = once_with_http_proxy(
         dir.path(),
@@ -186,6 +187,66 @@ async fn the_environments_proxy_is_used_unless_proxy_from_environment_is_false()
     );
 }
 
+#[ignore = "needs tinyproxy: ./scripts/test.sh installs and runs it"]
+#[tokio::test]
+async fn proxy_connect_header_gives_the_proxy_its_credentials_and_a_refusal_names_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path(), "BasicAuth exporter s3cret-proxy\n");
+    let tenant = small(VENDORS[0]).await;
+    let without = format!(
+        "sources:\n{}    proxy_url: {proxy_url}\n",
+        tenant.entry("without")
+    );
+    let exporter = TestExporter::start(&without).await;
+    assert!(!exporter.poll(0).await, "the proxy wants credentials");
+    let refused = exporter.last_error(0);
+    // tinyproxy answers 407 and may close before reading a body: a status or a reset.
+    assert!(
+        refused.contains(&proxy_url) && refused.contains("proxy_connect_header"),
+        "{refused}"
+    );
+    assert!(
+        tenant.requests().is_empty(),
+        "the proxy let nothing through"
+    );
+
+    let tenant = small(VENDORS[0]).await;
+    // base64("exporter:s3cret-proxy")
+    let header = "    proxy_connect_header:\n      Proxy-Authorization: [Basic ZXhwb3J0ZXI6czNjcmV0LXByb3h5]\n";
+    let with = format!(
+        "sources:\n{}    proxy_url: {proxy_url}\n{header}",
+        tenant.entry("with")
+    );
+    let exporter = TestExporter::start(&with).await;
+    exporter.assert_polls(0).await;
+    wait_for(
+        "the proxy's log of the source's requests",
+        Duration::from_secs(10),
+        async || forwarded_to(&log, &tenant).len() == tenant.requests().len(),
+    )
+    .await;
+}
+
+#[ignore = "needs tinyproxy: ./scripts/test.sh installs and runs it"]
+#[tokio::test]
+async fn an_unreachable_proxy_is_named_in_the_error() {
+    let tenant = small(VENDORS[0]).await;
+    let dead_proxy = format!("http://user:hunter2@127.0.0.1:{}", free_port());
+    let yaml = format!(
+        "sources:\n{}    proxy_url: {dead_proxy}\n",
+        tenant.entry("dead")
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    let shown = dead_proxy.replace("hunter2", "xxxxx");
+    assert!(
+        error.contains(&format!("through the proxy {shown}")),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
 #[test]
 fn proxy_keys_prometheus_refuses_are_refused_at_their_line() {
     let source = "sources:\n  - name: s\n    type: qlik\n    base_url: https://tenant.example\n    authorization:\n      credentials: k\n";
@@ -194,6 +255,8 @@ fn proxy_keys_prometheus_refuses_are_refused_at_their_line() {
         (format!("{source}    no_proxy: .example.com\n"), "test.yml:7:5: sources[0].no_proxy: no_proxy lists what bypasses proxy_url, and this source has no proxy_url"),
         (format!("{source}    proxy_url: http://proxy:3128\n    proxy_from_environment: true\n"), "test.yml:8:5: sources[0].proxy_from_environment: proxy_from_environment: true and a proxy_url: choose one"),
         (format!("global:\n  proxy_url: http://proxy:3128\n  proxy_from_environment: true\n{source}"), "test.yml:3:3: global.proxy_from_environment: proxy_from_environment: true and a proxy_url: choose one"),
+        (format!("{source}    proxy_connect_header: {{Proxy-Authorization: [Basic hunter2]}}\n"), "test.yml:7:5: sources[0].proxy_connect_header: proxy_connect_header is sent to proxy_url, and this source has no proxy_url"),
+        (format!("{source}    proxy_url: http://proxy:3128\n    proxy_connect_header: {{Proxy-Authorization: [\"Basic hunter2\\n\"]}}\n"), "test.yml:8:28: sources[0].proxy_connect_header.Proxy-Authorization: a header value must be visible ASCII text"),
     ];
     for (yaml, expected) in cases {
         let errors = parse_config_errors(&yaml);
