@@ -31,18 +31,7 @@ fn new_poller(
     clock: &SharedClock,
 ) -> Poller {
     Poller {
-        client: HttpClient::new(
-            source.http.clone().unwrap_or_else(|| http.clone()),
-            source.base_url.clone(),
-            source.limits,
-            &source.auth,
-            VendorHooks {
-                error_detail: source.source.error_detail(),
-                throttle_signal: source.source.throttle_signal(),
-            },
-            slot.stats.clone(),
-        )
-        .going_out(&source.outbound),
+        client: http_client(source, http, slot.stats.clone()),
         slot,
         config: source.clone(),
         store: store.clone(),
@@ -50,6 +39,28 @@ fn new_poller(
         settled: Default::default(),
         unconverted: Default::default(),
     }
+}
+
+/// The HTTP client of one source: its own `reqwest` client if its outbound keys need one, else
+/// the shared one, with the vendor's hooks.
+pub fn http_client(
+    source: &SourceConfig,
+    shared: &reqwest::Client,
+    stats: Arc<crate::model::source_stats::SourceStats>,
+) -> HttpClient {
+    HttpClient::new(
+        source.http.clone().unwrap_or_else(|| shared.clone()),
+        source.base_url.clone(),
+        source.limits,
+        &source.auth,
+        VendorHooks {
+            error_detail: source.source.error_detail(),
+            throttle_signal: source.source.throttle_signal(),
+            endpoints: source.source.endpoints(),
+        },
+        stats,
+    )
+    .going_out(&source.outbound)
 }
 
 /// Builds the store and one poller per configured source, without starting them (for `once`

@@ -60,7 +60,16 @@ pub enum Command {
     /// Run the exporter (the default).
     Serve,
     /// Validate the config file: exit 0, or print every error with its line and column.
-    Check,
+    /// With `--online`, then get a token and make the smallest request to each endpoint every
+    /// source calls, and say what to grant where one is refused.
+    Check {
+        /// Also call every source's vendor (token and each endpoint), the poll timeout each.
+        #[arg(long)]
+        online: bool,
+        /// How `--online` prints the calls: `table`, or `json` for scripts.
+        #[arg(long, value_enum, default_value_t = CheckOutput::Table, requires = "online")]
+        output: CheckOutput,
+    },
     /// Poll every source once and print the exposition (exit 1 if any source failed).
     Once,
     /// Print the JSON Schema of the config file (`exporter.schema.json`), for editors and
@@ -124,6 +133,13 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+/// How `check --online` prints its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckOutput {
+    Table,
+    Json,
 }
 
 /// How `seats` prints the holders.
@@ -199,7 +215,7 @@ impl Cli {
                 "--config.file",
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
-            Command::Check | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
+            Command::Check { .. } | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
                 Err(unused(
                     "--sources.shard",
                     "only serve, once, backfill, focus and seats run a shard of the sources; check validates them all",
@@ -227,7 +243,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Serve => "serve",
-            Command::Check => "check",
+            Command::Check { .. } => "check",
             Command::Schema => "schema",
             Command::Once => "once",
             Command::Backfill { .. } => "backfill",

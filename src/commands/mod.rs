@@ -1,7 +1,8 @@
 //! Each command's body, which `main.rs` dispatches to: [`cli`] (the command line), [`demo`]
 //! (simulators and an exporter against them), [`backfill`] (past instants as OpenMetrics),
 //! [`focus`] (past days' cost and usage as FOCUS), [`seats`] (who holds idle seats), and
-//! [`logging`] (log lines in Prometheus's form). [`run`] dispatches a parsed command line;
+//! [`logging`] (log lines in Prometheus's form), [`online`] (`check --online`: every source's
+//! vendor called once). [`run`] dispatches a parsed command line;
 //! `serve`, `once` and `check` call into [`crate::app`].
 
 pub mod backfill;
@@ -9,6 +10,7 @@ pub mod cli;
 pub mod demo;
 pub mod focus;
 pub mod logging;
+pub mod online;
 pub mod seats;
 
 use std::path::Path;
@@ -33,7 +35,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli.check_flags()?;
     let config_file = cli.config_file();
     match cli.command() {
-        Command::Check => Ok(check(&config_file)),
+        Command::Check { online: false, .. } => Ok(check(&config_file)),
+        Command::Check { output, .. } => online::command(&config_file, output).await,
         Command::Schema => {
             let schema = config::schema::schema();
             println!("{}", serde_json::to_string_pretty(&schema)?);

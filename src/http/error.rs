@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 
 use super::auth::TokenFailure;
 use super::retry::ThrottleLimit;
+use super::Endpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -21,11 +22,13 @@ pub enum HttpError {
         /// What to check: the host, the proxy, or which half of TLS failed and what to set.
         advice: String,
     },
-    #[error("{request}: HTTP {status}{detail}; {hint}", hint = status_hint(*status))]
+    #[error("{request}: HTTP {status}{detail}; {hint}", hint = status_hint(*status, *endpoint))]
     Status {
         request: String,
         status: StatusCode,
         detail: String,
+        /// For a 401 or 403: the endpoint, which says what the credential lacks.
+        endpoint: Option<&'static Endpoint>,
     },
     #[error("{request}: throttled by the vendor (HTTP {status}); {}", throttle_advice(*wait, *limit))]
     Throttled {
@@ -81,10 +84,14 @@ impl HttpError {
 }
 
 /// What to check after a token failure: the credentials, unless the request never got an answer
-/// (whose error says what to check instead).
+/// or its endpoint said what it needs (either error says what to check instead).
 fn token_hint(failure: &TokenFailure) -> &'static str {
     match failure {
         TokenFailure::Request(HttpError::Connection { .. } | HttpError::Timeout { .. }) => "",
+        // The vendor's own words for its token endpoint are said already.
+        TokenFailure::Request(HttpError::Status {
+            endpoint: Some(_), ..
+        }) => "",
         _ => "; check client_id, the client secret and scopes",
     }
 }
@@ -101,8 +108,17 @@ fn throttle_advice(wait: Duration, limit: ThrottleLimit) -> String {
     }
 }
 
-fn status_hint(status: StatusCode) -> &'static str {
-    match status.as_u16() {
+fn status_hint(status: StatusCode, endpoint: Option<&Endpoint>) -> String {
+    match (status.as_u16(), endpoint) {
+        (401, Some(endpoint)) => format!("the vendor did not accept the credential (an expired or revoked key or secret, a token for another tenant, account or resource?); {} needs {}", endpoint.name, endpoint.needs),
+        (403, Some(endpoint)) => format!("the credential is accepted but lacks what {} needs: {}", endpoint.name, endpoint.needs),
+        (_, Some(endpoint)) => format!("{} needs {}", endpoint.name, endpoint.needs),
+        (status, _) => generic_status_hint(status).to_string(),
+    }
+}
+
+fn generic_status_hint(status: u16) -> &'static str {
+    match status {
         401 => "check the credentials (expired or revoked key or secret?)",
         403 => "the credentials lack a permission or role this API needs",
         404 => "check base_url and the IDs in the config",

@@ -57,12 +57,14 @@ pub struct RequestLimits {
     pub max_pages: u32,
 }
 
-/// What the layer asks of the vendor's code: how its error bodies read, and whether a body
-/// that is not a 429 is still a throttle. Plain functions, so the layer holds no vendor object.
+/// What the layer asks of the vendor's code: how its error bodies read, whether a body that is
+/// not a 429 is still a throttle, and what each endpoint needs of a credential. Plain functions
+/// and static tables, so the layer holds no vendor object.
 #[derive(Clone, Copy)]
 pub struct VendorHooks {
     pub error_detail: ErrorDetailFn,
     pub throttle_signal: Option<ThrottleSignalFn>,
+    pub endpoints: &'static [Endpoint],
 }
 
 impl Default for VendorHooks {
@@ -70,8 +72,28 @@ impl Default for VendorHooks {
         VendorHooks {
             error_detail: |_| None,
             throttle_signal: None,
+            endpoints: &[],
         }
     }
+}
+
+/// One endpoint of a vendor's API as access to it is granted: its name (as `check --online`
+/// prints it) and what a credential needs to be answered there (the scope, role, permission or
+/// consent, in the vendor's words), which a 401 or 403 from it names. Found by a fragment of the
+/// request's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub name: &'static str,
+    pub path_contains: &'static str,
+    pub needs: &'static str,
+}
+
+/// The name every vendor gives its token endpoint in its [`Endpoint`] table.
+pub const TOKEN_ENDPOINT: &str = "token";
+
+/// The endpoint of `endpoints` a request path belongs to: the first whose fragment it contains.
+pub fn endpoint_of(endpoints: &'static [Endpoint], path: &str) -> Option<&'static Endpoint> {
+    endpoints.iter().find(|e| path.contains(e.path_contains))
 }
 
 /// Builds a `reqwest::Client`: the one all sources share (`Outbound::default()`), or one for
@@ -327,6 +349,7 @@ pub struct HttpClient {
     stats: Arc<SourceStats>,
     error_detail: ErrorDetailFn,
     throttle_signal: Option<ThrottleSignalFn>,
+    endpoints: &'static [Endpoint],
     /// The proxy requests go through, as errors may name it (password redacted).
     proxy: Option<String>,
 }
@@ -348,6 +371,7 @@ impl HttpClient {
             stats,
             error_detail: hooks.error_detail,
             throttle_signal: hooks.throttle_signal,
+            endpoints: hooks.endpoints,
             proxy: None,
         }
     }
@@ -478,10 +502,17 @@ impl HttpClient {
             .or_else(|| body_excerpt(&response.body))
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
+        // A token endpoint answers a refused credential with 400 (`invalid_client`,
+        // `invalid_scope`, consent not given), as OAuth 2.0 has it.
+        let endpoint = endpoint_of(self.endpoints, request.url.path()).filter(|endpoint| {
+            matches!(response.status.as_u16(), 401 | 403)
+                || (response.status == StatusCode::BAD_REQUEST && endpoint.name == TOKEN_ENDPOINT)
+        });
         HttpError::Status {
             request: request.describe(),
             status: response.status,
             detail,
+            endpoint,
         }
     }
 }
@@ -532,7 +563,7 @@ fn transport_error(
     let advice = match (tls, proxy) {
         (Some(tls), _) => tls_advice(host, tls),
         (None, Some(proxy)) => format!("the request went through the proxy {proxy}: check that it is reachable, lets this host through, and takes the credentials proxy_connect_header gives it; or that {host} is right"),
-        (None, None) => format!("check that {host} is the right host and region for this tenant (base_url) and that this machine can reach it"),
+        (None, None) => format!("check that {host} is the right host and region for this tenant (base_url, or token_url for a token) and that this machine can reach it"),
     };
     HttpError::Connection {
         request: request.describe(),
@@ -619,6 +650,15 @@ impl PollSession<'_> {
         let prefix = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{prefix}{path}"));
         url
+    }
+
+    /// Gets a token, where the source has OAuth2 credentials (true), before any request needs
+    /// one: `check --online` reports the token endpoint on its own line.
+    pub async fn token(&self) -> Result<bool, HttpError> {
+        match self.client.auth.can_refresh() {
+            true => self.client.auth.header(self).await.map(|_| true),
+            false => Ok(false),
+        }
     }
 
     /// Sends `request` with the source's credentials, retrying as the vendor and limits allow.

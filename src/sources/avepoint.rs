@@ -11,12 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{PollError, PollPlan, Source, Vendor};
-use crate::http::{ErrorDetailFn, PollSession};
+use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
@@ -188,6 +189,21 @@ impl Folder {
 
 #[async_trait]
 impl Source for AvePoint {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        seats::ENDPOINTS
+    }
+
+    /// The first connection count (of the first flow asked for), and the seats as configured.
+    fn probes(&self, session: &PollSession<'_>, _now: DateTime<Utc>) -> Vec<Probe> {
+        let flow = self.settings.flow_ids.first().map(String::as_str);
+        let usage = with_query(&self.first_url(session, flow), "top", "1");
+        let mut probes = vec![Probe::of(Request::get(usage))];
+        if self.settings.seats {
+            probes.extend(self.seat_probes(session));
+        }
+        probes
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,

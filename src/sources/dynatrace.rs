@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, Vendor};
+use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -29,6 +29,7 @@ use crate::settings::FieldError;
 use allocation::RawCosts;
 
 mod allocation;
+mod probes;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
     name: "consumption_dynatrace_usage",
@@ -128,13 +129,16 @@ impl Vendor for DynatraceType {
                 "cost_allocation splits the cost that entitlements: true reads: set entitlements: true",
             )]);
         }
-        Ok(Arc::new(Dynatrace { settings }))
+        Ok(Arc::new(Dynatrace {
+            settings: Arc::new(settings),
+        }))
     }
 }
 
 /// A configured Dynatrace subscription.
+#[derive(Clone)]
 pub struct Dynatrace {
-    settings: Settings,
+    settings: Arc<Settings>,
 }
 
 /// `data` is required, as Dynatrace's spec marks it: an object without it (a gateway's or an
@@ -257,6 +261,14 @@ const USAGE_LABELS: [&str; 5] = [
 
 #[async_trait]
 impl Source for Dynatrace {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        probes::ENDPOINTS
+    }
+
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
+        self.smallest_requests(session, now)
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,
@@ -369,7 +381,37 @@ impl Source for Dynatrace {
     }
 }
 
+/// The subscriptions of a listing that are not terminated or expired.
+fn active_in(response: &crate::http::Response) -> Result<Vec<String>, HttpError> {
+    let list: SubscriptionList = response.json_object()?;
+    Ok(list
+        .data
+        .into_iter()
+        .filter(|s| !matches!(s.status.as_deref(), Some("TERMINATED" | "EXPIRED")))
+        .filter_map(|s| s.uuid.filter(|uuid| !uuid.is_empty()))
+        .collect())
+}
+
 impl Dynatrace {
+    fn list_url(&self, session: &PollSession<'_>) -> Url {
+        let account = &self.settings.account_uuid;
+        session.url(&format!("/sub/v2/accounts/{account}/subscriptions"))
+    }
+
+    fn commitment_url(&self, session: &PollSession<'_>, subscription: &str) -> Url {
+        let account = &self.settings.account_uuid;
+        session.url(&format!(
+            "/sub/v2/accounts/{account}/subscriptions/{subscription}"
+        ))
+    }
+
+    fn forecast_url(&self, session: &PollSession<'_>) -> Url {
+        let account = &self.settings.account_uuid;
+        session.url(&format!(
+            "/sub/v2/accounts/{account}/subscriptions/forecast"
+        ))
+    }
+
     fn path(&self, subscription: &str) -> String {
         let version = match self.settings.api_version {
             ApiVersion::V2 => "v2",
@@ -395,15 +437,11 @@ impl Dynatrace {
             item: item(),
             source,
         };
-        let url = session.url(&format!("/sub/v2/accounts/{account}/subscriptions"));
-        let response = session.send(&Request::get(url)).await.map_err(fail)?;
-        let list: SubscriptionList = response.json_object().map_err(fail)?;
-        let active: Vec<String> = list
-            .data
-            .into_iter()
-            .filter(|s| !matches!(s.status.as_deref(), Some("TERMINATED" | "EXPIRED")))
-            .filter_map(|s| s.uuid.filter(|uuid| !uuid.is_empty()))
-            .collect();
+        let response = session
+            .send(&Request::get(self.list_url(session)))
+            .await
+            .map_err(fail)?;
+        let active = active_in(&response).map_err(fail)?;
         if active.is_empty() {
             return Err(PollError::Item {
                 item: item(),
@@ -469,16 +507,12 @@ impl Dynatrace {
         subscription: &str,
         with_forecast: bool,
     ) -> Result<Option<VendorBudget>, PollError> {
-        let account = &self.settings.account_uuid;
         let fail = |what: &str| {
             let item = format!("subscription {subscription} {what} ({ENTITLEMENT_SCOPE})");
             move |source| PollError::Item { item, source }
         };
-        let url = session.url(&format!(
-            "/sub/v2/accounts/{account}/subscriptions/{subscription}"
-        ));
         let response = session
-            .send(&Request::get(url))
+            .send(&Request::get(self.commitment_url(session, subscription)))
             .await
             .map_err(fail("commitment"))?;
         let body: SubscriptionBody = response.json_object().map_err(fail("commitment"))?;
@@ -534,11 +568,10 @@ impl Dynatrace {
     /// Dynatrace's forecast of the account's usage at the commitment's end; none while it
     /// has none (404 on young accounts).
     async fn forecast(&self, session: &PollSession<'_>) -> Result<Option<f64>, HttpError> {
-        let account = &self.settings.account_uuid;
-        let url = session.url(&format!(
-            "/sub/v2/accounts/{account}/subscriptions/forecast"
-        ));
-        match session.send(&Request::get(url)).await {
+        match session
+            .send(&Request::get(self.forecast_url(session)))
+            .await
+        {
             Ok(response) => Ok(response.json_object::<ForecastBody>()?.forecast_median),
             Err(HttpError::Status { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
                 Ok(None)

@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{PollError, PollPlan, Source, Vendor};
-use crate::http::{ErrorDetailFn, PageError, PollSession};
+use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{ErrorDetailFn, PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::seats::{LicenceSeats, Seats};
@@ -173,8 +174,30 @@ impl Microsoft {
     }
 }
 
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: TOKEN_ENDPOINT,
+        path_contains: "/oauth2/",
+        needs: "an Entra app registration in this tenant (the tenant ID in token_url), its client ID and a current client secret or certificate, and the scope https://graph.microsoft.com/.default; AADSTS7000215 is a wrong secret, AADSTS700016 an app unknown in this tenant",
+    },
+    Endpoint {
+        name: "subscribed SKUs",
+        path_contains: "/subscribedSkus",
+        needs: "the Microsoft Graph application permission Organization.Read.All (least privileged; Directory.Read.All also works) with admin consent granted in Entra ID > App registrations > API permissions",
+    },
+];
+
 #[async_trait]
 impl Source for Microsoft {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+
+    /// subscribedSkus takes no `$top`: the probe is the first page, as a poll reads it.
+    fn probes(&self, session: &PollSession<'_>, _now: DateTime<Utc>) -> Vec<Probe> {
+        vec![Probe::of(Request::get(session.url("/v1.0/subscribedSkus")))]
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,

@@ -16,10 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 
-use crate::http::{ErrorDetailFn, HttpError, PageError, PollSession, ThrottleSignalFn};
+pub use crate::http::Endpoint;
+use crate::http::{
+    ErrorDetailFn, HttpError, PageError, PollSession, Request, Response, ThrottleSignalFn,
+};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::settled::SettledDays;
@@ -138,9 +141,51 @@ impl PollPlan {
     }
 }
 
+/// One request `check --online` makes to prove a credential may read an endpoint: the smallest
+/// the source's polls would make there (today only, one item a page).
+pub struct Probe {
+    pub request: Request,
+    /// The probes that need this one's answer (an ID the vendor lists), if it succeeds.
+    pub then: Option<FollowUp>,
+}
+
+pub type FollowUp = Box<dyn FnOnce(&Response, &PollSession<'_>) -> Vec<Probe> + Send>;
+
+impl Probe {
+    pub fn of(request: Request) -> Self {
+        Probe {
+            request,
+            then: None,
+        }
+    }
+}
+
+/// `url` with the query parameter `key` set to `value` alone: a probe's smallest page or range.
+pub fn with_query(url: &Url, key: &str, value: &str) -> Url {
+    let others: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| name != key)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let mut smaller = url.clone();
+    smaller
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(others)
+        .append_pair(key, value);
+    smaller
+}
+
 /// One configured vendor endpoint.
 #[async_trait]
 pub trait Source: Send + Sync {
+    /// Every endpoint of the vendor's API the exporter calls, the token endpoint (named
+    /// [`crate::http::TOKEN_ENDPOINT`]) included, with what a credential needs for it.
+    fn endpoints(&self) -> &'static [Endpoint];
+
+    /// The smallest request to each endpoint this source, as configured, calls.
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe>;
+
     /// One complete poll: every page, folded into one snapshot, or an error.
     async fn poll(
         &self,

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, Vendor};
-use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn};
+use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
@@ -206,8 +206,60 @@ struct ContextSummary {
     count_of_users_without_premium_license_using_premium_features: Option<f64>,
 }
 
+/// Power Platform's endpoints. The service principal is an Entra app registration that a
+/// Power Platform administrator registered (`pac admin application register`), after which its
+/// calls are made as a Power Platform Administrator.
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: TOKEN_ENDPOINT,
+        path_contains: "/oauth2/",
+        needs: "an Entra app registration in this tenant (the tenant ID in token_url), its client ID and a current client secret or certificate, and the scope https://api.powerplatform.com/.default (the matching sovereign host's for another cloud); AADSTS7000215 is a wrong secret, AADSTS700016 an app unknown in this tenant",
+    },
+    Endpoint {
+        name: "tenant summary",
+        path_contains: SUMMARY_PATH,
+        needs: "tenant_summary: true needs what usage needs",
+    },
+    Endpoint {
+        name: "usage",
+        path_contains: RECORDS_PATH,
+        needs: "the API permission Power Platform API (app 8578e004-a5c6-46e7-913e-12f58912df43) on the app registration with admin consent, and the app registered as a Power Platform management application by a Power Platform administrator (pac admin application register), so that its calls are made as a Power Platform Administrator",
+    },
+    Endpoint {
+        name: "currency reports",
+        path_contains: CURRENCY_REPORTS_PATH,
+        needs: "entitlements: true needs the service principal to read tenant capacity, as a Power Platform administrator may (the app registered with pac admin application register)",
+    },
+    Endpoint {
+        name: "tenant capacity",
+        path_contains: TENANT_CAPACITY_PATH,
+        needs: "entitlements: true needs the service principal to read tenant capacity, as a Power Platform administrator may (the app registered with pac admin application register)",
+    },
+];
+
 #[async_trait]
 impl Source for PowerPlatform {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+
+    /// Today's first record, the summary and the entitlements, as configured.
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
+        let today = Windows::today_only(now);
+        let records = self.records_url(session, today, now, self.settings.first_page);
+        let mut probes = vec![Probe::of(Request::get(with_query(
+            &records, "pageSize", "1",
+        )))];
+        if self.settings.tenant_summary {
+            probes.push(Probe::of(Request::get(self.summary_url(session, today))));
+        }
+        if self.settings.entitlements {
+            probes.push(Probe::of(Request::get(self.currency_reports_url(session))));
+            probes.push(Probe::of(Request::get(self.tenant_capacity_url(session))));
+        }
+        probes
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,
@@ -289,6 +341,32 @@ impl Source for PowerPlatform {
 }
 
 impl PowerPlatform {
+    fn summary_url(&self, session: &PollSession<'_>, windows: Windows) -> Url {
+        let mut url = session.url(SUMMARY_PATH);
+        self.base_query(&mut url, windows.start());
+        if let Some(environment) = &self.settings.filters.environment_id {
+            url.query_pairs_mut()
+                .append_pair("environmentId", environment);
+        }
+        url
+    }
+
+    fn currency_reports_url(&self, session: &PollSession<'_>) -> Url {
+        let mut url = session.url(CURRENCY_REPORTS_PATH);
+        url.query_pairs_mut()
+            .append_pair("includeAllocations", "true")
+            .append_pair("includeConsumptions", "true")
+            .append_pair("api-version", &self.settings.api_version);
+        url
+    }
+
+    fn tenant_capacity_url(&self, session: &PollSession<'_>) -> Url {
+        let mut url = session.url(TENANT_CAPACITY_PATH);
+        url.query_pairs_mut()
+            .append_pair("api-version", &self.settings.api_version);
+        url
+    }
+
     fn base_query(&self, url: &mut Url, start: NaiveDate) {
         let start = Utc.from_utc_datetime(&start.and_hms_opt(0, 0, 0).unwrap_or_default());
         url.query_pairs_mut()
@@ -344,13 +422,8 @@ impl PowerPlatform {
                 source,
             }
         };
-        let mut url = session.url(CURRENCY_REPORTS_PATH);
-        url.query_pairs_mut()
-            .append_pair("includeAllocations", "true")
-            .append_pair("includeConsumptions", "true")
-            .append_pair("api-version", &self.settings.api_version);
         let response = session
-            .send(&Request::get(url))
+            .send(&Request::get(self.currency_reports_url(session)))
             .await
             .map_err(fail("currency reports"))?;
         let reports = match response
@@ -361,11 +434,8 @@ impl PowerPlatform {
             Listed::Other(_) => Vec::new(),
         };
         add_currency_reports(builder, &reports);
-        let mut url = session.url(TENANT_CAPACITY_PATH);
-        url.query_pairs_mut()
-            .append_pair("api-version", &self.settings.api_version);
         let response = session
-            .send(&Request::get(url))
+            .send(&Request::get(self.tenant_capacity_url(session)))
             .await
             .map_err(fail("tenant capacity"))?;
         let capacity: TenantCapacity = response.json_object().map_err(fail("tenant capacity"))?;
@@ -379,12 +449,7 @@ impl PowerPlatform {
         windows: Windows,
         builder: &mut SnapshotBuilder,
     ) -> Result<(), PollError> {
-        let mut url = session.url(SUMMARY_PATH);
-        self.base_query(&mut url, windows.start());
-        if let Some(environment) = &self.settings.filters.environment_id {
-            url.query_pairs_mut()
-                .append_pair("environmentId", environment);
-        }
+        let url = self.summary_url(session, windows);
         let response = session.send(&Request::get(url)).await?;
         let summaries = match response.status {
             StatusCode::NO_CONTENT => Vec::new(),

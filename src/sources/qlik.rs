@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time};
-use super::{PollError, PollPlan, Source, Vendor};
-use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request};
+use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
@@ -272,8 +272,62 @@ struct Link<'a> {
     token: Option<Cow<'a, str>>,
 }
 
+/// Qlik's endpoints. M2M OAuth clients have the Tenant Admin role; an API key acts as its user.
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: TOKEN_ENDPOINT,
+        path_contains: "/oauth/token",
+        needs: "an OAuth client created in the Administration activity center > OAuth as a Web client with Machine-to-machine checked and consent method Trusted, its client ID and a current client secret",
+    },
+    Endpoint {
+        name: "usage",
+        path_contains: EXECUTIONS_PATH,
+        needs: "a Machine-to-machine OAuth client (it has the Tenant Admin role), or an API key of a user with the Tenant Admin role, on this tenant host",
+    },
+    Endpoint {
+        name: "licence overview",
+        path_contains: "/api/v1/licenses/overview",
+        needs: "entitlements: true and seats: true need a user with the Tenant Admin role (a Machine-to-machine OAuth client has it)",
+    },
+    Endpoint {
+        name: "seat assignments",
+        path_contains: "/api/v1/licenses/assignments",
+        needs: "seats: true needs a user with the Tenant Admin role (a Machine-to-machine OAuth client has it)",
+    },
+    Endpoint {
+        name: "audit events",
+        path_contains: "/api/v1/audits",
+        needs: "seat_activity: true needs a user with the Tenant Admin role that may read the audit events",
+    },
+];
+
 #[async_trait]
 impl Source for Qlik {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
+        let mut probes = vec![Probe::of(Request::get(with_query(
+            &self.first_page_url(session),
+            "limit",
+            "1",
+        )))];
+        if self.entitlements || self.seats {
+            let overview = session.url("/api/v1/licenses/overview");
+            probes.push(Probe::of(Request::get(overview)));
+        }
+        if self.seats {
+            probes.push(Probe::of(Request::get(seats::smallest_page(session))));
+        }
+        if self.seat_activity {
+            probes.push(Probe::of(Request::get(seats::smallest_audit_page(
+                session, now,
+            ))));
+        }
+        probes
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,

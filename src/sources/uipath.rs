@@ -18,7 +18,7 @@ use serde_json::json;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{PollError, PollPlan, Source, Vendor};
+use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -27,7 +27,10 @@ use crate::model::usage::{BudgetUnit, ServiceOf, Usage, VendorBudget};
 use crate::settings::FieldError;
 
 mod folders;
+mod probes;
 mod seats;
+
+const DAILY_ENDPOINT: &str = "daily-consumption-by-service";
 
 pub static CONSUMED_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_consumed_units",
@@ -62,6 +65,20 @@ pub struct Settings {
     /// The robot types whose named users are read with `seats: true` (default: the named-user
     /// types).
     seat_robot_types: Option<Vec<String>>,
+}
+
+impl UiPath {
+    /// A path of the usage (`lease_`) API of the organisation's tenants.
+    fn lease_path(&self, endpoint: &str) -> String {
+        let organization = &self.settings.organization_id;
+        format!("/lease_/api/usage/{organization}/tenants/{endpoint}")
+    }
+
+    /// A path of a tenant's Orchestrator OData API.
+    fn orchestrator_path(&self, tenant: &str, odata: &str) -> String {
+        let organization = &self.settings.organization_id;
+        format!("/{organization}/{tenant}/orchestrator_/odata/{odata}")
+    }
 }
 
 fn default_concurrency() -> usize {
@@ -193,6 +210,14 @@ struct Consumption {
 
 #[async_trait]
 impl Source for UiPath {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        probes::ENDPOINTS
+    }
+
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
+        self.smallest_requests(session, now)
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,
@@ -428,10 +453,7 @@ impl UiPath {
             item: item.clone(),
             source,
         };
-        let path = format!(
-            "/lease_/api/usage/{}/tenants/{tenant}/consumption-summary",
-            self.settings.organization_id
-        );
+        let path = self.lease_path(&format!("{tenant}/consumption-summary"));
         let body = json!({"consumableCode": consumable});
         let response = session
             .send(&Request::post_json(session.url(&path), body))
@@ -459,10 +481,7 @@ impl UiPath {
             item: item.clone(),
             source,
         };
-        let path = format!(
-            "/lease_/api/usage/{}/tenants/daily-consumption-by-service",
-            self.settings.organization_id
-        );
+        let path = self.lease_path(DAILY_ENDPOINT);
         let mut body = json!({
             "tenantId": tenant,
             "startDate": windows.query_start_time().timestamp_millis(),

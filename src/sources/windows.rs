@@ -41,6 +41,15 @@ impl Windows {
         }
     }
 
+    /// Today alone, as if every earlier day were settled: the smallest range to ask for.
+    pub fn today_only(now: DateTime<Utc>) -> Self {
+        let windows = Windows::at(now);
+        Windows {
+            settled_until: Some(windows.today),
+            ..windows
+        }
+    }
+
     /// The windows of a poll at `now` that follows `plan`: the days budgets need, the settled
     /// days it starts from and the ones it hands back.
     pub fn planned(now: DateTime<Utc>, plan: &PollPlan) -> Self {

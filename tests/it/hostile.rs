@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use consumption_exporter::http::PollSession;
 use consumption_exporter::model::clock::Clock;
 use consumption_exporter::model::snapshot::Snapshot;
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 use consumption_exporter::simulator::{Fault, When};
-use consumption_exporter::sources::{PollError, PollPlan, Source};
+use consumption_exporter::sources::{Endpoint, PollError, PollPlan, Probe, Source};
 
 use crate::helpers::{parse_config, test_today, Exposition, RunningExporter, TestExporter};
 
@@ -145,6 +146,14 @@ struct PanickingSource {
 
 #[async_trait]
 impl Source for PanickingSource {
+    fn endpoints(&self) -> &'static [Endpoint] {
+        self.inner.endpoints()
+    }
+
+    fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
+        self.inner.probes(session, now)
+    }
+
     async fn poll(
         &self,
         session: &PollSession<'_>,

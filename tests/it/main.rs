@@ -18,6 +18,7 @@ mod listen;
 mod load;
 mod microsoft;
 mod mixin;
+mod online;
 mod packaging;
 mod powerplatform;
 mod proxy;

@@ -634,7 +634,7 @@ async fn qlik_errors_reach_the_user_with_their_code_detail_and_trace_id() {
         "HTTP 403",
         "HTTP-403 Forbidden (simulated fault)",
         "traceId 5ce1c5b5d1f0a0b7",
-        "permission",
+        "lacks what usage needs: a Machine-to-machine OAuth client (it has the Tenant Admin role)",
     ] {
         assert!(error.contains(part), "{part:?} missing from: {error}");
     }

@@ -205,6 +205,13 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         landing.matches("getting a token from").count() >= 2 * kit::VENDORS.len(),
         "every vendor's refused secret and certificate are on the landing page: {landing}"
     );
+    let (online_table, online_json) = check_online_outputs(&exporter.config, &yaml).await;
+    for name in &failing {
+        assert!(
+            online_table.contains(name.as_str()),
+            "check --online reports {name}: {online_table}"
+        );
+    }
     let logs = exporter.logs();
     assert!(logs.contains("level=DEBUG"), "debug logging was on");
     assert!(logs.contains("poll failed") && logs.contains("config reload refused"));
@@ -213,11 +220,43 @@ async fn no_secret_is_printed_or_served_by_any_source_on_success_or_failure() {
         ("/metrics", &metrics),
         ("the landing page", &landing),
         ("the reload answer", &reload_answer),
+        ("check --online", &online_table),
+        ("check --online --output json", &online_json),
     ] {
         for secret in secrets() {
             assert!(!text.contains(secret), "{secret:?} appears in {place}");
         }
     }
+}
+
+/// What `check --online` prints (stdout and stderr, at debug level) as a table and as JSON.
+async fn check_online_outputs(config: &Path, yaml: &str) -> (String, String) {
+    std::fs::write(config, yaml).unwrap();
+    let mut outputs = Vec::new();
+    for output in ["table", "json"] {
+        let ran = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+            .args([
+                "check",
+                "--online",
+                "--log.level",
+                "debug",
+                "--output",
+                output,
+            ])
+            .arg("--config.file")
+            .arg(config)
+            .output()
+            .await
+            .unwrap();
+        assert!(!ran.status.success(), "the refused sources fail the check");
+        outputs.push(format!(
+            "{}{}",
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        ));
+    }
+    let json = outputs.pop().unwrap_or_default();
+    (outputs.pop().unwrap_or_default(), json)
 }
 
 /// The secrets a config can carry outside its secret keys: a password in a URL's userinfo, a
@@ -306,6 +345,37 @@ async fn no_secret_in_a_url_or_the_environment_reaches_logs_check_the_landing_pa
                 !text.contains(secret),
                 "{secret:?} appears in {place}:\n{text}"
             );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_proxys_password_and_headers_never_print_in_check_online() {
+    const PROXY_PASSWORD: &str = "PROXYPASS-S3CR3T";
+    const HEADER_SECRET: &str = "HEADER-S3CR3T";
+    let spec = TenantSpec {
+        seed: 3,
+        today: test_today(),
+        scale: Scale::Small,
+    };
+    let tenant = kit::VENDORS[0].start(spec).await.unwrap();
+    let dead_proxy = format!(
+        "http://user:{PROXY_PASSWORD}@127.0.0.1:{}",
+        crate::helpers::free_port()
+    );
+    let yaml = format!(
+        "sources:\n{}    max_retries: 0\n    proxy_url: {dead_proxy}\n    proxy_connect_header:\n      Proxy-Authorization: [Basic {HEADER_SECRET}]\n",
+        tenant.entry("proxied")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (table, json) = check_online_outputs(&dir.path().join("exporter.yml"), &yaml).await;
+    assert!(
+        table.contains("through the proxy http://user:xxxxx@127.0.0.1"),
+        "{table}"
+    );
+    for text in [&table, &json] {
+        for secret in [PROXY_PASSWORD, HEADER_SECRET] {
+            assert!(!text.contains(secret), "{secret} printed: {text}");
         }
     }
 }

@@ -18,9 +18,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AvePoint;
-use crate::http::{PageError, PollSession};
+use url::Url;
+
+use crate::http::{Endpoint, PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::seats::{Holder, LicenceSeats, Seats};
-use crate::sources::PollError;
+use crate::sources::{PollError, Probe};
 
 /// What a refused inventory read needs.
 const SEATS_SCOPE: &str = "seats: true needs the scope enpower.data.read.all and an app registered for EnPower's Power Platform inventory";
@@ -28,6 +30,8 @@ const SEATS_SCOPE: &str = "seats: true needs the scope enpower.data.read.all and
 /// What a refused Cloud Backup read needs.
 const BACKUP_SCOPE: &str =
     "cloud_backup_seats: true needs the permission microsoft365backup.subscriptionInfo.read.all";
+
+const BACKUP_PATH: &str = "/backup/m365/cloudbackuplicenseconsumption";
 
 /// AvePoint's envelope: `data` is required, an answer without it is no seat count.
 #[derive(Deserialize)]
@@ -60,7 +64,60 @@ struct InventoryPage {
     fields: BTreeMap<String, Value>,
 }
 
+/// AvePoint's endpoints: an app registered in AvePoint Online Services > Administration > App
+/// registrations, with the EnPower service added.
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: TOKEN_ENDPOINT,
+        path_contains: "/connect/token",
+        needs: "an app registered in AvePoint Online Services > Administration > App registrations, its application (client) ID and a current client secret or its certificate, on the identity host of the tenant's data centre, with the scope enpower.data.read.all",
+    },
+    Endpoint {
+        name: "usage",
+        path_contains: super::USAGE_PATH,
+        needs: "the EnPower service added to the app registration with the permission enpower.data.read.all, on the graph host of the tenant's data centre (graph-us, graph-eu, …)",
+    },
+    Endpoint {
+        name: "cloud flows",
+        path_contains: FLOWS.path,
+        needs: "seats: true needs the permission enpower.data.read.all and EnPower's Power Platform inventory for the tenant",
+    },
+    Endpoint {
+        name: "apps",
+        path_contains: APPS.path,
+        needs: "seats: true needs the permission enpower.data.read.all and EnPower's Power Platform inventory for the tenant",
+    },
+    Endpoint {
+        name: "Cloud Backup seats",
+        path_contains: BACKUP_PATH,
+        needs: "cloud_backup_seats: true needs the Cloud Backup for Microsoft 365 service on the app registration with the permission microsoft365backup.subscriptionInfo.read.all",
+    },
+];
+
 impl AvePoint {
+    /// The first flow and the first app of the inventory, and the Cloud Backup seats.
+    pub(super) fn seat_probes(&self, session: &PollSession<'_>) -> Vec<Probe> {
+        let mut probes: Vec<Probe> = [FLOWS, APPS]
+            .iter()
+            .map(|inventory| Probe::of(Request::get(self.inventory_url(session, inventory, 1))))
+            .collect();
+        if self.settings.cloud_backup_seats {
+            probes.push(Probe::of(Request::get(session.url(BACKUP_PATH))));
+        }
+        probes
+    }
+
+    fn inventory_url(&self, session: &PollSession<'_>, inventory: &Inventory, top: u32) -> Url {
+        let mut url = session.url(inventory.path);
+        let mut query = url.query_pairs_mut();
+        query.append_pair("top", &top.to_string());
+        if let Some(tenant) = &self.settings.tenant {
+            query.append_pair("tenant", tenant);
+        }
+        drop(query);
+        url
+    }
+
     /// Every cloud flow and premium app, as seats per environment; with
     /// `cloud_backup_seats`, AvePoint's own Cloud Backup seats too.
     pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
@@ -96,7 +153,7 @@ impl AvePoint {
             item: format!("Cloud Backup licence consumption ({BACKUP_SCOPE})"),
             source,
         };
-        let url = session.url("/backup/m365/cloudbackuplicenseconsumption");
+        let url = session.url(BACKUP_PATH);
         let response = session
             .send(&crate::http::Request::get(url))
             .await
@@ -121,14 +178,7 @@ impl AvePoint {
             item: format!("page {page} of {} ({SEATS_SCOPE})", inventory.path),
             source,
         };
-        let mut url = session.url(inventory.path);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("top", &self.settings.page_size.to_string());
-            if let Some(tenant) = &self.settings.tenant {
-                query.append_pair("tenant", tenant);
-            }
-        }
+        let mut url = self.inventory_url(session, inventory, self.settings.page_size);
         loop {
             let page = session.get_page(&url).await.map_err(fail)?;
             let mut body: InventoryPage = page.json_object().map_err(fail)?;

@@ -126,17 +126,8 @@ impl Dynatrace {
         field: CostAllocation,
         (from, to): (NaiveDate, NaiveDate),
     ) -> Result<Vec<Value>, PollError> {
-        let path = format!("/v1/subscriptions/{subscription}/cost-allocation");
-        let mut url = session.url(&path);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("field", field.field());
-            query.append_pair("environment-id", environment);
-            query.append_pair("from", &from.to_string());
-            // page_size counts environments on the usage pages; records here take the
-            // vendor's default page.
-            query.append_pair("to", &to.to_string());
-        }
+        let path = allocation_path(subscription);
+        let mut url = allocation_url(session, (subscription, environment), field, (from, to));
         let mut records = Vec::new();
         let fail = |PageError { page, source }| {
             PollError::Item {
@@ -199,4 +190,26 @@ fn split(raw: RawCosts, allocations: &Allocations) -> RawCosts {
         }
     }
     split
+}
+
+pub(super) fn allocation_path(subscription: &str) -> String {
+    format!("/v1/subscriptions/{subscription}/cost-allocation")
+}
+
+/// The first page of one environment's cost allocation over `days` (first and last).
+pub(super) fn allocation_url(
+    session: &PollSession<'_>,
+    (subscription, environment): (&str, &str),
+    field: CostAllocation,
+    (from, to): (NaiveDate, NaiveDate),
+) -> url::Url {
+    let mut url = session.url(&allocation_path(subscription));
+    // page_size counts environments on the usage pages; records here take the vendor's
+    // default page.
+    url.query_pairs_mut()
+        .append_pair("field", field.field())
+        .append_pair("environment-id", environment)
+        .append_pair("from", &from.to_string())
+        .append_pair("to", &to.to_string());
+    url
 }

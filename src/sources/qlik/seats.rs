@@ -26,6 +26,8 @@ use crate::sources::PollError;
 
 mod audit;
 
+use audit::SESSION_EVENTS_PROBED;
+
 const ASSIGNMENTS_PATH: &str = "/api/v1/licenses/assignments";
 
 /// Assignments per page: Qlik's maximum.
@@ -150,6 +152,16 @@ fn cursor_of(href: &str) -> Option<String> {
     let url = Url::parse(href).or_else(|_| base.join(href)).ok()?;
     let page = url.query_pairs().find(|(key, _)| key == "page")?.1;
     (!page.is_empty()).then(|| page.into_owned())
+}
+
+/// The first assignment, for `check --online`.
+pub(super) fn smallest_page(session: &PollSession<'_>) -> Url {
+    crate::sources::with_query(&page_url(session, false, None), "limit", "1")
+}
+
+/// The last day's first session event, for `check --online`.
+pub(super) fn smallest_audit_page(session: &PollSession<'_>, now: DateTime<Utc>) -> Url {
+    audit::first_page(session, SESSION_EVENTS_PROBED, now, 1)
 }
 
 fn page_url(session: &PollSession<'_>, orphans: bool, cursor: Option<&str>) -> Url {

@@ -26,6 +26,8 @@ use crate::sources::PollError;
 /// The label a folder split adds to the usage.
 pub(super) const FOLDER_LABEL: &str = "folder";
 
+pub(super) const FOLDER_ENDPOINT: &str = "consumption-by-folder";
+
 /// What a refused folder request needs.
 const FOLDER_GRANT: &str = "by_folder: true needs a token that may read license consumption: UiPath documents the password grant of an Organization Administrator for it, or an external application with PM.License";
 
@@ -147,10 +149,7 @@ impl UiPath {
         };
         let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         let end = (midnight(last + Days::new(1)) - chrono::Duration::milliseconds(1)).min(now);
-        let path = format!(
-            "/lease_/api/usage/{}/tenants/consumption-by-folder",
-            self.settings.organization_id
-        );
+        let path = self.lease_path(FOLDER_ENDPOINT);
         let body = json!({
             "tenantId": tenant,
             "startDate": midnight(first).timestamp_millis(),

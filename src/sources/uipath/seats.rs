@@ -22,6 +22,12 @@ use crate::sources::windows::parse_day_or_time;
 use crate::sources::PollError;
 
 /// The robot types asked for named users unless `seat_robot_types` says otherwise.
+pub(super) const LICENCE_ODATA: &str = "Settings/UiPath.Server.Configuration.OData.GetLicense";
+
+pub(super) fn named_users_odata(robot_type: &str) -> String {
+    format!("LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='{robot_type}')")
+}
+
 pub(super) fn default_robot_types() -> Vec<String> {
     [
         "Attended",
@@ -115,10 +121,7 @@ impl UiPath {
             item: format!("the Orchestrator licence of tenant {tenant} ({LICENCE_GRANT})"),
             source,
         };
-        let path = format!(
-            "/{}/{tenant}/orchestrator_/odata/Settings/UiPath.Server.Configuration.OData.GetLicense",
-            self.settings.organization_id
-        );
+        let path = self.orchestrator_path(tenant, LICENCE_ODATA);
         let response = session
             .send(&Request::get(session.url(&path)))
             .await
@@ -134,10 +137,7 @@ impl UiPath {
         tenant: &str,
         robot_type: &str,
     ) -> Result<Option<Vec<Holder>>, PollError> {
-        let path = format!(
-            "/{}/{tenant}/orchestrator_/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='{robot_type}')",
-            self.settings.organization_id
-        );
+        let path = self.orchestrator_path(tenant, &named_users_odata(robot_type));
         let fail = |PageError { page, source }| PollError::Item {
             item: format!(
                 "page {page} of the {robot_type} named users of tenant {tenant} ({LICENCE_GRANT})"

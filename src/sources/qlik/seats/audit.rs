@@ -27,11 +27,34 @@ const SESSION_EVENTS: [&str; 2] = [
     "com.qlik.core.user-session.begun",
 ];
 
+/// The event `check --online` asks for: any proves the audits may be read.
+pub(super) const SESSION_EVENTS_PROBED: &str = SESSION_EVENTS[0];
+
 /// How far back the audits API keeps events.
 const KEPT_DAYS: i64 = 90;
 
 const AUDIT_ROLE: &str =
     "seat_activity: true needs a key or client whose user may read the audit events, as a Tenant Admin may";
+
+/// The first page of `event`s over the days the audits API keeps.
+pub(super) fn first_page(
+    session: &PollSession<'_>,
+    event: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Url {
+    let interval = format!(
+        "{}/{}",
+        (now - Duration::days(KEPT_DAYS)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        now.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    let mut url = session.url(AUDITS_PATH);
+    url.query_pairs_mut()
+        .append_pair("eventType", event)
+        .append_pair("eventTime", &interval)
+        .append_pair("limit", &limit.to_string());
+    url
+}
 
 /// `data` is required: a body without it is not a tenant without sessions.
 #[derive(Deserialize)]
@@ -47,21 +70,12 @@ pub(super) async fn last_sessions(
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, DateTime<Utc>>, PollError> {
     let mut last: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let interval = format!(
-        "{}/{}",
-        (now - Duration::days(KEPT_DAYS)).to_rfc3339_opts(SecondsFormat::Secs, true),
-        now.to_rfc3339_opts(SecondsFormat::Secs, true)
-    );
     for event in SESSION_EVENTS {
         let fail = |PageError { page, source }| PollError::Item {
             item: format!("page {page} of the {event} audit events ({AUDIT_ROLE})"),
             source,
         };
-        let mut url = session.url(AUDITS_PATH);
-        url.query_pairs_mut()
-            .append_pair("eventType", event)
-            .append_pair("eventTime", &interval)
-            .append_pair("limit", "100");
+        let mut url = first_page(session, event, now, 100);
         loop {
             let page = session.get_page(&url).await.map_err(fail)?;
             let body: AuditPage = page.json_object().map_err(fail)?;

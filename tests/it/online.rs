@@ -1,0 +1,247 @@
+//! `check --online` against every vendor's simulator: all good (exit 0, a line per endpoint the
+//! config calls), and per vendor the first-hour failures a user meets (a refused secret, a 403 on
+//! one endpoint, an unreachable host, a private CA), each line saying what to do.
+
+use std::path::Path;
+
+use consumption_exporter::commands::online::{check_online, table, Call};
+use consumption_exporter::simulator::kit::{Credentials, SimulatedTenant, VENDORS};
+use consumption_exporter::simulator::{Fault, When};
+
+use crate::helpers::{free_port, parse_config};
+use crate::tls::{tls_gateway, PrivatePki};
+
+async fn tenant(
+    vendor: &dyn consumption_exporter::simulator::kit::SimulatedVendor,
+) -> SimulatedTenant {
+    let spec = consumption_exporter::simulator::kit::TenantSpec {
+        seed: 11,
+        today: chrono::Utc::now().date_naive(),
+        scale: consumption_exporter::simulator::kit::Scale::Small,
+    };
+    vendor.start(spec).await.unwrap()
+}
+
+async fn calls(entries: &str) -> Vec<Call> {
+    let config = parse_config(&format!("sources:\n{entries}"));
+    check_online(&config, chrono::Utc::now()).await.unwrap()
+}
+
+fn failed(calls: &[Call]) -> Vec<&Call> {
+    calls.iter().filter(|c| !c.ok).collect()
+}
+
+async fn check_binary(dir: &Path, yaml: &str, args: &[&str]) -> std::process::Output {
+    let config = dir.join("exporter.yml");
+    std::fs::write(&config, yaml).unwrap();
+    // Awaited, not waited for: the simulators answer on this test's runtime.
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["check", "--online", "--config.file"])
+        .arg(&config)
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_good_setup_of_every_vendor_answers_on_every_endpoint_and_exits_0() {
+    let mut yaml = "sources:\n".to_string();
+    let mut tenants = Vec::new();
+    for vendor in VENDORS {
+        let tenant = tenant(*vendor).await;
+        yaml.push_str(&tenant.entry(vendor.type_name()));
+        tenants.push(tenant);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = check_binary(dir.path(), &yaml, &[]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (vendor, endpoints) in [
+        (
+            "qlik",
+            &["usage", "licence overview", "seat assignments"][..],
+        ),
+        (
+            "powerplatform",
+            &["token", "usage", "currency reports", "tenant capacity"],
+        ),
+        (
+            "uipath",
+            &[
+                "token",
+                "usage",
+                "consumption summary",
+                "Orchestrator licence",
+                "named users",
+            ],
+        ),
+        (
+            "dynatrace",
+            &["token", "usage", "cost", "commitment", "forecast"],
+        ),
+        ("avepoint", &["token", "usage", "cloud flows", "apps"]),
+        ("microsoft", &["token", "subscribed SKUs"]),
+    ] {
+        for endpoint in endpoints {
+            let line = format!("{vendor}  ");
+            assert!(
+                stdout.lines().any(|l| l.starts_with(&line)
+                    && l.contains(&format!("  {endpoint}  "))
+                    && l.contains("  ok  ")),
+                "{vendor} {endpoint} ok:\n{stdout}"
+            );
+        }
+    }
+    for tenant in &tenants {
+        let requests = tenant.requests();
+        assert!(!requests.is_empty(), "{} was called", tenant.type_name());
+        let pages = requests
+            .iter()
+            .filter(|r| {
+                r.uri.contains("page=2")
+                    || r.uri.contains("pageNumber=2")
+                    || r.uri.contains("skip=1")
+            })
+            .count();
+        assert_eq!(
+            pages,
+            0,
+            "{}: one smallest request per endpoint, no second page: {requests:?}",
+            tenant.type_name()
+        );
+    }
+    let json = check_binary(dir.path(), &yaml, &["--output", "json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert!(report["calls"].as_array().unwrap().len() >= 20, "{report}");
+}
+
+#[tokio::test]
+async fn a_refused_secret_names_the_token_endpoint_and_what_to_register() {
+    for vendor in VENDORS {
+        let tenant = tenant(*vendor).await;
+        let Some(entry) = tenant.entry_with("bad-secret", &Credentials::WrongClientSecret) else {
+            continue;
+        };
+        let calls = calls(&entry).await;
+        let failures = failed(&calls);
+        assert_eq!(failures.len(), 1, "{}", table(&calls));
+        let token = failures[0];
+        assert_eq!(token.endpoint, "token", "{}", table(&calls));
+        let error = token.error.as_deref().unwrap();
+        assert!(
+            error.contains("token needs") || error.contains("needs"),
+            "{}: {error}",
+            vendor.type_name()
+        );
+        assert!(
+            matches!(token.status, Some(400 | 401)),
+            "{}: {error}",
+            vendor.type_name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_403_on_one_endpoint_says_what_that_endpoint_needs_and_the_others_still_answer() {
+    for vendor in VENDORS {
+        let name = vendor.type_name();
+        let tenant = tenant(*vendor).await;
+        let when = match vendor.has_entitlements() {
+            true => When::Entitlements,
+            false => When::Next,
+        };
+        tenant.faults().inject(when, Fault::Status(403), 1);
+        let calls = calls(&tenant.entry(name)).await;
+        let failures = failed(&calls);
+        assert_eq!(failures.len(), 1, "{name}: {}", table(&calls));
+        let refused = failures[0];
+        assert_eq!(refused.status, Some(403));
+        let error = refused.error.as_deref().unwrap();
+        assert!(
+            error.contains(&format!("lacks what {} needs: ", refused.endpoint)),
+            "{name}: {error}"
+        );
+        if when == When::Entitlements {
+            assert!(
+                calls.iter().any(|c| c.endpoint == "usage" && c.ok),
+                "{name}: {}",
+                table(&calls)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_host_names_the_host_to_check() {
+    for vendor in VENDORS {
+        let tenant = tenant(*vendor).await;
+        let dead = format!("http://127.0.0.1:{}", free_port());
+        let entry = tenant
+            .entry(vendor.type_name())
+            .replace(&tenant.url(), &dead);
+        let calls = calls(&format!("{entry}    max_retries: 0\n")).await;
+        let failures = failed(&calls);
+        assert_eq!(failures.len(), 1, "{}", table(&calls));
+        let error = failures[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("check that 127.0.0.1 is the right host and region"),
+            "{}: {error}",
+            vendor.type_name()
+        );
+    }
+}
+
+#[ignore = "needs openssl: ./scripts/test.sh installs and runs it"]
+#[tokio::test]
+async fn a_private_ca_without_ca_file_says_the_chain_failed_and_what_to_set() {
+    let pki = PrivatePki::new();
+    for vendor in VENDORS {
+        let tenant = tenant(*vendor).await;
+        let gateway = tls_gateway(&pki, &tenant, false).await;
+        let entry = crate::tls::entry_behind(
+            &tenant,
+            vendor.type_name(),
+            &gateway,
+            "    max_retries: 0\n",
+        );
+        let calls = calls(&entry).await;
+        let failures = failed(&calls);
+        assert_eq!(failures.len(), 1, "{}", table(&calls));
+        let error = failures[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("TLS to 127.0.0.1") && error.contains("tls_config.ca_file"),
+            "{}: {error}",
+            vendor.type_name()
+        );
+        assert!(table(&calls).contains("  TLS  "), "{}", table(&calls));
+    }
+}
+
+#[tokio::test]
+async fn a_failing_setup_exits_non_zero_with_the_json_saying_why() {
+    let tenant = tenant(VENDORS[0]).await;
+    tenant.faults().inject(When::Next, Fault::Status(403), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("sources:\n{}", tenant.entry("refused"));
+    let output = check_binary(dir.path(), &yaml, &["--output", "json"]).await;
+    assert!(!output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let refused = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ok"] == false)
+        .unwrap();
+    assert_eq!(refused["status"], 403);
+    assert!(
+        refused["error"].as_str().unwrap().contains("needs"),
+        "{refused}"
+    );
+}
