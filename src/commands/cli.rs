@@ -278,6 +278,21 @@ mod tests {
     }
 
     #[test]
+    fn check_output_is_for_online_only() {
+        let args = ["consumption_exporter", "check", "--output", "json"];
+        let refused = Cli::try_parse_from(args).map(|_| ()).unwrap_err();
+        assert!(refused.to_string().contains("--online"), "{refused}");
+        let online = parse(&["check", "--online", "--output", "json"]);
+        assert_eq!(
+            online.command(),
+            Command::Check {
+                online: true,
+                output: CheckOutput::Json
+            }
+        );
+    }
+
+    #[test]
     fn a_flag_the_command_does_not_use_is_refused() {
         let refused = |args: &[&str]| parse(args).check_flags().map_err(|e| e.flag);
         assert_eq!(

@@ -9,6 +9,7 @@ mod e2e;
 mod exposition;
 mod faults;
 mod finops_e2e;
+mod first_hour;
 mod focus;
 mod helpers;
 mod hostile;

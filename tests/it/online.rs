@@ -115,6 +115,13 @@ async fn a_good_setup_of_every_vendor_answers_on_every_endpoint_and_exits_0() {
             tenant.type_name()
         );
     }
+    assert!(
+        !stdout.lines().any(|l| l
+            .split_whitespace()
+            .nth(2)
+            .is_some_and(|e| e.starts_with('/'))),
+        "every call is named by its vendor's endpoint table:\n{stdout}"
+    );
     let json = check_binary(dir.path(), &yaml, &["--output", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["ok"], true);
@@ -244,4 +251,31 @@ async fn a_failing_setup_exits_non_zero_with_the_json_saying_why() {
         refused["error"].as_str().unwrap().contains("needs"),
         "{refused}"
     );
+}
+
+#[tokio::test]
+async fn every_request_a_poll_makes_belongs_to_an_endpoint_that_says_what_it_needs() {
+    for vendor in VENDORS {
+        let tenant = tenant(*vendor).await;
+        let yaml = format!("sources:\n{}", tenant.entry(vendor.type_name()));
+        let endpoints = parse_config(&yaml).sources[0].source.endpoints();
+        let exporter = crate::helpers::TestExporter::start(&yaml).await;
+        exporter.assert_polls(0).await;
+        let requests = tenant.requests();
+        assert!(requests.len() > 1, "{}", vendor.type_name());
+        for request in requests {
+            let path = request
+                .uri
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let endpoint = consumption_exporter::http::endpoint_of(endpoints, &path);
+            assert!(
+                endpoint.is_some_and(|e| !e.needs.is_empty()),
+                "{}: {path} is in no endpoint of the vendor's table",
+                vendor.type_name()
+            );
+        }
+    }
 }
