@@ -70,7 +70,7 @@ fn without_times(text: &str) -> String {
             digits.push(c);
             continue;
         }
-        if !(c == 'm' && !digits.is_empty()) {
+        if c != 'm' || digits.is_empty() {
             out.push_str(&digits);
         }
         digits.clear();
