@@ -1,6 +1,8 @@
 //! Outbound proxies through a real forward proxy (Debian's `tinyproxy`, started on loopback):
 //! every vendor's source through `proxy_url`, its token requests included; a source that
-//! `no_proxy` excludes; the environment's `HTTP_PROXY`; and `proxy_from_environment: false`.
+//! `no_proxy` excludes; the environment's `HTTP_PROXY`, and `HTTPS_PROXY` for an https source
+//! (a `CONNECT` tunnel); `proxy_connect_header` for a proxy that wants credentials; and
+//! `proxy_from_environment: false`.
 //! The proxy's own log says which requests went through it.
 
 use std::path::{Path, PathBuf};
@@ -266,4 +268,50 @@ fn proxy_keys_prometheus_refuses_are_refused_at_their_line() {
             "a proxy's password never prints: {errors}"
         );
     }
+}
+
+#[ignore = "needs tinyproxy and openssl: ./scripts/test.sh installs and runs them"]
+#[tokio::test]
+async fn an_https_source_goes_through_https_proxy_with_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_proxy, proxy_url, log) = start_tinyproxy(dir.path(), "");
+    let pki = crate::tls::PrivatePki::new();
+    let tenant = small(VENDORS[0]).await;
+    let gateway = crate::tls::tls_gateway(&pki, &tenant, false).await;
+    let tls = format!(
+        "    tls_config:\n      ca_file: {}\n      server_name: {}\n",
+        pki.path("ca.pem").display(),
+        crate::tls::GATEWAY_NAME
+    );
+    let yaml = format!(
+        "sources:\n{}",
+        crate::tls::entry_behind(&tenant, "https", &gateway, &tls)
+    );
+    std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
+        .args(["once", "--config.file"])
+        .arg(dir.path().join("exporter.yml"))
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tunnel = format!("CONNECT {} ", gateway.trim_start_matches("https://"));
+    wait_for(
+        "the proxy's log of the CONNECT tunnel",
+        Duration::from_secs(10),
+        async || std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&tunnel)),
+    )
+    .await;
+    assert!(
+        !tenant.requests().is_empty(),
+        "the tenant was reached through the tunnel"
+    );
 }
