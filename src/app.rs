@@ -302,6 +302,9 @@ pub fn check(
     let config = config::load(path)?;
     let mut report = format!("{}: OK, {} sources\n", path.display(), config.sources.len());
     for source in &config.sources {
+        let reads_days = source.source.reads_date_range();
+        let schedule = source.schedule.describe(reads_days, now);
+        report.push_str(&format!("  {}: {schedule}\n", source.name));
         for budget in &source.budgets {
             report.push_str(&format!("  {}: {}\n", source.name, budget.describe(now)));
         }

@@ -31,7 +31,7 @@ pub struct DayFigures {
     pub requests: u64,
     pub bytes: u64,
     pub polling: Duration,
-    /// (label set, day) amounts held between polls, and the heap they take.
+    /// (label set, day) amounts held between polls (settled and recent), and their heap.
     pub settled_days: usize,
     pub settled_bytes: usize,
 }
@@ -95,6 +95,10 @@ impl Exporter {
         if let Some(held) = state.held() {
             self.figures.settled_days = held.day_count();
             self.figures.settled_bytes = held.heap_bytes();
+        }
+        if let Some((recent, _)) = state.held_recent() {
+            self.figures.settled_days += recent.day_count();
+            self.figures.settled_bytes += recent.heap_bytes();
         }
         drop(state);
         self.figures

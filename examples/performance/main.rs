@@ -651,15 +651,15 @@ fn history_vendors(
 async fn incremental_section(options: &Options) -> anyhow::Result<()> {
     let day = NaiveDate::from_ymd_opt(2026, 11, 15).unwrap_or_default();
     let variants = [
-        ("3d (default)", "  settled_after: 3d\n"),
-        ("12h", "  settled_after: 12h\n"),
-        ("0s", "  settled_after: 0s\n"),
+        ("defaults: 3d, recent 1h", ""),
+        ("3d, recent every poll", "  recent_refresh_interval: 0s\n"),
+        ("12h, recent 1h", "  settled_after: 12h\n"),
     ];
     println!(
         "\n## Incremental polling: one day ({day}, mid-month), {} polls 15 minutes apart\n",
         options.day_polls
     );
-    println!("| vendor | tenant | full: requests, bytes a day | settled_after | incremental: requests, bytes a day | fewer bytes | poll time a day: full → incremental | settled days held | heap per (label set × day) |");
+    println!("| vendor | tenant | full: requests, bytes a day | settled_after, recent_refresh_interval | incremental: requests, bytes a day | fewer bytes | poll time a day: full → incremental | days held | heap per (label set × day) |");
     println!("|---|---|---:|---|---:|---:|---:|---:|---:|");
     for (vendor, scale) in history_vendors(options) {
         let globals: Vec<&str> = variants.iter().map(|(_, g)| *g).collect();

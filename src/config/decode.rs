@@ -383,12 +383,19 @@ impl Decoder<'_> {
             ("full_refresh_interval", global.full_refresh_interval),
             || DEFAULT_FULL_REFRESH_INTERVAL,
         );
+        let recent_refresh_interval = choose(
+            prefix,
+            ("recent_refresh_interval", common.recent_refresh_interval),
+            ("recent_refresh_interval", global.recent_refresh_interval),
+            || DEFAULT_RECENT_REFRESH_INTERVAL,
+        );
         Schedule {
             interval: interval.value,
             poll_timeout: poll_timeout.value,
             max_age: max_age.value,
             settled_after: settled_after.value,
             full_refresh_interval: full_refresh_interval.value,
+            recent_refresh_interval: recent_refresh_interval.value,
         }
     }
 
@@ -462,6 +469,10 @@ impl Decoder<'_> {
             (
                 "full_refresh_interval",
                 common.full_refresh_interval.is_some(),
+            ),
+            (
+                "recent_refresh_interval",
+                common.recent_refresh_interval.is_some(),
             ),
         ] {
             if set {

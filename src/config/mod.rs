@@ -98,6 +98,33 @@ pub struct Schedule {
     pub settled_after: Duration,
     /// How often the whole range is re-read anyway (zero: every poll).
     pub full_refresh_interval: Duration,
+    /// How often the unsettled days before today are re-read (zero: every poll).
+    pub recent_refresh_interval: Duration,
+}
+
+impl Schedule {
+    /// What `check` prints of a source's polls as of `now`: how often, and for a source whose
+    /// vendor serves a range of days, which days each poll re-reads.
+    pub fn describe(&self, reads_date_range: bool, now: chrono::DateTime<chrono::Utc>) -> String {
+        let every = |d: Duration| humantime::format_duration(d).to_string();
+        let polls = format!("polls every {}", every(self.interval));
+        if !reads_date_range {
+            return format!("{polls}, each reading the vendor's current state");
+        }
+        if self.full_refresh_interval.is_zero() {
+            return format!("{polls}, each reading the whole range (full_refresh_interval: 0s)");
+        }
+        let days = crate::model::settled::PollDays::at(now, now.date_naive(), self.settled_after);
+        let recent = match self.recent_refresh_interval.is_zero() {
+            true => "by every poll".to_string(),
+            false => format!("at most every {}", every(self.recent_refresh_interval)),
+        };
+        format!(
+            "{polls}: today by every poll; the unsettled days before today (from {}) {recent}; the whole range every {}",
+            days.settle_before,
+            every(self.full_refresh_interval)
+        )
+    }
 }
 
 /// One problem in the config file.

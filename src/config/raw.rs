@@ -54,6 +54,10 @@ pub(super) struct RawGlobal {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
+    /// How often the unsettled days before today are re-read; today is read by every poll.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
+    pub(super) recent_refresh_interval: Option<Duration>,
     /// Polls in flight at once in this process, whatever their sources.
     pub(super) max_concurrent_polls: Option<u32>,
     /// Every request of the source (token requests too) through this HTTP or HTTPS proxy.
@@ -141,6 +145,7 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "max_pages",
     "settled_after",
     "full_refresh_interval",
+    "recent_refresh_interval",
     "idle_after",
     "proxy_url",
     "no_proxy",
@@ -182,6 +187,10 @@ pub(super) struct RawCommon {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) full_refresh_interval: Option<Duration>,
+    /// How often the unsettled days before today are re-read; today is read by every poll.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
+    pub(super) recent_refresh_interval: Option<Duration>,
     /// A seat whose holder was not active for this long is idle (sources that report
     /// seat activity); default 30d.
     #[serde(default, with = "humantime_serde")]
@@ -284,5 +293,6 @@ pub(super) const DEFAULT_MAX_PAGES: u32 = 10_000;
 pub(super) const DEFAULT_MAX_CONCURRENT_POLLS: u32 = 16;
 pub(super) const DEFAULT_SETTLED_AFTER: Duration = Duration::from_secs(3 * 86_400);
 pub(super) const DEFAULT_FULL_REFRESH_INTERVAL: Duration = Duration::from_secs(86_400);
+pub(super) const DEFAULT_RECENT_REFRESH_INTERVAL: Duration = Duration::from_secs(3_600);
 /// More retries than this only delay a failure that is not going away: refused at load.
 pub(super) const MAX_RETRIES_LIMIT: u32 = 10;

@@ -17,7 +17,7 @@ use crate::model::clock::SharedClock;
 use crate::model::health::SourceSlot;
 use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
-use crate::model::settled::{PollDays, SettledState};
+use crate::model::settled::{PollDays, Refresh, SettledState, Start};
 use crate::model::snapshot::Snapshot;
 use crate::showback::charges::DayCharges;
 use crate::sources::windows::Windows;
@@ -179,7 +179,7 @@ impl Poller {
     ) -> Result<Snapshot, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout, slot);
-        let (mut plan, days) = self.plan();
+        let (mut plan, kept) = self.plan();
         plan.history_only = history_only;
         let poll = self
             .config
@@ -189,7 +189,7 @@ impl Poller {
             Ok(result) => result?,
             Err(_) => return Err(PollError::Timeout(timeout)),
         };
-        self.keep_settled(&plan, days, &mut snapshot);
+        self.keep_settled(kept, &mut snapshot);
         if history_only {
             // A backfill is about days gone: the present state of limits and seats is not.
             snapshot.vendor_budgets.clear();
@@ -220,8 +220,8 @@ impl Poller {
     }
 
     /// What this poll reads: the days budgets need, and for a source with daily data, the
-    /// settled days it may start from and the day before which it settles them.
-    fn plan(&self) -> (PollPlan, Option<PollDays>) {
+    /// days kept it starts from (settled, and recent between two recent refreshes).
+    fn plan(&self) -> (PollPlan, Option<(PollDays, Start)>) {
         let now = self.clock.now();
         let showback_from = self
             .config
@@ -247,27 +247,32 @@ impl Poller {
         }
         let start = Windows::at(now).with_history(history_from).start();
         let days = PollDays::at(now, start, schedule.settled_after);
-        let settled = lock(&self.settled).for_poll(days, schedule.full_refresh_interval);
+        let refresh = Refresh {
+            full: schedule.full_refresh_interval,
+            recent: schedule.recent_refresh_interval,
+        };
+        let start = lock(&self.settled).start(days, refresh);
         let plan = PollPlan {
             history_from,
-            settled,
-            settle_before: Some(days.settle_before),
+            settled: start.days().cloned(),
+            // Every day before today comes back, so that the recent ones are kept too.
+            settle_before: Some(days.today()),
             ..PollPlan::default()
         };
-        (plan, Some(days))
+        (plan, Some((days, start)))
     }
 
-    /// Keeps the days the poll settled for the next one; a poll that started from settled
+    /// Keeps the days the poll handed back for the next one; a poll that started from kept
     /// days may have seen nothing newer than they did.
-    fn keep_settled(&self, plan: &PollPlan, days: Option<PollDays>, snapshot: &mut Snapshot) {
+    fn keep_settled(&self, kept: Option<(PollDays, Start)>, snapshot: &mut Snapshot) {
         let families = std::mem::take(&mut snapshot.settled);
-        let Some(days) = days else {
+        let Some((days, start)) = kept else {
             return;
         };
-        if let Some(newest) = plan.settled.as_ref().and_then(|s| s.newest) {
+        if let Some(newest) = start.days().and_then(|s| s.newest) {
             snapshot.data_updated = Some(snapshot.data_updated.map_or(newest, |n| n.max(newest)));
         }
-        lock(&self.settled).keep(days, plan.settled.as_ref(), families, snapshot.data_updated);
+        lock(&self.settled).keep(days, &start, families, snapshot.data_updated);
     }
 
     /// Evaluates the source's budgets against what the poll consumed, as of now, and serves

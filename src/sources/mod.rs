@@ -126,8 +126,9 @@ pub struct PollPlan {
     /// The days earlier polls settled: a source with daily data takes them as they are and
     /// asks its vendor only for the days after them. None: read the whole range.
     pub settled: Option<Arc<SettledDays>>,
-    /// Days before this one are settled now: a source with daily data hands them back in the
-    /// snapshot for the next poll. None: keep none (a full read every poll).
+    /// A source with daily data hands the days before this one back in the snapshot, for the
+    /// next poll (the poller keeps them as settled or recent days). None: keep none (a full
+    /// read every poll).
     pub settle_before: Option<NaiveDate>,
     /// A backfill: read only what has a history (the days), none of what reports the present
     /// state (entitlements, summaries), which would be false at a past instant.

@@ -74,10 +74,22 @@ async fn check_accepts_a_good_config_of_every_vendor() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("{path}: OK, {} sources\n", tenants.len())
+        lines.next(),
+        Some(format!("{path}: OK, {} sources", tenants.len()).as_str())
     );
+    // Each source's schedule: which days each poll re-reads, where the vendor serves days.
+    let settle_before = (chrono::Utc::now() - chrono::TimeDelta::days(3)).date_naive();
+    for tenant in &tenants {
+        let line = lines.next().unwrap_or_default();
+        let schedule = match tenant.revisions().is_some() {
+            true => format!("polls every 15m: today by every poll; the unsettled days before today (from {settle_before}) at most every 1h; the whole range every 1day"),
+            false => "polls every 15m, each reading the vendor's current state".to_string(),
+        };
+        assert_eq!(line, format!("  acme-{}: {schedule}", tenant.type_name()));
+    }
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_sise: 100\n",
-            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, `entitlements`, `seats`, `seat_activity`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, settled_after, full_refresh_interval, idle_after, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header, tls_config, authorization, oauth2, budgets",
+            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, `entitlements`, `seats`, `seat_activity`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, settled_after, full_refresh_interval, recent_refresh_interval, idle_after, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header, tls_config, authorization, oauth2, budgets",
         ),
         (
             "sources:\n  - name: acme\n    type: qlik\n    base_url: not a url\n    authorization:\n      credentials: k\n",

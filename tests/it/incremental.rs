@@ -239,3 +239,97 @@ async fn a_failed_poll_publishes_nothing_and_the_next_one_still_starts_from_the_
         );
     }
 }
+
+/// The sum of each family's series in `window`.
+fn window_totals(exposition: &Exposition, window: &str) -> Vec<(String, f64)> {
+    let mut totals: Vec<(String, f64)> = Vec::new();
+    for (name, labels, value) in exposition.samples() {
+        if !labels.iter().any(|(k, v)| k == "window" && v == window) {
+            continue;
+        }
+        match totals.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += value,
+            None => totals.push((name.to_string(), value)),
+        }
+    }
+    totals
+}
+
+#[tokio::test]
+async fn recent_days_are_re_read_once_an_hour_and_today_by_every_poll_across_a_year_end() {
+    // Polls every 15 minutes from 20:00 on Dec 31 to 02:00 on Jan 1, at the default
+    // recent_refresh_interval (1h): the recent days are re-read at 20:00 (the first, full
+    // read), 21:00, 22:00, 23:00, at midnight (a new day) and hourly after.
+    let first = at("2026-12-31T20:00:00Z");
+    let times: Vec<DateTime<Utc>> = (0..=24)
+        .map(|i| first + TimeDelta::minutes(15 * i))
+        .collect();
+    let run = Run::start(first, day("2027-01-20")).await;
+    let refreshes = [
+        "20:00", "21:00", "22:00", "23:00", "00:00", "01:00", "02:00",
+    ];
+    let is_refresh =
+        |now: &DateTime<Utc>| refreshes.contains(&now.format("%H:%M").to_string().as_str());
+    let yesterday_revised = (at("2026-12-31T21:20:00Z"), day("2026-12-30"));
+    let today_revised = (at("2026-12-31T22:35:00Z"), day("2026-12-31"));
+    let mut pending_yesterday = false;
+    let mut previous: Option<(Exposition, Exposition)> = None;
+    for now in times {
+        if now == yesterday_revised.0 {
+            run.revise(yesterday_revised.1, 1000.0);
+            pending_yesterday = true;
+        }
+        if now == today_revised.0 {
+            run.revise(today_revised.1, 700.0);
+        }
+        let (incremental, full) = run.poll_both(now).await;
+        // Today's revision is served by the very next poll, refresh or not.
+        assert_eq!(
+            window_totals(&incremental, "today"),
+            window_totals(&full, "today"),
+            "at {now}: today is read by every poll"
+        );
+        if is_refresh(&now) {
+            pending_yesterday = false;
+            assert_same(
+                &served(&incremental),
+                &served(&full),
+                &format!("at the recent refresh {now}"),
+            );
+        } else if pending_yesterday {
+            assert_ne!(
+                window_totals(&incremental, "yesterday"),
+                window_totals(&full, "yesterday"),
+                "at {now}: yesterday's revision waits for the next recent refresh"
+            );
+        } else {
+            assert_same(
+                &served(&incremental),
+                &served(&full),
+                &format!("between refreshes, at {now}"),
+            );
+        }
+        if let Some((before, _)) = &previous {
+            for tenant in &run.tenants {
+                let source = tenant.type_name();
+                let read = bytes_read(&incremental, source) - bytes_read(before, source);
+                let full_read =
+                    bytes_read(&full, source) - bytes_read(&previous.as_ref().unwrap().1, source);
+                assert!(read > 0.0, "{source} at {now}: today is read");
+                if !is_refresh(&now) {
+                    // On Jan 1 a full poll reads two days; on Dec 31, thirty-one.
+                    let factor = if now.date_naive() == day("2026-12-31") {
+                        2.0
+                    } else {
+                        1.0
+                    };
+                    assert!(
+                        read * factor < full_read,
+                        "{source} at {now}: a poll between refreshes reads today only: {read} bytes, a full poll {full_read}"
+                    );
+                }
+            }
+        }
+        previous = Some((incremental, full));
+    }
+}
