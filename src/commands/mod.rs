@@ -7,6 +7,7 @@
 
 pub mod backfill;
 pub mod cli;
+mod columns;
 pub mod demo;
 pub mod focus;
 pub mod logging;

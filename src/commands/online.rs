@@ -161,36 +161,21 @@ pub fn table(calls: &[Call]) -> String {
     let rows: Vec<[String; 5]> = calls
         .iter()
         .map(|c| {
+            let took = format!("{}ms", c.millis);
             [
                 c.source.clone(),
                 c.vendor.to_string(),
                 c.endpoint.clone(),
                 result_of(c),
-                format!("{}ms", c.millis),
+                took,
             ]
         })
         .collect();
-    let header = ["SOURCE", "VENDOR", "ENDPOINT", "RESULT", "TIME"].map(str::to_string);
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut text = line(&header);
-    for (row, call) in rows.iter().zip(calls) {
-        text.push_str(&line(row));
+    let header = ["SOURCE", "VENDOR", "ENDPOINT", "RESULT", "TIME"];
+    let mut lines = super::columns::aligned(header, &rows).into_iter();
+    let mut text = lines.next().unwrap_or_default() + "\n";
+    for (line, call) in lines.zip(calls) {
+        text.push_str(&format!("{line}\n"));
         if let Some(error) = &call.error {
             text.push_str(&format!("    {error}\n"));
         }

@@ -131,20 +131,8 @@ pub fn write_table(out: &mut dyn Write, seats: &[IdleSeat]) -> std::io::Result<(
             ]
         })
         .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let header = HEADER.map(str::to_string);
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    for line in super::columns::aligned(HEADER, &rows) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
