@@ -96,10 +96,7 @@ impl Exporter {
             self.figures.settled_days = held.day_count();
             self.figures.settled_bytes = held.heap_bytes();
         }
-        if let Some((recent, _)) = state.held_recent() {
-            self.figures.settled_days += recent.day_count();
-            self.figures.settled_bytes += recent.heap_bytes();
-        }
+
         drop(state);
         self.figures
     }

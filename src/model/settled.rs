@@ -16,13 +16,14 @@ pub struct SettledFamily {
     pub series: Vec<DaySeries>,
 }
 
-/// What earlier polls settled: the amounts of the days from `from` up to (not including)
-/// `until`, per family.
+/// What earlier polls kept: the amounts of the days from `from` up to (not including)
+/// `until`, per family. The families may hold later days too (the recent ones, shared with
+/// the days that include them), which a poll ignores: it takes the days before `until`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettledDays {
     pub from: NaiveDate,
     pub until: NaiveDate,
-    pub families: Vec<SettledFamily>,
+    pub families: Arc<Vec<SettledFamily>>,
     /// The vendor's "as of" time when they were read (Unix seconds): a poll that reads only
     /// the days after them may see nothing newer.
     pub newest: Option<f64>,
@@ -58,27 +59,22 @@ impl SettledDays {
     }
 }
 
-/// What the poller keeps of one source between polls: the settled days, when the whole range
-/// was last read, and the recent days (after the settled ones, before today) as the last
-/// recent refresh read them.
+/// What the poller keeps of one source between polls: every day before today as the last
+/// recent refresh read it (the settled days taken as they were), when the whole range was last
+/// read, and up to which day the days are settled.
 #[derive(Debug, Default)]
 pub struct SettledState {
     kept: Option<Kept>,
-    recent: Option<Recent>,
 }
 
 #[derive(Debug)]
 struct Kept {
+    /// From the range's start up to the day of the last recent refresh.
     days: Arc<SettledDays>,
+    /// The days before this one were settled when the days were kept.
+    settled_until: NaiveDate,
     full_read_at: DateTime<Utc>,
-}
-
-/// The unsettled days before today, which a poll between two recent refreshes takes as they
-/// are (design.md, "Vendor quota").
-#[derive(Debug)]
-struct Recent {
-    days: SettledDays,
-    read_at: DateTime<Utc>,
+    recent_read_at: DateTime<Utc>,
 }
 
 /// How often a source re-reads what it keeps.
@@ -144,36 +140,32 @@ impl PollDays {
 impl SettledState {
     /// What a poll starts from: the whole range at start, once `refresh.full` has passed since
     /// the last full read, and whenever the days kept do not fit the poll (its range starts
-    /// earlier, or the clock went back); today alone while the recent days were read less than
-    /// `refresh.recent` ago, on this same day; else the settled days.
+    /// earlier, or the clock went back); today alone while the days before today were read
+    /// less than `refresh.recent` ago, on this same day; else the settled days.
     pub fn start(&self, days: PollDays, refresh: Refresh) -> Start {
         let Some(kept) = self.kept.as_ref() else {
             return Start::Full;
         };
         let since_full_read = (days.now - kept.full_read_at).to_std().ok();
-        let fits = kept.days.from <= days.start && kept.days.until <= days.settle_before;
+        let fits = kept.days.from <= days.start && kept.settled_until <= days.settle_before;
         if !fits || since_full_read.is_none_or(|since| since >= refresh.full) {
             return Start::Full;
         }
-        match self.recent_for(days, refresh.recent) {
-            Some(recent) => Start::TodayOnly(Arc::new(joined(&kept.days, recent))),
-            None => Start::Settled(kept.days.clone()),
+        let since_recent_read = (days.now - kept.recent_read_at).to_std().ok();
+        let recent = kept.days.until == days.today()
+            && since_recent_read.is_some_and(|since| since < refresh.recent);
+        match recent {
+            true => Start::TodayOnly(kept.days.clone()),
+            // The same days, taken up to the settled ones: no copy.
+            false => Start::Settled(Arc::new(SettledDays {
+                until: kept.settled_until,
+                ..kept.days.as_ref().clone()
+            })),
         }
     }
 
-    /// The recent days, if a poll may take them: read less than `interval` ago, on the same
-    /// day, and right after the settled days.
-    fn recent_for(&self, days: PollDays, interval: std::time::Duration) -> Option<&SettledDays> {
-        let recent = self.recent.as_ref()?;
-        let since = (days.now - recent.read_at).to_std().ok()?;
-        let kept = self.kept.as_ref()?;
-        let current = recent.days.until == days.today() && recent.days.from == kept.days.until;
-        (since < interval && current).then_some(&recent.days)
-    }
-
-    /// Keeps what a successful poll handed back: every day before today it holds (a poll
-    /// started from kept days hands back none when none changed). The days before
-    /// `days.settle_before` are the settled ones; the rest, up to today, the recent ones.
+    /// Keeps what a successful poll handed back: every day before today it holds. A poll that
+    /// started from today alone hands back none, and the days kept stay as they are.
     pub fn keep(
         &mut self,
         days: PollDays,
@@ -181,111 +173,47 @@ impl SettledState {
         families: Vec<SettledFamily>,
         newest: Option<f64>,
     ) {
+        if let (Start::TodayOnly(_), Some(kept)) = (start, self.kept.as_mut()) {
+            // A day may have settled since (a settled_after that is no whole number of days).
+            kept.settled_until = days
+                .settle_before
+                .clamp(kept.settled_until, kept.days.until);
+            return;
+        }
         let full_read_at = match (start, &self.kept) {
-            (Start::Full, _) | (_, None) => days.now,
-            (_, Some(kept)) => kept.full_read_at,
-        };
-        let recent_read_at = match (start, &self.recent) {
-            (Start::TodayOnly(_), Some(recent)) => recent.read_at,
+            (Start::Settled(_), Some(kept)) => kept.full_read_at,
             _ => days.now,
         };
         let handed_back = match start.days() {
-            Some(started) if families.is_empty() => started.as_ref().clone(),
+            // Nothing newly settled and nothing recent (settled_after: 0s): the days as kept.
+            Some(started) if families.is_empty() => SettledDays {
+                until: days.today(),
+                ..started.as_ref().clone()
+            },
             _ => SettledDays {
                 from: days.start,
                 until: days.today(),
-                families,
+                families: Arc::new(families),
                 newest,
             },
         };
-        let (settled, recent) = split(handed_back, days.settle_before);
         self.kept = Some(Kept {
-            days: Arc::new(settled),
+            settled_until: days.settle_before.min(handed_back.until),
+            days: Arc::new(handed_back),
             full_read_at,
-        });
-        self.recent = Some(Recent {
-            days: recent,
-            read_at: recent_read_at,
+            recent_read_at: days.now,
         });
     }
 
-    /// The settled days held, for the memory figures.
+    /// The days held (settled and recent), for the memory figures.
     pub fn held(&self) -> Option<&SettledDays> {
         self.kept.as_ref().map(|k| k.days.as_ref())
     }
 
-    /// The recent days held and when they were read, for the memory figures.
-    pub fn held_recent(&self) -> Option<(&SettledDays, DateTime<Utc>)> {
-        self.recent.as_ref().map(|r| (&r.days, r.read_at))
+    /// When the days before today were last read, for the tests and `check`.
+    pub fn recent_read_at(&self) -> Option<DateTime<Utc>> {
+        self.kept.as_ref().map(|k| k.recent_read_at)
     }
-}
-
-/// The settled days followed by the recent ones, as one run of days up to the recent's end.
-fn joined(settled: &SettledDays, recent: &SettledDays) -> SettledDays {
-    let mut families = settled.families.clone();
-    for family in &recent.families {
-        match families.iter_mut().find(|f| f.name == family.name) {
-            Some(kept) => {
-                for (values, days) in &family.series {
-                    match kept.series.iter_mut().find(|(v, _)| v == values) {
-                        Some((_, earlier)) => earlier.extend_from_slice(days),
-                        None => kept.series.push((values.clone(), days.clone())),
-                    }
-                }
-            }
-            None => families.push(family.clone()),
-        }
-    }
-    SettledDays {
-        from: settled.from,
-        until: recent.until,
-        families,
-        newest: match (settled.newest, recent.newest) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        },
-    }
-}
-
-/// The days before `day`, and the days from it on.
-fn split(days: SettledDays, day: NaiveDate) -> (SettledDays, SettledDays) {
-    let day = day.clamp(days.from, days.until);
-    let mut before = Vec::new();
-    let mut after = Vec::new();
-    for family in days.families {
-        let (mut early, mut late) = (Vec::new(), Vec::new());
-        for (values, series) in family.series {
-            let cut = series.partition_point(|(d, _)| *d < day);
-            if cut > 0 {
-                early.push((values.clone(), series[..cut].to_vec()));
-            }
-            if cut < series.len() {
-                late.push((values, series[cut..].to_vec()));
-            }
-        }
-        before.push(SettledFamily {
-            name: family.name,
-            series: early,
-        });
-        after.push(SettledFamily {
-            name: family.name,
-            series: late,
-        });
-    }
-    let newest = days.newest;
-    let settled = SettledDays {
-        from: days.from,
-        until: day,
-        families: before,
-        newest,
-    };
-    let recent = SettledDays {
-        from: day,
-        until: days.until,
-        families: after,
-        newest,
-    };
-    (settled, recent)
 }
 
 #[cfg(test)]
@@ -387,17 +315,18 @@ mod tests {
         let all_days = ["2026-12-01", "2026-12-06", "2026-12-07", "2026-12-09"];
         let first = PollDays::at(at("2026-12-10T10:00:00Z"), day("2026-12-01"), THREE_DAYS);
         state.keep(first, &Start::Full, handed_back(&all_days, 1.0), None);
-        let (recent, read_at) = state.held_recent().expect("the recent days are kept");
-        assert_eq!(
-            (recent.from, recent.until),
-            (day("2026-12-07"), day("2026-12-10"))
-        );
-        assert_eq!(read_at, at("2026-12-10T10:00:00Z"));
+        assert_eq!(state.recent_read_at(), Some(at("2026-12-10T10:00:00Z")));
 
-        // 59 minutes later: today alone, from the settled days and the recent ones joined.
+        // 59 minutes later: today alone, from every day before it.
         let soon = PollDays::at(at("2026-12-10T10:59:00Z"), day("2026-12-01"), THREE_DAYS);
         let start = state.start(soon, hourly);
-        assert!(matches!(start, Start::TodayOnly(_)), "{start:?}");
+        let Start::TodayOnly(kept) = &start else {
+            panic!("{start:?}");
+        };
+        assert_eq!(
+            (kept.from, kept.until),
+            (day("2026-12-01"), day("2026-12-10"))
+        );
         let joined: Vec<NaiveDate> = days_of(&start).iter().map(|(d, _)| *d).collect();
         assert_eq!(
             joined,
@@ -405,19 +334,22 @@ mod tests {
             "one run of days, settled then recent"
         );
         state.keep(soon, &start, Vec::new(), None);
-        let (_, read_at) = state.held_recent().expect("still kept");
         assert_eq!(
-            read_at,
-            at("2026-12-10T10:00:00Z"),
-            "a today-only poll reads no recent day"
+            state.recent_read_at(),
+            Some(at("2026-12-10T10:00:00Z")),
+            "a today-only poll reads no earlier day"
         );
 
-        // An hour after the recent refresh: the recent days are read again.
+        // An hour after the recent refresh: the days after the settled ones are read again,
+        // and the poll takes only the settled ones (the same days, cut at Dec 7).
         let hour = PollDays::at(at("2026-12-10T11:00:00Z"), day("2026-12-01"), THREE_DAYS);
-        assert!(matches!(state.start(hour, hourly), Start::Settled(_)));
+        let Start::Settled(settled) = state.start(hour, hourly) else {
+            panic!("a recent refresh");
+        };
+        assert_eq!(settled.until, day("2026-12-07"));
         assert!(
             matches!(
-                state.start(hour, refresh(DAY, Duration::ZERO)),
+                state.start(soon, refresh(DAY, Duration::ZERO)),
                 Start::Settled(_)
             ),
             "0s: every poll re-reads the recent days"
@@ -441,27 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn a_today_only_poll_moves_days_that_settle_meanwhile_from_recent_to_settled() {
+    fn a_day_that_settles_between_refreshes_is_taken_as_settled_by_the_next_refresh() {
         let mut state = SettledState::default();
-        // settled_after 36h: at 11:59 days before Dec 8 are settled, at 12:00 before Dec 9.
+        // settled_after 36h: at 11:30 days before Dec 8 are settled, from 12:00 before Dec 9.
         let after = Duration::from_secs(36 * 3_600);
         let morning = PollDays::at(at("2026-12-10T11:30:00Z"), day("2026-12-01"), after);
         assert_eq!(morning.settle_before, day("2026-12-08"));
-        state.keep(
-            morning,
-            &Start::Full,
-            handed_back(&["2026-12-07", "2026-12-08", "2026-12-09"], 1.0),
-            None,
-        );
+        let read = ["2026-12-07", "2026-12-08", "2026-12-09"];
+        state.keep(morning, &Start::Full, handed_back(&read, 1.0), None);
         let noon = PollDays::at(at("2026-12-10T12:10:00Z"), day("2026-12-01"), after);
         let start = state.start(noon, refresh(DAY, HOUR));
         assert!(matches!(start, Start::TodayOnly(_)), "{start:?}");
         state.keep(noon, &start, Vec::new(), None);
-        let settled = state.held().expect("settled days");
-        assert_eq!(settled.until, day("2026-12-09"));
-        assert_eq!(settled.day_count(), 2, "Dec 7 and Dec 8");
-        let (recent, _) = state.held_recent().expect("recent days");
-        assert_eq!((recent.from, recent.day_count()), (day("2026-12-09"), 1));
+        let refresh_poll = PollDays::at(at("2026-12-10T12:40:00Z"), day("2026-12-01"), after);
+        let Start::Settled(settled) = state.start(refresh_poll, refresh(DAY, Duration::ZERO))
+        else {
+            panic!("a recent refresh");
+        };
+        assert_eq!(settled.until, day("2026-12-09"), "Dec 8 settled at noon");
     }
 
     #[test]
