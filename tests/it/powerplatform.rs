@@ -116,7 +116,10 @@ async fn window_sums_are_exact_for_every_label_set_across_pages() {
 async fn after_the_first_poll_only_the_unsettled_days_are_asked_for_with_the_same_sums() {
     let simulator = PowerPlatformSimulator::new(tenant(fixture()));
     let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&source(&running.url(), "")).await;
+    // Every poll re-reads the unsettled days here; at the default recent_refresh_interval the
+    // second poll, in the same hour, would read today alone (tests/it/incremental.rs).
+    let every_poll = "    recent_refresh_interval: 0s\n";
+    let exporter = TestExporter::start(&source(&running.url(), every_poll)).await;
     exporter.assert_polls(0).await;
     let first = exporter.scrape().await;
     exporter.assert_polls(0).await;
