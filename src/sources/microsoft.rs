@@ -178,7 +178,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: TOKEN_ENDPOINT,
         path_contains: "/oauth2/",
-        needs: "an Entra app registration in this tenant (the tenant ID in token_url), its client ID and a current client secret or certificate, and the scope https://graph.microsoft.com/.default; AADSTS7000215 is a wrong secret, AADSTS700016 an app unknown in this tenant",
+        needs: "an Entra app registration in this tenant (the tenant ID in token_url), its client ID and a current client secret or certificate, and the scope https://graph.microsoft.com/.default; AADSTS7000215 is a wrong secret, AADSTS700016 an app unknown in this tenant, AADSTS700024 a certificate's signed assertion outside its time range (this machine's clock is off: check NTP)",
     },
     Endpoint {
         name: "subscribed SKUs",

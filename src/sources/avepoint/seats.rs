@@ -70,7 +70,7 @@ pub(super) const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: TOKEN_ENDPOINT,
         path_contains: "/connect/token",
-        needs: "an app registered in AvePoint Online Services > Administration > App registrations, its application (client) ID and a current client secret or its certificate, on the identity host of the tenant's data centre, with the scope enpower.data.read.all",
+        needs: "an app registered in AvePoint Online Services > Administration > App registrations, its application (client) ID and a current client secret or its certificate, on the identity host of the tenant's data centre, with the scope enpower.data.read.all; with a certificate, a refused assertion may also mean this machine's clock is off (check NTP)",
     },
     Endpoint {
         name: "usage",
