@@ -23,17 +23,12 @@ local selector = import 'selector.libsonnet';
         },
         {
           record: std.format('consumption:cost_by_%s:month_to_date', [$._config.showbackDimension]),
-          expr: std.format('sum by (%s, currency) (%s)', [$._config.showbackDimension, m('consumption_cost', 'window=~"month_to_date|period"')]),
-        },
-        {
-          record: 'consumption:usage_by_service:yesterday',
-          // Over the allocation dimensions, once per target: a second scrape of the same
-          // exporter (a replica, a backfill) is not more usage.
-          expr: std.format('sum by (source, vendor, service, unit) (max without (job, instance) (%s))', [m('consumption_usage', 'window="yesterday"')]),
+          // Once per target, as usage: two replicas scraping one exporter are not twice the spend.
+          expr: std.format('sum by (%s, currency) (max without (job, instance) (%s))', [$._config.showbackDimension, m('consumption_cost', 'window=~"month_to_date|period"')]),
         },
         {
           record: 'consumption:cost_by_vendor:month_to_date',
-          expr: std.format('sum by (vendor, currency) (%s)', [m('consumption_cost', 'window=~"month_to_date|period"')]),
+          expr: std.format('sum by (vendor, currency) (max without (job, instance) (%s))', [m('consumption_cost', 'window=~"month_to_date|period"')]),
         },
         {
           record: 'consumption:budget_used:ratio',
@@ -48,12 +43,20 @@ local selector = import 'selector.libsonnet';
     {
       // A day's usage against the 28 days before it, evaluated at each UTC midnight of the
       // window (a subquery step of 1d): the baseline changes once a day, so the group runs
-      // every 5 minutes and the alert compares against a recorded threshold.
+      // every 5 minutes. The spend-anomaly alert is evaluated here, after the series it
+      // compares: rules of one group run in order, so it never reads a record another group
+      // has not written yet at this instant (older than the 5-minute lookback, it would vanish).
       name: 'consumption.baseline',
       interval: '5m',
       local yesterday = std.format('sum by (source, vendor, service, unit) (max without (job, instance) (%s))', [m('consumption_usage', 'window="yesterday"')]),
       local over28d(fn) = std.format('%s(%s[28d:1d] offset 1d)', [fn, yesterday]),
       rules: [
+        {
+          record: 'consumption:usage_by_service:yesterday',
+          // Over the allocation dimensions, once per target: a second scrape of the same
+          // exporter (a replica, a backfill) is not more usage.
+          expr: yesterday,
+        },
         {
           record: 'consumption:usage_by_service:median_28d',
           expr: std.format('quantile_over_time(0.5, %s[28d:1d] offset 1d)', [yesterday]),
@@ -79,6 +82,18 @@ local selector = import 'selector.libsonnet';
             deviations: $._config.anomalyDeviations,
             days: $._config.anomalyMinDays,
           }),
+        },
+        {
+          alert: 'ConsumptionSpendAnomaly',
+          expr: 'consumption:usage_by_service:yesterday > consumption:usage_by_service:anomaly_threshold',
+          labels: {
+            severity: 'warning',
+            category: 'finops',
+          },
+          annotations: {
+            summary: '{{ $labels.source }}: {{ $labels.service }} used {{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}×{{ end }} its usual day yesterday',
+            description: 'Service {{ $labels.service }} of {{ $labels.vendor }} source {{ $labels.source }} used {{ $value | humanize }} {{ $labels.unit }} yesterday (UTC), against a median of {{ with printf "consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} a day over the 28 days before ({{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}× the median{{ end }}){{ range printf "sum by (currency) (consumption_cost{window=\\"yesterday\\",source=%q,service=%q})" $labels.source $labels.service | query }}; it cost {{ . | value | humanize }} {{ .Labels.currency }}{{ end }}. Find the automation or job behind it before the month adds it up.',
+          },
         },
       ],
     },
@@ -189,18 +204,6 @@ local selector = import 'selector.libsonnet';
           annotations: {
             summary: '{{ $labels.source }}: the {{ $labels.vendor }} {{ $labels.budget }} period ends in {{ $value | humanizeDuration }}',
             description: 'The current {{ $labels.budget }} period of {{ $labels.vendor }} source {{ $labels.source }} ends in {{ $value | humanizeDuration }}. Renew it before then. Deprecated: ConsumptionRenewalDue covers every licence end, 90 and 30 days ahead; this alert goes in the next release.',
-          },
-        },
-        {
-          alert: 'ConsumptionSpendAnomaly',
-          expr: 'consumption:usage_by_service:yesterday > consumption:usage_by_service:anomaly_threshold',
-          labels: {
-            severity: 'warning',
-            category: 'finops',
-          },
-          annotations: {
-            summary: '{{ $labels.source }}: {{ $labels.service }} used {{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}×{{ end }} its usual day yesterday',
-            description: 'Service {{ $labels.service }} of {{ $labels.vendor }} source {{ $labels.source }} used {{ $value | humanize }} {{ $labels.unit }} yesterday (UTC), against a median of {{ with printf "consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit | query }}{{ . | first | value | humanize }}{{ end }} {{ $labels.unit }} a day over the 28 days before ({{ with printf "consumption:usage_by_service:yesterday{source=%q,service=%q,unit=%q} / consumption:usage_by_service:median_28d{source=%q,service=%q,unit=%q}" $labels.source $labels.service $labels.unit $labels.source $labels.service $labels.unit | query }}{{ . | first | value | printf "%.1f" }}× the median{{ end }}){{ range printf "sum by (currency) (consumption_cost{window=\\"yesterday\\",source=%q,service=%q})" $labels.source $labels.service | query }}; it cost {{ . | value | humanize }} {{ .Labels.currency }}{{ end }}. Find the automation or job behind it before the month adds it up.',
           },
         },
         {
