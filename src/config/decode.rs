@@ -168,10 +168,43 @@ impl Decoder<'_> {
     }
 
     fn decode_global(&mut self, value: Option<Value>) -> RawGlobal {
-        let Some(value) = value else {
+        let Some(mut value) = value else {
             return RawGlobal::default();
         };
-        self.decode_value("global", value).unwrap_or_default()
+        let outbound = self.take_outbound("global", &mut value);
+        let global = match self
+            .expand_env("global", value)
+            .map(decode_settings::<RawGlobal>)
+        {
+            Some(Ok(global)) => global,
+            Some(Err(e)) => {
+                // The http_config keys were read apart: name them among the keys expected.
+                let message = match e.message.contains("unknown field") {
+                    true => format!("{}, or one of {}", e.message, OUTBOUND_KEYS.join(", ")),
+                    false => e.message,
+                };
+                self.error(join_path("global", &e.path), message);
+                RawGlobal::default()
+            }
+            None => RawGlobal::default(),
+        };
+        RawGlobal { outbound, ..global }
+    }
+
+    /// Takes the `http_config` keys ([`OUTBOUND_KEYS`]) out of a mapping and reads them, with
+    /// errors at `prefix.<key>`; anything but a mapping is left for its own struct to refuse.
+    fn take_outbound(&mut self, prefix: &str, value: &mut Value) -> RawOutbound {
+        let Value::Mapping(mapping) = value else {
+            return RawOutbound::default();
+        };
+        let mut keys = serde_yaml::Mapping::new();
+        for key in OUTBOUND_KEYS {
+            if let Some(v) = mapping.remove(*key) {
+                keys.insert(Value::from(*key), v);
+            }
+        }
+        self.decode_value(prefix, Value::Mapping(keys))
+            .unwrap_or_default()
     }
 
     /// Decodes `value` into `T`, recording a positioned error under `prefix` on failure.
@@ -231,7 +264,12 @@ impl Decoder<'_> {
                 common.insert(Value::from(*key), v);
             }
         }
-        let common: RawCommon = self.decode_value(&prefix, Value::Mapping(common))?;
+        let mut common = Value::Mapping(common);
+        let outbound = self.take_outbound(&prefix, &mut common);
+        let common = RawCommon {
+            outbound,
+            ..self.decode_value(&prefix, common)?
+        };
         let vendor_settings = self.expand_env(&prefix, Value::Mapping(mapping))?;
         self.build_source(&prefix, source_type, common, vendor_settings, global)
     }
@@ -265,7 +303,8 @@ impl Decoder<'_> {
         let (mut auth, source) = (auth?, source?);
         self.refuse_settling_without_dates(prefix, &common, source_type, source.as_ref());
         let idle_after = self.idle_after(prefix, &common, source_type, source.as_ref());
-        let decoded = self.outbound(prefix, common.outbound(), global.outbound());
+        let own = std::mem::take(&mut common.outbound);
+        let decoded = self.outbound(prefix, own, global.outbound.clone());
         let http = self.client_for(&decoded);
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {

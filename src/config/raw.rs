@@ -60,6 +60,18 @@ pub(super) struct RawGlobal {
     pub(super) recent_refresh_interval: Option<Duration>,
     /// Polls in flight at once in this process, whatever their sources.
     pub(super) max_concurrent_polls: Option<u32>,
+    /// The `http_config` keys, read apart ([`OUTBOUND_KEYS`]).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(super) outbound: RawOutbound,
+}
+
+/// Prometheus's `http_config` proxy and TLS keys, as a source or `global` gives them. They are
+/// taken out of the mapping and read on their own: serde cannot flatten a struct into one that
+/// refuses unknown keys, and both `global` and every source refuse them.
+#[derive(Deserialize, Serialize, JsonSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutbound {
     /// Every request of the source (token requests too) through this HTTP or HTTPS proxy.
     #[schemars(with = "Option<String>", url)]
     #[serde(default)]
@@ -78,14 +90,14 @@ pub(super) struct RawGlobal {
     pub(super) tls_config: Option<RawTlsConfig>,
 }
 
-/// Prometheus's `http_config` proxy and TLS keys, as a source or `global` gives them.
-pub(super) struct RawOutbound {
-    pub(super) proxy_url: Option<Url>,
-    pub(super) no_proxy: Option<String>,
-    pub(super) proxy_from_environment: Option<bool>,
-    pub(super) proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
-    pub(super) tls_config: Option<RawTlsConfig>,
-}
+/// The keys of [`RawOutbound`].
+pub(super) const OUTBOUND_KEYS: &[&str] = &[
+    "proxy_url",
+    "no_proxy",
+    "proxy_from_environment",
+    "proxy_connect_header",
+    "tls_config",
+];
 
 /// `tls_config`, with Prometheus's keys.
 #[derive(Deserialize, Serialize, JsonSchema, Clone, Default)]
@@ -105,30 +117,6 @@ pub(super) struct RawTlsConfig {
     pub(super) insecure_skip_verify: Option<bool>,
     /// The lowest TLS version: TLS12 or TLS13.
     pub(super) min_version: Option<String>,
-}
-
-impl RawGlobal {
-    pub(super) fn outbound(&self) -> RawOutbound {
-        RawOutbound {
-            proxy_url: self.proxy_url.clone(),
-            no_proxy: self.no_proxy.clone(),
-            proxy_from_environment: self.proxy_from_environment,
-            proxy_connect_header: self.proxy_connect_header.clone(),
-            tls_config: self.tls_config.clone(),
-        }
-    }
-}
-
-impl RawCommon {
-    pub(super) fn outbound(&mut self) -> RawOutbound {
-        RawOutbound {
-            proxy_url: self.proxy_url.take(),
-            no_proxy: self.no_proxy.take(),
-            proxy_from_environment: self.proxy_from_environment,
-            proxy_connect_header: self.proxy_connect_header.take(),
-            tls_config: self.tls_config.take(),
-        }
-    }
 }
 
 /// The keys every source accepts; the rest of an entry belongs to its vendor.
@@ -196,22 +184,10 @@ pub(super) struct RawCommon {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) idle_after: Option<Duration>,
-    /// Every request of the source (token requests too) through this HTTP or HTTPS proxy.
-    #[schemars(with = "Option<String>", url)]
-    #[serde(default)]
-    pub(super) proxy_url: Option<Url>,
-    /// Comma-separated hosts, domains, IPs and CIDR ranges that bypass `proxy_url`.
-    #[serde(default)]
-    pub(super) no_proxy: Option<String>,
-    /// Use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (default true, without `proxy_url`).
-    #[serde(default)]
-    pub(super) proxy_from_environment: Option<bool>,
-    /// Headers sent to `proxy_url` (its credentials, say): a name and its values.
-    #[serde(default)]
-    pub(super) proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
-    /// TLS of the requests: the CAs trusted, a client certificate, the name to verify.
-    #[serde(default)]
-    pub(super) tls_config: Option<RawTlsConfig>,
+    /// The `http_config` keys, read apart ([`OUTBOUND_KEYS`]).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(super) outbound: RawOutbound,
     pub(super) authorization: Option<RawAuthorization>,
     pub(super) oauth2: Option<RawOAuth2>,
     #[serde(default)]

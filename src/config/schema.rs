@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::raw::{RawCommon, RawGlobal};
+use super::raw::{RawCommon, RawGlobal, RawOutbound};
 use super::showback::{RawDimension, RawMoney, RawMoneyBudget};
 use crate::settings::schema_of;
 use crate::sources::{SourceType, TYPES};
@@ -14,6 +14,12 @@ use crate::sources::{SourceType, TYPES};
 pub fn schema() -> Value {
     let mut global = schema_of::<RawGlobal>();
     global["description"] = json!("Defaults for every source.");
+    if let (Some(keys), Some(outbound)) = (
+        global["properties"].as_object_mut(),
+        schema_of::<RawOutbound>()["properties"].as_object(),
+    ) {
+        keys.extend(outbound.clone());
+    }
     let vendors: Vec<Value> = TYPES.iter().map(|t| source_schema(*t)).collect();
     let names: Vec<&str> = TYPES.iter().map(|t| t.name()).collect();
     let defaults: Map<String, Value> = TYPES
@@ -94,10 +100,15 @@ fn defaults_schema(vendor: &dyn SourceType) -> Value {
     })
 }
 
-/// The keys every source has and the vendor's own.
+/// The keys every source has (its `http_config` keys among them) and the vendor's own.
 fn keys_of(vendor: &dyn SourceType) -> Map<String, Value> {
     let mut properties = Map::new();
-    for part in [schema_of::<RawCommon>(), vendor.settings_schema()] {
+    let parts = [
+        schema_of::<RawCommon>(),
+        schema_of::<RawOutbound>(),
+        vendor.settings_schema(),
+    ];
+    for part in parts {
         if let Some(keys) = part["properties"].as_object() {
             properties.extend(keys.clone());
         }
