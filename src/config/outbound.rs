@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -105,21 +106,21 @@ impl Decoder<'_> {
         }
     }
 
-    fn proxy_headers(
-        &mut self,
-        at: &str,
-        headers: BTreeMap<String, Vec<String>>,
-    ) -> Vec<(String, Secret)> {
-        let mut pairs = Vec::new();
+    /// The headers as they are sent, every value marked sensitive (it never prints).
+    fn proxy_headers(&mut self, at: &str, headers: BTreeMap<String, Vec<String>>) -> HeaderMap {
+        let mut parsed = HeaderMap::new();
         for (name, values) in headers {
             let path = format!("{at}.proxy_connect_header.{name}");
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
                 self.error(path, format!("{name:?} is not an HTTP header name"));
                 continue;
-            }
+            };
             for value in values {
-                match reqwest::header::HeaderValue::from_str(&value) {
-                    Ok(_) => pairs.push((name.clone(), Secret::new(value))),
+                match HeaderValue::from_str(&value) {
+                    Ok(mut value) => {
+                        value.set_sensitive(true);
+                        parsed.append(header.clone(), value);
+                    }
                     Err(_) => self.error(
                         &path,
                         "a header value must be visible ASCII text, without line breaks",
@@ -127,7 +128,7 @@ impl Decoder<'_> {
                 }
             }
         }
-        pairs
+        parsed
     }
 
     /// `tls_config` as Prometheus reads it; what rustls cannot do (TLS 1.0 and 1.1) is refused.
@@ -266,9 +267,6 @@ impl Decoder<'_> {
             Err(error) => {
                 let path = match &error {
                     ClientBuildError::Tls(_) => decoded.tls_at.clone(),
-                    ClientBuildError::Header(_) => {
-                        format!("{}.proxy_connect_header", decoded.proxy_at)
-                    }
                     _ => format!("{}.proxy_url", decoded.proxy_at),
                 };
                 self.error(path, error.to_string());

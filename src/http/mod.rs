@@ -124,17 +124,10 @@ fn configured_proxy(url: &Url, outbound: &Outbound) -> Result<reqwest::Proxy, Cl
         .no_proxy
         .as_deref()
         .and_then(reqwest::NoProxy::from_string);
-    let mut headers = HeaderMap::new();
-    for (name, value) in &outbound.proxy_connect_header {
-        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ClientBuildError::Header(name.clone()))?;
-        let mut value = HeaderValue::from_str(value.expose())
-            .map_err(|_| ClientBuildError::Header(name.to_string()))?;
-        value.set_sensitive(true);
-        headers.append(name, value);
-    }
     let proxy = reqwest::Proxy::all(url.as_str()).map_err(ClientBuildError::Proxy)?;
-    Ok(proxy.no_proxy(no_proxy).headers(headers))
+    Ok(proxy
+        .no_proxy(no_proxy)
+        .headers(outbound.proxy_connect_header.clone()))
 }
 
 /// Why a source's HTTP client could not be built from its `http_config` keys.
@@ -144,8 +137,6 @@ pub enum ClientBuildError {
     Tls(String),
     #[error("the proxy is not usable: {0}")]
     Proxy(reqwest::Error),
-    #[error("proxy_connect_header {0:?} is not a valid header name and value")]
-    Header(String),
     #[error("cannot build an HTTP client: {0}")]
     Client(reqwest::Error),
 }
@@ -160,8 +151,9 @@ pub struct Outbound {
     pub no_proxy: Option<String>,
     /// `proxy_from_environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (without `proxy_url`).
     pub proxy_from_environment: bool,
-    /// `proxy_connect_header`: headers for `proxy_url` (its credentials, say); values are secrets.
-    pub proxy_connect_header: Vec<(String, Secret)>,
+    /// `proxy_connect_header`: headers for `proxy_url` (its credentials, say), each value
+    /// marked sensitive, so that it never prints.
+    pub proxy_connect_header: HeaderMap,
     /// `tls_config`.
     pub tls: TlsSettings,
 }
@@ -191,15 +183,20 @@ impl Outbound {
     }
 
     fn no_proxy_names(&self, target: &Url) -> bool {
-        let host = target.host_str().unwrap_or_default();
         self.no_proxy
-            .iter()
-            .flat_map(|list| list.split(','))
-            .any(|entry| {
-                let entry = entry.trim().trim_start_matches('.');
-                !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
-            })
+            .as_deref()
+            .is_some_and(|list| list_names(list, target))
     }
+}
+
+/// Whether a `no_proxy` list names the target's host or a domain above it (IP ranges are left
+/// to reqwest: this only decides whether an error names the proxy).
+fn list_names(list: &str, target: &Url) -> bool {
+    let host = target.host_str().unwrap_or_default();
+    list.split(',').any(|entry| {
+        let entry = entry.trim().trim_start_matches('.');
+        !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
+    })
 }
 
 /// `HTTPS_PROXY` or `HTTP_PROXY` (either case) for the target's scheme, redacted.
@@ -208,7 +205,14 @@ fn environment_proxy(target: &Url) -> Option<String> {
         "https" => &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
         _ => &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"],
     };
+    let excluded = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .is_some_and(|list| list_names(&list, target));
     let value = names.iter().find_map(|name| std::env::var(name).ok())?;
+    if excluded {
+        return None;
+    }
     let shown =
         Url::parse(&value).map_or_else(|_| "(unparsable)".to_string(), |u| redacted_url(&u));
     Some(format!("{shown} (from the environment)"))
@@ -221,7 +225,7 @@ impl Default for Outbound {
             proxy_url: None,
             no_proxy: None,
             proxy_from_environment: true,
-            proxy_connect_header: Vec::new(),
+            proxy_connect_header: HeaderMap::new(),
             tls: TlsSettings::default(),
         }
     }
