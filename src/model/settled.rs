@@ -210,8 +210,9 @@ impl SettledState {
         self.kept.as_ref().map(|k| k.days.as_ref())
     }
 
-    /// When the days before today were last read, for the tests and `check`.
-    pub fn recent_read_at(&self) -> Option<DateTime<Utc>> {
+    /// When the days before today were last read.
+    #[cfg(test)]
+    fn recent_read_at(&self) -> Option<DateTime<Utc>> {
         self.kept.as_ref().map(|k| k.recent_read_at)
     }
 }

@@ -131,14 +131,25 @@ async fn every_request_of_a_source_with_proxy_url_goes_through_the_proxy_and_no_
 
 /// `once` on `yaml`, with `HTTP_PROXY` set to `proxy_url` and no `NO_PROXY`.
 async fn once_with_http_proxy(dir: &Path, yaml: &str, proxy_url: &str) -> std::process::Output {
+    once_with_proxy_variable(dir, yaml, "HTTP_PROXY", proxy_url).await
+}
+
+/// `once` on `yaml`, with `variable` (and its lower-case twin) set to `proxy_url` and no
+/// `NO_PROXY`.
+async fn once_with_proxy_variable(
+    dir: &Path,
+    yaml: &str,
+    variable: &str,
+    proxy_url: &str,
+) -> std::process::Output {
     let config = dir.join("exporter.yml");
     std::fs::write(&config, yaml).unwrap();
     // Awaited, not waited for: the simulators answer on this test's runtime.
     tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
         .args(["once", "--config.file"])
         .arg(&config)
-        .env("HTTP_PROXY", proxy_url)
-        .env("http_proxy", proxy_url)
+        .env(variable, proxy_url)
+        .env(variable.to_lowercase(), proxy_url)
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
         .output()
@@ -287,17 +298,7 @@ async fn an_https_source_goes_through_https_proxy_with_connect() {
         "sources:\n{}",
         crate::tls::entry_behind(&tenant, "https", &gateway, &tls)
     );
-    std::fs::write(dir.path().join("exporter.yml"), yaml).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_consumption_exporter"))
-        .args(["once", "--config.file"])
-        .arg(dir.path().join("exporter.yml"))
-        .env("HTTPS_PROXY", &proxy_url)
-        .env("https_proxy", &proxy_url)
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .output()
-        .await
-        .unwrap();
+    let output = once_with_proxy_variable(dir.path(), &yaml, "HTTPS_PROXY", &proxy_url).await;
     assert!(
         output.status.success(),
         "{}",
