@@ -949,12 +949,18 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret,
             );
             let environments = account.environments.clone();
-            let amount = move |day: NaiveDate| -> f64 {
+            let ingest = move |day: NaiveDate| -> f64 {
                 environments
                     .iter()
                     .map(|env| daily_usage(3, env, "LOG_MANAGEMENT_INGEST", day))
                     .sum()
             };
+            let ingest = std::sync::Arc::new(ingest);
+            let amount = {
+                let ingest = ingest.clone();
+                move |day: NaiveDate| ingest(day)
+            };
+            let money = move |day: NaiveDate| ingest(day) * rate("LOG_MANAGEMENT_INGEST");
             Ok(Some(super::kit::BudgetCase {
                 running,
                 entry,
@@ -962,6 +968,7 @@ impl super::kit::SimulatedVendor for DynatraceKit {
                 value: "LOG_MANAGEMENT_INGEST".into(),
                 unit: "GiB".into(),
                 amount: Box::new(amount),
+                vendor_money: Some(Box::new(money)),
             }))
         })
     }

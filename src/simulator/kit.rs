@@ -199,6 +199,10 @@ pub struct BudgetCase {
     pub unit: String,
     /// What the matched label sets consume on a day, from the simulator's own data.
     pub amount: Box<dyn Fn(NaiveDate) -> f64 + Send + Sync>,
+    /// What the matched label sets cost on a day in USD where the vendor computes its own
+    /// money (read with `entitlements: true`, never priced again); none where money is units ×
+    /// a price.
+    pub vendor_money: Option<Box<dyn Fn(NaiveDate) -> f64 + Send + Sync>>,
 }
 
 /// What the vendor-blind code may do to a running simulator.

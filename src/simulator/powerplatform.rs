@@ -714,6 +714,7 @@ impl super::kit::SimulatedVendor for PowerPlatformKit {
                 value: "e1".into(),
                 unit: "units".into(),
                 amount: Box::new(amount),
+                vendor_money: None,
             }))
         })
     }

@@ -817,6 +817,7 @@ impl super::kit::SimulatedVendor for UiPathKit {
                 value: "RU".into(),
                 unit: "RU".into(),
                 amount: Box::new(amount),
+                vendor_money: None,
             }))
         })
     }

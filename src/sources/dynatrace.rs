@@ -292,8 +292,9 @@ impl Source for Dynatrace {
                 .await?;
         }
         if self.settings.entitlements {
-            // Cost is summed in the windows only: budgets read usage, not money.
-            let cost_windows = windows.without_history();
+            // The same days as usage: a top-level money budget takes Dynatrace's money over
+            // its whole period, not the windows' month.
+            let cost_windows = windows;
             let mut costs = WindowSums::new(cost_windows).seeded(&plan, &COST);
             for subscription in &subscriptions {
                 let raw = self

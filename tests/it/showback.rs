@@ -1018,3 +1018,49 @@ async fn a_sources_budget_may_match_a_folder_and_a_refused_folder_read_names_the
         assert!(error.contains(needed), "{needed} not in {error}");
     }
 }
+
+/// Every vendor that bills a usage by day: a top-level quarter budget over its money reads the
+/// whole quarter (across a month boundary), whether the money is priced units or the vendor's
+/// own, on the first poll and on the incremental one after it.
+#[tokio::test]
+async fn a_top_level_quarter_budget_reads_every_billing_vendors_money_of_the_whole_quarter() {
+    let mut covered = Vec::new();
+    for vendor in kit::VENDORS {
+        let Some(case) = vendor.budget_case().await.unwrap() else {
+            continue;
+        };
+        let (key, value) = (case.key, &case.value);
+        let mut entry = case.entry.clone();
+        if case.vendor_money.is_some() {
+            entry.push_str("    entitlements: true\n");
+        }
+        let yaml = format!(
+            "money:\n  currency: USD\n  prices:\n    - {{match: {{source: s, {key}: \"{value}\"}}, price: 0.5}}\nallocation:\n  team:\n    default: rest\n    rules:\n      - {{match: {{source: s, {key}: \"{value}\"}}, value: sales}}\nbudgets:\n  - {{name: sales-q, match: {{team: sales}}, limit: 5000, period: quarter, start: 2026-04-01}}\nsources:\n{entry}"
+        );
+        let clock = FixedClock::new(at("2027-02-10T12:00:00Z"));
+        let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+        let money = |d: NaiveDate| match &case.vendor_money {
+            Some(vendor_money) => vendor_money(d),
+            None => (case.amount)(d) * 0.5,
+        };
+        let one = |_: NaiveDate| 1.0;
+        let used = total(&money, "2027-01-01", "2027-02-10", &one);
+        // 49.5 days from noon on 10 February to 1 April, at the rate of 3 to 9 February.
+        let forecast = used + total(&money, "2027-02-03", "2027-02-09", &one) / 7.0 * 49.5;
+        let budget = [("budget", "sales-q"), ("unit", "USD"), ("origin", "config")];
+        let name = vendor.type_name();
+        for poll in ["first", "incremental"] {
+            exporter.assert_polls(0).await;
+            let m = exporter.scrape().await;
+            let what = format!("{name}'s money of the quarter, {poll} poll");
+            close(m.get("consumption_budget_used", &budget), used, &what);
+            close(
+                m.get("consumption_budget_forecast", &budget),
+                forecast,
+                &what,
+            );
+        }
+        covered.push(name);
+    }
+    assert_eq!(covered, ["powerplatform", "uipath", "dynatrace"]);
+}
