@@ -234,7 +234,7 @@ local selector = import 'selector.libsonnet';
           },
           annotations: {
             summary: '{{ $labels.source }}: {{ $labels.licence }} ends in {{ $value | humanizeDuration }}',
-            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}. Renew it, resized to what is used: idle seats and an under-used commitment are in the Waste row.',
+            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q,sub_account=%q}" $labels.source $labels.licence $labels.sub_account | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}. Renew it, resized to what is used: idle seats and an under-used commitment are in the Waste row.',
           },
         },
         {
@@ -247,7 +247,7 @@ local selector = import 'selector.libsonnet';
           },
           annotations: {
             summary: '{{ $labels.source }}: {{ $labels.licence }} ends in {{ $value | humanizeDuration }}',
-            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}: time to review what it is used for before the renewal.',
+            description: '{{ $labels.licence }} of {{ $labels.vendor }} source {{ $labels.source }} ends on {{ with printf "consumption_licence_end_timestamp_seconds{source=%q,licence=%q,sub_account=%q}" $labels.source $labels.licence $labels.sub_account | query }}{{ . | first | value | humanizeTimestamp }}{{ end }}, in {{ $value | humanizeDuration }}: time to review what it is used for before the renewal.',
           },
         },
         {
@@ -260,7 +260,7 @@ local selector = import 'selector.libsonnet';
           },
           annotations: {
             summary: '{{ $labels.source }}: {{ $value | humanizePercentage }} of the assigned {{ $labels.licence }} seats are idle',
-            description: '{{ with printf "consumption_seats_idle{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanize }}{{ end }} of {{ with printf "consumption_seats_assigned{source=%q,licence=%q}" $labels.source $labels.licence | query }}{{ . | first | value | humanize }}{{ end }} assigned {{ $labels.licence }} seats of {{ $labels.vendor }} source {{ $labels.source }} have been idle for a day{{ range printf "consumption_seats_idle_cost{source=%q,licence=%q}" $labels.source $labels.licence | query }}, {{ . | value | humanize }} {{ .Labels.currency }} a month{{ end }}. `consumption_exporter seats` lists who holds them.',
+            description: '{{ with printf "consumption_seats_idle{source=%q,licence=%q,sub_account=%q}" $labels.source $labels.licence $labels.sub_account | query }}{{ . | first | value | humanize }}{{ end }} of {{ with printf "consumption_seats_assigned{source=%q,licence=%q,sub_account=%q}" $labels.source $labels.licence $labels.sub_account | query }}{{ . | first | value | humanize }}{{ end }} assigned {{ $labels.licence }} seats of {{ $labels.vendor }} source {{ $labels.source }} have been idle for a day{{ range printf "consumption_seats_idle_cost{source=%q,licence=%q,sub_account=%q}" $labels.source $labels.licence $labels.sub_account | query }}, {{ . | value | humanize }} {{ .Labels.currency }} a month{{ end }}. `consumption_exporter seats` lists who holds them.',
           },
         },
         {

@@ -16,8 +16,12 @@ use crate::model::clock::{SharedClock, SystemClock};
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdleSeat {
     pub source: String,
+    /// The tenant or environment; empty where the vendor has none.
+    pub sub_account: String,
     pub licence: String,
-    pub holder: String,
+    /// The vendor's stable id of the holder.
+    pub holder_id: String,
+    pub holder_name: Option<String>,
     pub last_activity: Option<DateTime<Utc>>,
 }
 
@@ -62,8 +66,10 @@ pub async fn idle_seats(
         for (licence, holder) in crate::seats::idle_holders(&seats, idle_after, now) {
             idle.push(IdleSeat {
                 source: name.clone(),
-                licence: licence.to_string(),
-                holder: holder.who.clone(),
+                sub_account: licence.sub_account.clone(),
+                licence: licence.licence.clone(),
+                holder_id: holder.id.clone(),
+                holder_name: holder.name.clone(),
                 last_activity: holder.last_activity,
             });
         }
@@ -111,25 +117,36 @@ fn list(config: &Config, keep: impl Fn(&SourceConfig) -> bool) -> String {
     }
 }
 
-fn last_activity(seat: &IdleSeat) -> String {
-    seat.last_activity
-        .map_or_else(|| "never".to_string(), |t| t.to_rfc3339())
+const HEADER: [&str; 6] = [
+    "source",
+    "sub_account",
+    "licence",
+    "holder_id",
+    "holder_name",
+    "last_activity",
+];
+
+/// One seat's cells as a vendor wrote them; `never` where it has no activity.
+fn cells(seat: &IdleSeat, never: &str) -> [String; 6] {
+    let last_activity = seat
+        .last_activity
+        .map_or_else(|| never.to_string(), |t| t.to_rfc3339());
+    [
+        seat.source.clone(),
+        seat.sub_account.clone(),
+        seat.licence.clone(),
+        seat.holder_id.clone(),
+        seat.holder_name.clone().unwrap_or_default(),
+        last_activity,
+    ]
 }
 
-const HEADER: [&str; 4] = ["source", "licence", "holder", "last_activity"];
-
-/// Aligned columns, a header first.
+/// Aligned columns, a header first. A vendor's control characters (a terminal's escape
+/// sequences among them) are left out: a name must not rewrite the operator's screen.
 pub fn write_table(out: &mut dyn Write, seats: &[IdleSeat]) -> std::io::Result<()> {
-    let rows: Vec<[String; 4]> = seats
+    let rows: Vec<[String; 6]> = seats
         .iter()
-        .map(|s| {
-            [
-                s.source.clone(),
-                s.licence.clone(),
-                s.holder.clone(),
-                last_activity(s),
-            ]
-        })
+        .map(|s| cells(s, "never").map(|cell| without_control_characters(&cell)))
         .collect();
     for line in super::columns::aligned(HEADER, &rows) {
         writeln!(out, "{line}")?;
@@ -137,16 +154,94 @@ pub fn write_table(out: &mut dyn Write, seats: &[IdleSeat]) -> std::io::Result<(
     Ok(())
 }
 
-/// RFC 4180 CSV (CRLF line ends) with a header.
+/// RFC 4180 CSV (CRLF line ends) with a header; `last_activity` empty for never. A cell a
+/// spreadsheet would run as a formula is neutralised as OWASP's CSV-injection rule says.
 pub fn write_csv(out: &mut dyn Write, seats: &[IdleSeat]) -> anyhow::Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     writer.write_record(HEADER)?;
     for seat in seats {
-        let last = last_activity(seat);
-        writer.write_record([&seat.source, &seat.licence, &seat.holder, &last])?;
+        writer.write_record(cells(seat, "").map(|cell| not_a_formula(&cell)))?;
     }
     writer.flush()?;
     Ok(())
+}
+
+/// A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, prefixed with a
+/// single quote so that a spreadsheet shows it as text (OWASP, "CSV Injection").
+fn not_a_formula(cell: &str) -> String {
+    match cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{cell}"),
+        false => cell.to_string(),
+    }
+}
+
+fn without_control_characters(cell: &str) -> String {
+    cell.chars().filter(|c| !c.is_control()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat(holder_id: &str, holder_name: &str) -> IdleSeat {
+        IdleSeat {
+            source: "s".into(),
+            sub_account: "t1".into(),
+            licence: "Attended".into(),
+            holder_id: holder_id.into(),
+            holder_name: Some(holder_name.into()),
+            last_activity: None,
+        }
+    }
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_run_is_written_as_text() {
+        let seats = [
+            seat("=HYPERLINK(\"http://x\")", "+1"),
+            seat("-2", "@SUM(A1)"),
+            seat("\tx", "\ry"),
+            seat("jane@contoso.com", "Jane - Sales"),
+        ];
+        let mut out = Vec::new();
+        write_csv(&mut out, &seats).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        let holders: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r[3].as_str(), r[4].as_str()))
+            .collect();
+        assert_eq!(
+            holders,
+            [
+                ("'=HYPERLINK(\"http://x\")", "'+1"),
+                ("'-2", "'@SUM(A1)"),
+                ("'\tx", "'\ry"),
+                ("jane@contoso.com", "Jane - Sales"),
+            ]
+        );
+        assert_eq!(rows[0][5], "", "never is an empty last_activity");
+    }
+
+    #[test]
+    fn a_table_leaves_out_a_vendors_terminal_escapes() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            &[seat("\u{1b}[2J\u{1b}]0;owned\u{7}bob", "Bob\r\nEvil")],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("[2J]0;ownedbob"), "{text}");
+        assert!(text.contains("BobEvil"), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
 }

@@ -9,14 +9,27 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Seats {
     pub licences: Vec<LicenceSeats>,
-    /// When a licence, bundle or commitment ends (Unix seconds), by licence.
-    pub ends: Vec<(String, f64)>,
+    /// When licences, bundles or commitments end.
+    pub ends: Vec<LicenceEnd>,
 }
 
-/// The seats of one licence.
+/// When a licence, bundle or commitment ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LicenceEnd {
+    pub licence: String,
+    /// The tenant or environment it belongs to; empty where the vendor has none.
+    pub sub_account: String,
+    /// Unix seconds.
+    pub at: f64,
+}
+
+/// The seats of one licence in one sub-account: seats of two tenants are never summed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LicenceSeats {
     pub licence: String,
+    /// The tenant or environment the vendor keeps the seats in (UiPath tenant, AvePoint
+    /// environment); empty where the vendor has none.
+    pub sub_account: String,
     /// Seats bought; none where the vendor does not say.
     pub purchased: Option<f64>,
     /// Seats assigned; none: as many as `holders` lists.
@@ -28,8 +41,10 @@ pub struct LicenceSeats {
 /// One assigned seat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holder {
-    /// The user, flow or app, as the vendor names it.
-    pub who: String,
+    /// The vendor's stable id of the user, flow or app (a UPN, a user name, a flow or app id).
+    pub id: String,
+    /// Its display name, where the vendor gives one apart from the id.
+    pub name: Option<String>,
     /// None: never used, as far as the vendor says.
     pub last_activity: Option<DateTime<Utc>>,
 }

@@ -35,8 +35,9 @@ pub static LICENCE_END: FamilyDesc = FamilyDesc {
     help: "When the licence, bundle or commitment ends (Unix seconds), as the vendor reports it.",
 };
 
-/// The labels of every seat family, besides `source`.
-pub const LABEL_NAMES: [&str; 2] = ["vendor", "licence"];
+/// The labels of every seat family, besides `source`. `sub_account` is empty where the
+/// vendor keeps no tenant or environment (Prometheus reads an empty label as absent).
+pub const LABEL_NAMES: [&str; 3] = ["vendor", "licence", "sub_account"];
 
 /// One licence's counts now.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,7 +84,7 @@ pub fn idle_holders(
     seats: &Seats,
     idle_after: Duration,
     now: DateTime<Utc>,
-) -> Vec<(&str, &Holder)> {
+) -> Vec<(&LicenceSeats, &Holder)> {
     seats
         .licences
         .iter()
@@ -92,7 +93,7 @@ pub fn idle_holders(
             holders
                 .iter()
                 .filter(move |h| is_idle(h, idle_after, now))
-                .map(move |h| (licence.licence.as_str(), h))
+                .map(move |h| (licence, h))
         })
         .collect()
 }
@@ -110,7 +111,7 @@ pub fn families(
             .map(|desc| builder.family(desc, LABEL_NAMES.to_vec(), Combine::Sum));
     for licence in &seats.licences {
         let counts = count(licence, idle_after, now);
-        let labels = [vendor, licence.licence.as_str()];
+        let labels = [vendor, &licence.licence, &licence.sub_account];
         let observed = [
             (purchased, counts.purchased),
             (assigned, counts.assigned),
@@ -122,8 +123,9 @@ pub fn families(
             .filter_map(|(family, value)| Some((family, value?)));
         builder.observe_all(&labels, observations);
     }
-    for (licence, at) in &seats.ends {
-        builder.observe(end, &[vendor, licence], *at);
+    for licence_end in &seats.ends {
+        let labels = [vendor, &licence_end.licence, &licence_end.sub_account];
+        builder.observe(end, &labels, licence_end.at);
     }
     builder
         .finish()
@@ -141,12 +143,14 @@ mod tests {
     #[test]
     fn a_seat_turns_idle_at_exactly_idle_after_and_active_plus_idle_is_assigned() {
         let now = at("2027-01-01T00:00:00Z");
-        let holder = |who: &str, last: Option<&str>| Holder {
-            who: who.into(),
+        let holder = |id: &str, last: Option<&str>| Holder {
+            id: id.into(),
+            name: None,
             last_activity: last.map(at),
         };
         let licence = LicenceSeats {
             licence: "Attended".into(),
+            sub_account: String::new(),
             purchased: Some(10.0),
             assigned: None,
             holders: Some(vec![

@@ -26,7 +26,7 @@ impl Showback {
             return Vec::new();
         };
         let mut builder = SnapshotBuilder::new();
-        let names = vec!["vendor", "licence", "currency"];
+        let names = vec!["vendor", "licence", "sub_account", "currency"];
         let family = builder.family(&IDLE_COST, names, Combine::Sum);
         for licence in &seats.licences {
             let Some(idle) = crate::seats::count(licence, idle_after, now).idle else {
@@ -49,7 +49,7 @@ impl Showback {
             };
             builder.observe(
                 family,
-                &[vendor, &licence.licence, currency],
+                &[vendor, &licence.licence, &licence.sub_account, currency],
                 idle * per_seat,
             );
         }

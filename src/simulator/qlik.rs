@@ -113,9 +113,10 @@ impl Default for QlikLicense {
                 allotment("analyzer_time", 300, 242, Some(100), "time"),
             ],
             status: "Ok".into(),
+            // Inclusive days, as a licence's validity is written.
             valid: (
                 NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
-                NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default(),
             ),
             license_key: "eyJhbGciOiJFZERTQSJ9.qlik-sim-license-key.c2lnbmF0dXJl".into(),
         }

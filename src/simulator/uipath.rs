@@ -94,6 +94,17 @@ pub const NAMED_USER_TYPES: [(&str, i64); 3] = [
     ("StudioX", 1_000),
 ];
 
+/// Seats of a named-user licence type a tenant bought: [`NAMED_USER_TYPES`]' number in the
+/// first tenant, 100 fewer in each one after it, so that tenants differ.
+pub fn seats_bought(org: &UiPathOrganization, tenant: &str, licence: &str) -> i64 {
+    let base = NAMED_USER_TYPES
+        .iter()
+        .find(|(name, _)| *name == licence)
+        .map_or(0, |(_, bought)| *bought);
+    let index = org.tenant_ids.iter().position(|t| t == tenant).unwrap_or(0);
+    base - 100 * index as i64
+}
+
 /// One named user of a tenant, as `GetLicensesNamedUser` lists it: user name, licence type, and
 /// when the robot last acquired a licence (none: never). Drawn from the seed: about a third
 /// idle for 30 days or more, some never used.
@@ -419,11 +430,14 @@ async fn get_license(
     }
     let mut allowed = serde_json::Map::new();
     let mut used = serde_json::Map::new();
-    for (licence, bought) in NAMED_USER_TYPES {
+    for (licence, _) in NAMED_USER_TYPES {
         let holders = (0..state.org.named_users)
             .filter(|i| NAMED_USER_TYPES[i % NAMED_USER_TYPES.len()].0 == licence)
             .count();
-        allowed.insert(licence.into(), json!(bought));
+        allowed.insert(
+            licence.into(),
+            json!(seats_bought(&state.org, &tenant, licence)),
+        );
         used.insert(licence.into(), json!(holders));
     }
     allowed.insert("Unattended".into(), json!(20));

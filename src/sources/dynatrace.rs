@@ -23,6 +23,7 @@ use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
+use crate::model::seats::LicenceEnd;
 use crate::model::snapshot::{FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, ServiceOf, VendorBudget};
 use crate::settings::FieldError;
@@ -292,40 +293,13 @@ impl Source for Dynatrace {
                 .await?;
         }
         if self.settings.entitlements {
-            // The same days as usage: a top-level money budget takes Dynatrace's money over
-            // its whole period, not the windows' month.
-            let cost_windows = windows;
-            let mut costs = WindowSums::new(cost_windows).seeded(&plan, &COST);
-            for subscription in &subscriptions {
-                let raw = self
-                    .read_costs(session, (subscription, cost_windows, now))
-                    .await?;
-                match self.settings.cost_allocation {
-                    Some(field) => {
-                        let days = (cost_windows, now);
-                        let split = self.allocate(session, subscription, field, days, raw);
-                        split.await?.fold_into(&mut costs);
-                    }
-                    None => raw.fold_into(&mut costs),
-                }
-            }
-            folder.costs = Some((costs, self.cost_labels()));
+            let costs = self.read_all_costs(session, &subscriptions, (windows, now), &plan);
+            folder.costs = Some((costs.await?, self.cost_labels()));
         }
         let mut snapshot = folder.finish();
         if self.settings.entitlements && !plan.history_only {
-            // The forecast is the account's: it belongs to a subscription only if there is one.
-            let with_forecast = subscriptions.len() == 1;
-            for subscription in &subscriptions {
-                let budget = self
-                    .commitment(session, subscription, with_forecast)
-                    .await?;
-                let end = budget
-                    .as_ref()
-                    .and_then(|b| Some((b.name.clone(), b.period?.1)));
-                let seats = snapshot.seats.get_or_insert_with(Default::default);
-                seats.ends.extend(end);
-                snapshot.vendor_budgets.extend(budget);
-            }
+            self.add_commitments(session, &subscriptions, &mut snapshot)
+                .await?;
         }
         Ok(snapshot)
     }
@@ -470,6 +444,59 @@ impl Dynatrace {
         })
         .await
         .map_err(PollError::Page)
+    }
+
+    /// Every subscription's money per day, split by the cost allocation when one is set,
+    /// over the same days as usage: a top-level money budget takes Dynatrace's money of its
+    /// whole period, not the windows' month.
+    async fn read_all_costs(
+        &self,
+        session: &PollSession<'_>,
+        subscriptions: &[String],
+        (windows, now): (Windows, DateTime<Utc>),
+        plan: &PollPlan,
+    ) -> Result<WindowSums, PollError> {
+        let mut costs = WindowSums::new(windows).seeded(plan, &COST);
+        for subscription in subscriptions {
+            let raw = self
+                .read_costs(session, (subscription, windows, now))
+                .await?;
+            match self.settings.cost_allocation {
+                Some(field) => {
+                    let split = self.allocate(session, subscription, field, (windows, now), raw);
+                    split.await?.fold_into(&mut costs);
+                }
+                None => raw.fold_into(&mut costs),
+            }
+        }
+        Ok(costs)
+    }
+
+    /// Each subscription's commitment as a vendor budget, and its end as a licence end.
+    async fn add_commitments(
+        &self,
+        session: &PollSession<'_>,
+        subscriptions: &[String],
+        snapshot: &mut Snapshot,
+    ) -> Result<(), PollError> {
+        // The forecast is the account's: it belongs to a subscription only if there is one.
+        let with_forecast = subscriptions.len() == 1;
+        for subscription in subscriptions {
+            let budget = self
+                .commitment(session, subscription, with_forecast)
+                .await?;
+            let end = budget.as_ref().and_then(|b| {
+                Some(LicenceEnd {
+                    licence: b.name.clone(),
+                    sub_account: String::new(),
+                    at: b.period?.1,
+                })
+            });
+            let seats = snapshot.seats.get_or_insert_with(Default::default);
+            seats.ends.extend(end);
+            snapshot.vendor_budgets.extend(budget);
+        }
+        Ok(())
     }
 
     /// One subscription's cost pages (a v3 listing whatever api_version the usage uses).

@@ -288,6 +288,7 @@ impl Microsoft {
             });
             seats.licences.push(LicenceSeats {
                 licence: licence.clone(),
+                sub_account: String::new(),
                 purchased,
                 assigned: sku.consumed_units,
                 holders: None,

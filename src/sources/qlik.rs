@@ -22,6 +22,7 @@ use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
 use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
+use crate::model::seats::LicenceEnd;
 use crate::model::snapshot::{Combine, FamilyDesc, FamilyId, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage, VendorBudget};
 use crate::settings::{check_labels, FieldError};
@@ -351,15 +352,27 @@ impl Source for Qlik {
             true => Some(seats::read(session, self.seat_activity, clock.now()).await?),
             false => None,
         };
+        let overview = match (&seats, self.entitlements) {
+            (Some(read), _) => Some(read.overview().clone()),
+            (None, true) => Some(license_overview(session).await?),
+            (None, false) => None,
+        };
+        let licence_end = overview.as_ref().and_then(LicenseOverview::end);
         if self.entitlements {
-            folder.license = match &seats {
-                Some(read) => Some(read.overview().clone()),
-                None => Some(license_overview(session).await?),
-            };
+            folder.license = overview;
         }
         let mut snapshot = folder.finish();
         if let Some(read) = seats {
             seats::add(&mut snapshot, read);
+        }
+        // Read for seats or for entitlements, the licence's end is a renewal either way.
+        if let Some(at) = licence_end {
+            let seats = snapshot.seats.get_or_insert_with(Default::default);
+            seats.ends.push(LicenceEnd {
+                licence: "Qlik Cloud licence".to_string(),
+                sub_account: String::new(),
+                at: at.timestamp() as f64,
+            });
         }
         Ok(snapshot)
     }
@@ -723,13 +736,23 @@ async fn license_overview(session: &PollSession<'_>) -> Result<LicenseOverview, 
     response.json_object().map_err(fail)
 }
 
+impl LicenseOverview {
+    /// `valid`'s first instant and end: a last day given as a date ends at the following
+    /// midnight UTC (an inclusive day, as `periodEnd` is); a time is the end itself.
+    fn validity(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (start, end) = self.valid.as_deref()?.split_once('/')?;
+        Some((parse_day_or_time(start)?, end_of_last_day(end)?))
+    }
+
+    fn end(&self) -> Option<DateTime<Utc>> {
+        self.validity().map(|(_, end)| end)
+    }
+}
+
 /// The allotments as budgets with `origin="vendor"` over the licence's validity, their allowed
 /// overage, and whether the licence is valid now.
 fn add_license(builder: &mut SnapshotBuilder, license: LicenseOverview, now: DateTime<Utc>) {
-    let validity = license.valid.as_deref().and_then(|valid| {
-        let (start, end) = valid.split_once('/')?;
-        Some((parse_day_or_time(start)?, parse_day_or_time(end)?))
-    });
+    let validity = license.validity();
     let seconds = |t: DateTime<Utc>| t.timestamp() as f64;
     let overage = builder.family(&ALLOTMENT_OVERAGE_ALLOWED, vec!["allotment"], Combine::Max);
     for allotment in license.allotments {
@@ -761,10 +784,6 @@ fn add_license(builder: &mut SnapshotBuilder, license: LicenseOverview, now: Dat
     if let Some((_, end)) = validity {
         let family = builder.family(&LICENSE_END, vec![], Combine::Max);
         builder.observe(family, &[], seconds(end));
-        builder.seats(crate::model::seats::Seats {
-            licences: Vec::new(),
-            ends: vec![("Qlik Cloud licence".to_string(), seconds(end))],
-        });
     }
 }
 

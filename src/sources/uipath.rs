@@ -22,6 +22,7 @@ use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
+use crate::model::seats::LicenceEnd;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::model::usage::{BudgetUnit, ServiceOf, Usage, VendorBudget};
 use crate::settings::FieldError;
@@ -394,11 +395,14 @@ pub static ORG_POOL_UNITS: FamilyDesc = FamilyDesc {
 };
 
 /// When each tenant's bundle of each consumable ends, as its summary says.
-fn bundle_ends(summaries: &[(String, String, Summary)]) -> Vec<(String, f64)> {
+fn bundle_ends(summaries: &[(String, String, Summary)]) -> Vec<LicenceEnd> {
     let end = |(tenant, consumable, summary): &(String, String, Summary)| {
         let end = day_or_millis(summary.end_date.as_ref()?)?;
-        let licence = format!("{consumable} bundle ({tenant})");
-        Some((licence, end.timestamp() as f64))
+        Some(LicenceEnd {
+            licence: format!("{consumable} bundle"),
+            sub_account: tenant.clone(),
+            at: end.timestamp() as f64,
+        })
     };
     summaries.iter().filter_map(end).collect()
 }

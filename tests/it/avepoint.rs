@@ -404,8 +404,8 @@ async fn ten_thousand_flows_and_apps_are_seats_per_environment_idle_at_idle_afte
         TestExporter::start_with_clock(&yaml, std::sync::Arc::new(FixedClock::new(now))).await;
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
-    // The test's own reading of the simulator's items: (licence) -> (assigned, idle).
-    let mut expected: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    // The test's own reading of the simulator's items: (licence, environment) -> (assigned, idle).
+    let mut expected: BTreeMap<(&str, String), (f64, f64)> = BTreeMap::new();
     for (kind, licence) in [("flow", "cloud flow"), ("app", "premium app")] {
         for i in 0..tenant.inventory {
             let (_, environment, last, premium) = inventory_item(1, today, kind, i);
@@ -414,25 +414,26 @@ async fn ten_thousand_flows_and_apps_are_seats_per_environment_idle_at_idle_afte
             }
             let last = chrono::NaiveDateTime::parse_from_str(&last, "%Y-%m-%d %H:%M:%S").ok();
             let idle = last.is_none_or(|last| now - last.and_utc() >= chrono::Duration::days(30));
-            let entry = expected
-                .entry(format!("{licence} ({environment})"))
-                .or_default();
+            let entry = expected.entry((licence, environment)).or_default();
             entry.0 += 1.0;
             entry.1 += f64::from(u8::from(idle));
         }
     }
     assert_eq!(expected.len(), 6, "two kinds in three environments");
-    for (licence, (assigned, idle)) in &expected {
+    assert_eq!(m.count("consumption_seats_assigned"), expected.len());
+    for ((licence, environment), (assigned, idle)) in &expected {
         let seats = |family: &str| {
             m.get(
                 family,
                 &[
                     ("source", "ave"),
                     ("vendor", "avepoint"),
-                    ("licence", licence.as_str()),
+                    ("licence", licence),
+                    ("sub_account", environment),
                 ],
             )
         };
+        let licence = format!("{licence} in {environment}");
         assert_eq!(
             seats("consumption_seats_assigned"),
             Some(*assigned),
@@ -476,7 +477,6 @@ async fn a_flow_turns_idle_at_exactly_idle_after() {
     let clock = FixedClock::new(boundary);
     let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
     let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
-    let licence = format!("cloud flow ({environment})");
     let mut idle = Vec::new();
     for now in [boundary - chrono::Duration::seconds(1), boundary] {
         clock.set(now);
@@ -493,7 +493,8 @@ async fn a_flow_turns_idle_at_exactly_idle_after() {
         let labels = [
             ("source", "ave"),
             ("vendor", "avepoint"),
-            ("licence", licence.as_str()),
+            ("licence", "cloud flow"),
+            ("sub_account", environment.as_str()),
         ];
         assert_eq!(
             m.get("consumption_seats_idle", &labels),

@@ -284,10 +284,12 @@ impl Exposition {
             let value: f64 = value
                 .parse()
                 .unwrap_or_else(|_| panic!("bad value in {line:?}"));
-            let (name, labels) = match series.split_once('{') {
+            let (name, mut labels) = match series.split_once('{') {
                 Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
                 None => (series, Vec::new()),
             };
+            // As Prometheus reads it: a label with an empty value is no label.
+            labels.retain(|(_, value)| !value.is_empty());
             samples.insert((name.to_string(), labels), value);
         }
         Exposition {
@@ -296,10 +298,11 @@ impl Exposition {
         }
     }
 
-    /// The value of the series with exactly these labels.
+    /// The value of the series with exactly these labels (an empty value: without it).
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let mut key: Vec<(String, String)> = labels
             .iter()
+            .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         key.sort();

@@ -1128,6 +1128,21 @@ async fn seats_count_twenty_thousand_assignments_through_internal_host_links() {
         0,
         "Qlik's licences hold no activity"
     );
+    // Read for seats alone (no entitlements), the licence's end is a renewal: the end of its
+    // last valid day, as ConsumptionRenewalDue reads it.
+    let (_, last_day) = tenant.license.valid;
+    let end_of_last_day = last_day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap();
+    assert_eq!(
+        m.get(
+            "consumption_licence_end_timestamp_seconds",
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("licence", "Qlik Cloud licence")
+            ],
+        ),
+        Some(end_of_last_day.and_utc().timestamp() as f64)
+    );
 }
 
 #[tokio::test]

@@ -455,19 +455,21 @@ async fn the_summary_in_the_fields_of_uipaths_cli_is_read_and_absent_fields_stay
     assert_eq!(pool(TENANT_B), None);
 }
 
-/// Seats the test expects from the simulator's own named users at `now`: per licence type,
-/// (assigned, active, idle).
+/// Seats the test expects from the simulator's own named users at `now`: per tenant and
+/// licence type, (assigned, active, idle).
 fn expected_seats(
     org: &UiPathOrganization,
     now: chrono::DateTime<chrono::Utc>,
     idle_after: Duration,
-) -> std::collections::BTreeMap<&'static str, (f64, f64, f64)> {
+) -> std::collections::BTreeMap<(String, &'static str), (f64, f64, f64)> {
     use consumption_exporter::simulator::uipath::named_user;
     let mut seats = std::collections::BTreeMap::new();
     for tenant in &org.tenant_ids {
         for i in 0..org.named_users {
             let (_, licence, last) = named_user(org, tenant, i);
-            let entry = seats.entry(licence).or_insert((0.0, 0.0, 0.0));
+            let entry = seats
+                .entry((tenant.clone(), licence))
+                .or_insert((0.0, 0.0, 0.0));
             entry.0 += 1.0;
             match last.filter(|last| now - *last < idle_after) {
                 Some(_) => entry.1 += 1.0,
@@ -481,7 +483,7 @@ fn expected_seats(
 #[tokio::test]
 async fn seats_of_named_users_past_a_thousand_turn_idle_at_exactly_idle_after() {
     use consumption_exporter::model::clock::FixedClock;
-    use consumption_exporter::simulator::uipath::{named_user, NAMED_USER_TYPES};
+    use consumption_exporter::simulator::uipath::{named_user, seats_bought, NAMED_USER_TYPES};
     let org = UiPathOrganization {
         named_users: 5_000,
         today: NaiveDate::from_ymd_opt(2027, 3, 10).unwrap(),
@@ -505,52 +507,47 @@ async fn seats_of_named_users_past_a_thousand_turn_idle_at_exactly_idle_after() 
         clock.set(now);
         exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
-        let seats = |family: &str, licence: &str| {
+        let seats = |family: &str, tenant: &str, licence: &str| {
             m.get(
                 family,
                 &[
                     ("source", "robots"),
                     ("vendor", "uipath"),
                     ("licence", licence),
+                    ("sub_account", tenant),
                 ],
             )
         };
         let expected = expected_seats(&org, now, Duration::days(30));
         let mut idle = 0.0;
-        for (licence, bought) in NAMED_USER_TYPES {
-            let (assigned, active, idle_seats) = expected[licence];
+        for ((tenant, licence), (assigned, active, idle_seats)) in &expected {
+            let (tenant, licence) = (tenant.as_str(), *licence);
             assert!(
-                assigned > 1_000.0,
+                *assigned > 1_000.0,
                 "{licence}: more than one page of named users"
             );
-            assert_eq!(
-                seats("consumption_seats_assigned", licence),
-                Some(assigned),
-                "{phase}: {licence}"
-            );
-            assert_eq!(
-                seats("consumption_seats_active", licence),
-                Some(active),
-                "{phase}: {licence}"
-            );
-            assert_eq!(
-                seats("consumption_seats_idle", licence),
-                Some(idle_seats),
-                "{phase}: {licence}"
-            );
-            assert_eq!(
-                seats("consumption_seats_purchased", licence),
-                Some(bought as f64 * org.tenant_ids.len() as f64),
-                "{licence}: bought in every tenant"
-            );
+            let what = format!("{phase}: {licence} in tenant {tenant}");
+            let got = |family| seats(family, tenant, licence);
+            assert_eq!(got("consumption_seats_assigned"), Some(*assigned), "{what}");
+            assert_eq!(got("consumption_seats_active"), Some(*active), "{what}");
+            assert_eq!(got("consumption_seats_idle"), Some(*idle_seats), "{what}");
+            let bought = seats_bought(&org, tenant, licence) as f64;
+            assert_eq!(got("consumption_seats_purchased"), Some(bought), "{what}");
             idle += idle_seats;
         }
-        // A runtime licence has no named users: its seats are Orchestrator's Used, no activity.
         assert_eq!(
-            seats("consumption_seats_assigned", "Unattended"),
-            Some(24.0)
+            m.count("consumption_seats_assigned"),
+            (NAMED_USER_TYPES.len() + 1) * org.tenant_ids.len(),
+            "each licence type once per tenant, never summed over tenants"
         );
-        assert_eq!(seats("consumption_seats_idle", "Unattended"), None);
+        // A runtime licence has no named users: its seats are Orchestrator's Used, no activity.
+        for tenant in &org.tenant_ids {
+            assert_eq!(
+                seats("consumption_seats_assigned", tenant, "Unattended"),
+                Some(12.0)
+            );
+            assert_eq!(seats("consumption_seats_idle", tenant, "Unattended"), None);
+        }
         if phase == "at" {
             assert!(
                 idle > idle_before,
@@ -563,7 +560,8 @@ async fn seats_of_named_users_past_a_thousand_turn_idle_at_exactly_idle_after() 
             &[
                 ("source", "robots"),
                 ("vendor", "uipath"),
-                ("licence", &format!("Orchestrator licence ({TENANT_A})")),
+                ("licence", "Orchestrator licence"),
+                ("sub_account", TENANT_A),
             ],
         );
         let bundle_end = org.bundle.1.and_hms_opt(0, 0, 0).unwrap().and_utc();
@@ -613,25 +611,32 @@ async fn idle_seats_are_priced_per_month_by_a_seat_price_and_usage_prices_leave_
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let expected = expected_seats(&org, now, Duration::days(14));
-    let cost = |licence: &str| {
+    let cost = |tenant: &str, licence: &str| {
         m.get(
             "consumption_seats_idle_cost",
             &[
                 ("source", "robots"),
                 ("vendor", "uipath"),
                 ("licence", licence),
+                ("sub_account", tenant),
                 ("currency", "EUR"),
             ],
         )
     };
-    let idle = expected["Attended"].2;
-    assert!(idle > 0.0);
-    let got = cost("Attended").unwrap();
-    assert!((got - idle * 15.0 * 0.9).abs() < 1e-9, "{got}");
-    assert_eq!(cost("Development"), None, "no seat price matches it");
+    for tenant in &org.tenant_ids {
+        let idle = expected[&(tenant.clone(), "Attended")].2;
+        assert!(idle > 0.0);
+        let got = cost(tenant, "Attended").unwrap();
+        assert!((got - idle * 15.0 * 0.9).abs() < 1e-9, "{tenant}: {got}");
+        assert_eq!(
+            cost(tenant, "Development"),
+            None,
+            "no seat price matches it"
+        );
+    }
     assert_eq!(
         m.count("consumption_seats_idle_cost"),
-        1,
+        org.tenant_ids.len(),
         "the RU price prices no seats"
     );
 
@@ -645,23 +650,27 @@ async fn idle_seats_are_priced_per_month_by_a_seat_price_and_usage_prices_leave_
     );
 }
 
-/// The simulator's idle named users at `now`: (licence, user name, last acquisition).
+/// An idle seat as the `seats` command lists it: (tenant, licence, user name, last acquisition).
+type IdleRow = (
+    String,
+    String,
+    String,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// The simulator's idle named users at `now`.
 fn idle_holders(
     org: &UiPathOrganization,
     now: chrono::DateTime<chrono::Utc>,
     idle_after: Duration,
-) -> std::collections::BTreeSet<(String, String, Option<chrono::DateTime<chrono::Utc>>)> {
+) -> std::collections::BTreeSet<IdleRow> {
     use consumption_exporter::simulator::uipath::named_user;
     let mut idle = std::collections::BTreeSet::new();
     for tenant in &org.tenant_ids {
         for i in 0..org.named_users {
             let (name, licence, last) = named_user(org, tenant, i);
             if last.is_none_or(|last| now - last >= idle_after) {
-                idle.insert((
-                    licence.to_string(),
-                    format!("{name} (tenant {tenant})"),
-                    last,
-                ));
+                idle.insert((tenant.clone(), licence.to_string(), name, last));
             }
         }
     }
@@ -683,28 +692,32 @@ async fn the_seats_command_lists_exactly_the_idle_holders() {
     let config = crate::helpers::parse_config(&yaml);
     let clock = std::sync::Arc::new(FixedClock::new(now));
     let seats = idle_seats(&config, &[], clock).await.unwrap();
-    let listed: std::collections::BTreeSet<_> = seats
+    let listed: std::collections::BTreeSet<IdleRow> = seats
         .iter()
-        .map(|s| (s.licence.clone(), s.holder.clone(), s.last_activity))
+        .map(|s| {
+            let row = (s.sub_account.clone(), s.licence.clone());
+            (row.0, row.1, s.holder_id.clone(), s.last_activity)
+        })
         .collect();
     assert_eq!(listed.len(), seats.len(), "each idle seat once");
     assert_eq!(listed, idle_holders(&org, now, Duration::days(21)));
     assert!(seats.iter().all(|s| s.source == "robots"));
-    // CSV as RFC 4180 says: a header, CRLF, and a user name with a backslash as it is.
+    // CSV as RFC 4180 says: a header, CRLF, one fact a column, a user name with a backslash
+    // as it is, and an empty last activity for a seat never used.
     let mut csv = Vec::new();
     write_csv(&mut csv, &seats).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(
-        csv.starts_with("source,licence,holder,last_activity\r\n"),
+        csv.starts_with("source,sub_account,licence,holder_id,holder_name,last_activity\r\n"),
         "{csv}"
     );
     assert_eq!(csv.lines().count(), seats.len() + 1);
+    let row = format!("robots,{TENANT_A},Attended,acme\\user");
+    assert!(csv.contains(&row), "{}", &csv[..300]);
     assert!(
-        csv.contains("robots,Attended,acme\\user"),
-        "{}",
-        &csv[..200]
+        csv.contains(",,\r\n"),
+        "a seat never used has no name and no activity"
     );
-    assert!(csv.contains(",never\r\n"), "a seat never used says so");
 }
 
 // The binary talks to the simulator of this test's runtime while the test waits for it.

@@ -121,7 +121,7 @@ impl AvePoint {
     /// Every cloud flow and premium app, as seats per environment; with
     /// `cloud_backup_seats`, AvePoint's own Cloud Backup seats too.
     pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
-        let mut holders: BTreeMap<String, Vec<Holder>> = BTreeMap::new();
+        let mut holders: BTreeMap<EnvironmentLicence, Vec<Holder>> = BTreeMap::new();
         for inventory in [FLOWS, APPS] {
             self.read_inventory(session, &inventory, &mut holders)
                 .await?;
@@ -132,8 +132,9 @@ impl AvePoint {
         };
         let licences = holders
             .into_iter()
-            .map(|(licence, holders)| LicenceSeats {
-                licence,
+            .map(|((licence, environment), holders)| LicenceSeats {
+                licence: licence.to_string(),
+                sub_account: environment,
                 purchased: None,
                 assigned: None,
                 holders: Some(holders),
@@ -162,6 +163,7 @@ impl AvePoint {
         let number = |value: &Value| value.as_f64().or_else(|| value.as_str()?.parse().ok());
         Ok(LicenceSeats {
             licence: "Cloud Backup for Microsoft 365".to_string(),
+            sub_account: String::new(),
             purchased: number(&body.data["purchasedUserSeats"]),
             assigned: number(&body.data["assignedUserSeats"]),
             holders: None,
@@ -172,7 +174,7 @@ impl AvePoint {
         &self,
         session: &PollSession<'_>,
         inventory: &Inventory,
-        holders: &mut BTreeMap<String, Vec<Holder>>,
+        holders: &mut BTreeMap<EnvironmentLicence, Vec<Holder>>,
     ) -> Result<(), PollError> {
         let fail = |PageError { page, source }| PollError::Item {
             item: format!("page {page} of {} ({SEATS_SCOPE})", inventory.path),
@@ -203,9 +205,12 @@ impl AvePoint {
     }
 }
 
+/// A seat kind in one environment: the environment is the seats' sub-account.
+type EnvironmentLicence = (&'static str, String);
+
 /// The licence (kind and environment) and holder of one item; none for an app without a
 /// premium connection, which needs no premium seat.
-fn seat_of(inventory: &Inventory, item: &Value) -> Option<(String, Holder)> {
+fn seat_of(inventory: &Inventory, item: &Value) -> Option<(EnvironmentLicence, Holder)> {
     let text = |key: &str| item[key].as_str().unwrap_or("").to_string();
     let (id, environment, last) = match inventory.list {
         "cloudFlows" => (text("flowId"), text("environmentId"), text("lastRunTime")),
@@ -218,10 +223,11 @@ fn seat_of(inventory: &Inventory, item: &Value) -> Option<(String, Holder)> {
     };
     let name = text("displayName");
     let holder = Holder {
-        who: format!("{name} ({id})"),
+        id,
+        name: (!name.is_empty()).then_some(name),
         last_activity: parse_time(&last),
     };
-    Some((format!("{} ({environment})", inventory.licence), holder))
+    Some(((inventory.licence, environment), holder))
 }
 
 fn is_true(value: &Value) -> bool {

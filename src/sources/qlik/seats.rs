@@ -199,13 +199,15 @@ pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
             .iter()
             .map(|(kind, subjects)| LicenceSeats {
                 licence: kind.clone(),
+                sub_account: String::new(),
                 purchased: units(kind),
                 assigned: None,
                 holders: Some(
                     subjects
                         .iter()
                         .map(|subject| Holder {
-                            who: subject.clone(),
+                            id: subject.clone(),
+                            name: None,
                             last_activity: sessions.get(subject).copied(),
                         })
                         .collect(),
@@ -218,6 +220,7 @@ pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
             .filter(|a| a.usage_class.as_deref() == Some("assigned"))
             .map(|a| LicenceSeats {
                 licence: a.name.clone().unwrap_or_default(),
+                sub_account: String::new(),
                 purchased: a.units,
                 assigned: a.units_used,
                 holders: None,

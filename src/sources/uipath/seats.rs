@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::UiPath;
 use crate::http::{HttpError, PageError, PollSession, Request};
-use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::model::seats::{Holder, LicenceEnd, LicenceSeats, Seats};
 use crate::sources::windows::parse_day_or_time;
 use crate::sources::PollError;
 
@@ -71,41 +71,43 @@ struct NamedUser {
     last_login_date: Option<String>,
 }
 
-/// Seats per licence type over the tenants, as they are read.
+/// A licence type in one tenant: the tenant is the seats' sub-account.
+type TenantLicence = (String, String);
+
+/// Seats per licence type and tenant, as they are read.
 #[derive(Default)]
 struct SeatFolder {
-    purchased: BTreeMap<String, f64>,
-    used: BTreeMap<String, f64>,
-    holders: BTreeMap<String, Vec<Holder>>,
-    ends: Vec<(String, f64)>,
+    purchased: BTreeMap<TenantLicence, f64>,
+    used: BTreeMap<TenantLicence, f64>,
+    holders: BTreeMap<TenantLicence, Vec<Holder>>,
+    ends: Vec<LicenceEnd>,
 }
 
 impl UiPath {
-    /// Every tenant's licence and named users.
+    /// Every tenant's licence and named users, tenant by tenant.
     pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
         let mut folder = SeatFolder::default();
         for tenant in &self.settings.tenant_ids {
             let licence = self.licence(session, tenant).await?;
+            let of_tenant = |name: String| (name, tenant.clone());
             for (name, allowed) in licence.allowed {
-                *folder.purchased.entry(name).or_default() += allowed.unwrap_or(0.0);
+                *folder.purchased.entry(of_tenant(name)).or_default() += allowed.unwrap_or(0.0);
             }
             for (name, used) in licence.used {
-                *folder.used.entry(name).or_default() += used.unwrap_or(0.0);
+                *folder.used.entry(of_tenant(name)).or_default() += used.unwrap_or(0.0);
             }
-            let expires = licence.expire_date.as_ref().and_then(epoch_or_time);
-            if let Some(at) = expires {
-                folder
-                    .ends
-                    .push((format!("Orchestrator licence ({tenant})"), at));
+            if let Some(at) = licence.expire_date.as_ref().and_then(epoch_or_time) {
+                folder.ends.push(LicenceEnd {
+                    licence: "Orchestrator licence".to_string(),
+                    sub_account: tenant.clone(),
+                    at,
+                });
             }
             let robot_types = self.settings.seat_robot_types.clone();
             for robot_type in &robot_types.unwrap_or_else(default_robot_types) {
                 if let Some(users) = self.named_users(session, tenant, robot_type).await? {
-                    folder
-                        .holders
-                        .entry(robot_type.clone())
-                        .or_default()
-                        .extend(users);
+                    let holders = folder.holders.entry(of_tenant(robot_type.clone()));
+                    holders.or_default().extend(users);
                 }
             }
         }
@@ -162,9 +164,9 @@ impl UiPath {
             };
             let body: NamedUserPage = page.json_object().map_err(fail)?;
             let short = body.value.len() < PAGE;
-            // One user holds a seat in each tenant it is licensed in: the tenant tells them apart.
             holders.extend(body.value.into_iter().map(|user| Holder {
-                who: format!("{} (tenant {tenant})", user.user_name.unwrap_or_default()),
+                id: user.user_name.unwrap_or_default(),
+                name: None,
                 last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
             }));
             if short || body.count.is_some_and(|count| holders.len() >= count) {
@@ -178,20 +180,21 @@ impl SeatFolder {
     /// A licence type with named users counts them as its assigned seats; one without (a
     /// runtime licence, a concurrent one) takes `Used`.
     fn finish(self) -> Seats {
-        let mut names: Vec<&String> = self.purchased.keys().chain(self.used.keys()).collect();
-        names.extend(self.holders.keys());
-        names.sort_unstable();
-        names.dedup();
-        let licences = names
+        let mut keys: Vec<&TenantLicence> = self.purchased.keys().chain(self.used.keys()).collect();
+        keys.extend(self.holders.keys());
+        keys.sort_unstable();
+        keys.dedup();
+        let licences = keys
             .into_iter()
-            .map(|name| {
-                let holders = self.holders.get(name).filter(|h| !h.is_empty()).cloned();
+            .map(|key| {
+                let holders = self.holders.get(key).filter(|h| !h.is_empty()).cloned();
                 LicenceSeats {
-                    licence: name.clone(),
-                    purchased: self.purchased.get(name).copied(),
+                    licence: key.0.clone(),
+                    sub_account: key.1.clone(),
+                    purchased: self.purchased.get(key).copied(),
                     assigned: match holders {
                         Some(_) => None,
-                        None => self.used.get(name).copied(),
+                        None => self.used.get(key).copied(),
                     },
                     holders,
                 }
