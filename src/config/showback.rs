@@ -14,7 +14,7 @@ use super::decode::Decoder;
 use super::raw::RawBudget;
 use super::SourceConfig;
 use crate::budgets::Budget;
-use crate::showback::rates::{read_ecb_file, Rates};
+use crate::showback::rates::{is_usable_rate, read_ecb_file, Rates};
 use crate::showback::{Dimension, Matcher, Money, Price, Showback};
 
 /// `money:`.
@@ -173,10 +173,10 @@ impl Decoder<'_> {
         for (currency, rate) in raw.rates {
             let path = format!("money.rates.{currency}");
             self.iso_currency(&path, &currency);
-            if !(rate.is_finite() && rate > 0.0) {
+            if !is_usable_rate(rate) {
                 self.error(
                     path,
-                    "a rate must be a number above 0 (reporting-currency units per unit)",
+                    "a rate must be a number between 1e-12 and 1e12 (reporting-currency units per unit)",
                 );
             } else if currency == raw.currency {
                 let message =

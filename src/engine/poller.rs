@@ -167,7 +167,11 @@ impl Poller {
     ) -> Result<Snapshot, PollError> {
         let mut snapshot = self.poll_vendor(history_only, slot).await?;
         self.add_budgets(&mut snapshot);
-        Ok(snapshot)
+        let shares = &snapshot.budget_shares;
+        match crate::showback::non_finite_money(&snapshot.families, shares) {
+            Some(what) => Err(PollError::NonFiniteMoney(what)),
+            None => Ok(snapshot),
+        }
     }
 
     /// What the vendor answered, folded, with the settled days kept: usage and money per day,

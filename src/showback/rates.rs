@@ -47,6 +47,17 @@ impl std::hash::Hash for Rates {
     }
 }
 
+/// The widest rate the exporter takes, and the narrowest (its inverse): no two currencies
+/// differ by more than twelve orders of magnitude, so a rate outside is a typo, and within it
+/// every inverse and cross rate (a quotient of two rates) is a finite, normal number.
+pub const MAX_RATE: f64 = 1e12;
+
+/// Whether `rate` is one the exporter converts money at: finite, above 0, and within
+/// [`MAX_RATE`] of 1 either way.
+pub fn is_usable_rate(rate: f64) -> bool {
+    rate.is_finite() && (1.0 / MAX_RATE..=MAX_RATE).contains(&rate)
+}
+
 impl Rates {
     /// Reporting-currency units per unit of `currency` on `day`; none if nothing gives one.
     pub fn rate(&self, currency: &str, day: NaiveDate) -> Option<f64> {
@@ -136,8 +147,10 @@ fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>
             let rate: f64 = cell
                 .parse()
                 .map_err(|_| bad(format!("{currency}: {cell:?} is not a number")))?;
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(bad(format!("{currency}: {cell} is not a rate above 0")));
+            if !is_usable_rate(rate) {
+                return Err(bad(format!(
+                    "{currency}: {cell} is not a rate between 1e-12 and 1e12"
+                )));
             }
             rates.insert(currency.to_string(), rate);
         }

@@ -262,6 +262,10 @@ pub enum PollError {
     Http(#[from] HttpError),
     #[error("the poll did not finish within poll_timeout ({0:?}); raise poll_timeout or narrow the query")]
     Timeout(Duration),
+    /// Money that is not a finite number: nothing of the poll is served, so that a budget
+    /// never sums an infinity or a NaN (whose overage would never fire).
+    #[error("{0} is not a finite number: a rate or price in money: is far too large, or the vendor's amounts overflow; check money.rates, money.rates_file and money.prices")]
+    NonFiniteMoney(String),
     /// A bug: the poll panicked. The source is polled again at its next interval.
     #[error("the poll panicked ({0}); this is a bug in consumption_exporter, please report it with this line; the source is polled again at its next interval")]
     Panic(String),
@@ -275,6 +279,7 @@ impl PollError {
             | PollError::Item { source, .. }
             | PollError::Http(source) => source.reason(),
             PollError::Timeout(_) => "poll_timeout",
+            PollError::NonFiniteMoney(_) => "non_finite_money",
             PollError::Panic(_) => "panic",
         }
     }

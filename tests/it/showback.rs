@@ -273,6 +273,15 @@ fn a_bad_money_or_allocation_block_is_refused_at_its_line() {
             "money:\n  currency: EUR\n  rates_file: /nonexistent/eurofxref.csv\n",
             "money.rates_file: /nonexistent/eurofxref.csv: cannot read it",
         ),
+        // A rate whose inverse, or whose products with any price, is not a finite number.
+        (
+            "money:\n  currency: EUR\n  rates: {USD: 1e-320}\n",
+            "test.yml:3:11: money.rates.USD: a rate must be a number between 1e-12 and 1e12",
+        ),
+        (
+            "money:\n  currency: EUR\n  rates: {USD: 1e308}\n",
+            "money.rates.USD: a rate must be a number between 1e-12 and 1e12",
+        ),
     ];
     for (block, expected) in cases {
         let errors = refused(block);
@@ -302,6 +311,14 @@ fn a_bad_rates_file_is_refused_with_its_line_and_a_new_rate_restarts_the_sources
         .to_string();
     assert!(
         errors.contains("rates.csv: line 3: USD: \"x\" is not a number"),
+        "{errors}"
+    );
+    let errors = config("Date,USD,\n2027-01-15,1e-320,\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        errors.contains("rates.csv: line 2: USD: 1e-320 is not a rate between 1e-12 and 1e12"),
         "{errors}"
     );
     let before = config("Date,USD,\n2027-01-15,1.08,\n").unwrap().sources[0].fingerprint;
@@ -1063,4 +1080,32 @@ async fn a_top_level_quarter_budget_reads_every_billing_vendors_money_of_the_who
         covered.push(name);
     }
     assert_eq!(covered, ["powerplatform", "uipath", "dynatrace"]);
+}
+
+/// A price so large that the money overflows: the poll fails by name, and nothing of it is
+/// served (no infinite cost, no budget whose used is infinite or NaN and never overruns).
+#[tokio::test]
+async fn a_poll_whose_money_is_not_finite_fails_by_name() {
+    let case = uipath_case().await;
+    let yaml = format!(
+        "money:\n  currency: USD\n  prices:\n    - {{match: {{vendor: uipath, consumable: RU}}, price: 1e308}}\nbudgets:\n  - {{name: all, match: {{vendor: uipath}}, limit: 100, period: month}}\nsources:\n{}",
+        case.entry
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("consumption_cost{") && error.contains("is not a finite number"),
+        "{error}"
+    );
+    assert!(error.contains("money.prices"), "{error}");
+    let m = exporter.scrape().await;
+    assert_eq!(m.count("consumption_cost"), 0);
+    let errors = [
+        ("source", "s"),
+        ("vendor", "uipath"),
+        ("reason", "non_finite_money"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &errors), Some(1.0));
 }
