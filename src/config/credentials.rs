@@ -176,7 +176,10 @@ impl Decoder<'_> {
     ) -> Option<ClientCredential> {
         use rustls_pki_types::pem::PemObject;
         let cert_path = self.base_dir.join(&raw.cert_file);
-        let cert = match rustls_pki_types::CertificateDer::from_pem_file(&cert_path) {
+        let cert = match crate::model::files::read(&cert_path)
+            .map_err(rustls_pki_types::pem::Error::Io)
+            .and_then(|pem| rustls_pki_types::CertificateDer::from_pem_slice(&pem))
+        {
             Ok(cert) => Some(cert.as_ref().to_vec()),
             Err(e) => {
                 self.error(
@@ -190,7 +193,7 @@ impl Decoder<'_> {
             }
         };
         let key_path = self.base_dir.join(&raw.key_file);
-        let key = match std::fs::read_to_string(&key_path) {
+        let key = match crate::model::files::read_to_string(&key_path) {
             Ok(pem) if signing_key_is_valid(&pem) => Some(Secret::new(pem)),
             Ok(_) => {
                 self.error(
@@ -235,7 +238,7 @@ impl Decoder<'_> {
             (Some(value), None) => Some(Secret::new(value)),
             (None, Some(file)) => {
                 let full = self.base_dir.join(&file);
-                match std::fs::read_to_string(&full) {
+                match crate::model::files::read_to_string(&full) {
                     Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
                     Err(e) => {
                         self.error(

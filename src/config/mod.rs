@@ -168,7 +168,7 @@ impl std::error::Error for ConfigErrors {}
 /// the config file's directory, as Prometheus does.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+    let text = crate::model::files::read_to_string(path).map_err(|e| ConfigErrors {
         file: file.clone(),
         errors: vec![ConfigError {
             position: None,

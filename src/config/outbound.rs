@@ -199,7 +199,7 @@ impl Decoder<'_> {
         };
         let chain = self.certificate_file(&format!("{at}.cert_file"), &cert_file);
         let key_path = self.base_dir.join(&key_file);
-        let key = match std::fs::read_to_string(&key_path) {
+        let key = match crate::model::files::read_to_string(&key_path) {
             Ok(pem) if PrivateKeyDer::from_pem_slice(pem.as_bytes()).is_ok() => Some(pem),
             Ok(_) => {
                 let message = format!(
@@ -224,7 +224,7 @@ impl Decoder<'_> {
 
     fn certificate_file(&mut self, path: &str, file: &Path) -> Vec<Vec<u8>> {
         let full = self.base_dir.join(file);
-        match std::fs::read(&full) {
+        match crate::model::files::read(&full) {
             Ok(pem) => self.certificates(path, &full.display().to_string(), &pem),
             Err(e) => {
                 self.error(path, format!("cannot read {}: {e}", full.display()));

@@ -8,11 +8,13 @@
 //!   files it.
 //! - [`health`]: each source's identity, counters and state; [`source_stats`]: its request
 //!   counters; [`poll_slots`]: the `max_concurrent_polls` permits, let go of while a poll waits.
-//! - [`clock`]: the injectable time; [`secret`]: the string that never prints, and URLs as they
+//! - [`files`]: reading the files a config names, regular files only; [`clock`]: the
+//!   injectable time; [`secret`]: the string that never prints, and URLs as they
 //!   may be printed; [`shard`]: which sources a replica owns.
 
 pub mod billing;
 pub mod clock;
+pub mod files;
 pub mod health;
 pub mod locks;
 pub mod poll_slots;

@@ -103,7 +103,8 @@ impl Rates {
 pub fn read_ecb_file(
     path: &Path,
 ) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>>, RatesFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RatesFileError::Read(e.to_string()))?;
+    let text = crate::model::files::read_to_string(path)
+        .map_err(|e| RatesFileError::Read(e.to_string()))?;
     read_ecb_text(&text)
 }
 

@@ -493,3 +493,42 @@ fn a_changed_default_changes_the_fingerprint_of_its_types_sources_only() {
         "and leaves the UiPath source polling"
     );
 }
+
+/// A FIFO (or a device) where a file is named is refused before it is opened: `check` and a
+/// reload would otherwise wait for a writer forever.
+#[test]
+fn a_fifo_named_as_a_rates_credentials_or_ca_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let yaml = "money:\n  currency: EUR\n  rates_file: pipe\nsources:\n  - name: q\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials_file: pipe\n  - name: r\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    tls_config:\n      ca_file: pipe\n  - name: d\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    tls_config:\n      ca_file: /dev/zero\n".to_string();
+    let base = dir.path().to_path_buf();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = config::parse(&yaml, "test.yml", &base).map(|_| ());
+        let _ = sender.send(result.err().map(|e| e.to_string()));
+    });
+    let errors = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the config was read within 20 s, not blocked on the FIFO")
+        .expect("the config was refused");
+    for expected in [
+        "money.rates_file: ",
+        "sources[0].authorization.credentials_file: cannot read",
+        "sources[1].tls_config.ca_file: cannot read",
+        "sources[2].tls_config.ca_file: cannot read /dev/zero: not a regular file but a device",
+    ] {
+        assert!(errors.contains(expected), "{expected} not in:\n{errors}");
+    }
+    assert_eq!(
+        errors
+            .matches("not a regular file but a FIFO (named pipe)")
+            .count(),
+        3,
+        "{errors}"
+    );
+}

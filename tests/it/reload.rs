@@ -166,6 +166,22 @@ async fn a_bad_config_is_refused_with_its_errors_and_the_old_config_keeps_runnin
         "the old config still runs"
     );
 
+    // A FIFO where a file is named would block the reload, and the shutdown behind it.
+    let fifo = dir.path().join("rates.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let money = "money:\n  currency: EUR\n  rates_file: rates.fifo\n";
+    std::fs::write(&path, format!("{money}{good}")).unwrap();
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 500);
+    assert!(
+        answer.contains("money.rates_file") && answer.contains("not a regular file but a FIFO"),
+        "{answer}"
+    );
+
     std::fs::write(&path, &good).unwrap();
     assert_eq!(exporter.reload().await.0, 200);
     assert_eq!(

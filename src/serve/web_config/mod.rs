@@ -303,10 +303,11 @@ fn modified(path: &Path) -> Option<SystemTime> {
 
 /// Reads the web config and the files it names; returns those files with their times.
 fn read(path: &Path) -> Result<(Watched, WebSettings), WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::model::files::read_to_string(path).map_err(|source| WebConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let raw: RawWebConfig =
         crate::settings::from_yaml(&text).map_err(|source| WebConfigError::Syntax {
             path: path.to_path_buf(),

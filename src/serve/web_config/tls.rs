@@ -118,22 +118,32 @@ fn certificate_and_key(
     tls: &RawTls,
 ) -> Result<CertificateAndKey, WebConfigError> {
     let certs = match (&tls.cert_file, &tls.cert) {
-        (Some(file), _) => CertificateDer::pem_file_iter(base.join(file))
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(pem_error(path, "cert_file", file))?,
+        (Some(file), _) => {
+            pem_certificates(&base.join(file)).map_err(pem_error(path, "cert_file", file))?
+        }
         (None, Some(text)) => CertificateDer::pem_slice_iter(text.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(pem_error(path, "cert", Path::new("(inline)")))?,
         (None, None) => return Err(missing(path, "cert_file", "cert")),
     };
     let key = match (&tls.key_file, &tls.key) {
-        (Some(file), _) => PrivateKeyDer::from_pem_file(base.join(file))
+        (Some(file), _) => crate::model::files::read(&base.join(file))
+            .map_err(rustls_pki_types::pem::Error::Io)
+            .and_then(|pem| PrivateKeyDer::from_pem_slice(&pem))
             .map_err(pem_error(path, "key_file", file))?,
         (None, Some(text)) => PrivateKeyDer::from_pem_slice(text.expose().as_bytes())
             .map_err(pem_error(path, "key", Path::new("(inline)")))?,
         (None, None) => return Err(missing(path, "key_file", "key")),
     };
     Ok((certs, key))
+}
+
+/// Every PEM certificate in a regular file.
+fn pem_certificates(
+    file: &Path,
+) -> Result<Vec<CertificateDer<'static>>, rustls_pki_types::pem::Error> {
+    let pem = crate::model::files::read(file).map_err(rustls_pki_types::pem::Error::Io)?;
+    CertificateDer::pem_slice_iter(&pem).collect()
 }
 
 fn missing(path: &Path, file_key: &'static str, inline_key: &'static str) -> WebConfigError {
@@ -376,9 +386,9 @@ fn client_roots(
     tls: &RawTls,
 ) -> Result<Option<RootCertStore>, WebConfigError> {
     let certs: Vec<CertificateDer<'static>> = match (&tls.client_ca_file, &tls.client_ca) {
-        (Some(file), _) => CertificateDer::pem_file_iter(base.join(file))
-            .and_then(|certs| certs.collect::<Result<_, _>>())
-            .map_err(pem_error(path, "client_ca_file", file))?,
+        (Some(file), _) => {
+            pem_certificates(&base.join(file)).map_err(pem_error(path, "client_ca_file", file))?
+        }
         (None, Some(text)) => CertificateDer::pem_slice_iter(text.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(pem_error(path, "client_ca", Path::new("(inline)")))?,
