@@ -61,6 +61,24 @@ impl Authorizer {
         matches!(self, Authorizer::OAuth2(_))
     }
 
+    /// The secrets of the configured credential a vendor might echo in an error: the static
+    /// `Authorization` value, or the client secret and the user's password.
+    pub(super) fn configured_secrets(&self) -> Vec<String> {
+        match self {
+            Authorizer::Static(value) => vec![String::from_utf8_lossy(value.as_bytes()).into()],
+            Authorizer::OAuth2(cache) => {
+                let mut secrets = Vec::new();
+                if let ClientCredential::Secret(secret) = &cache.config.credential {
+                    secrets.push(secret.expose().to_string());
+                }
+                if let Grant::Password { password, .. } = &cache.config.grant {
+                    secrets.push(password.expose().to_string());
+                }
+                secrets
+            }
+        }
+    }
+
     pub(super) async fn invalidate(&self) {
         if let Authorizer::OAuth2(cache) = self {
             *cache.token.lock().await = None;

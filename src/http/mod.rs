@@ -356,6 +356,9 @@ pub struct HttpClient {
     endpoints: &'static [Endpoint],
     /// The proxy requests go through, as errors may name it (password redacted).
     proxy: Option<String>,
+    /// The proxy's password and `proxy_connect_header` values, which a vendor's or gateway's
+    /// error text may echo.
+    proxy_secrets: Vec<String>,
 }
 
 impl HttpClient {
@@ -377,12 +380,23 @@ impl HttpClient {
             throttle_signal: hooks.throttle_signal,
             endpoints: hooks.endpoints,
             proxy: None,
+            proxy_secrets: Vec::new(),
         }
     }
 
-    /// Names the proxy of `outbound`, if it has one for the base URL, in connection errors.
+    /// Names the proxy of `outbound`, if it has one for the base URL, in connection errors,
+    /// and keeps its secrets out of any error text.
     pub fn going_out(mut self, outbound: &Outbound) -> Self {
         self.proxy = outbound.proxy_for(&self.base_url);
+        let password = outbound.proxy_url.as_ref().and_then(Url::password);
+        let password =
+            password.map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy());
+        let headers = outbound.proxy_connect_header.values();
+        self.proxy_secrets = password
+            .map(|p| p.into_owned())
+            .into_iter()
+            .chain(headers.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
         self
     }
 
@@ -494,17 +508,29 @@ impl HttpClient {
     }
 
     /// The error of an exchange that is not retried.
-    fn failure(&self, request: &Request, result: Result<RawResponse, HttpError>) -> HttpError {
+    fn failure(
+        &self,
+        request: &Request,
+        authorization: Option<&HeaderValue>,
+        result: Result<RawResponse, HttpError>,
+    ) -> HttpError {
         match result {
             Err(error) => error,
-            Ok(response) => self.status_error(request, &response),
+            Ok(response) => self.status_error(request, authorization, &response),
         }
     }
 
-    fn status_error(&self, request: &Request, response: &RawResponse) -> HttpError {
+    /// A refused answer, with what the vendor said of it: scrubbed of every secret the
+    /// request carried or the source is configured with, which a vendor may echo.
+    fn status_error(
+        &self,
+        request: &Request,
+        authorization: Option<&HeaderValue>,
+        response: &RawResponse,
+    ) -> HttpError {
         let detail = (self.error_detail)(&response.body)
             .or_else(|| body_excerpt(&response.body))
-            .map(|d| format!(": {d}"))
+            .map(|d| format!(": {}", self.scrubbed(&d, request, authorization)))
             .unwrap_or_default();
         // A token endpoint answers a refused credential with 400 (`invalid_client`,
         // `invalid_scope`, consent not given), as OAuth 2.0 has it.
@@ -520,6 +546,33 @@ impl HttpClient {
         }
     }
 }
+
+impl HttpClient {
+    /// `text` without the secrets of this exchange (the credential sent, the secret fields of
+    /// a token request) and of the source's configuration (the credential, the proxy's).
+    fn scrubbed(
+        &self,
+        text: &str,
+        request: &Request,
+        authorization: Option<&HeaderValue>,
+    ) -> String {
+        let mut secrets = self.auth.configured_secrets();
+        secrets.extend(self.proxy_secrets.iter().cloned());
+        secrets.extend(authorization.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+        if let Body::Form(fields) = &request.body {
+            let sent = fields
+                .iter()
+                .filter(|(name, _)| SECRET_FORM_FIELDS.contains(&name.as_str()));
+            secrets.extend(sent.map(|(_, value)| value.expose().to_string()));
+        }
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        crate::model::secret::scrubbed(text, &secrets)
+    }
+}
+
+/// The fields of a token request that hold a secret (`client_id`, `scope` and the grant type
+/// do not).
+const SECRET_FORM_FIELDS: [&str; 3] = ["client_secret", "password", "client_assertion"];
 
 struct RawResponse {
     status: StatusCode,
@@ -702,7 +755,10 @@ impl PollSession<'_> {
                         None => tokio::time::sleep(wait).await,
                     }
                 }
-                Step::Fail => return Err(self.client.failure(request, result)),
+                Step::Fail => {
+                    let authorization = authorization.as_ref();
+                    return Err(self.client.failure(request, authorization, result));
+                }
                 Step::FailThrottled { wait, limit } => {
                     return Err(HttpError::Throttled {
                         request: request.describe(),

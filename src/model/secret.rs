@@ -38,6 +38,37 @@ impl fmt::Display for Secret {
     }
 }
 
+/// What a secret echoed in a vendor's text reads as once scrubbed.
+const SCRUBBED: &str = "<secret>";
+
+/// `text` (a vendor's error body, say) with every one of `secrets` replaced by `<secret>`, as it
+/// is and as a form or a URL encodes it: a token endpoint may repeat the form it got, and a
+/// gateway the `Authorization` header. A static value's bare credential (after its scheme)
+/// is scrubbed too. Longer secrets first, so that one inside another leaves no part behind.
+pub fn scrubbed(text: &str, secrets: &[&str]) -> String {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let bare = secret.split_once(' ').map(|(_, credential)| credential);
+        for form in std::iter::once(*secret).chain(bare.filter(|b| !b.is_empty())) {
+            forms.push(form.to_string());
+            forms.push(url::form_urlencoded::byte_serialize(form.as_bytes()).collect());
+            forms.push(
+                percent_encoding::utf8_percent_encode(form, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string(),
+            );
+        }
+    }
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.dedup();
+    let mut text = text.to_string();
+    for form in &forms {
+        if text.contains(form.as_str()) {
+            text = text.replace(form.as_str(), SCRUBBED);
+        }
+    }
+    text
+}
+
 /// What a redacted part of a URL reads as (Go's `url.URL.Redacted` writes the same).
 const REDACTED: &str = "xxxxx";
 
