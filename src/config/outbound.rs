@@ -83,16 +83,11 @@ impl Decoder<'_> {
                 }
             }
             None => {
-                if no_proxy.is_some() {
-                    let at = if chosen.no_proxy.is_some() {
-                        at
-                    } else {
-                        other_at
-                    };
-                    self.error(format!("{at}.no_proxy"), "no_proxy lists what bypasses proxy_url, and this source has no proxy_url: add one, or use NO_PROXY with the environment's proxy");
-                }
-                if !headers.is_empty() {
-                    self.error(format!("{headers_at}.proxy_connect_header"), "proxy_connect_header is sent to proxy_url, and this source has no proxy_url: add one (the environment's proxy takes no headers)");
+                self.refuse_keys_without_proxy_url(at, chosen);
+                // The global keys go with the global proxy_url: a source that goes without it
+                // (its own proxy_from_environment) leaves them to the sources that take it.
+                if other_at != "global" || other.proxy_url.is_none() {
+                    self.refuse_keys_without_proxy_url(other_at, other);
                 }
             }
         }
@@ -103,6 +98,16 @@ impl Decoder<'_> {
                 && chosen.proxy_from_environment != Some(false),
             proxy_connect_header: self.proxy_headers(headers_at, headers),
             tls: TlsSettings::default(),
+        }
+    }
+
+    /// `no_proxy` and `proxy_connect_header` written where no `proxy_url` takes them.
+    fn refuse_keys_without_proxy_url(&mut self, at: &str, level: &RawOutbound) {
+        if level.no_proxy.is_some() {
+            self.error(format!("{at}.no_proxy"), "no_proxy lists what bypasses proxy_url, and this source has no proxy_url: add one, or use NO_PROXY with the environment's proxy");
+        }
+        if level.proxy_connect_header.is_some() {
+            self.error(format!("{at}.proxy_connect_header"), "proxy_connect_header is sent to proxy_url, and this source has no proxy_url: add one (the environment's proxy takes no headers)");
         }
     }
 

@@ -6,6 +6,7 @@ mod assertion;
 mod auth;
 mod credentials;
 mod error;
+mod no_proxy;
 mod retry;
 mod tls;
 
@@ -119,15 +120,16 @@ pub fn build_reqwest_client(outbound: &Outbound) -> Result<reqwest::Client, Clie
     builder.build().map_err(ClientBuildError::Client)
 }
 
+/// `proxy_url` for every request but those `no_proxy` names, as Go reads the list (a port
+/// included), which reqwest's own list cannot.
 fn configured_proxy(url: &Url, outbound: &Outbound) -> Result<reqwest::Proxy, ClientBuildError> {
-    let no_proxy = outbound
-        .no_proxy
-        .as_deref()
-        .and_then(reqwest::NoProxy::from_string);
-    let proxy = reqwest::Proxy::all(url.as_str()).map_err(ClientBuildError::Proxy)?;
-    Ok(proxy
-        .no_proxy(no_proxy)
-        .headers(outbound.proxy_connect_header.clone()))
+    reqwest::Proxy::all(url.as_str()).map_err(ClientBuildError::Proxy)?;
+    let no_proxy = no_proxy::NoProxy::parse(outbound.no_proxy.as_deref().unwrap_or_default());
+    let proxy_url = url.clone();
+    let proxy = reqwest::Proxy::custom(move |target| {
+        (!no_proxy.bypasses(target)).then(|| proxy_url.clone())
+    });
+    Ok(proxy.headers(outbound.proxy_connect_header.clone()))
 }
 
 /// Why a source's HTTP client could not be built from its `http_config` keys.
@@ -189,14 +191,9 @@ impl Outbound {
     }
 }
 
-/// Whether a `no_proxy` list names the target's host or a domain above it (IP ranges are left
-/// to reqwest: this only decides whether an error names the proxy).
+/// Whether a `no_proxy` list names the target.
 fn list_names(list: &str, target: &Url) -> bool {
-    let host = target.host_str().unwrap_or_default();
-    list.split(',').any(|entry| {
-        let entry = entry.trim().trim_start_matches('.');
-        !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
-    })
+    no_proxy::NoProxy::parse(list).bypasses(target)
 }
 
 /// `HTTPS_PROXY` or `HTTP_PROXY` (either case) for the target's scheme, redacted.

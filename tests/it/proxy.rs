@@ -238,6 +238,17 @@ async fn proxy_connect_header_gives_the_proxy_its_credentials_and_a_refusal_name
         async || forwarded_to(&log, &tenant).len() == tenant.requests().len(),
     )
     .await;
+
+    // The same credentials as proxy_url's user and password.
+    let tenant = small(VENDORS[0]).await;
+    let in_url = proxy_url.replacen("http://", "http://exporter:s3cret-proxy@", 1);
+    let with = format!(
+        "sources:\n{}    proxy_url: {in_url}\n",
+        tenant.entry("in-url")
+    );
+    let exporter = TestExporter::start(&with).await;
+    exporter.assert_polls(0).await;
+    assert!(!tenant.requests().is_empty());
 }
 
 #[ignore = "needs tinyproxy: ./scripts/test.sh installs and runs it"]
