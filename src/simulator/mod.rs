@@ -191,7 +191,8 @@ pub enum When {
     /// Token requests.
     Token,
     /// Requests for what the tenant bought (licences, allocations, commitments), which a
-    /// source makes with `entitlements: true`. `Next` covers them too.
+    /// source makes with `entitlements: true`, and UiPath's consumption by folder. `Next`
+    /// covers them too.
     Entitlements,
 }
 

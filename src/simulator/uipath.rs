@@ -518,6 +518,9 @@ async fn consumption_by_folder(
     if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
+    if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
+        return response;
+    }
     let org = &state.org;
     if org.folders_forbidden {
         return error(

@@ -863,12 +863,15 @@ fn a_cost_centre_is_a_match_key_only_where_cost_allocation_reads_it() {
 async fn folder_case(
     org: UiPathOrganization,
     showback: &str,
+    faults: impl FnOnce(&consumption_exporter::simulator::Faults),
 ) -> (
     TestExporter,
     consumption_exporter::simulator::RunningSimulator,
 ) {
     use consumption_exporter::simulator::uipath::UiPathSimulator;
-    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let simulator = UiPathSimulator::new(org.clone());
+    faults(simulator.faults());
+    let running = simulator.start(0).await.unwrap();
     let yaml = format!(
         "{showback}sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    by_folder: true\n    max_retries: 0\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
         running.url(),
@@ -893,7 +896,7 @@ async fn uipath_folders_split_its_units_and_a_rule_and_a_budget_read_them() {
         ..UiPathOrganization::default()
     };
     let showback = "money:\n  currency: EUR\n  prices:\n    - match: {vendor: uipath}\n      price: 0.1\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {vendor: uipath, folder: Shared/Finance}\n        value: finance\n";
-    let (exporter, _running) = folder_case(org.clone(), showback).await;
+    let (exporter, _running) = folder_case(org.clone(), showback, |_| {}).await;
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     let tenant = org.tenant_ids[0].clone();
@@ -1022,6 +1025,7 @@ async fn a_sources_budget_may_match_a_folder_and_a_refused_folder_read_names_the
             ..org
         },
         "",
+        |_| {},
     )
     .await;
     assert!(!refused.poll(0).await);
@@ -1034,6 +1038,39 @@ async fn a_sources_budget_may_match_a_folder_and_a_refused_folder_read_names_the
     ] {
         assert!(error.contains(needed), "{needed} not in {error}");
     }
+}
+
+/// A hostile answer of the folder endpoint: a chain of 4,000 folders (half a megabyte) whose
+/// paths would repeat it, quadratically, in the exposition. It fails the poll by name.
+#[tokio::test]
+async fn a_folder_chain_too_deep_fails_the_poll_instead_of_growing_the_exposition() {
+    use consumption_exporter::simulator::{Fault, When};
+    let org = UiPathOrganization {
+        today: day("2027-01-15"),
+        ..UiPathOrganization::default()
+    };
+    let rows: Vec<serde_json::Value> = (0..4_000)
+        .map(|i| {
+            let parent = (i > 0).then(|| format!("f{}", i - 1));
+            serde_json::json!({"folderKey": format!("f{i}"), "folderName": format!("folder-{i}"),
+                "parentFolderKey": parent, "consumedBySelf": 1})
+        })
+        .collect();
+    let body = serde_json::to_string(&rows).unwrap();
+    let (exporter, _running) = folder_case(org, "", |faults| {
+        faults.inject(When::Entitlements, Fault::answer(&body), usize::MAX)
+    })
+    .await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(error.contains("nested more than 32 levels deep"), "{error}");
+    let m = exporter.scrape().await;
+    let reason = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("reason", "invalid_response"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &reason), Some(1.0));
 }
 
 /// Every vendor that bills a usage by day: a top-level quarter budget over its money reads the

@@ -165,12 +165,24 @@ impl UiPath {
             FolderBody::List(rows) | FolderBody::Items { items: rows } => rows,
             FolderBody::Value { value: rows } => rows,
         };
-        Ok(shares_of(&rows))
+        shares_of(&rows).map_err(|detail| fail(response.decode_error(detail)))
     }
 }
 
-/// Each folder's path and share of the rows' units (none when they have no units).
-fn shares_of(rows: &[FolderRow]) -> Shares {
+/// The deepest folder path read: Orchestrator nests folders a few levels deep, so a deeper
+/// chain is a broken answer, and a path's cost in a label stays bounded by it.
+const MAX_FOLDER_DEPTH: usize = 32;
+/// The longest folder path read, in bytes, for the same reason.
+const MAX_FOLDER_PATH: usize = 2048;
+
+/// Each folder's path and share of the rows' units (none when they have no units); a parent
+/// chain that loops, or is deeper or longer than a folder path can be, fails the answer.
+fn shares_of(rows: &[FolderRow]) -> Result<Shares, String> {
+    let units = |row: &FolderRow| row.consumed_by_self.filter(|u| u.is_finite() && *u > 0.0);
+    let total: f64 = rows.iter().filter_map(units).sum();
+    if total <= 0.0 {
+        return Ok(Vec::new());
+    }
     let names: HashMap<&str, (&str, Option<&str>)> = rows
         .iter()
         .filter_map(|row| {
@@ -179,31 +191,47 @@ fn shares_of(rows: &[FolderRow]) -> Shares {
             Some((key, (name, row.parent_folder_key.as_deref())))
         })
         .collect();
-    let path = |row: &FolderRow| -> String {
-        let mut parts = Vec::new();
-        let mut next = row.folder_key.as_deref();
-        // A cycle in the parents ends the path rather than the poll.
-        while let Some((name, parent)) = next.and_then(|key| names.get(key)) {
-            if parts.len() > names.len() {
-                break;
-            }
-            parts.push(*name);
-            next = *parent;
+    let mut shares = Vec::new();
+    for row in rows {
+        if let Some(units) = units(row) {
+            shares.push((path(row, &names)?, units / total));
         }
-        if parts.is_empty() {
-            parts.push(row.folder_name.as_deref().unwrap_or(""));
-        }
-        parts.reverse();
-        parts.join("/")
-    };
-    let units = |row: &FolderRow| row.consumed_by_self.filter(|u| u.is_finite() && *u > 0.0);
-    let total: f64 = rows.iter().filter_map(units).sum();
-    if total <= 0.0 {
-        return Vec::new();
     }
-    rows.iter()
-        .filter_map(|row| Some((path(row), units(row)? / total)))
-        .collect()
+    Ok(shares)
+}
+
+/// A folder's path of names from the root, walked up its parents: a loop, more than
+/// [`MAX_FOLDER_DEPTH`] levels or more than [`MAX_FOLDER_PATH`] bytes is an error.
+fn path(row: &FolderRow, names: &HashMap<&str, (&str, Option<&str>)>) -> Result<String, String> {
+    let folder = row.folder_key.as_deref().unwrap_or_default();
+    let mut walked: Vec<&str> = Vec::new();
+    let mut parts = Vec::new();
+    let mut length = 0;
+    let mut next = row.folder_key.as_deref();
+    while let Some((key, (name, parent))) = next.and_then(|k| Some((k, names.get(k)?))) {
+        if walked.contains(&key) {
+            return Err(format!("folder {folder:?}'s parents loop back to {key:?}"));
+        }
+        if walked.len() == MAX_FOLDER_DEPTH {
+            return Err(format!(
+                "folder {folder:?} is nested more than {MAX_FOLDER_DEPTH} levels deep"
+            ));
+        }
+        length += name.len() + 1;
+        if length > MAX_FOLDER_PATH {
+            return Err(format!(
+                "folder {folder:?}'s path is longer than {MAX_FOLDER_PATH} bytes"
+            ));
+        }
+        walked.push(key);
+        parts.push(*name);
+        next = *parent;
+    }
+    if parts.is_empty() {
+        parts.push(row.folder_name.as_deref().unwrap_or(""));
+    }
+    parts.reverse();
+    Ok(parts.join("/"))
 }
 
 /// The usage with a folder per label set and day, in the shares of the day's range; a day
@@ -289,10 +317,49 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(
             shares_of(&rows),
-            vec![
+            Ok(vec![
                 ("Shared".to_string(), 0.25),
                 ("Shared/Finance".to_string(), 0.75)
-            ]
+            ])
         );
+    }
+
+    /// 4,000 folders, each the parent of the next: every path would repeat the chain.
+    fn chain(length: usize, closed: bool) -> Vec<FolderRow> {
+        (0..length)
+            .map(|i| FolderRow {
+                folder_key: Some(format!("f{i}")),
+                folder_name: Some(format!("folder-{i}")),
+                parent_folder_key: match (i, closed) {
+                    (0, false) => None,
+                    (0, true) => Some(format!("f{}", length - 1)),
+                    _ => Some(format!("f{}", i - 1)),
+                },
+                consumed_by_self: Some(1.0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_too_deep_or_a_loop_of_parents_fails_the_answer_instead_of_growing_paths() {
+        let deep = shares_of(&chain(4_000, false)).unwrap_err();
+        assert!(deep.contains("nested more than 32 levels deep"), "{deep}");
+        let looped = shares_of(&chain(2_000, true)).unwrap_err();
+        assert!(
+            looped.contains("nested more than 32 levels deep"),
+            "{looped}"
+        );
+        let small_loop = shares_of(&chain(3, true)).unwrap_err();
+        assert!(small_loop.contains("parents loop back"), "{small_loop}");
+        assert_eq!(shares_of(&chain(32, false)).map(|s| s.len()), Ok(32));
+        let long = vec![FolderRow {
+            folder_key: Some("k".into()),
+            folder_name: Some("x".repeat(3_000)),
+            parent_folder_key: None,
+            consumed_by_self: Some(1.0),
+        }];
+        assert!(shares_of(&long)
+            .unwrap_err()
+            .contains("longer than 2048 bytes"));
     }
 }
