@@ -86,8 +86,9 @@ struct Record {
     costs: f64,
 }
 
-/// Allocated money by (environment, day, capability as the record names it): key → money.
-type Allocations = HashMap<(String, NaiveDate, String), Vec<(String, f64)>>;
+/// Allocated money by (environment, day, capability as the record names it): key → money,
+/// indexed by key, so that a record lands in its key's sum without a walk over the others.
+type Allocations = HashMap<(String, NaiveDate, String), BTreeMap<String, f64>>;
 
 impl Dynatrace {
     /// `raw` split by the cost allocation of each of its environments: every row once per key
@@ -157,11 +158,11 @@ fn add_record(allocations: &mut Allocations, environment: &str, record: Record) 
     };
     let key = record.key.unwrap_or_default();
     let entry = (environment.to_string(), day, record.capability);
-    let keys = allocations.entry(entry).or_default();
-    match keys.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, sum)) => *sum += record.costs,
-        None => keys.push((key, record.costs)),
-    }
+    *allocations
+        .entry(entry)
+        .or_default()
+        .entry(key)
+        .or_default() += record.costs;
 }
 
 /// Each cost row split by its allocations (found by the capability's key or its name), the
@@ -172,9 +173,8 @@ fn split(raw: RawCosts, allocations: &Allocations) -> RawCosts {
         let (environment, key, name) = (&labels[1], &labels[2], &labels[3]);
         let find =
             |capability: &String| allocations.get(&(environment.clone(), day, capability.clone()));
-        let allocated = find(key)
-            .or_else(|| find(name))
-            .map_or(&[][..], Vec::as_slice);
+        let none = BTreeMap::new();
+        let allocated = find(key).or_else(|| find(name)).unwrap_or(&none);
         let mut rest = total;
         let mut add = |to: &str, amount: f64| {
             let mut with_key = labels.clone();
@@ -212,4 +212,40 @@ pub(super) fn allocation_url(
         .append_pair("from", &from.to_string())
         .append_pair("to", &to.to_string());
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 100,000 cost centres of one environment's capability on one day: each record lands in
+    /// its key's sum (an index, not a walk over the keys so far), and the split sums to the row.
+    #[test]
+    fn a_hundred_thousand_cost_centres_split_one_row_once_each() {
+        let day = NaiveDate::from_ymd_opt(2027, 1, 15).unwrap_or_default();
+        let keys = 100_000;
+        let mut allocations = Allocations::new();
+        for i in 0..keys {
+            let record = Record {
+                date: "2027-01-15".into(),
+                capability: "LOG_MANAGEMENT_INGEST".into(),
+                key: Some(format!("CC-{i:06}")),
+                costs: 0.5,
+            };
+            add_record(&mut allocations, "env-1", record);
+        }
+        let mut raw = RawCosts::default();
+        let labels = ["s", "env-1", "LOG_MANAGEMENT_INGEST", "Log ingest", "USD"];
+        let labels = labels.map(str::to_string).to_vec();
+        raw.rows.insert((labels, day), 60_000.0);
+        let split = split(raw, &allocations);
+        assert_eq!(split.rows.len(), keys + 1, "each key once, and the rest");
+        let total: f64 = split.rows.values().sum();
+        assert!((total - 60_000.0).abs() < 1e-6, "{total}");
+        let rest = split
+            .rows
+            .iter()
+            .find(|((labels, _), _)| labels[5].is_empty());
+        assert_eq!(rest.map(|(_, money)| *money), Some(10_000.0));
+    }
 }
