@@ -106,7 +106,7 @@ pub struct AvePoint {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UsagePage<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
     connection_usage_cloud_flows: Vec<ConnectionUsage<'a>>,
     #[serde(default)]
     total_count: Option<f64>,

@@ -147,7 +147,7 @@ pub struct Dynatrace {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UsagePage<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
     data: Vec<EnvironmentUsage<'a>>,
     #[serde(borrow, default)]
     last_modified_time: Option<Cow<'a, str>>,
@@ -161,7 +161,11 @@ struct EnvironmentUsage<'a> {
     #[serde(borrow)]
     environment_id: Option<Cow<'a, str>>,
     /// `usage` on usage pages, `cost` on cost pages: the entries have the same shape.
-    #[serde(borrow, alias = "cost")]
+    #[serde(
+        borrow,
+        alias = "cost",
+        deserialize_with = "crate::sources::strict::objects"
+    )]
     usage: Vec<CapabilityUsage<'a>>,
 }
 
@@ -187,7 +191,9 @@ struct CapabilityUsage<'a> {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct SubscriptionBody {
+    #[serde(default, deserialize_with = "crate::sources::strict::optional_object")]
     budget: Option<CommitmentBudget>,
+    #[serde(default, deserialize_with = "crate::sources::strict::optional_object")]
     current_period: Option<CurrentPeriod>,
 }
 
@@ -217,6 +223,7 @@ struct ForecastBody {
 /// `data` is required: a list without it is not an account with no subscriptions.
 #[derive(Deserialize)]
 struct SubscriptionList {
+    #[serde(deserialize_with = "crate::sources::strict::objects")]
     data: Vec<SubscriptionSummary>,
 }
 

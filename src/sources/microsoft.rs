@@ -122,6 +122,7 @@ pub struct Microsoft {
 /// `value` is required: a body without it is not a tenant without licences.
 #[derive(Deserialize)]
 struct SkuPage {
+    #[serde(deserialize_with = "crate::sources::strict::objects")]
     value: Vec<SubscribedSku>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
@@ -133,6 +134,7 @@ struct SubscribedSku {
     sku_id: Option<String>,
     sku_part_number: Option<String>,
     consumed_units: Option<f64>,
+    #[serde(default, deserialize_with = "crate::sources::strict::optional_object")]
     prepaid_units: Option<PrepaidUnits>,
 }
 

@@ -9,6 +9,7 @@ pub mod dynatrace;
 pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;
+pub mod strict;
 pub mod uipath;
 pub mod windows;
 

@@ -167,7 +167,7 @@ pub struct PowerPlatform {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RecordsPage<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
     records: Vec<CapacityRecord<'a>>,
 }
 
@@ -506,6 +506,7 @@ struct CurrencyReport {
     currency_type: Option<String>,
     purchased: Option<f64>,
     allocated: Option<f64>,
+    #[serde(default, deserialize_with = "crate::sources::strict::optional_object")]
     consumed: Option<CurrencyConsumed>,
 }
 
@@ -519,6 +520,7 @@ struct CurrencyConsumed {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct TenantCapacity {
+    #[serde(deserialize_with = "crate::sources::strict::objects")]
     tenant_capacities: Vec<CapacityRow>,
 }
 
@@ -528,6 +530,7 @@ struct CapacityRow {
     capacity_type: Option<String>,
     capacity_units: Option<String>,
     total_capacity: Option<f64>,
+    #[serde(default, deserialize_with = "crate::sources::strict::optional_object")]
     consumption: Option<CapacityConsumption>,
 }
 

@@ -217,9 +217,13 @@ pub struct Qlik {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ExecutionsPage<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
     data: Vec<Execution<'a>>,
-    #[serde(borrow, default)]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "crate::sources::strict::optional_object"
+    )]
     links: Option<Links<'a>>,
     #[serde(default)]
     overage: Option<bool>,
@@ -260,7 +264,11 @@ struct Execution<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Links<'a> {
-    #[serde(borrow)]
+    #[serde(
+        borrow,
+        deserialize_with = "crate::sources::strict::optional_object",
+        default
+    )]
     next: Option<Link<'a>>,
 }
 
@@ -691,6 +699,7 @@ fn levels(snapshot: &Snapshot, labels: &[Label]) -> Usage {
 #[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase", default)]
 struct LicenseOverview {
+    #[serde(deserialize_with = "crate::sources::strict::objects")]
     allotments: Vec<Allotment>,
     status: Option<String>,
     /// An ISO 8601 interval, `start/end`.

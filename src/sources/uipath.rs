@@ -186,7 +186,7 @@ pub struct UiPath {
 #[serde(untagged)]
 enum UsageBody<'a> {
     Items {
-        #[serde(borrow)]
+        #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
         items: Vec<DailyItem<'a>>,
     },
     List(#[serde(borrow)] Vec<DailyItem<'a>>),

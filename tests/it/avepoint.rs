@@ -558,3 +558,42 @@ async fn cloud_backup_seats_are_bought_and_assigned_and_a_refusal_names_the_perm
     ));
     assert!(refused.contains("set seats: true"), "{refused}");
 }
+
+/// Hostile Cloud Backup counts: `"NaN"` and `"1e999"` are no seat counts. The poll fails as
+/// an invalid answer, never serving NaN or +Inf seats.
+#[tokio::test]
+async fn cloud_backup_seats_that_are_not_finite_numbers_fail_the_poll() {
+    let tenant = AvePointTenant {
+        inventory: 5,
+        ..AvePointTenant::default()
+    };
+    let simulator = AvePointSimulator::new(tenant);
+    // The flow and app listings answer as usual; the backup counts come as strings.
+    let faults = simulator.faults();
+    faults.inject(
+        When::Entitlements,
+        Fault::Delay(std::time::Duration::ZERO),
+        2,
+    );
+    let hostile = r#"{"statusCode":200,"message":"Success","data":{"purchasedUserSeats":"NaN","assignedUserSeats":"1e999"}}"#;
+    faults.inject(When::Entitlements, Fault::answer(hostile), 1);
+    let running = simulator.start(0).await.unwrap();
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    cloud_backup_seats: true\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("purchasedUserSeats is \"NaN\", not a finite number of seats"),
+        "{error}"
+    );
+    let m = exporter.scrape().await;
+    let reason = [
+        ("source", "ave"),
+        ("vendor", "avepoint"),
+        ("reason", "invalid_response"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &reason), Some(1.0));
+}

@@ -355,6 +355,7 @@ const VENDOR_BLIND_WINGS: &[&str] = &[
 /// `simulator/kit.rs` hold the two lists of vendors, one line each.)
 const VENDOR_BLIND_FILES: &[&str] = &[
     "src/sources/windows.rs",
+    "src/sources/strict.rs",
     "tests/it/faults.rs",
     "tests/it/focus.rs",
     "tests/it/hostile.rs",

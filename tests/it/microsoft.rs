@@ -188,3 +188,29 @@ fn idle_after_is_refused_where_no_seat_activity_is_reported() {
         "{errors}"
     );
 }
+
+/// A hostile SKU page whose `prepaidUnits` is an array: serde would read it by position as
+/// enabled and warning units. It is refused as an invalid answer, never served as seats.
+#[tokio::test]
+async fn prepaid_units_written_as_an_array_fail_the_poll() {
+    use consumption_exporter::simulator::{Fault, When};
+    let tenant = MicrosoftTenant::generated(9, 2);
+    let simulator = MicrosoftSimulator::new(tenant.clone());
+    let page = r#"{"value":[{"skuId":"s","skuPartNumber":"POWERAPPS_PER_USER","consumedUnits":3,"prepaidUnits":[10,2]}]}"#;
+    simulator
+        .faults()
+        .inject(When::Page(1), Fault::answer(page), 1);
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), &tenant, "")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(error.contains("expected an object"), "{error}");
+    let m = exporter.scrape().await;
+    let reason = [
+        ("source", "m365"),
+        ("vendor", "microsoft"),
+        ("reason", "invalid_response"),
+    ];
+    assert_eq!(m.get("consumption_source_errors_total", &reason), Some(1.0));
+    assert_eq!(m.count("consumption_seats_purchased"), 0);
+}

@@ -1318,3 +1318,58 @@ async fn a_qlik_user_turns_idle_at_exactly_idle_after() {
         "the user turned idle at exactly 30 days: {idle:?}"
     );
 }
+
+/// A hostile vendor's answers: each repeats what it was sent, the token request's form and
+/// the request's `Authorization` header, in its error text. (The scrub is the HTTP layer's,
+/// vendor-blind; Qlik takes both a static key and OAuth2, so one vendor tries both.)
+struct Echo {
+    status: u16,
+}
+
+impl wiremock::Respond for Echo {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let authorization = request
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let form = String::from_utf8_lossy(&request.body);
+        let said = format!("you sent {form} with Authorization: {authorization}");
+        let body = serde_json::json!({"error": "invalid_client", "error_description": said,
+            "errors": [{"title": said, "code": "ECHO"}]});
+        wiremock::ResponseTemplate::new(self.status).set_body_json(body)
+    }
+}
+
+#[tokio::test]
+async fn a_secret_a_vendor_echoes_is_scrubbed_from_the_error_a_user_sees() {
+    use wiremock::matchers::{method, path};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(Echo { status: 400 })
+        .mount(&server)
+        .await;
+    wiremock::Mock::given(method("GET"))
+        .respond_with(Echo { status: 403 })
+        .mount(&server)
+        .await;
+    let url = server.uri();
+    let secret = "s3cr3t+/=&value";
+    let password = "pa ss+word";
+    let yaml = format!(
+        "sources:\n  - name: token\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    oauth2:\n      token_url: {url}/token\n      client_id: app\n      client_secret: \"{secret}\"\n  - name: static\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    authorization:\n      credentials: \"{password}\"\n"
+    );
+    let exporter = crate::helpers::TestExporter::start(&yaml).await;
+    for (i, source) in ["token", "static"].iter().enumerate() {
+        assert!(!exporter.poll(i).await);
+        let error = exporter.last_error(i);
+        assert!(error.contains("<secret>"), "{source}: {error}");
+        for leaked in [secret, password, "s3cr3t%2B", "pa+ss%2Bword", "pa%20ss"] {
+            assert!(!error.contains(leaked), "{source}: {leaked:?} in {error}");
+        }
+    }
+    let landing = crate::helpers::get(&format!("http://{}/", exporter.addr)).await;
+    assert!(landing.contains("&lt;secret&gt;") || landing.contains("<secret>"));
+    assert!(!landing.contains("s3cr3t") && !landing.contains("ss+word"));
+}

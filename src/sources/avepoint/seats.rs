@@ -160,12 +160,21 @@ impl AvePoint {
             .await
             .map_err(fail)?;
         let body: BackupBody = response.json_object().map_err(fail)?;
-        let number = |value: &Value| value.as_f64().or_else(|| value.as_str()?.parse().ok());
+        // Absent or null: not said; anything else must be a finite count.
+        let seats = |key: &str| match &body.data[key] {
+            Value::Null => Ok(None),
+            value => crate::sources::strict::finite_number(value)
+                .map(Some)
+                .ok_or_else(|| {
+                    let detail = format!("{key} is {value}, not a finite number of seats");
+                    fail(response.decode_error(detail))
+                }),
+        };
         Ok(LicenceSeats {
             licence: "Cloud Backup for Microsoft 365".to_string(),
             sub_account: String::new(),
-            purchased: number(&body.data["purchasedUserSeats"]),
-            assigned: number(&body.data["assignedUserSeats"]),
+            purchased: seats("purchasedUserSeats")?,
+            assigned: seats("assignedUserSeats")?,
             holders: None,
         })
     }

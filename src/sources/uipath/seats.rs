@@ -59,6 +59,7 @@ struct LicenseDto {
 /// `value` is required: a body without it is not a tenant without named users.
 #[derive(Deserialize)]
 struct NamedUserPage {
+    #[serde(deserialize_with = "crate::sources::strict::objects")]
     value: Vec<NamedUser>,
     #[serde(rename = "@odata.count", default)]
     count: Option<usize>,
