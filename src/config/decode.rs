@@ -33,6 +33,11 @@ pub(super) struct Decoder<'a> {
 
 /// A value and the path it was read from: the source's own key, the `global` key it fell back
 /// to, or the entry itself for a built-in default.
+/// The longest a duration key may be (the interval, timeouts, settled and refresh times,
+/// `idle_after`; `max_age` three times it): a year, counting a leap day.
+const LONGEST_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// The shortest poll interval.
+const SHORTEST_INTERVAL: Duration = Duration::from_secs(1);
 struct Chosen<T> {
     value: T,
     path: String,
@@ -348,6 +353,9 @@ impl Decoder<'_> {
             self.error(format!("{prefix}.idle_after"), message);
         } else if idle_after.is_zero() {
             self.error(format!("{prefix}.idle_after"), "idle_after must be above 0");
+        } else if idle_after > LONGEST_DURATION {
+            let message = "at most 366 days: a longer one is a typo";
+            self.error(format!("{prefix}.idle_after"), message);
         }
         idle_after
     }
@@ -402,13 +410,16 @@ impl Decoder<'_> {
             ("max_age", global.max_age),
             || interval.value * 3,
         );
-        self.require_nonzero(&interval, "the poll interval must be longer than zero");
         self.require_nonzero(&poll_timeout, "the poll timeout must be longer than zero");
-        if max_age.value < interval.value {
-            self.error(
-                max_age.path,
-                "max_age is shorter than the poll interval: data would vanish between two good polls",
-            );
+        if interval.value < SHORTEST_INTERVAL {
+            self.error(&interval.path, "the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit");
+        }
+        // Polls start up to 10% late (the jitter that keeps sources out of step).
+        let floor = interval.value.mul_f64(1.0 + super::POLL_JITTER);
+        if max_age.value < floor {
+            let floor = humantime::format_duration(floor);
+            let message = format!("max_age is shorter than the poll interval plus its 10% jitter ({floor}): data would vanish between two good polls");
+            self.error(&max_age.path, message);
         }
         let settled_after = choose(
             prefix,
@@ -428,6 +439,18 @@ impl Decoder<'_> {
             ("recent_refresh_interval", global.recent_refresh_interval),
             || DEFAULT_RECENT_REFRESH_INTERVAL,
         );
+        for chosen in [
+            &interval,
+            &poll_timeout,
+            &settled_after,
+            &full_refresh_interval,
+        ]
+        .into_iter()
+        .chain([&recent_refresh_interval])
+        {
+            self.require_at_most(chosen, LONGEST_DURATION);
+        }
+        self.require_at_most(&max_age, LONGEST_DURATION * 3);
         Schedule {
             interval: interval.value,
             poll_timeout: poll_timeout.value,
@@ -467,6 +490,7 @@ impl Decoder<'_> {
             &request_timeout,
             "the request timeout must be longer than zero: every request would time out",
         );
+        self.require_at_most(&request_timeout, LONGEST_DURATION);
         if max_response_bytes.value == 0 {
             self.error(
                 max_response_bytes.path,
@@ -518,6 +542,15 @@ impl Decoder<'_> {
                 let message = format!("{} reads its vendor's current state, not a range of days, so it has no settled days to keep; remove `{key}`", source_type.name());
                 self.error(format!("{prefix}.{key}"), message);
             }
+        }
+    }
+
+    /// A duration past `longest` is a typo (`1000000y`), and date arithmetic on it overflows.
+    fn require_at_most(&mut self, chosen: &Chosen<Duration>, longest: Duration) {
+        if chosen.value > longest {
+            let days = longest.as_secs() / 86_400;
+            let message = format!("at most {days} days: a longer one is a typo");
+            self.error(chosen.path.clone(), message);
         }
     }
 

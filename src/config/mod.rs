@@ -164,6 +164,10 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+/// How far a poll may start before or after its interval, as a share of it: sources started
+/// together do not poll their vendors in step. `max_age` counts it.
+pub const POLL_JITTER: f64 = 0.1;
+
 /// Reads and validates the config file at `path`. Relative `*_file` paths are resolved against
 /// the config file's directory, as Prometheus does.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {

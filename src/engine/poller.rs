@@ -438,5 +438,6 @@ pub enum ChargesError {
 
 /// The interval ±10%, so that sources started together do not poll their vendors in step.
 fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(rand::rng().random_range(0.9..=1.1))
+    let jitter = crate::config::POLL_JITTER;
+    interval.mul_f64(rand::rng().random_range(1.0 - jitter..=1.0 + jitter))
 }

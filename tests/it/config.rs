@@ -70,6 +70,24 @@ fn each_bad_config_is_refused_with_its_line_column_and_reason() {
         ),
         ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected one of `global`, `defaults`, `sources`, `money`, `allocation`, `budgets`"),
         ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
+        // Durations past what makes sense: a typo, and date arithmetic that would overflow.
+        (
+            "global:\n  poll_interval: 1ns\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
+            "exporter.yml:2:3: global.poll_interval: the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit",
+        ),
+        (
+            "global:\n  settled_after: 265000y\nsources:\n  - name: acme\n    type: uipath\n    organization_id: o\n    tenant_ids: [t]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n",
+            "exporter.yml:2:3: global.settled_after: at most 366 days: a longer one is a typo",
+        ),
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    poll_timeout: 1000000y\n",
+            "exporter.yml:7:5: sources[0].poll_timeout: at most 366 days: a longer one is a typo",
+        ),
+        // Polls start up to 10% late: a max_age of one interval lets data vanish between two.
+        (
+            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    interval: 1h\n    max_age: 1h\n",
+            "exporter.yml:8:5: sources[0].max_age: max_age is shorter than the poll interval plus its 10% jitter (1h 6m): data would vanish between two good polls",
+        ),
     ];
     for (yaml, expected) in cases {
         assert_eq!(errors_of(yaml), *expected, "for config:\n{yaml}");
@@ -142,7 +160,7 @@ fn a_bad_global_key_is_reported_at_that_key_once_not_at_every_source() {
     );
     assert_eq!(
         errors_of(&yaml),
-        "exporter.yml:2:3: global.poll_interval: the poll interval must be longer than zero\n\
+        "exporter.yml:2:3: global.poll_interval: the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit\n\
          exporter.yml:3:3: global.max_pages: max_pages must be at least 1: every poll would stop before its first page"
     );
 }
@@ -154,7 +172,7 @@ fn every_cross_field_problem_is_reported_not_just_the_first() {
     );
     assert_eq!(
         errors_of(&yaml),
-        "exporter.yml:18:5: sources[2].max_age: max_age is shorter than the poll interval: data would vanish between two good polls\n\
+        "exporter.yml:18:5: sources[2].max_age: max_age is shorter than the poll interval plus its 10% jitter (1h 6m): data would vanish between two good polls\n\
          exporter.yml:7:5: sources[1].name: duplicate source name \"acme\": names must be unique (they are the `source` label)"
     );
 }

@@ -503,7 +503,7 @@ async fn a_poll_failing_on_its_last_page_publishes_nothing_and_keeps_the_previou
 async fn data_expires_after_max_age_while_health_series_stay() {
     let simulator = QlikSimulator::new(tenant(), fixture_records());
     let running = simulator.start(0).await.unwrap();
-    let extra = "    interval: 200ms\n    max_age: 1s\n    max_retries: 0\n";
+    let extra = "    interval: 1s\n    max_age: 2s\n    max_retries: 0\n";
     let exporter = RunningExporter::start(&format!(
         "sources:\n{}",
         qlik_source("acme", &running.url(), extra)
