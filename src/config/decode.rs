@@ -163,7 +163,7 @@ impl Decoder<'_> {
             let entry = self.apply_defaults(i, entry, defaults);
             let entry_value = entry.clone();
             if let Some(mut source) = self.decode_source(i, entry, global) {
-                source.fingerprint = fingerprint(&[&entry_value, global_value], &source.auth);
+                source.fingerprint = fingerprint(&[&entry_value, global_value], &source);
                 sources.push(source);
             }
         }
@@ -571,14 +571,22 @@ impl Decoder<'_> {
     }
 }
 
-/// A hash of the YAML (with `${ENV}` expanded) and of the secrets it resolves to. It stays in
-/// memory; SipHash does not let it be turned back into a secret in any practical sense.
-fn fingerprint(values: &[&Value], auth: &AuthConfig) -> u64 {
+/// A hash of the YAML (with `${ENV}` expanded), of the secrets it resolves to and of the TLS
+/// files it names (a CA or a client certificate renewed on disk restarts the source at the
+/// next reload, as Prometheus re-reads them). It stays in memory; SipHash does not let it be
+/// turned back into a secret in any practical sense.
+fn fingerprint(values: &[&Value], source: &SourceConfig) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     for value in values {
         expand_env_in((*value).clone(), "", &mut ExpansionLog::default()).hash(&mut hasher);
     }
+    let tls = &source.outbound.tls;
+    tls.ca_certificates.hash(&mut hasher);
+    if let Some(identity) = &tls.client_identity {
+        (&identity.chain, identity.key_pem.expose()).hash(&mut hasher);
+    }
+    let auth = &source.auth;
     if let AuthConfig::OAuth2(OAuth2Config {
         grant: Grant::Password { password, .. },
         ..

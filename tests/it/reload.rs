@@ -269,3 +269,30 @@ async fn sighup_reloads_the_config_of_the_running_binary() {
     );
     child.kill().await.unwrap();
 }
+
+/// A CA renewed on disk, the YAML unchanged: a reload re-reads it (as Prometheus does) and
+/// restarts the source with the new trust; a reload with nothing changed leaves it be.
+#[tokio::test]
+async fn a_reload_rereads_tls_files_changed_on_disk() {
+    let (_simulator, running) = tenant(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/web");
+    let ca = dir.path().join("ca.pem");
+    std::fs::copy(fixtures.join("server-ca.pem"), &ca).unwrap();
+    let path = dir.path().join("exporter.yml");
+    let tls = "    interval: 1h\n    tls_config:\n      ca_file: ca.pem\n";
+    std::fs::write(
+        &path,
+        format!("sources:\n{}", qlik_source("a", &running.url(), tls)),
+    )
+    .unwrap();
+    let exporter = RunningExporter::start_from_file(&path).await;
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("1 unchanged, 0 changed"), "{answer}");
+
+    std::fs::copy(fixtures.join("rotated-ca.pem"), &ca).unwrap();
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("0 unchanged, 1 changed"), "{answer}");
+}
