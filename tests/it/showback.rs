@@ -1146,3 +1146,61 @@ async fn a_poll_whose_money_is_not_finite_fails_by_name() {
     ];
     assert_eq!(m.get("consumption_source_errors_total", &errors), Some(1.0));
 }
+
+/// A top-level money budget over a level vendor (Qlik: its current period's usage × a price):
+/// used and forecast are the sum of every matched label set of every matched source, exactly
+/// the `consumption_cost` the sources serve; a source's share with money counts, and a budget
+/// nothing matches serves 0.
+#[tokio::test]
+async fn a_top_level_budget_sums_a_level_vendors_money_over_label_sets_and_sources() {
+    let qlik = kit::vendor("qlik").unwrap();
+    let spec = |seed| kit::TenantSpec {
+        seed,
+        today: day("2027-01-15"),
+        scale: kit::Scale::Small,
+    };
+    let (first, second) = (
+        qlik.start(spec(3)).await.unwrap(),
+        qlik.start(spec(4)).await.unwrap(),
+    );
+    let yaml = format!(
+        "money:\n  currency: EUR\n  rates: {{USD: 0.5}}\n  prices:\n    - {{match: {{vendor: qlik}}, price: 2, currency: USD}}\nallocation:\n  team:\n    default: finance\n    rules:\n      - {{match: {{vendor: qlik}}, value: analytics}}\nbudgets:\n  - {{name: analytics-q, match: {{team: analytics}}, limit: 1e9, period: quarter, start: 2026-04-01}}\n  - {{name: first-only, match: {{source: s}}, limit: 1e9, period: month}}\n  - {{name: nobody, match: {{team: finance}}, limit: 10, period: month}}\nsources:\n{}{}",
+        first.entry("s"),
+        second.entry("t")
+    );
+    let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock)).await;
+    exporter.assert_polls(0).await;
+    exporter.assert_polls(1).await;
+    let m = exporter.scrape().await;
+    let costs = |source: &str| -> Vec<f64> {
+        m.samples()
+            .filter(|(name, labels, _)| {
+                *name == "consumption_cost"
+                    && labels.iter().any(|(k, v)| k == "source" && v == source)
+            })
+            .map(|(_, _, value)| value)
+            .collect()
+    };
+    let (of_first, of_second) = (costs("s"), costs("t"));
+    assert!(
+        of_first.iter().filter(|c| **c > 0.0).count() >= 2 && !of_second.is_empty(),
+        "each tenant has money in several label sets: {of_first:?} {of_second:?}"
+    );
+    let sum = |costs: &[f64]| costs.iter().sum::<f64>();
+    let budget = |name| [("budget", name), ("unit", "EUR"), ("origin", "config")];
+    let both = sum(&of_first) + sum(&of_second);
+    for family in ["consumption_budget_used", "consumption_budget_forecast"] {
+        close(
+            m.get(family, &budget("analytics-q")),
+            both,
+            "both tenants' money",
+        );
+        close(
+            m.get(family, &budget("first-only")),
+            sum(&of_first),
+            "the first's",
+        );
+        close(m.get(family, &budget("nobody")), 0.0, "nothing matched");
+    }
+}
