@@ -60,10 +60,7 @@ pub async fn idle_seats(
             .poll_seats()
             .await
             .map_err(|e| anyhow::anyhow!("source {name} ({}): {e}", poller.config.vendor))?;
-        let idle_after =
-            chrono::Duration::from_std(poller.config.idle_after).unwrap_or(chrono::Duration::MAX);
-        let now = clock.now();
-        for (licence, holder) in crate::seats::idle_holders(&seats, idle_after, now) {
+        for (licence, holder) in crate::seats::idle_holders(&seats) {
             idle.push(IdleSeat {
                 source: name.clone(),
                 sub_account: licence.sub_account.clone(),

@@ -410,17 +410,7 @@ impl Decoder<'_> {
             ("max_age", global.max_age),
             || interval.value * 3,
         );
-        self.require_nonzero(&poll_timeout, "the poll timeout must be longer than zero");
-        if interval.value < SHORTEST_INTERVAL {
-            self.error(&interval.path, "the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit");
-        }
-        // Polls start up to 10% late (the jitter that keeps sources out of step).
-        let floor = interval.value.mul_f64(1.0 + super::POLL_JITTER);
-        if max_age.value < floor {
-            let floor = humantime::format_duration(floor);
-            let message = format!("max_age is shorter than the poll interval plus its 10% jitter ({floor}): data would vanish between two good polls");
-            self.error(&max_age.path, message);
-        }
+        self.check_poll_timing(&interval, &poll_timeout, &max_age);
         let settled_after = choose(
             prefix,
             ("settled_after", common.settled_after),
@@ -542,6 +532,27 @@ impl Decoder<'_> {
                 let message = format!("{} reads its vendor's current state, not a range of days, so it has no settled days to keep; remove `{key}`", source_type.name());
                 self.error(format!("{prefix}.{key}"), message);
             }
+        }
+    }
+
+    /// The interval at least 1s, the timeout above 0, and `max_age` long enough that data
+    /// outlives the wait for the next poll (the interval and its jitter).
+    fn check_poll_timing(
+        &mut self,
+        interval: &Chosen<Duration>,
+        poll_timeout: &Chosen<Duration>,
+        max_age: &Chosen<Duration>,
+    ) {
+        self.require_nonzero(poll_timeout, "the poll timeout must be longer than zero");
+        if interval.value < SHORTEST_INTERVAL {
+            self.error(&interval.path, "the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit");
+        }
+        // Polls start up to 10% late (the jitter that keeps sources out of step).
+        let floor = interval.value.mul_f64(1.0 + super::POLL_JITTER);
+        if max_age.value < floor {
+            let floor = humantime::format_duration(floor);
+            let message = format!("max_age is shorter than the poll interval plus its 10% jitter ({floor}): data would vanish between two good polls");
+            self.error(&max_age.path, message);
         }
     }
 

@@ -17,6 +17,7 @@ use crate::model::clock::SharedClock;
 use crate::model::health::SourceSlot;
 use crate::model::locks::lock;
 use crate::model::poll_slots::PollSlot;
+use crate::model::seats::SeatRule;
 use crate::model::settled::{PollDays, Refresh, SettledState, Start};
 use crate::model::snapshot::Snapshot;
 use crate::showback::charges::DayCharges;
@@ -141,7 +142,11 @@ impl Poller {
     pub async fn poll_seats(&self) -> Result<crate::model::seats::Seats, PollError> {
         let timeout = self.config.schedule.poll_timeout;
         let session = self.client.session(Instant::now() + timeout, None);
-        let (plan, _) = self.plan();
+        let (mut plan, _) = self.plan();
+        plan.seat_rule = plan.seat_rule.map(|rule| SeatRule {
+            keep_idle: true,
+            ..rule
+        });
         let poll = self.config.source.poll(&session, self.clock.as_ref(), plan);
         let snapshot = match tokio::time::timeout(timeout, poll).await {
             Ok(result) => result?,
@@ -239,12 +244,18 @@ impl Poller {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let idle_after = chrono::Duration::from_std(self.config.idle_after);
+        let seat_rule = Some(SeatRule::at(
+            now,
+            idle_after.unwrap_or(chrono::Duration::MAX),
+        ));
         let schedule = &self.config.schedule;
         let incremental =
             self.config.source.reads_date_range() && !schedule.full_refresh_interval.is_zero();
         if !incremental {
             let plan = PollPlan {
                 history_from,
+                seat_rule,
                 ..PollPlan::default()
             };
             return (plan, None);
@@ -261,6 +272,7 @@ impl Poller {
             settled: start.days().cloned(),
             // Every day before today comes back, so that the recent ones are kept too.
             settle_before: Some(days.today()),
+            seat_rule,
             ..PollPlan::default()
         };
         (plan, Some((days, start)))
@@ -296,14 +308,11 @@ impl Poller {
         families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
         snapshot.families.extend(families.finish());
         if let Some(seats) = snapshot.seats.take() {
-            let idle_after =
-                chrono::Duration::from_std(self.config.idle_after).unwrap_or(chrono::Duration::MAX);
-            let now = self.clock.now();
-            let seat_families = crate::seats::families(self.config.vendor, &seats, idle_after, now);
+            let seat_families = crate::seats::families(self.config.vendor, &seats);
             snapshot.families.extend(seat_families);
             if let Some(showback) = &self.config.showback {
                 let source = (self.config.name.as_str(), self.config.vendor);
-                let cost = showback.idle_seat_cost(source, &seats, idle_after, now);
+                let cost = showback.idle_seat_cost(source, &seats, self.clock.now());
                 snapshot.families.extend(cost);
             }
         }

@@ -1,12 +1,11 @@
 //! Seats: bought, assigned, active and idle per licence, and when licences end, the same
 //! families for every vendor that sells seats. Vendor-blind, like budgets: it reads the
-//! [`Seats`] a source folded and knows nothing of where they came from. A pure function of
-//! (seats, idle_after, now).
+//! [`Seats`] a source folded and knows nothing of where they came from.
 //!
 //! A seat is idle when its holder's last activity is `idle_after` or longer ago, or unknown;
-//! active otherwise, so active + idle = assigned. Holders never become labels.
-
-use chrono::{DateTime, Duration, Utc};
+//! active otherwise, so active + idle = assigned ([`crate::model::seats::SeatRule`], which the
+//! poller gives the source, so that it folds holders into counts as they arrive). Holders
+//! never become labels.
 
 use crate::model::seats::{Holder, LicenceSeats, Seats};
 use crate::model::snapshot::{Combine, FamilyDesc, FamilySamples, SnapshotBuilder};
@@ -49,16 +48,9 @@ pub struct SeatCount {
     pub idle: Option<f64>,
 }
 
-/// Whether a holder is idle at `now`.
-pub fn is_idle(holder: &Holder, idle_after: Duration, now: DateTime<Utc>) -> bool {
-    holder
-        .last_activity
-        .is_none_or(|last| now - last >= idle_after)
-}
-
-/// A licence's counts at `now`.
-pub fn count(licence: &LicenceSeats, idle_after: Duration, now: DateTime<Utc>) -> SeatCount {
-    let Some(holders) = &licence.holders else {
+/// A licence's counts, as its source folded them.
+pub fn count(licence: &LicenceSeats) -> SeatCount {
+    let Some(activity) = &licence.activity else {
         return SeatCount {
             purchased: licence.purchased,
             assigned: licence.assigned,
@@ -66,51 +58,35 @@ pub fn count(licence: &LicenceSeats, idle_after: Duration, now: DateTime<Utc>) -
             idle: None,
         };
     };
-    let idle = holders
-        .iter()
-        .filter(|h| is_idle(h, idle_after, now))
-        .count() as f64;
-    let assigned = holders.len() as f64;
+    let assigned = activity.assigned() as f64;
     SeatCount {
         purchased: licence.purchased,
         assigned: Some(licence.assigned.unwrap_or(assigned)),
-        active: Some(assigned - idle),
-        idle: Some(idle),
+        active: Some(activity.active as f64),
+        idle: Some(activity.idle as f64),
     }
 }
 
-/// The idle holders of every licence at `now`, licence by licence.
-pub fn idle_holders(
-    seats: &Seats,
-    idle_after: Duration,
-    now: DateTime<Utc>,
-) -> Vec<(&LicenceSeats, &Holder)> {
+/// The idle holders every licence kept (a poll whose rule keeps them), licence by licence.
+pub fn idle_holders(seats: &Seats) -> Vec<(&LicenceSeats, &Holder)> {
     seats
         .licences
         .iter()
         .flat_map(|licence| {
-            let holders = licence.holders.as_deref().unwrap_or_default();
-            holders
-                .iter()
-                .filter(move |h| is_idle(h, idle_after, now))
-                .map(move |h| (licence, h))
+            let holders = licence.activity.iter().flat_map(|a| &a.idle_holders);
+            holders.map(move |h| (licence, h))
         })
         .collect()
 }
 
 /// The seat families of one poll of one source.
-pub fn families(
-    vendor: &'static str,
-    seats: &Seats,
-    idle_after: Duration,
-    now: DateTime<Utc>,
-) -> Vec<FamilySamples> {
+pub fn families(vendor: &'static str, seats: &Seats) -> Vec<FamilySamples> {
     let mut builder = SnapshotBuilder::new();
     let [purchased, assigned, active, idle, end] =
         [&PURCHASED, &ASSIGNED, &ACTIVE, &IDLE, &LICENCE_END]
             .map(|desc| builder.family(desc, LABEL_NAMES.to_vec(), Combine::Sum));
     for licence in &seats.licences {
-        let counts = count(licence, idle_after, now);
+        let counts = count(licence);
         let labels = [vendor, &licence.licence, &licence.sub_account];
         let observed = [
             (purchased, counts.purchased),
@@ -139,30 +115,66 @@ pub fn families(
 mod tests {
     use super::*;
     use crate::model::clock::testing::at;
+    use crate::model::seats::{Activity, SeatRule};
+    use chrono::Duration;
 
     #[test]
     fn a_seat_turns_idle_at_exactly_idle_after_and_active_plus_idle_is_assigned() {
         let now = at("2027-01-01T00:00:00Z");
+        let rule = SeatRule {
+            keep_idle: true,
+            ..SeatRule::at(now, Duration::days(30))
+        };
         let holder = |id: &str, last: Option<&str>| Holder {
             id: id.into(),
             name: None,
             last_activity: last.map(at),
         };
+        let mut activity = Activity::default();
+        activity.add(&rule, holder("a", Some("2026-12-02T00:00:01Z")));
+        activity.add(&rule, holder("b", Some("2026-12-02T00:00:00Z")));
+        activity.add(&rule, holder("c", None));
         let licence = LicenceSeats {
             licence: "Attended".into(),
             sub_account: String::new(),
             purchased: Some(10.0),
             assigned: None,
-            holders: Some(vec![
-                holder("a", Some("2026-12-02T00:00:01Z")),
-                holder("b", Some("2026-12-02T00:00:00Z")),
-                holder("c", None),
-            ]),
+            activity: Some(activity),
         };
-        let counts = count(&licence, Duration::days(30), now);
+        let counts = count(&licence);
         assert_eq!(counts.active, Some(1.0), "29 days 23:59:59 ago is active");
         assert_eq!(counts.idle, Some(2.0), "30 days ago, and never, are idle");
         assert_eq!(counts.assigned, Some(3.0));
         assert_eq!(counts.purchased, Some(10.0));
+        let seats = Seats {
+            licences: vec![licence],
+            ends: Vec::new(),
+        };
+        let idle: Vec<&str> = idle_holders(&seats)
+            .iter()
+            .map(|(_, h)| h.id.as_str())
+            .collect();
+        assert_eq!(idle, ["b", "c"]);
+    }
+
+    /// A live poll keeps counts only: a million holders cost no memory beyond two numbers.
+    #[test]
+    fn a_rule_that_does_not_keep_idle_holders_counts_them_and_keeps_none() {
+        let rule = SeatRule::at(at("2027-01-01T00:00:00Z"), Duration::days(30));
+        let mut activity = Activity::default();
+        for i in 0..1_000_000 {
+            let last_activity = (i % 3 == 0).then(|| at("2026-12-31T00:00:00Z"));
+            let id = format!("user{i}");
+            activity.add(
+                &rule,
+                Holder {
+                    id,
+                    name: None,
+                    last_activity,
+                },
+            );
+        }
+        assert_eq!((activity.active, activity.idle), (333_334, 666_666));
+        assert!(activity.idle_holders.is_empty() && activity.idle_holders.capacity() == 0);
     }
 }

@@ -2,7 +2,7 @@
 //! money per seat and month) times the idle seats of the licences it matches, in the reporting
 //! currency at today's rate. Vendor-blind: it reads the seats a source folded.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{matches, Showback};
 use crate::model::seats::Seats;
@@ -19,7 +19,6 @@ impl Showback {
         &self,
         (source, vendor): (&str, &'static str),
         seats: &Seats,
-        idle_after: Duration,
         now: DateTime<Utc>,
     ) -> Vec<FamilySamples> {
         let Some(money) = &self.money else {
@@ -29,7 +28,7 @@ impl Showback {
         let names = vec!["vendor", "licence", "sub_account", "currency"];
         let family = builder.family(&IDLE_COST, names, Combine::Sum);
         for licence in &seats.licences {
-            let Some(idle) = crate::seats::count(licence, idle_after, now).idle else {
+            let Some(idle) = crate::seats::count(licence).idle else {
                 continue;
             };
             let lookup = |key: &str| match key {

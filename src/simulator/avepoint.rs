@@ -614,7 +614,7 @@ impl super::kit::SimulatedVendor for AvePointKit {
     }
 
     fn odd_answer(&self) -> &'static str {
-        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"cloudFlows":[{"flowId":"f","lastRunTime":"soon"},{"surprise":1}],"powerApps":[{"hasPremiumConnection":"yes"}],"data":{"purchasedUserSeats":"many"},"nextLink":null,"other":{}}"#
+        r#"{"connectionUsageCloudFlows":[{"flowId":"f"},{"surprise":1}],"cloudFlows":[{"flowId":"f","lastRunTime":"soon"},{"surprise":1}],"powerApps":[{"hasPremiumConnection":"yes"}],"data":{"assignedUserSeats":null,"surprise":"many"},"nextLink":null,"other":{}}"#
     }
 
     fn benchmark_scale(&self) -> u64 {

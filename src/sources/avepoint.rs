@@ -207,7 +207,7 @@ impl Source for AvePoint {
     async fn poll(
         &self,
         session: &PollSession<'_>,
-        _clock: &dyn Clock,
+        clock: &dyn Clock,
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let mut folder = Folder::default();
@@ -245,9 +245,10 @@ impl Source for AvePoint {
             }
         }
         let history_only = plan.history_only;
+        let rule = plan.seat_rule(clock.now());
         let mut snapshot = folder.finish(plan);
         if self.settings.seats && !history_only {
-            snapshot.seats = Some(self.seats(session).await?);
+            snapshot.seats = Some(self.seats(session, &rule).await?);
         }
         Ok(snapshot)
     }

@@ -293,7 +293,7 @@ impl Microsoft {
                 sub_account: String::new(),
                 purchased,
                 assigned: sku.consumed_units,
-                holders: None,
+                activity: None,
             });
             let labels = vec![id.to_string(), part.to_string(), licence];
             assigned.push((labels, sku.consumed_units.unwrap_or(0.0)));

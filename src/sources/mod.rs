@@ -134,6 +134,19 @@ pub struct PollPlan {
     /// A backfill: read only what has a history (the days), none of what reports the present
     /// state (entitlements, summaries), which would be false at a past instant.
     pub history_only: bool,
+    /// How seat holders are judged and kept as they are read (none: the default `idle_after`
+    /// at the clock's now, idle holders not kept).
+    pub seat_rule: Option<crate::model::seats::SeatRule>,
+}
+
+impl PollPlan {
+    /// The plan's seat rule, or the default one at `now`.
+    pub fn seat_rule(&self, now: chrono::DateTime<chrono::Utc>) -> crate::model::seats::SeatRule {
+        let default = chrono::Duration::from_std(crate::seats::DEFAULT_IDLE_AFTER);
+        let default = default.unwrap_or(chrono::Duration::days(30));
+        self.seat_rule
+            .unwrap_or_else(|| crate::model::seats::SeatRule::at(now, default))
+    }
 }
 
 impl PollPlan {

@@ -345,6 +345,7 @@ impl Source for Qlik {
     ) -> Result<Snapshot, PollError> {
         let first = self.first_page_url(session);
         let history_only = plan.history_only;
+        let rule = plan.seat_rule(clock.now());
         let mut folder = Folder::new(&self.labels, clock.now(), plan);
         let mut url = first.clone();
         loop {
@@ -371,7 +372,7 @@ impl Source for Qlik {
         }
         let mut snapshot = folder.finish();
         if let Some(read) = seats {
-            seats::add(&mut snapshot, read);
+            seats::add(&mut snapshot, read, &rule);
         }
         // Read for seats or for entitlements, the licence's end is a renewal either way.
         if let Some(at) = licence_end {

@@ -257,7 +257,8 @@ impl Source for UiPath {
             .then(|| folder.sums.day_series(&USAGE_LABELS));
         let mut snapshot = folder.finish(&summaries);
         if self.settings.seats && !plan.history_only {
-            snapshot.seats = Some(self.seats(session).await?);
+            let rule = plan.seat_rule(now);
+            snapshot.seats = Some(self.seats(session, &rule).await?);
         }
         let bundle_ends = bundle_ends(&summaries);
         if !bundle_ends.is_empty() {

@@ -21,7 +21,7 @@ use super::AvePoint;
 use url::Url;
 
 use crate::http::{Endpoint, PageError, PollSession, Request, TOKEN_ENDPOINT};
-use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::model::seats::{Activity, Holder, LicenceSeats, SeatRule, Seats};
 use crate::sources::{PollError, Probe};
 
 /// What a refused inventory read needs.
@@ -120,24 +120,28 @@ impl AvePoint {
 
     /// Every cloud flow and premium app, as seats per environment; with
     /// `cloud_backup_seats`, AvePoint's own Cloud Backup seats too.
-    pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
-        let mut holders: BTreeMap<EnvironmentLicence, Vec<Holder>> = BTreeMap::new();
+    pub(super) async fn seats(
+        &self,
+        session: &PollSession<'_>,
+        rule: &SeatRule,
+    ) -> Result<Seats, PollError> {
+        let mut activity: BTreeMap<EnvironmentLicence, Activity> = BTreeMap::new();
         for inventory in [FLOWS, APPS] {
-            self.read_inventory(session, &inventory, &mut holders)
+            self.read_inventory(session, &inventory, (rule, &mut activity))
                 .await?;
         }
         let backup = match self.settings.cloud_backup_seats {
             true => Some(self.backup_seats(session).await?),
             false => None,
         };
-        let licences = holders
+        let licences = activity
             .into_iter()
-            .map(|((licence, environment), holders)| LicenceSeats {
+            .map(|((licence, environment), activity)| LicenceSeats {
                 licence: licence.to_string(),
                 sub_account: environment,
                 purchased: None,
                 assigned: None,
-                holders: Some(holders),
+                activity: Some(activity),
             })
             .chain(backup)
             .collect();
@@ -175,7 +179,7 @@ impl AvePoint {
             sub_account: String::new(),
             purchased: seats("purchasedUserSeats")?,
             assigned: seats("assignedUserSeats")?,
-            holders: None,
+            activity: None,
         })
     }
 
@@ -183,7 +187,7 @@ impl AvePoint {
         &self,
         session: &PollSession<'_>,
         inventory: &Inventory,
-        holders: &mut BTreeMap<EnvironmentLicence, Vec<Holder>>,
+        (rule, activity): (&SeatRule, &mut BTreeMap<EnvironmentLicence, Activity>),
     ) -> Result<(), PollError> {
         let fail = |PageError { page, source }| PollError::Item {
             item: format!("page {page} of {} ({SEATS_SCOPE})", inventory.path),
@@ -202,7 +206,7 @@ impl AvePoint {
             };
             for item in &items {
                 if let Some((licence, holder)) = seat_of(inventory, item) {
-                    holders.entry(licence).or_default().push(holder);
+                    activity.entry(licence).or_default().add(rule, holder);
                 }
             }
             let next = body.fields.get("nextLink").and_then(Value::as_str);

@@ -20,7 +20,7 @@ use url::Url;
 
 use super::{license_overview, LicenseOverview};
 use crate::http::{PageError, PollSession};
-use crate::model::seats::{Holder, LicenceSeats, Seats};
+use crate::model::seats::{Activity, Holder, LicenceSeats, SeatRule, Seats};
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
 use crate::sources::PollError;
 
@@ -181,7 +181,7 @@ fn page_url(session: &PollSession<'_>, orphans: bool, cursor: Option<&str>) -> U
 
 /// The seats of the assigned allotments (with `seat_activity`, each type's assignments as
 /// holders with their last session), and the assignment counts as a family.
-pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
+pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead, rule: &SeatRule) {
     let SeatRead {
         overview,
         counts,
@@ -202,16 +202,18 @@ pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
                 sub_account: String::new(),
                 purchased: units(kind),
                 assigned: None,
-                holders: Some(
-                    subjects
-                        .iter()
-                        .map(|subject| Holder {
+                activity: Some(subjects.iter().fold(
+                    Activity::default(),
+                    |mut activity, subject| {
+                        let holder = Holder {
                             id: subject.clone(),
                             name: None,
                             last_activity: sessions.get(subject).copied(),
-                        })
-                        .collect(),
-                ),
+                        };
+                        activity.add(rule, holder);
+                        activity
+                    },
+                )),
             })
             .collect(),
         _ => overview
@@ -223,7 +225,7 @@ pub(super) fn add(snapshot: &mut Snapshot, read: SeatRead) {
                 sub_account: String::new(),
                 purchased: a.units,
                 assigned: a.units_used,
-                holders: None,
+                activity: None,
             })
             .collect(),
     };

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::UiPath;
 use crate::http::{HttpError, PageError, PollSession, Request};
-use crate::model::seats::{Holder, LicenceEnd, LicenceSeats, Seats};
+use crate::model::seats::{Activity, Holder, LicenceEnd, LicenceSeats, SeatRule, Seats};
 use crate::sources::windows::parse_day_or_time;
 use crate::sources::PollError;
 
@@ -80,13 +80,17 @@ type TenantLicence = (String, String);
 struct SeatFolder {
     purchased: BTreeMap<TenantLicence, f64>,
     used: BTreeMap<TenantLicence, f64>,
-    holders: BTreeMap<TenantLicence, Vec<Holder>>,
+    activity: BTreeMap<TenantLicence, Activity>,
     ends: Vec<LicenceEnd>,
 }
 
 impl UiPath {
     /// Every tenant's licence and named users, tenant by tenant.
-    pub(super) async fn seats(&self, session: &PollSession<'_>) -> Result<Seats, PollError> {
+    pub(super) async fn seats(
+        &self,
+        session: &PollSession<'_>,
+        rule: &SeatRule,
+    ) -> Result<Seats, PollError> {
         let mut folder = SeatFolder::default();
         for tenant in &self.settings.tenant_ids {
             let licence = self.licence(session, tenant).await?;
@@ -106,9 +110,11 @@ impl UiPath {
             }
             let robot_types = self.settings.seat_robot_types.clone();
             for robot_type in &robot_types.unwrap_or_else(default_robot_types) {
-                if let Some(users) = self.named_users(session, tenant, robot_type).await? {
-                    let holders = folder.holders.entry(of_tenant(robot_type.clone()));
-                    holders.or_default().extend(users);
+                let users = self.named_users(session, (tenant, robot_type), rule);
+                if let Some(activity) = users.await? {
+                    folder
+                        .activity
+                        .insert(of_tenant(robot_type.clone()), activity);
                 }
             }
         }
@@ -132,14 +138,14 @@ impl UiPath {
         response.json_object().map_err(fail)
     }
 
-    /// A tenant's named users of one robot type, page by page; none when the tenant says the
-    /// type is not one it has (400).
+    /// A tenant's named users of one robot type, page by page, each folded into the type's
+    /// activity as its page arrives; none when the tenant says the type is not one it has (400).
     async fn named_users(
         &self,
         session: &PollSession<'_>,
-        tenant: &str,
-        robot_type: &str,
-    ) -> Result<Option<Vec<Holder>>, PollError> {
+        (tenant, robot_type): (&str, &str),
+        rule: &SeatRule,
+    ) -> Result<Option<Activity>, PollError> {
         let path = self.orchestrator_path(tenant, &named_users_odata(robot_type));
         let fail = |PageError { page, source }| PollError::Item {
             item: format!(
@@ -147,31 +153,34 @@ impl UiPath {
             ),
             source,
         };
-        let mut holders = Vec::new();
+        let mut activity = Activity::default();
         loop {
+            let read = activity.assigned();
             let mut url = session.url(&path);
             url.query_pairs_mut()
                 .append_pair("$top", &PAGE.to_string())
-                .append_pair("$skip", &holders.len().to_string());
+                .append_pair("$skip", &read.to_string());
             let page = match session.get_page(&url).await {
                 Ok(page) => page,
                 Err(PageError {
                     source: HttpError::Status { status, .. },
                     ..
-                }) if status == reqwest::StatusCode::BAD_REQUEST && holders.is_empty() => {
-                    return Ok(None)
-                }
+                }) if status == reqwest::StatusCode::BAD_REQUEST && read == 0 => return Ok(None),
                 Err(error) => return Err(fail(error)),
             };
             let body: NamedUserPage = page.json_object().map_err(fail)?;
             let short = body.value.len() < PAGE;
-            holders.extend(body.value.into_iter().map(|user| Holder {
-                id: user.user_name.unwrap_or_default(),
-                name: None,
-                last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
-            }));
-            if short || body.count.is_some_and(|count| holders.len() >= count) {
-                return Ok(Some(holders));
+            for user in body.value {
+                let holder = Holder {
+                    id: user.user_name.unwrap_or_default(),
+                    name: None,
+                    last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
+                };
+                activity.add(rule, holder);
+            }
+            let all = |count: usize| activity.assigned() >= count as u64;
+            if short || body.count.is_some_and(all) {
+                return Ok(Some(activity));
             }
         }
     }
@@ -182,22 +191,22 @@ impl SeatFolder {
     /// runtime licence, a concurrent one) takes `Used`.
     fn finish(self) -> Seats {
         let mut keys: Vec<&TenantLicence> = self.purchased.keys().chain(self.used.keys()).collect();
-        keys.extend(self.holders.keys());
+        keys.extend(self.activity.keys());
         keys.sort_unstable();
         keys.dedup();
         let licences = keys
             .into_iter()
             .map(|key| {
-                let holders = self.holders.get(key).filter(|h| !h.is_empty()).cloned();
+                let activity = self.activity.get(key).filter(|a| a.assigned() > 0).cloned();
                 LicenceSeats {
                     licence: key.0.clone(),
                     sub_account: key.1.clone(),
                     purchased: self.purchased.get(key).copied(),
-                    assigned: match holders {
+                    assigned: match activity {
                         Some(_) => None,
                         None => self.used.get(key).copied(),
                     },
-                    holders,
+                    activity,
                 }
             })
             .collect();
