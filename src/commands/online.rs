@@ -88,7 +88,8 @@ async fn calls_of(
         Ok(false) => {}
         Ok(true) => calls.push(call(source, TOKEN_ENDPOINT, Ok(None), started.elapsed())),
         Err(error) => {
-            calls.push(call(source, TOKEN_ENDPOINT, Err(error), started.elapsed()));
+            let error = Err(Refused::scrubbed(&client, error));
+            calls.push(call(source, TOKEN_ENDPOINT, error, started.elapsed()));
             return calls;
         }
     }
@@ -106,21 +107,39 @@ async fn calls_of(
                     probes.extend(then(&response, &session));
                 }
             }
-            Err(error) => calls.push(call(source, &endpoint, Err(error), started.elapsed())),
+            Err(error) => {
+                let error = Err(Refused::scrubbed(&client, error));
+                calls.push(call(source, &endpoint, error, started.elapsed()))
+            }
         }
     }
     calls
 }
 
+/// A refused call as it may be shown: its status, and its error without known secrets.
+struct Refused {
+    status: Option<u16>,
+    error: String,
+}
+
+impl Refused {
+    fn scrubbed(client: &crate::http::HttpClient, error: HttpError) -> Self {
+        Refused {
+            status: status_of(&error),
+            error: client.scrub_known(&error.to_string()),
+        }
+    }
+}
+
 fn call(
     source: &SourceConfig,
     endpoint: &str,
-    result: Result<Option<u16>, HttpError>,
+    result: Result<Option<u16>, Refused>,
     took: Duration,
 ) -> Call {
     let (status, error) = match result {
         Ok(status) => (status, None),
-        Err(error) => (status_of(&error), Some(error.to_string())),
+        Err(refused) => (refused.status, Some(refused.error)),
     };
     Call {
         source: source.name.clone(),

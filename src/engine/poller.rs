@@ -115,13 +115,14 @@ impl Poller {
                 true
             }
             Err(error) => {
-                let message = format!("source {source} ({vendor}): poll failed: {error}");
+                let shown = self.client.scrub_known(&error.to_string());
+                let message = format!("source {source} ({vendor}): poll failed: {shown}");
                 match error {
                     PollError::Panic(_) => {
-                        tracing::error!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed")
+                        tracing::error!(source_name = %source, vendor, reason = error.reason(), error = %shown, "poll failed")
                     }
                     _ => {
-                        tracing::warn!(source_name = %source, vendor, reason = error.reason(), error = %error, "poll failed")
+                        tracing::warn!(source_name = %source, vendor, reason = error.reason(), error = %shown, "poll failed")
                     }
                 }
                 self.client.stats().count_error(error.reason());

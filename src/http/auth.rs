@@ -61,6 +61,16 @@ impl Authorizer {
         matches!(self, Authorizer::OAuth2(_))
     }
 
+    /// The token now cached, if any and not being refreshed this instant.
+    pub(super) fn cached_token(&self) -> Option<String> {
+        let Authorizer::OAuth2(cache) = self else {
+            return None;
+        };
+        let token = cache.token.try_lock().ok()?;
+        let header = token.as_ref()?.header.as_bytes();
+        Some(String::from_utf8_lossy(header).into_owned())
+    }
+
     /// The secrets of the configured credential a vendor might echo in an error: the static
     /// `Authorization` value, or the client secret and the user's password.
     pub(super) fn configured_secrets(&self) -> Vec<String> {

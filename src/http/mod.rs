@@ -545,6 +545,18 @@ impl HttpClient {
 }
 
 impl HttpClient {
+    /// `text` (an error of any kind, about to be shown) without the secrets the source is
+    /// configured with and the token it holds: a second line of defence behind the scrub of
+    /// each refused answer, for vendor text that reached an error another way (a decoder's
+    /// message quotes the value it could not read).
+    pub fn scrub_known(&self, text: &str) -> String {
+        let mut secrets = self.auth.configured_secrets();
+        secrets.extend(self.proxy_secrets.iter().cloned());
+        secrets.extend(self.auth.cached_token());
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        crate::model::secret::scrubbed(text, &secrets)
+    }
+
     /// `text` without the secrets of this exchange (the credential sent, the secret fields of
     /// a token request) and of the source's configuration (the credential, the proxy's).
     fn scrubbed(

@@ -1350,6 +1350,17 @@ async fn a_secret_a_vendor_echoes_is_scrubbed_from_the_error_a_user_sees() {
         .respond_with(Echo { status: 400 })
         .mount(&server)
         .await;
+    // A 200 whose list is the header it got: the decoder's message quotes the value.
+    wiremock::Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex("^/decoded/"))
+        .respond_with(|request: &wiremock::Request| {
+            let header = request.headers.get("authorization");
+            let header = header.map(|v| v.to_str().unwrap_or_default().to_string());
+            let body = serde_json::json!({"data": header, "totalCount": 0, "currentPageCount": 0});
+            wiremock::ResponseTemplate::new(200).set_body_json(body)
+        })
+        .mount(&server)
+        .await;
     wiremock::Mock::given(method("GET"))
         .respond_with(Echo { status: 403 })
         .mount(&server)
@@ -1358,10 +1369,10 @@ async fn a_secret_a_vendor_echoes_is_scrubbed_from_the_error_a_user_sees() {
     let secret = "s3cr3t+/=&value";
     let password = "pa ss+word";
     let yaml = format!(
-        "sources:\n  - name: token\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    oauth2:\n      token_url: {url}/token\n      client_id: app\n      client_secret: \"{secret}\"\n  - name: static\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    authorization:\n      credentials: \"{password}\"\n"
+        "sources:\n  - name: token\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    oauth2:\n      token_url: {url}/token\n      client_id: app\n      client_secret: \"{secret}\"\n  - name: static\n    type: qlik\n    base_url: {url}\n    max_retries: 0\n    authorization:\n      credentials: \"{password}\"\n  - name: decoded\n    type: qlik\n    base_url: {url}/decoded\n    max_retries: 0\n    authorization:\n      credentials: \"{password}\"\n"
     );
     let exporter = crate::helpers::TestExporter::start(&yaml).await;
-    for (i, source) in ["token", "static"].iter().enumerate() {
+    for (i, source) in ["token", "static", "decoded"].iter().enumerate() {
         assert!(!exporter.poll(i).await);
         let error = exporter.last_error(i);
         assert!(error.contains("<secret>"), "{source}: {error}");
