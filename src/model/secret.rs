@@ -41,32 +41,41 @@ impl fmt::Display for Secret {
 /// What a secret echoed in a vendor's text reads as once scrubbed.
 const SCRUBBED: &str = "<secret>";
 
+/// The shortest secret scrubbed from text: a shorter one (a test's `k`) would rewrite every
+/// word it occurs in, and is no secret worth the name.
+const SHORTEST_SCRUBBED: usize = 6;
+
 /// `text` (a vendor's error body, say) with every one of `secrets` replaced by `<secret>`, as it
 /// is and as a form or a URL encodes it: a token endpoint may repeat the form it got, and a
 /// gateway the `Authorization` header. A static value's bare credential (after its scheme)
-/// is scrubbed too. Longer secrets first, so that one inside another leaves no part behind.
+/// is scrubbed too. One pass, longest match first, so that one secret inside another leaves
+/// no part behind and the marker itself is never scrubbed again.
 pub fn scrubbed(text: &str, secrets: &[&str]) -> String {
     let mut forms: Vec<String> = Vec::new();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+    for secret in secrets {
         let bare = secret.split_once(' ').map(|(_, credential)| credential);
-        for form in std::iter::once(*secret).chain(bare.filter(|b| !b.is_empty())) {
+        for form in std::iter::once(*secret).chain(bare) {
             forms.push(form.to_string());
             forms.push(url::form_urlencoded::byte_serialize(form.as_bytes()).collect());
-            forms.push(
-                percent_encoding::utf8_percent_encode(form, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string(),
-            );
+            let encoded =
+                percent_encoding::utf8_percent_encode(form, percent_encoding::NON_ALPHANUMERIC);
+            forms.push(encoded.to_string());
         }
     }
-    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.retain(|form| form.len() >= SHORTEST_SCRUBBED);
+    forms.sort_unstable();
     forms.dedup();
-    let mut text = text.to_string();
-    for form in &forms {
-        if text.contains(form.as_str()) {
-            text = text.replace(form.as_str(), SCRUBBED);
-        }
+    if forms.is_empty() {
+        return text.to_string();
     }
-    text
+    let matcher = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&forms);
+    match matcher {
+        Ok(matcher) => matcher.replace_all(text, &vec![SCRUBBED; forms.len()]),
+        // Too many or too long to match: show nothing of the vendor's text rather than a secret.
+        Err(_) => SCRUBBED.to_string(),
+    }
 }
 
 /// What a redacted part of a URL reads as (Go's `url.URL.Redacted` writes the same).
@@ -132,6 +141,19 @@ fn names_a_secret(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_is_scrubbed_in_every_encoding_in_one_pass_and_a_short_one_is_left() {
+        let text =
+            "got client_secret=s3cr3t%2Bvalue&x=1, header Bearer tok-abcdef, raw s3cr3t+value";
+        assert_eq!(
+            scrubbed(text, &["s3cr3t+value", "Bearer tok-abcdef", "k"]),
+            "got client_secret=<secret>&x=1, header <secret>, raw <secret>"
+        );
+        // The longest first, in one pass: no part of a secret is left beside the marker.
+        let nested = scrubbed("key=client-secret", &["secret", "client-secret"]);
+        assert_eq!(nested, "key=<secret>");
+    }
 
     #[test]
     fn a_url_prints_without_its_password_or_secret_query_values() {
