@@ -58,6 +58,9 @@ pub struct PowerPlatformTenant {
     pub tenant_capacity: Value,
     /// Whether the service principal may not read tenant capacity: both answer 403.
     pub capacity_forbidden: bool,
+    /// A server-side cap on `pageSize` (undocumented, so allowed): pages shorter than asked
+    /// that are not the last.
+    pub max_page_size: Option<u64>,
 }
 
 impl Default for PowerPlatformTenant {
@@ -67,6 +70,7 @@ impl Default for PowerPlatformTenant {
             client_secret: "pp-sim-secret".into(),
             first_page: 1,
             past_the_end: PastTheEnd::NoContent,
+            max_page_size: None,
             today: Utc::now().date_naive(),
             records: FlowRecords::Generated {
                 seed: 1,
@@ -281,10 +285,13 @@ async fn records(
         );
     }
     let tenant = read(&state.tenant).clone();
-    let query = match parse_query(&raw, tenant.first_page) {
+    let mut query = match parse_query(&raw, tenant.first_page) {
         Ok(query) => query,
         Err(message) => return ms_error(StatusCode::BAD_REQUEST, "BadRequest", &message),
     };
+    if let Some(cap) = tenant.max_page_size {
+        query.page_size = query.page_size.min(cap.max(1));
+    }
     let page = query.page_number.saturating_sub(tenant.first_page) + 1;
     if let Some(response) = apply_fault(state.faults.take(Some(page as u32)), error_body).await {
         return response;

@@ -630,7 +630,12 @@ async fn audits(
         links["next"] =
             json!({"href": audit_page_link(event_type, (start, end), limit, offset + limit)});
     }
-    Json(json!({"data": data, "links": links})).into_response()
+    // `data` is optional in Qlik's contract: an empty result leaves it out, as a real tenant may.
+    let mut body = json!({"links": links});
+    if !data.is_empty() {
+        body["data"] = json!(data);
+    }
+    Json(body).into_response()
 }
 
 /// `GET /api/v1/licenses/overview`, in the shape of qlik.dev's `LicenseOverview`.
@@ -719,15 +724,19 @@ fn page_body(state: &QlikState, query: &Query, raw: &str) -> Value {
         );
     }
     let (overage, close) = *read(&state.tenant_flags);
-    json!({
+    let mut page = json!({
         "totalCount": selected.len(),
         "currentPageCount": data.len(),
-        "data": data,
         "links": links,
         "overage": overage,
         "closeToOverage": close,
         "globalUsageAvailable": true,
-    })
+    });
+    // `data` is optional in Qlik's contract: an empty result leaves it out.
+    if !data.is_empty() {
+        page["data"] = json!(data);
+    }
+    page
 }
 
 fn next_link(style: NextLinkStyle, base_query: &[(String, String)], cursor: &str) -> Value {
@@ -994,15 +1003,15 @@ impl super::kit::SimulatedVendor for QlikKit {
         &[
             "[]",
             "{}",
-            r#"{"totalCount":0,"currentPageCount":0}"#,
-            r#"{"data":{}}"#,
+            r#"{"data":[]}"#,
+            r#"{"data":{},"totalCount":0,"currentPageCount":0}"#,
             "null",
             "\"data\"",
         ]
     }
 
     fn odd_answer(&self) -> &'static str {
-        r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"new":{"x":[1]}}"#
+        r#"{"data":[{"surprise":1},{"resourceType":"app","localUsage":3}],"totalCount":2,"currentPageCount":2,"new":{"x":[1]}}"#
     }
 
     fn benchmark_scale(&self) -> u64 {

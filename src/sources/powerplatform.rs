@@ -2,8 +2,9 @@
 //! per-flow capacity consumption), and optionally `.../TenantContextSummary`.
 //!
 //! Vendor facts (shared/vendor-apis.md §1): `startDate` is required, `endDate` defaults to now;
-//! paging is `pageNumber`/`pageSize` with only `currentPage` in the answer, so the end is a 204,
-//! an empty page or a short page, and whether pages count from 0 or 1 is undocumented
+//! paging is `pageNumber`/`pageSize` with only `currentPage` in the answer, no total and no
+//! next link, so the end is a 204 or an empty page (a short page may be a server-side cap on
+//! `pageSize`, which is undocumented, not the last), and whether pages count from 0 or 1 is undocumented
 //! (`first_page`, default 1); `flowContext` and `flowLicenseCategorization` have no published
 //! enum; throttling may come as a body with `error.code = BurstRequestsThrottled`.
 
@@ -269,21 +270,8 @@ impl Source for PowerPlatform {
         let now = clock.now();
         let windows = Windows::planned(now, &plan);
         let mut folder = Folder::new(&self.settings.labels, windows, &plan);
-        let mut page_number = self.settings.first_page;
-        loop {
-            let url = self.records_url(session, windows, now, page_number);
-            let page = session.get_page(&url).await?;
-            if page.response.status == StatusCode::NO_CONTENT || page.response.body.is_empty() {
-                break;
-            }
-            let body: RecordsPage = page.json_object()?;
-            let count = body.records.len();
-            folder.fold_page(&body);
-            if count < self.settings.page_size as usize {
-                break;
-            }
-            page_number += 1;
-        }
+        self.read_records(session, (windows, now), &mut folder)
+            .await?;
         let mut builder = folder.finish();
         if self.settings.tenant_summary && !plan.history_only {
             self.poll_summary(session, windows, &mut builder).await?;
@@ -341,6 +329,50 @@ impl Source for PowerPlatform {
 }
 
 impl PowerPlatform {
+    /// Every page of records, folded as it arrives, to the 204 or the empty page that ends
+    /// them: a short page may be a server's cap on `pageSize`, not the last. The same page
+    /// twice is a server that ignores `pageNumber`: a short one was all there is, a full one
+    /// could hide more and fails the poll as a loop.
+    async fn read_records(
+        &self,
+        session: &PollSession<'_>,
+        (windows, now): (Windows, DateTime<Utc>),
+        folder: &mut Folder<'_>,
+    ) -> Result<(), PollError> {
+        use std::hash::{Hash, Hasher};
+        let mut page_number = self.settings.first_page;
+        let mut previous = None;
+        loop {
+            let url = self.records_url(session, windows, now, page_number);
+            let page = session.get_page(&url).await?;
+            if page.response.status == StatusCode::NO_CONTENT || page.response.body.is_empty() {
+                return Ok(());
+            }
+            let body: RecordsPage = page.json_object()?;
+            if body.records.is_empty() {
+                return Ok(());
+            }
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            page.response.body.hash(&mut hasher);
+            let digest = hasher.finish();
+            if previous == Some(digest) {
+                if body.records.len() < self.settings.page_size as usize {
+                    return Ok(());
+                }
+                let link = crate::model::secret::redacted_url(&url);
+                let source = crate::http::HttpError::PaginationLoop { link };
+                return Err(crate::http::PageError {
+                    page: page.number,
+                    source,
+                }
+                .into());
+            }
+            previous = Some(digest);
+            folder.fold_page(&body);
+            page_number += 1;
+        }
+    }
+
     fn summary_url(&self, session: &PollSession<'_>, windows: Windows) -> Url {
         let mut url = session.url(SUMMARY_PATH);
         self.base_query(&mut url, windows.start());

@@ -212,13 +212,18 @@ pub struct Qlik {
 }
 
 // Borrowed from the page's bytes: a record costs no allocation unless a string has escapes.
-/// `data` is required: Qlik's answers carry it on every page, empty or not, and an object
-/// without it (a gateway's or an error's body) read as no records would drop every series.
+/// As Qlik's contract has it (`@qlik/api` consumption.d.ts): `currentPageCount` and
+/// `totalCount` are required, `data` is not (an empty result may leave it out). An object
+/// without the counts (a gateway's or an error's body) is not read as a tenant without records.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ExecutionsPage<'a> {
-    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
+    #[serde(borrow, default, deserialize_with = "crate::sources::strict::objects")]
     data: Vec<Execution<'a>>,
+    #[serde(rename = "currentPageCount")]
+    _current_page_count: serde::de::IgnoredAny,
+    #[serde(rename = "totalCount")]
+    _total_count: serde::de::IgnoredAny,
     #[serde(
         borrow,
         default,
@@ -876,7 +881,7 @@ mod tests {
               {"unit":"reloads","resourceType":"app","resourceAction":"reload","periodType":"month",
                "periodStart":"2026-10-01","periodEnd":"2026-10-31","localUsage":7,"blocked":true,
                "unknownField":{"ignored":true}}
-            ],"overage":true,"closeToOverage":false}"#,
+            ],"overage":true,"closeToOverage":false,"totalCount":3,"currentPageCount":3}"#,
         )
         .unwrap();
         let labels = default_labels();

@@ -101,15 +101,61 @@ async fn window_sums_are_exact_for_every_label_set_across_pages() {
         m.get("consumption_source_data_updated_timestamp_seconds", &health),
         Some(newest)
     );
-    // Five records in range, two a page: the short third page ends the walk.
+    // Five records in range, two a page: a short page may be a server's cap, so the walk ends
+    // at the fourth, answered 204.
     let queries = simulator.queries();
-    assert_eq!(queries.len(), 3, "{queries:?}");
+    assert_eq!(queries.len(), 4, "{queries:?}");
     assert!(queries[0].starts_with("api-version=2024-10-01&startDate=2026-11-01T00%3A00%3A00Z&endDate=2026-11-22T10%3A00%3A00Z"), "{}", queries[0]);
     assert!(
-        queries[2].ends_with("pageNumber=3&pageSize=2"),
+        queries[3].ends_with("pageNumber=4&pageSize=2"),
         "{}",
-        queries[2]
+        queries[3]
     );
+}
+
+/// The contract has no total, no next link and no maximum page size: a server that caps
+/// `pageSize` below what was asked sends short pages that are not the last. Every page is
+/// read, to the empty one or the 204.
+#[tokio::test]
+async fn short_pages_from_a_server_side_cap_are_not_taken_for_the_last() {
+    let records: Vec<Value> = (0..250)
+        .map(|i| {
+            record(
+                "2026-11-22T08:00:00Z",
+                "e1",
+                "Premium",
+                "Premium",
+                &format!("u{i}"),
+                1,
+            )
+        })
+        .collect();
+    for past_the_end in [PastTheEnd::NoContent, PastTheEnd::EmptyPage] {
+        let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+            max_page_size: Some(100),
+            past_the_end,
+            ..tenant(records.clone())
+        });
+        let running = simulator.start(0).await.unwrap();
+        let exporter = TestExporter::start(&source(
+            &running.url(),
+            "    page_size: 1000
+",
+        ))
+        .await;
+        exporter.assert_polls(0).await;
+        let m = exporter.scrape().await;
+        let premium = [
+            ("environment_id", "e1"),
+            ("flow_context", "Premium"),
+            ("flow_license_categorization", "Premium"),
+        ];
+        assert_eq!(
+            units(&m, &premium, "today"),
+            Some(250.0),
+            "{past_the_end:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -131,10 +177,12 @@ async fn after_the_first_poll_only_the_unsettled_days_are_asked_for_with_the_sam
         "{}",
         queries[0]
     );
+    // Each poll reads its one page and the 204 after it.
+    assert_eq!(queries.len(), 4, "{queries:?}");
     assert!(
-        queries[1].contains("startDate=2026-11-19T00%3A00%3A00Z"),
+        queries[2].contains("startDate=2026-11-19T00%3A00%3A00Z"),
         "{}",
-        queries[1]
+        queries[2]
     );
     let units_of = |m: &crate::helpers::Exposition| -> Vec<String> {
         m.text
@@ -581,4 +629,37 @@ async fn the_documented_currency_report_and_capacity_shapes_are_read() {
     );
     assert_eq!(vendor_budget(&m, "Database", "MB", "used"), Some(3150.94));
     assert_eq!(vendor_budget(&m, "ApiCallCount", "units", "used"), None);
+}
+
+/// A server that ignores `pageNumber` sends the same page again: a full one could hide more
+/// records, so the poll fails as a loop rather than serving the first page as all; a short one
+/// was all there is.
+#[tokio::test]
+async fn the_same_full_page_twice_is_a_loop_and_the_same_short_page_is_the_end() {
+    let page = json!({"records": [
+        record("2026-11-22T08:00:00Z", "e1", "Premium", "Premium", "u1", 4),
+        record("2026-11-22T08:00:00Z", "e1", "Premium", "Premium", "u2", 4)]})
+    .to_string();
+    for (page_size, polls) in [(2, false), (3, true)] {
+        let simulator = PowerPlatformSimulator::new(tenant(fixture()));
+        simulator
+            .faults()
+            .inject(When::Next, Fault::answer(&page), usize::MAX);
+        let running = simulator.start(0).await.unwrap();
+        let extra = format!("    page_size: {page_size}\n    max_retries: 0\n");
+        let exporter = TestExporter::start(&source(&running.url(), &extra)).await;
+        assert_eq!(exporter.poll(0).await, polls, "page_size {page_size}");
+        match polls {
+            true => {
+                let m = exporter.scrape().await;
+                let premium = [
+                    ("environment_id", "e1"),
+                    ("flow_context", "Premium"),
+                    ("flow_license_categorization", "Premium"),
+                ];
+                assert_eq!(units(&m, &premium, "today"), Some(8.0));
+            }
+            false => assert!(exporter.last_error(0).contains("pagination loop")),
+        }
+    }
 }

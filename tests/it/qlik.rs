@@ -840,7 +840,7 @@ async fn a_qlik_cursor_that_repeats_is_stopped() {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     let server = MockServer::start().await;
-    let body = json!({"data": [], "links": {"next": {"href": "/api/v1/consumption/executions?page=same", "token": "same"}}});
+    let body = json!({"data": [], "totalCount": 0, "currentPageCount": 0, "links": {"next": {"href": "/api/v1/consumption/executions?page=same", "token": "same"}}});
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(&server)
@@ -977,7 +977,9 @@ async fn the_documented_licence_overview_is_read() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/consumption/executions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [], "links": {}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [], "links": {}, "totalCount": 0, "currentPageCount": 0}),
+        ))
         .mount(&server)
         .await;
     // qlik.dev's example allotments (vendor-limits.md §4.1).
@@ -1021,7 +1023,7 @@ async fn the_bytes_each_source_reads_from_its_vendor_are_counted() {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let server = MockServer::start().await;
-    let page = r#"{"data":[],"links":{},"overage":false}"#;
+    let page = r#"{"data":[],"links":{},"overage":false,"totalCount":0,"currentPageCount":0}"#;
     let refused = r#"{"errors":[{"code":"HTTP-404","title":"Not Found"}]}"#;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(page, "application/json"))
@@ -1383,4 +1385,36 @@ async fn a_secret_a_vendor_echoes_is_scrubbed_from_the_error_a_user_sees() {
     let landing = crate::helpers::get(&format!("http://{}/", exporter.addr)).await;
     assert!(landing.contains("&lt;secret&gt;") || landing.contains("<secret>"));
     assert!(!landing.contains("s3cr3t") && !landing.contains("ss+word"));
+}
+
+/// Qlik's contract makes `data` optional on executions and audits pages: an empty result may
+/// leave it out (the simulator does), and is read as no records, not as a broken answer; a
+/// body without the required counts still is one.
+#[tokio::test]
+async fn pages_without_data_are_empty_results_and_a_body_without_counts_is_refused() {
+    let empty = QlikTenant {
+        assignments: 0,
+        ..tenant()
+    };
+    let simulator = QlikSimulator::new(empty, Vec::new());
+    let running = simulator.start(0).await.unwrap();
+    let extra = "    seats: true\n    seat_activity: true\n    max_retries: 0\n";
+    let yaml = format!("sources:\n{}", qlik_source("acme", &running.url(), extra));
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    assert_eq!(m.count("consumption_qlik_local_usage"), 0);
+    let audits = simulator
+        .received()
+        .iter()
+        .filter(|r| r.path == "/api/v1/audits")
+        .count();
+    assert_eq!(audits, 2, "both session event names were asked");
+
+    simulator
+        .faults()
+        .inject(When::Next, Fault::answer(r#"{"data":[]}"#), 1);
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(error.contains("currentPageCount"), "{error}");
 }

@@ -56,9 +56,11 @@ pub(super) fn first_page(
     url
 }
 
-/// `data` is required: a body without it is not a tenant without sessions.
+/// `data` is optional in Qlik's contract (`@qlik/api` audits.d.ts, `GetResult`): an event
+/// name without events in 90 days may leave it out.
 #[derive(Deserialize)]
 struct AuditPage {
+    #[serde(default)]
     data: Vec<Value>,
     #[serde(default)]
     links: Value,
