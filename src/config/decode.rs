@@ -294,6 +294,7 @@ impl Decoder<'_> {
         let schedule = self.schedule(prefix, &common, global);
         let limits = self.limits(prefix, &common, global);
         let credentials = (common.authorization.take(), common.oauth2.take());
+        let scopes_written = credentials.1.as_ref().is_some_and(|o| !o.scopes.is_empty());
         let auth = self.auth(prefix, &common.name, source_type, &base_url, credentials);
         let source = match source_type.build(VendorKeys::new(vendor_settings)) {
             Ok(source) => Some(source),
@@ -313,9 +314,18 @@ impl Decoder<'_> {
         let http = self.client_for(&decoded);
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
-            // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set.
-            for (key, value) in source.default_token_params() {
+            // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set,
+            // and the scopes the source's options need, unless `scopes` is written.
+            let defaults = source.token_defaults();
+            for (key, value) in defaults.params {
                 oauth.endpoint_params.entry(key).or_insert(value);
+            }
+            if !scopes_written {
+                for scope in defaults.scopes {
+                    if !oauth.scopes.contains(&scope) {
+                        oauth.scopes.push(scope);
+                    }
+                }
             }
         }
         Some(SourceConfig {

@@ -135,6 +135,8 @@ struct SimState {
     assertions_accepted: Mutex<u32>,
     faults: Faults,
     queries: Mutex<Vec<String>>,
+    /// The tokens asked for with Cloud Backup's permission: its seats refuse any other.
+    backup_tokens: Mutex<std::collections::HashSet<String>>,
 }
 
 impl AvePointSimulator {
@@ -147,6 +149,7 @@ impl AvePointSimulator {
                 assertions_accepted: Mutex::new(0),
                 faults: Faults::default(),
                 queries: Mutex::default(),
+                backup_tokens: Mutex::default(),
             }),
         }
     }
@@ -237,6 +240,10 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
             .into_response();
     }
     let token = state.tokens.issue("avepoint-sim-token-", None);
+    // A token's scope is the permission it was requested for.
+    if field("scope").split(' ').any(|s| s == BACKUP_PERMISSION) {
+        lock(&state.backup_tokens).insert(token.clone());
+    }
     Json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token})).into_response()
 }
 
@@ -407,11 +414,21 @@ async fn inventory(
     Json(json!({list: items, "totalCount": tenant.inventory, "nextLink": next})).into_response()
 }
 
+/// The permission Cloud Backup's seats need in the token (AvePoint's Cloud Backup API reference).
+const BACKUP_PERMISSION: &str = "microsoft365backup.subscriptionInfo.read.all";
+
 /// `GET /backup/m365/cloudbackuplicenseconsumption`: the tenant's Cloud Backup seats in
 /// AvePoint's envelope (`statusCode`, `data`, …), as the documented sample has them.
 async fn backup_consumption(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
     if !state.tokens.accepts(&headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let permitted = super::bearer(&headers).is_some_and(|t| lock(&state.backup_tokens).contains(t));
+    if !permitted {
+        return error(
+            StatusCode::FORBIDDEN,
+            "The token lacks the permission microsoft365backup.subscriptionInfo.read.all.",
+        );
     }
     if let Some(response) = apply_fault(state.faults.take_entitlement(), |s| {
         error_json(s, "simulated fault").to_string()

@@ -224,6 +224,8 @@ struct SimState {
     revisions: Revisions,
     /// Units added to the last day of every answer, for every service (f64 bits).
     surge: std::sync::atomic::AtomicU64,
+    /// The scopes each token was issued for: Orchestrator refuses a token without its own.
+    scopes: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl UiPathSimulator {
@@ -236,6 +238,7 @@ impl UiPathSimulator {
                 bodies: Mutex::default(),
                 revisions: Revisions::default(),
                 surge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
+                scopes: Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -335,6 +338,7 @@ async fn token(State(state): State<Arc<SimState>>, body: String) -> Response {
         _ => return refuse("unsupported_grant_type", ""),
     }
     let token = state.tokens.issue("uipath-sim-token-", None);
+    lock(&state.scopes).insert(token.clone(), field("scope").to_string());
     Json(json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer", "scope": field("scope")})).into_response()
 }
 
@@ -394,6 +398,25 @@ pub fn tenant_consumption(org: &UiPathOrganization, tenant: &str, code: &str) ->
 }
 
 /// Checks what every Orchestrator licence read checks: the token, the permission, the tenant.
+/// Whether the token was asked for with the scopes Orchestrator's spec requires of
+/// `GetLicense` and `GetLicensesNamedUser`: `OR.License` or `OR.License.Read`, and
+/// `OR.Settings` or `OR.Settings.Read`. A static token (issued elsewhere) is taken as it is.
+fn has_orchestrator_scopes(state: &SimState, headers: &HeaderMap) -> bool {
+    let Some(token) = super::bearer(headers) else {
+        return false;
+    };
+    let scopes = lock(&state.scopes);
+    let Some(granted) = scopes.get(token) else {
+        return true;
+    };
+    let has = |name: &str| {
+        granted
+            .split(' ')
+            .any(|s| s == name || s.strip_suffix(".Read") == Some(name))
+    };
+    has("OR.License") && has("OR.Settings")
+}
+
 async fn orchestrator_refusal(
     state: &SimState,
     headers: &HeaderMap,
@@ -408,6 +431,9 @@ async fn orchestrator_refusal(
     }
     if let Some(response) = apply_fault(state.faults.take_entitlement(), error_body).await {
         return Some(response);
+    }
+    if !has_orchestrator_scopes(state, headers) {
+        return Some(error(StatusCode::FORBIDDEN, "You are not authorized! (#0)"));
     }
     if state.org.licences_forbidden {
         return Some(error(StatusCode::FORBIDDEN, "You are not authorized! (#0)"));

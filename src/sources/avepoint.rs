@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -191,6 +191,19 @@ impl Folder {
 impl Source for AvePoint {
     fn endpoints(&self) -> &'static [Endpoint] {
         seats::ENDPOINTS
+    }
+
+    /// A token's scope is the permission it is requested for: Cloud Backup's seats need theirs
+    /// in the request.
+    fn token_defaults(&self) -> TokenDefaults {
+        let scopes = match self.settings.cloud_backup_seats {
+            true => vec![seats::BACKUP_SCOPE_NAME.to_string()],
+            false => Vec::new(),
+        };
+        TokenDefaults {
+            params: Vec::new(),
+            scopes,
+        }
     }
 
     /// The first connection count (of the first flow asked for), and the seats as configured.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
-use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use super::{Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -355,11 +355,12 @@ impl Source for Dynatrace {
         BudgetUnit::Label("unit")
     }
 
-    fn default_token_params(&self) -> Vec<(String, String)> {
-        vec![(
-            "resource".to_string(),
-            format!("urn:dtaccount:{}", self.settings.account_uuid),
-        )]
+    fn token_defaults(&self) -> TokenDefaults {
+        let resource = format!("urn:dtaccount:{}", self.settings.account_uuid);
+        TokenDefaults {
+            params: vec![("resource".to_string(), resource)],
+            scopes: Vec::new(),
+        }
     }
 }
 

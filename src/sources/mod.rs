@@ -253,15 +253,24 @@ pub trait Source: Send + Sync {
         |_| None
     }
 
-    /// Form fields the token request needs by default, from the vendor's own keys.
-    fn default_token_params(&self) -> Vec<(String, String)> {
-        Vec::new()
+    /// What the token request needs by default, from the vendor's own keys.
+    fn token_defaults(&self) -> TokenDefaults {
+        TokenDefaults::default()
     }
 
     /// Recognises a throttling answer that is not a 429 (Microsoft's `BurstRequestsThrottled`).
     fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
         None
     }
+}
+
+/// What a source's token request needs beyond `oauth2` as written: form fields (Dynatrace's
+/// `resource`), and the scopes its options' endpoints require on top of the vendor's default
+/// ones (a token's scope is the permission it was requested for), unless `scopes` is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenDefaults {
+    pub params: Vec<(String, String)>,
+    pub scopes: Vec<String>,
 }
 
 /// Why a poll failed.

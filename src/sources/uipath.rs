@@ -18,7 +18,7 @@ use serde_json::json;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
+use super::{Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
 use crate::http::{ErrorDetailFn, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -213,6 +213,19 @@ struct Consumption {
 impl Source for UiPath {
     fn endpoints(&self) -> &'static [Endpoint] {
         probes::ENDPOINTS
+    }
+
+    /// Orchestrator's `GetLicense` and `GetLicensesNamedUser` require `OR.License(.Read)` and
+    /// `OR.Settings(.Read)` (its OpenAPI's security entries): `seats: true` asks for both.
+    fn token_defaults(&self) -> TokenDefaults {
+        let scopes = match self.settings.seats {
+            true => seats::SEATS_SCOPES.map(String::from).to_vec(),
+            false => Vec::new(),
+        };
+        TokenDefaults {
+            params: Vec::new(),
+            scopes,
+        }
     }
 
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {

@@ -597,3 +597,28 @@ async fn cloud_backup_seats_that_are_not_finite_numbers_fail_the_poll() {
     ];
     assert_eq!(m.get("consumption_source_errors_total", &reason), Some(1.0));
 }
+
+/// `cloud_backup_seats: true` asks for Cloud Backup's permission in the token request (a
+/// token's scope is the permission it was requested for); written scopes are taken as they are.
+#[tokio::test]
+async fn cloud_backup_seats_ask_for_their_permission_unless_the_config_writes_scopes() {
+    let running = AvePointSimulator::new(AvePointTenant::default())
+        .start(0)
+        .await
+        .unwrap();
+    let keys = "    seats: true\n    cloud_backup_seats: true\n    max_retries: 0\n";
+    let exporter = TestExporter::start(&source(&running.url(), keys)).await;
+    exporter.assert_polls(0).await;
+    let written = source(&running.url(), keys).replace(
+        "      client_secret: avepoint-sim-secret\n",
+        "      client_secret: avepoint-sim-secret\n      scopes: [enpower.data.read.all]\n",
+    );
+    let exporter = TestExporter::start(&written).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("HTTP 403")
+            && error.contains("microsoft365backup.subscriptionInfo.read.all"),
+        "{error}"
+    );
+}

@@ -759,3 +759,38 @@ async fn the_seats_command_of_the_binary_prints_csv_and_refuses_an_unknown_sourc
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("unknown source nope"));
 }
+
+/// `seats: true` asks for the scopes Orchestrator's spec requires of its licence endpoints,
+/// beside the vendor's default; scopes written in the config are taken as they are, and a token
+/// without Orchestrator's scopes is refused there, naming them.
+#[tokio::test]
+async fn seats_ask_for_orchestrators_scopes_unless_the_config_writes_its_own() {
+    let running = UiPathSimulator::new(UiPathOrganization::default())
+        .start(0)
+        .await
+        .unwrap();
+    let config = crate::helpers::parse_config(&source(&running.url(), "    seats: true\n"));
+    let scopes = match &config.sources[0].auth {
+        consumption_exporter::http::AuthConfig::OAuth2(oauth) => oauth.scopes.clone(),
+        _ => panic!("the source takes OAuth2"),
+    };
+    assert_eq!(
+        scopes,
+        ["PM.License", "OR.License.Read", "OR.Settings.Read"]
+    );
+    let exporter = TestExporter::start(&source(&running.url(), "    seats: true\n")).await;
+    exporter.assert_polls(0).await;
+
+    let written = "    seats: true\n    max_retries: 0\n    oauth2:\n      client_id: uipath-sim-app\n      client_secret: uipath-sim-secret\n      scopes: [PM.License]\n";
+    let yaml = source(&running.url(), "").replace(
+        "    oauth2:\n      client_id: uipath-sim-app\n      client_secret: uipath-sim-secret\n",
+        written,
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("HTTP 403") && error.contains("OR.License.Read"),
+        "{error}"
+    );
+}

@@ -27,6 +27,9 @@ use crate::sources::{PollError, Probe};
 /// What a refused inventory read needs.
 const SEATS_SCOPE: &str = "seats: true needs the scope enpower.data.read.all and an app registered for EnPower's Power Platform inventory";
 
+/// The permission Cloud Backup's seats need, asked for in the token request.
+pub(super) const BACKUP_SCOPE_NAME: &str = "microsoft365backup.subscriptionInfo.read.all";
+
 /// What a refused Cloud Backup read needs.
 const BACKUP_SCOPE: &str =
     "cloud_backup_seats: true needs the permission microsoft365backup.subscriptionInfo.read.all";

@@ -42,6 +42,10 @@ pub(super) fn default_robot_types() -> Vec<String> {
     .to_vec()
 }
 
+/// The scopes `seats: true` adds to the token request: Orchestrator's spec requires them of
+/// `GetLicense` and `GetLicensesNamedUser`.
+pub(super) const SEATS_SCOPES: [&str; 2] = ["OR.License.Read", "OR.Settings.Read"];
+
 /// What a refused licence read needs.
 const LICENCE_GRANT: &str = "seats: true needs the scopes OR.License.Read (named users) and OR.Settings.Read (the licence) and the License.View permission on the tenant";
 
