@@ -16,7 +16,7 @@ use super::raw::*;
 use super::{Config, ConfigError, Schedule, SourceConfig};
 use crate::http::{AuthConfig, ClientCredential, Grant, OAuth2Config, RequestLimits};
 use crate::settings::{decode_settings, join_path, strip_serde_yaml_location, VendorKeys};
-use crate::sources::{self, Source, SourceType};
+use crate::sources::{self, Source, SourceType, TokenDefaults};
 
 pub(super) struct Decoder<'a> {
     pub(super) index: &'a PositionIndex,
@@ -314,19 +314,7 @@ impl Decoder<'_> {
         let http = self.client_for(&decoded);
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
-            // Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set,
-            // and the scopes the source's options need, unless `scopes` is written.
-            let defaults = source.token_defaults();
-            for (key, value) in defaults.params {
-                oauth.endpoint_params.entry(key).or_insert(value);
-            }
-            if !scopes_written {
-                for scope in defaults.scopes {
-                    if !oauth.scopes.contains(&scope) {
-                        oauth.scopes.push(scope);
-                    }
-                }
-            }
+            add_token_defaults(oauth, source.token_defaults(), scopes_written);
         }
         Some(SourceConfig {
             name: common.name,
@@ -588,6 +576,22 @@ impl Decoder<'_> {
                 let message = format!("duplicate source name {:?}: names must be unique (they are the `source` label)", source.name);
                 self.error(format!("sources[{i}].name"), message);
             }
+        }
+    }
+}
+
+/// Form fields the vendor's token endpoint needs (Dynatrace's `resource`), unless set, and the
+/// scopes the source's options need, unless `scopes` is written.
+fn add_token_defaults(oauth: &mut OAuth2Config, defaults: TokenDefaults, scopes_written: bool) {
+    for (key, value) in defaults.params {
+        oauth.endpoint_params.entry(key).or_insert(value);
+    }
+    if scopes_written {
+        return;
+    }
+    for scope in defaults.scopes {
+        if !oauth.scopes.contains(&scope) {
+            oauth.scopes.push(scope);
         }
     }
 }

@@ -105,6 +105,34 @@ pub fn seats_bought(org: &UiPathOrganization, tenant: &str, licence: &str) -> i6
     base - 100 * index as i64
 }
 
+/// `robotType`'s enum in Orchestrator's OpenAPI (uipathcli `definitions/orchestrator.yaml`).
+pub const ROBOT_TYPES: [&str; 24] = [
+    "NonProduction",
+    "Attended",
+    "Unattended",
+    "Development",
+    "Studio",
+    "RpaDeveloper",
+    "StudioX",
+    "CitizenDeveloper",
+    "Headless",
+    "StudioPro",
+    "RpaDeveloperPro",
+    "TestAutomation",
+    "AutomationCloud",
+    "Serverless",
+    "AutomationKit",
+    "ServerlessTestAutomation",
+    "AutomationCloudTestAutomation",
+    "AttendedStudioWeb",
+    "Hosting",
+    "AssistantWeb",
+    "ProcessOrchestration",
+    "AgentService",
+    "AppTest",
+    "PerformanceTest",
+];
+
 /// One named user of a tenant, as `GetLicensesNamedUser` lists it: user name, licence type, and
 /// when the robot last acquired a licence (none: never). Drawn from the seed: about a third
 /// idle for 30 days or more, some never used.
@@ -485,7 +513,7 @@ async fn get_license(
 
 /// `GET …/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='T')`:
 /// the tenant's named users of that type, `$top` at most 1000, `$skip`; `@odata.count` on every
-/// page, as the documented example has it; an unknown type answers 400.
+/// page, as the documented example has it; a type outside the spec's enum answers 400.
 async fn named_users(
     State(state): State<Arc<SimState>>,
     Path((org, tenant, function)): Path<(String, String, String)>,
@@ -498,12 +526,12 @@ async fn named_users(
     let robot_type = function
         .strip_prefix("UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='")
         .and_then(|rest| rest.strip_suffix("')"));
-    let Some(robot_type) = robot_type.filter(|t| NAMED_USER_TYPES.iter().any(|(n, _)| n == t))
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "The robotType is not a named-user licence type.",
-        );
+    // Any robot type of the spec's enum is answered (a type without named users: an empty
+    // list); another is a bad value, which OData names.
+    let Some(robot_type) = robot_type.filter(|t| ROBOT_TYPES.contains(t)) else {
+        let shown = robot_type.unwrap_or_default();
+        let message = format!("The value '{shown}' is not valid for robotType.");
+        return error(StatusCode::BAD_REQUEST, &message);
     };
     let raw = raw.unwrap_or_default();
     let pairs: std::collections::HashMap<String, String> =

@@ -794,3 +794,42 @@ async fn seats_ask_for_orchestrators_scopes_unless_the_config_writes_its_own() {
         "{error}"
     );
 }
+
+/// Only the 400 that names the robot type (a value the tenant does not know) skips that type;
+/// any other 400 of the named-user endpoint fails the poll by name, never read as "no users".
+#[tokio::test]
+async fn only_a_400_naming_the_robot_type_skips_it() {
+    use consumption_exporter::simulator::{Fault, When};
+    let org = UiPathOrganization::default();
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let unknown = "    seats: true\n    seat_robot_types: [Attended, NotARobotType]\n";
+    let exporter = TestExporter::start(&source(&running.url(), unknown)).await;
+    exporter.assert_polls(0).await;
+    let m = exporter.scrape().await;
+    let attended = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("licence", "Attended"),
+        ("sub_account", TENANT_A),
+    ];
+    assert!(m.get("consumption_seats_assigned", &attended).is_some());
+
+    let simulator = UiPathSimulator::new(org);
+    // The licence answers; the first named-user page is refused with a 400 of another kind.
+    let faults = simulator.faults();
+    faults.inject(
+        When::Entitlements,
+        Fault::Delay(std::time::Duration::ZERO),
+        1,
+    );
+    faults.inject(When::Entitlements, Fault::Status(400), 1);
+    let running = simulator.start(0).await.unwrap();
+    let yaml = source(&running.url(), "    seats: true\n    max_retries: 0\n");
+    let exporter = TestExporter::start(&yaml).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("HTTP 400") && error.contains("Attended named users of tenant"),
+        "{error}"
+    );
+}

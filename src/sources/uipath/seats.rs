@@ -7,8 +7,9 @@
 //! Vendor facts and gaps: `$top` is at most 1000 and a page is read until one comes back short
 //! or `@odata.count` is reached; `LastLoginDate` is when the robot last acquired a licence (the
 //! activity read here), null for one never used; which robot types are named-user types is
-//! undocumented, so the configured list is asked and a type the tenant refuses with 400 is
-//! skipped; the keys of `Allowed` and `Used` are undocumented and read as licence names.
+//! undocumented, so the configured list is asked and a type the tenant refuses with a 400
+//! that names it (OData's "The value 'X' is not valid for robotType") is skipped, any other
+//! 400 fails the poll; the keys of `Allowed` and `Used` are undocumented and read as licence names.
 
 use std::collections::BTreeMap;
 
@@ -167,9 +168,14 @@ impl UiPath {
             let page = match session.get_page(&url).await {
                 Ok(page) => page,
                 Err(PageError {
-                    source: HttpError::Status { status, .. },
+                    source: HttpError::Status { status, detail, .. },
                     ..
-                }) if status == reqwest::StatusCode::BAD_REQUEST && read == 0 => return Ok(None),
+                }) if status == reqwest::StatusCode::BAD_REQUEST
+                    && read == 0
+                    && detail.contains(&format!("'{robot_type}'")) =>
+                {
+                    return Ok(None)
+                }
                 Err(error) => return Err(fail(error)),
             };
             let body: NamedUserPage = page.json_object().map_err(fail)?;
