@@ -58,6 +58,9 @@ pub struct AvePointTenant {
     /// Cloud Backup for Microsoft 365 seats: (purchased, assigned); none: the tenant has no
     /// Cloud Backup, and the endpoint answers 404.
     pub backup_seats: Option<(u32, u32)>,
+    /// Whether a connection-usage query without `flowId` is refused (400), as the reference's
+    /// "Required: Yes" would have it; by default all flows are returned, as its text says.
+    pub flow_id_required: bool,
 }
 
 /// One inventory item: (id, environment, last activity as AvePoint writes it, `""` for
@@ -95,6 +98,7 @@ impl Default for AvePointTenant {
             inventory: 30,
             today: chrono::Utc::now().date_naive(),
             backup_seats: Some((100, 47)),
+            flow_id_required: false,
         }
     }
 }
@@ -320,6 +324,9 @@ async fn usage(
     .await
     {
         return response;
+    }
+    if state.tenant.flow_id_required && !pairs.contains_key("flowId") {
+        return error(StatusCode::BAD_REQUEST, "The flowId field is required.");
     }
     let rows: Vec<&(String, String, String)> = state
         .tenant

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
-use crate::http::{ErrorDetailFn, PollSession, Request};
+use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
@@ -187,6 +187,20 @@ impl Folder {
     }
 }
 
+/// What to do when the query without `flowId` (the documented "all flows" call) is refused
+/// with a 400: AvePoint's reference marks `flowId` "Required: Yes", so a server may enforce it.
+fn unfiltered_refused(error: crate::http::PageError, flow_id: Option<&str>) -> PollError {
+    let refused =
+        matches!(&error.source, HttpError::Status { status, .. } if status.as_u16() == 400);
+    if !refused || flow_id.is_some() {
+        return error.into();
+    }
+    PollError::Item {
+        item: "connection usage of all flows (no flowId: AvePoint's reference marks it required; list the flows to read in flow_ids)".to_string(),
+        source: error.source,
+    }
+}
+
 #[async_trait]
 impl Source for AvePoint {
     fn endpoints(&self) -> &'static [Endpoint] {
@@ -237,7 +251,8 @@ impl Source for AvePoint {
             let mut url = self.first_url(session, flow_id);
             let mut first_page_of_query = true;
             loop {
-                let page = session.get_page(&url).await?;
+                let page = session.get_page(&url).await;
+                let page = page.map_err(|error| unfiltered_refused(error, flow_id))?;
                 let body: UsagePage = page.json_object()?;
                 for record in &body.connection_usage_cloud_flows {
                     folder.fold_record(record);

@@ -622,3 +622,31 @@ async fn cloud_backup_seats_ask_for_their_permission_unless_the_config_writes_sc
         "{error}"
     );
 }
+
+/// AvePoint's reference marks `flowId` "Required: Yes" while its text says all flows are
+/// returned without it. Without `flow_ids` the exporter makes that documented call; a server
+/// that enforces the parameter fails the poll saying to list the flows, and with `flow_ids`
+/// the same server answers.
+#[tokio::test]
+async fn a_server_that_requires_flow_id_is_answered_with_flow_ids() {
+    let rows = generate_rows(4, 10);
+    let simulator = AvePointSimulator::new(AvePointTenant {
+        rows: rows.clone(),
+        flow_id_required: true,
+        ..AvePointTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let exporter = TestExporter::start(&source(&running.url(), "    max_retries: 0\n")).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("HTTP 400") && error.contains("list the flows to read in flow_ids"),
+        "{error}"
+    );
+    let flow = &rows[0].0;
+    let extra = format!("    flow_ids: [{flow}]\n");
+    let exporter = TestExporter::start(&source(&running.url(), &extra)).await;
+    exporter.assert_polls(0).await;
+    let only: Vec<_> = rows.iter().filter(|r| &r.0 == flow).cloned().collect();
+    assert_connections(&exporter.scrape().await, &only);
+}
