@@ -504,7 +504,7 @@ async fn get_license(
         .unwrap_or_default()
         .and_utc();
     Json(json!({
-        "Id": 1, "ExpireDate": expires.timestamp(), "GracePeriodEndDate": null, "GracePeriod": 0,
+        "Id": 1, "ExpireDate": expires.timestamp(), "GracePeriod": 0,
         "Allowed": allowed, "Used": used, "IsExpired": false, "IsRegistered": true,
         "SubscriptionPlan": "Enterprise", "UserLicensingEnabled": true,
     }))
@@ -549,9 +549,14 @@ async fn named_users(
         .map(|i| named_user(&state.org, &tenant, i))
         .filter(|(_, licence, _)| *licence == robot_type)
         .map(|(name, _, last)| {
-            json!({"UserName": name, "Key": name, "LastLoginDate": last.map(|t| t.to_rfc3339()),
-                   "MachinesCount": 1, "IsLicensed": false, "ActiveRobotId": null,
-                   "MachineNames": ["SIM-MACHINE"], "ActiveMachineNames": []})
+            let mut user = json!({"UserName": name, "Key": name, "MachinesCount": 1,
+                   "IsLicensed": false, "ActiveRobotId": null,
+                   "MachineNames": ["SIM-MACHINE"], "ActiveMachineNames": []});
+            // The spec's LastLoginDate is a date-time, never null: a user never seen has none.
+            if let Some(last) = last {
+                user["LastLoginDate"] = json!(last.to_rfc3339());
+            }
+            user
         })
         .collect();
     let count = users.len();

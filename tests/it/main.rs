@@ -4,6 +4,7 @@ mod budgets;
 mod chart;
 mod cli;
 mod config;
+mod contracts;
 mod docs;
 mod dynatrace;
 mod e2e;

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Rebuilds tests/fixtures/vendor-specs/ from the vendors' own machine-readable contracts.
+
+The artefacts are fetched by hand (CI never downloads them) as git checkouts pinned below:
+
+    scripts/vendor-specs.py --dynatrace DIR --uipath DIR
+
+DIR is a clone of the repository named in SOURCES (its pinned commit is read with `git show`,
+whatever is checked out). For each endpoint the exporter calls, the 200 answer's schema is cut
+out with every component it references, converted from OpenAPI 3.0 to JSON Schema (draft
+2020-12: `nullable` becomes a `null` type, `#/components/schemas/X` becomes `#/$defs/X`), and
+written with the endpoint's path template and required query parameters. Nothing is relaxed
+here: where a vendor's artefact is wrong, the test names the defect and relaxes only it.
+"""
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+SOURCES = {
+    "dynatrace": {
+        "repository": "https://github.com/Dynatrace/dynatrace-configuration-as-code-core",
+        "commit": "7fb4c95",
+        "file": "gen/specs/account_management/spec.json",
+        "licence": "Apache-2.0",
+        "endpoints": {
+            "subscriptions": "/sub/v2/accounts/{accountUuid}/subscriptions",
+            "subscription": "/sub/v2/accounts/{accountUuid}/subscriptions/{subscriptionUuid}",
+            "forecast": "/sub/v2/accounts/{accountUuid}/subscriptions/forecast",
+            "usage_v2": "/sub/v2/accounts/{accountUuid}/subscriptions/{subscriptionUuid}/environments/usage",
+            "usage": "/sub/v3/accounts/{accountUuid}/subscriptions/{subscriptionUuid}/environments/usage",
+            "cost": "/sub/v3/accounts/{accountUuid}/subscriptions/{subscriptionUuid}/environments/cost",
+            "cost_allocation": "/v1/subscriptions/{subscription-uuid}/cost-allocation",
+        },
+    },
+    "uipath-orchestrator": {
+        "repository": "https://github.com/UiPath/uipathcli",
+        "commit": "310b305",
+        "file": "definitions/orchestrator.yaml",
+        "licence": "MIT",
+        "endpoints": {
+            "licence": "/odata/Settings/UiPath.Server.Configuration.OData.GetLicense",
+            "named_users": "/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='{robotType}')",
+        },
+    },
+}
+
+
+def to_json_schema(node):
+    """OpenAPI 3.0 schema objects as JSON Schema 2020-12."""
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "$ref" and value.startswith("#/components/schemas/"):
+            out["$ref"] = "#/$defs/" + value.rsplit("/", 1)[1]
+        elif key in ("nullable", "example", "xml", "discriminator", "externalDocs"):
+            continue
+        else:
+            out[key] = to_json_schema(value)
+    if node.get("nullable") is True:
+        if "type" in out:
+            kind = out["type"]
+            out["type"] = (kind if isinstance(kind, list) else [kind]) + ["null"]
+        elif "$ref" in out or "allOf" in out or "oneOf" in out:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def references(node, found):
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            references(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            references(value, found)
+
+
+def subset(spec, endpoints):
+    schemas = spec["components"]["schemas"]
+    out = {"endpoints": {}, "$defs": {}}
+    needed = set()
+    for name, path in endpoints.items():
+        operation = spec["paths"][path]["get"]
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        query = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query" and p.get("required")]
+        out["endpoints"][name] = {"path": path, "required_query": query, "schema": to_json_schema(answer)}
+        references(answer, needed)
+    done = set()
+    while needed - done:
+        name = sorted(needed - done)[0]
+        done.add(name)
+        references(schemas[name], needed)
+    for name in sorted(done):
+        out["$defs"][name] = to_json_schema(schemas[name])
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dynatrace", type=Path, required=True)
+    parser.add_argument("--uipath", type=Path, required=True)
+    args = parser.parse_args()
+    checkouts = {"dynatrace": args.dynatrace, "uipath-orchestrator": args.uipath}
+    target = Path(__file__).resolve().parent.parent / "tests/fixtures/vendor-specs"
+    for vendor, source in SOURCES.items():
+        text = subprocess.run(
+            ["git", "-C", str(checkouts[vendor]), "show", f"{source['commit']}:{source['file']}"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        spec = yaml.safe_load(text)
+        out = {
+            "source": {k: source[k] for k in ("repository", "commit", "file", "licence")},
+            "title": spec["info"].get("title"),
+            "version": spec["info"].get("version"),
+            **subset(spec, source["endpoints"]),
+        }
+        path = target / f"{vendor}.json"
+        path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {path} ({len(out['endpoints'])} endpoints, {len(out['$defs'])} schemas)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+//! The simulators held to the vendors' own machine-readable contracts, pinned in
+//! `tests/fixtures/vendor-specs/` (rebuilt by `scripts/vendor-specs.py` from the artefacts named
+//! in each file): every answer the exporter read, every page of every endpoint, validates
+//! against the vendor's schema, and every request it made names a path of the contract with
+//! the query parameters the contract requires. Where an artefact is wrong, the test names the
+//! defect and relaxes only it.
+
+use std::path::Path;
+
+use consumption_exporter::simulator::RunningSimulator;
+use serde_json::Value;
+
+use crate::helpers::TestExporter;
+
+/// A vendor's pinned contract: endpoints with their path template, required query parameters
+/// and answer schema, and the schemas they reference.
+struct Contract {
+    document: Value,
+}
+
+impl Contract {
+    fn load(name: &str) -> Self {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/vendor-specs")
+            .join(format!("{name}.json"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        Contract {
+            document: serde_json::from_str(&text).unwrap(),
+        }
+    }
+
+    /// Where the vendor's artefact is wrong: `pointer` (into `$defs`) gets `value`, for `why`.
+    fn relax(&mut self, pointer: &str, value: Value, why: &str) {
+        let target = self.document.pointer_mut(pointer).unwrap_or_else(|| {
+            panic!("the defect ({why}) is no longer at {pointer}: drop the relaxation")
+        });
+        *target = value;
+    }
+
+    /// The endpoint whose path template `path` ends with, and its name.
+    fn endpoint_of(&self, path: &str) -> Option<(&str, &Value)> {
+        let endpoints = self.document["endpoints"].as_object()?;
+        endpoints.iter().find_map(|(name, endpoint)| {
+            let template = endpoint["path"].as_str()?;
+            ends_with_template(path, template).then_some((name.as_str(), endpoint))
+        })
+    }
+
+    /// A validator of the endpoint's answers, the contract's schemas beside it.
+    fn validator(&self, endpoint: &Value) -> jsonschema::Validator {
+        let mut schema = endpoint["schema"].clone();
+        schema["$defs"] = self.document["$defs"].clone();
+        jsonschema::draft202012::new(&schema).unwrap()
+    }
+}
+
+/// Whether `path` ends with `template`, each `{name}` standing for one non-empty segment part.
+fn ends_with_template(path: &str, template: &str) -> bool {
+    let literals: Vec<&str> = template
+        .split('{')
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part,
+            _ => part.split_once('}').map_or(part, |(_, rest)| rest),
+        })
+        .collect();
+    (0..path.len()).any(|start| {
+        let mut rest = &path[start..];
+        for (i, literal) in literals.iter().enumerate() {
+            if i > 0 {
+                // A placeholder: at least one character, none a '/', then the literal.
+                let end = rest.find('/').unwrap_or(rest.len());
+                let Some(at) = (1..=end).find(|&n| {
+                    rest[n..].starts_with(literal) && (!literal.is_empty() || n == rest.len())
+                }) else {
+                    return false;
+                };
+                rest = &rest[at..];
+            }
+            let Some(after) = rest.strip_prefix(literal) else {
+                return false;
+            };
+            rest = after;
+        }
+        rest.is_empty()
+    })
+}
+
+/// Replays every GET the exporter made (with the token it sent) and checks the request against
+/// the contract and the answer against its schema; returns the endpoints met, by name.
+async fn check_requests(
+    contract: &Contract,
+    running: &RunningSimulator,
+    alone_with: Option<&str>,
+) -> std::collections::BTreeSet<String> {
+    let mut met = std::collections::BTreeSet::new();
+    for request in running.requests() {
+        if request.method != axum::http::Method::GET {
+            continue;
+        }
+        let url = url::Url::parse(&format!("http://x{}", request.uri)).unwrap();
+        let Some((name, endpoint)) = contract.endpoint_of(url.path()) else {
+            continue;
+        };
+        let query: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let continues = alone_with.is_some_and(|key| query.iter().any(|q| q == key));
+        if !continues {
+            for required in endpoint["required_query"].as_array().unwrap() {
+                let required = required.as_str().unwrap();
+                assert!(
+                    query.iter().any(|q| q == required),
+                    "{name}: {} lacks the required {required}",
+                    request.uri
+                );
+            }
+        }
+        let mut replay = crate::helpers::client().get(format!("{}{}", running.url(), request.uri));
+        if let Some(authorization) = request.headers.get("authorization") {
+            replay = replay.header("authorization", authorization.to_str().unwrap());
+        }
+        let answer = replay.send().await.unwrap();
+        assert!(answer.status().is_success(), "{name}: {}", request.uri);
+        let body: Value = answer.json().await.unwrap();
+        let validator = contract.validator(endpoint);
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name} {}: {errors:#?}", request.uri);
+        met.insert(name.to_string());
+    }
+    met
+}
+
+#[tokio::test]
+async fn every_dynatrace_answer_and_request_keeps_to_the_account_management_openapi() {
+    use consumption_exporter::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
+    let mut contract = Contract::load("dynatrace");
+    // Defect: `nextPageKey` is required, but the last page has none (sent null or left out).
+    let nullable_key = serde_json::json!({"type": ["string", "null"]});
+    for list in [
+        "SubscriptionEnvironmentUsageListV3Dto",
+        "SubscriptionEnvironmentCostListV3Dto",
+    ] {
+        contract.relax(
+            &format!("/$defs/{list}/required"),
+            serde_json::json!(["data", "lastModifiedTime"]),
+            "nextPageKey required on the last page",
+        );
+        contract.relax(
+            &format!("/$defs/{list}/properties/nextPageKey"),
+            nullable_key.clone(),
+            "nextPageKey a string on the last page",
+        );
+    }
+    // Defect: cost-allocation `records` are typed strings; the reference shows objects.
+    contract.relax(
+        "/$defs/PaginatedEnvironmentBreakdownDto/properties/records/items",
+        serde_json::json!({"type": ["object", "string"]}),
+        "cost-allocation records typed string",
+    );
+    contract.relax(
+        "/$defs/PaginatedEnvironmentBreakdownDto/properties/nextPageKey",
+        nullable_key,
+        "nextPageKey a string on the last page",
+    );
+    contract.relax(
+        "/$defs/PaginatedEnvironmentBreakdownDto/required",
+        serde_json::json!(["environmentId", "field", "records"]),
+        "nextPageKey required on the last page",
+    );
+    let account = DynatraceAccount {
+        default_page_size: 2,
+        days: 40,
+        ..DynatraceAccount::default()
+    };
+    let running = DynatraceSimulator::new(account.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let url = running.url();
+    let yaml = format!(
+        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    page_size: 1\n    entitlements: true\n    cost_allocation: cost_center\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        account.account_uuid, account.client_id, account.client_secret,
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let met = check_requests(&contract, &running, Some("page-key")).await;
+    for endpoint in [
+        "subscriptions",
+        "subscription",
+        "forecast",
+        "usage",
+        "cost",
+        "cost_allocation",
+    ] {
+        assert!(
+            met.contains(endpoint),
+            "{endpoint} was read and checked: {met:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_orchestrator_licence_answer_keeps_to_orchestrators_openapi() {
+    use consumption_exporter::simulator::uipath::{UiPathOrganization, UiPathSimulator};
+    let mut contract = Contract::load("uipath-orchestrator");
+    // Defect: ActiveRobotId is an int64 without nullability, but the documented example of
+    // GetLicensesNamedUser sends null for a licence not in use.
+    contract.relax(
+        "/$defs/LicenseNamedUserDto/properties/ActiveRobotId/type",
+        serde_json::json!(["integer", "null"]),
+        "ActiveRobotId null in the documented example",
+    );
+    let org = UiPathOrganization {
+        named_users: 2_500,
+        ..UiPathOrganization::default()
+    };
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let yaml = format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    seats: true\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+        running.url(),
+        org.organization_id,
+        org.tenant_ids.join(", "),
+        org.client_id,
+        org.client_secret,
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let met = check_requests(&contract, &running, None).await;
+    assert_eq!(met, ["licence", "named_users"].map(String::from).into());
+}
+
+#[test]
+fn a_path_matches_its_template_and_no_other() {
+    let template = "/sub/v2/accounts/{accountUuid}/subscriptions/{subscriptionUuid}";
+    assert!(ends_with_template(
+        "/sub/v2/accounts/a-1/subscriptions/s-2",
+        template
+    ));
+    assert!(!ends_with_template(
+        "/sub/v2/accounts/a-1/subscriptions/s-2/environments/usage",
+        template
+    ));
+    assert!(!ends_with_template(
+        "/sub/v2/accounts/a-1/subscriptions/forecast/x",
+        template
+    ));
+    let odata = "/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='{robotType}')";
+    assert!(ends_with_template(
+        "/o/t/orchestrator_/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='Attended')",
+        odata
+    ));
+}
