@@ -472,7 +472,8 @@ async fn forecast(
     Json(json!({
         "forecastMedian": median, "forecastLower": median * 0.95, "forecastUpper": median * 1.05,
         "budget": total, "forecastBudgetPct": median / total * 100.0,
-        "forecastBudgetDate": account.commitment.period.1.to_string(),
+        // A date-time, as the spec types it.
+        "forecastBudgetDate": format!("{}T00:00:00Z", account.commitment.period.1),
         "forecastCreatedAt": format!("{}T00:00:00Z", account.today),
     }))
     .into_response()

@@ -186,6 +186,9 @@ impl Fault {
 pub enum When {
     /// The next data requests, whatever their page.
     Next,
+    /// The next requests of the usage endpoint only, whatever their page (not what `Entitlements`
+    /// covers): an answer of the usage endpoint's shape.
+    Usage,
     /// Requests for this 1-based page number.
     Page(u32),
     /// Token requests.
@@ -254,7 +257,7 @@ impl Faults {
     /// The fault for a request, if one is queued for it.
     pub fn take(&self, page: Option<u32>) -> Option<Fault> {
         self.take_matching(|when| match when {
-            When::Next => page.is_some(),
+            When::Next | When::Usage => page.is_some(),
             When::Page(n) => page == Some(n),
             When::Token => page.is_none(),
             When::Entitlements => false,

@@ -63,6 +63,9 @@ pub struct PowerPlatformTenant {
     pub max_page_size: Option<u64>,
 }
 
+/// The simulated tenant's ID: a UUID, as the contract types it.
+pub const SIM_TENANT_ID: &str = "5c0e2b1a-7d3f-4e5a-9b6c-0d1e2f3a4b5c";
+
 impl Default for PowerPlatformTenant {
     fn default() -> Self {
         PowerPlatformTenant {
@@ -80,9 +83,9 @@ impl Default for PowerPlatformTenant {
                 users: 50,
             },
             summary: json!([
-                {"flowContext": "Premium", "tenantId": "sim", "countOfUsersExceedingCapacity": 3, "countOfUsersInCompliance": 41,
+                {"flowContext": "Premium", "tenantId": SIM_TENANT_ID, "countOfUsersExceedingCapacity": 3, "countOfUsersInCompliance": 41,
                  "countOfUsersWithoutALicense": 2, "countOfUsersWithoutPremiumLicenseUsingPremiumFeatures": 1},
-                {"flowContext": "Process", "tenantId": "sim", "countOfUsersExceedingCapacity": 0, "countOfUsersInCompliance": 7,
+                {"flowContext": "Process", "tenantId": SIM_TENANT_ID, "countOfUsersExceedingCapacity": 0, "countOfUsersInCompliance": 7,
                  "countOfUsersWithoutALicense": 0, "countOfUsersWithoutPremiumLicenseUsingPremiumFeatures": 0}
             ]),
             // Process licences within their purchase, AI Builder credits past theirs, a legacy
@@ -96,7 +99,7 @@ impl Default for PowerPlatformTenant {
             ]),
             // The shape of the Terraform provider's recorded response, trimmed.
             tenant_capacity: json!({
-                "tenantId": "sim", "licenseModelType": "StorageDriven",
+                "tenantId": SIM_TENANT_ID, "licenseModelType": "StorageDriven",
                 "capacitySummary": {"status": "Available", "statusMessageCode": "AllCapacityAvailable"},
                 "tenantCapacities": [
                     {"capacityType": "Database", "capacityUnits": "MB", "totalCapacity": 20480.0, "maxCapacity": 20480.0, "status": "Available",

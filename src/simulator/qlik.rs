@@ -668,7 +668,7 @@ async fn license_overview(State(state): State<Arc<QlikState>>, headers: HeaderMa
         "allotments": allotments, "status": license.status, "trial": false, "product": "Qlik Cloud Business",
         "valid": format!("{}/{}", license.valid.0, license.valid.1), "licenseNumber": "9999000000001234",
         "secondaryNumber": "", "origin": "Internal", "parameters": [], "updated": "2026-01-01T00:00:00.000Z",
-        "licenseKey": license.license_key,
+        "version": 1, "licenseKey": license.license_key,
     }))
     .into_response()
 }

@@ -463,7 +463,13 @@ impl PowerPlatform {
             .map_err(fail("currency reports"))?
         {
             Listed::List(list) | Listed::Wrapped { value: list } => list,
-            Listed::Other(_) => Vec::new(),
+            // Not "no reports": the contract's answer is a bare array (or `value`).
+            Listed::Other(_) => {
+                let detail = "expected a list of currency reports (an array, or one under `value`)";
+                return Err(fail("currency reports")(
+                    response.decode_error(detail.into()),
+                ));
+            }
         };
         add_currency_reports(builder, &reports);
         let response = session

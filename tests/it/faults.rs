@@ -166,7 +166,7 @@ async fn every_source_type_reads_empty_and_unexpected_answers_as_data_not_failur
                 body: body.to_string(),
                 retry_after: None,
             };
-            victim.faults().inject(When::Next, fault, usize::MAX);
+            victim.faults().inject(When::Usage, fault, usize::MAX);
             let ok = exporter.poll(0).await;
             let last_error = exporter.store.slots()[0].state().last_error;
             let context = format!("{name} {what}: {last_error:?}");

@@ -663,3 +663,22 @@ async fn the_same_full_page_twice_is_a_loop_and_the_same_short_page_is_the_end()
         }
     }
 }
+
+/// Currency reports come as a bare array (or under `value`): an answer of another shape is a
+/// broken one, not a tenant without reports, and fails the poll by name.
+#[tokio::test]
+async fn currency_reports_of_the_wrong_shape_fail_the_poll() {
+    let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+        currency_reports: json!({"reports": []}),
+        ..tenant(fixture())
+    });
+    let running = simulator.start(0).await.unwrap();
+    let extra = "    entitlements: true\n    max_retries: 0\n";
+    let exporter = TestExporter::start(&source(&running.url(), extra)).await;
+    assert!(!exporter.poll(0).await);
+    let error = exporter.last_error(0);
+    assert!(
+        error.contains("currency reports") && error.contains("expected a list of currency reports"),
+        "{error}"
+    );
+}
