@@ -12,6 +12,7 @@ pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;
 pub mod uipath;
+pub mod variants;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -32,12 +33,19 @@ pub struct RunningSimulator {
     pub addr: SocketAddr,
     stop: CancellationToken,
     log: Arc<RequestLog>,
+    variants: Arc<variants::Variants>,
 }
 
 impl RunningSimulator {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// From now on, answers in the forms the contract allows and the simulator does not
+    /// normally send ([`variants`]), or as usual again.
+    pub fn send_contract_variants(&self, on: bool) {
+        self.variants.set(on);
     }
 
     /// The requests received, oldest first (at most the last [`RequestLog::CAPACITY`]).
@@ -113,10 +121,16 @@ pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulato
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let log = Arc::new(RequestLog::default());
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        log.clone(),
-        record_request,
-    ));
+    let variants = Arc::new(variants::Variants::default());
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            variants.clone(),
+            variants::rewrite,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            log.clone(),
+            record_request,
+        ));
     tokio::spawn(async move {
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(stopped.cancelled_owned())
@@ -125,7 +139,12 @@ pub async fn serve(router: Router, port: u16) -> std::io::Result<RunningSimulato
             tracing::warn!(error = %e, "simulator stopped");
         }
     });
-    Ok(RunningSimulator { addr, stop, log })
+    Ok(RunningSimulator {
+        addr,
+        stop,
+        log,
+        variants,
+    })
 }
 
 /// Something to go wrong with a response, on request.

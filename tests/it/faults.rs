@@ -235,3 +235,60 @@ async fn a_failed_entitlement_request_fails_the_whole_poll_and_the_next_one_reco
         exporter.assert_polls(0).await;
     }
 }
+
+/// Every vendor's answers in the forms its contract allows and its simulator does not
+/// normally send (an unknown field on the answer and every record, whole numbers written as
+/// integers) read exactly as the usual ones: the same vendor series, the same values.
+#[tokio::test]
+async fn every_source_type_reads_its_contracts_variants_as_it_reads_the_usual_answers() {
+    use consumption_exporter::model::clock::FixedClock;
+    let noon = test_today().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let vendor_series = |m: &Exposition| -> Vec<String> {
+        let mut lines: Vec<String> = m
+            .text
+            .lines()
+            .filter(|l| l.starts_with("consumption_") && !l.starts_with("consumption_source_"))
+            .filter(|l| !l.starts_with("consumption_exporter_"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for vendor in kit::VENDORS {
+        let tenant = small_tenant(*vendor, 5).await;
+        let yaml = format!("sources:\n{}{LIMITS}", tenant.entry("s"));
+        let mut seen = Vec::new();
+        for variants in [false, true] {
+            tenant.running.send_contract_variants(variants);
+            let clock = std::sync::Arc::new(FixedClock::new(noon));
+            let exporter = TestExporter::start_with_clock(&yaml, clock).await;
+            exporter.assert_polls(0).await;
+            seen.push(vendor_series(&exporter.scrape().await));
+        }
+        let name = vendor.type_name();
+        assert!(!seen[0].is_empty(), "{name} serves series");
+        assert_eq!(
+            seen[0], seen[1],
+            "{name}: the variants read as the usual answers"
+        );
+        // The variants were sent: the last data request, replayed, answers with them.
+        let last = tenant
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.method == "GET");
+        if let Some(last) = last {
+            let mut again = crate::helpers::client().get(format!("{}{}", tenant.url(), last.uri));
+            if let Some(authorization) = last.headers.get("authorization") {
+                again = again.header("authorization", authorization.to_str().unwrap());
+            }
+            let body = again.send().await.unwrap().text().await.unwrap();
+            let unknown = consumption_exporter::simulator::variants::UNKNOWN_FIELD;
+            assert!(
+                body.contains(unknown),
+                "{name}: {}",
+                &body[..body.len().min(300)]
+            );
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Contract variants, on request: every simulator's JSON answers rewritten into forms the
+//! vendors' contracts allow and the simulators do not normally send, so that a test can see the
+//! exporter read them as it reads the usual ones. Vendor-blind: a rewrite of JSON, applied to
+//! every answer of a simulator while it is switched on.
+//!
+//! - An unknown field on the answer's object and on every record of its lists (contracts add
+//!   fields; a client must ignore them). Only records get it, never the objects inside them,
+//!   which may be dictionaries (UiPath's `Allowed`), where a key is data.
+//! - Every whole number written as an integer (`5`, not `5.0`), as JSON allows for a float.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+/// The field a variant answer carries that no contract names.
+pub const UNKNOWN_FIELD: &str = "simUnknownField";
+
+/// Whether a simulator sends its answers as contract variants.
+#[derive(Debug, Default)]
+pub struct Variants {
+    on: AtomicBool,
+}
+
+impl Variants {
+    pub fn set(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+
+    fn on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+}
+
+/// The middleware: a JSON answer, rewritten while variants are on.
+pub(super) async fn rewrite(
+    axum::extract::State(variants): axum::extract::State<Arc<Variants>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if !variants.on() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, bytes.into());
+    };
+    add_unknown_fields(&mut json);
+    whole_numbers_as_integers(&mut json);
+    let text = json.to_string();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, text.into())
+}
+
+fn unknown() -> Value {
+    serde_json::json!({"nested": [null, 1.5, "x"], "flag": true})
+}
+
+fn add_to(object: &mut Map<String, Value>) {
+    object.insert(UNKNOWN_FIELD.to_string(), unknown());
+}
+
+/// The answer's object and each object of its lists (or of the answer, when it is a list).
+fn add_unknown_fields(json: &mut Value) {
+    let records = |list: &mut Vec<Value>| {
+        for record in list.iter_mut() {
+            if let Value::Object(object) = record {
+                add_to(object);
+            }
+        }
+    };
+    match json {
+        Value::Array(list) => records(list),
+        Value::Object(object) => {
+            for value in object.values_mut() {
+                if let Value::Array(list) = value {
+                    records(list);
+                }
+            }
+            add_to(object);
+        }
+        _ => {}
+    }
+}
+
+fn whole_numbers_as_integers(json: &mut Value) {
+    match json {
+        Value::Number(number) => {
+            let whole = number
+                .as_f64()
+                .filter(|f| number.is_f64() && f.fract() == 0.0 && f.abs() < 9e15);
+            if let Some(whole) = whole {
+                *json = Value::from(whole as i64);
+            }
+        }
+        Value::Array(list) => list.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(object) => object.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_get_an_unknown_field_and_whole_floats_become_integers() {
+        let mut json =
+            serde_json::json!({"data": [{"value": 5.0, "Allowed": {"Attended": 3}}], "total": 2.5});
+        add_unknown_fields(&mut json);
+        whole_numbers_as_integers(&mut json);
+        assert_eq!(json["data"][0]["value"].to_string(), "5");
+        assert_eq!(json["total"].to_string(), "2.5");
+        assert!(json[UNKNOWN_FIELD].is_object() && json["data"][0][UNKNOWN_FIELD].is_object());
+        assert!(
+            json["data"][0]["Allowed"].get(UNKNOWN_FIELD).is_none(),
+            "a dictionary keeps its keys"
+        );
+    }
+}
