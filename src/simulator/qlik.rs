@@ -539,7 +539,8 @@ fn audit_page_link(
         .append_pair("limit", &limit.to_string())
         .append_pair("next", &next.to_string())
         .finish();
-    format!("/api/v1/audits?{query}")
+    // As Qlik's audits answer it: an internal host and path; only the cursor is the tenant's.
+    format!("https://audits.qlik-internal.example/v1/audits?{query}")
 }
 
 /// An audits request: its event type, interval, page size and cursor.

@@ -6,7 +6,7 @@
 //! Vendor facts and gaps: which name the API returns after the switch is undocumented, so both
 //! are asked; the subject is read from `data.subject` (as the scripts that use these events
 //! read it; the spec leaves `data` event-specific), an event without one is not a session of
-//! a known holder; `links.next.href` is followed on the tenant host, as on every Qlik list.
+//! a known holder; `links.next.href`'s cursor is followed on the tenant's audits path.
 
 use std::collections::HashMap;
 
@@ -107,17 +107,19 @@ fn note(last: &mut HashMap<String, DateTime<Utc>>, item: &Value) {
     *entry = (*entry).max(at);
 }
 
-/// A next link on the tenant host: an absolute one keeps its path and query (Qlik's links may
-/// name internal hosts), a relative one is resolved against the page that carried it.
+/// The next page on the tenant's audits path, with the link's query: Qlik's contract pages
+/// audits by query cursors (`next`), and its links may name an internal host and path
+/// (`https://…internal…/v1/audits?next=…`), which only the cursor survives.
 fn on_tenant_host(
     session: &PollSession<'_>,
     page: &crate::http::Page,
     href: &str,
 ) -> Result<Url, PageError> {
-    let Ok(absolute) = Url::parse(href) else {
-        return session.same_host_link(page, href);
+    let link = match Url::parse(href) {
+        Ok(absolute) => absolute,
+        Err(_) => session.same_host_link(page, href)?,
     };
-    let mut url = session.url(absolute.path());
-    url.set_query(absolute.query());
+    let mut url = session.url(AUDITS_PATH);
+    url.set_query(link.query());
     Ok(url)
 }
