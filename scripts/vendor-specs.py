@@ -3,10 +3,14 @@
 
 The artefacts are fetched by hand (CI never downloads them) as git checkouts pinned below:
 
-    scripts/vendor-specs.py --dynatrace DIR --uipath DIR
+    scripts/vendor-specs.py --dynatrace DIR --uipath DIR --qlik NPM_DIR
 
 DIR is a clone of the repository named in SOURCES (its pinned commit is read with `git show`,
-whatever is checked out). For each endpoint the exporter calls, the 200 answer's schema is cut
+whatever is checked out). NPM_DIR is a directory where
+`npm install @qlik/api@2.19.0 ts-json-schema-generator@2 typescript@5` was run: Qlik publishes
+its contract as the TypeScript types of its generated client, which ts-json-schema-generator
+turns into JSON Schema (its closed-world `additionalProperties: false` is dropped: the types
+are open, and a client must ignore unknown fields). For each endpoint the exporter calls, the 200 answer's schema is cut
 out with every component it references, converted from OpenAPI 3.0 to JSON Schema (draft
 2020-12: `nullable` becomes a `null` type, `#/components/schemas/X` becomes `#/$defs/X`), and
 written with the endpoint's path template and required query parameters. Nothing is relaxed
@@ -104,10 +108,59 @@ def subset(spec, endpoints):
     return out
 
 
+QLIK = {
+    "package": "@qlik/api@2.19.0",
+    "licence": "ISC",
+    "endpoints": {
+        "executions": ("/api/v1/consumption/executions", "consumption.d.ts", "ExecutionsByTenantList"),
+        "overview": ("/api/v1/licenses/overview", "licenses.d.ts", "LicenseOverview"),
+        "assignments": ("/api/v1/licenses/assignments", "licenses.d.ts", "AssignmentsResponse"),
+        "audits": ("/api/v1/audits", "audits.d.ts", "GetResult"),
+    },
+}
+
+
+def open_world(node):
+    """ts-json-schema-generator's draft-07 output as the other subsets are written."""
+    if isinstance(node, list):
+        return [open_world(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "additionalProperties" and value is False:
+            continue
+        if key == "$ref" and value.startswith("#/definitions/"):
+            out["$ref"] = "#/$defs/" + value.rsplit("/", 1)[1]
+        else:
+            out[key] = open_world(value)
+    return out
+
+
+def qlik_subset(npm_dir):
+    package = npm_dir / "node_modules/@qlik/api"
+    out = {"endpoints": {}, "$defs": {}}
+    for name, (path, file, kind) in QLIK["endpoints"].items():
+        generated = subprocess.run(
+            ["npx", "ts-json-schema-generator", "--path", str(package / file), "--type", kind, "--no-type-check"],
+            cwd=npm_dir, check=True, capture_output=True, text=True,
+        ).stdout
+        schema = json.loads(generated)
+        # Each file's definitions keep their names under a prefix, so that two files' `Href`s
+        # do not collide.
+        prefix = file.split(".")[0] + "."
+        renamed = json.loads(json.dumps(schema).replace('"#/definitions/', '"#/definitions/' + prefix))
+        for definition, body in renamed.get("definitions", {}).items():
+            out["$defs"][prefix + definition] = open_world(body)
+        out["endpoints"][name] = {"path": path, "required_query": [], "schema": {"$ref": "#/$defs/" + prefix + kind}}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dynatrace", type=Path, required=True)
     parser.add_argument("--uipath", type=Path, required=True)
+    parser.add_argument("--qlik", type=Path, required=True)
     args = parser.parse_args()
     checkouts = {"dynatrace": args.dynatrace, "uipath-orchestrator": args.uipath}
     target = Path(__file__).resolve().parent.parent / "tests/fixtures/vendor-specs"
@@ -126,6 +179,13 @@ def main():
         path = target / f"{vendor}.json"
         path.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
         print(f"wrote {path} ({len(out['endpoints'])} endpoints, {len(out['$defs'])} schemas)", file=sys.stderr)
+    qlik = {
+        "source": {"package": QLIK["package"], "licence": QLIK["licence"], "files": sorted({f for _, f, _ in QLIK["endpoints"].values()})},
+        **qlik_subset(args.qlik),
+    }
+    path = target / "qlik.json"
+    path.write_text(json.dumps(qlik, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path} ({len(qlik['endpoints'])} endpoints, {len(qlik['$defs'])} schemas)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -505,7 +505,8 @@ async fn license_assignments(
         .take(limit)
         .map(|(subject, kind, excess, _)| match kind {
             Some(kind) => json!({"type": kind, "excess": excess, "created": "2020-12-03T09:24:48.114Z", "subject": subject}),
-            None => json!({"type": false, "created": "2020-12-03T09:24:48.114Z", "subject": subject}),
+            // As the second item of Qlik's own example: no type, no excess.
+            None => json!({"created": "2020-12-03T09:24:48.114Z", "subject": subject}),
         })
         .collect();
     let total = (0..state.tenant.assignments)
@@ -669,7 +670,7 @@ async fn license_overview(State(state): State<Arc<QlikState>>, headers: HeaderMa
         "allotments": allotments, "status": license.status, "trial": false, "product": "Qlik Cloud Business",
         "valid": format!("{}/{}", license.valid.0, license.valid.1), "licenseNumber": "9999000000001234",
         "secondaryNumber": "", "origin": "Internal", "parameters": [], "updated": "2026-01-01T00:00:00.000Z",
-        "version": 1, "licenseKey": license.license_key,
+        "version": "1", "licenseKey": license.license_key,
     }))
     .into_response()
 }
