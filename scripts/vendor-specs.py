@@ -3,14 +3,18 @@
 
 The artefacts are fetched by hand (CI never downloads them) as git checkouts pinned below:
 
-    scripts/vendor-specs.py --dynatrace DIR --uipath DIR --qlik NPM_DIR
+    scripts/vendor-specs.py --dynatrace DIR --uipath DIR --qlik NPM_DIR --powerplatform PKG_DIR
 
 DIR is a clone of the repository named in SOURCES (its pinned commit is read with `git show`,
 whatever is checked out). NPM_DIR is a directory where
 `npm install @qlik/api@2.19.0 ts-json-schema-generator@2 typescript@5` was run: Qlik publishes
 its contract as the TypeScript types of its generated client, which ts-json-schema-generator
 turns into JSON Schema (its closed-world `additionalProperties: false` is dropped: the types
-are open, and a client must ignore unknown fields). For each endpoint the exporter calls, the 200 answer's schema is cut
+are open, and a client must ignore unknown fields). PKG_DIR is where the wheel
+`powerplatform-management==2.0.3578.333` (PyPI) was unpacked: Microsoft's generated (Kiota)
+client, whose models' `get_field_deserializers` give each field's name and type (read here;
+Kiota keeps no required-ness, and reads null for any field, so every field is optional and
+nullable). For each endpoint the exporter calls, the 200 answer's schema is cut
 out with every component it references, converted from OpenAPI 3.0 to JSON Schema (draft
 2020-12: `nullable` becomes a `null` type, `#/components/schemas/X` becomes `#/$defs/X`), and
 written with the endpoint's path template and required query parameters. Nothing is relaxed
@@ -18,6 +22,7 @@ here: where a vendor's artefact is wrong, the test names the defect and relaxes 
 """
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,11 +161,79 @@ def qlik_subset(npm_dir):
     return out
 
 
+POWERPLATFORM = {
+    "package": "powerplatform-management==2.0.3578.333",
+    "licence": "MIT",
+    "endpoints": {
+        "records": ("/licensing/UserPerFlowCapacitySource", "PowerPlatformRequestSnapshotResultWithoutPagesUserPerFlowCapacitySourceRecord", False),
+        "tenant_summary": ("/licensing/UserPerFlowCapacitySource/TenantContextSummary", "UserPerFlowCapacitySourceTenantContextSummaryRecord", True),
+        "currency_reports": ("/licensing/tenantCapacity/currencyReports", "CurrencyReportV2", True),
+        "tenant_capacity": ("/licensing/tenantCapacity", "TenantCapacityDetailsModel", False),
+    },
+}
+
+KIOTA_SCALARS = {
+    "get_str_value": {"type": "string"},
+    "get_int_value": {"type": "integer"},
+    "get_float_value": {"type": "number"},
+    "get_bool_value": {"type": "boolean"},
+    "get_datetime_value": {"type": "string"},
+    "get_date_value": {"type": "string"},
+    "get_uuid_value": {"type": "string", "format": "uuid"},
+}
+
+
+def snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def kiota_model(models, name, defs):
+    """A Kiota model class as JSON Schema, and the models it holds, into `defs`."""
+    if name in defs:
+        return
+    defs[name] = None
+    text = (models / f"{snake(name)}.py").read_text()
+    properties = {}
+    for field, call in re.findall(r'"([^"]+)": lambda n : setattr\(self, \'[a-z_0-9]+\', n\.([^\n]+)\),', text):
+        method, _, argument = call.partition("(")
+        argument = argument.rstrip(")")
+        if method in KIOTA_SCALARS:
+            schema = dict(KIOTA_SCALARS[method])
+        elif method == "get_object_value":
+            kiota_model(models, argument, defs)
+            schema = {"$ref": f"#/$defs/{argument}"}
+        elif method == "get_collection_of_object_values":
+            kiota_model(models, argument, defs)
+            schema = {"type": "array", "items": {"$ref": f"#/$defs/{argument}"}}
+        elif method == "get_collection_of_primitive_values":
+            schema = {"type": "array"}
+        elif method == "get_enum_value":
+            schema = {"type": "string"}
+        else:
+            schema = {}
+        properties[field] = {"anyOf": [schema, {"type": "null"}]} if schema else {}
+    defs[name] = {"type": "object", "properties": properties}
+
+
+def powerplatform_subset(package_dir):
+    models = package_dir / "mspp_management/models"
+    out = {"endpoints": {}, "$defs": {}}
+    for name, (path, model, listed) in POWERPLATFORM["endpoints"].items():
+        kiota_model(models, model, out["$defs"])
+        answer = {"$ref": f"#/$defs/{model}"}
+        schema = {"type": "array", "items": answer} if listed else answer
+        # Kiota keeps no required-ness; Microsoft's reference page requires startDate here.
+        required = ["startDate"] if name == "records" else []
+        out["endpoints"][name] = {"path": path, "required_query": required, "schema": schema}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dynatrace", type=Path, required=True)
     parser.add_argument("--uipath", type=Path, required=True)
     parser.add_argument("--qlik", type=Path, required=True)
+    parser.add_argument("--powerplatform", type=Path, required=True)
     args = parser.parse_args()
     checkouts = {"dynatrace": args.dynatrace, "uipath-orchestrator": args.uipath}
     target = Path(__file__).resolve().parent.parent / "tests/fixtures/vendor-specs"
@@ -186,6 +259,13 @@ def main():
     path = target / "qlik.json"
     path.write_text(json.dumps(qlik, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path} ({len(qlik['endpoints'])} endpoints, {len(qlik['$defs'])} schemas)", file=sys.stderr)
+    powerplatform = {
+        "source": {"package": POWERPLATFORM["package"], "licence": POWERPLATFORM["licence"], "models": "mspp_management/models"},
+        **powerplatform_subset(args.powerplatform),
+    }
+    path = target / "powerplatform.json"
+    path.write_text(json.dumps(powerplatform, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path} ({len(powerplatform['endpoints'])} endpoints, {len(powerplatform['$defs'])} schemas)", file=sys.stderr)
 
 
 if __name__ == "__main__":
