@@ -3,7 +3,7 @@
 
 The artefacts are fetched by hand (CI never downloads them) as git checkouts pinned below:
 
-    scripts/vendor-specs.py --dynatrace DIR --uipath DIR --qlik NPM_DIR --powerplatform PKG_DIR
+    scripts/vendor-specs.py --dynatrace DIR --uipath DIR --graph DIR --qlik NPM_DIR --powerplatform PKG_DIR
 
 DIR is a clone of the repository named in SOURCES (its pinned commit is read with `git show`,
 whatever is checked out). NPM_DIR is a directory where
@@ -228,12 +228,97 @@ def powerplatform_subset(package_dir):
     return out
 
 
+GRAPH = {
+    "repository": "https://github.com/microsoftgraph/msgraph-metadata",
+    "commit": "84c1cb5",
+    "file": "clean_v10_metadata/cleanMetadata.xml",
+    "licence": "MIT",
+    # Endpoint, path, and the entity type listed in an OData collection (`value`).
+    "endpoints": {"subscribed_skus": ("/v1.0/subscribedSkus", "subscribedSku")},
+}
+
+EDM = {
+    "Edm.String": "string", "Edm.Guid": "string", "Edm.DateTimeOffset": "string",
+    "Edm.Date": "string", "Edm.Duration": "string", "Edm.Binary": "string",
+    "Edm.Int16": "integer", "Edm.Int32": "integer", "Edm.Int64": "integer", "Edm.Byte": "integer",
+    "Edm.Double": "number", "Edm.Single": "number", "Edm.Decimal": "number",
+    "Edm.Boolean": "boolean",
+}
+
+
+def csdl_types(xml_text):
+    """Every entity and complex type of Graph's CSDL: its base type and its properties."""
+    import xml.etree.ElementTree as ET
+    edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+    types = {}
+    for kind in ("EntityType", "ComplexType"):
+        for element in ET.fromstring(xml_text).iter(edm + kind):
+            properties = [
+                (p.get("Name"), p.get("Type"), p.get("Nullable") != "false")
+                for p in element.findall(edm + "Property")
+            ]
+            base = (element.get("BaseType") or "").split(".")[-1] or None
+            types[element.get("Name")] = (base, properties)
+    return types
+
+
+def csdl_schema(types, kind, defs):
+    """A CSDL type as JSON Schema (OData may leave any property out; nullable unless the CSDL
+    says `Nullable="false"`), and the types it holds, into `defs`."""
+    if kind in defs:
+        return
+    defs[kind] = None
+    properties = {}
+    name = kind
+    while name:
+        base, fields = types[name]
+        for field, edm_type, nullable in fields:
+            collection = edm_type.startswith("Collection(")
+            inner = edm_type[len("Collection("):-1] if collection else edm_type
+            if inner in EDM:
+                schema = {"type": EDM[inner]}
+            elif inner.startswith("graph.") and inner[6:] in types:
+                csdl_schema(types, inner[6:], defs)
+                schema = {"$ref": f"#/$defs/{inner[6:]}"}
+            else:
+                schema = {}
+            if collection:
+                schema = {"type": "array", "items": schema}
+            if nullable and schema:
+                schema = {"anyOf": [schema, {"type": "null"}]}
+            properties.setdefault(field, schema)
+        name = base
+    defs[kind] = {"type": "object", "properties": properties}
+
+
+def graph_subset(checkout):
+    text = subprocess.run(
+        ["git", "-C", str(checkout), "show", f"{GRAPH['commit']}:{GRAPH['file']}"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    types = csdl_types(text.lstrip("\ufeff"))
+    out = {"endpoints": {}, "$defs": {}}
+    for name, (path, kind) in GRAPH["endpoints"].items():
+        csdl_schema(types, kind, out["$defs"])
+        listing = {
+            "type": "object",
+            "properties": {
+                "value": {"type": "array", "items": {"$ref": f"#/$defs/{kind}"}},
+                "@odata.nextLink": {"type": "string"},
+            },
+            "required": ["value"],
+        }
+        out["endpoints"][name] = {"path": path, "required_query": [], "schema": listing}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dynatrace", type=Path, required=True)
     parser.add_argument("--uipath", type=Path, required=True)
     parser.add_argument("--qlik", type=Path, required=True)
     parser.add_argument("--powerplatform", type=Path, required=True)
+    parser.add_argument("--graph", type=Path, required=True)
     args = parser.parse_args()
     checkouts = {"dynatrace": args.dynatrace, "uipath-orchestrator": args.uipath}
     target = Path(__file__).resolve().parent.parent / "tests/fixtures/vendor-specs"
@@ -263,6 +348,13 @@ def main():
         "source": {"package": POWERPLATFORM["package"], "licence": POWERPLATFORM["licence"], "models": "mspp_management/models"},
         **powerplatform_subset(args.powerplatform),
     }
+    graph = {
+        "source": {k: GRAPH[k] for k in ("repository", "commit", "file", "licence")},
+        **graph_subset(args.graph),
+    }
+    path = target / "microsoft-graph.json"
+    path.write_text(json.dumps(graph, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path} ({len(graph['endpoints'])} endpoints, {len(graph['$defs'])} schemas)", file=sys.stderr)
     path = target / "powerplatform.json"
     path.write_text(json.dumps(powerplatform, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path} ({len(powerplatform['endpoints'])} endpoints, {len(powerplatform['$defs'])} schemas)", file=sys.stderr)

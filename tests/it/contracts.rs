@@ -325,3 +325,32 @@ async fn every_power_platform_answer_keeps_to_the_models_of_microsofts_generated
         .into()
     );
 }
+
+#[tokio::test]
+async fn every_graph_licence_answer_keeps_to_graphs_csdl() {
+    use consumption_exporter::simulator::microsoft::{MicrosoftSimulator, MicrosoftTenant};
+    let contract = Contract::load("microsoft-graph");
+    let tenant = MicrosoftTenant {
+        page_size: Some(3),
+        ..MicrosoftTenant::generated(9, 4)
+    };
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let url = running.url();
+    let yaml = format!(
+        "sources:\n  - name: m365\n    type: microsoft\n    base_url: {url}\n    oauth2:\n      token_url: {url}/{}/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+        tenant.tenant_id, tenant.client_id, tenant.client_secret
+    );
+    let exporter = TestExporter::start(&yaml).await;
+    exporter.assert_polls(0).await;
+    let met = check_requests(&contract, &running, None).await;
+    assert_eq!(met, ["subscribed_skus"].map(String::from).into());
+    let pages = running
+        .requests()
+        .iter()
+        .filter(|r| r.uri.contains("subscribedSkus"))
+        .count();
+    assert!(pages >= 3, "every page was checked: {pages}");
+}
