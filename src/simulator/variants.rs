@@ -7,6 +7,7 @@
 //!   fields; a client must ignore them). Only records get it, never the objects inside them,
 //!   which may be dictionaries (UiPath's `Allowed`), where a key is data.
 //! - Every whole number written as an integer (`5`, not `5.0`), as JSON allows for a float.
+//! - Every member whose value is null left out: an optional field absent rather than null.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub(super) async fn rewrite(
     };
     add_unknown_fields(&mut json);
     whole_numbers_as_integers(&mut json);
+    nulls_left_out(&mut json);
     let text = json.to_string();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, text.into())
@@ -104,16 +106,28 @@ fn whole_numbers_as_integers(json: &mut Value) {
     }
 }
 
+fn nulls_left_out(json: &mut Value) {
+    match json {
+        Value::Array(list) => list.iter_mut().for_each(nulls_left_out),
+        Value::Object(object) => {
+            object.retain(|_, value| !value.is_null());
+            object.values_mut().for_each(nulls_left_out);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn records_get_an_unknown_field_and_whole_floats_become_integers() {
+    fn records_get_an_unknown_field_whole_floats_become_integers_and_nulls_go() {
         let mut json =
             serde_json::json!({"data": [{"value": 5.0, "Allowed": {"Attended": 3}}], "total": 2.5});
         add_unknown_fields(&mut json);
         whole_numbers_as_integers(&mut json);
+        nulls_left_out(&mut json);
         assert_eq!(json["data"][0]["value"].to_string(), "5");
         assert_eq!(json["total"].to_string(), "2.5");
         assert!(json[UNKNOWN_FIELD].is_object() && json["data"][0][UNKNOWN_FIELD].is_object());

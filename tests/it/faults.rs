@@ -238,7 +238,8 @@ async fn a_failed_entitlement_request_fails_the_whole_poll_and_the_next_one_reco
 
 /// Every vendor's answers in the forms its contract allows and its simulator does not
 /// normally send (an unknown field on the answer and every record, whole numbers written as
-/// integers) read exactly as the usual ones: the same vendor series, the same values.
+/// integers, optional members absent instead of null) read exactly as the usual ones: the same
+/// vendor series, the same values.
 #[tokio::test]
 async fn every_source_type_reads_its_contracts_variants_as_it_reads_the_usual_answers() {
     use consumption_exporter::model::clock::FixedClock;
