@@ -365,7 +365,7 @@ async fn power_apps(
 
 /// The cloud-flow or Power Apps inventory: `top` 1–1000 and `skip`, `nextLink` absolute, the
 /// documented fields the exporter reads, timestamps `YYYY-MM-DD HH:MM:SS` without a zone and
-/// `""` for never, and every fifth item's counters written as strings.
+/// `""` for never, and counters as integers (as the field table types them).
 async fn inventory(
     state: &SimState,
     headers: &HeaderMap,
@@ -457,17 +457,12 @@ async fn backup_consumption(State(state): State<Arc<SimState>>, headers: HeaderM
     .into_response()
 }
 
-/// One flow or app in AvePoint's fields; every fifth item's counters are strings.
+/// One flow or app in AvePoint's fields.
 fn inventory_json(tenant: &AvePointTenant, kind: &str, i: usize) -> Value {
     let (id, environment, last, premium) = inventory_item(1, tenant.today, kind, i);
     let runs = if last.is_empty() { 0 } else { 3 };
-    let counter = |n: u32| {
-        if i % 5 == 4 {
-            json!(n.to_string())
-        } else {
-            json!(n)
-        }
-    };
+    // Integers, as the reference's field table types them.
+    let counter = |n: u32| json!(n);
     match kind {
         "flow" => {
             json!({"flowId": id, "displayName": format!("Flow {i}"), "environmentId": environment,

@@ -50,7 +50,10 @@ impl Contract {
     fn validator(&self, endpoint: &Value) -> jsonschema::Validator {
         let mut schema = endpoint["schema"].clone();
         schema["$defs"] = self.document["$defs"].clone();
-        jsonschema::draft202012::new(&schema).unwrap()
+        jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap()
     }
 }
 
@@ -353,4 +356,21 @@ async fn every_graph_licence_answer_keeps_to_graphs_csdl() {
         .filter(|r| r.uri.contains("subscribedSkus"))
         .count();
     assert!(pages >= 3, "every page was checked: {pages}");
+}
+
+/// The contracts' formats are enforced, not annotations: a UUID field holds a UUID, a
+/// date-time field a date-time.
+#[test]
+fn formats_are_enforced() {
+    let contract = Contract {
+        document: serde_json::json!({"$defs": {}}),
+    };
+    let endpoint = serde_json::json!({"schema": {"type": "object", "properties": {
+        "environmentId": {"type": "string", "format": "uuid"},
+        "at": {"type": "string", "format": "date-time"}}}});
+    let validator = contract.validator(&endpoint);
+    let good = serde_json::json!({"environmentId": "5c0e2b1a-7d3f-4e5a-9b6c-0d1e2f3a4b5c", "at": "2026-11-22T00:00:00Z"});
+    assert!(validator.is_valid(&good));
+    assert!(!validator.is_valid(&serde_json::json!({"environmentId": "sim"})));
+    assert!(!validator.is_valid(&serde_json::json!({"at": "2026-11-22"})));
 }
