@@ -341,11 +341,7 @@ async fn every_graph_licence_answer_keeps_to_graphs_csdl() {
         .start(0)
         .await
         .unwrap();
-    let url = running.url();
-    let yaml = format!(
-        "sources:\n  - name: m365\n    type: microsoft\n    base_url: {url}\n    oauth2:\n      token_url: {url}/{}/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
-        tenant.tenant_id, tenant.client_id, tenant.client_secret
-    );
+    let yaml = crate::microsoft::source(&running.url(), &tenant, "");
     let exporter = TestExporter::start(&yaml).await;
     exporter.assert_polls(0).await;
     let met = check_requests(&contract, &running, None).await;

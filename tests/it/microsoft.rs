@@ -7,7 +7,7 @@ use consumption_exporter::simulator::microsoft::{MicrosoftSimulator, MicrosoftTe
 
 use crate::helpers::TestExporter;
 
-fn source(url: &str, tenant: &MicrosoftTenant, extra: &str) -> String {
+pub(crate) fn source(url: &str, tenant: &MicrosoftTenant, extra: &str) -> String {
     format!(
         "sources:\n  - name: m365\n    type: microsoft\n    base_url: {url}\n    max_retries: 0\n    oauth2:\n      token_url: {url}/{}/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n{extra}",
         tenant.tenant_id, tenant.client_id, tenant.client_secret

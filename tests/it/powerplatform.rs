@@ -56,6 +56,13 @@ fn source(url: &str, extra: &str) -> String {
     )
 }
 
+/// The label set of environment e1's premium flows.
+const PREMIUM_E1: [(&str, &str); 3] = [
+    ("environment_id", "e1"),
+    ("flow_context", "Premium"),
+    ("flow_license_categorization", "Premium"),
+];
+
 fn units(m: &crate::helpers::Exposition, labels: &[(&str, &str)], window: &str) -> Option<f64> {
     let mut all = vec![("source", "flows"), ("window", window)];
     all.extend_from_slice(labels);
@@ -69,11 +76,7 @@ async fn window_sums_are_exact_for_every_label_set_across_pages() {
     let exporter = TestExporter::start(&source(&running.url(), "    page_size: 2\n")).await;
     assert!(exporter.poll(0).await);
     let m = exporter.scrape().await;
-    let premium = [
-        ("environment_id", "e1"),
-        ("flow_context", "Premium"),
-        ("flow_license_categorization", "Premium"),
-    ];
+    let premium = PREMIUM_E1;
     let process = [
         ("environment_id", "e2"),
         ("flow_context", "Process"),
@@ -137,19 +140,10 @@ async fn short_pages_from_a_server_side_cap_are_not_taken_for_the_last() {
             ..tenant(records.clone())
         });
         let running = simulator.start(0).await.unwrap();
-        let exporter = TestExporter::start(&source(
-            &running.url(),
-            "    page_size: 1000
-",
-        ))
-        .await;
+        let exporter = TestExporter::start(&source(&running.url(), "    page_size: 1000\n")).await;
         exporter.assert_polls(0).await;
         let m = exporter.scrape().await;
-        let premium = [
-            ("environment_id", "e1"),
-            ("flow_context", "Premium"),
-            ("flow_license_categorization", "Premium"),
-        ];
+        let premium = PREMIUM_E1;
         assert_eq!(
             units(&m, &premium, "today"),
             Some(250.0),
@@ -236,11 +230,7 @@ async fn paging_ends_on_204_on_an_empty_page_and_from_page_zero() {
         let exporter = TestExporter::start(&source(&running.url(), &extra)).await;
         assert!(exporter.poll(0).await, "{past_the_end:?}");
         let m = exporter.scrape().await;
-        let premium = [
-            ("environment_id", "e1"),
-            ("flow_context", "Premium"),
-            ("flow_license_categorization", "Premium"),
-        ];
+        let premium = PREMIUM_E1;
         assert_eq!(
             units(&m, &premium, "month_to_date"),
             Some(22.0),
@@ -298,11 +288,7 @@ async fn throttled_pages_are_waited_out_whether_429_or_a_burst_throttle_body() {
         ),
         Some(2.0)
     );
-    let premium = [
-        ("environment_id", "e1"),
-        ("flow_context", "Premium"),
-        ("flow_license_categorization", "Premium"),
-    ];
+    let premium = PREMIUM_E1;
     assert_eq!(units(&m, &premium, "today"), Some(15.0));
 }
 
@@ -652,11 +638,7 @@ async fn the_same_full_page_twice_is_a_loop_and_the_same_short_page_is_the_end()
         match polls {
             true => {
                 let m = exporter.scrape().await;
-                let premium = [
-                    ("environment_id", "e1"),
-                    ("flow_context", "Premium"),
-                    ("flow_license_categorization", "Premium"),
-                ];
+                let premium = PREMIUM_E1;
                 assert_eq!(units(&m, &premium, "today"), Some(8.0));
             }
             false => assert!(exporter.last_error(0).contains("pagination loop")),
