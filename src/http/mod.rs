@@ -550,11 +550,7 @@ impl HttpClient {
     /// each refused answer, for vendor text that reached an error another way (a decoder's
     /// message quotes the value it could not read).
     pub fn scrub_known(&self, text: &str) -> String {
-        let mut secrets = self.auth.configured_secrets();
-        secrets.extend(self.proxy_secrets.iter().cloned());
-        secrets.extend(self.auth.cached_token());
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        crate::model::secret::scrubbed(text, &secrets)
+        self.scrub_with(text, self.auth.cached_token())
     }
 
     /// `text` without the secrets of this exchange (the credential sent, the secret fields of
@@ -565,15 +561,23 @@ impl HttpClient {
         request: &Request,
         authorization: Option<&HeaderValue>,
     ) -> String {
+        let sent = authorization.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let fields = match &request.body {
+            Body::Form(fields) => fields.as_slice(),
+            _ => &[],
+        };
+        let secret_fields = fields
+            .iter()
+            .filter(|(name, _)| SECRET_FORM_FIELDS.contains(&name.as_str()))
+            .map(|(_, value)| value.expose().to_string());
+        self.scrub_with(text, sent.into_iter().chain(secret_fields))
+    }
+
+    /// `text` without the source's configured secrets (its credential, its proxy's) and `more`.
+    fn scrub_with(&self, text: &str, more: impl IntoIterator<Item = String>) -> String {
         let mut secrets = self.auth.configured_secrets();
         secrets.extend(self.proxy_secrets.iter().cloned());
-        secrets.extend(authorization.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
-        if let Body::Form(fields) = &request.body {
-            let sent = fields
-                .iter()
-                .filter(|(name, _)| SECRET_FORM_FIELDS.contains(&name.as_str()));
-            secrets.extend(sent.map(|(_, value)| value.expose().to_string()));
-        }
+        secrets.extend(more);
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         crate::model::secret::scrubbed(text, &secrets)
     }

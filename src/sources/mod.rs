@@ -147,9 +147,7 @@ impl PollPlan {
         self.seat_rule
             .unwrap_or_else(|| crate::model::seats::SeatRule::at(now, default))
     }
-}
 
-impl PollPlan {
     /// Whether the source has budgets, so the snapshot should carry its usage.
     pub fn wants_usage(&self) -> bool {
         self.history_from.is_some()

@@ -4,7 +4,8 @@
 //! Vendor facts (shared/vendor-apis.md §1): `startDate` is required, `endDate` defaults to now;
 //! paging is `pageNumber`/`pageSize` with only `currentPage` in the answer, no total and no
 //! next link, so the end is a 204 or an empty page (a short page may be a server-side cap on
-//! `pageSize`, which is undocumented, not the last), and whether pages count from 0 or 1 is undocumented
+//! `pageSize`, which is undocumented, not the last); whether pages count from 0 or 1 is
+//! undocumented
 //! (`first_page`, default 1); `flowContext` and `flowLicenseCategorization` have no published
 //! enum; throttling may come as a body with `error.code = BurstRequestsThrottled`.
 
