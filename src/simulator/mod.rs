@@ -48,6 +48,12 @@ impl RunningSimulator {
         self.variants.set(on);
     }
 
+    /// From now on, every JSON answer rewritten by `rewrite` (a test's own variant), or as
+    /// usual again with `None`.
+    pub fn rewrite_answers(&self, rewrite: Option<variants::Rewrite>) {
+        self.variants.set_rewrite(rewrite);
+    }
+
     /// The requests received, oldest first (at most the last [`RequestLog::CAPACITY`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.log.requests).iter().cloned().collect()

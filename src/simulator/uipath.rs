@@ -52,6 +52,10 @@ pub struct UiPathOrganization {
     pub named_users: usize,
     /// Whether the token may not read licences (OR.License.Read / OR.Settings.Read): 403.
     pub licences_forbidden: bool,
+    /// A server-side cap on named users per page, below the `$top` asked for.
+    pub named_user_page_cap: Option<usize>,
+    /// Whether `@odata.count` is left out even when `$count=true` asks for it.
+    pub omits_odata_count: bool,
     /// A day on which every service consumes this many units more than its usual amount: a
     /// runaway automation, for the spend-anomaly alert.
     pub spike: Option<(NaiveDate, f64)>,
@@ -206,6 +210,8 @@ impl Default for UiPathOrganization {
             folders_forbidden: false,
             named_users: 30,
             licences_forbidden: false,
+            named_user_page_cap: None,
+            omits_odata_count: false,
             spike: None,
         }
     }
@@ -512,8 +518,9 @@ async fn get_license(
 }
 
 /// `GET …/odata/LicensesNamedUser/UiPath.Server.Configuration.OData.GetLicensesNamedUser(robotType='T')`:
-/// the tenant's named users of that type, `$top` at most 1000, `$skip`; `@odata.count` on every
-/// page, as the documented example has it; a type outside the spec's enum answers 400.
+/// the tenant's named users of that type, `$top` at most 1000 (or the configured cap), `$skip`;
+/// `@odata.count` when `$count=true` asks for it, as OData does; a type outside the spec's enum
+/// answers 400.
 async fn named_users(
     State(state): State<Arc<SimState>>,
     Path((org, tenant, function)): Path<(String, String, String)>,
@@ -544,7 +551,9 @@ async fn named_users(
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let (top, skip) = (number("$top", 1000).min(1000), number("$skip", 0));
+    let cap = state.org.named_user_page_cap.unwrap_or(1000).min(1000);
+    let (top, skip) = (number("$top", 1000).min(cap), number("$skip", 0));
+    let counted = pairs.get("$count").is_some_and(|v| v == "true") && !state.org.omits_odata_count;
     let users: Vec<Value> = (0..state.org.named_users)
         .map(|i| named_user(&state.org, &tenant, i))
         .filter(|(_, licence, _)| *licence == robot_type)
@@ -561,8 +570,11 @@ async fn named_users(
         .collect();
     let count = users.len();
     let page: Vec<Value> = users.into_iter().skip(skip).take(top).collect();
-    Json(json!({"@odata.context": "https://cloud.uipath.com/sim/orchestrator_/odata/$metadata#NamedUserLicenses", "@odata.count": count, "value": page}))
-        .into_response()
+    let mut answer = json!({"@odata.context": "https://cloud.uipath.com/sim/orchestrator_/odata/$metadata#NamedUserLicenses", "value": page});
+    if counted {
+        answer["@odata.count"] = json!(count);
+    }
+    Json(answer).into_response()
 }
 
 /// `POST /lease_/api/usage/{org}/tenants/consumption-by-folder`: one row per folder of the

@@ -8,9 +8,13 @@
 //!   which may be dictionaries (UiPath's `Allowed`), where a key is data.
 //! - Every whole number written as an integer (`5`, not `5.0`), as JSON allows for a float.
 //! - Every member whose value is null left out: an optional field absent rather than null.
+//!
+//! Beside these, a test may install its own rewrite of every JSON answer ([`Rewrite`]): the
+//! contract tests write null where a vendor's schema says a field is nullable, which only the
+//! schema knows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -18,10 +22,14 @@ use serde_json::{Map, Value};
 /// The field a variant answer carries that no contract names.
 pub const UNKNOWN_FIELD: &str = "simUnknownField";
 
-/// Whether a simulator sends its answers as contract variants.
-#[derive(Debug, Default)]
+/// A test's rewrite of a JSON answer, given the request's path.
+pub type Rewrite = Arc<dyn Fn(&str, &mut Value) + Send + Sync>;
+
+/// Whether a simulator sends its answers as contract variants, and a test's own rewrite.
+#[derive(Default)]
 pub struct Variants {
     on: AtomicBool,
+    rewrite: Mutex<Option<Rewrite>>,
 }
 
 impl Variants {
@@ -29,8 +37,16 @@ impl Variants {
         self.on.store(on, Ordering::Relaxed);
     }
 
+    pub fn set_rewrite(&self, rewrite: Option<Rewrite>) {
+        *crate::model::locks::lock(&self.rewrite) = rewrite;
+    }
+
     fn on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
+    }
+
+    fn rewrite(&self) -> Option<Rewrite> {
+        crate::model::locks::lock(&self.rewrite).clone()
     }
 }
 
@@ -40,8 +56,10 @@ pub(super) async fn rewrite(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    if !variants.on() {
+    let rewrite = variants.rewrite();
+    if !variants.on() && rewrite.is_none() {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -51,9 +69,14 @@ pub(super) async fn rewrite(
     let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, bytes.into());
     };
-    add_unknown_fields(&mut json);
-    whole_numbers_as_integers(&mut json);
-    nulls_left_out(&mut json);
+    if variants.on() {
+        add_unknown_fields(&mut json);
+        whole_numbers_as_integers(&mut json);
+        nulls_left_out(&mut json);
+    }
+    if let Some(rewrite) = rewrite {
+        rewrite(&path, &mut json);
+    }
     let text = json.to_string();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, text.into())

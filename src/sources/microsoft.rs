@@ -295,8 +295,10 @@ impl Microsoft {
                 assigned: sku.consumed_units,
                 activity: None,
             });
-            let labels = vec![id.to_string(), part.to_string(), licence];
-            assigned.push((labels, sku.consumed_units.unwrap_or(0.0)));
+            if let Some(consumed) = sku.consumed_units {
+                let labels = vec![id.to_string(), part.to_string(), licence];
+                assigned.push((labels, consumed));
+            }
         }
         builder.seats(seats);
         builder.usage(Usage::Level(LevelUsage {

@@ -164,12 +164,13 @@ pub struct PowerPlatform {
 
 /// A page of records. Strings borrow from the response body where they can (a page holds
 /// thousands of records, each with six strings).
-/// `records` is required: the documented empty answer is 204 or `records: []`; an object
-/// without it (a gateway's or an error's body) read as no records would drop every series.
+/// `records` is required: the documented empty answer is 204 or `records: []` (or null, which
+/// Microsoft's client reads anywhere); an object without it (a gateway's or an error's body)
+/// read as no records would drop every series.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RecordsPage<'a> {
-    #[serde(borrow, deserialize_with = "crate::sources::strict::objects")]
+    #[serde(borrow, deserialize_with = "crate::sources::strict::nullable_objects")]
     records: Vec<CapacityRecord<'a>>,
 }
 
@@ -511,7 +512,10 @@ impl PowerPlatform {
                     summary.count_of_users_without_premium_license_using_premium_features,
                 ),
             ] {
-                builder.observe(users, &[context, status], count.unwrap_or(0.0));
+                // A null count is no count (Microsoft's client reads null anywhere), not zero.
+                if let Some(count) = count {
+                    builder.observe(users, &[context, status], count);
+                }
             }
         }
         Ok(())
@@ -559,7 +563,7 @@ struct CurrencyConsumed {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct TenantCapacity {
-    #[serde(deserialize_with = "crate::sources::strict::objects")]
+    #[serde(deserialize_with = "crate::sources::strict::nullable_objects")]
     tenant_capacities: Vec<CapacityRow>,
 }
 

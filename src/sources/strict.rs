@@ -33,6 +33,17 @@ where
     d.deserialize_seq(Objects(PhantomData))
 }
 
+/// A list of structs where the contract makes the list nullable (Microsoft's generated
+/// clients read null anywhere): null is an empty list; absent stays an error unless the field
+/// has a default.
+pub fn nullable_objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    d.deserialize_option(NullableObjects(PhantomData))
+}
+
 /// A number, or a number written as a string, that is finite: `"NaN"`, `"inf"` and
 /// `"1e999"` are none.
 pub fn finite_number(value: &Value) -> Option<f64> {
@@ -93,6 +104,28 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Objects<T> {
             items.push(item);
         }
         Ok(items)
+    }
+}
+
+struct NullableObjects<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for NullableObjects<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of objects or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        objects(d)
     }
 }
 

@@ -370,3 +370,203 @@ fn formats_are_enforced() {
     assert!(!validator.is_valid(&serde_json::json!({"environmentId": "sim"})));
     assert!(!validator.is_valid(&serde_json::json!({"at": "2026-11-22"})));
 }
+
+/// Which members a contract's nullability turns to null.
+#[derive(Clone, Copy, PartialEq)]
+enum Nulls {
+    /// Members the answer leaves out, written as null instead.
+    WhereLeftOut,
+    /// Every nullable member, present or not.
+    Everywhere,
+}
+
+fn resolved<'a>(schema: &'a Value, defs: &'a Value) -> &'a Value {
+    match schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        Some(name) => resolved(&defs[name], defs),
+        None => schema,
+    }
+}
+
+fn is_null_type(schema: &Value) -> bool {
+    schema["type"] == "null"
+}
+
+fn nullable(schema: &Value) -> bool {
+    let in_type = schema["type"]
+        .as_array()
+        .is_some_and(|types| types.iter().any(|t| t == "null"));
+    let in_any_of = schema["anyOf"]
+        .as_array()
+        .is_some_and(|branches| branches.iter().any(is_null_type));
+    in_type || in_any_of
+}
+
+/// The schema a present (non-null) value follows.
+fn when_present<'a>(schema: &'a Value, defs: &'a Value) -> &'a Value {
+    let schema = resolved(schema, defs);
+    let branch = schema["anyOf"]
+        .as_array()
+        .and_then(|branches| branches.iter().find(|b| !is_null_type(b)));
+    branch.map_or(schema, |branch| resolved(branch, defs))
+}
+
+/// Writes null into `value` where its schema says a member is nullable.
+fn write_nulls(value: &mut Value, schema: &Value, defs: &Value, nulls: Nulls) {
+    let schema = when_present(schema, defs);
+    match value {
+        Value::Object(members) => {
+            let Some(properties) = schema["properties"].as_object() else {
+                return;
+            };
+            for (name, property) in properties {
+                let may_be_null = nullable(resolved(property, defs));
+                match members.get_mut(name) {
+                    None if may_be_null => {
+                        members.insert(name.clone(), Value::Null);
+                    }
+                    Some(member) if may_be_null && nulls == Nulls::Everywhere => {
+                        *member = Value::Null;
+                    }
+                    Some(member) => write_nulls(member, property, defs, nulls),
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                write_nulls(item, &schema["items"], defs, nulls);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A simulator's rewrite of every answer of the contract's endpoints: nulls where it allows.
+fn nulls_of(
+    contract: &Contract,
+    nulls: Nulls,
+) -> consumption_exporter::simulator::variants::Rewrite {
+    let document = contract.document.clone();
+    std::sync::Arc::new(move |path: &str, answer: &mut Value| {
+        let contract = Contract {
+            document: document.clone(),
+        };
+        if let Some((_, endpoint)) = contract.endpoint_of(path) {
+            write_nulls(answer, &endpoint["schema"], &document["$defs"], nulls);
+        }
+    })
+}
+
+#[test]
+fn nulls_go_where_the_schema_says_nullable_and_nowhere_else() {
+    let defs = serde_json::json!({"Sku": {"type": "object", "properties": {
+        "skuId": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "id": {"type": "string"},
+        "units": {"anyOf": [{"$ref": "#/$defs/Units"}, {"type": "null"}]}}},
+        "Units": {"type": "object", "properties": {"enabled": {"type": ["integer", "null"]}}}});
+    let schema = serde_json::json!({"type": "object", "properties": {
+        "value": {"type": "array", "items": {"$ref": "#/$defs/Sku"}}}});
+    let answer = serde_json::json!({"value": [{"id": "a", "units": {}}]});
+    let mut left_out = answer.clone();
+    write_nulls(&mut left_out, &schema, &defs, Nulls::WhereLeftOut);
+    assert_eq!(
+        left_out,
+        serde_json::json!({"value": [{"id": "a", "skuId": null, "units": {"enabled": null}}]})
+    );
+    let mut everywhere = answer;
+    write_nulls(&mut everywhere, &schema, &defs, Nulls::Everywhere);
+    assert_eq!(
+        everywhere,
+        serde_json::json!({"value": [{"id": "a", "skuId": null, "units": null}]})
+    );
+}
+
+/// The vendor series an exporter serves after one poll of `yaml` at a fixed noon.
+async fn vendor_series(yaml: &str) -> (bool, String, Vec<String>) {
+    use consumption_exporter::model::clock::FixedClock;
+    let noon = crate::helpers::test_today()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let exporter =
+        TestExporter::start_with_clock(yaml, std::sync::Arc::new(FixedClock::new(noon))).await;
+    let polled = exporter.poll(0).await;
+    let error = if polled {
+        String::new()
+    } else {
+        exporter.last_error(0)
+    };
+    let text = exporter.scrape().await.text;
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("consumption_") && !l.starts_with("consumption_source_"))
+        .filter(|l| !l.starts_with("consumption_exporter_"))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    (polled, error, lines)
+}
+
+/// A member sent as null where the contract allows it reads as the member left out; every
+/// nullable member null at once fails nothing and serves nothing (a null amount is no amount,
+/// never a zero).
+async fn nulls_read_as_the_contract_means(
+    contract: &Contract,
+    running: &RunningSimulator,
+    yaml: &str,
+) {
+    let (_, _, usual) = vendor_series(yaml).await;
+    assert!(!usual.is_empty());
+    running.rewrite_answers(Some(nulls_of(contract, Nulls::WhereLeftOut)));
+    let (polled, error, left_out) = vendor_series(yaml).await;
+    assert!(polled, "{error}");
+    assert_eq!(usual, left_out, "nulls where members were left out");
+    check_requests(contract, running, None).await;
+    running.rewrite_answers(Some(nulls_of(contract, Nulls::Everywhere)));
+    let (polled, error, everywhere) = vendor_series(yaml).await;
+    assert!(polled, "every nullable member null: {error}");
+    assert!(
+        everywhere.is_empty(),
+        "every number these contracts send is nullable, so none is left to serve: {everywhere:#?}"
+    );
+    check_requests(contract, running, None).await;
+    running.rewrite_answers(None);
+}
+
+#[tokio::test]
+async fn power_platforms_nullable_members_read_as_its_client_reads_them() {
+    use consumption_exporter::simulator::powerplatform::{
+        PowerPlatformSimulator, PowerPlatformTenant,
+    };
+    let contract = Contract::load("powerplatform");
+    let tenant = PowerPlatformTenant {
+        today: crate::helpers::test_today(),
+        ..PowerPlatformTenant::default()
+    };
+    let running = PowerPlatformSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let url = running.url();
+    let yaml = format!(
+        "sources:\n  - name: flows\n    type: powerplatform\n    base_url: {url}\n    tenant_summary: true\n    entitlements: true\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+        tenant.client_id, tenant.client_secret,
+    );
+    nulls_read_as_the_contract_means(&contract, &running, &yaml).await;
+}
+
+#[tokio::test]
+async fn graphs_nullable_members_read_as_its_csdl_means() {
+    use consumption_exporter::simulator::microsoft::{MicrosoftSimulator, MicrosoftTenant};
+    let contract = Contract::load("microsoft-graph");
+    let tenant = MicrosoftTenant::generated(9, 4);
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let yaml = crate::microsoft::source(&running.url(), &tenant, "");
+    nulls_read_as_the_contract_means(&contract, &running, &yaml).await;
+}

@@ -833,3 +833,35 @@ async fn only_a_400_naming_the_robot_type_skips_it() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_server_cap_on_named_users_per_page_is_not_taken_for_the_last_page() {
+    let now = chrono::Utc::now();
+    for omits_count in [false, true] {
+        let org = UiPathOrganization {
+            named_users: 900,
+            named_user_page_cap: Some(100),
+            omits_odata_count: omits_count,
+            ..UiPathOrganization::default()
+        };
+        let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+        let exporter = TestExporter::start(&source(&running.url(), "    seats: true\n")).await;
+        exporter.assert_polls(0).await;
+        let m = exporter.scrape().await;
+        let what = if omits_count { "without" } else { "with" };
+        for ((tenant, licence), (assigned, _, _)) in expected_seats(&org, now, Duration::days(30)) {
+            assert!(assigned > 100.0, "{licence}: more than one capped page");
+            let labels = [
+                ("source", "robots"),
+                ("vendor", "uipath"),
+                ("licence", licence),
+                ("sub_account", tenant.as_str()),
+            ];
+            assert_eq!(
+                m.get("consumption_seats_assigned", &labels),
+                Some(assigned),
+                "{licence} of {tenant}, {what} @odata.count"
+            );
+        }
+    }
+}

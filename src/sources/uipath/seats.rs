@@ -4,8 +4,9 @@
 //! (`GET …/odata/LicensesNamedUser/…GetLicensesNamedUser(robotType='…')`: `UserName`,
 //! `LastLoginDate`), shared/vendor-seats.md §2.
 //!
-//! Vendor facts and gaps: `$top` is at most 1000 and a page is read until one comes back short
-//! or `@odata.count` is reached; `LastLoginDate` is when the robot last acquired a licence (the
+//! Vendor facts and gaps: `$top` is at most 1000; `$count=true` asks for `@odata.count`, and
+//! pages are read until it is reached, or, from a server that sends no count, until an empty
+//! page (a short page may be a server's cap on `$top`, not the last); `LastLoginDate` is when the robot last acquired a licence (the
 //! activity read here), null for one never used; which robot types are named-user types is
 //! undocumented, so the configured list is asked and a type the tenant refuses with a 400
 //! that names it (OData's "The value 'X' is not valid for robotType") is skipped, any other
@@ -99,20 +100,8 @@ impl UiPath {
         let mut folder = SeatFolder::default();
         for tenant in &self.settings.tenant_ids {
             let licence = self.licence(session, tenant).await?;
+            folder.add_licence(tenant, licence);
             let of_tenant = |name: String| (name, tenant.clone());
-            for (name, allowed) in licence.allowed {
-                *folder.purchased.entry(of_tenant(name)).or_default() += allowed.unwrap_or(0.0);
-            }
-            for (name, used) in licence.used {
-                *folder.used.entry(of_tenant(name)).or_default() += used.unwrap_or(0.0);
-            }
-            if let Some(at) = licence.expire_date.as_ref().and_then(epoch_or_time) {
-                folder.ends.push(LicenceEnd {
-                    licence: "Orchestrator licence".to_string(),
-                    sub_account: tenant.clone(),
-                    at,
-                });
-            }
             let robot_types = self.settings.seat_robot_types.clone();
             for robot_type in &robot_types.unwrap_or_else(default_robot_types) {
                 let users = self.named_users(session, (tenant, robot_type), rule);
@@ -159,12 +148,10 @@ impl UiPath {
             source,
         };
         let mut activity = Activity::default();
+        let mut previous_first = None;
         loop {
             let read = activity.assigned();
-            let mut url = session.url(&path);
-            url.query_pairs_mut()
-                .append_pair("$top", &PAGE.to_string())
-                .append_pair("$skip", &read.to_string());
+            let url = named_users_page_url(session.url(&path), read);
             let page = match session.get_page(&url).await {
                 Ok(page) => page,
                 Err(PageError {
@@ -179,24 +166,72 @@ impl UiPath {
                 Err(error) => return Err(fail(error)),
             };
             let body: NamedUserPage = page.json_object().map_err(fail)?;
-            let short = body.value.len() < PAGE;
+            let first = body.value.first().map(|user| user.user_name.clone());
+            if first.is_some() && first == previous_first {
+                // The same page again: a server that ignores `$skip` would be read forever.
+                let link = crate::model::secret::redacted_url(&url);
+                let source = HttpError::PaginationLoop { link };
+                return Err(fail(PageError {
+                    page: page.number,
+                    source,
+                }));
+            }
+            previous_first = first;
+            let empty = body.value.is_empty();
             for user in body.value {
-                let holder = Holder {
-                    id: user.user_name.unwrap_or_default(),
-                    name: None,
-                    last_activity: user.last_login_date.as_deref().and_then(parse_day_or_time),
-                };
-                activity.add(rule, holder);
+                activity.add(rule, user.holder());
             }
             let all = |count: usize| activity.assigned() >= count as u64;
-            if short || body.count.is_some_and(all) {
+            if empty || body.count.is_some_and(all) {
                 return Ok(Some(activity));
             }
         }
     }
 }
 
+/// A page of named users from `read` on, with the count that says when the last is read.
+fn named_users_page_url(mut url: url::Url, read: u64) -> url::Url {
+    url.query_pairs_mut()
+        .append_pair("$top", &PAGE.to_string())
+        .append_pair("$skip", &read.to_string())
+        .append_pair("$count", "true");
+    url
+}
+
+impl NamedUser {
+    fn holder(self) -> Holder {
+        Holder {
+            id: self.user_name.unwrap_or_default(),
+            name: None,
+            last_activity: self.last_login_date.as_deref().and_then(parse_day_or_time),
+        }
+    }
+}
+
 impl SeatFolder {
+    /// A tenant's Orchestrator licence: a null count is none given, not zero seats.
+    fn add_licence(&mut self, tenant: &str, licence: LicenseDto) {
+        let of_tenant = |name: String| (name, tenant.to_string());
+        let given = |counts: BTreeMap<String, Option<f64>>| {
+            counts
+                .into_iter()
+                .filter_map(move |(name, count)| Some((of_tenant(name), count?)))
+        };
+        for (key, allowed) in given(licence.allowed) {
+            *self.purchased.entry(key).or_default() += allowed;
+        }
+        for (key, used) in given(licence.used) {
+            *self.used.entry(key).or_default() += used;
+        }
+        if let Some(at) = licence.expire_date.as_ref().and_then(epoch_or_time) {
+            self.ends.push(LicenceEnd {
+                licence: "Orchestrator licence".to_string(),
+                sub_account: tenant.to_string(),
+                at,
+            });
+        }
+    }
+
     /// A licence type with named users counts them as its assigned seats; one without (a
     /// runtime licence, a concurrent one) takes `Used`.
     fn finish(self) -> Seats {
@@ -234,4 +269,26 @@ fn epoch_or_time(value: &serde_json::Value) -> Option<f64> {
     }
     let at: DateTime<Utc> = parse_day_or_time(value.as_str()?)?;
     Some(at.timestamp() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_count_in_orchestrators_licence_is_no_count_not_zero_seats() {
+        let licence: LicenseDto = serde_json::from_str(
+            r#"{"Allowed": {"Attended": null, "Unattended": 3}, "Used": {"Attended": 2, "Unattended": null}}"#,
+        )
+        .unwrap();
+        let mut folder = SeatFolder::default();
+        folder.add_licence("t1", licence);
+        let seats = folder.finish();
+        let of = |name: &str| {
+            let found = seats.licences.iter().find(|l| l.licence == name).unwrap();
+            (found.purchased, found.assigned, found.sub_account.as_str())
+        };
+        assert_eq!(of("Attended"), (None, Some(2.0), "t1"));
+        assert_eq!(of("Unattended"), (Some(3.0), None, "t1"));
+    }
 }
