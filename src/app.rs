@@ -54,9 +54,9 @@ pub fn http_client(
         source.limits,
         &source.auth,
         VendorHooks {
-            error_detail: source.source.error_detail(),
-            throttle_signal: source.source.throttle_signal(),
-            endpoints: source.source.endpoints(),
+            error_detail: source.source.facts().error_detail,
+            throttle_signal: source.source.facts().throttle_signal,
+            endpoints: source.source.facts().endpoints,
         },
         stats,
     )
@@ -302,7 +302,7 @@ pub fn check(
     let config = config::load(path)?;
     let mut report = format!("{}: OK, {} sources\n", path.display(), config.sources.len());
     for source in &config.sources {
-        let reads_days = source.source.reads_date_range();
+        let reads_days = source.source.facts().reads_date_range;
         let schedule = source.schedule.describe(reads_days, now);
         report.push_str(&format!("  {}: {schedule}\n", source.name));
         for budget in &source.budgets {
@@ -314,7 +314,7 @@ pub fn check(
             report.push_str(&format!("{line}\n"));
         }
         for source in &config.sources {
-            let billed = source.source.service().is_some();
+            let billed = source.source.facts().service.is_some();
             let line = showback.describe_source(&source.name, source.vendor, billed);
             report.push_str(&format!("  {line}\n"));
         }

@@ -202,7 +202,7 @@ pub(super) fn with_history(
 ) -> anyhow::Result<Vec<SourceConfig>> {
     let mut with_history = Vec::new();
     for source in chosen {
-        if source.source.reads_date_range() {
+        if source.source.facts().reads_date_range {
             with_history.push(for_backfill(source));
         } else {
             writeln!(progress, "source {} ({}): skipped: its vendor's API reports the present state, not past days, so it has no history to {command}", source.name, source.vendor)?;
@@ -232,7 +232,12 @@ fn check_labels(labels: &[(String, String)], sources: &[&SourceConfig]) -> anyho
         }
         let taken_by = sources.iter().find(|source| {
             // A backfill serves the budgets configured, not the vendor's own (see `Poller`).
-            source.source.label_names().contains(&name.as_str())
+            source
+                .source
+                .facts()
+                .label_names
+                .clone()
+                .contains(&name.as_str())
                 || !source.budgets.is_empty()
                     && crate::budgets::LABEL_NAMES.contains(&name.as_str())
         });

@@ -112,7 +112,7 @@ pub async fn run(
     let settling: Vec<&SourceConfig> = billed
         .iter()
         .copied()
-        .filter(|source| source.source.reads_date_range())
+        .filter(|source| source.source.facts().reads_date_range)
         .collect();
     let range = day_range(request, &settling, now)?;
     let chosen = with_history(billed, progress, "export")?;

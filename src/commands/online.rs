@@ -96,8 +96,8 @@ async fn calls_of(
     let mut probes: VecDeque<Probe> = source.source.probes(&session, now).into();
     while let Some(probe) = probes.pop_front() {
         let path = probe.request.url.path().to_string();
-        let endpoint =
-            endpoint_of(source.source.endpoints(), &path).map_or(path, |e| e.name.to_string());
+        let endpoint = endpoint_of(source.source.facts().endpoints, &path)
+            .map_or(path, |e| e.name.to_string());
         let started = Instant::now();
         match session.send(&probe.request).await {
             Ok(response) => {

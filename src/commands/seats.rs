@@ -77,7 +77,7 @@ pub async fn idle_seats(
 /// The named sources (all by default) that report seat activity; a named one that does not is
 /// an error, as an unknown one is.
 fn choose(config: &Config, names: &[String]) -> anyhow::Result<Vec<SourceConfig>> {
-    let reports = |s: &SourceConfig| s.source.reports_seat_activity();
+    let reports = |s: &SourceConfig| s.source.facts().reports_seat_activity;
     for name in names {
         match config.sources.iter().find(|s| &s.name == name) {
             None => anyhow::bail!("unknown source {name}: the config has {}", list(config, |_| true)),

@@ -18,7 +18,7 @@ impl Decoder<'_> {
         entries: Vec<Value>,
         source: &dyn Source,
     ) -> Vec<Budget> {
-        let mut labels = source.usage_labels();
+        let mut labels = source.facts().usage_labels.clone();
         labels.extend(
             self.dimensions
                 .iter()

@@ -314,7 +314,7 @@ impl Decoder<'_> {
         let http = self.client_for(&decoded);
         let budgets = self.budgets(prefix, std::mem::take(&mut common.budgets), source.as_ref());
         if let AuthConfig::OAuth2(oauth) = &mut auth {
-            add_token_defaults(oauth, source.token_defaults(), scopes_written);
+            add_token_defaults(oauth, source.facts().token_defaults.clone(), scopes_written);
         }
         Some(SourceConfig {
             name: common.name,
@@ -346,7 +346,7 @@ impl Decoder<'_> {
         let Some(idle_after) = common.idle_after else {
             return default;
         };
-        if !source.reports_seat_activity() {
+        if !source.facts().reports_seat_activity {
             let message = format!("{} as configured reports no seat activity, so no seat can be idle: remove `idle_after`, or read seats where the vendor has them (seats: true)", source_type.name());
             self.error(format!("{prefix}.idle_after"), message);
         } else if idle_after.is_zero() {
@@ -512,7 +512,7 @@ impl Decoder<'_> {
         source_type: &dyn SourceType,
         source: &dyn Source,
     ) {
-        if source.reads_date_range() {
+        if source.facts().reads_date_range {
             return;
         }
         for (key, set) in [

@@ -326,7 +326,7 @@ impl Decoder<'_> {
             .any(|label| *label == name)
             || sources
                 .iter()
-                .any(|s| s.source.label_names().contains(&name));
+                .any(|s| s.source.facts().label_names.clone().contains(&name));
         if taken {
             let message = format!("`{name}` is a label the exporter's series have already: name the dimension otherwise (team, owner, cost_centre, …)");
             self.error(path, message);
@@ -394,8 +394,8 @@ impl Decoder<'_> {
             .collect();
         let mut keys: Vec<&str> = SHOWBACK_KEYS.to_vec();
         for source in &reachable {
-            keys.extend(source.source.usage_labels());
-            keys.extend(source.source.money_labels());
+            keys.extend(source.source.facts().usage_labels.clone());
+            keys.extend(source.source.facts().money_labels.clone());
         }
         keys.sort_unstable();
         keys.dedup();

@@ -251,8 +251,8 @@ impl Poller {
             idle_after.unwrap_or(chrono::Duration::MAX),
         ));
         let schedule = &self.config.schedule;
-        let incremental =
-            self.config.source.reads_date_range() && !schedule.full_refresh_interval.is_zero();
+        let incremental = self.config.source.facts().reads_date_range
+            && !schedule.full_refresh_interval.is_zero();
         if !incremental {
             let plan = PollPlan {
                 history_from,
@@ -303,7 +303,7 @@ impl Poller {
         families.add_configured(
             &self.config.budgets,
             allocated.as_ref().or(usage.as_ref()),
-            self.config.source.budget_unit(),
+            self.config.source.facts().budget_unit,
             self.clock.now(),
         );
         families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
@@ -359,9 +359,10 @@ impl Poller {
             service: self
                 .config
                 .source
-                .service()
+                .facts()
+                .service
                 .unwrap_or(crate::model::usage::ServiceOf::Joined(&[])),
-            unit: self.config.source.budget_unit(),
+            unit: self.config.source.facts().budget_unit,
         };
         Some(showback.allocated(usage, &input))
     }
@@ -428,8 +429,8 @@ impl Poller {
             source: &self.config.name,
             usage,
             vendor_costs,
-            service: self.config.source.service()?,
-            unit: self.config.source.budget_unit(),
+            service: self.config.source.facts().service?,
+            unit: self.config.source.facts().budget_unit,
         })
     }
 }

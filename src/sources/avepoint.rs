@@ -16,12 +16,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
-use crate::http::{ErrorDetailFn, HttpError, PollSession, Request};
+use super::{with_query, Facts, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
+use crate::http::{HttpError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage};
+use crate::model::usage::{BudgetUnit, LevelUsage, Usage};
 use crate::settings::FieldError;
 
 mod seats;
@@ -92,13 +92,34 @@ impl Vendor for AvePointType {
                 "Cloud Backup seats are read with the other seats: set seats: true",
             )]);
         }
-        Ok(Arc::new(AvePoint { settings }))
+        let facts = facts(&settings);
+        Ok(Arc::new(AvePoint { settings, facts }))
+    }
+}
+
+/// AvePoint's connection counts are not billed; Cloud Backup's seats need their permission in
+/// the token request (a token's scope is the permission it is requested for).
+fn facts(settings: &Settings) -> Facts {
+    let scopes = match settings.cloud_backup_seats {
+        true => vec![seats::BACKUP_SCOPE_NAME.to_string()],
+        false => Vec::new(),
+    };
+    Facts {
+        reports_seat_activity: settings.seats,
+        error_detail: describe_avepoint_error,
+        budget_unit: BudgetUnit::Fixed("connections"),
+        token_defaults: TokenDefaults {
+            params: Vec::new(),
+            scopes,
+        },
+        ..Facts::new(seats::ENDPOINTS, &USAGE_LABELS)
     }
 }
 
 /// A configured AvePoint Online Services organisation.
 pub struct AvePoint {
     settings: Settings,
+    facts: Facts,
 }
 
 /// `connectionUsageCloudFlows` is required: AvePoint's answer carries it, empty or not, and an
@@ -203,21 +224,8 @@ fn unfiltered_refused(error: crate::http::PageError, flow_id: Option<&str>) -> P
 
 #[async_trait]
 impl Source for AvePoint {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        seats::ENDPOINTS
-    }
-
-    /// A token's scope is the permission it is requested for: Cloud Backup's seats need theirs
-    /// in the request.
-    fn token_defaults(&self) -> TokenDefaults {
-        let scopes = match self.settings.cloud_backup_seats {
-            true => vec![seats::BACKUP_SCOPE_NAME.to_string()],
-            false => Vec::new(),
-        };
-        TokenDefaults {
-            params: Vec::new(),
-            scopes,
-        }
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     /// The first connection count (of the first flow asked for), and the seats as configured.
@@ -281,33 +289,8 @@ impl Source for AvePoint {
         Ok(snapshot)
     }
 
-    fn reports_seat_activity(&self) -> bool {
-        self.settings.seats
-    }
-
-    fn error_detail(&self) -> ErrorDetailFn {
-        describe_avepoint_error
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        USAGE_LABELS.to_vec()
-    }
-
     fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
         None
-    }
-
-    /// AvePoint's connection counts are not billed.
-    fn service(&self) -> Option<ServiceOf> {
-        None
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        self.usage_labels()
-    }
-
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Fixed("connections")
     }
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time, WindowSums, Windows};
-use super::{Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
+use super::{Facts, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
 use crate::http::{HttpError, PageError, PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
@@ -130,9 +130,37 @@ impl Vendor for DynatraceType {
                 "cost_allocation splits the cost that entitlements: true reads: set entitlements: true",
             )]);
         }
+        let facts = Arc::new(facts(&settings));
         Ok(Arc::new(Dynatrace {
             settings: Arc::new(settings),
+            facts,
         }))
+    }
+}
+
+/// Dynatrace bills each capability, by day; the token is for the account (`resource`).
+fn facts(settings: &Settings) -> Facts {
+    let money_labels: Vec<&'static str> = settings
+        .cost_allocation
+        .map(CostAllocation::label)
+        .into_iter()
+        .collect();
+    let mut label_names = USAGE_LABELS.to_vec();
+    label_names.extend(COST_LABELS.iter().filter(|l| !USAGE_LABELS.contains(l)));
+    label_names.extend(&money_labels);
+    label_names.push("window");
+    let resource = format!("urn:dtaccount:{}", settings.account_uuid);
+    Facts {
+        reads_date_range: true,
+        money_labels,
+        label_names,
+        service: Some(ServiceOf::Label("capability_key")),
+        budget_unit: BudgetUnit::Label("unit"),
+        token_defaults: TokenDefaults {
+            params: vec![("resource".to_string(), resource)],
+            scopes: Vec::new(),
+        },
+        ..Facts::new(probes::ENDPOINTS, &USAGE_LABELS)
     }
 }
 
@@ -140,6 +168,7 @@ impl Vendor for DynatraceType {
 #[derive(Clone)]
 pub struct Dynatrace {
     settings: Arc<Settings>,
+    facts: Arc<Facts>,
 }
 
 /// `data` is required, as Dynatrace's spec marks it: an object without it (a gateway's or an
@@ -269,8 +298,8 @@ const USAGE_LABELS: [&str; 5] = [
 
 #[async_trait]
 impl Source for Dynatrace {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        probes::ENDPOINTS
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
@@ -311,14 +340,6 @@ impl Source for Dynatrace {
         Ok(snapshot)
     }
 
-    fn reads_date_range(&self) -> bool {
-        true
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        USAGE_LABELS.to_vec()
-    }
-
     fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
         Some(Billing {
             provider: "Dynatrace",
@@ -328,39 +349,6 @@ impl Source for Dynatrace {
             service_subcategory: "Observability",
             virtual_currency: false,
         })
-    }
-
-    /// Dynatrace bills each capability.
-    fn service(&self) -> Option<ServiceOf> {
-        Some(ServiceOf::Label("capability_key"))
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        let mut names = self.usage_labels();
-        names.extend(COST_LABELS.iter().filter(|l| !USAGE_LABELS.contains(l)));
-        names.extend(self.money_labels());
-        names.push("window");
-        names
-    }
-
-    fn money_labels(&self) -> Vec<&'static str> {
-        self.settings
-            .cost_allocation
-            .map(CostAllocation::label)
-            .into_iter()
-            .collect()
-    }
-
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Label("unit")
-    }
-
-    fn token_defaults(&self) -> TokenDefaults {
-        let resource = format!("urn:dtaccount:{}", self.settings.account_uuid);
-        TokenDefaults {
-            params: vec![("resource".to_string(), resource)],
-            scopes: Vec::new(),
-        }
     }
 }
 
@@ -530,7 +518,7 @@ impl Dynatrace {
     /// The labels of `consumption_dynatrace_cost` besides `window`.
     fn cost_labels(&self) -> Vec<&'static str> {
         let mut labels = COST_LABELS.to_vec();
-        labels.extend(self.money_labels());
+        labels.extend(self.facts.money_labels.iter().copied());
         labels
     }
 

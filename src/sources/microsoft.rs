@@ -18,13 +18,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{Endpoint, PollError, PollPlan, Probe, Source, Vendor};
-use crate::http::{ErrorDetailFn, PageError, PollSession, Request, TOKEN_ENDPOINT};
+use super::{Endpoint, Facts, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::seats::{LicenceSeats, Seats};
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
-use crate::model::usage::{BudgetUnit, LevelUsage, ServiceOf, Usage};
+use crate::model::usage::{BudgetUnit, LevelUsage, Usage};
 use crate::settings::FieldError;
 
 pub static SKU_UNITS: FamilyDesc = FamilyDesc {
@@ -78,7 +78,22 @@ impl Vendor for MicrosoftType {
                 "a SKU part number or id must not be empty",
             )]);
         }
-        Ok(Arc::new(Microsoft { settings }))
+        Ok(Arc::new(Microsoft {
+            settings,
+            facts: facts(),
+        }))
+    }
+}
+
+/// Seats are bought, not consumed: no showback rows.
+fn facts() -> Facts {
+    let mut label_names = SKU_LABELS.to_vec();
+    label_names.push("units");
+    Facts {
+        label_names,
+        error_detail: describe_graph_error,
+        budget_unit: BudgetUnit::Fixed("seats"),
+        ..Facts::new(ENDPOINTS, &SKU_LABELS)
     }
 }
 
@@ -117,6 +132,7 @@ const KNOWN_NAMES: [(&str, &str); 12] = [
 /// A configured Microsoft Entra tenant.
 pub struct Microsoft {
     settings: Settings,
+    facts: Facts,
 }
 
 /// `value` is required: a body without it is not a tenant without licences.
@@ -191,8 +207,8 @@ const ENDPOINTS: &[Endpoint] = &[
 
 #[async_trait]
 impl Source for Microsoft {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        ENDPOINTS
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     /// subscribedSkus takes no `$top`: the probe is the first page, as a poll reads it.
@@ -229,31 +245,8 @@ impl Source for Microsoft {
         Ok(self.snapshot(&skus))
     }
 
-    fn error_detail(&self) -> ErrorDetailFn {
-        describe_graph_error
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        SKU_LABELS.to_vec()
-    }
-
     fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
         None
-    }
-
-    /// Seats are bought, not consumed: no showback rows.
-    fn service(&self) -> Option<ServiceOf> {
-        None
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        let mut names = SKU_LABELS.to_vec();
-        names.push("units");
-        names
-    }
-
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Fixed("seats")
     }
 }
 
@@ -353,7 +346,7 @@ mod properties {
         #[test]
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             if let Ok(page) = serde_json::from_slice::<SkuPage>(&bytes) {
-                let source = Microsoft { settings: Settings { sku_part_numbers: Vec::new(), sku_ids: Vec::new(), licence_names: BTreeMap::new() } };
+                let source = Microsoft { facts: facts(), settings: Settings { sku_part_numbers: Vec::new(), sku_ids: Vec::new(), licence_names: BTreeMap::new() } };
                 source.snapshot(&page.value);
             }
         }

@@ -6,6 +6,7 @@
 
 pub mod avepoint;
 pub mod dynatrace;
+pub mod facts;
 pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;
@@ -21,15 +22,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 
 pub use crate::http::Endpoint;
-use crate::http::{
-    ErrorDetailFn, HttpError, PageError, PollSession, Request, Response, ThrottleSignalFn,
-};
+use crate::http::{HttpError, PageError, PollSession, Request, Response};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::settled::SettledDays;
 use crate::model::snapshot::Snapshot;
-use crate::model::usage::{BudgetUnit, ServiceOf};
 use crate::settings::{FieldError, VendorKeys};
+pub use facts::{Facts, TokenDefaults};
 
 /// Every vendor type the config accepts.
 pub static TYPES: &[&dyn SourceType] = &[
@@ -189,12 +188,12 @@ pub fn with_query(url: &Url, key: &str, value: &str) -> Url {
     smaller
 }
 
-/// One configured vendor endpoint.
+/// One configured vendor endpoint: a poll, the requests `check --online` makes, who bills
+/// it, and its [`Facts`].
 #[async_trait]
 pub trait Source: Send + Sync {
-    /// Every endpoint of the vendor's API the exporter calls, the token endpoint (named
-    /// [`crate::http::TOKEN_ENDPOINT`]) included, with what a credential needs for it.
-    fn endpoints(&self) -> &'static [Endpoint];
+    /// What the source is, as configured: built once, read by every other wing.
+    fn facts(&self) -> &Facts;
 
     /// The smallest request to each endpoint this source, as configured, calls.
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe>;
@@ -207,68 +206,10 @@ pub trait Source: Send + Sync {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError>;
 
-    /// Whether the vendor's API takes a date range, so that settled days need not be re-read
-    /// (`settled_after`, `full_refresh_interval`).
-    fn reads_date_range(&self) -> bool {
-        false
-    }
-
-    /// The labels of the usage budgets read, which a budget's `match` may name.
-    fn usage_labels(&self) -> Vec<&'static str>;
-
-    /// Whether the source, as configured, reports when each seat's holder was last active
-    /// (then `idle_after` applies to it).
-    fn reports_seat_activity(&self) -> bool {
-        false
-    }
-
     /// Who bills the usage and how a FOCUS export files it; none: the usage is not billed
-    /// (exactly when [`Source::service`] is none). The account comes from the source's own
+    /// (exactly when the facts' `service` is none). The account comes from the source's own
     /// keys, its base URL or its token URL, whichever names it.
     fn billing(&self, base_url: &Url, token_url: Option<&Url>) -> Option<Billing>;
-
-    /// Labels only the vendor's own money carries (a vendor-native allocation, such as
-    /// Dynatrace's cost centre), which showback rules may match on besides `usage_labels`.
-    fn money_labels(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
-
-    /// Every label name the source's own series may carry, besides `source` (the budget
-    /// families' are [`crate::budgets::LABEL_NAMES`]): `backfill --label` may not reuse one.
-    fn label_names(&self) -> Vec<&'static str>;
-
-    /// What the vendor bills a label set of its usage as (showback's `service`); none: the
-    /// usage is not billed (no showback rows).
-    fn service(&self) -> Option<ServiceOf>;
-
-    /// The unit of a budget that names none.
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Fixed("units")
-    }
-
-    /// Reads the vendor's error body shape into one line for the user.
-    fn error_detail(&self) -> ErrorDetailFn {
-        |_| None
-    }
-
-    /// What the token request needs by default, from the vendor's own keys.
-    fn token_defaults(&self) -> TokenDefaults {
-        TokenDefaults::default()
-    }
-
-    /// Recognises a throttling answer that is not a 429 (Microsoft's `BurstRequestsThrottled`).
-    fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
-        None
-    }
-}
-
-/// What a source's token request needs beyond `oauth2` as written: form fields (Dynatrace's
-/// `resource`), and the scopes its options' endpoints require on top of the vendor's default
-/// ones (a token's scope is the permission it was requested for), unless `scopes` is written.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TokenDefaults {
-    pub params: Vec<(String, String)>,
-    pub scopes: Vec<String>,
 }
 
 /// Why a poll failed.

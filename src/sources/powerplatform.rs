@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
-use crate::http::{ErrorDetailFn, PollSession, Request, ThrottleSignalFn, TOKEN_ENDPOINT};
+use super::{with_query, Endpoint, Facts, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::snapshot::{Combine, FamilyDesc, Snapshot, SnapshotBuilder};
@@ -153,13 +153,31 @@ impl Vendor for PowerPlatformType {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Arc::new(PowerPlatform { settings }))
+        let facts = facts(&settings);
+        Ok(Arc::new(PowerPlatform { settings, facts }))
+    }
+}
+
+/// Power Platform bills flow capacity by licence categorisation, by day; Microsoft throttles
+/// bursts with a body of its own besides 429.
+fn facts(settings: &Settings) -> Facts {
+    let usage_labels: Vec<&'static str> = settings.labels.iter().map(|l| l.name()).collect();
+    let mut label_names = usage_labels.clone();
+    label_names.extend(["window", "flow_context", "status", "currency_type"]);
+    Facts {
+        reads_date_range: true,
+        label_names,
+        service: Some(ServiceOf::Label("flow_license_categorization")),
+        error_detail: describe_microsoft_error,
+        throttle_signal: Some(is_burst_throttled),
+        ..Facts::new(ENDPOINTS, &usage_labels)
     }
 }
 
 /// A configured Power Platform tenant.
 pub struct PowerPlatform {
     settings: Settings,
+    facts: Facts,
 }
 
 /// A page of records. Strings borrow from the response body where they can (a page holds
@@ -242,8 +260,8 @@ const ENDPOINTS: &[Endpoint] = &[
 
 #[async_trait]
 impl Source for PowerPlatform {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        ENDPOINTS
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     /// Today's first record, the summary and the entitlements, as configured.
@@ -284,18 +302,6 @@ impl Source for PowerPlatform {
         Ok(builder.finish())
     }
 
-    fn error_detail(&self) -> ErrorDetailFn {
-        describe_microsoft_error
-    }
-
-    fn reads_date_range(&self) -> bool {
-        true
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        self.settings.labels.iter().map(|l| l.name()).collect()
-    }
-
     /// The account is the Entra tenant, which the token URL names
     /// (`https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`); the base URL otherwise.
     fn billing(&self, base_url: &Url, token_url: Option<&Url>) -> Option<Billing> {
@@ -312,21 +318,6 @@ impl Source for PowerPlatform {
             // Flow capacity: the licences' capacity units that runs draw on.
             virtual_currency: true,
         })
-    }
-
-    /// Power Platform bills flow capacity by licence categorisation.
-    fn service(&self) -> Option<ServiceOf> {
-        Some(ServiceOf::Label("flow_license_categorization"))
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        let mut names = self.usage_labels();
-        names.extend(["window", "flow_context", "status", "currency_type"]);
-        names
-    }
-
-    fn throttle_signal(&self) -> Option<ThrottleSignalFn> {
-        Some(is_burst_throttled)
     }
 }
 

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::windows::{end_of_last_day, parse_day_or_time};
-use super::{with_query, Endpoint, PollError, PollPlan, Probe, Source, Vendor};
-use crate::http::{ErrorDetailFn, Page, PageError, PollSession, Request, TOKEN_ENDPOINT};
+use super::{with_query, Endpoint, Facts, PollError, PollPlan, Probe, Source, Vendor};
+use crate::http::{Page, PageError, PollSession, Request, TOKEN_ENDPOINT};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::seats::LicenceEnd;
@@ -186,7 +186,9 @@ impl Vendor for QlikType {
                 "seat_activity reads who holds the seats seats: true reads: set seats: true",
             )]);
         }
+        let facts = facts(&settings);
         Ok(Arc::new(Qlik {
+            facts,
             entitlements: settings.entitlements,
             seats: settings.seats,
             seat_activity: settings.seat_activity,
@@ -199,8 +201,28 @@ impl Vendor for QlikType {
     }
 }
 
+/// Qlik bills capacity per resource type and action; budgets read the current period's local
+/// usage by the configured labels.
+fn facts(settings: &QlikSettings) -> Facts {
+    let usage_labels: Vec<&'static str> = settings.labels.iter().map(|l| l.name()).collect();
+    let mut label_names = usage_labels.clone();
+    label_names.extend(["period", "allotment"]);
+    if settings.seats {
+        label_names.extend(["type", "kind"]);
+    }
+    Facts {
+        label_names,
+        reports_seat_activity: settings.seat_activity,
+        service: Some(ServiceOf::Joined(&["resource_type", "resource_action"])),
+        budget_unit: BudgetUnit::Label("unit"),
+        error_detail: describe_qlik_error,
+        ..Facts::new(ENDPOINTS, &usage_labels)
+    }
+}
+
 /// A configured Qlik Cloud tenant.
 pub struct Qlik {
+    facts: Facts,
     entitlements: bool,
     seats: bool,
     seat_activity: bool,
@@ -317,8 +339,8 @@ const ENDPOINTS: &[Endpoint] = &[
 
 #[async_trait]
 impl Source for Qlik {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        ENDPOINTS
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
@@ -391,19 +413,6 @@ impl Source for Qlik {
         Ok(snapshot)
     }
 
-    fn reports_seat_activity(&self) -> bool {
-        self.seat_activity
-    }
-
-    fn error_detail(&self) -> ErrorDetailFn {
-        describe_qlik_error
-    }
-
-    /// Budgets read the current period's local usage by the configured labels.
-    fn usage_labels(&self) -> Vec<&'static str> {
-        self.labels.iter().map(|l| l.name()).collect()
-    }
-
     /// The account is the tenant, whose hostname the base URL is.
     fn billing(&self, base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
         Some(Billing {
@@ -414,24 +423,6 @@ impl Source for Qlik {
             service_subcategory: "Business Intelligence",
             virtual_currency: false,
         })
-    }
-
-    /// Qlik bills capacity per resource type and action.
-    fn service(&self) -> Option<ServiceOf> {
-        Some(ServiceOf::Joined(&["resource_type", "resource_action"]))
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        let mut names = self.usage_labels();
-        names.extend(["period", "allotment"]);
-        if self.seats {
-            names.extend(["type", "kind"]);
-        }
-        names
-    }
-
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Label("unit")
     }
 }
 

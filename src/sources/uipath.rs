@@ -18,8 +18,8 @@ use serde_json::json;
 use url::Url;
 
 use super::windows::{parse_day_or_time, WindowSums, Windows};
-use super::{Endpoint, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
-use crate::http::{ErrorDetailFn, PollSession, Request};
+use super::{Facts, PollError, PollPlan, Probe, Source, TokenDefaults, Vendor};
+use crate::http::{PollSession, Request};
 use crate::model::billing::Billing;
 use crate::model::clock::Clock;
 use crate::model::seats::LicenceEnd;
@@ -134,7 +134,37 @@ impl Vendor for UiPathType {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Arc::new(UiPath { settings }))
+        let facts = facts(&settings);
+        Ok(Arc::new(UiPath { settings, facts }))
+    }
+}
+
+/// UiPath bills each consumable (RU, PLTU, AGU, …), units of their own, by day.
+/// Orchestrator's `GetLicense` and `GetLicensesNamedUser` require `OR.License(.Read)` and
+/// `OR.Settings(.Read)` (its OpenAPI's security entries): `seats: true` asks for both.
+fn facts(settings: &Settings) -> Facts {
+    let mut usage_labels = USAGE_LABELS.to_vec();
+    if settings.by_folder {
+        usage_labels.push(folders::FOLDER_LABEL);
+    }
+    let mut label_names = usage_labels.clone();
+    label_names.push("window");
+    let scopes = match settings.seats {
+        true => seats::SEATS_SCOPES.map(String::from).to_vec(),
+        false => Vec::new(),
+    };
+    Facts {
+        reads_date_range: true,
+        label_names,
+        reports_seat_activity: settings.seats,
+        service: Some(ServiceOf::Label("consumable")),
+        budget_unit: BudgetUnit::Label("consumable"),
+        error_detail: describe_uipath_error,
+        token_defaults: TokenDefaults {
+            params: Vec::new(),
+            scopes,
+        },
+        ..Facts::new(probes::ENDPOINTS, &usage_labels)
     }
 }
 
@@ -180,6 +210,7 @@ const USAGE_LABELS: [&str; 3] = ["tenant_id", "consumable", "uipath_service"];
 /// A configured UiPath organisation.
 pub struct UiPath {
     settings: Settings,
+    facts: Facts,
 }
 
 #[derive(Deserialize)]
@@ -211,21 +242,8 @@ struct Consumption {
 
 #[async_trait]
 impl Source for UiPath {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        probes::ENDPOINTS
-    }
-
-    /// Orchestrator's `GetLicense` and `GetLicensesNamedUser` require `OR.License(.Read)` and
-    /// `OR.Settings(.Read)` (its OpenAPI's security entries): `seats: true` asks for both.
-    fn token_defaults(&self) -> TokenDefaults {
-        let scopes = match self.settings.seats {
-            true => seats::SEATS_SCOPES.map(String::from).to_vec(),
-            false => Vec::new(),
-        };
-        TokenDefaults {
-            params: Vec::new(),
-            scopes,
-        }
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
@@ -290,26 +308,6 @@ impl Source for UiPath {
         Ok(snapshot)
     }
 
-    fn error_detail(&self) -> ErrorDetailFn {
-        describe_uipath_error
-    }
-
-    fn reads_date_range(&self) -> bool {
-        true
-    }
-
-    fn reports_seat_activity(&self) -> bool {
-        self.settings.seats
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        let mut labels = USAGE_LABELS.to_vec();
-        if self.settings.by_folder {
-            labels.push(folders::FOLDER_LABEL);
-        }
-        labels
-    }
-
     fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
         Some(Billing {
             provider: "UiPath",
@@ -320,22 +318,6 @@ impl Source for UiPath {
             // Robot, platform and AI units: bought in bundles, prices are per unit.
             virtual_currency: true,
         })
-    }
-
-    /// UiPath bills each consumable (RU, PLTU, AGU, …).
-    fn service(&self) -> Option<ServiceOf> {
-        Some(ServiceOf::Label("consumable"))
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        let mut names = self.usage_labels();
-        names.push("window");
-        names
-    }
-
-    /// Consumables are units of their own (Robot Units, Platform Units, …).
-    fn budget_unit(&self) -> BudgetUnit {
-        BudgetUnit::Label("consumable")
     }
 }
 

@@ -442,7 +442,7 @@ async fn every_label_a_source_serves_is_one_it_declares() {
                 names.extend(showback.dimensions.iter().map(|d| d.name.as_str()));
                 names
             }
-            _ => source.source.label_names(),
+            _ => source.source.facts().label_names.clone(),
         };
         for (name, _) in labels.iter().filter(|(name, _)| name != "source") {
             assert!(

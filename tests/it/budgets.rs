@@ -246,7 +246,7 @@ async fn every_daily_vendor_has_exact_used_forecast_money_and_periods() {
                 .unwrap();
             let config = crate::helpers::parse_config(&format!("sources:\n{}", tenant.entry("s")));
             assert!(
-                !config.sources[0].source.reads_date_range(),
+                !config.sources[0].source.facts().reads_date_range,
                 "{name} serves days: give it a budget case in its kit"
             );
             continue;

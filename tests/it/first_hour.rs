@@ -165,6 +165,7 @@ fn endpoints_of(vendor: &str) -> &'static [consumption_exporter::sources::Endpoi
         let tenant = simulated.start(spec).await.unwrap();
         parse_config(&format!("sources:\n{}", tenant.entry("x"))).sources[0]
             .source
-            .endpoints()
+            .facts()
+            .endpoints
     })
 }

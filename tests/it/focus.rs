@@ -37,7 +37,7 @@ async fn billed_tenants() -> Vec<Tenant> {
         };
         let config = parse_config(&format!("sources:\n{}", tenant.entry()));
         let source = &config.sources[0].source;
-        if source.service().is_some() && source.reads_date_range() {
+        if source.facts().service.is_some() && source.facts().reads_date_range {
             tenants.push(tenant);
         }
     }
@@ -532,10 +532,10 @@ async fn sources_without_history_or_a_bill_are_skipped_and_services_without_mone
     let rows = exported.rows();
     for source in &config.sources {
         let (name, vendor) = (&source.name, source.vendor);
-        let billed = source.source.service().is_some();
+        let billed = source.source.facts().service.is_some();
         let said = |what: &str| progress.contains(&format!("source {name} ({vendor}): {what}"));
         let has_rows = rows.iter().any(|row| row["x_Source"] == *name);
-        match (billed, source.source.reads_date_range()) {
+        match (billed, source.source.facts().reads_date_range) {
             (false, _) => assert!(said("skipped: its vendor does not bill its usage"), "{progress}"),
             (true, false) => assert!(said("skipped: its vendor's API reports the present state, not past days, so it has no history to export"), "{progress}"),
             (true, true) if has_rows => {
@@ -628,7 +628,7 @@ async fn every_source_that_bills_says_who_bills_it_in_focus_terms() {
         let name = vendor.type_name();
         assert_eq!(
             billing.is_some(),
-            source.source.service().is_some(),
+            source.source.facts().service.is_some(),
             "{name}: a source says who bills it exactly when its usage is billed"
         );
         let Some(billing) = billing else { continue };
@@ -644,7 +644,7 @@ async fn every_source_that_bills_says_who_bills_it_in_focus_terms() {
         assert!(!billing.account_id.is_empty(), "{name} names its account");
         if let Some(label) = billing.sub_account_label {
             assert!(
-                source.source.usage_labels().contains(&label),
+                source.source.facts().usage_labels.clone().contains(&label),
                 "{name}: the sub-account label {label} is a usage label"
             );
         }

@@ -13,7 +13,7 @@ use consumption_exporter::model::clock::Clock;
 use consumption_exporter::model::snapshot::Snapshot;
 use consumption_exporter::simulator::kit::{self, Scale, SimulatedTenant, TenantSpec};
 use consumption_exporter::simulator::{Fault, When};
-use consumption_exporter::sources::{Endpoint, PollError, PollPlan, Probe, Source};
+use consumption_exporter::sources::{Facts, PollError, PollPlan, Probe, Source};
 
 use crate::helpers::{parse_config, test_today, Exposition, RunningExporter, TestExporter};
 
@@ -146,8 +146,8 @@ struct PanickingSource {
 
 #[async_trait]
 impl Source for PanickingSource {
-    fn endpoints(&self) -> &'static [Endpoint] {
-        self.inner.endpoints()
+    fn facts(&self) -> &Facts {
+        self.inner.facts()
     }
 
     fn probes(&self, session: &PollSession<'_>, now: DateTime<Utc>) -> Vec<Probe> {
@@ -166,18 +166,6 @@ impl Source for PanickingSource {
             panic!("a bug in a vendor decoder");
         }
         self.inner.poll(session, clock, plan).await
-    }
-
-    fn usage_labels(&self) -> Vec<&'static str> {
-        self.inner.usage_labels()
-    }
-
-    fn label_names(&self) -> Vec<&'static str> {
-        self.inner.label_names()
-    }
-
-    fn service(&self) -> Option<consumption_exporter::model::usage::ServiceOf> {
-        self.inner.service()
     }
 
     fn billing(

@@ -685,3 +685,37 @@ fn the_docs_checks_catch_a_dead_link_a_missing_anchor_and_a_headerless_table() {
         "a short row"
     );
 }
+
+/// The trait's body: the text between its opening brace and the brace that closes it.
+fn trait_body<'a>(code: &'a str, declaration: &str) -> &'a str {
+    let start = code.find(declaration).expect("the trait is declared");
+    let open = start + code[start..].find('{').unwrap();
+    let mut depth = 0;
+    for (at, c) in code[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return &code[open + 1..open + at],
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    panic!("{declaration} is not closed")
+}
+
+/// A vendor is a poll plus facts: a feature adds a field to `Facts`, never a method every
+/// vendor must write.
+#[test]
+fn the_source_trait_is_a_poll_its_probes_its_billing_and_its_facts() {
+    let code = code_only(&std::fs::read_to_string(root().join("src/sources/mod.rs")).unwrap());
+    let body = trait_body(&code, "pub trait Source");
+    let methods: Vec<&str> = body
+        .match_indices("fn ")
+        .map(|(at, _)| body[at + 3..].split('(').next().unwrap_or("").trim())
+        .collect();
+    assert!(methods.contains(&"poll"), "{methods:?}");
+    assert!(
+        methods.len() <= 4,
+        "trait Source has {} methods ({methods:?}); put a new fact in sources::facts::Facts",
+        methods.len()
+    );
+}

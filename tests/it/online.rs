@@ -258,7 +258,7 @@ async fn every_request_a_poll_makes_belongs_to_an_endpoint_that_says_what_it_nee
     for vendor in VENDORS {
         let tenant = tenant(*vendor).await;
         let yaml = format!("sources:\n{}", tenant.entry(vendor.type_name()));
-        let endpoints = parse_config(&yaml).sources[0].source.endpoints();
+        let endpoints = parse_config(&yaml).sources[0].source.facts().endpoints;
         let exporter = crate::helpers::TestExporter::start(&yaml).await;
         exporter.assert_polls(0).await;
         let requests = tenant.requests();
