@@ -707,7 +707,7 @@ fn trait_body<'a>(code: &'a str, declaration: &str) -> &'a str {
 #[test]
 fn the_source_trait_is_a_poll_its_probes_its_billing_and_its_facts() {
     let code = code_only(&std::fs::read_to_string(root().join("src/sources/mod.rs")).unwrap());
-    let body = trait_body(&code, "pub trait Source");
+    let body = trait_body(&code, "pub trait Source:");
     let methods: Vec<&str> = body
         .match_indices("fn ")
         .map(|(at, _)| body[at + 3..].split('(').next().unwrap_or("").trim())
