@@ -21,8 +21,34 @@ use crate::model::seats::SeatRule;
 use crate::model::settled::{PollDays, Refresh, SettledState, Start};
 use crate::model::snapshot::Snapshot;
 use crate::showback::charges::DayCharges;
+use crate::showback::poll_step::PolledSource;
 use crate::sources::windows::Windows;
 use crate::sources::{PollError, PollPlan};
+
+/// What a poll is for. Every purpose takes the same path (plan, timeout, panic guard); they
+/// differ in what the plan asks for and which steps follow.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Purpose {
+    /// Served on `/metrics`: everything, then budgets, showback and seats.
+    Live,
+    /// A backfill's days, as of the clock's now: nothing that reports only the present.
+    History,
+    /// The `seats` command: the seats, every holder kept.
+    Seats,
+    /// A FOCUS export: the days' usage and money as the vendor folded them.
+    Charges,
+}
+
+impl Purpose {
+    fn history_only(self) -> bool {
+        matches!(self, Purpose::History | Purpose::Charges)
+    }
+
+    /// Whether the steps after the vendor's answer (showback, budgets, seats) run.
+    fn serves_families(self) -> bool {
+        matches!(self, Purpose::Live | Purpose::History)
+    }
+}
 
 /// A source with everything it needs to poll.
 pub struct Poller {
@@ -101,7 +127,7 @@ impl Poller {
     /// another source may poll while it runs.
     async fn poll_and_publish(&self, slot: Option<PollSlot>) -> bool {
         let started = Instant::now();
-        let result = self.poll_surviving_panics(false, slot.as_ref()).await;
+        let result = self.poll(Purpose::Live, slot.as_ref()).await;
         drop(slot);
         let duration = started.elapsed();
         let source = &self.config.name;
@@ -135,87 +161,27 @@ impl Poller {
     /// One poll for a backfill, as of the clock's now: the days' families and the budgets
     /// configured on them, nothing that reports only the present state. Not published.
     pub async fn poll_history(&self) -> Result<Snapshot, PollError> {
-        self.poll_surviving_panics(true, None).await
+        self.poll(Purpose::History, None).await
     }
 
-    /// The seats the source reports now, for the `seats` command: polled as a live poll is,
-    /// within its timeout, not published.
+    /// The seats the source reports now, every holder kept, for the `seats` command. Not
+    /// published.
     pub async fn poll_seats(&self) -> Result<crate::model::seats::Seats, PollError> {
-        let timeout = self.config.schedule.poll_timeout;
-        let session = self.client.session(Instant::now() + timeout, None);
-        let (mut plan, _) = self.plan();
-        plan.seat_rule = plan.seat_rule.map(|rule| SeatRule {
-            keep_idle: true,
-            ..rule
-        });
-        let poll = self.config.source.poll(&session, self.clock.as_ref(), plan);
-        let snapshot = match tokio::time::timeout(timeout, poll).await {
-            Ok(result) => result?,
-            Err(_) => return Err(PollError::Timeout(timeout)),
-        };
+        let snapshot = self.poll(Purpose::Seats, None).await?;
         Ok(snapshot.seats.unwrap_or_default())
-    }
-
-    /// A poll in which a panic (a bug, whatever its cause) fails the poll instead of ending the
-    /// source's task: a task that ended would leave `up` at 1 and its data frozen.
-    async fn poll_surviving_panics(
-        &self,
-        history_only: bool,
-        slot: Option<&PollSlot>,
-    ) -> Result<Snapshot, PollError> {
-        surviving_panics(self.poll(history_only, slot)).await
-    }
-
-    async fn poll(
-        &self,
-        history_only: bool,
-        slot: Option<&PollSlot>,
-    ) -> Result<Snapshot, PollError> {
-        let mut snapshot = self.poll_vendor(history_only, slot).await?;
-        self.add_budgets(&mut snapshot);
-        let shares = &snapshot.budget_shares;
-        match crate::showback::non_finite_money(&snapshot.families, shares) {
-            Some(what) => Err(PollError::NonFiniteMoney(what)),
-            None => Ok(snapshot),
-        }
-    }
-
-    /// What the vendor answered, folded, with the settled days kept: usage and money per day,
-    /// before budgets and showback read them.
-    async fn poll_vendor(
-        &self,
-        history_only: bool,
-        slot: Option<&PollSlot>,
-    ) -> Result<Snapshot, PollError> {
-        let timeout = self.config.schedule.poll_timeout;
-        let session = self.client.session(Instant::now() + timeout, slot);
-        let (mut plan, kept) = self.plan();
-        plan.history_only = history_only;
-        let poll = self
-            .config
-            .source
-            .poll(&session, self.clock.as_ref(), plan.clone());
-        let mut snapshot = match tokio::time::timeout(timeout, poll).await {
-            Ok(result) => result?,
-            Err(_) => return Err(PollError::Timeout(timeout)),
-        };
-        self.keep_settled(kept, &mut snapshot);
-        if history_only {
-            // A backfill is about days gone: the present state of limits and seats is not.
-            snapshot.vendor_budgets.clear();
-            snapshot.seats = None;
-        }
-        Ok(snapshot)
     }
 
     /// One poll for a FOCUS export, as of the clock's now: the charges of `day`, which must be
     /// within the days the poll reads (today, or a day this month or yesterday). Not published.
     pub async fn poll_charges(&self, day: chrono::NaiveDate) -> Result<DayCharges, ChargesError> {
-        let snapshot = surviving_panics(self.poll_vendor(true, None)).await?;
+        let snapshot = self.poll(Purpose::Charges, None).await?;
         let (Some(showback), Some(usage)) = (&self.config.showback, snapshot.usage.as_ref()) else {
             return Ok(DayCharges::default());
         };
-        let Some(input) = self.source_usage(usage, snapshot.vendor_costs.as_ref()) else {
+        let Some(input) = self
+            .polled_source()
+            .usage_input(usage, snapshot.vendor_costs.as_ref())
+        else {
             return Ok(DayCharges::default());
         };
         let base_url = &self.config.base_url;
@@ -227,6 +193,55 @@ impl Poller {
         showback
             .day_charges(&input, sub_account, day)
             .map_err(|currency| ChargesError::Unconverted { currency, day })
+    }
+
+    /// The one poll path every purpose takes: the plan, the vendor's pages within the poll
+    /// timeout, then the purpose's steps, a panic anywhere failing the poll instead of ending
+    /// the source's task (a task that ended would leave `up` at 1 and its data frozen) or the
+    /// command that asked.
+    async fn poll(&self, purpose: Purpose, slot: Option<&PollSlot>) -> Result<Snapshot, PollError> {
+        surviving_panics(async {
+            let mut snapshot = self.poll_vendor(purpose, slot).await?;
+            if purpose.serves_families() {
+                self.add_steps(&mut snapshot)?;
+            }
+            Ok(snapshot)
+        })
+        .await
+    }
+
+    /// What the vendor answered, folded, with the settled days kept: usage and money per day,
+    /// before budgets and showback read them.
+    async fn poll_vendor(
+        &self,
+        purpose: Purpose,
+        slot: Option<&PollSlot>,
+    ) -> Result<Snapshot, PollError> {
+        let timeout = self.config.schedule.poll_timeout;
+        let session = self.client.session(Instant::now() + timeout, slot);
+        let (mut plan, kept) = self.plan();
+        plan.history_only = purpose.history_only();
+        if purpose == Purpose::Seats {
+            plan.seat_rule = plan.seat_rule.map(|rule| SeatRule {
+                keep_idle: true,
+                ..rule
+            });
+        }
+        let poll = self
+            .config
+            .source
+            .poll(&session, self.clock.as_ref(), plan.clone());
+        let mut snapshot = match tokio::time::timeout(timeout, poll).await {
+            Ok(result) => result?,
+            Err(_) => return Err(PollError::Timeout(timeout)),
+        };
+        self.keep_settled(kept, &mut snapshot);
+        if purpose.history_only() {
+            // A backfill is about days gone: the present state of limits and seats is not.
+            snapshot.vendor_budgets.clear();
+            snapshot.seats = None;
+        }
+        Ok(snapshot)
     }
 
     /// What this poll reads: the days budgets need, and for a source with daily data, the
@@ -292,30 +307,62 @@ impl Poller {
         lock(&self.settled).keep(days, &start, families, snapshot.data_updated);
     }
 
-    /// Evaluates the source's budgets against what the poll consumed, as of now, and serves
-    /// the vendor's own; the per-day usage is then dropped.
-    fn add_budgets(&self, snapshot: &mut Snapshot) {
+    /// What a served poll adds to the vendor's answer, in order, each step owned by its wing:
+    /// showback (its families, and the usage with allocation labels), the budgets (configured
+    /// and the vendor's own), the seats and their idle money; then the money is checked, so
+    /// that no budget sums an infinity. The per-day usage is dropped after.
+    fn add_steps(&self, snapshot: &mut Snapshot) -> Result<(), PollError> {
+        let now = self.clock.now();
         let usage = snapshot.usage.take();
         let vendor_costs = snapshot.vendor_costs.take();
-        self.add_showback(snapshot, usage.as_ref(), vendor_costs.as_ref());
-        let allocated = self.with_allocation(usage.as_ref());
+        let showback = self.config.showback.as_ref().map(|showback| {
+            let daily = (usage.as_ref(), vendor_costs.as_ref());
+            let source = self.polled_source();
+            showback.add_to_poll(&source, snapshot, daily, now, &self.unconverted)
+        });
+        let showback = showback.unwrap_or_default();
+        if let Some(rates) = showback.rates {
+            self.store.set_exchange_rates(rates);
+        }
+        let budgeted = showback.allocated.as_ref().or(usage.as_ref());
         let mut families = BudgetFamilies::new(self.config.vendor);
-        families.add_configured(
-            &self.config.budgets,
-            allocated.as_ref().or(usage.as_ref()),
-            self.config.source.facts().budget_unit,
-            self.clock.now(),
-        );
+        let unit = self.config.source.facts().budget_unit;
+        families.add_configured(&self.config.budgets, budgeted, unit, now);
         families.add_reported(&std::mem::take(&mut snapshot.vendor_budgets));
         snapshot.families.extend(families.finish());
-        if let Some(seats) = snapshot.seats.take() {
-            let seat_families = crate::seats::families(self.config.vendor, &seats);
-            snapshot.families.extend(seat_families);
-            if let Some(showback) = &self.config.showback {
-                let source = (self.config.name.as_str(), self.config.vendor);
-                let cost = showback.idle_seat_cost(source, &seats, self.clock.now());
-                snapshot.families.extend(cost);
-            }
+        self.add_seats(snapshot, now);
+        let shares = &snapshot.budget_shares;
+        match crate::showback::non_finite_money(&snapshot.families, shares) {
+            Some(what) => Err(PollError::NonFiniteMoney(what)),
+            None => Ok(()),
+        }
+    }
+
+    /// The seat families, and the money of the idle ones where a seat price matches.
+    fn add_seats(&self, snapshot: &mut Snapshot, now: chrono::DateTime<chrono::Utc>) {
+        let Some(seats) = snapshot.seats.take() else {
+            return;
+        };
+        let vendor = self.config.vendor;
+        snapshot
+            .families
+            .extend(crate::seats::families(vendor, &seats));
+        if let Some(showback) = &self.config.showback {
+            let source = (self.config.name.as_str(), vendor);
+            let cost = showback.idle_seat_cost(source, &seats, now);
+            snapshot.families.extend(cost);
+        }
+    }
+
+    /// The source as showback sees it.
+    fn polled_source(&self) -> PolledSource<'_> {
+        let facts = self.config.source.facts();
+        PolledSource {
+            name: &self.config.name,
+            vendor: self.config.vendor,
+            service: facts.service,
+            unit: facts.budget_unit,
+            has_budgets: !self.config.budgets.is_empty(),
         }
     }
 }
@@ -337,102 +384,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_string())
-}
-
-impl Poller {
-    /// The usage with the allocation dimensions as labels, when there are any and the source
-    /// has budgets, which may match on them.
-    fn with_allocation(
-        &self,
-        usage: Option<&crate::model::usage::Usage>,
-    ) -> Option<crate::model::usage::Usage> {
-        let showback = self.config.showback.as_ref()?;
-        if showback.dimensions.is_empty() || self.config.budgets.is_empty() {
-            return None;
-        }
-        let usage = usage?;
-        let input = crate::showback::SourceUsage {
-            vendor: self.config.vendor,
-            source: &self.config.name,
-            usage,
-            vendor_costs: None,
-            service: self
-                .config
-                .source
-                .facts()
-                .service
-                .unwrap_or(crate::model::usage::ServiceOf::Joined(&[])),
-            unit: self.config.source.facts().budget_unit,
-        };
-        Some(showback.allocated(usage, &input))
-    }
-
-    /// Logs, once per currency, money this source was served in because no rate converts it.
-    fn log_unconverted(&self, families: &[crate::model::snapshot::FamilySamples], reporting: &str) {
-        let Some(cost) = families
-            .iter()
-            .find(|f| f.desc.name == crate::showback::COST.name)
-        else {
-            return;
-        };
-        let Some(at) = cost.label_names.iter().position(|n| *n == "currency") else {
-            return;
-        };
-        let mut logged = crate::model::locks::lock(&self.unconverted);
-        for (mut values, _) in cost.iter() {
-            let Some(currency) = values.nth(at).filter(|c| c != reporting) else {
-                continue;
-            };
-            if logged.insert(currency.to_string()) {
-                tracing::warn!(source_name = %self.config.name, vendor = self.config.vendor, currency = %currency, reporting, "money served in its own currency: no rate converts it on its day; add money.rates or a rates_file that covers it");
-            }
-        }
-    }
-
-    /// The source's usage in units and money, by allocation, when `money:` or `allocation:`
-    /// is configured and the vendor bills what it reports.
-    fn add_showback(
-        &self,
-        snapshot: &mut Snapshot,
-        usage: Option<&crate::model::usage::Usage>,
-        vendor_costs: Option<&crate::model::usage::DailyUsage>,
-    ) {
-        let (Some(showback), Some(usage)) = (&self.config.showback, usage) else {
-            return;
-        };
-        let Some(input) = self.source_usage(usage, vendor_costs) else {
-            return;
-        };
-        let now = self.clock.now();
-        let families = showback.families(&input, now);
-        snapshot.budget_shares = showback.budget_shares(&input, now);
-        if let Some(money) = &showback.money {
-            self.log_unconverted(&families, &money.rates.currency);
-        }
-        snapshot.families.extend(families);
-        if let Some(money) = &showback.money {
-            let rates = money.rates.all_on(now.date_naive()).into_iter().collect();
-            self.store.set_exchange_rates(rates);
-        }
-    }
-}
-
-impl Poller {
-    /// What showback reads of a poll; none when the vendor does not bill the usage.
-    fn source_usage<'a>(
-        &'a self,
-        usage: &'a crate::model::usage::Usage,
-        vendor_costs: Option<&'a crate::model::usage::DailyUsage>,
-    ) -> Option<crate::showback::SourceUsage<'a>> {
-        Some(crate::showback::SourceUsage {
-            vendor: self.config.vendor,
-            source: &self.config.name,
-            usage,
-            vendor_costs,
-            service: self.config.source.facts().service?,
-            unit: self.config.source.facts().budget_unit,
-        })
-    }
 }
 
 /// Why a FOCUS export has no charges of a source's day.

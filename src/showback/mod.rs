@@ -10,6 +10,7 @@
 
 pub mod budgets;
 pub mod charges;
+pub mod poll_step;
 pub mod rates;
 pub mod seats;
 

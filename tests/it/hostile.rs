@@ -139,9 +139,9 @@ async fn a_retry_after_already_past_waits_the_backoff_and_the_error_names_the_re
 
 /// A source that panics in its next `panics` polls, then polls as `inner` does: a bug, as the
 /// engine meets it.
-struct PanickingSource {
-    inner: Arc<dyn Source>,
-    panics: AtomicUsize,
+pub(crate) struct PanickingSource {
+    pub(crate) inner: Arc<dyn Source>,
+    pub(crate) panics: AtomicUsize,
 }
 
 #[async_trait]

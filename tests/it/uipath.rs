@@ -865,3 +865,38 @@ async fn a_server_cap_on_named_users_per_page_is_not_taken_for_the_last_page() {
         }
     }
 }
+
+/// The `seats` command polls on the same path as a served poll: a panic there fails the
+/// command by name and reason, and the command goes on to say so instead of dying with it.
+#[tokio::test]
+async fn a_panic_in_the_seats_commands_poll_fails_the_command_with_reason_panic() {
+    use consumption_exporter::commands::seats::idle_seats;
+    let org = UiPathOrganization::default();
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let mut config = crate::helpers::parse_config(&format!(
+        "sources:\n  - name: robots\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    seats: true\n    oauth2:\n      client_id: {}\n      client_secret: {}\n",
+        running.url(),
+        org.organization_id,
+        org.tenant_ids.join(", "),
+        org.client_id,
+        org.client_secret,
+    ));
+    let source = &mut config.sources[0];
+    source.source = std::sync::Arc::new(crate::hostile::PanickingSource {
+        inner: source.source.clone(),
+        panics: std::sync::atomic::AtomicUsize::new(1),
+    });
+    let clock: consumption_exporter::model::clock::SharedClock =
+        std::sync::Arc::new(consumption_exporter::model::clock::SystemClock);
+    let outcome = tokio::spawn(async move { idle_seats(&config, &[], clock).await })
+        .await
+        .expect("the command's task survives a panic in a poll");
+    let error = outcome
+        .expect_err("a poll that panicked fails the command")
+        .to_string();
+    assert!(
+        error.starts_with("source robots (uipath): the poll panicked"),
+        "{error}"
+    );
+    assert!(error.contains("a bug in a vendor decoder"), "{error}");
+}
