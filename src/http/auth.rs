@@ -12,19 +12,16 @@ use tokio::time::Instant;
 
 use super::assertion::{client_assertion, AssertionError, JWT_BEARER};
 use super::credentials::{sensitive_header, AuthConfig, ClientCredential, Grant, OAuth2Config};
-use super::{Body, HttpError, PollSession, Request};
+use super::error::{HttpError, TokenFailure};
+use super::exchange::{Body, Request, Response};
 use crate::model::secret::{redacted_url, Secret};
 
-/// Why no token was had. The token endpoint's own answer is in `Request`; no variant holds a
-/// secret or a token.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenFailure {
-    #[error(transparent)]
-    Assertion(AssertionError),
-    #[error(transparent)]
-    Request(HttpError),
-    #[error("the access token is not a valid header value")]
-    TokenNotAHeaderValue,
+/// Where the authorizer sends a token request: a poll's session, which sends it with its
+/// retries and without authorization. A trait, so that the session may hold an authorizer and
+/// the authorizer send through the session without either naming the other.
+#[async_trait::async_trait]
+pub(super) trait TokenSender: Sync {
+    async fn send_token_request(&self, request: &Request) -> Result<Response, HttpError>;
 }
 
 /// Used when a token response says nothing of its lifetime.
@@ -49,7 +46,7 @@ impl Authorizer {
 
     pub(super) async fn header(
         &self,
-        session: &PollSession<'_>,
+        session: &dyn TokenSender,
     ) -> Result<Option<HeaderValue>, HttpError> {
         match self {
             Authorizer::Static(value) => Ok(Some(value.clone())),
@@ -120,7 +117,7 @@ struct TokenResponse {
 }
 
 impl TokenCache {
-    async fn header(&self, session: &PollSession<'_>) -> Result<HeaderValue, HttpError> {
+    async fn header(&self, session: &dyn TokenSender) -> Result<HeaderValue, HttpError> {
         let mut token = self.token.lock().await;
         if let Some(cached) = token.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(cached.header.clone());
@@ -131,7 +128,7 @@ impl TokenCache {
         Ok(header)
     }
 
-    async fn fetch(&self, session: &PollSession<'_>) -> Result<CachedToken, HttpError> {
+    async fn fetch(&self, session: &dyn TokenSender) -> Result<CachedToken, HttpError> {
         let requested_at = Instant::now();
         let token_error = |failure: TokenFailure| HttpError::Token {
             token_url: redacted_url(&self.config.token_url),
@@ -141,7 +138,8 @@ impl TokenCache {
             .request()
             .map_err(|e| token_error(TokenFailure::Assertion(e)))?;
         // Boxed: the token request goes through the same retrying send, which may ask for a token.
-        let response = Box::pin(session.send_with(&request, false))
+        let response = session
+            .send_token_request(&request)
             .await
             .map_err(|e| token_error(TokenFailure::Request(e)))?;
         let parsed: TokenResponse = response

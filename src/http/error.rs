@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::auth::TokenFailure;
+use super::assertion::AssertionError;
+use super::endpoints::Endpoint;
 use super::retry::ThrottleLimit;
-use super::Endpoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -81,6 +81,18 @@ impl HttpError {
             HttpError::Token { .. } => "token",
         }
     }
+}
+
+/// Why no token was had. The token endpoint's own answer is in `Request`; no variant holds a
+/// secret or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFailure {
+    #[error(transparent)]
+    Assertion(AssertionError),
+    #[error(transparent)]
+    Request(HttpError),
+    #[error("the access token is not a valid header value")]
+    TokenNotAHeaderValue,
 }
 
 /// What to check after a token failure: the credentials, unless the request never got an answer
