@@ -307,7 +307,7 @@ async fn render_times(config_text: &str) -> anyhow::Result<RenderTimes> {
     let mut per_scrape: Vec<Duration> = (0..500)
         .map(|_| {
             let started = Instant::now();
-            let block = consumption_exporter::exposition::render::scrape_block(
+            let block = consumption_exporter::exposition::families::scrape_block(
                 &consumption_exporter::exposition::process::read(),
                 &counts,
                 0,

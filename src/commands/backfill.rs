@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use crate::app;
 use crate::config::{Config, SourceConfig};
 use crate::engine::poller::Poller;
-use crate::exposition::render::write_timestamped;
+use crate::exposition::text::write_timestamped;
 use crate::model::clock::FixedClock;
 use crate::model::snapshot::Snapshot;
 

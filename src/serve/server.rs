@@ -405,7 +405,7 @@ fn metrics(
         .iter()
         .map(|(code, count)| (*code, *count))
         .collect();
-    let mut block = crate::exposition::render::scrape_block(
+    let mut block = crate::exposition::families::scrape_block(
         &crate::exposition::process::read(),
         &counts,
         store.polls_in_flight(),
