@@ -719,3 +719,44 @@ fn the_source_trait_is_a_poll_its_probes_its_billing_and_its_facts() {
         methods.len()
     );
 }
+
+/// The number of lines of a file before its tests (`#[cfg(test)]`).
+fn lines_before_tests(text: &str) -> usize {
+    let code = text.find("#[cfg(test)]").map_or(text, |at| &text[..at]);
+    code.lines().count()
+}
+
+#[test]
+fn no_product_file_is_over_700_lines_before_its_tests() {
+    let src = root().join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|file| !file.starts_with(src.join("simulator")))
+        .filter_map(|file| {
+            let lines = lines_before_tests(&std::fs::read_to_string(&file).unwrap());
+            (lines > 700).then(|| format!("{}: {lines} lines", file.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these by the jobs they do (at most 700 lines before the tests):\n{}",
+        long.join("\n")
+    );
+}
+
+/// One module-file style: a module with files of its own is a directory with `mod.rs`, never
+/// `name.rs` beside `name/`, so `ls` shows each module once.
+#[test]
+fn every_module_with_files_of_its_own_is_a_directory_with_mod_rs() {
+    let src = root().join("src");
+    let beside: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|file| file.with_extension("").is_dir())
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        beside.is_empty(),
+        "move these into their directory as mod.rs:\n{}",
+        beside.join("\n")
+    );
+}

@@ -8,6 +8,7 @@
 //! answers with `Deprecation` and `Sunset` headers; large walks produce 502s (retried by the HTTP
 //! layer); there is no error body schema.
 
+use folder::*;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use crate::settings::FieldError;
 use allocation::RawCosts;
 
 mod allocation;
+mod folder;
 mod probes;
 
 pub static USAGE: FamilyDesc = FamilyDesc {
@@ -639,96 +641,6 @@ impl Dynatrace {
             }
         }
         url
-    }
-}
-
-/// A v3 follow-up page: the cursor alone, as Dynatrace's own CLI sends it (the cursor carries
-/// the query).
-fn next_url(session: &PollSession<'_>, path: &str, key: &str) -> Url {
-    let mut url = session.url(path);
-    url.query_pairs_mut().append_pair("page-key", key);
-    url
-}
-
-struct Folder {
-    sums: WindowSums,
-    newest: Option<DateTime<Utc>>,
-    sunset: Option<DateTime<Utc>>,
-    /// Money per window, with `entitlements: true`, and its labels besides `window`.
-    costs: Option<(WindowSums, Vec<&'static str>)>,
-}
-
-impl Folder {
-    fn fold_page(&mut self, subscription: &str, page: &UsagePage<'_>) {
-        if let Some(modified) = page
-            .last_modified_time
-            .as_deref()
-            .and_then(parse_day_or_time)
-        {
-            self.newest = self.newest.max(Some(modified));
-        }
-        for environment in &page.data {
-            let environment_id = environment.environment_id.as_deref().unwrap_or("");
-            for usage in &environment.usage {
-                let Some(start) = usage.start_time.as_deref().and_then(parse_day_or_time) else {
-                    continue;
-                };
-                let labels = [
-                    subscription,
-                    environment_id,
-                    usage.capability_key.as_deref().unwrap_or(""),
-                    usage.capability_name.as_deref().unwrap_or(""),
-                    usage.unit_measure.as_deref().unwrap_or(""),
-                ];
-                self.sums
-                    .add(&labels, start.date_naive(), usage.value.unwrap_or(0.0));
-            }
-        }
-    }
-
-    /// Logs a deprecation once per poll and keeps the announced sunset date for the gauge.
-    fn note_sunset(&mut self, headers: &HeaderMap, subscription: &str) {
-        if self.sunset.is_some() {
-            return;
-        }
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let Some(sunset) = header("sunset") else {
-            return;
-        };
-        let Some(at) = httpdate::parse_http_date(&sunset)
-            .ok()
-            .map(DateTime::<Utc>::from)
-        else {
-            return;
-        };
-        tracing::warn!(
-            subscription,
-            sunset = %at.to_rfc3339(),
-            deprecation = header("deprecation").unwrap_or_default(),
-            successor = header("link").unwrap_or_default(),
-            "Dynatrace announced the end of this API version; set api_version: v3"
-        );
-        self.sunset = Some(at);
-    }
-
-    fn finish(self) -> Snapshot {
-        let mut builder = SnapshotBuilder::new();
-        self.sums.into_family(&mut builder, &USAGE, &USAGE_LABELS);
-        if let Some((costs, labels)) = self.costs {
-            costs.into_money_family(&mut builder, &COST, &labels);
-        }
-        if let Some(newest) = self.newest {
-            builder.data_updated(newest.timestamp() as f64);
-        }
-        if let Some(sunset) = self.sunset {
-            builder.api_sunset(sunset.timestamp() as f64);
-        }
-        builder.finish()
     }
 }
 
