@@ -332,7 +332,7 @@ impl Poller {
         snapshot.families.extend(families.finish());
         self.add_seats(snapshot, now);
         let shares = &snapshot.budget_shares;
-        match crate::showback::non_finite_money(&snapshot.families, shares) {
+        match crate::showback::poll_step::non_finite_money(&snapshot.families, shares) {
             Some(what) => Err(PollError::NonFiniteMoney(what)),
             None => Ok(()),
         }

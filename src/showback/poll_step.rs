@@ -123,3 +123,42 @@ fn log_unconverted(
         }
     }
 }
+
+/// The first money of one poll that is not a finite number (a cost, an idle seat's money, a
+/// budget's amount, or a share of a top-level budget), named by its family and labels.
+pub fn non_finite_money(
+    families: &[FamilySamples],
+    shares: &[crate::model::usage::BudgetShare],
+) -> Option<String> {
+    let money_families = families.iter().filter(|f| {
+        [COST.name, super::seats::IDLE_COST.name].contains(&f.desc.name)
+            || f.desc.name.starts_with("consumption_budget_")
+    });
+    for family in money_families {
+        for (values, value) in family.iter() {
+            if !value.is_finite() {
+                let labels: Vec<String> = family
+                    .label_names
+                    .iter()
+                    .zip(values)
+                    .map(|(name, value)| format!("{name}={value:?}"))
+                    .collect();
+                return Some(format!(
+                    "{}{{{}}} ({value})",
+                    family.desc.name,
+                    labels.join(",")
+                ));
+            }
+        }
+    }
+    shares.iter().find_map(|share| {
+        let days = share.days.iter().map(|(_, amount)| *amount);
+        let amount = std::iter::once(share.level)
+            .chain(days)
+            .find(|a| !a.is_finite())?;
+        Some(format!(
+            "the money for top-level budget {} ({amount})",
+            share.budget
+        ))
+    })
+}

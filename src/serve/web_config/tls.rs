@@ -20,7 +20,7 @@ use rustls::{
 };
 use serde::Deserialize;
 
-use super::WebConfigError;
+use super::error::WebConfigError;
 use crate::model::secret::Secret;
 
 #[derive(Deserialize, Default)]
