@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use serde_yaml::Value;
 
-use super::decode::Decoder;
+use super::context::Context;
 use super::raw::RawBudget;
 use crate::budgets::{Budget, Price, DEFAULT_WARN_RATIO};
 use crate::sources::Source;
 
-impl Decoder<'_> {
+impl Context<'_> {
     pub(super) fn budgets(
         &mut self,
         prefix: &str,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::decode::Decoder;
+use super::context::Context;
 use super::raw::{RawAuthorization, RawClientCertificate, RawGrantType, RawOAuth2};
 use crate::http::{
     signing_key_is_valid, AuthConfig, ClientCertificate, ClientCredential, Grant, OAuth2Config,
@@ -15,7 +15,7 @@ use crate::http::{
 use crate::model::secret::Secret;
 use crate::sources::SourceType;
 
-impl Decoder<'_> {
+impl Context<'_> {
     pub(super) fn auth(
         &mut self,
         prefix: &str,

@@ -3,33 +3,19 @@
 //! them all, each at the path the user wrote (a value taken from `global` is reported there).
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 use url::Url;
 
-use super::env::{expand_env_in, Expansion, ExpansionLog};
-use super::positions::{Position, PositionIndex};
+use super::context::Context;
+use super::decoded::{Config, ConfigError, Schedule, SourceConfig};
+use super::env::{expand_env_in, ExpansionLog};
+use super::positions::Position;
 use super::raw::*;
-use super::{Config, ConfigError, Schedule, SourceConfig};
 use crate::http::{AuthConfig, ClientCredential, Grant, OAuth2Config, RequestLimits};
 use crate::settings::{decode_settings, join_path, strip_serde_yaml_location, VendorKeys};
 use crate::sources::{self, Source, SourceType, TokenDefaults};
-
-pub(super) struct Decoder<'a> {
-    pub(super) index: &'a PositionIndex,
-    pub(super) base_dir: &'a Path,
-    pub(super) errors: Vec<ConfigError>,
-    /// For the entry being decoded: the paths whose values came from `defaults`, and where
-    /// in `defaults` they are written.
-    pub(super) from_defaults: Vec<(String, String)>,
-    /// Every string that took a value from the environment, so errors can leave it out.
-    pub(super) expansions: Vec<Expansion>,
-    /// The `allocation:` dimensions, which a source's budget may match on too.
-    pub(super) dimensions: Vec<String>,
-}
 
 /// A value and the path it was read from: the source's own key, the `global` key it fell back
 /// to, or the entry itself for a built-in default.
@@ -65,26 +51,7 @@ fn choose<T>(
     }
 }
 
-impl Decoder<'_> {
-    /// Records an error once: a bad `global` key is found again for every source.
-    pub(super) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        let path = self.written_path(path.into());
-        let message = message.into();
-        if self
-            .errors
-            .iter()
-            .any(|e| e.path == path && e.message == message)
-        {
-            return;
-        }
-        let position = self.index.find(&path);
-        self.errors.push(ConfigError {
-            position,
-            path,
-            message,
-        });
-    }
-
+impl Context<'_> {
     pub(super) fn decode(&mut self, text: &str) -> Option<Config> {
         let raw: RawFile = match serde_yaml::from_str(text) {
             Ok(raw) => raw,
@@ -210,33 +177,6 @@ impl Decoder<'_> {
         }
         self.decode_value(prefix, Value::Mapping(keys))
             .unwrap_or_default()
-    }
-
-    /// Decodes `value` into `T`, recording a positioned error under `prefix` on failure.
-    pub(super) fn decode_value<T: DeserializeOwned>(
-        &mut self,
-        prefix: &str,
-        value: Value,
-    ) -> Option<T> {
-        let value = self.expand_env(prefix, value)?;
-        match decode_settings::<T>(value) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.error(join_path(prefix, &e.path), e.message);
-                None
-            }
-        }
-    }
-
-    fn expand_env(&mut self, prefix: &str, value: Value) -> Option<Value> {
-        let mut log = ExpansionLog::default();
-        let value = expand_env_in(value, prefix, &mut log);
-        self.expansions.append(&mut log.expansions);
-        let ok = log.failures.is_empty();
-        for (path, message) in log.failures {
-            self.error(path, message);
-        }
-        ok.then_some(value)
     }
 
     fn decode_source(
@@ -546,7 +486,7 @@ impl Decoder<'_> {
             self.error(&interval.path, "the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit");
         }
         // Polls start up to 10% late (the jitter that keeps sources out of step).
-        let floor = interval.value.mul_f64(1.0 + super::POLL_JITTER);
+        let floor = interval.value.mul_f64(1.0 + super::decoded::POLL_JITTER);
         if max_age.value < floor {
             let floor = humantime::format_duration(floor);
             let message = format!("max_age is shorter than the poll interval plus its 10% jitter ({floor}): data would vanish between two good polls");

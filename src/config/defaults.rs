@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_yaml::{Mapping, Value};
 
-use super::decode::Decoder;
+use super::context::Context;
 use super::raw::COMMON_KEYS;
 use crate::sources::{self, SourceType};
 
@@ -23,7 +23,7 @@ pub(super) struct Defaults {
 /// Keys the defaults may not set: they are what makes an entry itself.
 const PER_SOURCE_KEYS: &[&str] = &["name", "type"];
 
-impl Decoder<'_> {
+impl Context<'_> {
     /// Reads `defaults`, refusing types and keys no source could take.
     pub(super) fn decode_defaults(&mut self, value: Option<Value>) -> Defaults {
         let mut defaults = Defaults::default();

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::decode::Decoder;
+use super::context::Context;
 use super::raw::{RawOutbound, RawTlsConfig};
 use crate::http::{
     build_reqwest_client, ClientBuildError, ClientIdentity, Outbound, TlsSettings, TlsVersion,
@@ -24,7 +24,7 @@ pub(super) struct DecodedOutbound {
     tls_at: String,
 }
 
-impl Decoder<'_> {
+impl Context<'_> {
     /// The source's proxy choice, else the global one, and the source's `tls_config`, else the
     /// global one: each replaces the other whole, never key by key.
     pub(super) fn outbound(

@@ -10,9 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use super::decode::Decoder;
+use super::context::Context;
+use super::decoded::SourceConfig;
 use super::raw::RawBudget;
-use super::SourceConfig;
 use crate::budgets::Budget;
 use crate::showback::rates::{is_usable_rate, read_ecb_file, Rates};
 use crate::showback::{Dimension, Matcher, Money, Price, Showback};
@@ -99,7 +99,7 @@ pub(super) struct RawShowback {
 /// Keys a rule or price may match on besides the sources' own labels.
 const SHOWBACK_KEYS: [&str; 3] = ["source", "vendor", "service"];
 
-impl Decoder<'_> {
+impl Context<'_> {
     /// `money:` and `allocation:`, given to every source too. Their content (the rates file's
     /// too) is part of each source's fingerprint: a reload that reads a new rate restarts the
     /// sources, which then convert at it.
