@@ -4,7 +4,7 @@
 //! through), so that swapping `serde_yaml` (published as deprecated) touches these two only.
 //! By job: `raw` mirrors the file, `env` expands `${ENV}`, `context` is the one state every
 //! type decodes in (errors, positions, expansions, values from `defaults`), `decode` builds the
-//! typed config ([`decoded`]) from the global keys, the keys every source shares and the
+//! typed config (`decoded`) from the global keys, the keys every source shares and the
 //! vendor's own keys (decoded by its [`SourceType`](crate::sources::SourceType)); `defaults`,
 //! `outbound`, `credentials`, `budgets` and `showback` each decode their own keys in that
 //! context, and [`positions`] finds the line and column of every error. No file of the wing
