@@ -760,3 +760,163 @@ fn every_module_with_files_of_its_own_is_a_directory_with_mod_rs() {
         beside.join("\n")
     );
 }
+
+/// A file's module path under `src/` (`http/session.rs` → `http::session`, `http/mod.rs` →
+/// `http`); none for `lib.rs` and `main.rs`.
+fn module_of(src: &Path, file: &Path) -> Option<Vec<String>> {
+    let relative = file.strip_prefix(src).ok()?.with_extension("");
+    let mut path: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if path.last().is_some_and(|last| last == "mod") {
+        path.pop();
+    }
+    (!path.is_empty() && path != ["lib"] && path != ["main"]).then_some(path)
+}
+
+/// The deepest module of `modules` that `path` (a module path, then perhaps an item) names.
+fn deepest_module(modules: &BTreeSet<Vec<String>>, path: &[String]) -> Option<Vec<String>> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|prefix| modules.contains(prefix))
+}
+
+/// The modules a file's code (before its tests) names through `crate::`, `super::` and
+/// `self::` paths, braced groups included, and, in a `mod.rs`, its child modules by name.
+fn file_imports(
+    code: &str,
+    me: &[String],
+    modules: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let code = code.split("#[cfg(test)]").next().unwrap_or("");
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut found = BTreeSet::new();
+    let mut add = |base: Vec<String>, rest: &str| {
+        let mut path = base;
+        path.extend(
+            rest.split("::")
+                .map(|s| s.trim().to_string())
+                .take_while(|s| !s.is_empty() && s.chars().all(word)),
+        );
+        if let Some(module) = deepest_module(modules, &path) {
+            if module != me {
+                found.insert(module);
+            }
+        }
+    };
+    let parent = me[..me.len() - 1].to_vec();
+    for (head, base) in [
+        ("crate::", Vec::new()),
+        ("super::", parent),
+        ("self::", me.to_vec()),
+    ] {
+        for (at, _) in code.match_indices(head) {
+            if code[..at].chars().next_back().is_some_and(word) {
+                continue;
+            }
+            let rest = &code[at + head.len()..];
+            let path: String = rest.chars().take_while(|c| word(*c) || *c == ':').collect();
+            let path = path.trim_end_matches(':');
+            let after = &rest[path.len()..];
+            match after.trim_start_matches(':').strip_prefix('{') {
+                Some(group) => {
+                    let group = group.split('}').next().unwrap_or("");
+                    let mut prefix = base.clone();
+                    prefix.extend(path.split("::").filter(|s| !s.is_empty()).map(String::from));
+                    for item in group.split(',') {
+                        add(prefix.clone(), item);
+                    }
+                }
+                None => add(base.clone(), path),
+            }
+        }
+    }
+    found
+}
+
+/// Every module under `src/` → the modules of its own wing it imports.
+fn file_graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let src = root().join("src");
+    let files: Vec<(Vec<String>, PathBuf)> = rust_files(&src)
+        .into_iter()
+        .filter_map(|file| Some((module_of(&src, &file)?, file)))
+        .collect();
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut graph = BTreeMap::new();
+    for (module, file) in &files {
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        let mut imports = file_imports(&code, module, &modules);
+        if file.ends_with("mod.rs") {
+            for child in modules
+                .iter()
+                .filter(|m| m.len() == module.len() + 1 && m.starts_with(module))
+            {
+                let name = format!("{}::", child[child.len() - 1]);
+                if code.match_indices(&name).any(|(at, _)| {
+                    !code[..at].ends_with(':')
+                        && !code[..at]
+                            .chars()
+                            .next_back()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                }) {
+                    imports.insert(child.clone());
+                }
+            }
+        }
+        imports.retain(|imported| imported[0] == module[0]);
+        graph.insert(module.clone(), imports);
+    }
+    graph
+}
+
+/// The two registries: the wings whose list of vendors (`sources::TYPES`, `simulator::kit`)
+/// names each vendor's file while each vendor's file uses what the wing shares.
+const REGISTRIES: [&str; 2] = ["sources", "simulator"];
+
+#[test]
+fn no_file_imports_a_file_of_its_wing_that_imports_it_back() {
+    let graph = file_graph();
+    let http = vec!["http".to_string()];
+    assert!(
+        graph[&http].contains(&vec!["http".to_string(), "session".to_string()]),
+        "a mod.rs's use of its children is read: {:?}",
+        graph[&http]
+    );
+    let joined = |m: &Vec<String>| m.join("::");
+    let mut circles = Vec::new();
+    let mut rest: BTreeMap<String, BTreeSet<String>> = graph
+        .iter()
+        .filter(|(m, _)| !REGISTRIES.contains(&m[0].as_str()))
+        .map(|(m, imports)| (joined(m), imports.iter().map(joined).collect()))
+        .collect();
+    while let Some(cycle) = find_cycle(&rest) {
+        circles.push(cycle.join(" → "));
+        let first = cycle[0].clone();
+        rest.remove(&first);
+    }
+    assert!(
+        circles.is_empty(),
+        "files that import each other (move what both need into a file both import):\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn the_file_circle_finder_sees_groups_super_and_crate_paths() {
+    let modules: BTreeSet<Vec<String>> = [
+        vec!["config"],
+        vec!["config", "decode"],
+        vec!["config", "context"],
+        vec!["config", "raw"],
+    ]
+    .into_iter()
+    .map(|m| m.into_iter().map(String::from).collect())
+    .collect();
+    let me: Vec<String> = vec!["config".into(), "decode".into()];
+    let code = "use super::{context::Context, raw::*};\nfn f() { crate::config::POLL; }";
+    let found = file_imports(code, &me, &modules);
+    let names: Vec<String> = found.iter().map(|m| m.join("::")).collect();
+    assert_eq!(names, ["config", "config::context", "config::raw"]);
+}
