@@ -119,26 +119,30 @@ fn wing_of(src: &Path, file: &Path) -> Option<String> {
     (name != "lib").then(|| name.to_string())
 }
 
-/// The wings, lowest first: a wing may import only wings of a lower rank. `model` is what every
-/// wing passes around; `main` only dispatches.
-const RANKS: &[(&str, u32)] = &[
-    ("model", 0),
-    ("http", 1),
-    ("budgets", 1),
-    ("seats", 1),
-    ("showback", 2),
-    ("focus", 3),
-    ("exposition", 1),
-    ("settings", 1),
-    ("sources", 2),
-    ("simulator", 3),
-    ("config", 3),
-    ("engine", 4),
-    ("serve", 5),
-    ("app", 6),
-    ("commands", 7),
-    ("main", 8),
-];
+/// The wings and their ranks, lowest first, from the one table of them (CONTRIBUTING.md's
+/// layout): a wing may import only wings of a lower rank. `model` is what every wing passes
+/// around; `main` only dispatches.
+fn ranks() -> Vec<(String, u32)> {
+    let text = std::fs::read_to_string(root().join("CONTRIBUTING.md")).unwrap();
+    let table = text
+        .split("| rank | wing | what it holds |")
+        .nth(1)
+        .expect("CONTRIBUTING.md has the wing table");
+    table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let wing = cells[2].trim_matches('`').trim_end_matches('/');
+            let wing = wing.strip_suffix(".rs").unwrap_or(wing);
+            (
+                wing.to_string(),
+                cells[1].parse().expect("a rank is a number"),
+            )
+        })
+        .collect()
+}
 
 /// One `crate::` (or, in `main.rs`, `consumption_exporter::`) path in a file: the file, its
 /// wing, the wing it names, and the line.
@@ -206,8 +210,8 @@ fn direction_breaches(imports: &[Import], ranks: &[(&str, u32)]) -> Vec<String> 
                 "{}:{}: {} (rank {from}) imports {} (rank {to}); a wing imports only wings ranked below it",
                 import.file, import.line, import.wing, import.imported
             )),
-            (None, _) => breaches.push(format!("{}: the wing {} has no rank in RANKS", import.file, import.wing)),
-            (_, None) => breaches.push(format!("{}: the wing {} has no rank in RANKS", import.file, import.imported)),
+            (None, _) => breaches.push(format!("{}: the wing {} has no rank in the wing table", import.file, import.wing)),
+            (_, None) => breaches.push(format!("{}: the wing {} has no rank in the wing table", import.file, import.imported)),
         }
     }
     breaches.sort();
@@ -270,14 +274,16 @@ fn every_wing_imports_only_wings_ranked_below_it() {
         .iter()
         .filter_map(|file| wing_of(&src, file))
         .collect();
-    let ranked: BTreeSet<String> = RANKS.iter().map(|(w, _)| w.to_string()).collect();
+    let ranked: BTreeSet<String> = ranks().into_iter().map(|(w, _)| w).collect();
     assert_eq!(
         wings, ranked,
         "every wing under src/ has a rank, and every rank a wing"
     );
     let imports = wing_imports();
     assert!(imports.len() > 50, "imports are read: {}", imports.len());
-    let breaches = direction_breaches(&imports, RANKS);
+    let ranks = ranks();
+    let ranks: Vec<(&str, u32)> = ranks.iter().map(|(w, r)| (w.as_str(), *r)).collect();
+    let breaches = direction_breaches(&imports, &ranks);
     assert!(breaches.is_empty(), "{}", breaches.join("\n"));
 }
 
@@ -302,7 +308,7 @@ fn the_direction_rule_catches_an_import_up_or_across_and_a_wing_without_rank() {
     );
     assert_eq!(
         direction_breaches(&[import("new", "low")], &ranks),
-        ["src/new/x.rs: the wing new has no rank in RANKS"]
+        ["src/new/x.rs: the wing new has no rank in the wing table"]
     );
 }
 
@@ -919,4 +925,17 @@ fn the_file_circle_finder_sees_groups_super_and_crate_paths() {
     let found = file_imports(code, &me, &modules);
     let names: Vec<String> = found.iter().map(|m| m.join("::")).collect();
     assert_eq!(names, ["config", "config::context", "config::raw"]);
+}
+
+#[test]
+fn the_wing_table_is_in_rank_order() {
+    let ranks = ranks();
+    assert!(ranks.len() > 10, "the table was read: {ranks:?}");
+    let order: Vec<u32> = ranks.iter().map(|(_, r)| *r).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(
+        order, sorted,
+        "CONTRIBUTING.md's wing table, lowest rank first: {ranks:?}"
+    );
 }
