@@ -538,9 +538,13 @@ fn every_vendor_has_a_test_file_and_a_readme_section() {
     }
 }
 
-/// The Markdown pages: README, CONTRIBUTING and every page under docs/.
+/// The Markdown pages: README, CONTRIBUTING, CHANGELOG and every page under docs/.
 fn markdown_pages() -> Vec<PathBuf> {
-    let mut pages = vec![root().join("README.md"), root().join("CONTRIBUTING.md")];
+    let mut pages = vec![
+        root().join("README.md"),
+        root().join("CONTRIBUTING.md"),
+        root().join("CHANGELOG.md"),
+    ];
     let mut pending = vec![root().join("docs")];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
