@@ -26,6 +26,8 @@ fn at() -> chrono::DateTime<chrono::Utc> {
     "2026-03-16T10:00:00Z".parse().unwrap()
 }
 
+/// Each vendor's most common first-hour mistake; a vendor without a row fails the test that
+/// writes its page.
 fn typical_mistake(vendor: &str) -> Mistake {
     match vendor {
         "qlik" => Mistake::Forbidden(When::Entitlements),
@@ -33,7 +35,10 @@ fn typical_mistake(vendor: &str) -> Mistake {
         "uipath" => Mistake::Forbidden(When::Entitlements),
         "dynatrace" => Mistake::Forbidden(When::Next),
         "avepoint" => Mistake::Secret,
-        _ => Mistake::Forbidden(When::Next),
+        "microsoft" => Mistake::Forbidden(When::Next),
+        other => {
+            panic!("{other} has no typical first-hour mistake: add its row to typical_mistake")
+        }
     }
 }
 
