@@ -24,6 +24,30 @@ use crate::exposition::text::write_timestamped;
 use crate::model::clock::FixedClock;
 use crate::model::snapshot::Snapshot;
 
+/// `backfill`'s flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The first instant: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.
+    #[arg(long)]
+    pub from: String,
+    /// The last instant: YYYY-MM-DD, an RFC 3339 time, or `now`.
+    #[arg(long, default_value = "now")]
+    pub to: String,
+    /// Time between two instants written.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub step: std::time::Duration,
+    /// Only this source (repeat for several; default: every source with a history).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// A label NAME=VALUE on every series (repeat for several), e.g. the `job` and
+    /// `instance` Prometheus gives the live ones.
+    #[arg(long = "label", value_parser = crate::commands::backfill::parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// The file to write; it appears only when the whole range was read.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
 /// The instants a backfill writes: `from`, then every `step`, up to `to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Range {
@@ -91,6 +115,20 @@ pub struct Request {
     pub output: PathBuf,
 }
 
+impl Request {
+    /// The request `backfill`'s flags make, as of now.
+    pub fn of(args: Args) -> anyhow::Result<Self> {
+        let range = Range::parse(&args.from, &args.to, args.step, chrono::Utc::now())
+            .map_err(anyhow::Error::msg)?;
+        Ok(Request {
+            range,
+            sources: args.sources,
+            labels: args.labels,
+            output: args.output,
+        })
+    }
+}
+
 /// Reads `--label NAME=VALUE`: a Prometheus label name that the exporter does not set itself.
 pub fn parse_label(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
@@ -123,7 +161,8 @@ pub struct Summary {
 
 /// `backfill`: writes the file, with progress on stderr, and says what it wrote and how to
 /// load it.
-pub async fn command(config: &Config, request: &Request) -> anyhow::Result<std::process::ExitCode> {
+pub async fn command(config: &Config, request: Request) -> anyhow::Result<std::process::ExitCode> {
+    let request = &request;
     let summary = run(config, request, &mut std::io::stderr()).await?;
     eprintln!(
         "wrote {}: {} steps of {} sources, {} samples, {} bytes; load it with: promtool tsdb create-blocks-from openmetrics {} <data dir>",

@@ -62,14 +62,7 @@ pub enum Command {
     /// Validate the config file: exit 0, or print every error with its line and column.
     /// With `--online`, then get a token and make the smallest request to each endpoint every
     /// source calls, and say what to grant where one is refused.
-    Check {
-        /// Also call every source's vendor (token and each endpoint), the poll timeout each.
-        #[arg(long)]
-        online: bool,
-        /// How `--online` prints the calls: `table`, or `json` for scripts.
-        #[arg(long, value_enum, default_value_t = CheckOutput::Table, requires = "online")]
-        output: CheckOutput,
-    },
+    Check(super::online::Args),
     /// Poll every source once and print the exposition (exit 1 if any source failed).
     Once,
     /// Print the JSON Schema of the config file (`exporter.schema.json`), for editors and
@@ -77,76 +70,15 @@ pub enum Command {
     Schema,
     /// Write what the sources would have served over a past range, as OpenMetrics with
     /// timestamps, for `promtool tsdb create-blocks-from openmetrics`.
-    Backfill {
-        /// The first instant: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.
-        #[arg(long)]
-        from: String,
-        /// The last instant: YYYY-MM-DD, an RFC 3339 time, or `now`.
-        #[arg(long, default_value = "now")]
-        to: String,
-        /// Time between two instants written.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-        step: std::time::Duration,
-        /// Only this source (repeat for several; default: every source with a history).
-        #[arg(long = "source")]
-        sources: Vec<String>,
-        /// A label NAME=VALUE on every series (repeat for several), e.g. the `job` and
-        /// `instance` Prometheus gives the live ones.
-        #[arg(long = "label", value_parser = crate::commands::backfill::parse_label)]
-        labels: Vec<(String, String)>,
-        /// The file to write; it appears only when the whole range was read.
-        #[arg(long)]
-        output: PathBuf,
-    },
+    Backfill(super::backfill::Args),
     /// Write the daily cost and usage of past days as a FOCUS 1.2 cost-and-usage dataset
     /// (CSV), for FinOps tools: one row per day, source, sub-account, service and allocation.
-    Focus {
-        /// The first charge day: YYYY-MM-DD (a UTC day).
-        #[arg(long)]
-        from: String,
-        /// The last charge day, included (default: the last day every source has settled).
-        #[arg(long)]
-        to: Option<String>,
-        /// Only this source (repeat for several; default: every billed source with a history).
-        #[arg(long = "source")]
-        sources: Vec<String>,
-        /// The file to write, or `-` for stdout; written only when every day was read.
-        #[arg(long, default_value = "-")]
-        output: String,
-        /// Also export days within a source's `settled_after`, which the vendor may revise.
-        #[arg(long)]
-        include_unsettled: bool,
-    },
+    Focus(super::focus::Args),
     /// Print who holds an idle seat (user, flow or app, licence, last activity) per source that
     /// reports seat activity: for the licence owner, never in metrics or logs.
-    Seats {
-        /// Only this source (repeat for several; default: every source that reports activity).
-        #[arg(long = "source")]
-        sources: Vec<String>,
-        /// `table` (aligned columns) or `csv` (RFC 4180, with a header).
-        #[arg(long, value_enum, default_value_t = SeatsFormat::Table)]
-        format: SeatsFormat,
-    },
+    Seats(super::seats::Args),
     /// Start every vendor simulator on loopback and the exporter against them.
-    Demo {
-        /// Seed of the simulated data.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-}
-
-/// How `check --online` prints its calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CheckOutput {
-    Table,
-    Json,
-}
-
-/// How `seats` prints the holders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum SeatsFormat {
-    Table,
-    Csv,
+    Demo(super::demo::Args),
 }
 
 /// A flag given to a command that has no use for it.
@@ -211,11 +143,11 @@ impl Cli {
             return Err(unused(flag, "it serves nothing; drop the flag"));
         }
         match command {
-            Command::Demo { .. } if self.config_file.is_some() => Err(unused(
+            Command::Demo(_) if self.config_file.is_some() => Err(unused(
                 "--config.file",
                 "the demo makes its own config for its simulators; run `consumption_exporter serve --config.file ...` for yours",
             )),
-            Command::Check { .. } | Command::Schema | Command::Demo { .. } if self.shard.is_some() => {
+            Command::Check(_) | Command::Schema | Command::Demo(_) if self.shard.is_some() => {
                 Err(unused(
                     "--sources.shard",
                     "only serve, once, backfill, focus and seats run a shard of the sources; check validates them all",
@@ -237,19 +169,19 @@ impl Cli {
 impl Command {
     /// Whether the command serves HTTP, so the `--web.*` flags mean something to it.
     fn serves(&self) -> bool {
-        matches!(self, Command::Serve | Command::Demo { .. })
+        matches!(self, Command::Serve | Command::Demo(_))
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Command::Serve => "serve",
-            Command::Check { .. } => "check",
+            Command::Check(_) => "check",
             Command::Schema => "schema",
             Command::Once => "once",
-            Command::Backfill { .. } => "backfill",
-            Command::Focus { .. } => "focus",
-            Command::Seats { .. } => "seats",
-            Command::Demo { .. } => "demo",
+            Command::Backfill(_) => "backfill",
+            Command::Focus(_) => "focus",
+            Command::Seats(_) => "seats",
+            Command::Demo(_) => "demo",
         }
     }
 }
@@ -285,10 +217,10 @@ mod tests {
         let online = parse(&["check", "--online", "--output", "json"]);
         assert_eq!(
             online.command(),
-            Command::Check {
+            Command::Check(crate::commands::online::Args {
                 online: true,
-                output: CheckOutput::Json
-            }
+                output: crate::commands::online::CheckOutput::Json
+            })
         );
     }
 

@@ -16,6 +16,14 @@ use crate::serve::server;
 use crate::simulator::kit::{self, SimulatedTenant};
 use tokio::net::TcpListener;
 
+/// `demo`'s flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// Seed of the simulated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
 /// Starts the simulators and serves the exporter on `listeners` until `shutdown`, behind
 /// `web` (TLS, basic auth) when given, as `serve` would be.
 pub async fn run(

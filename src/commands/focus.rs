@@ -23,6 +23,26 @@ use crate::focus::{Account, FocusWriter};
 use crate::model::billing::Billing;
 use crate::model::clock::FixedClock;
 
+/// `focus`'s flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The first charge day: YYYY-MM-DD (a UTC day).
+    #[arg(long)]
+    pub from: String,
+    /// The last charge day, included (default: the last day every source has settled).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this source (repeat for several; default: every billed source with a history).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// The file to write, or `-` for stdout; written only when every day was read.
+    #[arg(long, default_value = "-")]
+    pub output: String,
+    /// Also export days within a source's `settled_after`, which the vendor may revise.
+    #[arg(long)]
+    pub include_unsettled: bool,
+}
+
 /// The charge days to export, first and last included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DayRange {
@@ -76,6 +96,19 @@ pub struct Request {
     pub output: Target,
     /// Also days the vendors may still revise (within a source's `settled_after`).
     pub include_unsettled: bool,
+}
+
+impl Request {
+    /// The request `focus`'s flags make.
+    pub fn of(args: Args) -> Self {
+        Request {
+            from: args.from,
+            to: args.to,
+            sources: args.sources,
+            output: Target::parse(&args.output),
+            include_unsettled: args.include_unsettled,
+        }
+    }
 }
 
 /// What an export wrote.

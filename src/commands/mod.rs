@@ -36,8 +36,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli.check_flags()?;
     let config_file = cli.config_file();
     match cli.command() {
-        Command::Check { online: false, .. } => Ok(check(&config_file)),
-        Command::Check { output, .. } => online::command(&config_file, output).await,
+        Command::Check(online::Args { online: false, .. }) => Ok(check(&config_file)),
+        Command::Check(online::Args { output, .. }) => online::command(&config_file, output).await,
         Command::Schema => {
             let schema = config::schema::schema();
             println!("{}", serde_json::to_string_pretty(&schema)?);
@@ -45,47 +45,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Once => once(&cli, &config_file).await,
         Command::Serve => serve(&cli, config_file).await,
-        Command::Backfill {
-            from,
-            to,
-            step,
-            sources,
-            labels,
-            output,
-        } => {
-            let range = backfill::Range::parse(&from, &to, step, chrono::Utc::now())
-                .map_err(anyhow::Error::msg)?;
+        Command::Backfill(args) => {
             let config = config::load(&config_file)?.of_shard(cli.shard());
-            let request = backfill::Request {
-                range,
-                sources,
-                labels,
-                output,
-            };
-            backfill::command(&config, &request).await
+            backfill::command(&config, backfill::Request::of(args)?).await
         }
-        Command::Focus {
-            from,
-            to,
-            sources,
-            output,
-            include_unsettled,
-        } => {
+        Command::Focus(args) => {
             let config = config::load(&config_file)?.of_shard(cli.shard());
-            let request = focus::Request {
-                from,
-                to,
-                sources,
-                output: focus::Target::parse(&output),
-                include_unsettled,
-            };
-            focus::command(&config, &request).await
+            focus::command(&config, &focus::Request::of(args)).await
         }
-        Command::Seats { sources, format } => {
+        Command::Seats(args) => {
             let config = config::load(&config_file)?.of_shard(cli.shard());
-            seats::command(&config, &sources, format).await
+            seats::command(&config, &args.sources, args.format).await
         }
-        Command::Demo { seed } => demo(&cli, seed).await,
+        Command::Demo(args) => demo(&cli, args.seed).await,
     }
 }
 

@@ -14,11 +14,28 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::cli::CheckOutput;
 use crate::app;
 use crate::config::{self, Config, SourceConfig};
 use crate::http::{build_reqwest_client, endpoint_of, HttpError, TOKEN_ENDPOINT};
 use crate::sources::Probe;
+
+/// `check`'s flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// Also call every source's vendor (token and each endpoint), the poll timeout each.
+    #[arg(long)]
+    pub online: bool,
+    /// How `--online` prints the calls: `table`, or `json` for scripts.
+    #[arg(long, value_enum, default_value_t = CheckOutput::Table, requires = "online")]
+    pub output: CheckOutput,
+}
+
+/// How `check --online` prints its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckOutput {
+    Table,
+    Json,
+}
 
 /// Sources checked at once: enough to finish a large config quickly, few enough not to look
 /// like a burst to a vendor that several sources share.

@@ -8,9 +8,26 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use crate::app;
-use crate::commands::cli::SeatsFormat;
 use crate::config::{Config, SourceConfig};
 use crate::model::clock::{SharedClock, SystemClock};
+
+/// `seats`'s flags.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// Only this source (repeat for several; default: every source that reports activity).
+    #[arg(long = "source")]
+    pub sources: Vec<String>,
+    /// `table` (aligned columns) or `csv` (RFC 4180, with a header).
+    #[arg(long, value_enum, default_value_t = SeatsFormat::Table)]
+    pub format: SeatsFormat,
+}
+
+/// How `seats` prints the holders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeatsFormat {
+    Table,
+    Csv,
+}
 
 /// One idle seat.
 #[derive(Debug, Clone, PartialEq)]
