@@ -282,7 +282,7 @@ fn log_start(
     let web = endpoints.web.as_ref();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        revision = crate::REVISION,
+        revision = crate::model::build::REVISION,
         addresses = %crate::serve::listen::describe(listeners),
         telemetry_path = %endpoints.telemetry_path,
         tls = web.is_some_and(|w| w.serves_tls()),

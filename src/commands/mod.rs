@@ -30,7 +30,7 @@ use cli::{Cli, Command};
 /// Runs the command the command line names; the exit code says whether it succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.version {
-        print!("{}", crate::version_text());
+        print!("{}", crate::model::build::version_text());
         return Ok(ExitCode::SUCCESS);
     }
     cli.check_flags()?;

@@ -203,9 +203,9 @@ pub(super) fn add_exporter_families(families: &mut Families<'_>, reload: ReloadS
         "A constant 1, labelled with the exporter's version, source revision and branch, and the Rust version it was built with.",
         vec![
             label("version", env!("CARGO_PKG_VERSION")),
-            label("revision", crate::REVISION),
-            label("branch", crate::BRANCH),
-            label("rustversion", crate::RUST_VERSION),
+            label("revision", crate::model::build::REVISION),
+            label("branch", crate::model::build::BRANCH),
+            label("rustversion", crate::model::build::RUST_VERSION),
         ],
         1.0,
     );

@@ -13,6 +13,7 @@
 //!   may be printed; [`shard`]: which sources a replica owns.
 
 pub mod billing;
+pub mod build;
 pub mod clock;
 pub mod files;
 pub mod health;

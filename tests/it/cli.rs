@@ -444,8 +444,8 @@ fn version_is_printed_in_the_prometheus_form() {
     let first = format!(
         "consumption_exporter, version {} (branch: {}, revision: {})",
         env!("CARGO_PKG_VERSION"),
-        consumption_exporter::BRANCH,
-        consumption_exporter::REVISION
+        consumption_exporter::model::build::BRANCH,
+        consumption_exporter::model::build::REVISION
     );
     assert_eq!(lines[0], first);
     for (line, key) in
