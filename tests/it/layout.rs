@@ -943,3 +943,16 @@ fn the_wing_table_is_in_rank_order() {
         "CONTRIBUTING.md's wing table, lowest rank first: {ranks:?}"
     );
 }
+
+/// `lib.rs` declares the wings and nothing else, so that every item sits in a wing the
+/// direction rule sees.
+#[test]
+fn lib_rs_holds_only_the_wings() {
+    let code = code_only(&std::fs::read_to_string(root().join("src/lib.rs")).unwrap());
+    let other: Vec<&str> = code
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("pub mod "))
+        .collect();
+    assert!(other.is_empty(), "move these into a wing: {other:?}");
+}
