@@ -16,82 +16,30 @@ fn errors_of(yaml: &str) -> String {
 
 const GOOD_SOURCE: &str = "  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n";
 
+/// Every bad config under `tests/fixtures/config/bad/` (as blackbox_exporter keeps its
+/// `config/testdata`): `NAME.yml` is refused with exactly the message in `NAME.err` beside it,
+/// read as if it were `exporter.yml`.
 #[test]
 fn each_bad_config_is_refused_with_its_line_column_and_reason() {
-    let cases: &[(&str, &str)] = &[
-        (
-            "global:\n  poll_interval: 10q\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
-            "exporter.yml:2:3: global.poll_interval: invalid value: string \"10q\", expected a duration",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_sise: 100\n",
-            "exporter.yml:7:5: sources[0].page_sise: qlik source: unknown field `page_sise`, expected one of `periods_to_include`, `filter`, `sort`, `labels`, `page_size`, `entitlements`, `seats`, `seat_activity`, or one that every source has: name, type, base_url, interval, poll_timeout, request_timeout, max_age, max_response_bytes, max_retries, max_pages, settled_after, full_refresh_interval, recent_refresh_interval, idle_after, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header, tls_config, authorization, oauth2, budgets",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: not a url\n    authorization:\n      credentials: k\n",
-            "exporter.yml:4:5: sources[0].base_url: relative URL without a base: \"not a url\"",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlick\n",
-            "exporter.yml:3:5: sources[0].type: unknown source type \"qlick\": one of qlik, powerplatform, uipath, dynatrace, avepoint, microsoft",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n",
-            "exporter.yml:2:5: sources[0]: missing credentials: set `authorization` (a static token) or `oauth2` (client credentials)",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    authorization:\n      credentials: k\n",
-            "exporter.yml:2:5: sources[0]: missing `base_url`: qlik has no default host",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    page_size: 500\n",
-            "exporter.yml:7:5: sources[0].page_size: qlik source: must be 1 to 200 (Qlik's limit)",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      client_secret: ${CONSUMPTION_EXPORTER_TEST_UNSET}\n",
-            "exporter.yml:7:7: sources[0].oauth2.client_secret: environment variable CONSUMPTION_EXPORTER_TEST_UNSET is not set",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    oauth2:\n      client_id: c\n      clientsecret: s\n",
-            "exporter.yml:7:7: sources[0].oauth2.clientsecret: unknown field `clientsecret`, expected one of `token_url`, `grant_type`, `client_id`, `username`, `password`, `password_file`, `client_secret`, `client_secret_file`, `client_certificate`, `scopes`, `endpoint_params`",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    periods_to_include: [current, future]\n",
-            "exporter.yml:7:35: sources[0].periods_to_include[1]: qlik source: unknown variant `future`, expected `current` or `previous`",
-        ),
-        ("sources:\n  - name: acme\n    type: qlik\n  - [\n", "exporter.yml:5:1: did not find expected node content, while parsing a flow node"),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    settled_after: 2d\n",
-            "exporter.yml:7:5: sources[0].settled_after: qlik reads its vendor's current state, not a range of days, so it has no settled days to keep; remove `settled_after`",
-        ),
-        (
-            "global:\n  full_refresh_interval: 1 fortnight\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
-            "exporter.yml:2:3: global.full_refresh_interval: invalid value: string \"1 fortnight\", expected a duration",
-        ),
-        ("globl: {}\nsources: []\n", "exporter.yml:1:1: unknown field `globl`, expected one of `global`, `defaults`, `sources`, `money`, `allocation`, `budgets`"),
-        ("global: {}\n", "exporter.yml: sources: no sources are configured: add at least one entry under `sources`"),
-        // Durations past what makes sense: a typo, and date arithmetic that would overflow.
-        (
-            "global:\n  poll_interval: 1ns\nsources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n",
-            "exporter.yml:2:3: global.poll_interval: the poll interval must be at least 1s: no vendor's usage changes faster, and every poll costs the vendor's rate limit",
-        ),
-        (
-            "global:\n  settled_after: 265000y\nsources:\n  - name: acme\n    type: uipath\n    organization_id: o\n    tenant_ids: [t]\n    consumable_codes: [RU]\n    authorization:\n      credentials: k\n",
-            "exporter.yml:2:3: global.settled_after: at most 366 days: a longer one is a typo",
-        ),
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    poll_timeout: 1000000y\n",
-            "exporter.yml:7:5: sources[0].poll_timeout: at most 366 days: a longer one is a typo",
-        ),
-        // Polls start up to 10% late: a max_age of one interval lets data vanish between two.
-        (
-            "sources:\n  - name: acme\n    type: qlik\n    base_url: https://acme.eu.qlikcloud.com\n    authorization:\n      credentials: k\n    interval: 1h\n    max_age: 1h\n",
-            "exporter.yml:8:5: sources[0].max_age: max_age is shorter than the poll interval plus its 10% jitter (1h 6m): data would vanish between two good polls",
-        ),
-    ];
-    for (yaml, expected) in cases {
-        assert_eq!(errors_of(yaml), *expected, "for config:\n{yaml}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/bad");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yml") {
+            continue;
+        }
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        let expected = std::fs::read_to_string(path.with_extension("err"))
+            .unwrap_or_else(|_| panic!("{} has no .err beside it", path.display()));
+        assert_eq!(
+            errors_of(&yaml),
+            expected.trim_end(),
+            "for {}:\n{yaml}",
+            path.display()
+        );
+        cases += 1;
     }
+    assert!(cases >= 19, "the bad configs were read: {cases}");
 }
 
 /// `GOOD_SOURCE` with `extra` (keys indented by four spaces) appended.
