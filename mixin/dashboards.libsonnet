@@ -952,7 +952,7 @@ local selector = import 'selector.libsonnet';
         },
         {
           id: 30,
-          title: 'Vendor requests per hour by status',
+          title: 'Vendor requests per hour by endpoint and status',
           type: 'timeseries',
           datasource: {
             type: 'prometheus',
@@ -971,8 +971,8 @@ local selector = import 'selector.libsonnet';
                 type: 'prometheus',
                 uid: '${datasource}',
               },
-              expr: std.format('sum by (source, code) (increase(%s[1h]))', [m('consumption_source_requests_total', 'source=~"$source"')]),
-              legendFormat: '{{source}} {{code}}',
+              expr: std.format('sum by (source, api_endpoint, code) (increase(%s[1h]))', [m('consumption_source_requests_total', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{api_endpoint}} {{code}}',
             },
           ],
           fieldConfig: {
@@ -1002,8 +1002,8 @@ local selector = import 'selector.libsonnet';
                 type: 'prometheus',
                 uid: '${datasource}',
               },
-              expr: std.format('sum by (source) (increase(%s[1h]))', [m('consumption_source_response_bytes_total', 'source=~"$source"')]),
-              legendFormat: '{{source}}',
+              expr: std.format('sum by (source, api_endpoint) (increase(%s[1h]))', [m('consumption_source_response_bytes_total', 'source=~"$source"')]),
+              legendFormat: '{{source}} {{api_endpoint}}',
             },
           ],
           fieldConfig: {
@@ -1013,7 +1013,7 @@ local selector = import 'selector.libsonnet';
             overrides: [],
           },
           options: {},
-          description: "Response bytes read from each vendor (consumption_source_response_bytes_total): what a source costs its vendor's API. Incremental polling (settled_after) keeps it low; a jump means a full refresh or a growing tenant.",
+          description: "Response bytes read from each vendor by endpoint (consumption_source_response_bytes_total): what each endpoint of a source costs its vendor's API. Incremental polling (settled_after) keeps usage low; a jump means a full refresh or a growing tenant.",
         },
         {
           id: 32,

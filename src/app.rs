@@ -63,15 +63,21 @@ pub fn http_client(
     .going_out(&source.outbound)
 }
 
+/// A source's slot, its byte counters of every endpoint started at 0 (before the first render),
+/// so that a rate over the first poll is not lost.
+fn source_slot(source: &SourceConfig) -> Arc<SourceSlot> {
+    let slot = SourceSlot::new(source.name.clone(), source.vendor);
+    let endpoints = source.source.facts().endpoints.iter();
+    slot.stats
+        .expect_endpoints(endpoints.map(|endpoint| endpoint.name));
+    Arc::new(slot)
+}
+
 /// Builds the store and one poller per configured source, without starting them (for `once`
 /// and for tests that drive polls one by one).
 pub fn pollers(config: &Config, clock: SharedClock) -> anyhow::Result<(Arc<Store>, Vec<Poller>)> {
     let http = build_reqwest_client(&Default::default()).context("building the HTTP client")?;
-    let slots: Vec<Arc<SourceSlot>> = config
-        .sources
-        .iter()
-        .map(|s| Arc::new(SourceSlot::new(s.name.clone(), s.vendor)))
-        .collect();
+    let slots: Vec<Arc<SourceSlot>> = config.sources.iter().map(source_slot).collect();
     let store = Store::new(slots.clone(), now_unix(&clock));
     store.set_max_concurrent_polls(config.max_concurrent_polls);
     store.set_top_level_budgets(config.showback.clone(), clock.clone());
@@ -209,7 +215,7 @@ impl Supervisor {
     }
 
     fn spawn(&self, source: &SourceConfig) -> RunningSource {
-        let slot = Arc::new(SourceSlot::new(source.name.clone(), source.vendor));
+        let slot = source_slot(source);
         let poller = new_poller(source, slot.clone(), &self.http, &self.store, &self.clock);
         let stop = CancellationToken::new();
         let task = tokio::spawn(poller.run(stop.clone()));

@@ -86,7 +86,7 @@ impl Exporter {
     fn finish(mut self) -> DayFigures {
         let stats = &self.poller.slot.stats;
         self.figures.requests = stats.requests().values().sum();
-        self.figures.bytes = stats.response_bytes();
+        self.figures.bytes = stats.response_bytes().values().sum();
         let state = self
             .poller
             .settled

@@ -379,7 +379,7 @@ fn report_progress(
     let requests: Vec<String> = pollers
         .iter()
         .map(|p| {
-            let sent: u64 = p.slot.stats.requests().values().sum();
+            let sent = p.slot.stats.requests_sent();
             format!("{} {sent} requests", p.config.name)
         })
         .collect();

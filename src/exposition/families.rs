@@ -66,11 +66,13 @@ pub(super) fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlo
         labels.push(label(name, value));
         labels
     };
-    for (code, count) in slot.stats.requests() {
+    for ((endpoint, code), count) in slot.stats.requests() {
+        let mut labels = with("api_endpoint", endpoint);
+        labels.push(label("code", &code.to_string()));
         families.counter(
             "consumption_source_requests_total",
-            "HTTP requests to the vendor, by response status code.",
-            with("code", &code.to_string()),
+            "HTTP requests to the vendor, by endpoint (the vendor's endpoint table's name; `other` for a link elsewhere) and response status code.",
+            labels,
             count as f64,
         );
     }
@@ -88,12 +90,14 @@ pub(super) fn add_request_counters(families: &mut Families<'_>, slot: &SourceSlo
         ids(),
         slot.stats.throttled() as f64,
     );
-    families.counter(
-        "consumption_source_response_bytes_total",
-        "Response body bytes read from the vendor (token endpoint and failed answers included): the traffic the source costs.",
-        ids(),
-        slot.stats.response_bytes() as f64,
-    );
+    for (endpoint, bytes) in slot.stats.response_bytes() {
+        families.counter(
+            "consumption_source_response_bytes_total",
+            "Response body bytes read from the vendor by endpoint (token endpoint and failed answers included): the traffic the source costs.",
+            with("api_endpoint", endpoint),
+            bytes as f64,
+        );
+    }
 }
 
 /// What is made per scrape, in the text format: the process's figures and the scrapes

@@ -19,3 +19,11 @@ pub const TOKEN_ENDPOINT: &str = "token";
 pub fn endpoint_of(endpoints: &'static [Endpoint], path: &str) -> Option<&'static Endpoint> {
     endpoints.iter().find(|e| path.contains(e.path_contains))
 }
+
+/// The endpoint name of a request no table entry covers (a vendor's link to another path).
+pub const OTHER_ENDPOINT: &str = "other";
+
+/// The name a request to `path` is counted under: its endpoint's, or [`OTHER_ENDPOINT`].
+pub fn endpoint_name(endpoints: &'static [Endpoint], path: &str) -> &'static str {
+    endpoint_of(endpoints, path).map_or(OTHER_ENDPOINT, |endpoint| endpoint.name)
+}

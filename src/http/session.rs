@@ -17,7 +17,7 @@ use url::Url;
 
 use super::auth::{Authorizer, TokenSender};
 use super::credentials::AuthConfig;
-use super::endpoints::{endpoint_of, Endpoint, TOKEN_ENDPOINT};
+use super::endpoints::{endpoint_name, endpoint_of, Endpoint, TOKEN_ENDPOINT};
 use super::error::HttpError;
 use super::exchange::{
     Body, ErrorDetailFn, Request, RequestLimits, Response, ThrottleSignalFn, VendorHooks,
@@ -135,7 +135,9 @@ impl HttpClient {
             .send()
             .await
             .map_err(|e| transport_error(request, e, timeout, self.proxy.as_deref()))?;
-        self.stats.count_response(response.status().as_u16());
+        let endpoint = endpoint_name(self.endpoints, request.url.path());
+        self.stats
+            .count_response(endpoint, response.status().as_u16());
         let status = response.status();
         let headers = response.headers().clone();
         let url = response.url().clone();
@@ -162,6 +164,7 @@ impl HttpClient {
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(too_large());
         }
+        let endpoint = endpoint_name(self.endpoints, request.url.path());
         let mut body = BytesMut::new();
         while let Some(chunk) = response
             .chunk()
@@ -169,7 +172,7 @@ impl HttpClient {
             .map_err(|e| transport_error(request, e, timeout, self.proxy.as_deref()))?
         {
             // What the vendor sent counts as traffic, whether or not it is kept.
-            self.stats.count_response_bytes(chunk.len());
+            self.stats.count_response_bytes(endpoint, chunk.len());
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }

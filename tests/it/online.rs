@@ -257,6 +257,51 @@ async fn every_request_a_poll_makes_belongs_to_an_endpoint_that_says_what_it_nee
     }
 }
 
+/// `sum by (api_endpoint)` of the request counter is what each endpoint cost: the requests
+/// the simulator received, counted by the endpoint of its path.
+#[tokio::test]
+async fn the_request_counters_say_what_each_endpoint_cost() {
+    for vendor in VENDORS {
+        let name = vendor.type_name();
+        let tenant = tenant(*vendor).await;
+        let yaml = format!("sources:\n{}", tenant.entry(name));
+        let endpoints = parse_config(&yaml).sources[0].source.facts().endpoints;
+        let exporter = crate::helpers::TestExporter::start(&yaml).await;
+        exporter.assert_polls(0).await;
+        let mut received: std::collections::BTreeMap<String, f64> = Default::default();
+        for request in tenant.requests() {
+            let path = request.uri.split('?').next().unwrap_or_default();
+            let endpoint = consumption_exporter::http::endpoint_of(endpoints, path).unwrap();
+            *received.entry(endpoint.name.to_string()).or_default() += 1.0;
+        }
+        let m = exporter.scrape().await;
+        let mut counted: std::collections::BTreeMap<String, f64> = Default::default();
+        for (family, labels, value) in m.samples() {
+            if family != "consumption_source_requests_total" {
+                continue;
+            }
+            let endpoint = labels.iter().find(|(k, _)| k == "api_endpoint");
+            let endpoint = endpoint.unwrap_or_else(|| panic!("{name}: {labels:?}"));
+            *counted.entry(endpoint.1.clone()).or_default() += value;
+        }
+        assert!(received.len() > 1, "{name}: {received:?}");
+        assert_eq!(counted, received, "{name}");
+        for endpoint in endpoints {
+            let bytes = [
+                ("source", name),
+                ("vendor", name),
+                ("api_endpoint", endpoint.name),
+            ];
+            let served = m.get("consumption_source_response_bytes_total", &bytes);
+            assert!(
+                served.is_some(),
+                "{name}: {} has a byte counter",
+                endpoint.name
+            );
+        }
+    }
+}
+
 /// The endpoints a good setup of each vendor calls, by `check --online`'s names; a vendor
 /// without a row fails the test.
 fn endpoints_called(vendor: &str) -> &'static [&'static str] {

@@ -249,6 +249,7 @@ async fn paging_ends_on_204_on_an_empty_page_and_from_page_zero() {
         let code = [
             ("source", "flows"),
             ("vendor", "powerplatform"),
+            ("api_endpoint", "usage"),
             ("code", status),
         ];
         assert!(m

@@ -295,7 +295,12 @@ async fn every_qlik_family_has_the_exact_values_of_the_records_across_pages() {
     assert_eq!(
         m.get(
             "consumption_source_requests_total",
-            &[("source", "acme"), ("vendor", "qlik"), ("code", "200")]
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("api_endpoint", "usage"),
+                ("code", "200")
+            ]
         ),
         Some(3.0)
     );
@@ -432,7 +437,12 @@ async fn a_throttled_page_is_waited_out_as_retry_after_asks() {
     assert_eq!(
         m.get(
             "consumption_source_requests_total",
-            &[("source", "acme"), ("vendor", "qlik"), ("code", "429")]
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("api_endpoint", "usage"),
+                ("code", "429")
+            ]
         ),
         Some(1.0)
     );
@@ -484,7 +494,12 @@ async fn a_poll_failing_on_its_last_page_publishes_nothing_and_keeps_the_previou
     assert_eq!(
         m.get(
             "consumption_source_requests_total",
-            &[("source", "acme"), ("vendor", "qlik"), ("code", "500")]
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("api_endpoint", "usage"),
+                ("code", "500")
+            ]
         ),
         Some(2.0)
     );
@@ -1042,7 +1057,11 @@ async fn the_bytes_each_source_reads_from_its_vendor_are_counted() {
     let bytes = |m: &crate::helpers::Exposition| {
         m.get(
             "consumption_source_response_bytes_total",
-            &[("source", "acme"), ("vendor", "qlik")],
+            &[
+                ("source", "acme"),
+                ("vendor", "qlik"),
+                ("api_endpoint", "usage"),
+            ],
         )
     };
     assert_eq!(bytes(&exporter.scrape().await), Some(0.0));
