@@ -38,6 +38,7 @@ fn new_poller(
         clock: clock.clone(),
         settled: Default::default(),
         unconverted: Default::default(),
+        inventory: Default::default(),
     }
 }
 

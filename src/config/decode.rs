@@ -51,6 +51,35 @@ fn choose<T>(
     }
 }
 
+/// How often what does not change every poll is re-read: the whole range, the recent days,
+/// the inventories.
+fn refresh_intervals(
+    prefix: &str,
+    common: &RawCommon,
+    global: &RawGlobal,
+) -> [Chosen<Duration>; 3] {
+    [
+        choose(
+            prefix,
+            ("full_refresh_interval", common.full_refresh_interval),
+            ("full_refresh_interval", global.full_refresh_interval),
+            || DEFAULT_FULL_REFRESH_INTERVAL,
+        ),
+        choose(
+            prefix,
+            ("recent_refresh_interval", common.recent_refresh_interval),
+            ("recent_refresh_interval", global.recent_refresh_interval),
+            || DEFAULT_RECENT_REFRESH_INTERVAL,
+        ),
+        choose(
+            prefix,
+            ("inventory_interval", common.inventory_interval),
+            ("inventory_interval", global.inventory_interval),
+            || DEFAULT_INVENTORY_INTERVAL,
+        ),
+    ]
+}
+
 impl Context<'_> {
     pub(super) fn decode(&mut self, text: &str) -> Option<Config> {
         let raw: RawFile = match serde_yaml::from_str(text) {
@@ -355,27 +384,15 @@ impl Context<'_> {
             ("settled_after", global.settled_after),
             || DEFAULT_SETTLED_AFTER,
         );
-        let full_refresh_interval = choose(
-            prefix,
-            ("full_refresh_interval", common.full_refresh_interval),
-            ("full_refresh_interval", global.full_refresh_interval),
-            || DEFAULT_FULL_REFRESH_INTERVAL,
-        );
-        let recent_refresh_interval = choose(
-            prefix,
-            ("recent_refresh_interval", common.recent_refresh_interval),
-            ("recent_refresh_interval", global.recent_refresh_interval),
-            || DEFAULT_RECENT_REFRESH_INTERVAL,
-        );
-        for chosen in [
-            &interval,
-            &poll_timeout,
-            &settled_after,
+        let [full_refresh_interval, recent_refresh_interval, inventory_interval] =
+            refresh_intervals(prefix, common, global);
+        let durations = [&interval, &poll_timeout, &settled_after];
+        let refreshes = [
             &full_refresh_interval,
-        ]
-        .into_iter()
-        .chain([&recent_refresh_interval])
-        {
+            &recent_refresh_interval,
+            &inventory_interval,
+        ];
+        for chosen in durations.into_iter().chain(refreshes) {
             self.require_at_most(chosen, LONGEST_DURATION);
         }
         self.require_at_most(&max_age, LONGEST_DURATION * 3);
@@ -386,6 +403,7 @@ impl Context<'_> {
             settled_after: settled_after.value,
             full_refresh_interval: full_refresh_interval.value,
             recent_refresh_interval: recent_refresh_interval.value,
+            inventory_interval: inventory_interval.value,
         }
     }
 

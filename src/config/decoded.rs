@@ -78,6 +78,9 @@ pub struct Schedule {
     pub full_refresh_interval: Duration,
     /// How often the unsettled days before today are re-read (zero: every poll).
     pub recent_refresh_interval: Duration,
+    /// How often inventories (seats, licences, allocations, subscriptions) are re-read; zero:
+    /// every poll. In between, the last good read is served.
+    pub inventory_interval: Duration,
 }
 
 impl Schedule {

@@ -58,6 +58,11 @@ pub(super) struct RawGlobal {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) recent_refresh_interval: Option<Duration>,
+    /// How often inventories (seats, licences, allocations) are re-read; usage is read by
+    /// every poll.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
+    pub(super) inventory_interval: Option<Duration>,
     /// Polls in flight at once in this process, whatever their sources.
     pub(super) max_concurrent_polls: Option<u32>,
     /// The `http_config` keys, read apart ([`OUTBOUND_KEYS`]).
@@ -134,6 +139,7 @@ pub(super) const COMMON_KEYS: &[&str] = &[
     "settled_after",
     "full_refresh_interval",
     "recent_refresh_interval",
+    "inventory_interval",
     "idle_after",
     "proxy_url",
     "no_proxy",
@@ -179,6 +185,11 @@ pub(super) struct RawCommon {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<crate::settings::HumanDuration>")]
     pub(super) recent_refresh_interval: Option<Duration>,
+    /// How often inventories (seats, licences, allocations) are re-read; usage is read by
+    /// every poll; default 6h, 0s: every poll.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<crate::settings::HumanDuration>")]
+    pub(super) inventory_interval: Option<Duration>,
     /// A seat whose holder was not active for this long is idle (sources that report
     /// seat activity); default 30d.
     #[serde(default, with = "humantime_serde")]
@@ -270,5 +281,7 @@ pub(super) const DEFAULT_MAX_CONCURRENT_POLLS: u32 = 16;
 pub(super) const DEFAULT_SETTLED_AFTER: Duration = Duration::from_secs(3 * 86_400);
 pub(super) const DEFAULT_FULL_REFRESH_INTERVAL: Duration = Duration::from_secs(86_400);
 pub(super) const DEFAULT_RECENT_REFRESH_INTERVAL: Duration = Duration::from_secs(3_600);
+/// Seats, licences and allocations change a few times a day: four reads a day.
+pub(super) const DEFAULT_INVENTORY_INTERVAL: Duration = Duration::from_secs(6 * 3_600);
 /// More retries than this only delay a failure that is not going away: refused at load.
 pub(super) const MAX_RETRIES_LIMIT: u32 = 10;

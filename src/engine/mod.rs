@@ -3,6 +3,7 @@
 //! snapshot and health and coalesces the renders of their changes; [`memory`] tunes the
 //! allocator for large bodies replaced whole.
 
+pub mod inventory;
 pub mod memory;
 pub mod poller;
 pub mod store;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::budgets::{self, BudgetFamilies};
 use crate::config::SourceConfig;
+use crate::engine::inventory::InventoryCache;
 use crate::engine::store::Store;
 use crate::http::HttpClient;
 use crate::model::clock::SharedClock;
@@ -61,6 +62,8 @@ pub struct Poller {
     pub settled: Mutex<SettledState>,
     /// The currencies this source's money came in that no rate converts, each logged once.
     pub unconverted: Mutex<std::collections::BTreeSet<String>>,
+    /// The last good inventory read, served until `inventory_interval` has passed.
+    pub inventory: Mutex<InventoryCache>,
 }
 
 impl Poller {
@@ -221,6 +224,10 @@ impl Poller {
         let session = self.client.session(Instant::now() + timeout, slot);
         let (mut plan, kept) = self.plan();
         plan.history_only = purpose.history_only();
+        let now = self.clock.now();
+        let interval = self.config.schedule.inventory_interval;
+        plan.keep_inventories =
+            purpose == Purpose::Live && lock(&self.inventory).keeps_at(now, interval);
         if purpose == Purpose::Seats {
             plan.seat_rule = plan.seat_rule.map(|rule| SeatRule {
                 keep_idle: true,
@@ -236,6 +243,10 @@ impl Poller {
             Err(_) => return Err(PollError::Timeout(timeout)),
         };
         self.keep_settled(kept, &mut snapshot);
+        if purpose == Purpose::Live {
+            let kept = (plan.keep_inventories, self.config.vendor);
+            lock(&self.inventory).after_poll(kept, &mut snapshot, now);
+        }
         if purpose.history_only() {
             // A backfill is about days gone: the present state of limits and seats is not.
             snapshot.vendor_budgets.clear();

@@ -133,6 +133,9 @@ pub struct PollPlan {
     /// A backfill: read only what has a history (the days), none of what reports the present
     /// state (entitlements, summaries), which would be false at a past instant.
     pub history_only: bool,
+    /// Inventories (seats and the licences behind them) were read within `inventory_interval`:
+    /// the source skips their endpoints, and the poller serves the last good read.
+    pub keep_inventories: bool,
     /// How seat holders are judged and kept as they are read (none: the default `idle_after`
     /// at the clock's now, idle holders not kept).
     pub seat_rule: Option<crate::model::seats::SeatRule>,
@@ -145,6 +148,12 @@ impl PollPlan {
         let default = default.unwrap_or(chrono::Duration::days(30));
         self.seat_rule
             .unwrap_or_else(|| crate::model::seats::SeatRule::at(now, default))
+    }
+
+    /// Whether the poll reads inventories: not for a backfill (a past instant has no present
+    /// state) and not within `inventory_interval` of the last read.
+    pub fn reads_inventories(&self) -> bool {
+        !self.history_only && !self.keep_inventories
     }
 
     /// Whether the source has budgets, so the snapshot should carry its usage.

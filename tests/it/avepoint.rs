@@ -475,7 +475,11 @@ async fn a_flow_turns_idle_at_exactly_idle_after() {
         .and_utc();
     let boundary = last + chrono::Duration::days(30);
     let clock = FixedClock::new(boundary);
-    let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
+    // Every poll reads the seats: the boundary between two polls is the point here.
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    idle_after: 30d\n    inventory_interval: 0s\n",
+    );
     let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
     let mut idle = Vec::new();
     for now in [boundary - chrono::Duration::seconds(1), boundary] {

@@ -1300,12 +1300,13 @@ async fn a_qlik_user_turns_idle_at_exactly_idle_after() {
     let kind = assignment(i).1.unwrap_or("unknown");
     let boundary = last + chrono::Duration::days(30);
     let clock = FixedClock::new(boundary);
+    // Every poll reads the seats: the boundary between two polls is the point here.
     let yaml = format!(
         "sources:\n{}",
         qlik_source(
             "acme",
             &running.url(),
-            "    seats: true\n    seat_activity: true\n    idle_after: 30d\n"
+            "    seats: true\n    seat_activity: true\n    idle_after: 30d\n    inventory_interval: 0s\n"
         )
     );
     let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;

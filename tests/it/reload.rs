@@ -296,3 +296,50 @@ async fn a_reload_rereads_tls_files_changed_on_disk() {
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("0 unchanged, 1 changed"), "{answer}");
 }
+
+/// A reload that changes a source reads its inventories at its first poll, though the kept
+/// read is younger than `inventory_interval`.
+#[tokio::test]
+async fn a_reload_that_changes_a_source_reads_its_inventories_again() {
+    let (simulator, running) = tenant(4).await;
+    let assignments = |simulator: &QlikSimulator| {
+        let received = simulator.received();
+        received
+            .iter()
+            .filter(|r| r.path.ends_with("/licenses/assignments"))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.yml");
+    let seats = "    interval: 1h\n    seats: true\n    inventory_interval: 6h\n";
+    let write = |extra: &str| {
+        let entry = qlik_source("a", &running.url(), &format!("{seats}{extra}"));
+        std::fs::write(&path, format!("sources:\n{entry}")).unwrap();
+    };
+    write("");
+    let exporter = RunningExporter::start_from_file(&path).await;
+    exporter
+        .scrape_until(Duration::from_secs(10), |m| {
+            up("a")(m) && m.text.contains("consumption_seats_assigned{")
+        })
+        .await;
+    let before = assignments(&simulator);
+    assert!(before > 0, "the first poll read the assignments");
+    write("    page_size: 150\n");
+    let (status, answer) = exporter.reload().await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (
+            200,
+            "Config reloaded: 0 unchanged, 1 changed, 0 added, 0 removed\n"
+        )
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while assignments(&simulator) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the changed source read its assignments again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

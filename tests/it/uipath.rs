@@ -497,7 +497,11 @@ async fn seats_of_named_users_past_a_thousand_turn_idle_at_exactly_idle_after() 
         .unwrap();
     let boundary = last + Duration::days(30);
     let clock = FixedClock::new(boundary - Duration::seconds(1));
-    let yaml = source(&running.url(), "    seats: true\n    idle_after: 30d\n");
+    // Every poll reads the seats: the boundary between two polls is the point here.
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    idle_after: 30d\n    inventory_interval: 0s\n",
+    );
     let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
     let mut idle_before = 0.0;
     for (now, phase) in [
@@ -899,4 +903,77 @@ async fn a_panic_in_the_seats_commands_poll_fails_the_command_with_reason_panic(
         "{error}"
     );
     assert!(error.contains("a bug in a vendor decoder"), "{error}");
+}
+
+/// Seats are an inventory: read by the first poll, kept (and served, with the time they were
+/// read) by the polls within `inventory_interval`, read again after it; usage is read by every
+/// poll. A poll whose inventory read fails leaves the kept read's time, so the next poll reads
+/// again.
+#[tokio::test]
+async fn seats_are_read_once_per_inventory_interval_and_served_in_between() {
+    use consumption_exporter::model::clock::FixedClock;
+    use consumption_exporter::simulator::{Fault, When};
+    let org = UiPathOrganization {
+        named_users: 40,
+        ..UiPathOrganization::default()
+    };
+    let simulator = UiPathSimulator::new(org.clone());
+    let faults = simulator.faults();
+    let running = simulator.start(0).await.unwrap();
+    let noon = org.today.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let clock = FixedClock::new(noon);
+    let yaml = source(
+        &running.url(),
+        "    seats: true\n    inventory_interval: 6h\n    max_retries: 0\n",
+    );
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let count = |fragment: &str| {
+        let requests = running.requests();
+        requests.iter().filter(|r| r.uri.contains(fragment)).count()
+    };
+    let (named, usage) = ("GetLicensesNamedUser", "daily-consumption-by-service");
+    let attended = [
+        ("source", "robots"),
+        ("vendor", "uipath"),
+        ("licence", "Attended"),
+        ("sub_account", TENANT_A),
+    ];
+    let read_at = [("source", "robots"), ("vendor", "uipath")];
+    let inventory = "consumption_source_inventory_read_timestamp_seconds";
+    let mut seen = (0, 0);
+    for (hours, reads_seats) in [(0, true), (1, false), (5, false), (6, true), (7, false)] {
+        clock.set(noon + Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        let now = (count(named), count(usage));
+        assert!(now.1 > seen.1, "+{hours}h: usage is read by every poll");
+        assert_eq!(now.0 > seen.0, reads_seats, "+{hours}h: named users read");
+        seen = now;
+        let m = exporter.scrape().await;
+        let read = if hours < 6 {
+            noon
+        } else {
+            noon + Duration::hours(6)
+        };
+        assert_eq!(
+            m.get(inventory, &read_at),
+            Some(read.timestamp() as f64),
+            "+{hours}h"
+        );
+        let assigned = m.get("consumption_seats_assigned", &attended);
+        assert!(assigned.is_some_and(|n| n > 0.0), "+{hours}h: seats served");
+    }
+    // At +12h the inventory is due; its read fails, and the poll with it. The next poll reads
+    // it again, though it is only a minute later.
+    clock.set(noon + Duration::hours(12));
+    faults.inject(When::Entitlements, Fault::Status(503), 1);
+    let failing_before = count(named);
+    assert!(!exporter.poll(0).await, "the inventory read failed");
+    assert!(count("GetLicense") > 0 && count(named) >= failing_before);
+    clock.set(noon + Duration::hours(12) + Duration::minutes(1));
+    let before = count(named);
+    exporter.assert_polls(0).await;
+    assert!(
+        count(named) > before,
+        "a failed inventory read is read again at the next poll"
+    );
 }

@@ -280,10 +280,10 @@ impl Source for AvePoint {
                 }
             }
         }
-        let history_only = plan.history_only;
+        let reads_inventories = plan.reads_inventories();
         let rule = plan.seat_rule(clock.now());
         let mut snapshot = folder.finish(plan);
-        if self.settings.seats && !history_only {
+        if self.settings.seats && reads_inventories {
             snapshot.seats = Some(self.seats(session, &rule).await?);
         }
         Ok(snapshot)

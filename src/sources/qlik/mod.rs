@@ -376,7 +376,7 @@ impl Source for Qlik {
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
         let first = self.first_page_url(session);
-        let history_only = plan.history_only;
+        let reads_inventories = plan.reads_inventories();
         let rule = plan.seat_rule(clock.now());
         let mut folder = Folder::new(&self.labels, clock.now(), plan);
         let mut url = first.clone();
@@ -389,7 +389,7 @@ impl Source for Qlik {
                 None => break,
             }
         }
-        let seats = match self.seats && !history_only {
+        let seats = match self.seats && reads_inventories {
             true => Some(seats::read(session, self.seat_activity, clock.now()).await?),
             false => None,
         };

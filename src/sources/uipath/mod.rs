@@ -287,7 +287,7 @@ impl Source for UiPath {
             .by_folder
             .then(|| folder.sums.day_series(&USAGE_LABELS));
         let mut snapshot = folder.finish(&summaries);
-        if self.settings.seats && !plan.history_only {
+        if self.settings.seats && plan.reads_inventories() {
             let rule = plan.seat_rule(now);
             snapshot.seats = Some(self.seats(session, &rule).await?);
         }
