@@ -9,6 +9,7 @@ mod backfill;
 mod fleet;
 mod focus;
 mod incremental;
+mod inventory;
 mod links;
 mod load;
 mod nginx;
@@ -49,7 +50,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string(), "focus".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string(), "inventory".to_string(), "focus".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
@@ -101,6 +102,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "budgets") {
         budget_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
+    }
+    if options.only.iter().any(|s| s == "inventory") {
+        inventory_section().await?;
     }
     if options.only.iter().any(|s| s == "incremental") {
         incremental_section(&options).await?;
@@ -288,6 +292,41 @@ async fn seats_section() -> anyhow::Result<()> {
             f.peak_rss as f64 / (1024.0 * 1024.0),
             f.baseline_rss as f64 / (1024.0 * 1024.0),
             f.poll.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+async fn inventory_section() -> anyhow::Result<()> {
+    println!("\n## Inventories at their cadence: a day of 96 polls, 15 minutes apart\n");
+    println!("| vendor | tenant | endpoint | every poll (`inventory_interval: 0s`): requests, bytes a day | default (`6h`): requests, bytes a day |");
+    println!("|---|---|---|---:|---:|");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap_or_default();
+    for vendor in ["qlik", "uipath", "avepoint"] {
+        let d = inventory::measure(vendor, day).await?;
+        let mut totals = ((0, 0), (0, 0));
+        for (endpoint, (requests, bytes)) in &d.every_poll {
+            let (after_requests, after_bytes) =
+                d.at_default.get(endpoint).copied().unwrap_or_default();
+            println!(
+                "| {} | {} | {endpoint} | {requests}, {} | {after_requests}, {} |",
+                d.vendor,
+                d.tenant,
+                size(*bytes),
+                size(after_bytes)
+            );
+            totals.0 .0 += requests;
+            totals.0 .1 += bytes;
+            totals.1 .0 += after_requests;
+            totals.1 .1 += after_bytes;
+        }
+        let ((r0, b0), (r1, b1)) = totals;
+        println!(
+            "| {} | | **all** | {r0}, {} | {r1}, {} ({:.1}× fewer bytes) |",
+            d.vendor,
+            size(b0),
+            size(b1),
+            b0 as f64 / b1.max(1) as f64
         );
     }
     Ok(())
