@@ -18,10 +18,12 @@ pub static INVENTORY_READ: FamilyDesc = FamilyDesc {
     help: "When the inventories served (seats, licence ends) were read from the vendor, Unix seconds: they are re-read every inventory_interval, and served as read in between.",
 };
 
-/// The last good inventory read of one source.
+/// The last good inventory read of one source: its seats, and the rest of what it read
+/// (entitlements' families, vendor budgets and licence ends).
 #[derive(Debug, Default)]
 pub struct InventoryCache {
     seats: Option<Seats>,
+    part: Option<Snapshot>,
     read_at: Option<DateTime<Utc>>,
 }
 
@@ -45,18 +47,39 @@ impl InventoryCache {
         now: DateTime<Utc>,
     ) {
         if !kept {
+            self.part = snapshot.inventory.take().map(|part| *part);
             self.seats = snapshot.seats.clone();
             self.read_at = Some(now);
         } else if let Some(kept_seats) = &self.seats {
             let fresh = snapshot.seats.take().unwrap_or_default();
             snapshot.seats = Some(merged(kept_seats, fresh));
         }
-        if let (Some(read_at), Some(_)) = (self.read_at, &snapshot.seats) {
+        if let Some(part) = &self.part {
+            fold_in(snapshot, part.clone());
+        }
+        let served = snapshot.seats.is_some() || self.part.is_some();
+        if let (Some(read_at), true) = (self.read_at, served) {
             let mut builder = SnapshotBuilder::new();
             let family = builder.family(&INVENTORY_READ, vec!["vendor"], Combine::Max);
             builder.observe(family, &[vendor], read_at.timestamp() as f64);
             snapshot.families.extend(builder.finish().families);
         }
+    }
+}
+
+/// Folds an inventory part read apart into its poll's snapshot: its families and vendor
+/// budgets beside the usage's, its licence ends beside the seats', its as-of time if newer.
+pub fn fold_in(snapshot: &mut Snapshot, part: Snapshot) {
+    snapshot.data_updated = match (snapshot.data_updated, part.data_updated) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    snapshot.families.extend(part.families);
+    snapshot.vendor_budgets.extend(part.vendor_budgets);
+    if let Some(part_seats) = part.seats {
+        let seats = snapshot.seats.get_or_insert_with(Default::default);
+        seats.ends.extend(part_seats.ends);
+        seats.licences.extend(part_seats.licences);
     }
 }
 

@@ -246,6 +246,8 @@ impl Poller {
         if purpose == Purpose::Live {
             let kept = (plan.keep_inventories, self.config.vendor);
             lock(&self.inventory).after_poll(kept, &mut snapshot, now);
+        } else if let Some(part) = snapshot.inventory.take() {
+            crate::engine::inventory::fold_in(&mut snapshot, *part);
         }
         if purpose.history_only() {
             // A backfill is about days gone: the present state of limits and seats is not.

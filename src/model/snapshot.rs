@@ -247,6 +247,10 @@ pub struct Snapshot {
     pub budget_shares: Vec<BudgetShare>,
     /// The seats the vendor reports (`seats: true`, or a vendor of seats); taken by the poller.
     pub seats: Option<crate::model::seats::Seats>,
+    /// What the poll read of inventories besides seats (entitlements: their families, vendor
+    /// budgets and licence ends), apart, so that the poller can keep it between two reads
+    /// (`inventory_interval`) and fold it into every snapshot.
+    pub inventory: Option<Box<Snapshot>>,
 }
 
 impl Snapshot {
@@ -410,6 +414,7 @@ impl SnapshotBuilder {
             settled: self.settled,
             budget_shares: Vec::new(),
             seats: self.seats,
+            inventory: None,
         }
     }
 }

@@ -324,7 +324,9 @@ fn midnight(day: &str) -> f64 {
 async fn entitlements_serve_the_commitment_and_dynatraces_forecast_of_it() {
     let simulator = DynatraceSimulator::new(account());
     let running = simulator.start(0).await.unwrap();
-    let exporter = TestExporter::start(&source(&running.url(), "    entitlements: true\n")).await;
+    // Every poll reads the commitment: its change between two polls is the point here.
+    let extra = "    entitlements: true\n    inventory_interval: 0s\n";
+    let exporter = TestExporter::start(&source(&running.url(), extra)).await;
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
     assert_eq!(commitment(&m, "limit"), Some(250_000.0));

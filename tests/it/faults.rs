@@ -197,8 +197,10 @@ async fn a_failed_entitlement_request_fails_the_whole_poll_and_the_next_one_reco
     for vendor in kit::VENDORS.iter().filter(|v| v.has_entitlements()) {
         let victim = small_tenant(*vendor, 1).await;
         let name = vendor.type_name();
-        let exporter =
-            TestExporter::start(&format!("sources:\n{}{LIMITS}", victim.entry("victim"))).await;
+        // Every poll reads the entitlements: a failing read is the point here.
+        let every_poll = "    inventory_interval: 0s\n";
+        let entry = format!("sources:\n{}{LIMITS}{every_poll}", victim.entry("victim"));
+        let exporter = TestExporter::start(&entry).await;
         exporter.assert_polls(0).await;
         let before = exporter.scrape().await;
         let series = health(&before, "victim", name, "consumption_source_series");

@@ -665,3 +665,40 @@ async fn currency_reports_of_the_wrong_shape_fail_the_poll() {
         "{error}"
     );
 }
+
+/// The currency and capacity reports are an inventory: read by the first poll and every
+/// `inventory_interval` after, and served as read in between; the records are read by every
+/// poll.
+#[tokio::test]
+async fn entitlements_are_read_once_per_inventory_interval_and_served_in_between() {
+    use consumption_exporter::model::clock::FixedClock;
+    let simulator = PowerPlatformSimulator::new(PowerPlatformTenant {
+        today: test_today(),
+        ..PowerPlatformTenant::default()
+    });
+    let running = simulator.start(0).await.unwrap();
+    let noon = test_today().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let clock = FixedClock::new(noon);
+    let yaml = source(&running.url(), "    entitlements: true\n");
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let count = |fragment: &str| {
+        let requests = running.requests();
+        requests.iter().filter(|r| r.uri.contains(fragment)).count()
+    };
+    let allocated = [
+        ("source", "flows"),
+        ("currency_type", "PowerAutomatePerProcess"),
+    ];
+    let mut seen = (0, 0);
+    for (hours, reads) in [(0, true), (2, false), (5, false), (6, true), (8, false)] {
+        clock.set(noon + chrono::Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        let now = (count("currencyReports"), count("UserPerFlowCapacitySource?"));
+        assert_eq!(now.0 > seen.0, reads, "+{hours}h: the currency reports read");
+        assert!(now.1 > seen.1, "+{hours}h: the records are read by every poll");
+        seen = now;
+        let m = exporter.scrape().await;
+        let served = m.get("consumption_powerplatform_currency_allocated", &allocated);
+        assert!(served.is_some(), "+{hours}h: the entitlements are served");
+    }
+}

@@ -335,9 +335,12 @@ impl Source for Dynatrace {
             folder.costs = Some((costs.await?, self.cost_labels()));
         }
         let mut snapshot = folder.finish();
-        if self.settings.entitlements && !plan.history_only {
-            self.add_commitments(session, &subscriptions, &mut snapshot)
+        // Commitments and the forecast are an inventory: read every inventory_interval.
+        if self.settings.entitlements && plan.reads_inventories() {
+            let mut commitments = Snapshot::default();
+            self.add_commitments(session, &subscriptions, &mut commitments)
                 .await?;
+            snapshot.inventory = Some(Box::new(commitments));
         }
         Ok(snapshot)
     }

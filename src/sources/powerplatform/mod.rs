@@ -299,10 +299,14 @@ impl Source for PowerPlatform {
         if self.settings.tenant_summary && !plan.history_only {
             self.poll_summary(session, windows, &mut builder).await?;
         }
-        if self.settings.entitlements && !plan.history_only {
-            self.poll_entitlements(session, &mut builder).await?;
+        let mut snapshot = builder.finish();
+        // The currency and capacity reports are an inventory: read every inventory_interval.
+        if self.settings.entitlements && plan.reads_inventories() {
+            let mut entitlements = SnapshotBuilder::new();
+            self.poll_entitlements(session, &mut entitlements).await?;
+            snapshot.inventory = Some(Box::new(entitlements.finish()));
         }
-        Ok(builder.finish())
+        Ok(snapshot)
     }
 
     /// The account is the Entra tenant, which the token URL names
