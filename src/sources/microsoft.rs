@@ -81,6 +81,7 @@ impl Vendor for MicrosoftType {
         Ok(Arc::new(Microsoft {
             settings,
             facts: facts(),
+            kept: Default::default(),
         }))
     }
 }
@@ -133,6 +134,9 @@ const KNOWN_NAMES: [(&str, &str); 12] = [
 pub struct Microsoft {
     settings: Settings,
     facts: Facts,
+    /// The SKUs last read: an inventory, read again when the poll reads inventories
+    /// (`inventory_interval`), served from here in between.
+    kept: std::sync::Mutex<Option<Vec<SubscribedSku>>>,
 }
 
 /// `value` is required: a body without it is not a tenant without licences.
@@ -144,7 +148,7 @@ struct SkuPage {
     next_link: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase", default)]
 struct SubscribedSku {
     sku_id: Option<String>,
@@ -154,7 +158,7 @@ struct SubscribedSku {
     prepaid_units: Option<PrepaidUnits>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(rename_all = "camelCase", default)]
 struct PrepaidUnits {
     enabled: Option<f64>,
@@ -220,8 +224,25 @@ impl Source for Microsoft {
         &self,
         session: &PollSession<'_>,
         _clock: &dyn Clock,
-        _plan: PollPlan,
+        plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
+        let kept = crate::model::locks::lock(&self.kept).clone();
+        if let (false, Some(skus)) = (plan.reads_inventories(), kept) {
+            return Ok(self.snapshot(&skus));
+        }
+        let skus = self.read_skus(session).await?;
+        *crate::model::locks::lock(&self.kept) = Some(skus.clone());
+        Ok(self.snapshot(&skus))
+    }
+
+    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
+        None
+    }
+}
+
+impl Microsoft {
+    /// Every page of `subscribedSkus`, the wanted SKUs kept.
+    async fn read_skus(&self, session: &PollSession<'_>) -> Result<Vec<SubscribedSku>, PollError> {
         let mut url = session.url("/v1.0/subscribedSkus");
         let mut skus = Vec::new();
         let fail = |PageError { page, source }| PollError::Item {
@@ -242,11 +263,7 @@ impl Source for Microsoft {
                 None => break,
             }
         }
-        Ok(self.snapshot(&skus))
-    }
-
-    fn billing(&self, _base_url: &Url, _token_url: Option<&Url>) -> Option<Billing> {
-        None
+        Ok(skus)
     }
 }
 
@@ -346,7 +363,7 @@ mod properties {
         #[test]
         fn any_body_decodes_and_folds_or_errors_without_panicking(bytes in body(KEYS)) {
             if let Ok(page) = serde_json::from_slice::<SkuPage>(&bytes) {
-                let source = Microsoft { facts: facts(), settings: Settings { sku_part_numbers: Vec::new(), sku_ids: Vec::new(), licence_names: BTreeMap::new() } };
+                let source = Microsoft { facts: facts(), kept: Default::default(), settings: Settings { sku_part_numbers: Vec::new(), sku_ids: Vec::new(), licence_names: BTreeMap::new() } };
                 source.snapshot(&page.value);
             }
         }

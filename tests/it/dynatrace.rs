@@ -656,3 +656,46 @@ async fn a_subscription_list_refused_names_the_scope_it_needs() {
         "{error}"
     );
 }
+
+/// Without `subscription_uuid` the account's subscriptions are listed: an inventory, listed by
+/// the first poll and every `inventory_interval` after; the usage is read by every poll.
+#[tokio::test]
+async fn the_subscriptions_are_listed_once_per_inventory_interval() {
+    use consumption_exporter::model::clock::FixedClock;
+    let running = DynatraceSimulator::new(account()).start(0).await.unwrap();
+    let a = DynatraceAccount::default();
+    let url = running.url();
+    let yaml = format!(
+        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        a.account_uuid, a.client_id, a.client_secret
+    );
+    let noon = crate::helpers::test_today()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let clock = FixedClock::new(noon);
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let count = |listing: bool| {
+        let requests = running.requests();
+        let is_listing = |uri: &str| {
+            uri.split('?')
+                .next()
+                .is_some_and(|p| p.ends_with("/subscriptions"))
+        };
+        requests
+            .iter()
+            .filter(|r| is_listing(&r.uri) == listing && r.uri.contains("/sub/"))
+            .count()
+    };
+    let mut seen = (0, 0);
+    for (hours, lists) in [(0, true), (2, false), (6, true), (9, false)] {
+        clock.set(noon + chrono::Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        let now = (count(true), count(false));
+        assert_eq!(now.0 > seen.0, lists, "+{hours}h: the subscriptions listed");
+        assert!(now.1 > seen.1, "+{hours}h: the usage is read by every poll");
+        seen = now;
+        let m = exporter.scrape().await;
+        assert!(m.count("consumption_dynatrace_usage") > 0, "+{hours}h");
+    }
+}

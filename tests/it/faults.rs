@@ -10,7 +10,8 @@ use crate::helpers::{test_today, Exposition, TestExporter};
 /// What goes wrong, the faults injected for it, and the `reason` the exporter must report.
 type FaultCase = (&'static str, Vec<(When, Fault)>, &'static str);
 
-const LIMITS: &str = "    max_retries: 0\n    request_timeout: 300ms\n    poll_timeout: 5s\n    max_response_bytes: 2000000\n";
+/// Every poll reads everything (`inventory_interval: 0s`): a fault must reach each read.
+const LIMITS: &str = "    max_retries: 0\n    request_timeout: 300ms\n    poll_timeout: 5s\n    max_response_bytes: 2000000\n    inventory_interval: 0s\n";
 
 async fn small_tenant(vendor: &dyn kit::SimulatedVendor, seed: u64) -> SimulatedTenant {
     let spec = TenantSpec {
@@ -197,9 +198,7 @@ async fn a_failed_entitlement_request_fails_the_whole_poll_and_the_next_one_reco
     for vendor in kit::VENDORS.iter().filter(|v| v.has_entitlements()) {
         let victim = small_tenant(*vendor, 1).await;
         let name = vendor.type_name();
-        // Every poll reads the entitlements: a failing read is the point here.
-        let every_poll = "    inventory_interval: 0s\n";
-        let entry = format!("sources:\n{}{LIMITS}{every_poll}", victim.entry("victim"));
+        let entry = format!("sources:\n{}{LIMITS}", victim.entry("victim"));
         let exporter = TestExporter::start(&entry).await;
         exporter.assert_polls(0).await;
         let before = exporter.scrape().await;

@@ -17,7 +17,8 @@ use consumption_exporter::sources::{Facts, PollError, PollPlan, Probe, Source};
 
 use crate::helpers::{parse_config, test_today, Exposition, RunningExporter, TestExporter};
 
-const LIMITS: &str = "    max_retries: 0\n    request_timeout: 2s\n    poll_timeout: 5s\n";
+/// Every poll reads everything (`inventory_interval: 0s`): a fault must reach each read.
+const LIMITS: &str = "    max_retries: 0\n    request_timeout: 2s\n    poll_timeout: 5s\n    inventory_interval: 0s\n";
 
 async fn small_tenant(vendor: &dyn kit::SimulatedVendor) -> SimulatedTenant {
     let spec = TenantSpec {
@@ -104,7 +105,7 @@ async fn a_retry_after_already_past_waits_the_backoff_and_the_error_names_the_re
         let victim = small_tenant(*vendor).await;
         let name = vendor.type_name();
         let yaml = format!(
-            "sources:\n{}    max_retries: 0\n    request_timeout: 2s\n    poll_timeout: 3s\n",
+            "sources:\n{}    max_retries: 0\n    request_timeout: 2s\n    poll_timeout: 3s\n    inventory_interval: 0s\n",
             victim.entry("victim")
         );
         let exporter = TestExporter::start(&yaml).await;

@@ -214,3 +214,50 @@ async fn prepaid_units_written_as_an_array_fail_the_poll() {
     assert_eq!(m.get("consumption_source_errors_total", &reason), Some(1.0));
     assert_eq!(m.count("consumption_seats_purchased"), 0);
 }
+
+/// A tenant's licences are an inventory: `subscribedSkus` is read by the first poll and every
+/// `inventory_interval` after; the polls between serve the last read, seats and budgets alike.
+#[tokio::test]
+async fn the_licences_are_read_once_per_inventory_interval_and_served_in_between() {
+    use consumption_exporter::model::clock::FixedClock;
+    let tenant = MicrosoftTenant::generated(9, 4);
+    let running = MicrosoftSimulator::new(tenant.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let noon = crate::helpers::test_today()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let clock = FixedClock::new(noon);
+    let yaml = source(&running.url(), &tenant, "");
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let reads = || {
+        let requests = running.requests();
+        requests
+            .iter()
+            .filter(|r| r.uri.contains("subscribedSkus"))
+            .count()
+    };
+    let mut seen = 0;
+    let mut first = None;
+    for (hours, read) in [(0, true), (3, false), (6, true), (7, false)] {
+        clock.set(noon + chrono::Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        assert_eq!(reads() > seen, read, "+{hours}h: subscribedSkus read");
+        seen = reads();
+        let m = exporter.scrape().await;
+        let seats: Vec<String> = m
+            .text
+            .lines()
+            .filter(|l| l.starts_with("consumption_seats_"))
+            .map(str::to_owned)
+            .collect();
+        assert!(!seats.is_empty(), "+{hours}h: seats served");
+        assert_eq!(
+            *first.get_or_insert(seats.clone()),
+            seats,
+            "+{hours}h: as read"
+        );
+    }
+}

@@ -693,9 +693,19 @@ async fn entitlements_are_read_once_per_inventory_interval_and_served_in_between
     for (hours, reads) in [(0, true), (2, false), (5, false), (6, true), (8, false)] {
         clock.set(noon + chrono::Duration::hours(hours));
         exporter.assert_polls(0).await;
-        let now = (count("currencyReports"), count("UserPerFlowCapacitySource?"));
-        assert_eq!(now.0 > seen.0, reads, "+{hours}h: the currency reports read");
-        assert!(now.1 > seen.1, "+{hours}h: the records are read by every poll");
+        let now = (
+            count("currencyReports"),
+            count("UserPerFlowCapacitySource?"),
+        );
+        assert_eq!(
+            now.0 > seen.0,
+            reads,
+            "+{hours}h: the currency reports read"
+        );
+        assert!(
+            now.1 > seen.1,
+            "+{hours}h: the records are read by every poll"
+        );
         seen = now;
         let m = exporter.scrape().await;
         let served = m.get("consumption_powerplatform_currency_allocated", &allocated);
