@@ -240,7 +240,7 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
     );
     let broken_running = broken.start(0).await.unwrap();
     let yaml = format!(
-        "{}  - name: e2e-qlik\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-broken\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-dynatrace-v2\n    type: dynatrace\n    api_version: v2\n    entitlements: true\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        "{}  - name: e2e-qlik\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-broken\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n  - name: e2e-dynatrace-v2\n    type: dynatrace\n    api_version: v2\n    entitlements: true\n    inventory_interval: 0s\n    base_url: {dt}\n    account_uuid: {}\n    subscription_uuid: {}\n    oauth2:\n      token_url: {dt}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
         demo.replace("poll_interval: 30s", "poll_interval: 1s"),
         qlik_running.url(),
         broken_running.url(),
@@ -420,7 +420,8 @@ async fn prometheus_and_alertmanager_carry_an_overage_from_a_simulator_to_a_webh
         .await;
     }
     // With no `budgets:`, what the vendors report: a Power Platform currency past its purchase,
-    // and a Dynatrace commitment pushed past its total.
+    // and a Dynatrace commitment pushed past its total (read by every poll:
+    // `inventory_interval: 0s`, so that the push shows at the next one).
     wait_for(
         "ConsumptionBudgetExceeded for the e2e-flows AI credits at the webhook",
         Duration::from_secs(90),
