@@ -10,9 +10,9 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeDelta};
 use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::avepoint::{AvePointSimulator, AvePointTenant};
+use consumption_exporter::simulator::kit::{self, Scale, TenantSpec};
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
 use consumption_exporter::simulator::uipath::{UiPathOrganization, UiPathSimulator};
-use consumption_exporter::simulator::RunningSimulator;
 use consumption_exporter::{app, config};
 
 /// Requests and bytes per endpoint.
@@ -26,10 +26,10 @@ pub struct InventoryDay {
     pub at_default: Costs,
 }
 
-async fn tenant(
-    vendor: &str,
-    day: NaiveDate,
-) -> anyhow::Result<(RunningSimulator, String, String)> {
+/// A simulated tenant, kept alive while it is polled.
+type Held = Box<dyn std::any::Any>;
+
+async fn tenant(vendor: &str, day: NaiveDate) -> anyhow::Result<(Held, String, String)> {
     Ok(match vendor {
         "qlik" => {
             let tenant = QlikTenant {
@@ -42,7 +42,7 @@ async fn tenant(
                 .await?;
             let entry = format!("  - name: seats\n    type: qlik\n    base_url: {}\n    authorization:\n      credentials: qlik-sim-api-key\n    seats: true\n    seat_activity: true\n", running.url());
             (
-                running,
+                Box::new(running),
                 entry,
                 "20,000 assignments and their session events".into(),
             )
@@ -56,12 +56,12 @@ async fn tenant(
             let running = UiPathSimulator::new(org.clone()).start(0).await?;
             let entry = format!("  - name: seats\n    type: uipath\n    base_url: {}\n    organization_id: {}\n    tenant_ids: [{}]\n    consumable_codes: [RU]\n    seats: true\n    oauth2:\n      client_id: {}\n      client_secret: {}\n", running.url(), org.organization_id, org.tenant_ids.join(", "), org.client_id, org.client_secret);
             (
-                running,
+                Box::new(running),
                 entry,
                 format!("{} tenants of 5,000 named users", org.tenant_ids.len()),
             )
         }
-        _ => {
+        "avepoint" => {
             let tenant = AvePointTenant {
                 inventory: 10_000,
                 ..AvePointTenant::default()
@@ -70,10 +70,24 @@ async fn tenant(
             let url = running.url();
             let entry = format!("  - name: seats\n    type: avepoint\n    base_url: {url}\n    oauth2:\n      token_url: {url}/connect/token\n      client_id: {}\n      client_secret: {}\n    seats: true\n", tenant.client_id, tenant.client_secret);
             (
-                running,
+                Box::new(running),
                 entry,
                 "10,000 cloud flows and 10,000 Power Apps".into(),
             )
+        }
+        other => {
+            let vendor = kit::VENDORS
+                .iter()
+                .find(|v| v.type_name() == other)
+                .ok_or_else(|| anyhow::anyhow!("no vendor {other}"))?;
+            let spec = TenantSpec {
+                seed: 5,
+                today: day,
+                scale: Scale::Demo,
+            };
+            let tenant = vendor.start(spec).await?;
+            let entry = tenant.entry("seats");
+            (Box::new(tenant), entry, "the demo's tenant".into())
         }
     })
 }

@@ -302,7 +302,14 @@ async fn inventory_section() -> anyhow::Result<()> {
     println!("| vendor | tenant | endpoint | every poll (`inventory_interval: 0s`): requests, bytes a day | default (`6h`): requests, bytes a day |");
     println!("|---|---|---|---:|---:|");
     let day = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap_or_default();
-    for vendor in ["qlik", "uipath", "avepoint"] {
+    for vendor in [
+        "qlik",
+        "uipath",
+        "avepoint",
+        "powerplatform",
+        "dynatrace",
+        "microsoft",
+    ] {
         let d = inventory::measure(vendor, day).await?;
         let mut totals = ((0, 0), (0, 0));
         for (endpoint, (requests, bytes)) in &d.every_poll {
