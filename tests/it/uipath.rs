@@ -977,3 +977,61 @@ async fn seats_are_read_once_per_inventory_interval_and_served_in_between() {
         "a failed inventory read is read again at the next poll"
     );
 }
+
+/// The folders' shares are an inventory: consumption by folder is read by the first poll and
+/// every `inventory_interval` after (and for a range not read before); the polls between split
+/// the fresh units by the kept shares, which still sum to the units.
+#[tokio::test]
+async fn folder_shares_are_read_once_per_inventory_interval_and_still_sum_to_the_units() {
+    use consumption_exporter::model::clock::FixedClock;
+    let org = UiPathOrganization::default();
+    let running = UiPathSimulator::new(org.clone()).start(0).await.unwrap();
+    let noon = org.today.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let clock = FixedClock::new(noon);
+    let yaml = source(&running.url(), "    by_folder: true\n");
+    let exporter = TestExporter::start_with_clock(&yaml, std::sync::Arc::new(clock.clone())).await;
+    let count = |fragment: &str| {
+        let requests = running.requests();
+        requests.iter().filter(|r| r.uri.contains(fragment)).count()
+    };
+    let mut seen = (0, 0);
+    for (hours, reads) in [(0, true), (1, false), (5, false), (6, true), (7, false)] {
+        clock.set(noon + Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        let now = (
+            count("consumption-by-folder"),
+            count("daily-consumption-by-service"),
+        );
+        assert_eq!(
+            now.0 > seen.0,
+            reads,
+            "+{hours}h: consumption by folder read"
+        );
+        assert!(now.1 > seen.1, "+{hours}h: the usage is read by every poll");
+        seen = now;
+        let m = exporter.scrape().await;
+        for tenant in &org.tenant_ids {
+            let today_of = |family: &str| -> f64 {
+                m.samples()
+                    .filter(|(name, labels, _)| {
+                        let has = |key: &str, value: &str| {
+                            labels.iter().any(|(k, v)| k == key && v == value)
+                        };
+                        *name == family
+                            && has("tenant_id", tenant)
+                            && has("consumable", "RU")
+                            && has("window", "today")
+                    })
+                    .map(|(_, _, value)| value)
+                    .sum()
+            };
+            let of_folders = today_of("consumption_uipath_folder_units");
+            let units = today_of("consumption_uipath_consumed_units");
+            assert!(units > 0.0, "+{hours}h: {tenant} has units today");
+            assert!(
+                (of_folders - units).abs() < 1e-6 * units,
+                "+{hours}h: {tenant}: {of_folders} of {units}"
+            );
+        }
+    }
+}

@@ -49,7 +49,10 @@ enum FolderBody {
 }
 
 /// One range's folders: each folder's path and its share of the range's units.
-type Shares = Vec<(String, f64)>;
+pub(super) type Shares = Vec<(String, f64)>;
+
+/// A tenant, a consumable and a range: what one folder read is of.
+pub(super) type SharesKey = (String, String, NaiveDate, NaiveDate);
 
 pub static FOLDER_UNITS: FamilyDesc = FamilyDesc {
     name: "consumption_uipath_folder_units",
@@ -108,9 +111,12 @@ impl UiPath {
     pub(super) async fn split_by_folder(
         &self,
         session: &PollSession<'_>,
-        usage: DailyUsage,
+        (usage, reads_inventories): (DailyUsage, bool),
         now: DateTime<Utc>,
     ) -> Result<DailyUsage, PollError> {
+        if reads_inventories {
+            crate::model::locks::lock(&self.kept_shares).clear();
+        }
         let today = now.date_naive();
         let first = usage
             .series
@@ -127,11 +133,33 @@ impl UiPath {
             }
             let mut per_range = Vec::new();
             for range in &ranges {
-                per_range.push(self.folder_shares(session, &key, *range, now).await?);
+                per_range.push(self.kept_or_read_shares(session, &key, *range, now).await?);
             }
             shares.insert(key, per_range);
         }
         Ok(split(usage, &ranges, &shares))
+    }
+
+    /// The folders' shares of one tenant's consumable over `range`: an inventory, kept from the
+    /// last poll that read inventories (`inventory_interval`) while its range is the same;
+    /// fresh units split by kept shares still sum to the units.
+    async fn kept_or_read_shares(
+        &self,
+        session: &PollSession<'_>,
+        key: &(String, String),
+        range: (NaiveDate, NaiveDate),
+        now: DateTime<Utc>,
+    ) -> Result<Shares, PollError> {
+        let kept_key = (key.0.clone(), key.1.clone(), range.0, range.1);
+        let kept = crate::model::locks::lock(&self.kept_shares)
+            .get(&kept_key)
+            .cloned();
+        if let Some(shares) = kept {
+            return Ok(shares);
+        }
+        let shares = self.folder_shares(session, key, range, now).await?;
+        crate::model::locks::lock(&self.kept_shares).insert(kept_key, shares.clone());
+        Ok(shares)
     }
 
     /// The folders' shares of one tenant's consumable over `range`.

@@ -135,7 +135,11 @@ impl Vendor for UiPathType {
             return Err(errors);
         }
         let facts = facts(&settings);
-        Ok(Arc::new(UiPath { settings, facts }))
+        Ok(Arc::new(UiPath {
+            settings,
+            facts,
+            kept_shares: Default::default(),
+        }))
     }
 }
 
@@ -211,6 +215,8 @@ const USAGE_LABELS: [&str; 3] = ["tenant_id", "consumable", "uipath_service"];
 pub struct UiPath {
     settings: Settings,
     facts: Facts,
+    /// Each (tenant, consumable, range)'s folder shares as last read (`by_folder: true`).
+    kept_shares: std::sync::Mutex<std::collections::HashMap<folders::SharesKey, folders::Shares>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +303,7 @@ impl Source for UiPath {
             seats.ends.extend(bundle_ends);
         }
         if let Some(days) = days {
+            let days = (days, plan.reads_inventories());
             let split = self.split_by_folder(session, days, now).await?;
             snapshot
                 .families
