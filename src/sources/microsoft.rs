@@ -136,7 +136,7 @@ pub struct Microsoft {
     facts: Facts,
     /// The SKUs last read: an inventory, read again when the poll reads inventories
     /// (`inventory_interval`), served from here in between.
-    kept: std::sync::Mutex<Option<Vec<SubscribedSku>>>,
+    kept: super::kept::Kept<Vec<SubscribedSku>>,
 }
 
 /// `value` is required: a body without it is not a tenant without licences.
@@ -226,12 +226,8 @@ impl Source for Microsoft {
         _clock: &dyn Clock,
         plan: PollPlan,
     ) -> Result<Snapshot, PollError> {
-        let kept = crate::model::locks::lock(&self.kept).clone();
-        if let (false, Some(skus)) = (plan.reads_inventories(), kept) {
-            return Ok(self.snapshot(&skus));
-        }
-        let skus = self.read_skus(session).await?;
-        *crate::model::locks::lock(&self.kept) = Some(skus.clone());
+        let read = self.read_skus(session);
+        let skus = self.kept.or_read(plan.reads_inventories(), read).await?;
         Ok(self.snapshot(&skus))
     }
 

@@ -7,6 +7,7 @@
 pub mod avepoint;
 pub mod dynatrace;
 pub mod facts;
+pub mod kept;
 pub mod microsoft;
 pub mod powerplatform;
 pub mod qlik;

@@ -294,12 +294,12 @@ async fn every_qlik_answer_keeps_to_the_types_of_qliks_generated_client() {
     );
 }
 
-#[tokio::test]
-async fn every_power_platform_answer_keeps_to_the_models_of_microsofts_generated_client() {
+/// A Power Platform tenant on its simulator, and a source with its summary and entitlements
+/// (and `extra` keys) reading it.
+async fn power_platform(extra: &str) -> (RunningSimulator, String) {
     use consumption_exporter::simulator::powerplatform::{
         PowerPlatformSimulator, PowerPlatformTenant,
     };
-    let contract = Contract::load("powerplatform");
     let tenant = PowerPlatformTenant {
         today: crate::helpers::test_today(),
         ..PowerPlatformTenant::default()
@@ -310,9 +310,16 @@ async fn every_power_platform_answer_keeps_to_the_models_of_microsofts_generated
         .unwrap();
     let url = running.url();
     let yaml = format!(
-        "sources:\n  - name: flows\n    type: powerplatform\n    base_url: {url}\n    page_size: 500\n    tenant_summary: true\n    entitlements: true\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
+        "sources:\n  - name: flows\n    type: powerplatform\n    base_url: {url}\n{extra}    tenant_summary: true\n    entitlements: true\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
         tenant.client_id, tenant.client_secret,
     );
+    (running, yaml)
+}
+
+#[tokio::test]
+async fn every_power_platform_answer_keeps_to_the_models_of_microsofts_generated_client() {
+    let contract = Contract::load("powerplatform");
+    let (running, yaml) = power_platform("    page_size: 500\n").await;
     let exporter = TestExporter::start(&yaml).await;
     exporter.assert_polls(0).await;
     let met = check_requests(&contract, &running, None).await;
@@ -449,13 +456,13 @@ fn nulls_of(
     contract: &Contract,
     nulls: Nulls,
 ) -> consumption_exporter::simulator::variants::Rewrite {
-    let document = contract.document.clone();
+    let contract = Contract {
+        document: contract.document.clone(),
+    };
     std::sync::Arc::new(move |path: &str, answer: &mut Value| {
-        let contract = Contract {
-            document: document.clone(),
-        };
         if let Some((_, endpoint)) = contract.endpoint_of(path) {
-            write_nulls(answer, &endpoint["schema"], &document["$defs"], nulls);
+            let defs = &contract.document["$defs"];
+            write_nulls(answer, &endpoint["schema"], defs, nulls);
         }
     })
 }
@@ -538,23 +545,8 @@ async fn nulls_read_as_the_contract_means(
 
 #[tokio::test]
 async fn power_platforms_nullable_members_read_as_its_client_reads_them() {
-    use consumption_exporter::simulator::powerplatform::{
-        PowerPlatformSimulator, PowerPlatformTenant,
-    };
     let contract = Contract::load("powerplatform");
-    let tenant = PowerPlatformTenant {
-        today: crate::helpers::test_today(),
-        ..PowerPlatformTenant::default()
-    };
-    let running = PowerPlatformSimulator::new(tenant.clone())
-        .start(0)
-        .await
-        .unwrap();
-    let url = running.url();
-    let yaml = format!(
-        "sources:\n  - name: flows\n    type: powerplatform\n    base_url: {url}\n    tenant_summary: true\n    entitlements: true\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: {}\n      client_secret: {}\n",
-        tenant.client_id, tenant.client_secret,
-    );
+    let (running, yaml) = power_platform("").await;
     nulls_read_as_the_contract_means(&contract, &running, &yaml).await;
 }
 

@@ -173,7 +173,7 @@ pub struct Dynatrace {
     settings: Arc<Settings>,
     facts: Arc<Facts>,
     /// The subscriptions last listed (without `subscription_uuid`).
-    listed: Arc<std::sync::Mutex<Option<Vec<String>>>>,
+    listed: Arc<super::kept::Kept<Vec<String>>>,
 }
 
 /// `data` is required, as Dynatrace's spec marks it: an object without it (a gateway's or an
@@ -321,7 +321,10 @@ impl Source for Dynatrace {
         let windows = Windows::planned(now, &plan);
         let subscriptions = match &self.settings.subscription_uuid {
             Some(uuid) => vec![uuid.clone()],
-            None => self.subscriptions(session, &plan).await?,
+            None => {
+                let list = self.active_subscriptions(session);
+                self.listed.or_read(plan.reads_inventories(), list).await?
+            }
         };
         let mut folder = Folder {
             sums: WindowSums::new(windows).seeded(&plan, &USAGE),
@@ -406,22 +409,6 @@ impl Dynatrace {
     /// or expired, as Dynatrace's own CLI reads the status (its full list of values is not
     /// documented; a subscription without one counts as active). None is an error: an
     /// account polled for nothing would look healthy.
-    /// The account's active subscriptions: an inventory, listed again when the poll reads
-    /// inventories (`inventory_interval`), the last list used in between.
-    async fn subscriptions(
-        &self,
-        session: &PollSession<'_>,
-        plan: &PollPlan,
-    ) -> Result<Vec<String>, PollError> {
-        let kept = crate::model::locks::lock(&self.listed).clone();
-        if let (false, Some(listed)) = (plan.reads_inventories(), kept) {
-            return Ok(listed);
-        }
-        let listed = self.active_subscriptions(session).await?;
-        *crate::model::locks::lock(&self.listed) = Some(listed.clone());
-        Ok(listed)
-    }
-
     async fn active_subscriptions(
         &self,
         session: &PollSession<'_>,
