@@ -1204,3 +1204,68 @@ async fn a_top_level_budget_sums_a_level_vendors_money_over_label_sets_and_sourc
         close(m.get(family, &budget("nobody")), 0.0, "nothing matched");
     }
 }
+
+/// The cost allocation is an inventory: read by the first poll and every `inventory_interval`
+/// after (and when a new day enters the days it covers); between, the fresh cost is split by
+/// the shares last read, which still sum to the cost.
+#[tokio::test]
+async fn dynatraces_cost_allocation_is_read_once_per_inventory_interval() {
+    use consumption_exporter::simulator::dynatrace::{
+        allocation_shares, DynatraceAccount, DynatraceSimulator, CAPABILITIES,
+    };
+    let account = DynatraceAccount {
+        seed: 5,
+        today: day("2027-01-15"),
+        ..DynatraceAccount::default()
+    };
+    let running = DynatraceSimulator::new(account.clone())
+        .start(0)
+        .await
+        .unwrap();
+    let url = running.url();
+    let yaml = format!(
+        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    entitlements: true\n    cost_allocation: cost_center\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
+        account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret,
+    );
+    let noon = at("2027-01-15T12:00:00Z");
+    let clock = FixedClock::new(noon);
+    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock.clone())).await;
+    let allocation_reads = || {
+        let requests = running.requests();
+        requests
+            .iter()
+            .filter(|r| r.uri.contains("/cost-allocation"))
+            .count()
+    };
+    let share = allocation_shares("COSTCENTER")[0];
+    let (environment, (key, name, _)) = (&account.environments[0], CAPABILITIES[0]);
+    let mut seen = 0;
+    for (hours, reads) in [(0, true), (1, false), (5, false), (6, true), (7, false)] {
+        clock.set(noon + chrono::Duration::hours(hours));
+        exporter.assert_polls(0).await;
+        let now = allocation_reads();
+        assert_eq!(now > seen, reads, "+{hours}h: the cost allocation read");
+        seen = now;
+        let m = exporter.scrape().await;
+        let cost = |centre: &str| {
+            let labels = [
+                ("source", "dt"),
+                ("subscription_uuid", account.subscription_uuid.as_str()),
+                ("environment_id", environment.as_str()),
+                ("capability_key", key),
+                ("capability_name", name),
+                ("currency", "USD"),
+                ("cost_center", centre),
+                ("window", "today"),
+            ];
+            m.get("consumption_dynatrace_cost", &labels).unwrap_or(0.0)
+        };
+        let whole = cost(share.0) + cost("CC-2002") + cost("");
+        assert!(whole > 0.0, "+{hours}h: today has cost");
+        close(
+            Some(cost(share.0)),
+            whole * share.1,
+            &format!("+{hours}h: {} keeps its share of today's cost", share.0),
+        );
+    }
+}

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::{CostAllocation, Dynatrace, UsagePage, ALLOCATION_NEEDS};
 use crate::http::{PageError, PollSession};
+use crate::model::locks::lock;
 use crate::sources::windows::{parse_day_or_time, WindowSums, Windows};
 use crate::sources::PollError;
 
@@ -90,18 +91,50 @@ struct Record {
 /// indexed by key, so that a record lands in its key's sum without a walk over the others.
 type Allocations = HashMap<(String, NaiveDate, String), BTreeMap<String, f64>>;
 
+/// Each cost row's split as each key's fraction of the row, as last read: an inventory, kept
+/// between inventory reads, so that fresh money split by kept fractions still sums to the row.
+pub(super) type Shares = HashMap<(Vec<String>, NaiveDate), Vec<(String, f64)>>;
+
+/// Kept shares by subscription, with the days they cover (first and last): a poll over days
+/// they do not cover (a new day) reads again.
+pub(super) type KeptShares = HashMap<String, ((NaiveDate, NaiveDate), Shares)>;
+
 impl Dynatrace {
     /// `raw` split by the cost allocation of each of its environments: every row once per key
     /// that took part of it, and the rest with an empty key.
+    /// The allocation is an inventory: a poll that keeps inventories splits fresh money by the
+    /// shares of the last read of the same days.
     pub(super) async fn allocate(
         &self,
         session: &PollSession<'_>,
-        subscription: &str,
-        field: CostAllocation,
-        (windows, now): (Windows, DateTime<Utc>),
+        (subscription, field): (&str, CostAllocation),
+        (windows, now, reads_inventories): (Windows, DateTime<Utc>, bool),
         raw: RawCosts,
     ) -> Result<RawCosts, PollError> {
         let days = (windows.query_start_time().date_naive(), now.date_naive());
+        if !reads_inventories {
+            let kept = lock(&self.kept_allocations);
+            let covered = |(from, to): (NaiveDate, NaiveDate)| from <= days.0 && to == days.1;
+            if let Some((_, shares)) = kept.get(subscription).filter(|(d, _)| covered(*d)) {
+                return Ok(split_by_shares(raw, shares));
+            }
+        }
+        let read = self.read_allocations(session, (subscription, field), days, &raw);
+        let allocations = read.await?;
+        let split = split(raw, &allocations);
+        let shares = (days, shares_of(&split));
+        lock(&self.kept_allocations).insert(subscription.to_string(), shares);
+        Ok(split)
+    }
+
+    /// The allocations of every environment `raw` names.
+    async fn read_allocations(
+        &self,
+        session: &PollSession<'_>,
+        (subscription, field): (&str, CostAllocation),
+        days: (NaiveDate, NaiveDate),
+        raw: &RawCosts,
+    ) -> Result<Allocations, PollError> {
         let mut allocations = Allocations::new();
         let mut unreadable = 0usize;
         for environment in raw.environments() {
@@ -116,7 +149,7 @@ impl Dynatrace {
         if unreadable > 0 {
             tracing::warn!(subscription, unreadable, field = field.field(), "Dynatrace cost-allocation records that are not objects with date, capability, key and costs; their money stays unallocated");
         }
-        Ok(split(raw, &allocations))
+        Ok(allocations)
     }
 
     /// Every record of one environment's cost allocation over `days` (first and last).
@@ -187,6 +220,51 @@ fn split(raw: RawCosts, allocations: &Allocations) -> RawCosts {
         }
         if rest > 1e-9 * total.abs().max(1.0) || allocated.is_empty() {
             add("", rest);
+        }
+    }
+    split
+}
+
+/// Each split row's key as a fraction of its row (the row's labels without the key): a row of
+/// no money keeps its whole under the empty key.
+fn shares_of(split: &RawCosts) -> Shares {
+    let rows = || {
+        split.rows.iter().filter_map(|((labels, day), amount)| {
+            let (key, row) = labels.split_last()?;
+            Some(((row, *day), key, *amount))
+        })
+    };
+    let mut totals: HashMap<(&[String], NaiveDate), f64> = HashMap::new();
+    for (row, _, amount) in rows() {
+        *totals.entry(row).or_default() += amount;
+    }
+    let mut shares = Shares::new();
+    for ((row, day), key, amount) in rows() {
+        let total = totals.get(&(row, day)).copied().unwrap_or_default();
+        let fraction = if total != 0.0 {
+            amount / total
+        } else if key.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
+        let entry = shares.entry((row.to_vec(), day)).or_default();
+        entry.push((key.clone(), fraction));
+    }
+    shares
+}
+
+/// Fresh rows split by kept shares; a row the last read did not have stays unallocated.
+fn split_by_shares(raw: RawCosts, shares: &Shares) -> RawCosts {
+    let mut split = RawCosts::default();
+    for ((labels, day), total) in raw.rows {
+        let unallocated = [(String::new(), 1.0)];
+        let row_shares = shares.get(&(labels.clone(), day));
+        let row_shares = row_shares.map(Vec::as_slice).unwrap_or(&unallocated);
+        for (key, fraction) in row_shares {
+            let mut with_key = labels.clone();
+            with_key.push(key.clone());
+            *split.rows.entry((with_key, day)).or_default() += total * fraction;
         }
     }
     split

@@ -137,6 +137,7 @@ impl Vendor for DynatraceType {
             settings: Arc::new(settings),
             facts,
             listed: Default::default(),
+            kept_allocations: Default::default(),
         }))
     }
 }
@@ -174,6 +175,8 @@ pub struct Dynatrace {
     facts: Arc<Facts>,
     /// The subscriptions last listed (without `subscription_uuid`).
     listed: Arc<super::kept::Kept<Vec<String>>>,
+    /// The cost allocation's shares last read, by subscription and days.
+    kept_allocations: Arc<std::sync::Mutex<allocation::KeptShares>>,
 }
 
 /// `data` is required, as Dynatrace's spec marks it: an object without it (a gateway's or an
@@ -470,7 +473,8 @@ impl Dynatrace {
                 .await?;
             match self.settings.cost_allocation {
                 Some(field) => {
-                    let split = self.allocate(session, subscription, field, (windows, now), raw);
+                    let cadence = (windows, now, plan.reads_inventories());
+                    let split = self.allocate(session, (subscription, field), cadence, raw);
                     split.await?.fold_into(&mut costs);
                 }
                 None => raw.fold_into(&mut costs),
