@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeDelta};
 use consumption_exporter::model::clock::FixedClock;
 use consumption_exporter::simulator::avepoint::{AvePointSimulator, AvePointTenant};
+use consumption_exporter::simulator::dynatrace::{DynatraceAccount, DynatraceSimulator};
 use consumption_exporter::simulator::kit::{self, Scale, TenantSpec};
 use consumption_exporter::simulator::qlik::{generate_records, QlikSimulator, QlikTenant};
 use consumption_exporter::simulator::uipath::{UiPathOrganization, UiPathSimulator};
@@ -75,19 +76,44 @@ async fn tenant(vendor: &str, day: NaiveDate) -> anyhow::Result<(Held, String, S
                 "10,000 cloud flows and 10,000 Power Apps".into(),
             )
         }
+        "dynatrace" => {
+            // Every active subscription listed (no subscription_uuid), its commitment and
+            // forecast, and the cost split by cost centre, one request per environment.
+            let account = DynatraceAccount {
+                environments: (0..100).map(|i| format!("env{i:05}")).collect(),
+                today: day,
+                ..DynatraceAccount::default()
+            };
+            let running = DynatraceSimulator::new(account.clone()).start(0).await?;
+            let url = running.url();
+            let entry = format!("  - name: seats\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    entitlements: true\n    cost_allocation: cost_center\n    page_size: 20\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n", account.account_uuid, account.client_id, account.client_secret);
+            let tenant = "100 environments, cost allocation by cost centre, subscriptions listed";
+            (Box::new(running), entry, tenant.into())
+        }
         other => {
             let vendor = kit::VENDORS
                 .iter()
                 .find(|v| v.type_name() == other)
                 .ok_or_else(|| anyhow::anyhow!("no vendor {other}"))?;
+            // Power Platform: a day of 50,000 flow-run records with its entitlements and
+            // tenant summary; Microsoft: 60 SKUs beside the Power Platform ones.
+            let (scale, extra, tenant) = match other {
+                "powerplatform" => (
+                    Scale::Units(50_000),
+                    "    entitlements: true\n    tenant_summary: true\n",
+                    "50,000 flow-run records a day, entitlements and tenant summary",
+                ),
+                "microsoft" => (Scale::Units(60), "", "60 SKUs and the Power Platform ones"),
+                _ => (Scale::Demo, "", "the demo's tenant"),
+            };
             let spec = TenantSpec {
                 seed: 5,
                 today: day,
-                scale: Scale::Demo,
+                scale,
             };
-            let tenant = vendor.start(spec).await?;
-            let entry = tenant.entry("seats");
-            (Box::new(tenant), entry, "the demo's tenant".into())
+            let tenant_running = vendor.start(spec).await?;
+            let entry = format!("{}{extra}", tenant_running.entry("seats"));
+            (Box::new(tenant_running), entry, tenant.into())
         }
     })
 }

@@ -40,7 +40,7 @@ struct Options {
     /// Alternating rounds per server and load, pooled.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Vendors for the large-poll and budgets sections, comma-separated (default: all).
+    /// Vendors for the large-poll, budgets and inventory sections, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     vendors: Vec<String>,
     /// Divide every vendor's large tenant by this (for a quick look).
@@ -61,6 +61,10 @@ struct Options {
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
     serve_qlik_users: Option<usize>,
+    /// (Internal) serve a Power Platform tenant with this many flow-run records a day, for the
+    /// scrape section's Power Platform case.
+    #[arg(long = "serve-powerplatform-records", hide = true)]
+    serve_powerplatform_records: Option<u64>,
     /// (Internal) serve the fleet section's tenants.
     #[arg(long = "serve-fleet", hide = true)]
     serve_fleet: bool,
@@ -68,6 +72,7 @@ struct Options {
 
 pub const SERVE_QLIK_FLAG: &str = "--serve-qlik-users";
 pub const SERVE_FLEET_FLAG: &str = "--serve-fleet";
+pub const SERVE_POWERPLATFORM_FLAG: &str = "--serve-powerplatform-records";
 
 /// The series the base memory is measured at: the tenant's own records, no users.
 const BASE_SERIES: usize = 240;
@@ -81,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(records) = options.serve_powerplatform_records {
+        return runtime.block_on(scrape::serve_powerplatform(records));
+    }
     match (options.serve_qlik_users, options.serve_fleet) {
         (Some(users), _) => runtime.block_on(scrape::serve_simulator(users)),
         (None, true) => runtime.block_on(fleet::serve_simulators()),
@@ -104,7 +112,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         budget_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
     }
     if options.only.iter().any(|s| s == "inventory") {
-        inventory_section().await?;
+        inventory_section(&options.vendors).await?;
     }
     if options.only.iter().any(|s| s == "incremental") {
         incremental_section(&options).await?;
@@ -297,7 +305,7 @@ async fn seats_section() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn inventory_section() -> anyhow::Result<()> {
+async fn inventory_section(only: &[String]) -> anyhow::Result<()> {
     println!("\n## Inventories at their cadence: a day of 96 polls, 15 minutes apart\n");
     println!("| vendor | tenant | endpoint | every poll (`inventory_interval: 0s`): requests, bytes a day | default (`6h`): requests, bytes a day |");
     println!("|---|---|---|---:|---:|");
@@ -310,6 +318,9 @@ async fn inventory_section() -> anyhow::Result<()> {
         "dynatrace",
         "microsoft",
     ] {
+        if !only.is_empty() && !only.iter().any(|v| v == vendor) {
+            continue;
+        }
         let d = inventory::measure(vendor, day).await?;
         let mut totals = ((0, 0), (0, 0));
         for (endpoint, (requests, bytes)) in &d.every_poll {

@@ -84,6 +84,30 @@ pub async fn serve_simulator(users: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The child's side: serves a Power Platform tenant with `per_day` flow-run records a day over
+/// the month so far (20 environments, 5,000 users, 200 flows) and prints its URL.
+pub async fn serve_powerplatform(per_day: u64) -> anyhow::Result<()> {
+    use consumption_exporter::simulator::powerplatform::{
+        FlowRecords, PowerPlatformSimulator, PowerPlatformTenant,
+    };
+    let today = Utc::now().date_naive();
+    let tenant = PowerPlatformTenant {
+        today,
+        records: FlowRecords::Generated {
+            seed: 7,
+            per_day,
+            days: 3,
+            environments: 20,
+            users: 5_000,
+        },
+        ..PowerPlatformTenant::default()
+    };
+    let simulator = PowerPlatformSimulator::new(tenant).start(0).await?;
+    println!("{}", simulator.url());
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 /// Poll and render times of the scrape tenant at about `series` series, with `extra` keys in
 /// its entry (the budgets section compares none with twenty budgets).
 pub async fn poll_and_render(series: usize, extra: &str) -> anyhow::Result<(Duration, Duration)> {

@@ -122,8 +122,10 @@ impl Dynatrace {
         let read = self.read_allocations(session, (subscription, field), days, &raw);
         let allocations = read.await?;
         let split = split(raw, &allocations);
-        let shares = (days, shares_of(&split));
-        lock(&self.kept_allocations).insert(subscription.to_string(), shares);
+        let mut kept = lock(&self.kept_allocations);
+        let entry = kept.entry(subscription.to_string());
+        let (covered, shares) = entry.or_insert_with(|| (days, Shares::new()));
+        keep_read((covered, shares), days, shares_of(&split));
         Ok(split)
     }
 
@@ -254,6 +256,25 @@ fn shares_of(split: &RawCosts) -> Shares {
     shares
 }
 
+/// A read of `days` into the kept shares: its days replace theirs; the days kept before it stay
+/// when the two ranges touch and end together or the read goes on (an incremental poll's
+/// narrower read, a new day), so a later poll over the wider range needs no read.
+fn keep_read(
+    (covered, kept): (&mut (NaiveDate, NaiveDate), &mut Shares),
+    days: (NaiveDate, NaiveDate),
+    read: Shares,
+) {
+    let touches = days.0 <= covered.1.succ_opt().unwrap_or(covered.1) && days.1 >= covered.1;
+    if touches {
+        kept.retain(|(_, day), _| *day < days.0);
+        *covered = (covered.0.min(days.0), days.1);
+    } else {
+        kept.clear();
+        *covered = days;
+    }
+    kept.extend(read);
+}
+
 /// Fresh rows split by kept shares; a row the last read did not have stays unallocated.
 fn split_by_shares(raw: RawCosts, shares: &Shares) -> RawCosts {
     let mut split = RawCosts::default();
@@ -325,5 +346,28 @@ mod tests {
             .iter()
             .find(|((labels, _), _)| labels[5].is_empty());
         assert_eq!(rest.map(|(_, money)| *money), Some(10_000.0));
+    }
+
+    fn shares_on(days: &[u32]) -> Shares {
+        let row = vec!["s".to_string(), "env-1".to_string()];
+        let on = |d: u32| NaiveDate::from_ymd_opt(2027, 1, d).unwrap_or_default();
+        let entry = |d: u32| ((row.clone(), on(d)), vec![("CC-1".to_string(), 0.5)]);
+        days.iter().map(|d| entry(*d)).collect()
+    }
+
+    /// An incremental poll's narrower read (the last days, or a new day) keeps the month read
+    /// before it, so the next poll over the whole month is covered; a range that does not touch
+    /// the kept one replaces it.
+    #[test]
+    fn a_narrower_read_keeps_the_days_read_before_it() {
+        let on = |d: u32| NaiveDate::from_ymd_opt(2027, 1, d).unwrap_or_default();
+        let mut covered = (on(1), on(15));
+        let mut kept = shares_on(&(1..=15).collect::<Vec<_>>());
+        keep_read((&mut covered, &mut kept), (on(12), on(15)), shares_on(&[12, 13, 14, 15]));
+        assert_eq!((covered, kept.len()), ((on(1), on(15)), 15));
+        keep_read((&mut covered, &mut kept), (on(16), on(16)), shares_on(&[16]));
+        assert_eq!((covered, kept.len()), ((on(1), on(16)), 16), "a new day");
+        keep_read((&mut covered, &mut kept), (on(20), on(21)), shares_on(&[20, 21]));
+        assert_eq!((covered, kept.len()), ((on(20), on(21)), 2), "a gap");
     }
 }
