@@ -139,14 +139,17 @@ impl Member<'_> {
             Member::Vendor { source, samples } => {
                 let source = source.map(escaped);
                 // Snapshots hold their label values escaped already.
-                for (values, value) in samples.iter_escaped() {
+                samples.for_each_escaped(|values, value| {
                     let labels = source
                         .as_deref()
                         .map(|source| ("source", source))
                         .into_iter()
-                        .chain(samples.label_names.iter().copied().zip(values));
+                        .chain(
+                            (samples.label_names.iter().copied())
+                                .zip(values.split_terminator('\n')),
+                        );
                     write_sample(out, name, labels, value, "");
-                }
+                });
             }
             Member::Sample { labels, value } => {
                 let labels: Vec<(&str, String)> =
@@ -170,14 +173,14 @@ pub fn write_timestamped(
     let mut escaped_source = String::with_capacity(source.len());
     escape_into(&mut escaped_source, source, true);
     let suffix = format!(" {timestamp}");
-    for (values, value) in samples.iter_escaped() {
+    samples.for_each_escaped(|values, value| {
         let labels = extra
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .chain(std::iter::once(("source", escaped_source.as_str())))
-            .chain(samples.label_names.iter().copied().zip(values));
+            .chain((samples.label_names.iter().copied()).zip(values.split_terminator('\n')));
         write_sample(out, samples.desc.name, labels, value, &suffix);
-    }
+    });
 }
 
 /// One line of the text format, as `prometheus::TextEncoder` writes it, from escaped values;

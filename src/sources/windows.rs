@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 
 use super::PollPlan;
-use crate::model::settled::SettledFamily;
+use crate::model::settled::{SettledFamily, SettledSeries};
 use crate::model::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
 use crate::model::usage::{DailyUsage, DaySeries, Usage};
 
@@ -190,16 +190,15 @@ impl WindowSums {
             return self;
         };
         let (start, until) = (self.windows.start(), self.windows.query_start());
-        for (values, days) in &family.series {
-            let kept: Vec<(NaiveDate, f64)> = days
-                .iter()
+        for series in &family.series {
+            let kept: Vec<(NaiveDate, f64)> = (series.days().iter())
                 .filter(|(day, _)| *day >= start && *day < until)
                 .copied()
                 .collect();
             if kept.is_empty() {
                 continue;
             }
-            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let values: Vec<&str> = series.values().collect();
             self.label_set(&values).days = kept;
         }
         self
@@ -265,9 +264,13 @@ impl WindowSums {
                 .values()
                 .filter_map(|set| {
                     let settled = set.days.partition_point(|(day, _)| *day < before);
-                    (settled > 0).then(|| (set.values.clone(), set.days[..settled].to_vec()))
+                    let values = set.values.iter().map(String::as_str);
+                    (settled > 0).then(|| SettledSeries::new(values, &set.days[..settled]))
                 })
                 .collect();
+            // Held between polls: no room to grow.
+            let mut series: Vec<SettledSeries> = series;
+            series.shrink_to_fit();
             builder.settled(SettledFamily {
                 name: desc.name,
                 series,

@@ -363,11 +363,23 @@ mod tests {
         let on = |d: u32| NaiveDate::from_ymd_opt(2027, 1, d).unwrap_or_default();
         let mut covered = (on(1), on(15));
         let mut kept = shares_on(&(1..=15).collect::<Vec<_>>());
-        keep_read((&mut covered, &mut kept), (on(12), on(15)), shares_on(&[12, 13, 14, 15]));
+        keep_read(
+            (&mut covered, &mut kept),
+            (on(12), on(15)),
+            shares_on(&[12, 13, 14, 15]),
+        );
         assert_eq!((covered, kept.len()), ((on(1), on(15)), 15));
-        keep_read((&mut covered, &mut kept), (on(16), on(16)), shares_on(&[16]));
+        keep_read(
+            (&mut covered, &mut kept),
+            (on(16), on(16)),
+            shares_on(&[16]),
+        );
         assert_eq!((covered, kept.len()), ((on(1), on(16)), 16), "a new day");
-        keep_read((&mut covered, &mut kept), (on(20), on(21)), shares_on(&[20, 21]));
+        keep_read(
+            (&mut covered, &mut kept),
+            (on(20), on(21)),
+            shares_on(&[20, 21]),
+        );
         assert_eq!((covered, kept.len()), ((on(20), on(21)), 2), "a gap");
     }
 }
