@@ -157,7 +157,7 @@ impl Supervisor {
                         message,
                     }],
                 })?;
-            Ok(config)
+            Ok(config.for_serving(self.clock.now()))
         });
         match loaded {
             Ok(config) => {
@@ -250,6 +250,7 @@ pub async fn run(
     endpoints: server::Endpoints,
 ) -> anyhow::Result<()> {
     log_start(&config, &listeners, &endpoints, config_file.shard);
+    let config = config.for_serving(clock.now());
     let mut supervisor = Supervisor::start(&config, clock, config_file)?;
     let (reload_sender, mut reloads) = mpsc::channel::<ReloadRequest>(4);
     // Before serving: once /metrics answers, a SIGHUP reloads rather than ends the process.

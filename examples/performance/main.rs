@@ -58,6 +58,10 @@ struct Options {
     /// Fleet sizes whose first round of polls the first-round section times, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1_000, 2_000, 4_000, 10_000])]
     first_round_sources: Vec<usize>,
+    /// Flow-run records a day of the scrape section's Power Platform stand-in (8,000: about
+    /// 70,000 series, an 18 MB body); 0 leaves it out.
+    #[arg(long, default_value_t = 8_000)]
+    powerplatform_records: u64,
     /// (Internal) serve a Qlik tenant with this many users, for the scrape section.
     #[arg(long = "serve-qlik-users", hide = true)]
     serve_qlik_users: Option<usize>,
@@ -478,15 +482,34 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
         rounds: options.rounds,
         idle: Duration::from_secs(3),
     };
-    let base = scrape::measure(BASE_SERIES, &settings).await?;
+    use scrape::Stand;
+    let base = scrape::measure(Stand::Qlik(BASE_SERIES), &settings).await?;
     let mut scales = Vec::new();
     for &series in &options.series {
-        scales.push(scrape::measure(series, &settings).await?);
+        scales.push(scrape::measure(Stand::Qlik(series), &settings).await?);
     }
-    println!("\n## Render, body and memory (the exporter binary, one Qlik source)\n");
+    scrape_tables(options, &settings, &base, &scales, "one Qlik source");
+    if options.powerplatform_records > 0 {
+        let base = scrape::measure(Stand::PowerPlatform(0), &settings).await?;
+        let stand = Stand::PowerPlatform(options.powerplatform_records);
+        let scales = [scrape::measure(stand, &settings).await?];
+        let what = "the Power Platform stand-in: five labels a flow run, three windows";
+        scrape_tables(options, &settings, &base, &scales, what);
+    }
+    Ok(())
+}
+
+fn scrape_tables(
+    options: &Options,
+    settings: &scrape::LoadSettings,
+    base: &scrape::ScaleFigures,
+    scales: &[scrape::ScaleFigures],
+    what: &str,
+) {
+    println!("\n## Render, body and memory (the exporter binary, {what})\n");
     println!("| series | render median (max) | gzip on first gzip scrape | body | gzip body | RSS after 4 polls | bytes/series beyond base | CPU idle {}s | wake-ups idle |", settings.idle.as_secs());
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for figures in std::iter::once(&base).chain(&scales) {
+    for figures in std::iter::once(base).chain(scales) {
         let per_series = if figures.series > base.series {
             format!(
                 "{:.0}",
@@ -516,7 +539,7 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     );
     println!("| series | process figures + scrape counts + gzip tail, per scrape (median of 500) | OpenMetrics form, first OpenMetrics scrape after a render |");
     println!("|---:|---:|---:|");
-    for figures in std::iter::once(&base).chain(&scales) {
+    for figures in std::iter::once(base).chain(scales) {
         println!(
             "| {} | {:.0} µs | {} ms |",
             figures.series,
@@ -530,7 +553,7 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
     );
     println!("| series | body | clients | exporter req/s | nginx req/s | throughput ratio (≥ 0.70) | exporter p50 / p99 | nginx p50 / p99 | p99 ratio (≤ 1.5) |");
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
-    for figures in &scales {
+    for figures in scales {
         for run in &figures.runs {
             println!(
                 "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {} / {} ms | {} / {} ms | {:.2} |",
@@ -548,7 +571,6 @@ async fn scrape_section(options: &Options) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
 }
 
 /// The simulated vendors `--vendors` names (all when empty), each at its benchmark scale

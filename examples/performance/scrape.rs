@@ -139,18 +139,41 @@ pub async fn poll_and_render(series: usize, extra: &str) -> anyhow::Result<(Dura
     Ok((polls[1], renders[renders.len() / 2]))
 }
 
+/// What the scrape section serves: the Qlik tenant at about `n` series, or the Power Platform
+/// stand-in (five labels per flow run, three windows) with `n` records a day.
+#[derive(Clone, Copy, Debug)]
+pub enum Stand {
+    Qlik(usize),
+    PowerPlatform(u64),
+}
+
 async fn tenant(series: usize) -> anyhow::Result<Tenant> {
-    // Records with no user are the tenant's own; they count as one user's worth.
-    let users = (series / SERIES_PER_USER).saturating_sub(1);
+    stand_tenant(Stand::Qlik(series)).await
+}
+
+async fn stand_tenant(stand: Stand) -> anyhow::Result<Tenant> {
+    let (flag, size, entry) = match stand {
+        // Records with no user are the tenant's own; they count as one user's worth.
+        Stand::Qlik(series) => (
+            crate::SERVE_QLIK_FLAG,
+            (series / SERIES_PER_USER).saturating_sub(1).to_string(),
+            format!("type: qlik\n    base_url: {{url}}\n    labels: [resource_type, resource_action, period_type, unit, user_id]\n    authorization:\n      credentials: {}\n", QlikTenant::default().api_key),
+        ),
+        Stand::PowerPlatform(records) => (
+            crate::SERVE_POWERPLATFORM_FLAG,
+            records.to_string(),
+            "type: powerplatform\n    base_url: {url}\n    labels: [environment_id, flow_context, flow_license_categorization, resource_id, user_id]\n    oauth2:\n      token_url: {url}/contoso.onmicrosoft.com/oauth2/v2.0/token\n      client_id: pp-sim-client\n      client_secret: pp-sim-secret\n".to_string(),
+        ),
+    };
     let mut simulator = Process::spawn(
         Command::new(std::env::current_exe()?)
-            .args([crate::SERVE_QLIK_FLAG, &users.to_string()])
+            .args([flag, &size])
             .stdout(Stdio::piped()),
     )?;
     let url = simulator.read_line()?;
     let config = format!(
-        "global:\n  poll_interval: {{interval}}\nsources:\n  - name: qlik-bench\n    type: qlik\n    base_url: {url}\n    labels: [resource_type, resource_action, period_type, unit, user_id]\n    authorization:\n      credentials: {}\n",
-        QlikTenant::default().api_key
+        "global:\n  poll_interval: {{interval}}\nsources:\n  - name: bench\n    {}",
+        entry.replace("{url}", &url)
     );
     Ok(Tenant {
         _simulator: simulator,
@@ -158,9 +181,9 @@ async fn tenant(series: usize) -> anyhow::Result<Tenant> {
     })
 }
 
-pub async fn measure(series: usize, settings: &LoadSettings) -> anyhow::Result<ScaleFigures> {
-    eprintln!("scrape section: about {series} series");
-    let tenant = tenant(series).await?;
+pub async fn measure(stand: Stand, settings: &LoadSettings) -> anyhow::Result<ScaleFigures> {
+    eprintln!("scrape section: {stand:?}");
+    let tenant = stand_tenant(stand).await?;
     let times = render_times(&tenant.config("1h")).await?;
     let (render_median, render_max, gzip_time) = (times.median, times.max, times.gzip);
 

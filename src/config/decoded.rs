@@ -33,6 +33,33 @@ impl Config {
         Err(format!("--sources.shard={shard}: the config has {budgets} top-level budget(s), which sum the money of every source, and a shard polls only some: run them in one unsharded exporter, or remove `budgets:` and sum consumption_cost in Prometheus"))
     }
 
+    /// The config as a serving exporter holds it: of a rates file, only the days from the
+    /// first any source's budgets or showback can ask for at `now` (a serving exporter's days
+    /// only move on; a reload reads the file again). `backfill` and `focus` keep every day.
+    pub fn for_serving(mut self, now: chrono::DateTime<chrono::Utc>) -> Config {
+        let Some(showback) = self.showback.as_ref() else {
+            return self;
+        };
+        let needed = self.sources.iter().map(|source| {
+            let own = crate::budgets::history_from(&source.budgets, now);
+            let showback = showback.history_from(&source.name, source.vendor, now);
+            own.map_or(showback, |own| own.min(showback))
+        });
+        let Some(first) = needed.min() else {
+            return self;
+        };
+        let mut trimmed = showback.as_ref().clone();
+        if let Some(money) = trimmed.money.as_mut() {
+            money.rates.per_euro.keep_from(first);
+        }
+        let trimmed = Some(Arc::new(trimmed));
+        for source in &mut self.sources {
+            source.showback.clone_from(&trimmed);
+        }
+        self.showback = trimmed;
+        self
+    }
+
     /// Only the sources of `shard` (`--sources.shard`).
     pub fn of_shard(mut self, shard: crate::model::shard::Shard) -> Config {
         self.sources.retain(|source| shard.owns(&source.name));

@@ -402,14 +402,11 @@ impl Showback {
                 rates.currency
             ));
         }
-        if let (Some((first, _)), Some((last, quoted))) = (
-            rates.per_euro.first_key_value(),
-            rates.per_euro.last_key_value(),
-        ) {
+        if let Some((first, last)) = rates.per_euro.span() {
+            let quoted = rates.per_euro.quoted_on(last);
             lines.push(format!(
-                "  rates file: {} days from {first} to {last}, {} currencies on the last",
+                "  rates file: {} days from {first} to {last}, {quoted} currencies on the last",
                 rates.per_euro.len(),
-                quoted.len()
             ));
         }
         lines

@@ -16,7 +16,127 @@ pub struct Rates {
     /// From the config: the same every day; they win over the file.
     pub fixed: BTreeMap<String, f64>,
     /// From a rates file: units per euro, by day.
-    pub per_euro: BTreeMap<NaiveDate, BTreeMap<String, f64>>,
+    pub per_euro: PerEuro,
+}
+
+/// A rates file's units per euro as one table: a row per day it quotes (oldest first), a
+/// column per currency. The ECB's history (7,286 days × 41 currencies) held as maps of
+/// strings took about 75 bytes a rate, 22 MiB; as a table 8 bytes, and a serving exporter
+/// keeps only the days its budgets and showback can ask for ([`PerEuro::keep_from`]).
+#[derive(Debug, Clone, Default)]
+pub struct PerEuro {
+    currencies: Vec<String>,
+    days: Vec<NaiveDate>,
+    /// Row by row; NaN where the file gives no rate.
+    rates: Vec<f64>,
+    /// The whole file's rates, hashed: what a reload compares, however many days are kept.
+    content: u64,
+}
+
+/// Two tables are equal when they were read from the same rates (the days kept aside).
+impl PartialEq for PerEuro {
+    fn eq(&self, other: &Self) -> bool {
+        self.content == other.content && self.currencies == other.currencies
+    }
+}
+
+impl PerEuro {
+    /// A table of `days` (any order; a later line of the same day wins), each with its rates.
+    pub fn from_days(days: impl IntoIterator<Item = (NaiveDate, Vec<(String, f64)>)>) -> Self {
+        let mut by_day: BTreeMap<NaiveDate, Vec<(String, f64)>> = days.into_iter().collect();
+        let mut currencies: Vec<String> = (by_day.values().flatten())
+            .map(|(currency, _)| currency.clone())
+            .collect();
+        currencies.sort();
+        currencies.dedup();
+        let mut table = PerEuro {
+            rates: Vec::with_capacity(by_day.len() * currencies.len()),
+            days: Vec::with_capacity(by_day.len()),
+            currencies,
+            content: 0,
+        };
+        let mut hasher = std::hash::DefaultHasher::new();
+        for (day, quoted) in std::mem::take(&mut by_day) {
+            let row = table.rates.len();
+            table.rates.resize(row + table.currencies.len(), f64::NAN);
+            for (currency, rate) in quoted {
+                if let Ok(column) = table.currencies.binary_search(&currency) {
+                    table.rates[row + column] = rate;
+                }
+                std::hash::Hash::hash(&(day, &currency, rate.to_bits()), &mut hasher);
+            }
+            table.days.push(day);
+        }
+        table.content = std::hash::Hasher::finish(&hasher);
+        table
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
+    /// The days quoted.
+    pub fn len(&self) -> usize {
+        self.days.len()
+    }
+
+    /// The first and last day quoted.
+    pub fn span(&self) -> Option<(NaiveDate, NaiveDate)> {
+        Some((*self.days.first()?, *self.days.last()?))
+    }
+
+    /// How many currencies `day` (or the latest earlier day quoted) quotes.
+    pub fn quoted_on(&self, day: NaiveDate) -> usize {
+        self.row_on(day).map_or(0, |row| row.currencies().count())
+    }
+
+    /// The rates of `day`, or of the latest earlier day quoted.
+    fn row_on(&self, day: NaiveDate) -> Option<Row<'_>> {
+        let row = self.days.partition_point(|d| *d <= day).checked_sub(1)?;
+        let width = self.currencies.len();
+        Some(Row {
+            currencies: &self.currencies,
+            rates: &self.rates[row * width..(row + 1) * width],
+        })
+    }
+
+    /// Whether any day quotes `currency`.
+    fn quotes(&self, currency: &str) -> bool {
+        let Ok(column) = self.currencies.binary_search_by(|c| c.as_str().cmp(currency)) else {
+            return false;
+        };
+        let width = self.currencies.len();
+        (0..self.days.len()).any(|row| !self.rates[row * width + column].is_nan())
+    }
+
+    /// Drops the days before `day`, but the last one before it, whose rates `day` takes when
+    /// the file does not quote it.
+    pub fn keep_from(&mut self, day: NaiveDate) {
+        let first = self.days.partition_point(|d| *d < day).saturating_sub(1);
+        self.days.drain(..first);
+        self.rates.drain(..first * self.currencies.len());
+        self.days.shrink_to_fit();
+        self.rates.shrink_to_fit();
+    }
+}
+
+/// One day's rates.
+struct Row<'t> {
+    currencies: &'t [String],
+    rates: &'t [f64],
+}
+
+impl Row<'_> {
+    fn get(&self, currency: &str) -> Option<f64> {
+        let column = (self.currencies.binary_search_by(|c| c.as_str().cmp(currency))).ok()?;
+        Some(self.rates[column]).filter(|rate| !rate.is_nan())
+    }
+
+    fn currencies(&self) -> impl Iterator<Item = &str> {
+        (self.currencies.iter().zip(self.rates))
+            .filter(|(_, rate)| !rate.is_nan())
+            .map(|(currency, _)| currency.as_str())
+    }
 }
 
 /// Why a rates file could not be read.
@@ -38,12 +158,7 @@ impl std::hash::Hash for Rates {
         for (currency, rate) in &self.fixed {
             (currency, rate.to_bits()).hash(state);
         }
-        for (day, rates) in &self.per_euro {
-            day.hash(state);
-            for (currency, rate) in rates {
-                (currency, rate.to_bits()).hash(state);
-            }
-        }
+        self.per_euro.content.hash(state);
     }
 }
 
@@ -67,10 +182,10 @@ impl Rates {
         if let Some(rate) = self.fixed.get(currency) {
             return Some(*rate);
         }
-        let (_, rates) = self.per_euro.range(..=day).next_back()?;
+        let rates = self.per_euro.row_on(day)?;
         let per_euro = |c: &str| match c {
             "EUR" => Some(1.0),
-            c => rates.get(c).copied(),
+            c => rates.get(c),
         };
         Some(per_euro(&self.currency)? / per_euro(currency)?)
     }
@@ -78,8 +193,8 @@ impl Rates {
     /// The currencies a rate exists for, with the rate on `day`.
     pub fn all_on(&self, day: NaiveDate) -> BTreeMap<String, f64> {
         let mut currencies: Vec<String> = self.fixed.keys().cloned().collect();
-        if let Some((_, rates)) = self.per_euro.range(..=day).next_back() {
-            currencies.extend(rates.keys().cloned());
+        if let Some(rates) = self.per_euro.row_on(day) {
+            currencies.extend(rates.currencies().map(str::to_string));
             currencies.push("EUR".to_string());
         }
         currencies
@@ -91,7 +206,7 @@ impl Rates {
 
     /// Whether any day of the file, or the config, gives `currency` a rate.
     pub fn knows(&self, currency: &str) -> bool {
-        let in_file = |c: &str| c == "EUR" || self.per_euro.values().any(|r| r.contains_key(c));
+        let in_file = |c: &str| c == "EUR" || self.per_euro.quotes(c);
         currency == self.currency
             || self.fixed.contains_key(currency)
             || (!self.per_euro.is_empty() && in_file(currency) && in_file(&self.currency))
@@ -100,15 +215,13 @@ impl Rates {
 
 /// Reads an ECB reference-rate file: `Date,USD,JPY,…` then `2026-11-27,1.0552,…`. `N/A` and
 /// empty cells are days without that rate; a trailing comma (as the ECB writes) is no column.
-pub fn read_ecb_file(
-    path: &Path,
-) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>>, RatesFileError> {
+pub fn read_ecb_file(path: &Path) -> Result<PerEuro, RatesFileError> {
     let text = crate::model::files::read_to_string(path)
         .map_err(|e| RatesFileError::Read(e.to_string()))?;
     read_ecb_text(&text)
 }
 
-fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>>, RatesFileError> {
+fn read_ecb_text(text: &str) -> Result<PerEuro, RatesFileError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -129,7 +242,7 @@ fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>
             ),
         });
     }
-    let mut days = BTreeMap::new();
+    let mut days = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| RatesFileError::Line {
             line: e.position().map_or(0, |p| p.line()),
@@ -140,7 +253,7 @@ fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>
         let date = record.get(0).unwrap_or_default();
         let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
             .map_err(|e| bad(format!("{date:?} is not a date as YYYY-MM-DD: {e}")))?;
-        let mut rates = BTreeMap::new();
+        let mut rates = Vec::new();
         for (currency, cell) in headers.iter().zip(record.iter()).skip(1) {
             if currency.is_empty() || cell.is_empty() || cell == "N/A" {
                 continue;
@@ -153,14 +266,14 @@ fn read_ecb_text(text: &str) -> Result<BTreeMap<NaiveDate, BTreeMap<String, f64>
                     "{currency}: {cell} is not a rate between 1e-12 and 1e12"
                 )));
             }
-            rates.insert(currency.to_string(), rate);
+            rates.push((currency.to_string(), rate));
         }
-        days.insert(day, rates);
+        days.push((day, rates));
     }
     if days.is_empty() {
         return Err(RatesFileError::Empty);
     }
-    Ok(days)
+    Ok(PerEuro::from_days(days))
 }
 
 #[cfg(test)]
@@ -217,5 +330,25 @@ mod tests {
         );
         assert!(bad("Date,USD\n2026-11-27,abc\n").contains("\"abc\" is not a number"));
         assert_eq!(read_ecb_text("Date,USD\n"), Err(RatesFileError::Empty));
+    }
+
+    /// A serving exporter keeps the days from the first it can ask for, and the day before
+    /// them, whose rates the first takes when the file does not quote it; the rates it
+    /// answers are those of the whole file, and so is what a reload compares.
+    #[test]
+    fn a_table_kept_from_a_day_answers_as_the_whole_file_from_that_day() {
+        let whole = rates("EUR");
+        let mut kept = rates("EUR");
+        kept.per_euro.keep_from(day("2026-11-25"));
+        assert_eq!(kept.per_euro.len(), 3, "the 24th stays for the 25th");
+        for d in ["2026-11-25", "2026-11-26", "2026-11-27", "2026-12-31"] {
+            for currency in ["USD", "JPY", "GBP", "ISK"] {
+                let what = format!("{currency} on {d}");
+                assert_eq!(kept.rate(currency, day(d)), whole.rate(currency, day(d)), "{what}");
+            }
+        }
+        assert_eq!(kept, whole);
+        kept.per_euro.keep_from(day("2026-11-27"));
+        assert_eq!(kept.per_euro.span(), Some((day("2026-11-26"), day("2026-11-27"))));
     }
 }
