@@ -14,6 +14,7 @@ mod links;
 mod load;
 mod nginx;
 mod processes;
+mod rates;
 mod scrape;
 mod seats;
 mod startup;
@@ -50,7 +51,7 @@ struct Options {
     #[arg(long, default_value_t = 96)]
     day_polls: usize,
     /// Sections to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string(), "inventory".to_string(), "focus".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["scrape".to_string(), "vendors".to_string(), "budgets".to_string(), "incremental".to_string(), "backfill".to_string(), "year".to_string(), "startup".to_string(), "auth".to_string(), "fleet".to_string(), "first-round".to_string(), "links".to_string(), "showback".to_string(), "seats".to_string(), "inventory".to_string(), "focus".to_string(), "rates".to_string()])]
     only: Vec<String>,
     /// Sources in the fleet section (every vendor in turn, small and demo-sized tenants).
     #[arg(long, default_value_t = 1_000)]
@@ -114,6 +115,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     if options.only.iter().any(|s| s == "budgets") {
         budget_section(&options.vendors, options.vendor_divisor, options.rounds).await?;
+    }
+    if options.only.iter().any(|s| s == "rates") {
+        rates_section().await?;
     }
     if options.only.iter().any(|s| s == "inventory") {
         inventory_section(&options.vendors).await?;
@@ -306,6 +310,34 @@ async fn seats_section() -> anyhow::Result<()> {
             f.poll.as_secs_f64()
         );
     }
+    Ok(())
+}
+
+async fn rates_section() -> anyhow::Result<()> {
+    let f = rates::measure().await?;
+    println!("\n## A rates file: the idle exporter (one small Qlik source, `money:`)\n");
+    println!("| rates | resident memory | beside fixed rates (target ≤ 2 MiB) |");
+    println!("|---|---:|---:|");
+    let beside = |rss: u64| size(rss.saturating_sub(f.fixed_rss));
+    println!("| fixed (`rates:`) | {} | |", size(f.fixed_rss));
+    println!(
+        "| `rates_file`: {} days × {} currencies, {} | {} | {} |",
+        f.days,
+        f.currencies,
+        size(f.file_bytes as u64),
+        size(f.file_rss),
+        beside(f.file_rss)
+    );
+    println!(
+        "| the same, 0.3 s after a reload reads it again | {} | {} |",
+        size(f.reload_rss),
+        beside(f.reload_rss)
+    );
+    println!(
+        "| the same, 3 s later | {} | {} |",
+        size(f.settled_rss),
+        beside(f.settled_rss)
+    );
     Ok(())
 }
 

@@ -102,7 +102,10 @@ impl PerEuro {
 
     /// Whether any day quotes `currency`.
     fn quotes(&self, currency: &str) -> bool {
-        let Ok(column) = self.currencies.binary_search_by(|c| c.as_str().cmp(currency)) else {
+        let Ok(column) = self
+            .currencies
+            .binary_search_by(|c| c.as_str().cmp(currency))
+        else {
             return false;
         };
         let width = self.currencies.len();
@@ -128,7 +131,10 @@ struct Row<'t> {
 
 impl Row<'_> {
     fn get(&self, currency: &str) -> Option<f64> {
-        let column = (self.currencies.binary_search_by(|c| c.as_str().cmp(currency))).ok()?;
+        let column = (self
+            .currencies
+            .binary_search_by(|c| c.as_str().cmp(currency)))
+        .ok()?;
         Some(self.rates[column]).filter(|rate| !rate.is_nan())
     }
 
@@ -344,11 +350,18 @@ mod tests {
         for d in ["2026-11-25", "2026-11-26", "2026-11-27", "2026-12-31"] {
             for currency in ["USD", "JPY", "GBP", "ISK"] {
                 let what = format!("{currency} on {d}");
-                assert_eq!(kept.rate(currency, day(d)), whole.rate(currency, day(d)), "{what}");
+                assert_eq!(
+                    kept.rate(currency, day(d)),
+                    whole.rate(currency, day(d)),
+                    "{what}"
+                );
             }
         }
         assert_eq!(kept, whole);
         kept.per_euro.keep_from(day("2026-11-27"));
-        assert_eq!(kept.per_euro.span(), Some((day("2026-11-26"), day("2026-11-27"))));
+        assert_eq!(
+            kept.per_euro.span(),
+            Some((day("2026-11-26"), day("2026-11-27")))
+        );
     }
 }
