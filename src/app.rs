@@ -344,5 +344,5 @@ pub async fn once(config: Config, clock: SharedClock) -> anyhow::Result<(bytes::
     while let Some(outcome) = polls.join_next().await {
         all_succeeded &= outcome.unwrap_or(false);
     }
-    Ok((store.rendered().body.clone(), all_succeeded))
+    Ok((store.rendered().text(), all_succeeded))
 }

@@ -213,7 +213,7 @@ pub async fn in_process_figures(text: &str) -> anyhow::Result<InProcess> {
     let poll_all = started.elapsed();
     let samples = store
         .rendered()
-        .body
+        .text()
         .split(|b| *b == b'\n')
         .filter(|line| !line.is_empty() && !line.starts_with(b"#"))
         .count();

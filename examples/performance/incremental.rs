@@ -76,7 +76,7 @@ impl Exporter {
     /// The exposition without the families that count the exporter's own work.
     fn served(&self) -> Vec<String> {
         let rendered = self.store.rendered();
-        String::from_utf8_lossy(&rendered.body)
+        String::from_utf8_lossy(&rendered.text())
             .lines()
             .filter(|line| !WORK_FAMILIES.iter().any(|f| line.starts_with(f)))
             .map(str::to_owned)

@@ -167,8 +167,12 @@ pub fn wait_until_listening(addr: SocketAddr, limit: Duration) -> anyhow::Result
     anyhow::bail!("nothing listened on {addr} within {limit:?}")
 }
 
-/// The release exporter binary, built beside this example.
+/// The release exporter binary built beside the benchmark, or the one `BENCH_EXPORTER` names
+/// (another build, an earlier commit's say, measured by the same benchmark).
 pub fn exporter_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("BENCH_EXPORTER") {
+        return Ok(PathBuf::from(binary));
+    }
     let binary = std::env::current_exe()?
         .parent()
         .and_then(|examples| examples.parent())

@@ -220,9 +220,8 @@ impl Store {
     fn render_all(&self, slots: &[Arc<SourceSlot>]) {
         let views: Vec<(Arc<SourceSlot>, SourceState)> =
             slots.iter().map(|s| (s.clone(), s.state())).collect();
-        let size_hint = read(&self.rendered).body.len();
         let across = self.across_sources(slots);
-        let rendered = render::render(&views, &across, *lock(&self.reload), size_hint);
+        let rendered = render::render(&views, &across, *lock(&self.reload));
         drop(views);
         self.publish(rendered);
     }

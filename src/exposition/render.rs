@@ -27,17 +27,26 @@ use crate::model::snapshot::{FamilySamples, Snapshot};
 /// The exposition as served: the text, and its OpenMetrics and gzip forms, each made on the
 /// first request that wants it and kept until the next render.
 ///
+/// The text is sent as chunks, never copied into one body: each family's HELP and TYPE, then
+/// each source's lines of it, a slice of that source's part (its lines as written when its state
+/// last changed), then the exporter's own families. A render after one source changed writes that
+/// source's part and slices the others' again, so its cost follows the changed source, not the
+/// body (a copy of 230 MiB at 10,000 sources).
+///
 /// OpenMetrics has the same sample lines as the text format; only the HELP, TYPE and UNIT lines
-/// differ. Its form is the text body's sample blocks (shared, not copied) between OpenMetrics
+/// differ. Its form is the text's sample chunks (shared, not copied) between OpenMetrics
 /// descriptors, so serving both formats does not hold the exposition twice.
 #[derive(Debug, Default)]
 pub struct Rendered {
-    pub body: Bytes,
-    /// Where each source's lines are in `body`, in the order of the sources rendered.
+    /// The text exposition, in order.
+    chunks: Vec<Bytes>,
+    /// Each part's text, which its layout's segments point into, in the order of the sources
+    /// rendered.
+    texts: Vec<Bytes>,
     parts: Vec<PartLayout>,
-    /// Where each family's HELP and TYPE lines, and then its samples, are in `body`.
-    families: Vec<(Range<usize>, Range<usize>)>,
-    /// Where the exporter's own families start in `body`; they run to its end.
+    /// Each family's HELP and TYPE chunk, and the chunks of its samples.
+    families: Vec<(usize, Range<usize>)>,
+    /// The chunk of the exporter's own families, the last.
     exporter_families: usize,
     gzip: OnceLock<GzipPrefix>,
     openmetrics: OnceLock<Vec<Bytes>>,
@@ -50,11 +59,25 @@ impl Rendered {
         self.parts.iter().all(|part| part.polled)
     }
 
+    /// The text exposition's length in bytes.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text exposition as one buffer (a copy: for `once` and tests, not for serving).
+    pub fn text(&self) -> Bytes {
+        Bytes::from(self.chunks.concat())
+    }
+
     /// The body in `format`, as parts sent one after the other. OpenMetrics comes without its
     /// `# EOF`, so the per-scrape block can follow.
     pub fn body_in(&self, format: Format) -> &[Bytes] {
         match format {
-            Format::Text => std::slice::from_ref(&self.body),
+            Format::Text => &self.chunks,
             Format::OpenMetrics => self.openmetrics.get_or_init(|| self.openmetrics_parts()),
         }
     }
@@ -72,17 +95,17 @@ impl Rendered {
     }
 
     fn openmetrics_parts(&self) -> Vec<Bytes> {
-        let descriptors = |lines: Range<usize>| {
+        let descriptors = |chunk: usize| {
             Bytes::from(openmetrics::from_text(&String::from_utf8_lossy(
-                &self.body[lines],
+                &self.chunks[chunk],
             )))
         };
-        let mut parts = Vec::with_capacity(self.families.len() * 2 + 1);
+        let mut parts = Vec::with_capacity(self.chunks.len());
         for (head, samples) in &self.families {
-            parts.push(descriptors(head.clone()));
-            parts.push(self.body.slice(samples.clone()));
+            parts.push(descriptors(*head));
+            parts.extend(self.chunks[samples.clone()].iter().cloned());
         }
-        parts.push(descriptors(self.exporter_families..self.body.len()));
+        parts.push(descriptors(self.exporter_families));
         parts
     }
 }
@@ -95,24 +118,18 @@ use super::text::*;
 const ACROSS_SOURCES: u64 = u64::MAX;
 
 /// Renders the exposition for these sources, every part anew, and `across` (families over
-/// many sources, without a `source` label). `size_hint` (the last body's length) lets the
-/// buffer be allocated once.
+/// many sources, without a `source` label).
 pub fn render(
     sources: &[(Arc<SourceSlot>, SourceState)],
     across: &[FamilySamples],
     reload: ReloadStatus,
-    size_hint: usize,
 ) -> Rendered {
-    let mut parts: Vec<(String, PartLayout)> = sources
+    let mut parts: Vec<(Bytes, PartLayout)> = sources
         .iter()
         .map(|(slot, state)| render_part(slot, state))
         .collect();
     parts.push(render_across_sources(across));
-    let texts: Vec<(&[u8], &PartLayout)> = parts
-        .iter()
-        .map(|(text, layout)| (text.as_bytes(), layout))
-        .collect();
-    merge(&texts, reload, size_hint)
+    merge(parts, reload)
 }
 
 /// The exposition after the states of the slots with ids in `changed` changed: their parts
@@ -133,7 +150,7 @@ pub fn rerender_sources(
         return None;
     }
     // The part across sources is small and sums every source: it is made anew each time.
-    let fresh: Vec<Option<(String, PartLayout)>> = slots
+    let fresh: Vec<Option<(Bytes, PartLayout)>> = slots
         .iter()
         .map(|slot| {
             changed
@@ -142,16 +159,11 @@ pub fn rerender_sources(
         })
         .chain([Some(render_across_sources(across))])
         .collect();
-    let texts: Vec<(&[u8], &PartLayout)> = previous
-        .parts
-        .iter()
-        .zip(&fresh)
-        .map(|(part, fresh)| match fresh {
-            Some((text, layout)) => (text.as_bytes(), layout),
-            None => (&previous.body[..], part),
-        })
+    let parts: Vec<(Bytes, PartLayout)> = (previous.texts.iter().zip(&previous.parts))
+        .zip(fresh)
+        .map(|((text, layout), fresh)| fresh.unwrap_or_else(|| (text.clone(), layout.clone())))
         .collect();
-    Some(merge(&texts, reload, previous.body.len()))
+    Some(merge(parts, reload))
 }
 
 /// Where one source's lines are, family by family: its vendor families, then its health
@@ -167,7 +179,7 @@ struct PartLayout {
 }
 
 /// One source's lines, written without HELP and TYPE lines, and their layout.
-fn render_part(slot: &SourceSlot, state: &SourceState) -> (String, PartLayout) {
+fn render_part(slot: &SourceSlot, state: &SourceState) -> (Bytes, PartLayout) {
     let mut vendor = Families::default();
     if let Some(snapshot) = &state.snapshot {
         add_vendor_families(&mut vendor, &slot.name, snapshot);
@@ -181,11 +193,11 @@ fn render_part(slot: &SourceSlot, state: &SourceState) -> (String, PartLayout) {
         vendor: vendor.write_segments(&mut text),
         health: health.write_segments(&mut text),
     };
-    (text, layout)
+    (Bytes::from(text), layout)
 }
 
 /// The families across sources, as a part with no health families.
-fn render_across_sources(across: &[FamilySamples]) -> (String, PartLayout) {
+fn render_across_sources(across: &[FamilySamples]) -> (Bytes, PartLayout) {
     let mut families = Families::default();
     for samples in across {
         let member = Member::Vendor {
@@ -201,7 +213,7 @@ fn render_across_sources(across: &[FamilySamples]) -> (String, PartLayout) {
         vendor: families.write_segments(&mut text),
         health: Vec::new(),
     };
-    (text, layout)
+    (Bytes::from(text), layout)
 }
 
 /// A family of the merged exposition: which segment of which part goes in it, in order.
@@ -211,16 +223,16 @@ struct MergedFamily {
 }
 
 /// Merges the parts family by family (first-seen order, vendor families first), then appends
-/// the exporter's own families. Each part is `(text, layout)`; the result's layouts say where
-/// every part's lines went, for the next merge.
-fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize) -> Rendered {
-    let mut layouts: Vec<PartLayout> = parts.iter().map(|(_, layout)| (*layout).clone()).collect();
-    let mut body: Vec<u8> = Vec::with_capacity(size_hint + size_hint / 16 + 4096);
-    let mut head = String::new();
+/// the exporter's own families: the chunks are slices of the parts' texts, which the result
+/// keeps with their layouts for the next merge.
+fn merge(parts: Vec<(Bytes, PartLayout)>, reload: ReloadStatus) -> Rendered {
+    let (texts, layouts): (Vec<Bytes>, Vec<PartLayout>) = parts.into_iter().unzip();
+    let mut chunks = Vec::new();
     let mut written = Vec::new();
-    for family in families_in_order(parts) {
+    let mut head = String::new();
+    for family in families_in_order(&layouts) {
         let segment = |&(part, health, i): &(usize, bool, usize)| {
-            let layout = parts[part].1;
+            let layout = &layouts[part];
             let segments = if health {
                 &layout.health
             } else {
@@ -228,52 +240,42 @@ fn merge(parts: &[(&[u8], &PartLayout)], reload: ReloadStatus, size_hint: usize)
             };
             segments[i].lines.clone()
         };
-        let head_start = body.len();
-        if !family.members.iter().all(|m| segment(m).is_empty()) {
-            head.clear();
-            write_head(&mut head, family.head);
-            body.extend_from_slice(head.as_bytes());
+        let lines: Vec<Bytes> = (family.members.iter())
+            .map(|member| texts[member.0].slice(segment(member)))
+            .filter(|lines| !lines.is_empty())
+            .collect();
+        if lines.is_empty() {
+            continue;
         }
-        let samples_start = body.len();
-        for member @ &(part, health, i) in &family.members {
-            let start = body.len();
-            body.extend_from_slice(&parts[part].0[segment(member)]);
-            let moved = &mut layouts[part];
-            let segments = if health {
-                &mut moved.health
-            } else {
-                &mut moved.vendor
-            };
-            segments[i].lines = start..body.len();
-        }
-        written.push((head_start..samples_start, samples_start..body.len()));
+        head.clear();
+        write_head(&mut head, family.head);
+        chunks.push(Bytes::copy_from_slice(head.as_bytes()));
+        let samples = chunks.len()..chunks.len() + lines.len();
+        chunks.extend(lines);
+        written.push((samples.start - 1, samples));
     }
-    let exporter_families = body.len();
     let mut exporter = Families::default();
     add_exporter_families(&mut exporter, reload);
     let mut tail = String::new();
     exporter.write(&mut tail);
-    body.extend_from_slice(tail.as_bytes());
-    // A body kept for many scrapes should not keep a growth spurt's spare capacity.
-    if body.capacity() - body.len() > body.len() / 8 {
-        body.shrink_to_fit();
-    }
+    chunks.push(Bytes::from(tail));
     Rendered {
-        body: Bytes::from(body),
+        exporter_families: chunks.len() - 1,
+        chunks,
+        texts,
         parts: layouts,
         families: written,
-        exporter_families,
         ..Rendered::default()
     }
 }
 
 /// The families of the parts merged by name, in the order first seen: every part's vendor
 /// families, then every part's health families.
-fn families_in_order(parts: &[(&[u8], &PartLayout)]) -> Vec<MergedFamily> {
+fn families_in_order(layouts: &[PartLayout]) -> Vec<MergedFamily> {
     let mut families: Vec<MergedFamily> = Vec::new();
     let mut index: HashMap<&'static str, usize> = HashMap::new();
     for health in [false, true] {
-        for (part, (_, layout)) in parts.iter().enumerate() {
+        for (part, layout) in layouts.iter().enumerate() {
             let segments = if health {
                 &layout.health
             } else {
@@ -513,7 +515,7 @@ mod tests {
             for (slot, (rows, limit, up)) in slots.iter().zip(&initial) {
                 slot.change_state(|s| *s = state(rows, *limit, *up));
             }
-            let mut previous = render(&views(&slots), &[], RELOAD, 0);
+            let mut previous = render(&views(&slots), &[], RELOAD);
             for (batch, across_rows, across_limit) in batches {
                 let across = snapshot(&across_rows, across_limit).families;
                 let mut changed = HashSet::new();
@@ -524,10 +526,10 @@ mod tests {
                 }
                 let anew = rerender_sources(&previous, &slots, &changed, &across, RELOAD)
                     .expect("the sources are the ones rendered before");
-                let whole = render(&views(&slots), &across, RELOAD, 0);
+                let whole = render(&views(&slots), &across, RELOAD);
                 prop_assert_eq!(
-                    String::from_utf8_lossy(&anew.body),
-                    String::from_utf8_lossy(&whole.body)
+                    String::from_utf8_lossy(&anew.text()).into_owned(),
+                    String::from_utf8_lossy(&whole.text()).into_owned()
                 );
                 prop_assert_eq!(anew.every_source_polled(), whole.every_source_polled());
                 // The OpenMetrics form shares the text's sample blocks: it is what converting
@@ -535,7 +537,7 @@ mod tests {
                 let parts: Vec<u8> = anew.body_in(Format::OpenMetrics).concat();
                 prop_assert_eq!(
                     String::from_utf8_lossy(&parts),
-                    openmetrics::from_text(&String::from_utf8_lossy(&anew.body))
+                    openmetrics::from_text(&String::from_utf8_lossy(&anew.text()))
                 );
                 previous = anew;
             }
@@ -546,7 +548,7 @@ mod tests {
     fn a_render_for_other_sources_is_not_merged_into() {
         let kept = Arc::new(SourceSlot::new("kept".into(), "some-vendor"));
         let replaced = Arc::new(SourceSlot::new("replaced".into(), "some-vendor"));
-        let previous = render(&views(&[kept.clone(), replaced]), &[], RELOAD, 0);
+        let previous = render(&views(&[kept.clone(), replaced]), &[], RELOAD);
         let added = Arc::new(SourceSlot::new("added".into(), "some-vendor"));
         let now = [kept.clone(), added.clone()];
         for changed in [&added, &kept] {
