@@ -42,6 +42,8 @@ pub struct FleetFigures {
     pub parse: Duration,
     pub check: (Duration, Duration),
     pub scrapes: Vec<(bool, usize, LoadResult)>,
+    /// nginx serving the same bodies under the same loads, measured right after.
+    pub nginx_scrapes: Vec<(bool, usize, LoadResult)>,
     /// The same scrapes while every source polls once a minute, and the polls that ended
     /// during them.
     pub churn_scrapes: Vec<(bool, usize, LoadResult)>,
@@ -147,6 +149,9 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
     let idle_wakeups = exporter.context_switches()? - wakeups_before;
     let scrapes = scrape_runs(addr, plain.len(), gzipped.len()).await?;
     drop(exporter);
+    let nginx = crate::nginx::Nginx::start(&plain, &gzipped)?;
+    let nginx_scrapes = scrape_runs(nginx.addr, plain.len(), gzipped.len()).await?;
+    drop(nginx);
     let churn = churn_runs(&fleet.config(sources, "1m", MAX_CONCURRENT_POLLS)).await?;
     let by_source = vendor_series(&String::from_utf8_lossy(&plain));
     Ok(FleetFigures {
@@ -166,6 +171,7 @@ pub async fn measure(sources: usize, idle_window: Duration) -> anyhow::Result<Fl
         parse: in_process.parse,
         check,
         scrapes,
+        nginx_scrapes,
         churn_scrapes: churn.0,
         churn_polls: churn.1,
         churn_window: churn.2,

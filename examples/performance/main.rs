@@ -458,7 +458,11 @@ async fn fleet_section(sources: usize) -> anyhow::Result<()> {
         ms(f.check.1),
         ms(f.parse)
     );
-    print_scrapes(&format!("scrapes at {} series", f.series), &f.scrapes);
+    print_scrapes_beside_nginx(
+        &format!("scrapes at {} series", f.series),
+        &f.scrapes,
+        &f.nginx_scrapes,
+    );
     let churn = format!(
         "scrapes while every source polls once a minute ({} polls ended in {:.0} s)",
         f.churn_polls,
@@ -466,6 +470,28 @@ async fn fleet_section(sources: usize) -> anyhow::Result<()> {
     );
     print_scrapes(&churn, &f.churn_scrapes);
     Ok(())
+}
+
+fn print_scrapes_beside_nginx(
+    title: &str,
+    runs: &[(bool, usize, load::LoadResult)],
+    nginx: &[(bool, usize, load::LoadResult)],
+) {
+    println!("\n| {title} | req/s | nginx req/s | p50 (ms) | p99 (ms) | nginx p99 (ms) | p99 ratio (≤ 1.5) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for ((gzip, clients, result), (_, _, baseline)) in runs.iter().zip(nginx) {
+        println!(
+            "| {}, {clients} client{} | {:.0} | {:.0} | {} | {} | {} | {:.2} |",
+            if *gzip { "gzip" } else { "plain" },
+            if *clients == 1 { "" } else { "s" },
+            result.per_second(),
+            baseline.per_second(),
+            ms(result.latency(0.5)),
+            ms(result.latency(0.99)),
+            ms(baseline.latency(0.99)),
+            result.latency(0.99).as_secs_f64() / baseline.latency(0.99).as_secs_f64()
+        );
+    }
 }
 
 fn print_scrapes(title: &str, runs: &[(bool, usize, load::LoadResult)]) {
