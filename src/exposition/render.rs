@@ -13,7 +13,7 @@
 //! left its garbage in the heap. The encoder stays the reference: a property test checks that
 //! both write the same bytes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -28,10 +28,9 @@ use crate::model::snapshot::{FamilySamples, Snapshot};
 /// first request that wants it and kept until the next render.
 ///
 /// The text is sent as chunks, never copied into one body: each family's HELP and TYPE, then
-/// each source's lines of it, a slice of that source's part (its lines as written when its state
-/// last changed), then the exporter's own families. A render after one source changed writes that
-/// source's part and slices the others' again, so its cost follows the changed source, not the
-/// body (a copy of 230 MiB at 10,000 sources).
+/// each block's lines of it (see [`super::blocks`]), then the exporter's own families. A render
+/// after one source changed writes that source's lines and merges its block again, so its cost
+/// follows the block, not the body (a copy of 230 MiB at 10,000 sources).
 ///
 /// OpenMetrics has the same sample lines as the text format; only the HELP, TYPE and UNIT lines
 /// differ. Its form is the text's sample chunks (shared, not copied) between OpenMetrics
@@ -40,10 +39,9 @@ use crate::model::snapshot::{FamilySamples, Snapshot};
 pub struct Rendered {
     /// The text exposition, in order.
     chunks: Vec<Bytes>,
-    /// Each part's text, which its layout's segments point into, in the order of the sources
-    /// rendered.
-    texts: Vec<Bytes>,
-    parts: Vec<PartLayout>,
+    /// The sources' lines in blocks of consecutive sources, in the order rendered; the last
+    /// holds the families across sources.
+    blocks: Vec<Arc<Block>>,
     /// Each family's HELP and TYPE chunk, and the chunks of its samples.
     families: Vec<(usize, Range<usize>)>,
     /// The chunk of the exporter's own families, the last.
@@ -56,7 +54,11 @@ pub struct Rendered {
 impl Rendered {
     /// Whether every source's first poll had ended in the states this was rendered from.
     pub fn every_source_polled(&self) -> bool {
-        self.parts.iter().all(|part| part.polled)
+        self.parts().all(|part| part.polled)
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &PartLayout> {
+        self.blocks.iter().flat_map(|block| &block.parts)
     }
 
     /// The text exposition's length in bytes.
@@ -110,6 +112,7 @@ impl Rendered {
     }
 }
 
+use super::blocks::{Block, PartLayout, SOURCES_PER_BLOCK};
 use super::families::*;
 use super::text::*;
 
@@ -124,12 +127,27 @@ pub fn render(
     across: &[FamilySamples],
     reload: ReloadStatus,
 ) -> Rendered {
-    let mut parts: Vec<(Bytes, PartLayout)> = sources
+    let parts: Vec<(Bytes, PartLayout)> = sources
         .iter()
         .map(|(slot, state)| render_part(slot, state))
         .collect();
-    parts.push(render_across_sources(across));
-    merge(parts, reload)
+    let mut blocks: Vec<Arc<Block>> = parts
+        .chunks(SOURCES_PER_BLOCK)
+        .map(|block| {
+            let texts: Vec<(&[u8], &PartLayout)> =
+                block.iter().map(|(text, l)| (&text[..], l)).collect();
+            Arc::new(Block::merge(&texts))
+        })
+        .collect();
+    blocks.push(across_block(across));
+    assemble(blocks, reload)
+}
+
+/// The part across sources, as a block: it is small and sums every source, so it is made anew
+/// at every render.
+fn across_block(across: &[FamilySamples]) -> Arc<Block> {
+    let (text, layout) = render_across_sources(across);
+    Arc::new(Block::merge(&[(&text, &layout)]))
 }
 
 /// The exposition after the states of the slots with ids in `changed` changed: their parts
@@ -144,38 +162,35 @@ pub fn rerender_sources(
     reload: ReloadStatus,
 ) -> Option<Rendered> {
     let ids = slots.iter().map(|slot| slot.id).chain([ACROSS_SOURCES]);
-    let same_sources = previous.parts.len() == slots.len() + 1
-        && previous.parts.iter().map(|part| part.slot).eq(ids);
-    if !same_sources {
+    if !previous.parts().map(|part| part.slot).eq(ids) {
         return None;
     }
-    // The part across sources is small and sums every source: it is made anew each time.
-    let fresh: Vec<Option<(Bytes, PartLayout)>> = slots
+    let (_, blocks) = previous.blocks.split_last()?;
+    let mut next: Vec<Arc<Block>> = blocks
         .iter()
-        .map(|slot| {
-            changed
-                .contains(&slot.id)
-                .then(|| render_part(slot, &slot.state()))
+        .map(|block| {
+            if !block.parts.iter().any(|part| changed.contains(&part.slot)) {
+                return block.clone();
+            }
+            let fresh: Vec<Option<(Bytes, PartLayout)>> = (block.parts.iter())
+                .map(|part| {
+                    let slot = slots.iter().find(|slot| slot.id == part.slot)?;
+                    changed
+                        .contains(&slot.id)
+                        .then(|| render_part(slot, &slot.state()))
+                })
+                .collect();
+            let texts: Vec<(&[u8], &PartLayout)> = (block.parts.iter().zip(&fresh))
+                .map(|(kept, fresh)| match fresh {
+                    Some((text, layout)) => (&text[..], layout),
+                    None => (&block.text[..], kept),
+                })
+                .collect();
+            Arc::new(Block::merge(&texts))
         })
-        .chain([Some(render_across_sources(across))])
         .collect();
-    let parts: Vec<(Bytes, PartLayout)> = (previous.texts.iter().zip(&previous.parts))
-        .zip(fresh)
-        .map(|((text, layout), fresh)| fresh.unwrap_or_else(|| (text.clone(), layout.clone())))
-        .collect();
-    Some(merge(parts, reload))
-}
-
-/// Where one source's lines are, family by family: its vendor families, then its health
-/// families (which every merge puts after all vendor families, as Prometheus's own exporters
-/// put their own metrics after what they export).
-#[derive(Clone, Debug, Default)]
-struct PartLayout {
-    slot: u64,
-    /// Whether the source's first poll had ended when the part was made.
-    polled: bool,
-    vendor: Vec<Segment>,
-    health: Vec<Segment>,
+    next.push(across_block(across));
+    Some(assemble(next, reload))
 }
 
 /// One source's lines, written without HELP and TYPE lines, and their layout.
@@ -216,39 +231,41 @@ fn render_across_sources(across: &[FamilySamples]) -> (Bytes, PartLayout) {
     (Bytes::from(text), layout)
 }
 
-/// A family of the merged exposition: which segment of which part goes in it, in order.
-struct MergedFamily {
-    head: FamilyHead,
-    members: Vec<(usize, bool, usize)>,
-}
-
-/// Merges the parts family by family (first-seen order, vendor families first), then appends
-/// the exporter's own families: the chunks are slices of the parts' texts, which the result
-/// keeps with their layouts for the next merge.
-fn merge(parts: Vec<(Bytes, PartLayout)>, reload: ReloadStatus) -> Rendered {
-    let (texts, layouts): (Vec<Bytes>, Vec<PartLayout>) = parts.into_iter().unzip();
+/// The exposition of these blocks: each family (by name, in the order first seen, vendor
+/// families first) with each block's lines of it, then the exporter's own families.
+fn assemble(blocks: Vec<Arc<Block>>, reload: ReloadStatus) -> Rendered {
+    let mut order: Vec<FamilyHead> = Vec::new();
+    let mut seen: HashSet<&'static str> = HashSet::new();
+    for health in [false, true] {
+        for block in &blocks {
+            for family in block.families.iter().filter(|f| f.health == health) {
+                if seen.insert(family.head.name) {
+                    order.push(family.head);
+                }
+            }
+        }
+    }
     let mut chunks = Vec::new();
     let mut written = Vec::new();
     let mut head = String::new();
-    for family in families_in_order(&layouts) {
-        let segment = |&(part, health, i): &(usize, bool, usize)| {
-            let layout = &layouts[part];
-            let segments = if health {
-                &layout.health
-            } else {
-                &layout.vendor
-            };
-            segments[i].lines.clone()
-        };
-        let lines: Vec<Bytes> = (family.members.iter())
-            .map(|member| texts[member.0].slice(segment(member)))
-            .filter(|lines| !lines.is_empty())
+    for family in order {
+        let lines: Vec<Bytes> = [false, true]
+            .into_iter()
+            .flat_map(|health| {
+                blocks.iter().filter_map(move |block| {
+                    let mine = |f: &&super::blocks::BlockFamily| {
+                        f.health == health && f.head.name == family.name
+                    };
+                    let lines = block.families.iter().find(mine)?.lines.clone();
+                    (!lines.is_empty()).then(|| block.text.slice(lines))
+                })
+            })
             .collect();
         if lines.is_empty() {
             continue;
         }
         head.clear();
-        write_head(&mut head, family.head);
+        write_head(&mut head, family);
         chunks.push(Bytes::copy_from_slice(head.as_bytes()));
         let samples = chunks.len()..chunks.len() + lines.len();
         chunks.extend(lines);
@@ -262,38 +279,10 @@ fn merge(parts: Vec<(Bytes, PartLayout)>, reload: ReloadStatus) -> Rendered {
     Rendered {
         exporter_families: chunks.len() - 1,
         chunks,
-        texts,
-        parts: layouts,
+        blocks,
         families: written,
         ..Rendered::default()
     }
-}
-
-/// The families of the parts merged by name, in the order first seen: every part's vendor
-/// families, then every part's health families.
-fn families_in_order(layouts: &[PartLayout]) -> Vec<MergedFamily> {
-    let mut families: Vec<MergedFamily> = Vec::new();
-    let mut index: HashMap<&'static str, usize> = HashMap::new();
-    for health in [false, true] {
-        for (part, layout) in layouts.iter().enumerate() {
-            let segments = if health {
-                &layout.health
-            } else {
-                &layout.vendor
-            };
-            for (i, segment) in segments.iter().enumerate() {
-                let at = *index.entry(segment.head.name).or_insert_with(|| {
-                    families.push(MergedFamily {
-                        head: segment.head,
-                        members: Vec::new(),
-                    });
-                    families.len() - 1
-                });
-                families[at].members.push((part, health, i));
-            }
-        }
-    }
-    families
 }
 
 fn add_vendor_families<'a>(families: &mut Families<'a>, source: &'a str, snapshot: &'a Snapshot) {
@@ -488,19 +477,20 @@ mod tests {
 
     proptest! {
         /// Whatever changes, in whatever order and batches, the changed sources' lines made
-        /// anew and the rest copied give the bytes (and the readiness) a render of every
+        /// anew and the rest of their blocks copied give the bytes (and the readiness) a render of every
         /// source gives, with families across sources (in the sources' families, or alone)
         /// changing too.
         #[test]
         fn rendering_changed_sources_anew_gives_what_rendering_all_gives(
             initial in proptest::collection::vec(
                 (rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
-                1..5,
+                // Up to three blocks of sources.
+                1..3 * SOURCES_PER_BLOCK,
             ),
             batches in proptest::collection::vec(
                 (
                     proptest::collection::vec(
-                        (0..5usize, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
+                        (0..3 * SOURCES_PER_BLOCK, rows(), proptest::option::of(0.0..1e4f64), proptest::option::of(any::<bool>())),
                         1..4,
                     ),
                     rows(),
