@@ -439,7 +439,7 @@ async fn fleet_section(sources: usize) -> anyhow::Result<()> {
         f.idle_wakeups
     );
     println!(
-        "| render after one source changes (its lines anew, the rest copied) | {} ms median, {} ms max | not a render of every source |",
+        "| render after one source changes (its lines anew, its block merged again) | {} ms median, {} ms max | not a render of every source |",
         ms(f.render_one.0),
         ms(f.render_one.1)
     );

@@ -3,10 +3,10 @@
 //! state changes, never per scrape.
 //!
 //! Each source's lines are written once, when its state changes, as a part: its lines of each
-//! family and where they sit. The exposition merges the parts family by family and remembers
-//! where each part's lines went, so a change to one source writes that source's lines and
-//! copies everyone else's from the last body (at 1,000 sources, one poll does not format the
-//! other 999).
+//! family and where they sit. Parts are merged family by family into blocks of consecutive
+//! sources, which remember where each part's lines went, so a change to one source writes that
+//! source's lines and copies its block's others (at 1,000 sources, one poll neither formats nor
+//! copies the other 999); the exposition is each family's head and each block's slice of it.
 //!
 //! The text is written directly, not through `prometheus::TextEncoder`: the encoder needs a
 //! `proto::Metric` with owned label pairs per series, which at 100,000 series took 226 ms and
@@ -151,7 +151,7 @@ fn across_block(across: &[FamilySamples]) -> Arc<Block> {
 }
 
 /// The exposition after the states of the slots with ids in `changed` changed: their parts
-/// made anew, every other source's lines copied from `previous`. `None` if `previous` was
+/// made anew and merged with their blocks' other lines; the other blocks as in `previous`. `None` if `previous` was
 /// rendered for other sources than `slots` (a reload came between): render them all then. A
 /// changed id no longer among `slots` is a source a reload removed; it has no lines to write.
 pub fn rerender_sources(
