@@ -7,10 +7,11 @@
 //! thirds of the rate. A block of [`SOURCES_PER_BLOCK`] sources bounds both: a change copies
 //! its block, a scrape sends a chunk per family and block.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use bytes::Bytes;
+// foldhash, not SipHash: a render at 10,000 sources looks up every family in 313 blocks.
+use hashbrown::HashMap;
 
 use super::text::{FamilyHead, Segment};
 
@@ -62,6 +63,9 @@ pub(super) struct Block {
     pub(super) text: Bytes,
     pub(super) parts: Vec<PartLayout>,
     pub(super) families: Vec<BlockFamily>,
+    /// Where each family (by name, and whether health) is in `families`: a render looks up
+    /// every family in every block.
+    index: HashMap<(&'static str, bool), usize>,
 }
 
 impl Block {
@@ -89,11 +93,32 @@ impl Block {
                 lines: start..text.len(),
             });
         }
+        let index = (families.iter().enumerate())
+            .map(|(i, family)| ((family.head.name, family.health), i))
+            .collect();
         Block {
             text: Bytes::from(text),
             parts: layouts,
             families,
+            index,
         }
+    }
+
+    /// This block's lines of a family, if it has any, and the family's place in `families`.
+    pub(super) fn lines_of(&self, name: &str, health: bool) -> Option<(usize, Bytes)> {
+        let at = *self.index.get(&(name, health))?;
+        let family = &self.families[at];
+        (!family.lines.is_empty()).then(|| (at, self.text.slice(family.lines.clone())))
+    }
+
+    /// Whether `other` has the same families in the same order, each with lines or without as
+    /// here: then its lines take this block's places in the exposition.
+    pub(super) fn same_shape(&self, other: &Block) -> bool {
+        let shape = |f: &BlockFamily| (f.head.name, f.health, f.lines.is_empty());
+        self.families
+            .iter()
+            .map(shape)
+            .eq(other.families.iter().map(shape))
     }
 }
 

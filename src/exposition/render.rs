@@ -46,6 +46,8 @@ pub struct Rendered {
     families: Vec<(usize, Range<usize>)>,
     /// The chunk of the exporter's own families, the last.
     exporter_families: usize,
+    /// Each block's chunks, by the block's family: where a block of the same shape goes.
+    placed: Arc<Vec<Vec<Option<usize>>>>,
     gzip: OnceLock<GzipPrefix>,
     openmetrics: OnceLock<Vec<Bytes>>,
     openmetrics_gzip: OnceLock<GzipPrefix>,
@@ -166,19 +168,18 @@ pub fn rerender_sources(
         return None;
     }
     let (_, blocks) = previous.blocks.split_last()?;
-    let mut next: Vec<Arc<Block>> = blocks
-        .iter()
-        .map(|block| {
-            if !block.parts.iter().any(|part| changed.contains(&part.slot)) {
+    // Sorted, not hashed: every part of every block is looked up, and few change at once.
+    let mut changed: Vec<u64> = changed.iter().copied().collect();
+    changed.sort_unstable();
+    let changed = |slot: &u64| changed.binary_search(slot).is_ok();
+    // The parts are the slots, in order: block `b`'s are the slots from b × SOURCES_PER_BLOCK.
+    let mut next: Vec<Arc<Block>> = (blocks.iter().zip(slots.chunks(SOURCES_PER_BLOCK)))
+        .map(|(block, slots)| {
+            if !block.parts.iter().any(|part| changed(&part.slot)) {
                 return block.clone();
             }
-            let fresh: Vec<Option<(Bytes, PartLayout)>> = (block.parts.iter())
-                .map(|part| {
-                    let slot = slots.iter().find(|slot| slot.id == part.slot)?;
-                    changed
-                        .contains(&slot.id)
-                        .then(|| render_part(slot, &slot.state()))
-                })
+            let fresh: Vec<Option<(Bytes, PartLayout)>> = (slots.iter())
+                .map(|slot| changed(&slot.id).then(|| render_part(slot, &slot.state())))
                 .collect();
             let texts: Vec<(&[u8], &PartLayout)> = (block.parts.iter().zip(&fresh))
                 .map(|(kept, fresh)| match fresh {
@@ -190,7 +191,10 @@ pub fn rerender_sources(
         })
         .collect();
     next.push(across_block(across));
-    Some(assemble(next, reload))
+    Some(match replace_blocks(previous, next.clone(), reload) {
+        Some(rendered) => rendered,
+        None => assemble(next, reload),
+    })
 }
 
 /// One source's lines, written without HELP and TYPE lines, and their layout.
@@ -235,7 +239,7 @@ fn render_across_sources(across: &[FamilySamples]) -> (Bytes, PartLayout) {
 /// families first) with each block's lines of it, then the exporter's own families.
 fn assemble(blocks: Vec<Arc<Block>>, reload: ReloadStatus) -> Rendered {
     let mut order: Vec<FamilyHead> = Vec::new();
-    let mut seen: HashSet<&'static str> = HashSet::new();
+    let mut seen: hashbrown::HashSet<&'static str> = hashbrown::HashSet::new();
     for health in [false, true] {
         for block in &blocks {
             for family in block.families.iter().filter(|f| f.health == health) {
@@ -247,17 +251,18 @@ fn assemble(blocks: Vec<Arc<Block>>, reload: ReloadStatus) -> Rendered {
     }
     let mut chunks = Vec::new();
     let mut written = Vec::new();
+    let mut placed: Vec<Vec<Option<usize>>> = blocks
+        .iter()
+        .map(|b| vec![None; b.families.len()])
+        .collect();
     let mut head = String::new();
     for family in order {
-        let lines: Vec<Bytes> = [false, true]
+        let lines: Vec<(usize, usize, Bytes)> = [false, true]
             .into_iter()
             .flat_map(|health| {
-                blocks.iter().filter_map(move |block| {
-                    let mine = |f: &&super::blocks::BlockFamily| {
-                        f.health == health && f.head.name == family.name
-                    };
-                    let lines = block.families.iter().find(mine)?.lines.clone();
-                    (!lines.is_empty()).then(|| block.text.slice(lines))
+                (blocks.iter().enumerate()).filter_map(move |(b, block)| {
+                    let (at, lines) = block.lines_of(family.name, health)?;
+                    Some((b, at, lines))
                 })
             })
             .collect();
@@ -268,21 +273,67 @@ fn assemble(blocks: Vec<Arc<Block>>, reload: ReloadStatus) -> Rendered {
         write_head(&mut head, family);
         chunks.push(Bytes::copy_from_slice(head.as_bytes()));
         let samples = chunks.len()..chunks.len() + lines.len();
-        chunks.extend(lines);
+        for (b, at, lines) in lines {
+            placed[b][at] = Some(chunks.len());
+            chunks.push(lines);
+        }
         written.push((samples.start - 1, samples));
     }
-    let mut exporter = Families::default();
-    add_exporter_families(&mut exporter, reload);
-    let mut tail = String::new();
-    exporter.write(&mut tail);
-    chunks.push(Bytes::from(tail));
+    chunks.push(exporter_chunk(reload));
     Rendered {
         exporter_families: chunks.len() - 1,
         chunks,
         blocks,
         families: written,
+        placed: Arc::new(placed),
         ..Rendered::default()
     }
+}
+
+/// The exporter's own families.
+fn exporter_chunk(reload: ReloadStatus) -> Bytes {
+    let mut exporter = Families::default();
+    add_exporter_families(&mut exporter, reload);
+    let mut tail = String::new();
+    exporter.write(&mut tail);
+    Bytes::from(tail)
+}
+
+/// `previous` with the blocks that changed put in their places, when each has the shape of the
+/// block it replaces (the same families, each with lines or without): the exposition's order
+/// is then the same, and a render costs the changed blocks and a copy of the chunk list, not a
+/// walk over every family of every block. `None` when a shape changed.
+fn replace_blocks(
+    previous: &Rendered,
+    blocks: Vec<Arc<Block>>,
+    reload: ReloadStatus,
+) -> Option<Rendered> {
+    let same = previous.blocks.len() == blocks.len()
+        && (previous.blocks.iter().zip(&blocks))
+            .all(|(old, new)| Arc::ptr_eq(old, new) || old.same_shape(new));
+    if !same {
+        return None;
+    }
+    let mut chunks = previous.chunks.clone();
+    for ((old, new), placed) in previous.blocks.iter().zip(&blocks).zip(&*previous.placed) {
+        if Arc::ptr_eq(old, new) {
+            continue;
+        }
+        for (family, place) in new.families.iter().zip(placed) {
+            if let Some(chunk) = place {
+                chunks[*chunk] = new.text.slice(family.lines.clone());
+            }
+        }
+    }
+    chunks[previous.exporter_families] = exporter_chunk(reload);
+    Some(Rendered {
+        chunks,
+        blocks,
+        families: previous.families.clone(),
+        exporter_families: previous.exporter_families,
+        placed: previous.placed.clone(),
+        ..Rendered::default()
+    })
 }
 
 fn add_vendor_families<'a>(families: &mut Families<'a>, source: &'a str, snapshot: &'a Snapshot) {
