@@ -693,13 +693,14 @@ fn each_demo_spend_is_priced_as_the_vendors_demo_price() {
 }
 
 /// A Dynatrace source with `cost_allocation: cost_center`, the simulator's cost allocation and
-/// the rates in `money`.
+/// the rates in `money`, on a clock at noon on 2027-01-15.
 async fn cost_centre_case(
     account: consumption_exporter::simulator::dynatrace::DynatraceAccount,
     showback: &str,
 ) -> (
     TestExporter,
     consumption_exporter::simulator::RunningSimulator,
+    FixedClock,
 ) {
     use consumption_exporter::simulator::dynatrace::DynatraceSimulator;
     let running = DynatraceSimulator::new(account.clone())
@@ -713,8 +714,9 @@ async fn cost_centre_case(
     );
     let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
     (
-        TestExporter::start_with_clock(&yaml, Arc::new(clock)).await,
+        TestExporter::start_with_clock(&yaml, Arc::new(clock.clone())).await,
         running,
+        clock,
     )
 }
 
@@ -729,7 +731,7 @@ async fn dynatrace_cost_centres_split_its_money_and_a_rule_gives_one_to_a_team()
         ..DynatraceAccount::default()
     };
     let showback = "money:\n  currency: EUR\n  rates: {USD: 0.9}\nallocation:\n  team:\n    default: unallocated\n    rules:\n      - match: {vendor: dynatrace, cost_center: CC-1001}\n        value: platform\n";
-    let (exporter, _running) = cost_centre_case(account.clone(), showback).await;
+    let (exporter, _running, _) = cost_centre_case(account.clone(), showback).await;
     exporter.assert_polls(0).await;
     let m = exporter.scrape().await;
 
@@ -814,7 +816,7 @@ async fn a_refused_cost_allocation_names_what_the_client_needs() {
         cost_allocation_forbidden: true,
         ..DynatraceAccount::default()
     };
-    let (exporter, _running) = cost_centre_case(account, "").await;
+    let (exporter, _running, _) = cost_centre_case(account, "").await;
     assert!(!exporter.poll(0).await);
     let error = exporter.last_error(0);
     for needed in [
@@ -882,8 +884,9 @@ async fn folder_case(
     );
     let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
     (
-        TestExporter::start_with_clock(&yaml, Arc::new(clock)).await,
+        TestExporter::start_with_clock(&yaml, Arc::new(clock.clone())).await,
         running,
+        clock,
     )
 }
 
@@ -1211,25 +1214,15 @@ async fn a_top_level_budget_sums_a_level_vendors_money_over_label_sets_and_sourc
 #[tokio::test]
 async fn dynatraces_cost_allocation_is_read_once_per_inventory_interval() {
     use consumption_exporter::simulator::dynatrace::{
-        allocation_shares, DynatraceAccount, DynatraceSimulator, CAPABILITIES,
+        allocation_shares, DynatraceAccount, CAPABILITIES,
     };
     let account = DynatraceAccount {
         seed: 5,
         today: day("2027-01-15"),
         ..DynatraceAccount::default()
     };
-    let running = DynatraceSimulator::new(account.clone())
-        .start(0)
-        .await
-        .unwrap();
-    let url = running.url();
-    let yaml = format!(
-        "sources:\n  - name: dt\n    type: dynatrace\n    base_url: {url}\n    account_uuid: {}\n    subscription_uuid: {}\n    entitlements: true\n    cost_allocation: cost_center\n    oauth2:\n      token_url: {url}/sso/oauth2/token\n      client_id: {}\n      client_secret: {}\n",
-        account.account_uuid, account.subscription_uuid, account.client_id, account.client_secret,
-    );
+    let (exporter, running, clock) = cost_centre_case(account.clone(), "").await;
     let noon = at("2027-01-15T12:00:00Z");
-    let clock = FixedClock::new(noon);
-    let exporter = TestExporter::start_with_clock(&yaml, Arc::new(clock.clone())).await;
     let allocation_reads = || {
         let requests = running.requests();
         requests
