@@ -884,9 +884,8 @@ async fn folder_case(
     );
     let clock = FixedClock::new(at("2027-01-15T12:00:00Z"));
     (
-        TestExporter::start_with_clock(&yaml, Arc::new(clock.clone())).await,
+        TestExporter::start_with_clock(&yaml, Arc::new(clock)).await,
         running,
-        clock,
     )
 }
 
