@@ -63,15 +63,6 @@ impl Rendered {
         self.blocks.iter().flat_map(|block| &block.parts)
     }
 
-    /// The text exposition's length in bytes.
-    pub fn len(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The text exposition as one buffer (a copy: for `once` and tests, not for serving).
     pub fn text(&self) -> Bytes {
         Bytes::from(self.chunks.concat())
@@ -191,10 +182,7 @@ pub fn rerender_sources(
         })
         .collect();
     next.push(across_block(across));
-    Some(match replace_blocks(previous, next.clone(), reload) {
-        Some(rendered) => rendered,
-        None => assemble(next, reload),
-    })
+    Some(replace_blocks(previous, next, reload).unwrap_or_else(|next| assemble(next, reload)))
 }
 
 /// One source's lines, written without HELP and TYPE lines, and their layout.
@@ -302,17 +290,17 @@ fn exporter_chunk(reload: ReloadStatus) -> Bytes {
 /// `previous` with the blocks that changed put in their places, when each has the shape of the
 /// block it replaces (the same families, each with lines or without): the exposition's order
 /// is then the same, and a render costs the changed blocks and a copy of the chunk list, not a
-/// walk over every family of every block. `None` when a shape changed.
+/// walk over every family of every block. The blocks back when a shape changed.
 fn replace_blocks(
     previous: &Rendered,
     blocks: Vec<Arc<Block>>,
     reload: ReloadStatus,
-) -> Option<Rendered> {
+) -> Result<Rendered, Vec<Arc<Block>>> {
     let same = previous.blocks.len() == blocks.len()
         && (previous.blocks.iter().zip(&blocks))
             .all(|(old, new)| Arc::ptr_eq(old, new) || old.same_shape(new));
     if !same {
-        return None;
+        return Err(blocks);
     }
     let mut chunks = previous.chunks.clone();
     for ((old, new), placed) in previous.blocks.iter().zip(&blocks).zip(&*previous.placed) {
@@ -326,7 +314,7 @@ fn replace_blocks(
         }
     }
     chunks[previous.exporter_families] = exporter_chunk(reload);
-    Some(Rendered {
+    Ok(Rendered {
         chunks,
         blocks,
         families: previous.families.clone(),

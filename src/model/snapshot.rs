@@ -188,30 +188,39 @@ impl FamilySamples {
     /// format, each followed by `\n`) and its value, sorted by label values.
     pub fn for_each_escaped(&self, mut f: impl FnMut(&str, f64)) {
         let mut current = String::new();
-        for (i, value) in self.values.iter().enumerate() {
-            let shared_bytes: usize = current
-                .split_inclusive('\n')
-                .take(usize::from(self.shared[i]))
-                .map(str::len)
-                .sum();
-            current.truncate(shared_bytes);
-            let own = self.starts[i] as usize..self.starts[i + 1] as usize;
-            current.push_str(&self.escaped_values[own]);
-            f(&current, *value);
+        for i in 0..self.len() {
+            self.escaped_into(&mut current, i);
+            f(&current, self.values[i]);
         }
     }
 
     /// Each series' label values (in `label_names` order) and value, sorted by label values.
-    pub fn iter(&self) -> impl Iterator<Item = (impl Iterator<Item = Cow<'static, str>>, f64)> {
-        let mut series = Vec::with_capacity(self.len());
-        self.for_each_escaped(|escaped, value| {
-            let values: Vec<Cow<'static, str>> = escaped
-                .split_terminator('\n')
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = (impl Iterator<Item = Cow<'static, str>>, f64)> + '_ {
+        // Each series is made from the one before it, so every series is made in turn, never
+        // skipped: `from_fn`, not a `map` over indices that an adapter could jump.
+        let (mut current, mut i) = (String::new(), 0);
+        std::iter::from_fn(move || {
+            let value = *self.values.get(i)?;
+            self.escaped_into(&mut current, i);
+            i += 1;
+            let values: Vec<Cow<'static, str>> = (current.split_terminator('\n'))
                 .map(|v| Cow::Owned(unescape(v).into_owned()))
                 .collect();
-            series.push((values.into_iter(), value));
-        });
-        series.into_iter()
+            Some((values.into_iter(), value))
+        })
+    }
+
+    /// Turns `current`, series `i - 1`'s escaped values (empty for the first), into series `i`'s.
+    fn escaped_into(&self, current: &mut String, i: usize) {
+        let shared_bytes: usize = (current.split_inclusive('\n'))
+            .take(usize::from(self.shared[i]))
+            .map(str::len)
+            .sum();
+        current.truncate(shared_bytes);
+        let own = self.starts[i] as usize..self.starts[i + 1] as usize;
+        current.push_str(&self.escaped_values[own]);
     }
 
     /// The value of the series with these label values.

@@ -43,7 +43,7 @@ impl PartialEq for PerEuro {
 impl PerEuro {
     /// A table of `days` (any order; a later line of the same day wins), each with its rates.
     pub fn from_days(days: impl IntoIterator<Item = (NaiveDate, Vec<(String, f64)>)>) -> Self {
-        let mut by_day: BTreeMap<NaiveDate, Vec<(String, f64)>> = days.into_iter().collect();
+        let by_day: BTreeMap<NaiveDate, Vec<(String, f64)>> = days.into_iter().collect();
         let mut currencies: Vec<String> = (by_day.values().flatten())
             .map(|(currency, _)| currency.clone())
             .collect();
@@ -56,7 +56,7 @@ impl PerEuro {
             content: 0,
         };
         let mut hasher = std::hash::DefaultHasher::new();
-        for (day, quoted) in std::mem::take(&mut by_day) {
+        for (day, quoted) in by_day {
             let row = table.rates.len();
             table.rates.resize(row + table.currencies.len(), f64::NAN);
             for (currency, rate) in quoted {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use hashbrown::HashMap;
 
 use super::PollPlan;
-use crate::model::settled::{SettledFamily, SettledSeries};
+use crate::model::settled::{pack_values_into, SettledFamily, SettledSeries};
 use crate::model::snapshot::{Combine, FamilyDesc, SnapshotBuilder};
 use crate::model::usage::{DailyUsage, DaySeries, Usage};
 
@@ -206,13 +206,7 @@ impl WindowSums {
 
     fn label_set(&mut self, label_values: &[&str]) -> &mut LabelSet {
         self.key.clear();
-        // Length-prefixed, so ["a:b", "c"] and ["a", "b:c"] stay apart; built without
-        // `write!`, which cost more than the rest of an amount's bookkeeping.
-        for value in label_values {
-            self.key.push_str(itoa::Buffer::new().format(value.len()));
-            self.key.push(':');
-            self.key.push_str(value);
-        }
+        pack_values_into(&mut self.key, label_values.iter().copied());
         self.sums
             .entry_ref(self.key.as_str())
             .or_insert_with(|| LabelSet {

@@ -692,6 +692,27 @@ fn each_demo_spend_is_priced_as_the_vendors_demo_price() {
     );
 }
 
+/// The case's Dynatrace cost, in US dollars, of one environment's capability (id, key, name)
+/// for one cost centre (empty: unallocated) in one window.
+fn centre_cost(
+    m: &crate::helpers::Exposition,
+    account: &consumption_exporter::simulator::dynatrace::DynatraceAccount,
+    (environment, key, name): (&str, &str, &str),
+    (centre, window): (&str, &str),
+) -> f64 {
+    let labels = [
+        ("source", "dt"),
+        ("subscription_uuid", account.subscription_uuid.as_str()),
+        ("environment_id", environment),
+        ("capability_key", key),
+        ("capability_name", name),
+        ("currency", "USD"),
+        ("cost_center", centre),
+        ("window", window),
+    ];
+    m.get("consumption_dynatrace_cost", &labels).unwrap_or(0.0)
+}
+
 /// A Dynatrace source with `cost_allocation: cost_center`, the simulator's cost allocation and
 /// the rates in `money`, on a clock at noon on 2027-01-15.
 async fn cost_centre_case(
@@ -759,17 +780,8 @@ async fn dynatrace_cost_centres_split_its_money_and_a_rule_gives_one_to_a_team()
             // The vendor's own family carries the split: the centres and an unallocated rest.
             let mut sum = 0.0;
             for centre in ["CC-1001", "CC-2002", ""] {
-                let labels = [
-                    ("source", "dt"),
-                    ("subscription_uuid", account.subscription_uuid.as_str()),
-                    ("environment_id", environment.as_str()),
-                    ("capability_key", key),
-                    ("capability_name", name),
-                    ("currency", "USD"),
-                    ("cost_center", centre),
-                    ("window", "month_to_date"),
-                ];
-                sum += m.get("consumption_dynatrace_cost", &labels).unwrap_or(0.0);
+                let series = (environment.as_str(), key, name);
+                sum += centre_cost(&m, &account, series, (centre, "month_to_date"));
             }
             close(
                 Some(sum),
@@ -1239,19 +1251,8 @@ async fn dynatraces_cost_allocation_is_read_once_per_inventory_interval() {
         assert_eq!(now > seen, reads, "+{hours}h: the cost allocation read");
         seen = now;
         let m = exporter.scrape().await;
-        let cost = |centre: &str| {
-            let labels = [
-                ("source", "dt"),
-                ("subscription_uuid", account.subscription_uuid.as_str()),
-                ("environment_id", environment.as_str()),
-                ("capability_key", key),
-                ("capability_name", name),
-                ("currency", "USD"),
-                ("cost_center", centre),
-                ("window", "today"),
-            ];
-            m.get("consumption_dynatrace_cost", &labels).unwrap_or(0.0)
-        };
+        let series = (environment.as_str(), key, name);
+        let cost = |centre: &str| centre_cost(&m, &account, series, (centre, "today"));
         let whole = cost(share.0) + cost("CC-2002") + cost("");
         assert!(whole > 0.0, "+{hours}h: today has cost");
         close(
