@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 /// Counts kept for the life of a source: requests by endpoint and status code, failed polls by
 /// reason, throttling responses and the bytes the vendor sent by endpoint. An endpoint is the
-/// short, fixed name the vendor's endpoint table gives it, so `sum by (endpoint)` is the quota
+/// short, fixed name the vendor's endpoint table gives it, so `sum by (api_endpoint)` is the quota
 /// each costs. Behind `std` mutexes: they are held for one map update, never across
 /// an `.await`.
 #[derive(Debug, Default)]
